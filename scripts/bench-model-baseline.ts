@@ -51,7 +51,9 @@ console.log(`${"model".padEnd(w0)} | valid ppl | test ppl | source`);
 console.log(`${"-".repeat(w0)}-|-----------|----------|-------`);
 for (const [name, v, t, s] of rows) console.log(`${name.padEnd(w0)} | ${v.padStart(9)} | ${t.padStart(8)} | ${s}`);
 console.log(`\ndiscounts (D1, D2, D3+): ${JSON.stringify(main.discounts)}`);
-console.log(`time: ${main.seconds.toFixed(1)} s (load, count, tune ×2, score)${lower ? `; lower-cased run ${lower.seconds.toFixed(1)} s` : ""}`);
+console.log(`time: ${main.seconds.toFixed(1)} s in all: counting train ${main.count_seconds.toFixed(2)} s, tuning ` +
+  `(modified + single) ${main.tune_seconds.toFixed(2)} s, scoring ${main.test_predicted} test words ` +
+  `${main.test_score_seconds.toFixed(2)} s${lower ? `; lower-cased run ${lower.seconds.toFixed(1)} s` : ""}`);
 
 const out = resolve(opts.out);
 mkdirSync(dirname(out), { recursive: true });

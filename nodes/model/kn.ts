@@ -370,12 +370,32 @@ export class KnFeatures {
   /** Mean negative log-likelihood (nats) of the predicted words under these discounts. */
   meanNll(d: KnDiscounts): number {
     validateDiscounts(d);
+    return this.trigramNll(d.trigram, this.bigramProbs(d.bigram, this.unigramProbs(d.unigram)));
+  }
+
+  /** P1(w_k) per predicted position. */
+  unigramProbs(d: DiscountTriple): Float64Array {
+    const out = new Float64Array(this.length);
+    for (let k = 0; k < this.length; k++) {
+      out[k] = interpolate(d, this.c1[k]!, this.t1, this.n11, this.n12, this.n13, 1 / this.V);
+    }
+    return out;
+  }
+
+  /** P2(w_k | v_k) per predicted position, given P1. */
+  bigramProbs(d: DiscountTriple, p1: Float64Array): Float64Array {
+    const out = new Float64Array(this.length);
+    for (let k = 0; k < this.length; k++) {
+      out[k] = interpolate(d, this.c2[k]!, this.t2[k]!, this.n21[k]!, this.n22[k]!, this.n23[k]!, p1[k]!);
+    }
+    return out;
+  }
+
+  /** Mean −ln P3(w_k | u_k v_k), given P2. */
+  trigramNll(d: DiscountTriple, p2: Float64Array): number {
     let sum = 0;
     for (let k = 0; k < this.length; k++) {
-      const p1 = interpolate(d.unigram, this.c1[k]!, this.t1, this.n11, this.n12, this.n13, 1 / this.V);
-      const p2 = interpolate(d.bigram, this.c2[k]!, this.t2[k]!, this.n21[k]!, this.n22[k]!, this.n23[k]!, p1);
-      const p3 = interpolate(d.trigram, this.c3[k]!, this.t3[k]!, this.n31[k]!, this.n32[k]!, this.n33[k]!, p2);
-      sum -= Math.log(p3);
+      sum -= Math.log(interpolate(d, this.c3[k]!, this.t3[k]!, this.n31[k]!, this.n32[k]!, this.n33[k]!, p2[k]!));
     }
     return sum / this.length;
   }
@@ -412,20 +432,34 @@ export function tuneDiscounts(model: KneserNeyTrigram, valid: Int32Array, option
     ? { trigram: [p[0]!, p[1]!, p[2]!], bigram: [p[3]!, p[4]!, p[5]!], unigram: [p[6]!, p[7]!, p[8]!] }
     : { trigram: [p[0]!, p[0]!, p[0]!], bigram: [p[1]!, p[1]!, p[1]!], unigram: [p[2]!, p[2]!, p[2]!] };
   let evaluations = 0;
-  const loss = (p: readonly number[]): number => {
-    evaluations++;
-    return f.meanNll(toDiscounts(p));
+  // While one order's discounts move, the lower orders' probabilities stay fixed: cache them per coordinate.
+  const orderOf = (i: number): 0 | 1 | 2 => (mode === "modified" ? Math.floor(i / 3) : i) as 0 | 1 | 2; // 0 tri, 1 bi, 2 uni
+  const lossFor = (i: number, base: readonly number[]): ((p: readonly number[]) => number) => {
+    const d0 = toDiscounts(base);
+    validateDiscounts(d0);
+    const order = orderOf(i);
+    const p1 = order <= 1 ? f.unigramProbs(d0.unigram) : undefined;
+    const p2 = order === 0 ? f.bigramProbs(d0.bigram, p1!) : undefined;
+    return (p) => {
+      evaluations++;
+      const d = toDiscounts(p);
+      validateDiscounts(d);
+      if (order === 0) return f.trigramNll(d.trigram, p2!);
+      if (order === 1) return f.trigramNll(d.trigram, f.bigramProbs(d.bigram, p1!));
+      return f.meanNll(d);
+    };
   };
-  let best = loss(x);
+  let best = lossFor(0, x)(x);
   const phi = (Math.sqrt(5) - 1) / 2;
   for (let pass = 1; pass <= passes; pass++) {
     for (let i = 0; i < x.length; i++) {
+      const loss = lossFor(i, x);
       const at = (v: number): number => loss(x.map((xi, j) => (j === i ? v : xi)));
       let lo = 0.01;
       let hi = upper(i);
       let a = hi - phi * (hi - lo), b = lo + phi * (hi - lo);
       let fa = at(a), fb = at(b);
-      for (let it = 0; it < 20; it++) {
+      for (let it = 0; it < 16; it++) {
         if (fa < fb) { hi = b; b = a; fb = fa; a = hi - phi * (hi - lo); fa = at(a); }
         else { lo = a; a = b; fa = fb; b = lo + phi * (hi - lo); fb = at(b); }
       }

@@ -16,8 +16,8 @@ export class PerplexityError extends CerberusError {}
 /** Context words before the first predicted word of each split (n − 1 of the n = 5 MLP). */
 export const FIRST_PREDICTED = 4;
 
-/** Numerical slack: a log-probability a hair above 0 (rounding of a probability ≈ 1) is accepted as 0. */
-const LOG_PROB_SLACK = 1e-9;
+/** Numerical slack: a log-probability a hair above 0 (float32 rounding of a probability ≈ 1) is accepted as 0. */
+const LOG_PROB_SLACK = 1e-6;
 
 export interface PerplexityResult {
   /** exp of the mean negative log-likelihood (natural log). */
