@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { KneserNeyTrigram, tuneDiscounts, type KnDiscounts } from "../../../nodes/model/kn.ts";
 import { evaluateKnBaseline } from "../../../nodes/model/kn-baseline.ts";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
@@ -104,4 +105,30 @@ test("evaluateKnBaseline reports sizes and perplexities (corpus slice)", () => {
   assert.ok(r.ppl_kn_trigram > 1 && r.ppl_kn_trigram < r.vocab);
   assert.ok(r.ppl_kn_trigram_valid > 1 && Number.isFinite(r.ppl_kn_closed_form) && Number.isFinite(r.ppl_kn_single_discount));
   assert.equal(r.discounts.trigram.length, 3);
+});
+
+test("property: for random streams, discounts and contexts the distribution sums to 1", () => {
+  const d3 = fc.tuple(fc.double({ min: 0.01, max: 1, noNaN: true }), fc.double({ min: 0.01, max: 2, noNaN: true }),
+    fc.double({ min: 0.01, max: 3, noNaN: true }));
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 2, max: 12 }).chain((V) => fc.record({
+        V: fc.constant(V),
+        stream: fc.array(fc.integer({ min: 0, max: V - 1 }), { minLength: 3, maxLength: 200 }),
+        ctx: fc.array(fc.integer({ min: 0, max: V - 1 }), { maxLength: 3 }),
+        d: fc.record({ trigram: d3, bigram: d3, unigram: d3 }),
+      })),
+      ({ V, stream, ctx, d }) => {
+        const m = KneserNeyTrigram.fromTrain(Int32Array.from(stream), V).withDiscounts(d);
+        let s = 0;
+        for (let w = 0; w < V; w++) {
+          const p = m.prob(w, ctx);
+          if (!(p > 0)) return false;
+          s += p;
+        }
+        return Math.abs(s - 1) < 1e-9;
+      },
+    ),
+    { numRuns: 300, seed: 42 },
+  );
 });
