@@ -210,7 +210,6 @@ export class KneserNeyTrigram {
   readonly vocabSize: number;
   readonly discounts: KnDiscounts;
   readonly #counts: KnCounts;
-  #unigram: Float64Array | undefined;
 
   private constructor(counts: KnCounts, discounts: KnDiscounts) {
     validateDiscounts(discounts);
