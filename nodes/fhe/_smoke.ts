@@ -1,0 +1,24 @@
+import { randomMlp } from "/work/wt-fhe/nodes/fhe/random-model.ts";
+import { MinerEvaluator, FheClient } from "/work/wt-fhe/nodes/fhe/index.ts";
+import ort from "onnxruntime-node";
+const dims = (process.argv[2] ?? "16,8,12").split(",").map(Number);
+const mode = (process.argv[3] ?? "min") as "min";
+const { bytes } = randomMlp({ dims, seed: 3 });
+let t = performance.now();
+const ev = await MinerEvaluator.create(bytes, { rotationKeys: mode });
+console.log("compile+encode ms", performance.now() - t, ev.planSummary, ev.memory);
+const client = await FheClient.create(JSON.parse(JSON.stringify(ev.descriptor)));
+t = performance.now();
+const keys = client.keygen(); console.log("keygen ms", performance.now() - t, "bytes", keys.keyBytes);
+const sess = await ev.openSession(keys);
+const x = Float32Array.from({ length: dims[0] }, (_, i) => Math.sin(i));
+t = performance.now(); const ct = client.encryptInput(x); console.log("enc ms", performance.now() - t, ct[0].length);
+t = performance.now(); const out = await sess.evaluate(ct); console.log("eval ms", performance.now() - t, out.map((o) => o.length));
+const y = client.decryptOutput(out);
+const s = await ort.InferenceSession.create(bytes);
+const r = await s.run({ x: new ort.Tensor("float32", x, [1, dims[0]]) });
+const ref = r.logits.data as Float32Array;
+let maxErr = 0, lo = Infinity, hi = -Infinity;
+for (let i = 0; i < ref.length; i++) { maxErr = Math.max(maxErr, Math.abs(ref[i] - y[i])); lo = Math.min(lo, ref[i]); hi = Math.max(hi, ref[i]); }
+console.log("maxErr", maxErr, "range", hi - lo, y.slice(0, 4), ref.slice(0, 4));
+sess.close(); ev.dispose(); client.dispose();

@@ -1,0 +1,40 @@
+import { CiphertextInvalidError, KeysInvalidError, SizeCapError } from "./errors.ts";
+
+/**
+ * SEAL serialization header (16 bytes, little-endian): magic 0xA15E (u16), header size 16 (u8), version major 4,
+ * minor (u8 each), compression mode (u8: 0 none, 1 zlib, 2 zstd), reserved (u16 = 0), total size (u64).
+ * We check it ourselves before SEAL reads anything: a truncated buffer reaching SEAL's loader aborts the WASM
+ * instance (measured: "Aborted()"), while one with a consistent header fails with a catchable exception.
+ */
+export const COMPR_ZSTD = 2;
+export const COMPR_ZLIB = 1;
+
+export type SerializedKind = "ciphertext" | "galois keys" | "relin keys";
+
+export function checkSealHeader(bytes: Uint8Array, kind: SerializedKind, cap: number, compr: number): void {
+  const Err = kind === "ciphertext" ? CiphertextInvalidError : KeysInvalidError;
+  if (!(bytes instanceof Uint8Array)) throw new Err(`${kind}: expected bytes`);
+  if (bytes.length > cap) throw new SizeCapError(kind, bytes.length, cap);
+  if (bytes.length < 16) throw new Err(`${kind}: ${bytes.length} bytes is shorter than a SEAL header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint16(0, true) !== 0xa15e) throw new Err(`${kind}: not a SEAL object (bad magic)`);
+  if (bytes[2] !== 16) throw new Err(`${kind}: bad SEAL header size ${bytes[2]}`);
+  if (bytes[3] !== 4) throw new Err(`${kind}: unsupported SEAL version ${bytes[3]}.${bytes[4]}`);
+  if (bytes[5] !== compr) throw new Err(`${kind}: compression mode ${bytes[5]}, expected ${compr}`);
+  if (view.getUint16(6, true) !== 0) throw new Err(`${kind}: reserved header field is not zero`);
+  const declared = view.getBigUint64(8, true);
+  if (declared !== BigInt(bytes.length)) {
+    throw new Err(`${kind}: header declares ${declared} bytes but ${bytes.length} arrived (truncated or padded)`);
+  }
+}
+
+/** Runs a SEAL load and turns whatever it throws into the given typed error. */
+export function guardedLoad<T>(kind: SerializedKind, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    const Err = kind === "ciphertext" ? CiphertextInvalidError : KeysInvalidError;
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Err(`${kind} rejected by SEAL: ${msg}`, { cause: err });
+  }
+}
