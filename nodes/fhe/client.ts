@@ -8,7 +8,7 @@ import { CiphertextInvalidError, ClosedError, PlanDescriptorError, ShapeError } 
 import type { SessionKeys } from "./evaluator.ts";
 import { getParamSet } from "./params.ts";
 import { layoutVector, PlanDescriptorSchema, type PlanDescriptor } from "./plan.ts";
-import { checkSealHeader, COMPR_ZSTD, guardedLoad } from "./serialize.ts";
+import { COMPR_ZSTD, guardedLoad, unwrapSeal, wrapSeal } from "./serialize.ts";
 import { getContext, loadSeal, sameParmsId, type FheContext } from "./seal.ts";
 
 export interface KeygenResult extends SessionKeys {
@@ -70,13 +70,13 @@ export class FheClient {
     let galoisKeys: Uint8Array = new Uint8Array(0);
     if (d.galoisPow2 || d.galoisSteps.length > 0) {
       const ser = this.keygenObj.createGaloisKeysSerializable(Int32Array.from(d.galoisPow2 ? [] : d.galoisSteps));
-      galoisKeys = ser.saveArray(zstd);
+      galoisKeys = wrapSeal("galois keys", ser.saveArray(zstd));
       ser.delete();
     }
     let relinKeys: Uint8Array = new Uint8Array(0);
     if (d.relin) {
       const ser = this.keygenObj.createRelinKeysSerializable();
-      relinKeys = ser.saveArray(zstd);
+      relinKeys = wrapSeal("relin keys", ser.saveArray(zstd));
       ser.delete();
     }
     return { planId: d.planId, galoisKeys, relinKeys, keyBytes: galoisKeys.length + relinKeys.length };
@@ -102,12 +102,12 @@ export class FheClient {
       if (opts.seeded === false) {
         const ct = this.seal.CipherText();
         this.encryptor.encryptSymmetric(pt, ct);
-        const out = ct.saveArray(zstd);
+        const out = wrapSeal("ciphertext", ct.saveArray(zstd));
         ct.delete();
         return [out];
       }
       const ser = this.encryptor.encryptSymmetricSerializable(pt);
-      const out = ser.saveArray(zstd);
+      const out = wrapSeal("ciphertext", ser.saveArray(zstd));
       ser.delete();
       return [out];
     } finally {
@@ -125,11 +125,11 @@ export class FheClient {
     const out = new Float32Array(d.outputDim);
     const S = this.fc.slots;
     cts.forEach((bytes, b) => {
-      checkSealHeader(bytes, "ciphertext", d.caps.outputCiphertextBytes, COMPR_ZSTD);
+      const body = unwrapSeal("ciphertext", bytes, d.caps.outputCiphertextBytes, COMPR_ZSTD);
       const ct = this.seal.CipherText();
       const pt = this.seal.PlainText();
       try {
-        guardedLoad("ciphertext", () => ct.loadArray(this.fc.context, bytes));
+        guardedLoad("ciphertext", () => ct.loadArray(this.fc.context, body));
         const pid = ct.parmsId;
         const ok = sameParmsId(Array.from(pid.values), this.fc.parmsIdValues[0]);
         pid.delete();

@@ -8,7 +8,7 @@ import { createLogger } from "../core/log.ts";
 import { CiphertextInvalidError, ClosedError, KeysInvalidError, PlanDescriptorError, ShapeError } from "./errors.ts";
 import { compilePlan, planSummary, type CompiledPlan, type PlanDescriptor, type PlanOptions, type PlanSummary,
   type StageSchedule } from "./plan.ts";
-import { checkSealHeader, COMPR_ZSTD, guardedLoad } from "./serialize.ts";
+import { COMPR_ZSTD, guardedLoad, unwrapSeal, wrapSeal } from "./serialize.ts";
 import { galoisElt, getContext, loadSeal, sameParmsId, type FheContext, type PublicSeal } from "./seal.ts";
 
 /**
@@ -104,8 +104,8 @@ export class MinerEvaluator {
     let rk: RelinKeys | null = null;
     try {
       if (d.galoisSteps.length > 0 || d.galoisPow2) {
-        checkSealHeader(keys.galoisKeys, "galois keys", d.caps.galoisKeyBytes, COMPR_ZSTD);
-        guardedLoad("galois keys", () => gk.loadArray(fc.context, keys.galoisKeys));
+        const body = unwrapSeal("galois keys", keys.galoisKeys, d.caps.galoisKeyBytes, COMPR_ZSTD);
+        guardedLoad("galois keys", () => gk.loadArray(fc.context, body));
         const N = fc.set.polyModulusDegree;
         const needed = d.galoisPow2 ? powersOfTwo(fc.slots) : d.galoisSteps;
         for (const step of needed) {
@@ -113,10 +113,10 @@ export class MinerEvaluator {
         }
       }
       if (d.relin) {
-        checkSealHeader(keys.relinKeys, "relin keys", d.caps.relinKeyBytes, COMPR_ZSTD);
+        const body = unwrapSeal("relin keys", keys.relinKeys, d.caps.relinKeyBytes, COMPR_ZSTD);
         rk = seal.RelinKeys();
         const loaded = rk;
-        guardedLoad("relin keys", () => loaded.loadArray(fc.context, keys.relinKeys));
+        guardedLoad("relin keys", () => loaded.loadArray(fc.context, body));
         if (!loaded.hasKey(2)) throw new KeysInvalidError("relin keys lack the key for ciphertext size 3");
       }
     } catch (err) {
@@ -159,7 +159,7 @@ export class MinerEvaluator {
       const last = this.fc.parmsIds[0];
       return vec.map((ct) => {
         if (!sameParmsIdOf(ct, this.fc.parmsIdValues[0])) this.evaluator.cipherModSwitchTo(ct, last, ct);
-        return ct.saveArray(this.seal.ComprModeType.zstd);
+        return wrapSeal("ciphertext", ct.saveArray(this.seal.ComprModeType.zstd));
       });
     } finally {
       vec.forEach((c) => c.delete());
@@ -168,10 +168,10 @@ export class MinerEvaluator {
 
   private loadInput(bytes: Uint8Array): CipherText {
     const d = this.descriptor;
-    checkSealHeader(bytes, "ciphertext", d.caps.inputCiphertextBytes, COMPR_ZSTD);
+    const body = unwrapSeal("ciphertext", bytes, d.caps.inputCiphertextBytes, COMPR_ZSTD);
     const ct = this.seal.CipherText();
     try {
-      guardedLoad("ciphertext", () => ct.loadArray(this.fc.context, bytes));
+      guardedLoad("ciphertext", () => ct.loadArray(this.fc.context, body));
       if (!sameParmsIdOf(ct, this.fc.parmsIdValues[d.inputLevel])) {
         throw new CiphertextInvalidError(`input ciphertext is not at the plan's level ${d.inputLevel} of ${d.params}`);
       }

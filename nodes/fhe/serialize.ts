@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { CiphertextInvalidError, KeysInvalidError, SizeCapError } from "./errors.ts";
 
 /**
@@ -37,4 +38,40 @@ export function guardedLoad<T>(kind: SerializedKind, load: () => T): T {
     const msg = err instanceof Error ? err.message : String(err);
     throw new Err(`${kind} rejected by SEAL: ${msg}`, { cause: err });
   }
+}
+
+/**
+ * Wire envelope around every SEAL blob we send: "CKS1" | kind (u8) | 3 zero bytes | first 16 bytes of
+ * sha256(body) | body. SEAL's own loader catches malformed structure and out-of-range coefficients, but a flipped bit
+ * inside a valid coefficient would silently decrypt to garbage; the digest turns any corruption in transit into a
+ * typed error. (Integrity only — the session transport authenticates the peer.)
+ */
+const MAGIC = [0x43, 0x4b, 0x53, 0x31];
+const KIND_CODE: Record<SerializedKind, number> = { "ciphertext": 1, "galois keys": 2, "relin keys": 3 };
+export const ENVELOPE_BYTES = 24;
+
+export function wrapSeal(kind: SerializedKind, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(ENVELOPE_BYTES + body.length);
+  out.set(MAGIC, 0);
+  out[4] = KIND_CODE[kind];
+  out.set(createHash("sha256").update(body).digest().subarray(0, 16), 8);
+  out.set(body, ENVELOPE_BYTES);
+  return out;
+}
+
+/** Checks envelope, digest and SEAL header (cap applies to the whole message); returns the SEAL body. */
+export function unwrapSeal(kind: SerializedKind, bytes: Uint8Array, cap: number, compr: number): Uint8Array {
+  const Err = kind === "ciphertext" ? CiphertextInvalidError : KeysInvalidError;
+  if (!(bytes instanceof Uint8Array)) throw new Err(`${kind}: expected bytes`);
+  if (bytes.length > cap) throw new SizeCapError(kind, bytes.length, cap);
+  if (bytes.length < ENVELOPE_BYTES + 16) throw new Err(`${kind}: ${bytes.length} bytes is too short`);
+  if (MAGIC.some((m, i) => bytes[i] !== m)) throw new Err(`${kind}: not a Cerberus FHE message (bad magic)`);
+  if (bytes[4] !== KIND_CODE[kind]) throw new Err(`${kind}: message holds kind ${bytes[4]}, not ${kind}`);
+  const body = bytes.subarray(ENVELOPE_BYTES);
+  const digest = createHash("sha256").update(body).digest().subarray(0, 16);
+  for (let i = 0; i < 16; i++) {
+    if (digest[i] !== bytes[8 + i]) throw new Err(`${kind}: digest mismatch (corrupted or truncated in transit)`);
+  }
+  checkSealHeader(body, kind, cap, compr);
+  return body;
 }
