@@ -1,9 +1,9 @@
-import type { SEALLibrary } from "node-seal/implementation/seal";
-import type { CKKSEncoder } from "node-seal/implementation/ckks-encoder";
-import type { Decryptor } from "node-seal/implementation/decryptor";
-import type { Encryptor } from "node-seal/implementation/encryptor";
-import type { Evaluator } from "node-seal/implementation/evaluator";
-import type { KeyGenerator } from "node-seal/implementation/key-generator";
+import type { SEALLibrary } from "node-seal/implementation/seal.js";
+import type { CKKSEncoder } from "node-seal/implementation/ckks-encoder.js";
+import type { Decryptor } from "node-seal/implementation/decryptor.js";
+import type { Encryptor } from "node-seal/implementation/encryptor.js";
+import type { Evaluator } from "node-seal/implementation/evaluator.js";
+import type { KeyGenerator } from "node-seal/implementation/key-generator.js";
 import { CiphertextInvalidError, ClosedError, PlanDescriptorError, ShapeError } from "./errors.ts";
 import type { SessionKeys } from "./evaluator.ts";
 import { getParamSet } from "./params.ts";

@@ -1,9 +1,9 @@
-import type { CipherText } from "node-seal/implementation/cipher-text";
-import type { GaloisKeys } from "node-seal/implementation/galois-keys";
-import type { PlainText } from "node-seal/implementation/plain-text";
-import type { RelinKeys } from "node-seal/implementation/relin-keys";
-import type { CKKSEncoder } from "node-seal/implementation/ckks-encoder";
-import type { Evaluator } from "node-seal/implementation/evaluator";
+import type { CipherText } from "node-seal/implementation/cipher-text.js";
+import type { GaloisKeys } from "node-seal/implementation/galois-keys.js";
+import type { PlainText } from "node-seal/implementation/plain-text.js";
+import type { RelinKeys } from "node-seal/implementation/relin-keys.js";
+import type { CKKSEncoder } from "node-seal/implementation/ckks-encoder.js";
+import type { Evaluator } from "node-seal/implementation/evaluator.js";
 import { createLogger } from "../core/log.ts";
 import { CiphertextInvalidError, ClosedError, KeysInvalidError, PlanDescriptorError, ShapeError } from "./errors.ts";
 import { compilePlan, planSummary, type CompiledPlan, type PlanDescriptor, type PlanOptions, type PlanSummary,
@@ -44,7 +44,9 @@ type SquarePts = { kind: "square"; level: number; shift: PlainText[] | null };
 type AffinePts = { kind: "affine"; level: number; scale: PlainText[] | null; shift: PlainText[] | null };
 type StagePts = LinearPts | SquarePts | AffinePts;
 
-const log = createLogger("fhe-miner");
+// Created on first use so that CERBERUS_LOG_LEVEL set by an entry point after imports still applies.
+let logger: ReturnType<typeof createLogger> | undefined;
+const log = () => (logger ??= createLogger("fhe-miner"));
 
 export class MinerEvaluator {
   readonly planId: string;
@@ -86,7 +88,7 @@ export class MinerEvaluator {
     const seal: PublicSeal = await loadSeal();
     const t0 = performance.now();
     const ev = new MinerEvaluator(seal, plan);
-    log.info({ planId: ev.planId, ...ev.planSummary, galoisSteps: ev.planSummary.galoisSteps.length,
+    log().info({ planId: ev.planId, ...ev.planSummary, galoisSteps: ev.planSummary.galoisSteps.length,
       plaintextMiB: +(ev.memory.plaintextBytes / 2 ** 20).toFixed(1), encodeMs: Math.round(performance.now() - t0) },
     "FHE plan compiled");
     return ev;

@@ -14,7 +14,7 @@ import { LevelBudgetError, ParamsMismatchError } from "./errors.ts";
  * scales stay exactly 2^36 through linear layers; only the square moves the scale (to 2^72/q, still ≈ 2^36).
  */
 export interface ParamSet {
-  readonly name: ParamSetName;
+  readonly name: string;
   readonly polyModulusDegree: number;
   /** Bit sizes of the coeff modulus chain: [q0, middle primes..., special prime]. */
   readonly coeffBits: readonly number[];

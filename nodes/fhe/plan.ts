@@ -17,6 +17,8 @@ import { PARAM_SET_NAMES, selectParamSet, slotCount, type ParamSet } from "./par
  *  - "naive": the textbook diagonal method without BSGS — one rotation per nonzero diagonal — with SEAL's default
  *             power-of-two keys (each rotation decomposed into NAF power-of-two key switches). For comparison.
  */
+export const ZERO_BLOCK_EPSILON = 2 ** -24;
+
 export const ROTATION_MODES = ["min", "full", "naive"] as const;
 export type RotationMode = (typeof ROTATION_MODES)[number];
 
@@ -135,7 +137,7 @@ function schedulePlan(graph: StageGraph, set: ParamSet, mode: RotationMode, opti
       keySwitches += lin.keySwitches;
       ptMults += lin.ptMults;
       diagonalsTotal += layout.blocks * layout.p;
-      diagonalsSkipped += layout.blocks * layout.p - lin.ptMults;
+      diagonalsSkipped += layout.blocks * layout.p - (lin.ptMults - lin.zeroBlocks);
       dim = stage.outDim;
       period = layout.outP;
       blocks = layout.blocks;
@@ -219,6 +221,7 @@ function scheduleLinear(stage: Extract<Stage, { kind: "linear" }>, layout: Linea
   } else B = Math.min(p, 2 ** Math.ceil(Math.log2(p) / 2));
   const G = p / B;
   const babySet = new Set<number>();
+  let zeroBlocks = 0;
   const blockPlans: LinearSchedule["blocks"] = [];
   let ptMults = 0;
   const scratch = new Float64Array(layout.slots);
@@ -241,8 +244,13 @@ function scheduleLinear(stage: Extract<Stage, { kind: "linear" }>, layout: Linea
       if (terms.length > 0) giants.push({ g, terms });
     }
     if (giants.length === 0) {
-      throw new UnsupportedOpError("MatMul", `output block ${b} of a ${stage.inDim}→${stage.outDim} layer is all zero ` +
-        "(an encrypted zero block cannot be produced without a public key); drop those rows from the model");
+      // Every diagonal of this output block is zero (e.g. padded or squeezed rows). CKKS cannot produce an
+      // encrypted zero without a public key (SEAL refuses transparent results), so multiply the input by a
+      // constant 2^-24 instead: one plaintext multiply, error ≤ 6e-8·|x| per slot, far below the scale noise.
+      zeroBlocks++;
+      giants.push({ g: 0, terms: [{ j: 0, diag: new Float64Array(layout.slots).fill(ZERO_BLOCK_EPSILON) }] });
+      babySet.add(0);
+      ptMults++;
     }
     blockPlans.push({ giants });
   }
@@ -267,7 +275,7 @@ function scheduleLinear(stage: Extract<Stage, { kind: "linear" }>, layout: Linea
     }
   }
   const schedule: LinearSchedule = { kind: "linear", level, layout, B, G, babies, blocks: blockPlans, bias: null };
-  return { schedule, steps: [...steps], rotations, keySwitches, ptMults };
+  return { schedule, steps: [...steps], rotations, keySwitches, ptMults, zeroBlocks };
 }
 
 export function planSummary(d: PlanDescriptor): PlanSummary {

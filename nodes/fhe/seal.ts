@@ -1,7 +1,7 @@
 import SEAL from "node-seal";
-import type { SEALLibrary } from "node-seal/implementation/seal";
-import type { Context } from "node-seal/implementation/context";
-import type { ParmsIdType } from "node-seal/implementation/parms-id-type";
+import type { SEALLibrary } from "node-seal/implementation/seal.js";
+import type { Context } from "node-seal/implementation/context.js";
+import type { ParmsIdType } from "node-seal/implementation/parms-id-type.js";
 import type { ParamSet } from "./params.ts";
 
 export type { SEALLibrary };
@@ -16,7 +16,8 @@ export type PublicSeal = Omit<SEALLibrary, "Decryptor" | "KeyGenerator" | "Secre
 let loading: Promise<SEALLibrary> | undefined;
 /** One WASM instance per process (node-seal is single-threaded; more instances would only cost memory). */
 export function loadSeal(): Promise<SEALLibrary> {
-  loading ??= SEAL() as Promise<SEALLibrary>;
+  // node-seal's typings describe its ES build; on Node the UMD build's module.exports is the factory itself.
+  loading ??= (SEAL as unknown as () => Promise<SEALLibrary>)();
   return loading;
 }
 

@@ -82,3 +82,9 @@ test("the Brown LM shape 128 → 128 → poly → 16,384 (4 output ciphertexts) 
   assert.equal(descriptor.params, "n8192-l3");
   assert.ok(worst <= 1e-3, `LM shape: ${worst}`);
 });
+
+test("an output block whose diagonals are all zero (padding) still yields a correct ciphertext", async () => {
+  const { worst, descriptor } = await roundTrip({ dims: [16, 16, 9000], seed: 8, zeroRowsFrom: 4000 }, {}, 1);
+  assert.equal(descriptor.outputBlocks, 3);
+  assert.ok(worst <= 1e-3, `zero block: ${worst}`);
+});
