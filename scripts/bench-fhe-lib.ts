@@ -21,6 +21,7 @@ export function input(n: number, seed: number): Float32Array {
 export function bar(label: string, total: number): cliProgress.SingleBar {
   const b = new cliProgress.SingleBar({
     format: `${label.padEnd(28)} [{bar}] {value}/{total} {status}`, hideCursor: true, stream: process.stderr,
+    noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 10_000,
   }, cliProgress.Presets.shades_classic);
   b.start(total, 0, { status: "" });
   return b;
