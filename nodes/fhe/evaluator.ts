@@ -60,6 +60,8 @@ export class MinerEvaluator {
   private readonly stages: StagePts[];
   private readonly sessions = new Set<Session>();
   private disposed = false;
+  /** @internal A/B switch for the benchmark of the rescale-before-giant-rotation choice. */
+  static rescaleBeforeGiant = true;
 
   private constructor(seal: PublicSeal, plan: CompiledPlan) {
     this.seal = seal;
@@ -249,35 +251,43 @@ export class MinerEvaluator {
         }
         return acc;
       };
+      // Each inner sum is rescaled before its giant rotation: key switching at one level lower is cheaper than the
+      // extra rescale (measured), and the accumulator then already sits at the output level.
+      const early = MinerEvaluator.rescaleBeforeGiant;
+      const innerAt = (terms: { j: number; pt: PlainText }[]): CipherText => {
+        const c = inner(terms);
+        if (early) ev.rescaleToNext(c, c);
+        return c;
+      };
       for (let b = 0; b < st.blocks.length; b++) {
         const giants = st.blocks[b].giants;
         let acc: CipherText;
         if (st.horner) {
           // Horner from the top nonzero giant step: acc = rot(acc, B) + inner_g; only the key for step B is needed.
           let gi = giants.length - 1;
-          acc = inner(giants[gi].terms);
+          acc = innerAt(giants[gi].terms);
           outs.push(acc);
           for (let g = giants[gi].g - 1; g >= 0; g--) {
             ev.rotateVector(acc, st.B, gk, acc);
             if (gi > 0 && giants[gi - 1].g === g) {
               gi--;
-              const i = inner(giants[gi].terms);
+              const i = innerAt(giants[gi].terms);
               ev.add(acc, i, acc);
               i.delete();
             }
           }
         } else {
-          acc = inner(giants[0].terms);
+          acc = innerAt(giants[0].terms);
           outs.push(acc);
           if (giants[0].g > 0) ev.rotateVector(acc, giants[0].g * st.B, gk, acc);
           for (let k = 1; k < giants.length; k++) {
-            const i = inner(giants[k].terms);
+            const i = innerAt(giants[k].terms);
             ev.rotateVector(i, giants[k].g * st.B, gk, i);
             ev.add(acc, i, acc);
             i.delete();
           }
         }
-        ev.rescaleToNext(acc, acc);
+        if (!early) ev.rescaleToNext(acc, acc);
         if (st.bias) ev.addPlain(acc, alignScale(st.bias[b], acc), acc);
       }
       return outs.splice(0);
