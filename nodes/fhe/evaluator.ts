@@ -9,7 +9,7 @@ import { CiphertextInvalidError, ClosedError, KeysInvalidError, PlanDescriptorEr
 import { compilePlan, planSummary, type CompiledPlan, type PlanDescriptor, type PlanOptions, type PlanSummary,
   type StageSchedule } from "./plan.ts";
 import { COMPR_ZSTD, guardedLoad, unwrapSeal, wrapSeal } from "./serialize.ts";
-import { galoisElt, getContext, loadSeal, sameParmsId, type FheContext, type PublicSeal } from "./seal.ts";
+import { galoisElt, getContext, loadSeal, type FheContext, type PublicSeal } from "./seal.ts";
 
 /**
  * Miner side. This module only ever sees `PublicSeal` (SEAL without Decryptor/KeyGenerator/SecretKey), so it cannot
@@ -162,7 +162,7 @@ export class MinerEvaluator {
       }
       const last = this.fc.parmsIds[0];
       return vec.map((ct) => {
-        if (!sameParmsIdOf(ct, this.fc.parmsIdValues[0])) this.evaluator.cipherModSwitchTo(ct, last, ct);
+        if (levelOf(ct) !== 0) this.evaluator.cipherModSwitchTo(ct, last, ct);
         return wrapSeal("ciphertext", ct.saveArray(this.seal.ComprModeType.zstd));
       });
     } finally {
@@ -176,7 +176,7 @@ export class MinerEvaluator {
     const ct = this.seal.CipherText();
     try {
       guardedLoad("ciphertext", () => ct.loadArray(this.fc.context, body));
-      if (!sameParmsIdOf(ct, this.fc.parmsIdValues[d.inputLevel])) {
+      if (levelOf(ct) !== d.inputLevel) {
         throw new CiphertextInvalidError(`input ciphertext is not at the plan's level ${d.inputLevel} of ${d.params}`);
       }
       if (ct.size !== 2) throw new CiphertextInvalidError(`input ciphertext has size ${ct.size}, expected 2`);
@@ -384,9 +384,13 @@ function alignScale(pt: PlainText, ct: CipherText): PlainText {
   return pt;
 }
 
-function sameParmsIdOf(ct: CipherText, want: readonly bigint[]): boolean {
-  const pid = ct.parmsId;
-  try { return sameParmsId(Array.from(pid.values), want); } finally { pid.delete(); }
+/**
+ * Chain index of a ciphertext loaded into our context. SEAL's loader already refuses parms ids outside the context's
+ * chain, so the number of primes identifies the level; reading it avoids node-seal's `parmsId` getter, which leaks
+ * the temporary it copies from (32 bytes of WASM heap per call — it adds up over a miner's lifetime).
+ */
+function levelOf(ct: CipherText): number {
+  return ct.coeffModulusSize - 1;
 }
 
 function powersOfTwo(slots: number): number[] {
