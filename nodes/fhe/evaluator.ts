@@ -1,0 +1,400 @@
+import type { CipherText } from "node-seal/implementation/cipher-text.js";
+import type { GaloisKeys } from "node-seal/implementation/galois-keys.js";
+import type { PlainText } from "node-seal/implementation/plain-text.js";
+import type { RelinKeys } from "node-seal/implementation/relin-keys.js";
+import type { CKKSEncoder } from "node-seal/implementation/ckks-encoder.js";
+import type { Evaluator } from "node-seal/implementation/evaluator.js";
+import { createLogger } from "../core/log.ts";
+import { CiphertextInvalidError, ClosedError, KeysInvalidError, PlanDescriptorError, ShapeError } from "./errors.ts";
+import { compilePlan, planSummary, type CompiledPlan, type PlanDescriptor, type PlanOptions, type PlanSummary,
+  type StageSchedule } from "./plan.ts";
+import { COMPR_ZSTD, guardedLoad, unwrapSeal, wrapSeal } from "./serialize.ts";
+import { galoisElt, getContext, loadSeal, type FheContext, type PublicSeal } from "./seal.ts";
+
+/**
+ * Miner side. This module only ever sees `PublicSeal` (SEAL without Decryptor/KeyGenerator/SecretKey), so it cannot
+ * decrypt — by type. It owns the model's encoded plaintexts (encoded once, cached for the evaluator's life) and,
+ * per session, the client's evaluation keys; every WASM object it creates is deleted by its owner.
+ */
+export interface SessionKeys {
+  readonly planId: string;
+  readonly galoisKeys: Uint8Array;
+  /** Empty when the plan has no ciphertext × ciphertext multiply. */
+  readonly relinKeys: Uint8Array;
+}
+
+export interface EvalSession {
+  /** Ciphertexts in (the plan's input layout), ciphertexts out (mod-switched to the last level, zstd). */
+  evaluate(inputs: Uint8Array[]): Promise<Uint8Array[]>;
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface EvaluatorMemory {
+  /** Cached encoded plaintexts (diagonals, biases), in bytes of SEAL polynomial data. */
+  readonly plaintextBytes: number;
+  readonly plaintexts: number;
+}
+
+type LinearPts = {
+  kind: "linear"; level: number; B: number; chained: boolean; horner: boolean; babies: number[];
+  blocks: { giants: { g: number; terms: { j: number; pt: PlainText }[] }[] }[]; bias: PlainText[] | null;
+};
+type SquarePts = { kind: "square"; level: number; shift: PlainText[] | null };
+type AffinePts = { kind: "affine"; level: number; scale: PlainText[] | null; shift: PlainText[] | null };
+type StagePts = LinearPts | SquarePts | AffinePts;
+
+// Created on first use so that CERBERUS_LOG_LEVEL set by an entry point after imports still applies.
+let logger: ReturnType<typeof createLogger> | undefined;
+const log = () => (logger ??= createLogger("fhe-miner"));
+
+export class MinerEvaluator {
+  readonly planId: string;
+  readonly descriptor: PlanDescriptor;
+  readonly planSummary: PlanSummary;
+  readonly memory: EvaluatorMemory;
+  private readonly seal: PublicSeal;
+  private readonly fc: FheContext;
+  private readonly evaluator: Evaluator;
+  private readonly encoder: CKKSEncoder;
+  private readonly stages: StagePts[];
+  private readonly sessions = new Set<Session>();
+  private disposed = false;
+  /** @internal A/B switch for the benchmark of the rescale-before-giant-rotation choice. */
+  static rescaleBeforeGiant = true;
+
+  private constructor(seal: PublicSeal, plan: CompiledPlan) {
+    this.seal = seal;
+    this.descriptor = plan.descriptor;
+    this.planId = plan.descriptor.planId;
+    this.planSummary = planSummary(plan.descriptor);
+    this.fc = getContext(seal, plan.set);
+    this.evaluator = seal.Evaluator(this.fc.context);
+    this.encoder = seal.CKKSEncoder(this.fc.context);
+    let count = 0;
+    let bytes = 0;
+    const track = (pt: PlainText): PlainText => { count++; bytes += pt.coeffCount * 8; return pt; };
+    try {
+      this.stages = this.encodeStages(plan.schedule, track);
+    } catch (err) {
+      this.evaluator.delete();
+      this.encoder.delete();
+      throw err;
+    }
+    this.memory = { plaintexts: count, plaintextBytes: bytes };
+  }
+
+  /** Compiles the ONNX model and encodes its weights once. Throws typed FheErrors for unsupported models. */
+  static async create(modelBytes: Uint8Array, options: PlanOptions = {}): Promise<MinerEvaluator> {
+    const plan = compilePlan(modelBytes, options);
+    const seal: PublicSeal = await loadSeal();
+    const t0 = performance.now();
+    const ev = new MinerEvaluator(seal, plan);
+    log().info({ planId: ev.planId, ...ev.planSummary, galoisSteps: ev.planSummary.galoisSteps.length,
+      plaintextMiB: +(ev.memory.plaintextBytes / 2 ** 20).toFixed(1), encodeMs: Math.round(performance.now() - t0) },
+    "FHE plan compiled");
+    return ev;
+  }
+
+  /** Validates the client's keys against this plan and context; the session owns (and deletes) them. */
+  async openSession(keys: SessionKeys): Promise<EvalSession> {
+    if (this.disposed) throw new ClosedError("evaluator");
+    if (keys.planId !== this.planId) {
+      throw new PlanDescriptorError(`keys are for plan ${String(keys.planId).slice(0, 16)}…, this is ${this.planId.slice(0, 16)}…`);
+    }
+    const d = this.descriptor;
+    const { seal, fc } = this;
+    const gk = seal.GaloisKeys();
+    let rk: RelinKeys | null = null;
+    try {
+      if (d.galoisSteps.length > 0 || d.galoisPow2) {
+        const body = unwrapSeal("galois keys", keys.galoisKeys, d.caps.galoisKeyBytes, COMPR_ZSTD);
+        guardedLoad("galois keys", () => gk.loadArray(fc.context, body));
+        const N = fc.set.polyModulusDegree;
+        const needed = d.galoisPow2 ? powersOfTwo(fc.slots) : d.galoisSteps;
+        for (const step of needed) {
+          if (!gk.hasKey(galoisElt(step, N))) throw new KeysInvalidError(`galois keys lack rotation step ${step}`);
+        }
+      }
+      if (d.relin) {
+        const body = unwrapSeal("relin keys", keys.relinKeys, d.caps.relinKeyBytes, COMPR_ZSTD);
+        rk = seal.RelinKeys();
+        const loaded = rk;
+        guardedLoad("relin keys", () => loaded.loadArray(fc.context, body));
+        if (!loaded.hasKey(2)) throw new KeysInvalidError("relin keys lack the key for ciphertext size 3");
+      }
+    } catch (err) {
+      gk.delete();
+      rk?.delete();
+      throw err;
+    }
+    const session = new Session(this, gk, rk, () => this.sessions.delete(session));
+    this.sessions.add(session);
+    return session;
+  }
+
+  /** Number of sessions still open (their keys are in WASM memory). */
+  get openSessions(): number { return this.sessions.size; }
+
+  /** Closes every session and frees the cached plaintexts. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const s of [...this.sessions]) s.close();
+    for (const st of this.stages) forEachPt(st, (pt) => pt.delete());
+    this.evaluator.delete();
+    this.encoder.delete();
+    this.disposed = true;
+  }
+
+  /** @internal one evaluation; synchronous WASM work, temporaries freed on every path. */
+  run(inputs: Uint8Array[], gk: GaloisKeys, rk: RelinKeys | null): Uint8Array[] {
+    if (this.disposed) throw new ClosedError("evaluator");
+    const d = this.descriptor;
+    if (!Array.isArray(inputs) || inputs.length !== 1) {
+      throw new ShapeError(`plan takes 1 input ciphertext, got ${Array.isArray(inputs) ? inputs.length : "none"}`);
+    }
+    let vec: CipherText[] = [this.loadInput(inputs[0])];
+    try {
+      for (const st of this.stages) {
+        const next = this.runStage(st, vec, gk, rk);
+        vec.forEach((c) => c.delete());
+        vec = next;
+      }
+      const last = this.fc.parmsIds[0];
+      return vec.map((ct) => {
+        if (levelOf(ct) !== 0) this.evaluator.cipherModSwitchTo(ct, last, ct);
+        return wrapSeal("ciphertext", ct.saveArray(this.seal.ComprModeType.zstd));
+      });
+    } finally {
+      vec.forEach((c) => c.delete());
+    }
+  }
+
+  private loadInput(bytes: Uint8Array): CipherText {
+    const d = this.descriptor;
+    const body = unwrapSeal("ciphertext", bytes, d.caps.inputCiphertextBytes, COMPR_ZSTD);
+    const ct = this.seal.CipherText();
+    try {
+      guardedLoad("ciphertext", () => ct.loadArray(this.fc.context, body));
+      if (levelOf(ct) !== d.inputLevel) {
+        throw new CiphertextInvalidError(`input ciphertext is not at the plan's level ${d.inputLevel} of ${d.params}`);
+      }
+      if (ct.size !== 2) throw new CiphertextInvalidError(`input ciphertext has size ${ct.size}, expected 2`);
+      const want = 2 ** this.fc.set.scaleBits;
+      if (Math.abs(ct.scale / want - 1) > 1e-9) {
+        throw new CiphertextInvalidError(`input scale ${ct.scale} differs from the plan's 2^${this.fc.set.scaleBits}`);
+      }
+      return ct;
+    } catch (err) {
+      ct.delete();
+      throw err;
+    }
+  }
+
+  private runStage(st: StagePts, vec: CipherText[], gk: GaloisKeys, rk: RelinKeys | null): CipherText[] {
+    const ev = this.evaluator;
+    const seal = this.seal;
+    if (st.kind === "square") {
+      return vec.map((x, b) => {
+        const y = seal.CipherText();
+        if (st.shift) { ev.addPlain(x, alignScale(st.shift[b], x), y); ev.square(y, y); } else ev.square(x, y);
+        ev.relinearize(y, rk!, y);
+        ev.rescaleToNext(y, y);
+        return y;
+      });
+    }
+    if (st.kind === "affine") {
+      return vec.map((x, b) => {
+        const y = x.clone();
+        if (st.scale) { ev.multiplyPlain(y, st.scale[b], y); ev.rescaleToNext(y, y); }
+        if (st.shift) ev.addPlain(y, alignScale(st.shift[b], y), y);
+        return y;
+      });
+    }
+    return this.runLinear(st, vec[0], gk);
+  }
+
+  private runLinear(st: LinearPts, x: CipherText, gk: GaloisKeys): CipherText[] {
+    const ev = this.evaluator;
+    const seal = this.seal;
+    const baby = new Map<number, CipherText>();
+    const owned: CipherText[] = [];
+    const tmp = seal.CipherText();
+    const outs: CipherText[] = [];
+    try {
+      baby.set(0, x);
+      if (st.chained) {
+        let prev = x;
+        const max = st.babies[st.babies.length - 1] ?? 0;
+        for (let j = 1; j <= max; j++) {
+          const r = seal.CipherText();
+          owned.push(r);
+          ev.rotateVector(prev, 1, gk, r);
+          baby.set(j, r);
+          prev = r;
+        }
+      } else {
+        for (const j of st.babies) {
+          if (j === 0) continue;
+          const r = seal.CipherText();
+          owned.push(r);
+          ev.rotateVector(x, j, gk, r);
+          baby.set(j, r);
+        }
+      }
+      const inner = (terms: { j: number; pt: PlainText }[]): CipherText => {
+        const acc = seal.CipherText();
+        ev.multiplyPlain(baby.get(terms[0].j)!, terms[0].pt, acc);
+        for (let t = 1; t < terms.length; t++) {
+          ev.multiplyPlain(baby.get(terms[t].j)!, terms[t].pt, tmp);
+          ev.add(acc, tmp, acc);
+        }
+        return acc;
+      };
+      // Each inner sum is rescaled before its giant rotation: key switching at one level lower is cheaper than the
+      // extra rescale (measured), and the accumulator then already sits at the output level.
+      const early = MinerEvaluator.rescaleBeforeGiant;
+      const innerAt = (terms: { j: number; pt: PlainText }[]): CipherText => {
+        const c = inner(terms);
+        if (early) ev.rescaleToNext(c, c);
+        return c;
+      };
+      for (let b = 0; b < st.blocks.length; b++) {
+        const giants = st.blocks[b].giants;
+        let acc: CipherText;
+        if (st.horner) {
+          // Horner from the top nonzero giant step: acc = rot(acc, B) + inner_g; only the key for step B is needed.
+          let gi = giants.length - 1;
+          acc = innerAt(giants[gi].terms);
+          outs.push(acc);
+          for (let g = giants[gi].g - 1; g >= 0; g--) {
+            ev.rotateVector(acc, st.B, gk, acc);
+            if (gi > 0 && giants[gi - 1].g === g) {
+              gi--;
+              const i = innerAt(giants[gi].terms);
+              ev.add(acc, i, acc);
+              i.delete();
+            }
+          }
+        } else {
+          acc = innerAt(giants[0].terms);
+          outs.push(acc);
+          if (giants[0].g > 0) ev.rotateVector(acc, giants[0].g * st.B, gk, acc);
+          for (let k = 1; k < giants.length; k++) {
+            const i = innerAt(giants[k].terms);
+            ev.rotateVector(i, giants[k].g * st.B, gk, i);
+            ev.add(acc, i, acc);
+            i.delete();
+          }
+        }
+        if (!early) ev.rescaleToNext(acc, acc);
+        if (st.bias) ev.addPlain(acc, alignScale(st.bias[b], acc), acc);
+      }
+      return outs.splice(0);
+    } finally {
+      owned.forEach((c) => c.delete());
+      tmp.delete();
+      outs.forEach((c) => c.delete());
+    }
+  }
+
+  private encodeStages(schedule: StageSchedule[], track: (pt: PlainText) => PlainText): StagePts[] {
+    const fc = this.fc;
+    const encoded: StagePts[] = [];
+    let scale = 2 ** fc.set.scaleBits;
+    const enc = (v: Float64Array, s: number, level: number): PlainText => {
+      const pt = this.seal.PlainText();
+      this.encoder.encode(v, s, pt);
+      if (level < fc.parmsIds.length - 1) this.evaluator.plainModSwitchTo(pt, fc.parmsIds[level], pt);
+      return track(pt);
+    };
+    try {
+      for (const st of schedule) {
+        // Mirror SEAL's double arithmetic for scales so that plaintexts added later match exactly.
+        if (st.kind === "linear") {
+          const q = fc.primeAt[st.level];
+          const blocks = st.blocks.map((bp) => ({
+            giants: bp.giants.map(({ g, terms }) => ({ g, terms: terms.map(({ j, diag }) => ({ j, pt: enc(diag, q, st.level) })) })),
+          }));
+          scale = (scale * q) / q;
+          const bias = st.bias ? st.bias.map((v) => enc(v, scale, st.level - 1)) : null;
+          const mode = this.descriptor.rotationKeys;
+          encoded.push({ kind: "linear", level: st.level, B: st.B, chained: mode === "min", horner: mode === "min",
+            babies: st.babies, blocks, bias });
+        } else if (st.kind === "square") {
+          const shift = st.shift ? st.shift.map((v) => enc(v, scale, st.level)) : null;
+          scale = (scale * scale) / fc.primeAt[st.level];
+          encoded.push({ kind: "square", level: st.level, shift });
+        } else {
+          let sc: PlainText[] | null = null;
+          let lvl = st.level;
+          if (st.scale) {
+            const q = fc.primeAt[st.level];
+            sc = st.scale.map((v) => enc(v, q, st.level));
+            scale = (scale * q) / q;
+            lvl -= 1;
+          }
+          const shift = st.shift ? st.shift.map((v) => enc(v, scale, lvl)) : null;
+          encoded.push({ kind: "affine", level: st.level, scale: sc, shift });
+        }
+      }
+      return encoded;
+    } catch (err) {
+      for (const st of encoded) forEachPt(st, (pt) => pt.delete());
+      throw err;
+    }
+  }
+}
+
+class Session implements EvalSession {
+  private gk: GaloisKeys | null;
+  private rk: RelinKeys | null;
+  constructor(private readonly owner: MinerEvaluator, gk: GaloisKeys, rk: RelinKeys | null,
+    private readonly onClose: () => void) {
+    this.gk = gk;
+    this.rk = rk;
+  }
+  get closed(): boolean { return this.gk === null; }
+  async evaluate(inputs: Uint8Array[]): Promise<Uint8Array[]> {
+    if (!this.gk) throw new ClosedError("session");
+    return this.owner.run(inputs, this.gk, this.rk);
+  }
+  close(): void {
+    if (!this.gk) return;
+    this.gk.delete();
+    this.rk?.delete();
+    this.gk = null;
+    this.rk = null;
+    this.onClose();
+  }
+}
+
+function forEachPt(st: StagePts, f: (pt: PlainText) => void): void {
+  if (st.kind === "linear") {
+    st.blocks.forEach((b) => b.giants.forEach((g) => g.terms.forEach((t) => f(t.pt))));
+    st.bias?.forEach(f);
+  } else if (st.kind === "square") st.shift?.forEach(f);
+  else { st.scale?.forEach(f); st.shift?.forEach(f); }
+}
+
+/** SEAL adds only equal scales; our mirrored scale can differ from SEAL's by rounding in the last bit. */
+function alignScale(pt: PlainText, ct: CipherText): PlainText {
+  const s = ct.scale;
+  if (pt.scale !== s) pt.setScale(s);
+  return pt;
+}
+
+/**
+ * Chain index of a ciphertext loaded into our context. SEAL's loader already refuses parms ids outside the context's
+ * chain, so the number of primes identifies the level; reading it avoids node-seal's `parmsId` getter, which leaks
+ * the temporary it copies from (32 bytes of WASM heap per call — it adds up over a miner's lifetime).
+ */
+function levelOf(ct: CipherText): number {
+  return ct.coeffModulusSize - 1;
+}
+
+function powersOfTwo(slots: number): number[] {
+  const out: number[] = [];
+  for (let s = 1; s < slots; s *= 2) out.push(s);
+  return out;
+}

@@ -1,0 +1,90 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FheClient, MinerEvaluator, type PlanOptions } from "../../../nodes/fhe/index.ts";
+import { randomMlp, type RandomMlpOptions } from "../../../nodes/fhe/random-model.ts";
+import { argmax, ortSession, randomInput, relMaxError } from "./helpers.ts";
+
+/** Real node-seal ciphertexts end to end: client keygen/encrypt → miner evaluate → client decrypt, vs onnxruntime. */
+async function roundTrip(model: RandomMlpOptions, plan: PlanOptions, inputs: number) {
+  const { bytes } = randomMlp(model);
+  const ev = await MinerEvaluator.create(bytes, plan);
+  const client = await FheClient.create(JSON.parse(JSON.stringify(ev.descriptor)));
+  const session = await ev.openSession(client.keygen());
+  const ref = await ortSession(bytes);
+  let worst = 0;
+  try {
+    for (let k = 0; k < inputs; k++) {
+      const x = randomInput(model.dims[0], 100 + k);
+      const y = client.decryptOutput(await session.evaluate(client.encryptInput(x)));
+      const r = await ref.run(x);
+      assert.equal(y.length, r.length);
+      worst = Math.max(worst, relMaxError(y, r));
+    }
+  } finally {
+    session.close();
+    ev.dispose();
+    client.dispose();
+    await ref.release();
+  }
+  return { worst, descriptor: ev.descriptor };
+}
+
+test("square, tall, wide and non-power-of-two MLPs agree with onnxruntime within 1e-3 of the output range", async () => {
+  const cases: [string, number[]][] = [
+    ["square", [32, 32, 32]],
+    ["tall", [16, 64, 600]],
+    ["wide", [256, 16, 8]],
+    ["padded", [20, 50, 13]],
+    ["tall, two output ciphertexts", [24, 24, 5000]],
+  ];
+  for (const [name, dims] of cases) {
+    const { worst, descriptor } = await roundTrip({ dims, seed: dims[2] }, {}, 2);
+    assert.ok(worst <= 1e-3, `${name} ${dims}: relative max error ${worst}`);
+    assert.equal(descriptor.outputDim, dims[2]);
+  }
+});
+
+test("every rotation-key mode (min, full, naive) computes the same function", async () => {
+  for (const rotationKeys of ["min", "full", "naive"] as const) {
+    const { worst } = await roundTrip({ dims: [16, 16, 10], seed: 4 }, { rotationKeys }, 1);
+    assert.ok(worst <= 1e-3, `${rotationKeys}: ${worst}`);
+  }
+});
+
+test("a squeezed (diagonal-pruned) model still matches its own onnxruntime output", async () => {
+  const { worst, descriptor } = await roundTrip({ dims: [32, 32, 40], seed: 9, pruneRate: 0.5 }, { rotationKeys: "full" }, 1);
+  assert.ok(descriptor.summary.diagonalsSkipped >= 32);
+  assert.ok(worst <= 1e-3, `pruned: ${worst}`);
+});
+
+test("exact top-1 agreement with onnxruntime on 200 random inputs (one session)", async () => {
+  const { bytes } = randomMlp({ dims: [8, 16, 10], seed: 77 });
+  const ev = await MinerEvaluator.create(bytes);
+  const client = await FheClient.create(ev.descriptor);
+  const session = await ev.openSession(client.keygen());
+  const ref = await ortSession(bytes);
+  let agree = 0;
+  for (let k = 0; k < 200; k++) {
+    const x = randomInput(8, 5000 + k);
+    const y = client.decryptOutput(await session.evaluate(client.encryptInput(x)));
+    if (argmax(y) === argmax(await ref.run(x))) agree++;
+  }
+  session.close();
+  ev.dispose();
+  client.dispose();
+  await ref.release();
+  assert.equal(agree, 200);
+});
+
+test("the Brown LM shape 128 → 128 → poly → 16,384 (4 output ciphertexts) within 1e-3", async () => {
+  const { worst, descriptor } = await roundTrip({ dims: [128, 128, 16384], seed: 1, zeroRowsFrom: 15000 }, {}, 1);
+  assert.equal(descriptor.outputBlocks, 4);
+  assert.equal(descriptor.params, "n8192-l3");
+  assert.ok(worst <= 1e-3, `LM shape: ${worst}`);
+});
+
+test("an output block whose diagonals are all zero (padding) still yields a correct ciphertext", async () => {
+  const { worst, descriptor } = await roundTrip({ dims: [16, 16, 9000], seed: 8, zeroRowsFrom: 4000 }, {}, 1);
+  assert.equal(descriptor.outputBlocks, 3);
+  assert.ok(worst <= 1e-3, `zero block: ${worst}`);
+});
