@@ -1,4 +1,4 @@
-import type { Libp2p, Stream } from "@libp2p/interface";
+import type { Connection, Libp2p, Stream } from "@libp2p/interface";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import type { z } from "zod";
 import { CerberusError } from "../core/errors.ts";
@@ -7,6 +7,7 @@ import {
   MessageTooLargeError, ProtocolError, ProtocolViolationError, RemoteError, RequestTimeoutError, TransportError, UnreachableError,
   isWireErrorCode,
 } from "../net/errors.ts";
+import { deadline } from "../net/deadline.ts";
 import { FrameReader, encodeMessage, readMessage, sendEncoded, type OutgoingHeader } from "../net/framing.ts";
 import {
   DEFAULT_LIMITS, HEALTH_PROTOCOL, HealthReplyHeader, INFER_PROTOCOL, InferReplyHeader, PROTOCOL_VERSION,
@@ -27,6 +28,12 @@ export interface TransportOptions {
   openTimeoutMs?: number;
   /** Timeout of health and close requests (default 5 s). */
   controlTimeoutMs?: number;
+  /**
+   * Requests in flight to one miner at a time (default 8); more wait here, inside their timeout. Keeps us under
+   * libp2p's per-connection stream caps, so a burst gets the miner's typed answers (BUSY, SESSION_LIMIT) instead of
+   * stream resets.
+   */
+  maxConcurrentPerMiner?: number;
 }
 
 export interface RequestOptions {
@@ -81,12 +88,16 @@ export class InferClient {
   readonly stepTimeoutMs: number;
   readonly openTimeoutMs: number;
   readonly controlTimeoutMs: number;
+  private readonly firstExchange = new WeakMap<Connection, Promise<void>>();
+  private readonly maxConcurrentPerMiner: number;
+  private readonly slots = new Map<string, { active: number; waiting: (() => void)[] }>();
 
   constructor(private readonly node: Libp2p, options: TransportOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.stepTimeoutMs = options.stepTimeoutMs ?? 30_000;
     this.openTimeoutMs = options.openTimeoutMs ?? 60_000;
     this.controlTimeoutMs = options.controlTimeoutMs ?? 5_000;
+    this.maxConcurrentPerMiner = options.maxConcurrentPerMiner ?? 8;
   }
 
   /** Dials the miner and uploads the session's public evaluation keys (once per session). */
@@ -122,11 +133,56 @@ export class InferClient {
     replySchema: z.ZodType<H>, timeoutMs: number, signal?: AbortSignal,
   ): Promise<{ header: H; parts: Uint8Array[]; stats: ExchangeStats }> {
     const started = performance.now();
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const combined = signal === undefined ? deadline : AbortSignal.any([deadline, signal]);
+    const timer = deadline(timeoutMs);
+    let release: (() => void) | undefined;
+    try {
+      release = await this.acquire(miner.peerId, signal === undefined ? timer.signal : AbortSignal.any([timer.signal, signal]));
+      return await this.exchangeWithin(miner, protocol, header, parts, replySchema, timeoutMs, timer.signal, signal, started);
+    } catch (err) {
+      if (release === undefined) { // timed out / aborted while queued
+        if (signal?.aborted === true) throw new TransportError("ABORTED", "request aborted by the caller", { cause: err });
+        throw new RequestTimeoutError(`no slot for ${short(miner)} within ${timeoutMs} ms`);
+      }
+      throw err;
+    } finally {
+      release?.();
+      timer.clear();
+    }
+  }
+
+  private async acquire(peerId: string, signal: AbortSignal): Promise<() => void> {
+    let slot = this.slots.get(peerId);
+    if (slot === undefined) this.slots.set(peerId, slot = { active: 0, waiting: [] });
+    const s = slot;
+    while (s.active >= this.maxConcurrentPerMiner) {
+      const turn = Promise.withResolvers<void>();
+      s.waiting.push(turn.resolve);
+      try {
+        await raceAbort(turn.promise, signal);
+      } catch (err) {
+        const i = s.waiting.indexOf(turn.resolve);
+        if (i >= 0) s.waiting.splice(i, 1);
+        else s.waiting.shift()?.(); // we were woken and are leaving: pass the turn on
+        throw err;
+      }
+    }
+    s.active += 1;
+    return () => {
+      s.active -= 1;
+      s.waiting.shift()?.();
+      if (s.active === 0 && s.waiting.length === 0) this.slots.delete(peerId);
+    };
+  }
+
+  private async exchangeWithin<H extends { type: string; parts: number[] }>(
+    miner: MinerAddress, protocol: string, header: OutgoingHeader, parts: readonly Uint8Array[],
+    replySchema: z.ZodType<H>, timeoutMs: number, timeout: AbortSignal, signal: AbortSignal | undefined,
+    started: number,
+  ): Promise<{ header: H; parts: Uint8Array[]; stats: ExchangeStats }> {
+    const combined = signal === undefined ? timeout : AbortSignal.any([timeout, signal]);
     const failure = (err: unknown): CerberusError => {
       if (signal?.aborted === true) return new TransportError("ABORTED", "request aborted by the caller", { cause: err });
-      if (deadline.aborted) return new RequestTimeoutError(`no reply from ${short(miner)} within ${timeoutMs} ms`);
+      if (timeout.aborted) return new RequestTimeoutError(`no reply from ${short(miner)} within ${timeoutMs} ms`);
       if (err instanceof ProtocolError) {
         return new ProtocolViolationError(`bad reply from ${short(miner)}: ${err.message}`, { cause: err });
       }
@@ -134,31 +190,48 @@ export class InferClient {
     };
 
     let stream: Stream;
+    let opened: (() => void) | undefined;
     try {
-      stream = await this.node.dialProtocol(dialTargets(miner), protocol, { signal: combined });
+      const conn = await this.node.dial(dialTargets(miner), { signal: combined });
+      // The remote muxer kills a connection on which more than 10 streams arrive before its upgrade finished
+      // (yamux "early streams"). So the first stream on a connection goes alone; the rest wait for its reply.
+      const gate = this.firstExchange.get(conn);
+      if (gate === undefined) {
+        const first = Promise.withResolvers<void>();
+        this.firstExchange.set(conn, first.promise);
+        opened = () => first.resolve();
+      } else {
+        await raceAbort(gate, combined);
+      }
+      stream = await conn.newStream(protocol, { signal: combined });
     } catch (err) {
+      opened?.();
       throw failure(err);
     }
+    try {
+      return await this.sendAndReceive(stream, miner, header, parts, replySchema, combined, started, failure);
+    } finally {
+      opened?.();
+    }
+  }
+
+  private async sendAndReceive<H extends { type: string; parts: number[] }>(
+    stream: Stream, miner: MinerAddress, header: OutgoingHeader, parts: readonly Uint8Array[],
+    replySchema: z.ZodType<H>, combined: AbortSignal, started: number, failure: (err: unknown) => CerberusError,
+  ): Promise<{ header: H; parts: Uint8Array[]; stats: ExchangeStats }> {
     const bytes = encodeMessage(header, parts);
     const reader = new FrameReader(stream);
     // Start reading before sending: a miner may refuse after the header, while we are still sending the payload.
     const replyP = readMessage(reader, this.limits, replySchema);
     let sendFailed: unknown;
     sendEncoded(stream, bytes, { signal: combined }).catch((err: unknown) => { sendFailed = err; });
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(combined.reason);
-      combined.addEventListener("abort", onAbort, { once: true });
-    });
-    aborted.catch(() => {});
+    replyP.catch(() => {}); // if the caller's signal wins the race, the read's failure is expected
     let reply;
     try {
-      reply = await Promise.race([replyP, aborted]);
+      reply = await raceAbort(replyP, combined);
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)));
       throw failure(err);
-    } finally {
-      if (onAbort !== undefined) combined.removeEventListener("abort", onAbort);
     }
     if (reply === undefined) {
       stream.abort(new Error("no reply"));
@@ -170,8 +243,10 @@ export class InferClient {
       if (!isWireErrorCode(e.code)) throw new ProtocolViolationError(`unknown error code ${e.code}: ${e.message}`);
       throw new RemoteError(e.code, e.message, miner.peerId);
     }
-    stream.close({ signal: AbortSignal.timeout(this.controlTimeoutMs) })
-      .catch((err: unknown) => stream.abort(err instanceof Error ? err : new Error(String(err))));
+    const closing = deadline(this.controlTimeoutMs);
+    stream.close({ signal: closing.signal })
+      .catch((err: unknown) => stream.abort(err instanceof Error ? err : new Error(String(err))))
+      .finally(() => closing.clear());
     return {
       header: reply.header, parts: reply.parts,
       stats: { bytesUp: bytes.byteLength, bytesDown: reply.wireBytes, roundTrips: 1, ms: performance.now() - started },
@@ -230,6 +305,20 @@ export class RemoteSession {
       { v: PROTOCOL_VERSION, type: "close", sessionId: this.sessionId }, [], InferReplyHeader,
       options.timeoutMs ?? this.client.controlTimeoutMs, options.signal);
     if (reply.header.type !== "closed") throw new ProtocolViolationError("expected closed");
+  }
+}
+
+/** Resolves with `p`, or rejects with the signal's reason as soon as it aborts. */
+async function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    })]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
   }
 }
 

@@ -6,6 +6,7 @@ import {
   BusyError, EvalFailedError, MalformedMessageError, PlanMismatchError, ProtocolError, SessionLimitError,
   UnknownSessionError, isWireErrorCode, type WireErrorCode,
 } from "../net/errors.ts";
+import { deadline } from "../net/deadline.ts";
 import { FrameReader, readMessage, writeMessage, type OutgoingHeader } from "../net/framing.ts";
 import {
   DEFAULT_LIMITS, HEALTH_PROTOCOL, HealthRequestHeader, INFER_PROTOCOL, InferRequestHeader, PROTOCOL_VERSION,
@@ -108,7 +109,7 @@ export class MinerService {
     this.startedAt = Date.now();
     this.stopping = false;
     // Let more streams through than we serve concurrently, so excess load gets a typed BUSY, not a stream reset.
-    const maxInboundStreams = 4 * (this.maxSessions + this.maxInflight);
+    const maxInboundStreams = 256;
     await this.node.handle(INFER_PROTOCOL, (stream, conn) => this.serve(stream, conn, INFER_PROTOCOL),
       { maxInboundStreams });
     await this.node.handle(HEALTH_PROTOCOL, (stream, conn) => this.serve(stream, conn, HEALTH_PROTOCOL),
@@ -172,12 +173,15 @@ export class MinerService {
       for (const r of release.splice(0)) r();
     }
     event.outcome = reply.header.type === "error" ? String(reply.header.code) : reply.header.type;
+    const sending = deadline(this.readTimeoutMs);
     try {
-      await writeMessage(stream, reply.header, reply.parts, { signal: AbortSignal.timeout(this.readTimeoutMs) });
-      await stream.close({ signal: AbortSignal.timeout(this.readTimeoutMs) });
+      await writeMessage(stream, reply.header, reply.parts, { signal: sending.signal });
+      await stream.close({ signal: sending.signal });
     } catch (err) {
       this.log.debug({ peerId, err: String(err) }, "could not deliver reply");
       stream.abort(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      sending.clear();
     }
     this.options.onRequest?.(event);
   }
