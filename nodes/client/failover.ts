@@ -1,6 +1,6 @@
 import { CerberusError } from "../core/errors.ts";
 import type { SessionKeys } from "../net/evaluator.ts";
-import { AllMinersFailedError } from "../net/errors.ts";
+import { AllMinersFailedError, RemoteError } from "../net/errors.ts";
 import type { InferClient, MinerAddress, RemoteSession, RequestOptions, StepResult } from "./transport.ts";
 
 export interface FailoverEvent {
@@ -26,8 +26,15 @@ export interface FailoverStats {
   steps: number;
 }
 
-/** Codes that say "the caller's request itself is bad/cancelled": moving to another miner would not help. */
-const CALLER_ERRORS = new Set(["ABORTED", "SESSION_CLOSED"]);
+/**
+ * Errors that say "the caller's request itself is bad or cancelled", raised locally before or instead of a miner's
+ * answer: moving to another miner would not help. (A TOO_LARGE *reply* from a miner is a RemoteError and does fail
+ * over: another miner may have larger caps.)
+ */
+function isCallerError(err: unknown): boolean {
+  if (!(err instanceof CerberusError) || err instanceof RemoteError) return false;
+  return err.code === "ABORTED" || err.code === "SESSION_CLOSED" || err.code === "TOO_LARGE";
+}
 
 /**
  * A session that survives miners failing: given miners in order of preference, it opens on the first that accepts,
@@ -63,7 +70,6 @@ export class FailoverSession {
         this.session = await this.client.openSession(miner, this.keys, options);
         this.stats.sessionsOpened += 1;
         this.stats.openBytesUp += this.session.stats.open.bytesUp;
-        this.stats.bytesDown += 0;
       } catch (err) {
         this.fail(miner, err, "open");
       }
@@ -83,6 +89,7 @@ export class FailoverSession {
         this.stats.roundTrips += result.stats.roundTrips;
         return { ...result, miner: session.miner };
       } catch (err) {
+        if (isCallerError(err)) throw err; // the session itself is fine; keep it
         if (err instanceof CerberusError && err.code === "UNKNOWN_SESSION" && !reopenedSameMiner) {
           reopenedSameMiner = true; // our keys expired on this miner: upload them again, same miner
           this.session = undefined;
@@ -102,8 +109,8 @@ export class FailoverSession {
   }
 
   private fail(miner: MinerAddress, err: unknown, phase: "open" | "step"): void {
+    if (isCallerError(err)) throw err;
     const error = err instanceof CerberusError ? err : new CerberusError("INTERNAL", String(err), { cause: err });
-    if (CALLER_ERRORS.has(error.code) || error.code === "TOO_LARGE" && !("peerId" in error)) throw error;
     this.failures.push({ peerId: miner.peerId, code: error.code, message: error.message });
     this.index += 1;
     this.stats.failovers += 1;
