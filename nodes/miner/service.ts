@@ -43,6 +43,8 @@ export interface RequestEvent {
   protocol: string;
   /** The validated request header (undefined if it did not validate). */
   header?: Readonly<Record<string, unknown>>;
+  /** The header's JSON text exactly as received (undefined if the request did not parse). */
+  headerJson?: string;
   /** Byte length of each binary part as received. */
   partSizes: number[];
   /** Request bytes on the wire (0 if it did not parse). */
@@ -144,6 +146,7 @@ export class MinerService {
         clearTimeout(timer);
         if (msg === undefined) throw new MalformedMessageError("stream ended before a request");
         event.header = msg.header;
+        event.headerJson = msg.headerJson;
         event.wireBytes = msg.wireBytes;
         reply = { header: this.healthReport(), parts: [] };
       } else {
@@ -154,6 +157,7 @@ export class MinerService {
         clearTimeout(timer);
         if (msg === undefined) throw new MalformedMessageError("stream ended before a request");
         event.partSizes = msg.parts.map((p) => p.byteLength);
+        event.headerJson = msg.headerJson;
         event.wireBytes = msg.wireBytes;
         reply = await this.dispatch(peerId, msg.header, msg.parts);
       }

@@ -23,6 +23,8 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 export interface DecodedMessage<H> {
   header: H;
+  /** The header exactly as received (UTF-8 JSON text), for logs and shape comparisons. */
+  headerJson: string;
   parts: Uint8Array[];
   /** Bytes on the wire for this message (length prefixes included). */
   wireBytes: number;
@@ -118,8 +120,10 @@ export async function readMessage<H extends { parts: number[] }>(
   let wireBytes = headerFrame.byteLength + varint.encodingLength(headerFrame.byteLength);
 
   let raw: unknown;
+  let headerJson: string;
   try {
-    raw = JSON.parse(utf8Decoder.decode(headerFrame.subarray()));
+    headerJson = utf8Decoder.decode(headerFrame.subarray());
+    raw = JSON.parse(headerJson);
   } catch (err) {
     throw new MalformedMessageError("header is not UTF-8 JSON", { cause: err });
   }
@@ -164,7 +168,7 @@ export async function readMessage<H extends { parts: number[] }>(
       offset += len;
     }
   }
-  return { header, parts, wireBytes };
+  return { header, headerJson, parts, wireBytes };
 }
 
 /** Sends one message, waiting for the muxer to drain if its buffer is full. Returns the bytes written. */
