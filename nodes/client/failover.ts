@@ -1,6 +1,6 @@
 import { CerberusError } from "../core/errors.ts";
 import type { SessionKeys } from "../net/evaluator.ts";
-import { AllMinersFailedError, RemoteError } from "../net/errors.ts";
+import { AllMinersFailedError, RemoteError, TransportError } from "../net/errors.ts";
 import type { InferClient, MinerAddress, RemoteSession, RequestOptions, StepResult } from "./transport.ts";
 
 export interface FailoverEvent {
@@ -13,6 +13,11 @@ export interface FailoverEvent {
 
 export interface FailoverOptions {
   onFailover?: (event: FailoverEvent) => void;
+  /**
+   * A BUSY miner is retried after its retryAfterMs hint (capped at 2 s) this many times before we move on
+   * (default 2): moving costs a fresh key upload, waiting a quarter second usually does not.
+   */
+  busyRetries?: number;
 }
 
 export interface FailoverStats {
@@ -79,6 +84,7 @@ export class FailoverSession {
 
   async step(inputs: readonly Uint8Array[], options: RequestOptions = {}): Promise<StepResult & { miner: MinerAddress }> {
     let reopenedSameMiner = false;
+    let busyRetries = this.options.busyRetries ?? 2;
     for (;;) {
       const session = await this.open(options);
       try {
@@ -90,6 +96,11 @@ export class FailoverSession {
         return { ...result, miner: session.miner };
       } catch (err) {
         if (isCallerError(err)) throw err; // the session itself is fine; keep it
+        if (err instanceof RemoteError && err.code === "BUSY" && busyRetries > 0) {
+          busyRetries -= 1;
+          await sleep(Math.min(2_000, err.retryAfterMs ?? 250), options.signal);
+          continue;
+        }
         if (err instanceof CerberusError && err.code === "UNKNOWN_SESSION" && !reopenedSameMiner) {
           reopenedSameMiner = true; // our keys expired on this miner: upload them again, same miner
           this.session = undefined;
@@ -116,4 +127,19 @@ export class FailoverSession {
     this.stats.failovers += 1;
     this.options.onFailover?.({ from: miner, to: this.miners[this.index], error, phase });
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new TransportError("ABORTED", "request aborted by the caller", { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

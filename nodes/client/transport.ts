@@ -239,9 +239,9 @@ export class InferClient {
     }
     if (reply.header.type === "error") {
       stream.abort(new Error("error reply")); // we may still be sending a refused payload: drop it
-      const e = reply.header as unknown as { code: string; message: string };
+      const e = reply.header as unknown as { code: string; message: string; retryAfterMs?: number };
       if (!isWireErrorCode(e.code)) throw new ProtocolViolationError(`unknown error code ${e.code}: ${e.message}`);
-      throw new RemoteError(e.code, e.message, miner.peerId);
+      throw new RemoteError(e.code, e.message, miner.peerId, e.retryAfterMs);
     }
     const closing = deadline(this.controlTimeoutMs);
     stream.close({ signal: closing.signal })

@@ -31,6 +31,12 @@ export interface MinerServiceOptions {
   sessionMaxLifetimeMs?: number;
   /** A request must arrive completely within this time of its stream opening (default 60 s). */
   requestReadTimeoutMs?: number;
+  /**
+   * An evaluation (or key load) that takes longer is answered with EVAL_FAILED and its request slot freed
+   * (default 120 s). The session stays busy until the evaluator actually returns, so its keys are never freed
+   * under a running evaluation.
+   */
+  evaluationTimeoutMs?: number;
   /** Reported by health (default "cerberus-miner/0.1.0"). */
   software?: string;
   logger?: Logger;
@@ -271,8 +277,14 @@ export class MinerService {
 
   private async evaluate(rec: SessionRecord, inputs: Uint8Array[]): Promise<Uint8Array[]> {
     this.sessions.begin(rec);
+    const work = (async () => rec.eval.evaluate(inputs))();
+    // end() runs when the evaluator really finishes, even if we stopped waiting for it
+    work.then(() => this.sessions.end(rec), () => this.sessions.end(rec));
+    const limit = deadline(this.options.evaluationTimeoutMs ?? 120_000);
     try {
-      const outputs = await rec.eval.evaluate(inputs);
+      const outputs = await Promise.race([work, new Promise<never>((_, reject) => {
+        limit.signal.addEventListener("abort", () => reject(new EvalFailedError("evaluation timed out")), { once: true });
+      })]);
       const total = outputs.reduce((s, o) => s + o.byteLength, 0);
       if (outputs.length < 1 || outputs.length > this.limits.maxResultParts || total > this.limits.maxResultBytes ||
           outputs.some((o) => o.byteLength === 0)) {
@@ -283,7 +295,7 @@ export class MinerService {
     } catch (err) {
       throw asWireError(err, "EVAL_FAILED", "evaluation failed");
     } finally {
-      this.sessions.end(rec);
+      limit.clear();
     }
   }
 

@@ -73,9 +73,12 @@ export class EvalFailedError extends ProtocolError {
 export class RemoteError extends CerberusError {
   declare readonly code: WireErrorCode;
   readonly peerId: string;
-  constructor(code: WireErrorCode, message: string, peerId: string) {
+  /** The miner's hint (BUSY): when retrying the same miner makes sense. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: WireErrorCode, message: string, peerId: string, retryAfterMs?: number) {
     super(code, `miner ${peerId.slice(-8)}: ${message}`);
     this.peerId = peerId;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

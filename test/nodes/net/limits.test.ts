@@ -92,6 +92,30 @@ describe("session and concurrency limits", () => {
     assert.ok(busyEvent !== undefined);
     await s.close();
     await other.close();
+
+    // the failover helper waits out a BUSY on the same miner instead of re-uploading keys elsewhere
+    const fo = new FailoverSession(busyPeer, [miner.address], keys);
+    await fo.open();
+    const both = await Promise.all([fo.step([ct]), fo.step([ct])]);
+    assert.ok(both.every((r) => r.miner.peerId === miner.address.peerId && r.outputs.length === 2));
+    assert.equal(fo.stats.failovers, 0);
+    assert.equal(fo.stats.sessionsOpened, 1);
+    await fo.close();
+  });
+
+  test("an evaluation that overruns the miner's limit is answered EVAL_FAILED and frees its request slot", async () => {
+    const evaluator = new SealTestEvaluator({ delayMs: 1_500 });
+    const miner = await startMiner({ evaluator, evaluationTimeoutMs: 300 });
+    miners.push(miner);
+    const s = await new InferClient(await clientNode()).openSession(miner.address, keys);
+    const t0 = performance.now();
+    await assert.rejects(s.step([ckks.encrypt(randomInput(4))]), (e: unknown) => isCerberusError(e, "EVAL_FAILED"));
+    assert.ok(performance.now() - t0 < 1_400, "answered before the evaluation finished");
+    assert.equal(miner.service.load.inflight, 0);
+    await s.close(); // removed while the evaluation still runs: its keys are freed only when it returns
+    assert.equal(evaluator.openSessions, 1);
+    await new Promise((r) => setTimeout(r, 1_600));
+    assert.equal(evaluator.openSessions, 0);
   });
 
   test("sessions expire after their idle TTL: keys are freed and a late step gets UNKNOWN_SESSION", async () => {
