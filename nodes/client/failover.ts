@@ -1,0 +1,145 @@
+import { CerberusError } from "../core/errors.ts";
+import type { SessionKeys } from "../net/evaluator.ts";
+import { AllMinersFailedError, RemoteError, TransportError } from "../net/errors.ts";
+import type { InferClient, MinerAddress, RemoteSession, RequestOptions, StepResult } from "./transport.ts";
+
+export interface FailoverEvent {
+  from: MinerAddress;
+  /** The next miner to try, or undefined if none is left. */
+  to: MinerAddress | undefined;
+  error: CerberusError;
+  phase: "open" | "step";
+}
+
+export interface FailoverOptions {
+  onFailover?: (event: FailoverEvent) => void;
+  /**
+   * A BUSY miner is retried after its retryAfterMs hint (capped at 2 s) this many times before we move on
+   * (default 2): moving costs a fresh key upload, waiting a quarter second usually does not.
+   */
+  busyRetries?: number;
+}
+
+export interface FailoverStats {
+  failovers: number;
+  sessionsOpened: number;
+  /** Key-upload bytes over all sessions opened (a failover costs one more upload). */
+  openBytesUp: number;
+  bytesUp: number;
+  bytesDown: number;
+  roundTrips: number;
+  steps: number;
+}
+
+/**
+ * Errors that say "the caller's request itself is bad or cancelled", raised locally before or instead of a miner's
+ * answer: moving to another miner would not help. (A TOO_LARGE *reply* from a miner is a RemoteError and does fail
+ * over: another miner may have larger caps.)
+ */
+function isCallerError(err: unknown): boolean {
+  if (!(err instanceof CerberusError) || err instanceof RemoteError) return false;
+  return err.code === "ABORTED" || err.code === "SESSION_CLOSED" || err.code === "TOO_LARGE";
+}
+
+/**
+ * A session that survives miners failing: given miners in order of preference, it opens on the first that accepts,
+ * and when a step fails (error reply, timeout, reset, bad reply) it opens a session on the next miner and re-sends
+ * the SAME step. The caller (the generate loop, a validator) keeps its own state and never sees the switch except
+ * through `onFailover`. A step is retried once on the same miner only if the miner says UNKNOWN_SESSION (expired
+ * keys: upload them again); every other failure moves on. It never goes back to a miner that failed.
+ */
+export class FailoverSession {
+  readonly stats: FailoverStats = {
+    failovers: 0, sessionsOpened: 0, openBytesUp: 0, bytesUp: 0, bytesDown: 0, roundTrips: 0, steps: 0,
+  };
+  readonly failures: { peerId: string; code: string; message: string }[] = [];
+  private index = 0;
+  private session: RemoteSession | undefined;
+
+  constructor(
+    private readonly client: InferClient,
+    private readonly miners: readonly MinerAddress[],
+    private readonly keys: SessionKeys,
+    private readonly options: FailoverOptions = {},
+  ) {}
+
+  /** The miner currently serving, if a session is open. */
+  get current(): MinerAddress | undefined { return this.session?.miner; }
+
+  /** Opens a session on the first miner (from the current position) that accepts. */
+  async open(options: RequestOptions = {}): Promise<RemoteSession> {
+    while (this.session === undefined) {
+      const miner = this.miners[this.index];
+      if (miner === undefined) throw new AllMinersFailedError(this.failures);
+      try {
+        this.session = await this.client.openSession(miner, this.keys, options);
+        this.stats.sessionsOpened += 1;
+        this.stats.openBytesUp += this.session.stats.open.bytesUp;
+      } catch (err) {
+        this.fail(miner, err, "open");
+      }
+    }
+    return this.session;
+  }
+
+  async step(inputs: readonly Uint8Array[], options: RequestOptions = {}): Promise<StepResult & { miner: MinerAddress }> {
+    let reopenedSameMiner = false;
+    let busyRetries = this.options.busyRetries ?? 2;
+    for (;;) {
+      const session = await this.open(options);
+      try {
+        const result = await session.step(inputs, options);
+        this.stats.steps += 1;
+        this.stats.bytesUp += result.stats.bytesUp;
+        this.stats.bytesDown += result.stats.bytesDown;
+        this.stats.roundTrips += result.stats.roundTrips;
+        return { ...result, miner: session.miner };
+      } catch (err) {
+        if (isCallerError(err)) throw err; // the session itself is fine; keep it
+        if (err instanceof RemoteError && err.code === "BUSY" && busyRetries > 0) {
+          busyRetries -= 1;
+          await sleep(Math.min(2_000, err.retryAfterMs ?? 250), options.signal);
+          continue;
+        }
+        if (err instanceof CerberusError && err.code === "UNKNOWN_SESSION" && !reopenedSameMiner) {
+          reopenedSameMiner = true; // our keys expired on this miner: upload them again, same miner
+          this.session = undefined;
+          continue;
+        }
+        this.session = undefined;
+        session.close({ timeoutMs: 1_000 }).catch(() => {}); // best effort: the miner may be gone
+        this.fail(session.miner, err, "step");
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    if (s !== undefined) await s.close().catch(() => {});
+  }
+
+  private fail(miner: MinerAddress, err: unknown, phase: "open" | "step"): void {
+    if (isCallerError(err)) throw err;
+    const error = err instanceof CerberusError ? err : new CerberusError("INTERNAL", String(err), { cause: err });
+    this.failures.push({ peerId: miner.peerId, code: error.code, message: error.message });
+    this.index += 1;
+    this.stats.failovers += 1;
+    this.options.onFailover?.({ from: miner, to: this.miners[this.index], error, phase });
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new TransportError("ABORTED", "request aborted by the caller", { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,27 @@
+/**
+ * The seam between the network and the FHE engine (see /work/briefs/interfaces.md, "Miner evaluation"). The network
+ * only moves opaque bytes; whoever implements these interfaces (nodes/fhe/) owns the CKKS work and the WASM objects.
+ * A miner holds NO secret key: nothing here can carry one.
+ */
+export interface SessionKeys {
+  /** sha256 hex of the model bytes + plan options the keys were generated for. */
+  planId: string;
+  /** Serialized SEAL GaloisKeys for exactly the plan's rotation steps. */
+  galoisKeys: Uint8Array;
+  /** Serialized SEAL RelinKeys. */
+  relinKeys: Uint8Array;
+}
+
+export interface MinerEvaluator {
+  /** sha256 hex (64 lowercase hex chars) of model bytes + plan options. */
+  readonly planId: string;
+  /** Loads and validates the keys; throws a CerberusError (e.g. code BAD_KEYS) if they are unusable. */
+  openSession(keys: SessionKeys): Promise<EvalSession>;
+}
+
+export interface EvalSession {
+  /** Serialized ciphertexts in, serialized ciphertexts out. Bad input → CerberusError (e.g. BAD_CIPHERTEXT). */
+  evaluate(input: Uint8Array[]): Promise<Uint8Array[]>;
+  /** Frees the session's keys; called exactly once by the miner. */
+  close(): void;
+}
