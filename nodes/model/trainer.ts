@@ -26,6 +26,11 @@ export interface TrainOptions {
   readonly patience?: number;
   /** Fine-tune the polynomial coefficients too (poly activation only). */
   readonly trainCoefficients?: boolean;
+  /**
+   * Keep |c2| ≥ |c1| / (2·K·R) (K = this value): the FHE compiler folds p into c2·(h + c1/(2c2))² + const, and a
+   * c2 near zero would make that shift — and the squared values — explode. K = 4 bounds the shift by 4R.
+   */
+  readonly maxFoldShift?: number;
   readonly seed: number;
   readonly onStep?: (done: number, total: number, info: { loss: number; validPpl?: number }) => void;
   readonly log?: Logger;
@@ -59,7 +64,7 @@ export async function train(engine: MlpEngine, init: MlpParams, trainS: Stream, 
   const positions = new Int32Array(trainS.ids.length - trainS.start);
   for (let i = 0; i < positions.length; i++) positions[i] = trainS.start + i;
   const perEpoch = Math.floor((positions.length * (o.epochFraction ?? 1)) / o.batch);
-  const total = perEpoch * o.epochs;
+  const total = Math.max(1, Math.round(perEpoch * o.epochs));
   const evalEvery = o.evalEvery ?? perEpoch;
   const x = new Float32Array(o.batch * I);
   const xt = o.teacher ? new Float32Array(o.batch * I) : undefined;
@@ -67,6 +72,12 @@ export async function train(engine: MlpEngine, init: MlpParams, trainS: Stream, 
   const gC = new Float32Array(p.C.length);
 
   const coef = o.act.kind === "poly" ? Float32Array.from(o.act.c) : undefined;
+  const clampC2 = () => {
+    if (!coef || !o.maxFoldShift) return;
+    const min = Math.abs(coef[1]) / (2 * o.maxFoldShift * (o.range ?? 1));
+    if (Math.abs(coef[2]) < min) coef[2] = coef[2] < 0 ? -min : min;
+  };
+  clampC2();
   const act = (): Activation => (coef ? { kind: "poly", c: [coef[0], coef[1], coef[2]] } : o.act);
   let best = cloneParams(p);
   let bestAct = act();
@@ -75,9 +86,9 @@ export async function train(engine: MlpEngine, init: MlpParams, trainS: Stream, 
   const history = [{ step: 0, validPpl: bestPpl }];
   let bad = 0, step = 0, lossAcc = 0, lossN = 0;
 
-  outer: for (let epoch = 0; epoch < o.epochs; epoch++) {
+  outer: for (let epoch = 0; epoch < Math.ceil(o.epochs); epoch++) {
     shuffle(positions, rng);
-    for (let bi = 0; bi < perEpoch; bi++) {
+    for (let bi = 0; bi < perEpoch && step < total; bi++) {
       for (let r = 0; r < o.batch; r++) {
         const pos = positions[bi * o.batch + r];
         fillContext(p, trainS.ids, pos, x, r);
@@ -105,7 +116,7 @@ export async function train(engine: MlpEngine, init: MlpParams, trainS: Stream, 
       adam.update("W2", p.W2, g.dW2, o.masks?.W2, wd);
       adam.update("b2", p.b2, g.db2);
       adam.update("C", p.C, gC);
-      if (coef && g.dc && o.trainCoefficients) adam.update("c", coef, g.dc);
+      if (coef && g.dc && o.trainCoefficients) { adam.update("c", coef, g.dc); clampC2(); }
       for (let r = 0; r < o.batch; r++) lossAcc -= g.logp[r];
       lossN += o.batch;
       step++;
