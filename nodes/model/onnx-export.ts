@@ -64,7 +64,7 @@ export function parseMinerOnnx(bytes: Uint8Array, vocab: number): MinerModel {
   for (const t of model.graph?.initializer ?? []) {
     const dims = Dims.parse((t.dims ?? []).map(Number));
     const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
-    const data = raw ? new Float32Array(raw.slice().buffer) : Float32Array.from(t.floatData ?? []);
+    const data = raw ? new Float32Array(new Uint8Array(raw).buffer) : Float32Array.from(t.floatData ?? []);
     inits.set(t.name ?? "", { dims, data });
   }
   const get = (name: string, dims: number) => {
