@@ -12,6 +12,8 @@ const sessionOptions: ort.InferenceSession.SessionOptions = {
   graphOptimizationLevel: "all",
   executionMode: "sequential",
   logSeverityLevel: 3,
+  // The machine is shared: idle intra-op threads should sleep, not spin on cores other jobs need.
+  extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
 };
 
 const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);

@@ -136,6 +136,7 @@ export async function train(engine: MlpEngine, init: MlpParams, trainS: Stream, 
           if (bad > (o.patience ?? 2)) { o.onStep?.(total, total, { loss: 0, validPpl }); break outer; }
         }
       }
+      if (step % 200 === 0) o.log?.debug({ step, total, trainPpl: lossN ? Math.exp(lossAcc / lossN) : undefined }, "progress");
       o.onStep?.(step, total, { loss: -g.logp[0], validPpl });
     }
   }
