@@ -1,0 +1,119 @@
+// npm run train — trains the Brown LM end to end and writes models/brown-lm.{onnx,client.json,client.bin} and
+// models/manifest.json (see README "## Model"). Run `npm run train -- --help` for the options.
+import { Command } from "commander";
+import cliProgress from "cli-progress";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createLogger } from "../nodes/core/log.ts";
+import { saveCheckpoint } from "../nodes/model/checkpoint.ts";
+import { loadBrownSplits } from "../nodes/model/corpus.ts";
+import { MlpEngine } from "../nodes/model/engine.ts";
+import { sha256Hex, writeClientModel } from "../nodes/model/lm.ts";
+import { inputSize } from "../nodes/model/mlp.ts";
+import { exportMinerOnnx, paddedVocab, toMinerModel } from "../nodes/model/onnx-export.ts";
+import { DEFAULT_CONFIG, runPipeline, streams, type PipelineConfig } from "../nodes/model/pipeline.ts";
+import { perplexity } from "../nodes/model/trainer.ts";
+
+const MODEL_NAME = "brown-lm";
+
+async function main(): Promise<void> {
+  const d = DEFAULT_CONFIG;
+  const cmd = new Command("train")
+    .description("Train the Brown LM: float MLP, polynomial fine-tune, diagonal squeeze curve, quantization, ONNX export")
+    .option("--out <dir>", "artifact directory", "models")
+    .option("--checkpoints <dir>", "where per-stage checkpoints go (git-ignored; the bench re-evaluates them)", "models/checkpoints")
+    .option("--max-words <n>", "use only the first N corpus words (quick runs; the split keeps the paper's proportions)")
+    .option("--seed <n>", "PRNG seed", String(d.seed))
+    .option("--float-epochs <n>", "epochs of float (tanh) training (early stopping on validation)", String(d.float.epochs))
+    .option("--poly-epochs <n>", "epochs of polynomial fine-tuning at r = 0", String(d.poly.epochs))
+    .option("--squeeze-epochs <n>", "epochs of fine-tuning at each squeeze rate", String(d.squeeze.epochs))
+    .option("--rates <list>", "squeeze rates after r = 0, comma-separated", d.squeeze.rates.join(","))
+    .option("--quant-bits <n>", "weights/biases rounded to multiples of 2^-bits", String(d.quantBits))
+    .parse();
+  const o = cmd.opts<{ out: string; checkpoints: string; maxWords?: string; seed: string; floatEpochs: string; polyEpochs: string; squeezeEpochs: string; rates: string; quantBits: string }>();
+  const num = (s: string, name: string) => { const v = Number(s); if (!Number.isFinite(v) || v < 0) { cmd.error(`--${name} must be a non-negative number`); } return v; };
+  const cfg: PipelineConfig = {
+    ...d,
+    seed: num(o.seed, "seed"),
+    float: { ...d.float, epochs: num(o.floatEpochs, "float-epochs") },
+    poly: { ...d.poly, epochs: num(o.polyEpochs, "poly-epochs") },
+    squeeze: { ...d.squeeze, epochs: num(o.squeezeEpochs, "squeeze-epochs"), rates: o.rates.split(",").map((r) => num(r, "rates")) },
+    quantBits: num(o.quantBits, "quant-bits"),
+  };
+  const log = createLogger("train");
+  const t0 = performance.now();
+  const splits = loadBrownSplits(o.maxWords ? { maxWords: num(o.maxWords, "max-words") } : {});
+  log.info({ vocab: splits.vocab.words.length, train: splits.train.length, valid: splits.valid.length, test: splits.test.length, cfg }, "data loaded");
+
+  const bars = new cliProgress.MultiBar({
+    format: "{phase} [{bar}] {percentage}% | {value}/{total} steps | ETA {eta_formatted} | loss {loss} | valid ppl {validPpl}",
+    hideCursor: true, clearOnComplete: false,
+  }, cliProgress.Presets.shades_classic);
+  let lastValid = "-";
+  const progress = (phase: string, total: number) => {
+    const b = bars.create(total, 0, { phase: phase.padEnd(22), loss: "-", validPpl: lastValid });
+    return {
+      update(done: number, info: Record<string, number | undefined>) {
+        if (info.validPpl !== undefined) lastValid = info.validPpl.toFixed(1);
+        b.update(done, { phase: phase.padEnd(22), loss: info.loss?.toFixed(2) ?? "-", validPpl: lastValid });
+      },
+      stop() { b.stop(); },
+    };
+  };
+  const res = await runPipeline(splits, cfg, log, progress, (name, p, act) => saveCheckpoint(join(o.checkpoints, name), p, act));
+  bars.stop();
+  const trainSeconds = (performance.now() - t0) / 1000;
+
+  // Test-split evaluation of every stage (reported only; no choice above looked at it).
+  const { test } = streams(splits);
+  const eng = await MlpEngine.create(res.float.params, "poly", false);
+  const tEng = await MlpEngine.create(res.float.params, "tanh", false);
+  const testPpl = {
+    float: await perplexity(tEng, res.float.params, { kind: "tanh" }, test),
+    naivePoly: await perplexity(eng, res.float.params, { kind: "poly", c: res.naive.c }, test),
+    curve: [] as { rate: number; ppl: number }[],
+  };
+  for (const m of res.curve) testPpl.curve.push({ rate: m.rate, ppl: await perplexity(eng, m.params, { kind: "poly", c: m.c }, test) });
+  await eng.release(); await tEng.release();
+
+  // Export the shipped model.
+  mkdirSync(o.out, { recursive: true });
+  const s = res.shipped;
+  const vPad = paddedVocab(s.params.shape.vocab);
+  const onnxBytes = exportMinerOnnx(toMinerModel(s.params, s.c, vPad));
+  writeFileSync(join(o.out, `${MODEL_NAME}.onnx`), onnxBytes);
+  const client = writeClientModel(join(o.out, `${MODEL_NAME}.client.json`), splits.vocab.words, cfg.n, cfg.embed, vPad, s.params.C, false);
+  const manifest = {
+    name: MODEL_NAME,
+    files: {
+      [`${MODEL_NAME}.onnx`]: sha256Hex(onnxBytes),
+      [`${MODEL_NAME}.client.json`]: sha256Hex(client.json),
+      [`${MODEL_NAME}.client.bin`]: sha256Hex(client.bin),
+    },
+    modelHash: sha256Hex(onnxBytes),
+    sizes: { onnx: onnxBytes.byteLength, clientJson: client.json.byteLength, clientBin: client.bin.byteLength },
+    shapes: { n: cfg.n, embed: cfg.embed, input: inputSize(s.params.shape), hidden: cfg.hidden, vocab: s.params.shape.vocab, vPad },
+    activation: { form: "p(h) = c0 + c1*h + c2*h^2", coefficients: s.c, naiveFit: res.naive.c, naiveMaxFitError: res.naive.maxFitError, range: res.range },
+    squeezeRate: s.rate,
+    zeroDiagonals: s.zeroDiagonals,
+    hiddenOnTrainSample: s.hidden,
+    quantization: { weightsAndBiases: `multiples of 2^-${cfg.quantBits}`, bits: cfg.quantBits, method: "post-training round-to-nearest of W1, b1, W2, b2 (measured below)", coefficients: "float32", embeddings: "float32 (client side)" },
+    trainSeconds: Math.round(trainSeconds),
+    seed: cfg.seed,
+    config: cfg,
+    corpus: { vocab: splits.vocab.words.length, train: splits.train.length, valid: splits.valid.length, test: splits.test.length, testPredicted: test.ids.length - test.start },
+    validation: {
+      float: res.float.validPpl, naivePoly: res.naive.validPpl, target: cfg.target, metTarget: res.metTarget,
+      curve: res.curve.map((m) => ({ rate: m.rate, ppl: m.validPpl, pplQuantized: m.validPplQuantized })),
+    },
+    test: testPpl,
+  };
+  writeFileSync(join(o.out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  log.info({ trainSeconds, shipped: s.rate, test: testPpl, files: manifest.files }, "done");
+  console.log(JSON.stringify({ trainSeconds: Math.round(trainSeconds), squeezeRate: s.rate, validation: manifest.validation, test: testPpl }, null, 2));
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
