@@ -1,0 +1,121 @@
+import { CerberusError } from "../core/errors.ts";
+import { FheClient } from "../fhe/index.ts";
+import { softmax, sample } from "../model/lm.ts";
+import { createRng } from "../model/prng.ts";
+import type { BrainModel } from "./brain-model.ts";
+import { FailoverSession, type FailoverEvent } from "./failover.ts";
+import type { InferClient, MinerAddress } from "./transport.ts";
+
+export interface SamplingOptions {
+  /** Softmax temperature (default 0.8). */
+  temperature?: number;
+  /** Sample among the k most likely words only (default 40; 1 = greedy). */
+  topK?: number;
+  /** Seed of the sampler (default: random). */
+  seed?: number;
+  /** Never emit the unknown-word symbol (default true). */
+  excludeUnknown?: boolean;
+}
+
+export interface GeneratedWord {
+  index: number;
+  word: string;
+  id: number;
+  /** Wall time of the encrypted step: encrypt + round trip + decrypt. */
+  ms: number;
+  bytesUp: number;
+  bytesDown: number;
+  /** Peer id of the miner that answered. */
+  miner: string;
+}
+
+export interface GenerateRequest extends SamplingOptions {
+  model: BrainModel;
+  infer: InferClient;
+  /** Miners in order of preference (e.g. by on-chain incentive); the session fails over along this list. */
+  miners: readonly MinerAddress[];
+  prompt: string;
+  words: number;
+  stepTimeoutMs?: number;
+  onWord?: (word: GeneratedWord) => void;
+  onFailover?: (event: FailoverEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  prompt: string;
+  text: string;
+  words: GeneratedWord[];
+  /** One-time key upload (bytes) summed over the sessions opened (a failover uploads again). */
+  keyBytes: number;
+  sessionsOpened: number;
+  failovers: number;
+}
+
+/**
+ * Autoregressive generation with the prompt and every generated word kept on the client: per word, the client
+ * embeds the last n−1 words, encrypts, the miner runs the model on the ciphertext, the client decrypts the logits and
+ * samples. The miner sees ciphertexts only. If a miner fails or times out mid-generation, the failover session
+ * re-sends the same step to the next miner; the text so far is never lost.
+ */
+export async function generate(request: GenerateRequest): Promise<GenerateResult> {
+  const { model, infer } = request;
+  if (!Number.isInteger(request.words) || request.words < 1) {
+    throw new CerberusError("BAD_REQUEST", `words must be a positive integer, got ${request.words}`);
+  }
+  const temperature = request.temperature ?? 0.8;
+  const topK = request.topK ?? 40;
+  if (!(temperature > 0) || !Number.isInteger(topK) || topK < 1) {
+    throw new CerberusError("BAD_REQUEST", "temperature must be > 0 and topK a positive integer");
+  }
+  const rng = createRng(request.seed ?? Math.floor(Math.random() * 2 ** 31));
+  const exclude = request.excludeUnknown === false ? [] : [model.client.vocab.unkId];
+  const context = model.client.encode(request.prompt);
+  const fhe = await FheClient.create(model.descriptor);
+  const session = new FailoverSession(infer, request.miners, fhe.keygen(), {
+    ...(request.onFailover !== undefined ? { onFailover: request.onFailover } : {}),
+  });
+  const words: GeneratedWord[] = [];
+  try {
+    for (let index = 0; index < request.words; index++) {
+      const started = performance.now();
+      const inputs = fhe.encryptInput(model.client.contextInput(context));
+      const result = await session.step(inputs, {
+        ...(request.stepTimeoutMs !== undefined ? { timeoutMs: request.stepTimeoutMs } : {}),
+        ...(request.signal !== undefined ? { signal: request.signal } : {}),
+      });
+      const logits = fhe.decryptOutput(result.outputs);
+      const id = sample(topKOnly(softmax(logits, model.client.vocab.size, temperature), topK), rng, exclude);
+      context.push(id);
+      const word: GeneratedWord = {
+        index, id, word: model.client.vocab.words[id] ?? "<unk>", ms: performance.now() - started,
+        bytesUp: result.stats.bytesUp, bytesDown: result.stats.bytesDown, miner: result.miner.peerId,
+      };
+      words.push(word);
+      request.onWord?.(word);
+    }
+  } finally {
+    await session.close();
+    fhe.dispose();
+  }
+  return {
+    prompt: request.prompt,
+    text: words.map((w) => w.word).join(" "),
+    words,
+    keyBytes: session.stats.openBytesUp,
+    sessionsOpened: session.stats.sessionsOpened,
+    failovers: session.stats.failovers,
+  };
+}
+
+/** Keeps the k largest probabilities (ties broken by id), zeroes the rest; `sample` renormalises. */
+export function topKOnly(probs: Float64Array, k: number): Float64Array {
+  if (k >= probs.length) return probs;
+  const threshold = [...probs].sort((a, b) => b - a)[k - 1]!;
+  const out = new Float64Array(probs.length);
+  let kept = 0;
+  for (let i = 0; i < probs.length && kept < k; i++) {
+    if (probs[i]! >= threshold) { out[i] = probs[i]!; kept++; }
+  }
+  return out;
+}
