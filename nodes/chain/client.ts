@@ -1,0 +1,353 @@
+import {
+  createPublicClient, createWalletClient, encodeAbiParameters, keccak256, type Account, type Address, type Hex,
+  type PublicClient, type Transport, type WalletClient, type TransactionReceipt,
+} from "viem";
+import type { Logger } from "../core/log.ts";
+import {
+  brainRegistryAbi, cerberusLensAbi, cerberusTokenAbi, consensusAbi, neuronRegistryAbi, stakingAbi,
+} from "./abis.ts";
+import type { DeploymentFile } from "./deployment.ts";
+import { ChainUnavailableError, asRevert } from "./errors.ts";
+import { decodePeerInfo, encodePeerInfo, type PeerInfo } from "./peer-info.ts";
+
+export const ROLE = { Miner: 0, Validator: 1 } as const;
+export type RoleName = keyof typeof ROLE;
+
+export interface BrainLimits {
+  maxMiners: number;
+  maxValidators: number;
+  minMinerStake: bigint;
+  minValidatorStake: bigint;
+  immunityPeriod: number;
+}
+
+export interface NeuronInfo extends PeerInfo {
+  uid: number;
+  role: RoleName;
+  hotkey: Address;
+  registeredAt: bigint;
+  stake: bigint;
+  /** Share of 65,535 at the last settlement (miners). */
+  incentive: number;
+  /** Share of 65,535 at the last settlement (validators). */
+  dividends: number;
+  pendingReward: bigint;
+}
+
+export interface BrainSnapshot {
+  brainId: bigint;
+  owner: Address;
+  modelHash: Hex;
+  fheParamsHash: Hex;
+  uri: string;
+  genesisBlock: bigint;
+  tempo: number;
+  limits: BrainLimits;
+  currentEpoch: bigint;
+  lastSettledEpoch: bigint;
+  settledAny: boolean;
+  miners: NeuronInfo[];
+  validators: NeuronInfo[];
+}
+
+export interface ChainClientOptions {
+  transport: Transport;
+  deployment: DeploymentFile;
+  /** Who signs: a local account (private key) or an address the node unlocks (Hardhat's accounts). */
+  account?: Account | Address;
+  logger?: Logger;
+  /** Attempts for reads and receipt waits on transient RPC errors (default 3). Sends are never re-sent. */
+  attempts?: number;
+}
+
+/**
+ * Typed access to the Cerberus contracts for agents and CLIs: reads, and writes that are simulated first (so a
+ * revert surfaces as ChainRevertError with the custom error's name before anything is sent), sent, and awaited.
+ */
+export class ChainClient {
+  readonly public: PublicClient;
+  readonly wallet: WalletClient | undefined;
+  readonly deployment: DeploymentFile;
+  readonly account: Account | Address | undefined;
+  private readonly log: Logger | undefined;
+  private readonly attempts: number;
+
+  constructor(options: ChainClientOptions) {
+    this.deployment = options.deployment;
+    this.account = options.account;
+    this.log = options.logger;
+    this.attempts = options.attempts ?? 3;
+    this.public = createPublicClient({ transport: options.transport });
+    this.wallet = options.account === undefined ? undefined : createWalletClient({ transport: options.transport });
+  }
+
+  get address(): Address {
+    if (this.account === undefined) throw new ChainUnavailableError("NO_ACCOUNT", "this client has no account to sign with");
+    return typeof this.account === "string" ? this.account : this.account.address;
+  }
+
+  private get c() { return this.deployment.contracts; }
+
+  // ─────────────── reads ───────────────
+
+  blockNumber(): Promise<bigint> {
+    return this.retry("blockNumber", () => this.public.getBlockNumber({ cacheTime: 0 }));
+  }
+
+  balanceOf(owner: Address): Promise<bigint> {
+    return this.read("balanceOf", () => this.public.readContract({
+      address: this.c.CerberusToken.address, abi: cerberusTokenAbi, functionName: "balanceOf", args: [owner],
+    }));
+  }
+
+  totalSupply(): Promise<bigint> {
+    return this.read("totalSupply", () => this.public.readContract({
+      address: this.c.CerberusToken.address, abi: cerberusTokenAbi, functionName: "totalSupply",
+    }));
+  }
+
+  epochAt(brainId: bigint, block: bigint): Promise<bigint> {
+    return this.read("epochAt", () => this.public.readContract({
+      address: this.c.Consensus.address, abi: consensusAbi, functionName: "epochAt", args: [brainId, block],
+    }));
+  }
+
+  /** Commit window [commitFrom, revealFrom), reveal window [revealFrom, revealTo), settleable from revealTo. */
+  async windows(brainId: bigint, epoch: bigint): Promise<{ commitFrom: bigint; revealFrom: bigint; revealTo: bigint }> {
+    const [commitFrom, revealFrom, revealTo] = await this.read("windows", () => this.public.readContract({
+      address: this.c.Consensus.address, abi: consensusAbi, functionName: "windows", args: [brainId, epoch],
+    }));
+    return { commitFrom, revealFrom, revealTo };
+  }
+
+  async uidOf(brainId: bigint, hotkey: Address): Promise<{ registered: boolean; role: RoleName; uid: number }> {
+    const [registered, role, uid] = await this.read("uidOf", () => this.public.readContract({
+      address: this.c.NeuronRegistry.address, abi: neuronRegistryAbi, functionName: "uidOf", args: [brainId, hotkey],
+    }));
+    return { registered, role: role === ROLE.Validator ? "Validator" : "Miner", uid };
+  }
+
+  commitOf(brainId: bigint, epoch: bigint, validatorUid: number): Promise<Hex> {
+    return this.read("commitOf", () => this.public.readContract({
+      address: this.c.Consensus.address, abi: consensusAbi, functionName: "commitOf", args: [brainId, epoch, validatorUid],
+    }));
+  }
+
+  async settlementState(brainId: bigint): Promise<{ epoch: bigint; phase: number; settledAny: boolean; lastSettledBlock: bigint }> {
+    const [s, lastSettledBlock] = await this.read("settlementState", () => this.public.readContract({
+      address: this.c.Consensus.address, abi: consensusAbi, functionName: "settlementState", args: [brainId],
+    }));
+    return { epoch: s.epoch, phase: s.phase, settledAny: s.settledAny, lastSettledBlock };
+  }
+
+  /** A whole Brain (metadata, limits, every neuron with stake and scores) in one call through CerberusLens. */
+  async brain(brainId: bigint): Promise<BrainSnapshot> {
+    const v = await this.read("brainView", () => this.public.readContract({
+      address: this.c.CerberusLens.address, abi: cerberusLensAbi, functionName: "brainView", args: [brainId],
+    }));
+    const neuron = (n: (typeof v.miners)[number]): NeuronInfo => ({
+      uid: n.uid, role: n.role === ROLE.Validator ? "Validator" : "Miner", hotkey: n.hotkey,
+      registeredAt: n.registeredAt, stake: n.stake, incentive: n.incentive, dividends: n.dividends,
+      pendingReward: n.pendingReward, ...safePeerInfo(n.peerId, n.multiaddrs),
+    });
+    return {
+      brainId: v.brainId, owner: v.owner, modelHash: v.brain.modelHash, fheParamsHash: v.brain.fheParamsHash,
+      uri: v.brain.uri, genesisBlock: v.brain.genesisBlock, tempo: v.brain.tempo,
+      limits: { ...v.brain.limits },
+      currentEpoch: v.currentEpoch, lastSettledEpoch: v.lastSettledEpoch, settledAny: v.settledAny,
+      miners: v.miners.map(neuron), validators: v.validators.map(neuron),
+    };
+  }
+
+  positionOf(staker: Address, hotkey: Address): Promise<readonly [bigint, bigint]> {
+    return this.read("positionOf", () => this.public.readContract({
+      address: this.c.Staking.address, abi: stakingAbi, functionName: "positionOf", args: [staker, hotkey],
+    }));
+  }
+
+  // ─────────────── writes ───────────────
+
+  /** Approves `spender` for `amount` CBR if the current allowance is lower. */
+  async ensureAllowance(spender: Address, amount: bigint): Promise<void> {
+    const allowance = await this.read("allowance", () => this.public.readContract({
+      address: this.c.CerberusToken.address, abi: cerberusTokenAbi, functionName: "allowance", args: [this.address, spender],
+    }));
+    if (allowance >= amount) return;
+    await this.write("approve", { address: this.c.CerberusToken.address, abi: cerberusTokenAbi, functionName: "approve", args: [spender, amount] });
+  }
+
+  transfer(to: Address, amount: bigint): Promise<TransactionReceipt> {
+    return this.write("transfer", { address: this.c.CerberusToken.address, abi: cerberusTokenAbi, functionName: "transfer", args: [to, amount] });
+  }
+
+  /** Mints a Brain (burning the registration fee) and returns its id. */
+  async mintBrain(args: { modelHash: Hex; fheParamsHash: Hex; uri: string; tempo: number; limits: BrainLimits }): Promise<bigint> {
+    const fee = await this.read("registrationFee", () => this.public.readContract({
+      address: this.c.BrainRegistry.address, abi: brainRegistryAbi, functionName: "registrationFee",
+    }));
+    await this.ensureAllowance(this.c.BrainRegistry.address, fee);
+    const { result } = await this.simulate("mintBrain", {
+      address: this.c.BrainRegistry.address, abi: brainRegistryAbi, functionName: "mintBrain",
+      args: [args.modelHash, args.fheParamsHash, args.uri, args.tempo, args.limits],
+    });
+    await this.write("mintBrain", {
+      address: this.c.BrainRegistry.address, abi: brainRegistryAbi, functionName: "mintBrain",
+      args: [args.modelHash, args.fheParamsHash, args.uri, args.tempo, args.limits],
+    });
+    return result as bigint;
+  }
+
+  /** Stakes `amount` CBR on `hotkey` (own stake when hotkey is the caller, delegation otherwise). */
+  async stake(hotkey: Address, amount: bigint): Promise<TransactionReceipt> {
+    await this.ensureAllowance(this.c.Staking.address, amount);
+    return this.write("stake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "stake", args: [hotkey, amount] });
+  }
+
+  unstake(hotkey: Address, amount: bigint): Promise<TransactionReceipt> {
+    return this.write("unstake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "unstake", args: [hotkey, amount] });
+  }
+
+  withdraw(): Promise<TransactionReceipt> {
+    return this.write("withdraw", { address: this.c.Staking.address, abi: stakingAbi, functionName: "withdraw" });
+  }
+
+  claimRewards(hotkey: Address): Promise<TransactionReceipt> {
+    return this.write("claimRewards", { address: this.c.Staking.address, abi: stakingAbi, functionName: "claimRewards", args: [hotkey] });
+  }
+
+  claimCommission(): Promise<TransactionReceipt> {
+    return this.write("claimCommission", { address: this.c.Staking.address, abi: stakingAbi, functionName: "claimCommission" });
+  }
+
+  setTake(takeBps: number): Promise<TransactionReceipt> {
+    return this.write("setTake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "setTake", args: [takeBps] });
+  }
+
+  claimMiner(brainId: bigint, uid: number): Promise<TransactionReceipt> {
+    return this.write("claimMiner", { address: this.c.Consensus.address, abi: consensusAbi, functionName: "claimMiner", args: [brainId, uid] });
+  }
+
+  /** Registers the caller's hotkey in a Brain; if it is registered already, returns its seat (resume after restart). */
+  async register(brainId: bigint, role: RoleName, peer: PeerInfo): Promise<number> {
+    const seat = await this.uidOf(brainId, this.address);
+    const encoded = encodePeerInfo(peer);
+    if (seat.registered) {
+      if (seat.role !== role) throw new ChainUnavailableError("ROLE_CONFLICT", `hotkey already registered as ${seat.role}`);
+      await this.write("updatePeerInfo", {
+        address: this.c.NeuronRegistry.address, abi: neuronRegistryAbi, functionName: "updatePeerInfo",
+        args: [brainId, encoded.peerId, encoded.multiaddrs],
+      });
+      return seat.uid;
+    }
+    await this.write("register", {
+      address: this.c.NeuronRegistry.address, abi: neuronRegistryAbi, functionName: "register",
+      args: [brainId, ROLE[role], encoded.peerId, encoded.multiaddrs],
+    });
+    return (await this.uidOf(brainId, this.address)).uid;
+  }
+
+  commit(brainId: bigint, epoch: bigint, hash: Hex): Promise<TransactionReceipt> {
+    return this.write("commit", { address: this.c.Consensus.address, abi: consensusAbi, functionName: "commit", args: [brainId, epoch, hash] });
+  }
+
+  reveal(brainId: bigint, epoch: bigint, uids: readonly number[], weights: readonly number[], salt: Hex): Promise<TransactionReceipt> {
+    return this.write("reveal", {
+      address: this.c.Consensus.address, abi: consensusAbi, functionName: "reveal", args: [brainId, epoch, uids, weights, salt],
+    });
+  }
+
+  /** Runs the chunked settlement of `epoch` to the end; returns the number of transactions and their total gas. */
+  async settle(brainId: bigint, epoch: bigint, stepsPerTx = 128n): Promise<{ transactions: number; gasUsed: bigint }> {
+    let transactions = 0;
+    let gasUsed = 0n;
+    for (;;) {
+      const { result } = await this.simulate("settle", {
+        address: this.c.Consensus.address, abi: consensusAbi, functionName: "settle", args: [brainId, epoch, stepsPerTx],
+      });
+      const receipt = await this.write("settle", {
+        address: this.c.Consensus.address, abi: consensusAbi, functionName: "settle", args: [brainId, epoch, stepsPerTx],
+      });
+      transactions += 1;
+      gasUsed += receipt.gasUsed;
+      if (result === true) return { transactions, gasUsed };
+    }
+  }
+
+  // ─────────────── plumbing ───────────────
+
+  private async read<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.retry(name, async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        throw asRevert(err, name) ?? err;
+      }
+    });
+  }
+
+  // viem's generics over (abi, functionName) do not survive a shared helper signature; the public methods above are
+  // the typed boundary, and every request they build is checked by viem against the `as const` ABI at that point.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private async simulate(name: string, request: any): Promise<{ result: unknown }> {
+    try {
+      return await this.public.simulateContract({ ...request, account: this.account });
+    } catch (err) {
+      throw asRevert(err, name) ?? new ChainUnavailableError("RPC_UNAVAILABLE", `${name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private async write(name: string, request: any): Promise<TransactionReceipt> {
+    const wallet = this.wallet;
+    if (wallet === undefined) throw new ChainUnavailableError("NO_ACCOUNT", `${name} needs an account`);
+    const { request: simulated } = await this.retry(name, () => this.simulate(name, request) as Promise<{ result: unknown; request: unknown }>)
+      .then((r) => r as { request: Record<string, unknown> });
+    let hash: Hex;
+    try {
+      hash = await wallet.writeContract({ ...simulated, account: this.account, chain: null } as Parameters<WalletClient["writeContract"]>[0]);
+    } catch (err) {
+      throw asRevert(err, name) ?? new ChainUnavailableError("RPC_UNAVAILABLE", `${name}: ${(err as Error).message}`, { cause: err });
+    }
+    const receipt = await this.retry(name, () => this.public.waitForTransactionReceipt({ hash, pollingInterval: 50 }));
+    if (receipt.status !== "success") {
+      // Mined but reverted (state changed between simulation and inclusion): replay to get the reason.
+      throw (await this.simulate(name, request).then(() => undefined, (e: unknown) => e)) ??
+        new ChainUnavailableError("REVERTED", `${name} reverted in block ${receipt.blockNumber}`);
+    }
+    this.log?.debug({ tx: hash, fn: name, gas: receipt.gasUsed.toString() }, "transaction mined");
+    return receipt;
+  }
+
+  private async retry<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    let last: unknown;
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (asRevert(err, name) !== undefined || (err as { code?: string }).code === "REVERTED") throw err;
+        last = err;
+        this.log?.warn({ fn: name, attempt, err: (err as Error).message }, "RPC error, retrying");
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
+    throw last instanceof ChainUnavailableError ? last
+      : new ChainUnavailableError("RPC_UNAVAILABLE", `${name} failed after ${this.attempts} attempts: ${(last as Error)?.message}`, { cause: last });
+  }
+}
+
+/** keccak256(abi.encode(uint256 brainId, uint256 epoch, uint16[] uids, uint16[] weights, bytes32 salt)). */
+export function commitHash(brainId: bigint, epoch: bigint, uids: readonly number[], weights: readonly number[], salt: Hex): Hex {
+  return keccak256(encodeAbiParameters(
+    [{ type: "uint256" }, { type: "uint256" }, { type: "uint16[]" }, { type: "uint16[]" }, { type: "bytes32" }],
+    [brainId, epoch, uids, weights, salt],
+  ));
+}
+
+function safePeerInfo(peerId: Hex, multiaddrs: Hex): PeerInfo {
+  try {
+    return decodePeerInfo(peerId, multiaddrs);
+  } catch {
+    return { peerId: "", multiaddrs: [] }; // a neuron that registered junk is simply not dialable
+  }
+}
+

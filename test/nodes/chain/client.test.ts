@@ -1,0 +1,74 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import hre from "hardhat";
+import { custom, type Address } from "viem";
+import { deployCerberus } from "../../../scripts/deploy.ts";
+import { ChainClient, commitHash } from "../../../nodes/chain/client.ts";
+import { parseDeployment } from "../../../nodes/chain/deployment.ts";
+import { ChainRevertError } from "../../../nodes/chain/errors.ts";
+import { isCerberusError } from "../../../nodes/core/errors.ts";
+
+const CBR = 10n ** 18n;
+const PEER = "12D3KooWGzh8HZxZgMjD2qpkj4n3Y7ZJRrcnpqSrTQQHWMbs8sVA";
+
+async function mine(blocks: number): Promise<void> {
+  await hre.network.provider.request({ method: "hardhat_mine", params: [`0x${blocks.toString(16)}`] });
+}
+
+test("ChainClient: a full epoch through the typed client on the in-process EVM", async () => {
+  const deployment = parseDeployment(JSON.parse(JSON.stringify(await deployCerberus(hre, { brainFee: 10n * CBR }))));
+  const accounts = (await hre.network.provider.request({ method: "eth_accounts" })) as Address[];
+  const [owner, miner, validator] = accounts as [Address, Address, Address];
+  const as = (account: Address) => new ChainClient({ transport: custom(hre.network.provider), deployment, account });
+  const ownerClient = as(owner);
+
+  const supplyBefore = await ownerClient.totalSupply();
+  const brainId = await ownerClient.mintBrain({
+    modelHash: `0x${"11".repeat(32)}`, fheParamsHash: `0x${"22".repeat(32)}`, uri: "models/brown-lm.onnx", tempo: 20,
+    limits: { maxMiners: 32, maxValidators: 2, minMinerStake: 0n, minValidatorStake: 100n * CBR, immunityPeriod: 5 },
+  });
+  assert.equal(brainId, 1n);
+  assert.equal(await ownerClient.totalSupply(), supplyBefore - 10n * CBR, "the registration fee is burned");
+
+  await ownerClient.transfer(validator, 1_000n * CBR);
+  const v = as(validator);
+  await assert.rejects(v.register(brainId, "Validator", { peerId: PEER, multiaddrs: ["/ip4/127.0.0.1/tcp/1"] }),
+    (err: unknown) => err instanceof ChainRevertError && err.errorName === "InsufficientStake");
+  await v.stake(validator, 500n * CBR);
+  const vUid = await v.register(brainId, "Validator", { peerId: PEER, multiaddrs: ["/ip4/127.0.0.1/tcp/1"] });
+  const m = as(miner);
+  const mUid = await m.register(brainId, "Miner", { peerId: PEER, multiaddrs: ["/ip4/127.0.0.1/tcp/2", "/ip4/127.0.0.1/tcp/3"] });
+  assert.equal(await m.register(brainId, "Miner", { peerId: PEER, multiaddrs: ["/ip4/127.0.0.1/tcp/4"] }), mUid,
+    "registering again resumes the same seat and updates the peer info");
+
+  const snapshot = await v.brain(brainId);
+  assert.equal(snapshot.miners.length, 1);
+  assert.deepEqual(snapshot.miners[0]!.multiaddrs, ["/ip4/127.0.0.1/tcp/4"]);
+  assert.equal(snapshot.validators[0]!.stake, 500n * CBR);
+
+  const epoch = await v.epochAt(brainId, await v.blockNumber());
+  const salt = `0x${"ab".repeat(32)}` as const;
+  const uids = [mUid];
+  const weights = [65_535];
+  await v.commit(brainId, epoch, commitHash(brainId, epoch, uids, weights, salt));
+  assert.equal(await v.commitOf(brainId, epoch, vUid), commitHash(brainId, epoch, uids, weights, salt));
+  await assert.rejects(v.reveal(brainId, epoch, uids, weights, salt),
+    (err: unknown) => err instanceof ChainRevertError && err.errorName === "RevealWindowClosed");
+  const w = await v.windows(brainId, epoch);
+  await mine(Number(w.revealFrom - (await v.blockNumber())));
+  await assert.rejects(v.reveal(brainId, epoch, uids, [1], salt),
+    (err: unknown) => err instanceof ChainRevertError && err.errorName === "CommitMismatch");
+  await v.reveal(brainId, epoch, uids, weights, salt);
+  await mine(Number(w.revealTo - (await v.blockNumber())));
+  const settled = await ownerClient.settle(brainId, epoch, 1n);
+  assert.ok(settled.transactions >= 2, "chunks of 16 miner-steps over 32 seats × 2 phases need several transactions");
+  await assert.rejects(ownerClient.settle(brainId, epoch),
+    (err: unknown) => isCerberusError(err, "REVERTED") && (err as ChainRevertError).errorName === "EpochAlreadySettled");
+
+  const after = await v.brain(brainId);
+  assert.equal(after.miners[0]!.incentive, 65_535, "the only miner takes the whole incentive");
+  assert.ok(after.miners[0]!.pendingReward > 0n);
+  const before = await m.balanceOf(miner);
+  await m.claimMiner(brainId, mUid);
+  assert.equal(await m.balanceOf(miner), before + after.miners[0]!.pendingReward);
+});
