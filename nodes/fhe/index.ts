@@ -6,3 +6,4 @@ export { PlanDescriptorSchema, compilePlan, planIdOf, planIdFor, modelHashOf, RO
 export { PARAM_SETS, getParamSet, selectParamSet, type ParamSet, type ParamSetName } from "./params.ts";
 export { pruneDiagonals, diagonal, linearLayout, type LinearLayout } from "./diagonals.ts";
 export * from "./errors.ts";
+export { WorkerPoolEvaluator, type WorkerPoolOptions } from "./worker-pool.ts";
