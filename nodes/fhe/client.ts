@@ -7,7 +7,7 @@ import type { KeyGenerator } from "node-seal/implementation/key-generator.js";
 import { CiphertextInvalidError, ClosedError, PlanDescriptorError, ShapeError } from "./errors.ts";
 import type { SessionKeys } from "./evaluator.ts";
 import { getParamSet } from "./params.ts";
-import { layoutVector, PlanDescriptorSchema, type PlanDescriptor } from "./plan.ts";
+import { layoutVector, PlanDescriptorSchema, planIdFor, type PlanDescriptor } from "./plan.ts";
 import { COMPR_ZSTD, guardedLoad, unwrapSeal, wrapSeal } from "./serialize.ts";
 import { getContext, loadSeal, type FheContext } from "./seal.ts";
 
@@ -59,6 +59,12 @@ export class FheClient {
   static async create(descriptor: unknown): Promise<FheClient> {
     const parsed = PlanDescriptorSchema.safeParse(descriptor);
     if (!parsed.success) throw new PlanDescriptorError(`invalid plan descriptor: ${parsed.error.message}`);
+    if (planIdFor(parsed.data.modelHash, parsed.data.options) !== parsed.data.planId) {
+      throw new PlanDescriptorError("plan descriptor's planId does not match its modelHash and options");
+    }
+    if (parsed.data.options.params !== null && parsed.data.options.params !== parsed.data.params) {
+      throw new PlanDescriptorError("plan descriptor's parameter set differs from the one its options force");
+    }
     return new FheClient(await loadSeal(), parsed.data);
   }
 

@@ -51,6 +51,12 @@ export type StageSchedule = LinearSchedule | SquareSchedule | AffineSchedule;
 export const PlanDescriptorSchema = z.object({
   version: z.literal(1),
   planId: z.string().regex(/^[0-9a-f]{64}$/),
+  modelHash: z.string().regex(/^[0-9a-f]{64}$/),
+  options: z.object({
+    params: z.string().max(64).nullable(),
+    rotationKeys: z.enum(ROTATION_MODES),
+    babySteps: z.number().int().positive().nullable(),
+  }),
   params: z.enum(PARAM_SET_NAMES as [string, ...string[]]),
   rotationKeys: z.enum(ROTATION_MODES),
   inputDim: z.number().int().positive(),
@@ -87,11 +93,30 @@ export interface CompiledPlan {
   readonly schedule: StageSchedule[];
 }
 
+/** Plan options with defaults filled in, in a fixed key order (they are hashed into the plan id). */
+export function normalizePlanOptions(o: PlanOptions): NormalizedPlanOptions {
+  return { params: o.params ?? null, rotationKeys: o.rotationKeys ?? "min", babySteps: o.babySteps ?? null };
+}
+export interface NormalizedPlanOptions { params: string | null; rotationKeys: RotationMode; babySteps: number | null }
+
+export function modelHashOf(modelBytes: Uint8Array): string {
+  return createHash("sha256").update(modelBytes).digest("hex");
+}
+
+/**
+ * planId = sha256("cerberus-fhe-plan-v1" ‖ modelHash ‖ canonical options). Derived from the model's sha256 (the
+ * Brain's on-chain modelHash) rather than the bytes, so a client can check a miner's descriptor against the chain
+ * with `planIdFor(brain.modelHash, descriptor.options)` without downloading the model.
+ */
+export function planIdFor(modelHash: string, options: PlanOptions | NormalizedPlanOptions): string {
+  const n = normalizePlanOptions({ params: options.params ?? undefined, rotationKeys: options.rotationKeys,
+    babySteps: options.babySteps ?? undefined });
+  return createHash("sha256").update(`cerberus-fhe-plan-v1\u0000${modelHash.toLowerCase()}\u0000${JSON.stringify(n)}`)
+    .digest("hex");
+}
+
 export function planIdOf(modelBytes: Uint8Array, options: PlanOptions): string {
-  const canonical = JSON.stringify({
-    params: options.params ?? null, rotationKeys: options.rotationKeys ?? "min", babySteps: options.babySteps ?? null,
-  });
-  return createHash("sha256").update(modelBytes).update("\u0000cerberus-fhe-plan-v1\u0000").update(canonical).digest("hex");
+  return planIdFor(modelHashOf(modelBytes), options);
 }
 
 export function compilePlan(modelBytes: Uint8Array, options: PlanOptions = {}): CompiledPlan {
@@ -100,10 +125,10 @@ export function compilePlan(modelBytes: Uint8Array, options: PlanOptions = {}): 
   const set = selectParamSet(levels, options.params);
   const mode: RotationMode = options.rotationKeys ?? "min";
   if (!ROTATION_MODES.includes(mode)) throw new UnsupportedOpError("plan", `rotation key mode ${String(mode)}`);
-  return schedulePlan(graph, set, mode, options, planIdOf(modelBytes, options), levels);
+  return schedulePlan(graph, set, mode, options, modelHashOf(modelBytes), levels);
 }
 
-function schedulePlan(graph: StageGraph, set: ParamSet, mode: RotationMode, options: PlanOptions, planId: string,
+function schedulePlan(graph: StageGraph, set: ParamSet, mode: RotationMode, options: PlanOptions, modelHash: string,
   levels: number): CompiledPlan {
   const S = slotCount(set);
   if (graph.inputDim > S) {
@@ -164,7 +189,9 @@ function schedulePlan(graph: StageGraph, set: ParamSet, mode: RotationMode, opti
   const galoisCount = mode === "naive" ? 2 * Math.log2(S) + 1 : steps.size;
   const descriptor: PlanDescriptor = {
     version: 1,
-    planId,
+    planId: planIdFor(modelHash, options),
+    modelHash,
+    options: normalizePlanOptions(options),
     params: set.name,
     rotationKeys: mode,
     inputDim: graph.inputDim,

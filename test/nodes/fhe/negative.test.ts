@@ -4,6 +4,8 @@ import {
   CiphertextInvalidError, ClosedError, FheClient, FheError, KeysInvalidError, LevelBudgetError, MinerEvaluator,
   PlanDescriptorError, ShapeError, SizeCapError, UnsupportedOpError, type EvalSession,
 } from "../../../nodes/fhe/index.ts";
+import { createHash } from "node:crypto";
+import { planIdFor } from "../../../nodes/fhe/plan.ts";
 import { encodeModel, randomMlp } from "../../../nodes/fhe/random-model.ts";
 import { ENVELOPE_BYTES, wrapSeal } from "../../../nodes/fhe/serialize.ts";
 import { ortSession, randomInput, relMaxError } from "./helpers.ts";
@@ -109,6 +111,12 @@ test("a ciphertext made under another parameter set or level is rejected typed",
 test("client-side checks: bad descriptor, wrong input length, wrong output count; closed objects", async () => {
   await assert.rejects(FheClient.create({ ...ev.descriptor, params: "n1" }), PlanDescriptorError);
   await assert.rejects(FheClient.create({ nope: true }), PlanDescriptorError);
+  // The plan id is checkable against the Brain's on-chain modelHash (sha256 of the model bytes).
+  assert.equal(ev.descriptor.modelHash, createHash("sha256").update(model.bytes).digest("hex"));
+  assert.equal(planIdFor(ev.descriptor.modelHash, ev.descriptor.options), ev.planId);
+  await assert.rejects(FheClient.create({ ...ev.descriptor, planId: "0".repeat(64) }), PlanDescriptorError);
+  await assert.rejects(FheClient.create({ ...ev.descriptor, options: { ...ev.descriptor.options, babySteps: 2 } }),
+    PlanDescriptorError);
   assert.throws(() => client.encryptInput(new Float32Array(15)), ShapeError);
   assert.throws(() => client.encryptInput(Float32Array.of(...new Array(15).fill(0), NaN)), ShapeError);
   assert.throws(() => client.decryptOutput([]), ShapeError);

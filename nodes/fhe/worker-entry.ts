@@ -1,0 +1,49 @@
+// Runs one MinerEvaluator inside a worker thread (see worker-pool.ts). Messages are plain objects; byte arrays are
+// transferred, not copied, on the way back.
+import { parentPort, workerData } from "node:worker_threads";
+import { MinerEvaluator, type EvalSession } from "./evaluator.ts";
+import type { PlanOptions } from "./plan.ts";
+
+type Request =
+  | { type: "open"; id: number; sid: number; keys: { planId: string; galoisKeys: Uint8Array; relinKeys: Uint8Array } }
+  | { type: "eval"; id: number; sid: number; inputs: Uint8Array[] }
+  | { type: "close"; id: number; sid: number }
+  | { type: "dispose"; id: number };
+
+const port = parentPort!;
+const data = workerData as { modelBytes: Uint8Array; plan: PlanOptions };
+const errorOf = (e: unknown) => ({
+  name: e instanceof Error ? e.name : "Error",
+  code: (e as { code?: unknown })?.code,
+  message: e instanceof Error ? e.message : String(e),
+});
+
+try {
+  const ev = await MinerEvaluator.create(data.modelBytes, data.plan);
+  const sessions = new Map<number, EvalSession>();
+  port.on("message", async (m: Request) => {
+    try {
+      if (m.type === "open") {
+        sessions.set(m.sid, await ev.openSession(m.keys));
+        port.postMessage({ id: m.id, ok: true });
+      } else if (m.type === "eval") {
+        const s = sessions.get(m.sid);
+        if (!s) throw Object.assign(new Error("session is closed"), { name: "ClosedError", code: "FHE_CLOSED" });
+        const out = await s.evaluate(m.inputs);
+        port.postMessage({ id: m.id, ok: true, value: out }, out.map((b) => b.buffer as ArrayBuffer));
+      } else if (m.type === "close") {
+        sessions.get(m.sid)?.close();
+        sessions.delete(m.sid);
+        port.postMessage({ id: m.id, ok: true });
+      } else if (m.type === "dispose") {
+        ev.dispose();
+        port.postMessage({ id: m.id, ok: true });
+      }
+    } catch (e) {
+      port.postMessage({ id: m.id, ok: false, error: errorOf(e) });
+    }
+  });
+  port.postMessage({ type: "ready", descriptor: ev.descriptor, memory: ev.memory });
+} catch (e) {
+  port.postMessage({ type: "init-error", error: errorOf(e) });
+}
