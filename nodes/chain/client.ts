@@ -50,6 +50,17 @@ export interface BrainSnapshot {
   validators: NeuronInfo[];
 }
 
+export interface EpochPayouts {
+  emission: bigint;
+  minerPaid: bigint;
+  validatorPaid: bigint;
+  /** Owner share plus rounding dust (the contracts send dust to the Brain owner). */
+  ownerPaid: bigint;
+  block: bigint;
+  /** Dividends per validator hotkey (before take/delegator split). */
+  validatorRewards: Map<Address, bigint>;
+}
+
 export interface ChainClientOptions {
   transport: Transport;
   deployment: DeploymentFile;
@@ -163,6 +174,31 @@ export class ChainClient {
     return this.read("positionOf", () => this.public.readContract({
       address: this.c.Staking.address, abi: stakingAbi, functionName: "positionOf", args: [staker, hotkey],
     }));
+  }
+
+  /**
+   * What the settlement of `epoch` paid: the EpochSettled totals and each validator hotkey's dividends (from
+   * Staking's RewardsDistributed in the same transaction). Searches logs from `fromBlock`.
+   */
+  async epochPayouts(brainId: bigint, epoch: bigint, fromBlock: bigint): Promise<EpochPayouts | undefined> {
+    const settled = await this.read("EpochSettled", () => this.public.getContractEvents({
+      address: this.c.Consensus.address, abi: consensusAbi, eventName: "EpochSettled", args: { brainId, epoch },
+      fromBlock, toBlock: "latest",
+    }));
+    const last = settled.at(-1);
+    if (last === undefined) return undefined;
+    const distributed = await this.read("RewardsDistributed", () => this.public.getContractEvents({
+      address: this.c.Staking.address, abi: stakingAbi, eventName: "RewardsDistributed",
+      fromBlock: last.blockNumber, toBlock: last.blockNumber,
+    }));
+    const validatorRewards = new Map<Address, bigint>();
+    for (const e of distributed) {
+      if (e.transactionHash !== last.transactionHash) continue;
+      validatorRewards.set(e.args.hotkey!, (validatorRewards.get(e.args.hotkey!) ?? 0n) + e.args.amount!);
+    }
+    const a = last.args;
+    return { emission: a.emission!, minerPaid: a.minerPaid!, validatorPaid: a.validatorPaid!, ownerPaid: a.ownerPaid!,
+      block: last.blockNumber, validatorRewards };
   }
 
   // ─────────────── writes ───────────────

@@ -1,0 +1,213 @@
+#!/usr/bin/env -S node --import tsx
+import "./core/polyfills.ts";
+import { writeFileSync } from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { http, isAddress, parseUnits, type Address, type Transport } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { loadBrainModel } from "./client/brain-model.ts";
+import { generate } from "./client/generate.ts";
+import { InferClient } from "./client/transport.ts";
+import { ChainClient } from "./chain/client.ts";
+import { loadDeployment } from "./chain/deployment.ts";
+import { CerberusError } from "./core/errors.ts";
+import { createLogger } from "./core/log.ts";
+import { createCerberusNode } from "./net/node.ts";
+
+const CBR = 10n ** 18n;
+
+interface ChainFlags { rpc: string; deployment: string; account?: string; privateKey?: string }
+
+const program = new Command("cerberus")
+  .description("Cerberus: private (CKKS-FHE) LM inference on a decentralized network of miners and validators")
+  .addOption(new Option("--rpc <url>", "JSON-RPC endpoint").env("CERBERUS_RPC_URL").default("http://127.0.0.1:8545"))
+  .addOption(new Option("--deployment <file>", "contract addresses written by the deploy script")
+    .env("CERBERUS_DEPLOYMENT").default("deployments/localhost.json"))
+  .addOption(new Option("--account <address>", "an account the node unlocks (e.g. `npx hardhat node`'s)").env("CERBERUS_ACCOUNT"))
+  .addOption(new Option("--private-key <hex>", "sign locally with this key instead").env("CERBERUS_PRIVATE_KEY"))
+  .addOption(new Option("--log-level <level>", "pino level").env("CERBERUS_LOG_LEVEL").default("info"))
+  .hook("preAction", (cmd) => { process.env.CERBERUS_LOG_LEVEL = cmd.opts().logLevel; });
+
+function chainFrom(flags: ChainFlags, needsAccount = true): ChainClient {
+  const transport: Transport = http(flags.rpc, { retryCount: 3 });
+  let account: Address | ReturnType<typeof privateKeyToAccount> | undefined;
+  if (flags.privateKey !== undefined) account = privateKeyToAccount(flags.privateKey as `0x${string}`);
+  else if (flags.account !== undefined) {
+    if (!isAddress(flags.account)) throw new CerberusError("BAD_FLAG", `--account ${flags.account} is not an address`);
+    account = flags.account;
+  } else if (needsAccount) {
+    throw new CerberusError("BAD_FLAG", "this command sends transactions: give --account or --private-key (or the env vars)");
+  }
+  return new ChainClient({ transport, deployment: loadDeployment(flags.deployment), logger: createLogger("chain"),
+    ...(account !== undefined ? { account } : {}) });
+}
+
+const bigintArg = (v: string) => { if (!/^\d+$/.test(v)) throw new InvalidArgumentError("a whole number"); return BigInt(v); };
+const intArg = (v: string) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("a non-negative integer"); return n; };
+const floatArg = (v: string) => { const n = Number(v); if (!Number.isFinite(n)) throw new InvalidArgumentError("a number"); return n; };
+const cbrArg = (v: string) => { try { return parseUnits(v, 18); } catch { throw new InvalidArgumentError("an amount of CBR, e.g. 12.5"); } };
+const addressArg = (v: string) => { if (!isAddress(v)) throw new InvalidArgumentError("an 0x address"); return v as Address; };
+const g = () => program.opts<ChainFlags>();
+
+// ── brain ──
+const brain = program.command("brain").description("mint and inspect Brains (model-hosting subnets)");
+brain.command("create")
+  .description("mint a Brain pinned to a model folder's ONNX (modelHash) and FHE plan (fheParamsHash); burns the fee")
+  .option("--model-dir <dir>", "model folder", "models")
+  .option("--model-name <name>", "model base name", "brown-lm")
+  .option("--tempo <blocks>", "blocks per epoch", intArg, 100)
+  .option("--max-miners <n>", "1..256", intArg, 64)
+  .option("--max-validators <n>", "1..32", intArg, 8)
+  .option("--min-miner-stake <cbr>", "stake a miner hotkey needs", cbrArg, 0n)
+  .option("--min-validator-stake <cbr>", "stake a validator hotkey needs", cbrArg, 1_000n * CBR)
+  .option("--immunity <blocks>", "blocks before a new neuron can be pruned", intArg, 200)
+  .action(async (o) => {
+    const model = loadBrainModel({ dir: o.modelDir, name: o.modelName });
+    const id = await chainFrom(g()).mintBrain({
+      modelHash: model.modelHash, fheParamsHash: model.planHash, uri: `${o.modelDir}/${o.modelName}.onnx`, tempo: o.tempo,
+      limits: { maxMiners: o.maxMiners, maxValidators: o.maxValidators, minMinerStake: o.minMinerStake,
+        minValidatorStake: o.minValidatorStake, immunityPeriod: o.immunity },
+    });
+    console.log(`Brain #${id} minted (modelHash ${model.modelHash}, fheParamsHash ${model.planHash})`);
+  });
+brain.command("show").argument("<brainId>", "Brain id", bigintArg).description("a Brain's metadata and neurons")
+  .action(async (id: bigint) => console.log(JSON.stringify(await chainFrom(g(), false).brain(id), jsonBig, 2)));
+
+// ── staking ──
+program.command("stake").description("stake CBR on your own hotkey").argument("<amount>", "CBR", cbrArg)
+  .action(async (amount: bigint) => { const c = chainFrom(g()); await c.stake(c.address, amount); console.log("staked"); });
+program.command("delegate").description("stake CBR on another neuron's hotkey")
+  .argument("<hotkey>", "validator or miner hotkey", addressArg).argument("<amount>", "CBR", cbrArg)
+  .action(async (hotkey: Address, amount: bigint) => { await chainFrom(g()).stake(hotkey, amount); console.log("delegated"); });
+program.command("unstake").description("start unbonding stake from a hotkey")
+  .argument("<hotkey>", "hotkey", addressArg).argument("<amount>", "CBR", cbrArg)
+  .action(async (hotkey: Address, amount: bigint) => { await chainFrom(g()).unstake(hotkey, amount); console.log("unbonding started"); });
+program.command("withdraw").description("withdraw stake whose unbonding period has passed")
+  .action(async () => { await chainFrom(g()).withdraw(); console.log("withdrawn"); });
+program.command("claim").description("claim staking rewards accrued on a hotkey (or, with --miner, a miner seat's incentive)")
+  .argument("<hotkey>", "the hotkey you staked on", addressArg)
+  .option("--miner <brainId:uid>", "claim a miner seat's incentive instead")
+  .action(async (hotkey: Address, o: { miner?: string }) => {
+    const c = chainFrom(g());
+    if (o.miner !== undefined) {
+      const [b, u] = o.miner.split(":");
+      await c.claimMiner(bigintArg(b ?? ""), intArg(u ?? ""));
+    } else await c.claimRewards(hotkey);
+    console.log("claimed");
+  });
+
+// ── agents ──
+program.command("miner").description("run a miner: serve encrypted inference for a Brain")
+  .requiredOption("--brain <id>", "Brain id", bigintArg)
+  .option("--listen <multiaddr...>", "libp2p listen addresses", ["/ip4/127.0.0.1/tcp/0"])
+  .option("--model-dir <dir>", "model folder (checked against the Brain's hashes)", "models")
+  .option("--data-dir <dir>", "identity folder (keeps the peer id across restarts)")
+  .option("--threads <n>", "evaluation worker threads (0 = main thread)", intArg, 1)
+  .option("--faulty-rate <p>", "FOR DEMOS/TESTS ONLY: answer this fraction of steps wrongly", floatArg, 0)
+  .action(async (o) => {
+    const { MinerAgent } = await import("./miner/agent.ts");
+    const agent = await MinerAgent.start({ chain: chainFrom(g()), brainId: o.brain, listen: o.listen, modelDir: o.modelDir,
+      threads: o.threads, faultyRate: o.faultyRate, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
+    await untilSignal(() => agent.stop());
+  });
+program.command("validator").description("run a validator: challenge miners, commit/reveal weights, settle epochs")
+  .requiredOption("--brain <id>", "Brain id", bigintArg)
+  .option("--model-dir <dir>", "model folder", "models")
+  .option("--data-dir <dir>", "state folder (pending reveals survive restarts)")
+  .option("--challenges <n>", "challenges per miner per epoch", intArg, 4)
+  .action(async (o) => {
+    const [{ ValidatorAgent }, { validationWords }] = await Promise.all([import("./validator/agent.ts"), import("./validator/challenge.ts")]);
+    const agent = await ValidatorAgent.start({ chain: chainFrom(g()), brainId: o.brain, heldOut: validationWords(),
+      modelDir: o.modelDir, challengesPerMiner: o.challenges, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
+    const running = agent.run();
+    await untilSignal(() => agent.stop());
+    await running;
+  });
+program.command("generate").description("generate text under encryption from a prompt")
+  .argument("<prompt>", "the prompt (stays on your machine; only ciphertexts leave it)")
+  .requiredOption("--brain <id>", "Brain id", bigintArg)
+  .option("--words <n>", "words to generate", intArg, 20)
+  .option("--temperature <t>", "softmax temperature", floatArg, 0.8)
+  .option("--top-k <k>", "sample among the k likeliest words", intArg, 40)
+  .option("--seed <n>", "sampler seed", intArg)
+  .option("--model-dir <dir>", "model folder", "models")
+  .action(async (prompt: string, o) => {
+    const chain = chainFrom(g(), false);
+    const b = await chain.brain(o.brain);
+    const model = loadBrainModel({ dir: o.modelDir, expectedModelHash: b.modelHash, expectedPlanHash: b.fheParamsHash });
+    const miners = [...b.miners].filter((m) => m.multiaddrs.length > 0)
+      .sort((x, y) => y.incentive - x.incentive || x.uid - y.uid).map((m) => ({ peerId: m.peerId, multiaddrs: m.multiaddrs }));
+    const node = await createCerberusNode({ listen: [] });
+    try {
+      process.stdout.write(prompt);
+      const r = await generate({ model, infer: new InferClient(node), miners, prompt, words: o.words,
+        temperature: o.temperature, topK: o.topK, ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        onWord: (w) => process.stdout.write(` ${w.word}`),
+        onFailover: (e) => process.stderr.write(`\n[failover: ${e.from.peerId.slice(-8)} ${e.error.code} → ${e.to?.peerId.slice(-8) ?? "none"}]\n`) });
+      const ms = r.words.map((w) => w.ms).sort((a, b2) => a - b2);
+      process.stdout.write(`\n\n${r.words.length} words, median ${Math.round(ms[ms.length >> 1] ?? 0)} ms/word, ` +
+        `${r.failovers} failover(s), ${(r.keyBytes / 2 ** 20).toFixed(1)} MiB of keys uploaded\n`);
+    } finally {
+      await node.stop();
+    }
+  });
+program.command("status").description("chain head, Brains' epochs and neuron scores")
+  .option("--brain <id>", "Brain id", bigintArg, 1n)
+  .action(async (o) => {
+    const chain = chainFrom(g(), false);
+    const b = await chain.brain(o.brain);
+    console.log(`block ${await chain.blockNumber()}  Brain #${b.brainId} epoch ${b.currentEpoch} (tempo ${b.tempo}), ` +
+      `last settled ${b.settledAny ? b.lastSettledEpoch : "none"}`);
+    for (const m of b.miners) console.log(`  miner     ${m.uid}  incentive ${(m.incentive / 65_535).toFixed(4)}  ${m.peerId}`);
+    for (const v of b.validators) console.log(`  validator ${v.uid}  dividends ${(v.dividends / 65_535).toFixed(4)}  stake ${v.stake / CBR} CBR`);
+  });
+
+// ── the whole network in one process ──
+program.command("demo").description("npm start: in-process chain, 3 miners (1 dishonest), 2 validators, a client, one settled epoch")
+  .option("--prompt <text>", "prompt for the client", "the jury said")
+  .option("--words <n>", "words to generate", intArg, 20)
+  .option("--faulty-rate <p>", "the dishonest miner's wrong-answer rate", floatArg, 0.5)
+  .option("--challenges <n>", "challenges per miner per validator", intArg, 8)
+  .option("--miner-threads <n>", "evaluation worker threads per miner", intArg, 1)
+  .option("--model-dir <dir>", "model folder", "models")
+  .option("--seed <n>", "seed of the sampler and the challenge picker", intArg, 7)
+  .option("--json <file>", "also write the summary as JSON")
+  .action(async (o) => {
+    if (process.env.CERBERUS_LOG_LEVEL === "info" && !process.argv.includes("--log-level")) process.env.CERBERUS_LOG_LEVEL = "warn";
+    const [{ default: hre }, { deployCerberus }, { runDemo, printSummary }] = await Promise.all([
+      import("hardhat"), import("../scripts/deploy.ts"), import("./demo/demo.ts")]);
+    const summary = await runDemo(hre as never, () => deployCerberus(hre), {
+      prompt: o.prompt, words: o.words, faultyRate: o.faultyRate, challengesPerMiner: o.challenges,
+      minerThreads: o.minerThreads, modelDir: o.modelDir, seed: o.seed,
+    });
+    printSummary(summary, (line) => console.log(line));
+    if (o.json !== undefined) {
+      writeFileSync(o.json, JSON.stringify(summary, null, 2) + "\n");
+      console.log(`summary written to ${o.json}`);
+    }
+  });
+
+function jsonBig(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
+}
+
+/** Resolves after SIGINT/SIGTERM once `stop` finished: graceful shutdown for the long-running agents. */
+function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      stop().then(resolve, (err) => { console.error(err); resolve(); });
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}
+
+program.parseAsync(process.argv).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    if (err instanceof CerberusError) console.error(`error [${err.code}]: ${err.message}`);
+    else console.error(err);
+    process.exit(1);
+  },
+);

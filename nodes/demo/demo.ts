@@ -1,0 +1,226 @@
+import "../core/polyfills.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { custom, type Address, type EIP1193Provider } from "viem";
+import { loadBrainModel } from "../client/brain-model.ts";
+import { generate, type GeneratedWord } from "../client/generate.ts";
+import { InferClient } from "../client/transport.ts";
+import { ChainClient } from "../chain/client.ts";
+import { parseDeployment, type DeploymentFile } from "../chain/deployment.ts";
+import { createLogger, type Logger } from "../core/log.ts";
+import { MinerAgent } from "../miner/agent.ts";
+import { validationWords } from "../validator/challenge.ts";
+import { createCerberusNode } from "../net/node.ts";
+import { ValidatorAgent } from "../validator/agent.ts";
+import { median } from "../validator/scoring.ts";
+
+const CBR = 10n ** 18n;
+
+export interface DemoOptions {
+  prompt: string;
+  words: number;
+  /** Fraction of wrong answers of the dishonest miner (the last one). */
+  faultyRate: number;
+  challengesPerMiner: number;
+  /** Worker threads per miner (0 = main thread). */
+  minerThreads: number;
+  modelDir: string;
+  seed: number;
+  /** Where human-readable progress goes (default stdout). */
+  out?: (line: string) => void;
+  logger?: Logger;
+}
+
+export interface DemoSummary {
+  brainId: string;
+  epoch: string;
+  prompt: string;
+  text: string;
+  miners: { uid: number; faulty: boolean; incentive: number; reward: string; peerId: string }[];
+  validators: { uid: number; dividends: number; reward: string }[];
+  generated_words: number;
+  ms_per_token_median: number;
+  bytes_up_per_token: number;
+  bytes_down_per_token: number;
+  key_upload_bytes: number;
+  epoch_emission: string;
+  epoch_paid_total: string;
+  paid: { miners: string; validators: string; owner_and_dust: string };
+  balances: { role: string; address: string; cbr: string }[];
+  seconds: number;
+}
+
+interface HardhatLike {
+  network: { provider: EIP1193Provider & { request(args: { method: string; params?: unknown[] }): Promise<unknown> } };
+}
+
+/**
+ * `npm start`: a whole Cerberus network in one process on an in-process Hardhat chain. Deploy → mint a Brain pinned
+ * to the committed model (modelHash = sha256 of the ONNX, fheParamsHash = the FHE plan id) → 3 miners (the last
+ * dishonest) and 2 validators as separate libp2p nodes on 127.0.0.1 → a client generates words from a prompt under
+ * encryption → one full epoch: challenges, commit, reveal, chunked settlement → summary.
+ *
+ * Blocks: Hardhat mines one block per transaction; between the phases of the epoch the demo fast-forwards the chain
+ * to the next window (hardhat_mine), which a live chain would reach by waiting.
+ */
+export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, options: DemoOptions): Promise<DemoSummary> {
+  const started = performance.now();
+  const out = options.out ?? ((line: string) => process.stdout.write(line + "\n"));
+  const log = options.logger ?? createLogger("demo");
+  const provider = hre.network.provider;
+  const mineTo = async (block: bigint, client: ChainClient) => {
+    const now = await client.blockNumber();
+    if (block > now) await provider.request({ method: "hardhat_mine", params: [`0x${(block - now).toString(16)}`] });
+  };
+
+  out("① deploying contracts on the in-process Hardhat chain …");
+  const deployment: DeploymentFile = parseDeployment(JSON.parse(JSON.stringify(await deploy())));
+  const accounts = (await provider.request({ method: "eth_accounts" })) as Address[];
+  const [ownerAddr, m0, m1, m2, v0, v1, userAddr, delegatorAddr] = accounts as Address[] as [Address, Address, Address, Address, Address, Address, Address, Address];
+  const transport = custom(provider);
+  const clientFor = (account: Address) => new ChainClient({ transport, deployment, account, logger: log });
+  const owner = clientFor(ownerAddr);
+
+  const model = loadBrainModel({ dir: options.modelDir });
+  const brainId = await owner.mintBrain({
+    modelHash: model.modelHash, fheParamsHash: model.planHash, uri: `file:${options.modelDir}/${model.name}.onnx`, tempo: 20,
+    limits: { maxMiners: 16, maxValidators: 4, minMinerStake: 0n, minValidatorStake: 1_000n * CBR, immunityPeriod: 10 },
+  });
+  out(`   Brain #${brainId} pins model ${model.modelHash.slice(0, 18)}… and FHE plan ${model.planHash.slice(0, 18)}… ` +
+    `(${model.descriptor.params}, ${model.descriptor.galoisSteps.length} rotation keys)`);
+
+  // Validators need stake: own stake for both, plus a delegator on the second.
+  for (const [addr, amount] of [[v0, 3_000n], [v1, 2_000n], [delegatorAddr, 1_500n]] as const) {
+    await owner.transfer(addr, amount * CBR);
+  }
+  await clientFor(v0).stake(v0, 3_000n * CBR);
+  await clientFor(v1).stake(v1, 1_000n * CBR);
+
+  const dataRoot = mkdtempSync(join(tmpdir(), "cerberus-demo-"));
+  const minerAgents: MinerAgent[] = [];
+  const validatorAgents: ValidatorAgent[] = [];
+  let userNode: Awaited<ReturnType<typeof createCerberusNode>> | undefined;
+  try {
+    out("② starting 3 miners (miner 3 is dishonest) …");
+    for (const [k, addr] of [m0, m1, m2].entries()) {
+      const faulty = k === 2;
+      minerAgents.push(await MinerAgent.start({
+        chain: clientFor(addr), brainId, modelDir: options.modelDir, dataDir: join(dataRoot, `miner-${k}`),
+        threads: options.minerThreads, faultyRate: faulty ? options.faultyRate : 0, logger: log.child({ miner: k }),
+      }));
+      out(`   miner uid ${minerAgents[k]!.uid} ${minerAgents[k]!.peerId.slice(-10)}${faulty ? `  (--faulty-rate ${options.faultyRate})` : ""}`);
+    }
+    out("③ starting 2 validators …");
+    const heldOut = validationWords();
+    let seed = options.seed;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (const [k, addr] of [v0, v1].entries()) {
+      validatorAgents.push(await ValidatorAgent.start({
+        chain: clientFor(addr), brainId, heldOut, modelDir: options.modelDir, dataDir: join(dataRoot, `validator-${k}`),
+        challengesPerMiner: options.challengesPerMiner, random, logger: log.child({ validator: k }),
+      }));
+    }
+    await clientFor(delegatorAddr).stake(v1, 1_500n * CBR);
+
+    out(`④ client: generating ${options.words} words from "${options.prompt}" (encrypted; the miners see ciphertexts only)`);
+    userNode = await createCerberusNode({ listen: [] });
+    const brain = await owner.brain(brainId);
+    // A user ranks miners by on-chain incentive (all zero before the first epoch: then by uid).
+    const miners = [...brain.miners].sort((a, b) => b.incentive - a.incentive || a.uid - b.uid)
+      .map((m) => ({ peerId: m.peerId, multiaddrs: m.multiaddrs }));
+    const result = await generate({
+      model, infer: new InferClient(userNode), miners, prompt: options.prompt, words: options.words,
+      seed: options.seed, temperature: 0.8, topK: 40,
+      onWord: (w: GeneratedWord) => out(progressLine(w, options.words)),
+    });
+    out(`   → ${options.prompt} ${result.text}`);
+    const ms = result.words.map((w) => w.ms);
+
+    out("⑤ epoch: validators challenge every miner through the user code path, then commit …");
+    const w0 = await owner.windows(brainId, await owner.epochAt(brainId, await owner.blockNumber()));
+    await mineTo(w0.revealFrom, owner); // start from a fresh epoch so both commits land in the same one
+    const commits = await Promise.all(validatorAgents.map((v) => v.scoreAndCommit()));
+    const epoch = commits.find((c) => c !== undefined)?.epoch;
+    if (epoch === undefined) throw new Error("no validator committed weights");
+    for (const [k, c] of commits.entries()) {
+      out(`   validator ${k}: ` + (c?.scores.map((s) => `miner ${s.uid} ${s.correct}/${s.challenges}`).join(", ") ?? "nothing committed"));
+    }
+    const w = await owner.windows(brainId, epoch);
+    await mineTo(w.revealFrom, owner);
+    out("⑥ reveal window: validators reveal …");
+    for (const v of validatorAgents) await v.revealDue();
+    await mineTo(w.revealTo, owner);
+    out("⑦ settlement (chunked, callable by anyone) …");
+    const settleFrom = await owner.blockNumber();
+    await validatorAgents[0]!.settle(epoch);
+    const payouts = await owner.epochPayouts(brainId, epoch, settleFrom);
+    if (payouts === undefined) throw new Error(`epoch ${epoch} did not settle`);
+
+    const after = await owner.brain(brainId);
+    const summary: DemoSummary = {
+      brainId: brainId.toString(), epoch: epoch.toString(), prompt: options.prompt, text: result.text,
+      miners: after.miners.map((m) => ({
+        uid: m.uid, faulty: m.uid === minerAgents[2]!.uid, incentive: m.incentive / 65_535,
+        reward: fmt(m.pendingReward), peerId: m.peerId,
+      })),
+      validators: after.validators.map((v) => ({
+        uid: v.uid, dividends: v.dividends / 65_535, reward: fmt(payouts.validatorRewards.get(v.hotkey) ?? 0n),
+      })),
+      generated_words: result.words.length,
+      ms_per_token_median: Math.round(median(ms)),
+      bytes_up_per_token: Math.round(mean(result.words.map((x) => x.bytesUp))),
+      bytes_down_per_token: Math.round(mean(result.words.map((x) => x.bytesDown))),
+      key_upload_bytes: result.keyBytes,
+      epoch_emission: fmt(payouts.emission),
+      epoch_paid_total: fmt(payouts.minerPaid + payouts.validatorPaid + payouts.ownerPaid),
+      paid: { miners: fmt(payouts.minerPaid), validators: fmt(payouts.validatorPaid), owner_and_dust: fmt(payouts.ownerPaid) },
+      balances: await Promise.all(([
+        ["brain owner", ownerAddr], ["miner 1", m0], ["miner 2", m1], ["miner 3 (faulty)", m2],
+        ["validator 1", v0], ["validator 2", v1], ["delegator", delegatorAddr], ["user", userAddr],
+      ] as const).map(async ([role, address]) => ({ role, address, cbr: fmt(await owner.balanceOf(address)) }))),
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    };
+    return summary;
+  } finally {
+    await Promise.allSettled(validatorAgents.map((v) => v.stop()));
+    await Promise.allSettled(minerAgents.map((m) => m.stop()));
+    if (userNode !== undefined) await userNode.stop();
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+}
+
+export function printSummary(s: DemoSummary, out: (line: string) => void): void {
+  out("");
+  out(`Epoch ${s.epoch} of Brain #${s.brainId}: emission ${s.epoch_emission} CBR, paid ${s.epoch_paid_total} CBR ` +
+    `(miners ${s.paid.miners}, validators ${s.paid.validators}, owner + dust ${s.paid.owner_and_dust})`);
+  out("");
+  out("miner uid  faulty  incentive  reward (CBR)");
+  for (const m of s.miners) out(`${String(m.uid).padStart(9)}  ${(m.faulty ? "yes" : "no").padEnd(6)}  ${m.incentive.toFixed(4).padStart(9)}  ${m.reward}`);
+  out("");
+  out("validator uid  dividends  reward (CBR)");
+  for (const v of s.validators) out(`${String(v.uid).padStart(13)}  ${v.dividends.toFixed(4).padStart(9)}  ${v.reward}`);
+  out("");
+  out("balances (CBR)");
+  for (const b of s.balances) out(`  ${b.role.padEnd(18)} ${b.cbr}`);
+  out("");
+  out(`generated ${s.generated_words} words: median ${s.ms_per_token_median} ms/token, ` +
+    `${(s.bytes_up_per_token / 1024).toFixed(0)} KiB up + ${(s.bytes_down_per_token / 1024).toFixed(0)} KiB down per token, ` +
+    `${(s.key_upload_bytes / 2 ** 20).toFixed(1)} MiB of keys once per session; whole run ${s.seconds} s`);
+}
+
+function progressLine(w: GeneratedWord, total: number): string {
+  const done = w.index + 1;
+  const bar = "█".repeat(Math.round((done / total) * 20)).padEnd(20, "░");
+  return `   [${bar}] ${String(done).padStart(3)}/${total}  ${(1000 / w.ms).toFixed(2)} tok/s  ${w.word}`;
+}
+
+function fmt(wei: bigint): string {
+  const whole = wei / CBR;
+  const frac = (wei % CBR).toString().padStart(18, "0").slice(0, 6);
+  return `${whole}.${frac}`;
+}
+
+function mean(values: readonly number[]): number {
+  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
+}

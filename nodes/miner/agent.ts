@@ -1,0 +1,95 @@
+import { join } from "node:path";
+import { loadBrainModel, type BrainModel } from "../client/brain-model.ts";
+import type { ChainClient } from "../chain/client.ts";
+import { loadOrCreateIdentity } from "../net/identity.ts";
+import { createLogger, type Logger } from "../core/log.ts";
+import { MinerEvaluator, WorkerPoolEvaluator } from "../fhe/index.ts";
+import type { MinerEvaluator as NetEvaluator } from "../net/evaluator.ts";
+import { createCerberusNode, type CerberusNode } from "../net/node.ts";
+import { FaultyEvaluator } from "./faulty.ts";
+import { MinerService, type MinerServiceOptions } from "./service.ts";
+
+export interface MinerAgentOptions {
+  chain: ChainClient;
+  brainId: bigint;
+  /** Folder of the Brain's model files (default "models"), checked against the on-chain hashes. */
+  modelDir?: string;
+  modelName?: string;
+  /** Where the libp2p identity lives (default ".cerberus/miner-<hotkey>"). */
+  dataDir?: string;
+  /** libp2p listen addresses (default 127.0.0.1 on a random port). */
+  listen?: string[];
+  /**
+   * Evaluate in this many worker threads (each holds its own encoded weights); 0 = on the main thread (default).
+   * node-seal is single-threaded WASM, so threads are how a miner uses more than one core.
+   */
+  threads?: number;
+  /** FOR DEMOS AND TESTS ONLY: fraction of steps answered with wrong outputs (see FaultyEvaluator). */
+  faultyRate?: number;
+  service?: Omit<MinerServiceOptions, "evaluator" | "logger">;
+  logger?: Logger;
+}
+
+/**
+ * The miner: verifies the Brain's model against its on-chain hashes, compiles the FHE plan once (plaintext weights
+ * encoded and cached), serves /cerberus/infer and /cerberus/health on libp2p, and registers (or, after a restart,
+ * re-announces) its peer id and multiaddrs in the Brain. It never holds a secret key or sees plaintext.
+ */
+export class MinerAgent {
+  private constructor(
+    readonly node: CerberusNode,
+    readonly service: MinerService,
+    readonly evaluator: MinerEvaluator | WorkerPoolEvaluator,
+    readonly faulty: FaultyEvaluator | undefined,
+    readonly model: BrainModel,
+    readonly uid: number,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(options: MinerAgentOptions): Promise<MinerAgent> {
+    const { chain, brainId } = options;
+    const log = options.logger ?? createLogger("miner");
+    const brain = await chain.brain(brainId);
+    const model = loadBrainModel({
+      ...(options.modelDir !== undefined ? { dir: options.modelDir } : {}),
+      ...(options.modelName !== undefined ? { name: options.modelName } : {}),
+      expectedModelHash: brain.modelHash, expectedPlanHash: brain.fheParamsHash,
+    });
+    const threads = options.threads ?? 0;
+    const evaluator = threads > 0
+      ? await WorkerPoolEvaluator.create(model.onnxBytes, model.planOptions, { threads })
+      : await MinerEvaluator.create(model.onnxBytes, model.planOptions);
+    const faultyRate = options.faultyRate ?? 0;
+    const faulty = faultyRate > 0 ? new FaultyEvaluator(evaluator, { rate: faultyRate }) : undefined;
+    const served: NetEvaluator = faulty ?? evaluator;
+    const dataDir = options.dataDir ?? join(".cerberus", `miner-${chain.address.toLowerCase()}`);
+    const node = await createCerberusNode({
+      privateKey: (await loadOrCreateIdentity(join(dataDir, "identity.key"))).privateKey,
+      ...(options.listen !== undefined ? { listen: options.listen } : {}),
+    });
+    const service = new MinerService(node, { ...options.service, evaluator: served, logger: log });
+    try {
+      await service.start();
+      const multiaddrs = node.getMultiaddrs().map((m) => m.decapsulateCode(421).toString());
+      const uid = await chain.register(brainId, "Miner", { peerId: node.peerId.toString(), multiaddrs });
+      log.info({ brainId: brainId.toString(), uid, peerId: node.peerId.toString(), multiaddrs, planId: evaluator.planId,
+        faultyRate, plaintextMB: +(evaluator.memory.plaintextBytes / 2 ** 20).toFixed(1) }, "miner serving");
+      return new MinerAgent(node, service, evaluator, faulty, model, uid, log);
+    } catch (err) {
+      await service.stop().catch(() => {});
+      await Promise.resolve(node.stop()).catch(() => {});
+      await evaluator.dispose();
+      throw err;
+    }
+  }
+
+  get peerId(): string { return this.node.peerId.toString(); }
+
+  /** Graceful: stop taking requests, let libp2p close, free the cached plaintexts. */
+  async stop(): Promise<void> {
+    await this.service.stop();
+    await this.node.stop();
+    await this.evaluator.dispose();
+    this.log.info("miner stopped");
+  }
+}

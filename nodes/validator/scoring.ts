@@ -1,0 +1,73 @@
+/**
+ * How a validator turns one epoch of challenge outcomes into on-chain weights. Pure functions, so the rule is
+ * testable on its own and identical in every validator.
+ *
+ * Per miner: accuracy = fraction of challenges whose decrypted logits agree with the plaintext reference (same
+ * top-1 word AND max |error| ≤ tolerance·range); availability = fraction answered at all; latency factor =
+ * min(1, targetMs / median ms) (a miner at or under the latency target is not penalised; a slower one loses in
+ * proportion). score = accuracy × latency factor (availability is inside accuracy: an unanswered challenge is a
+ * wrong one). Weights are the scores scaled so the best miner gets 65,535; the chain row-normalises them anyway.
+ */
+export interface ChallengeOutcome {
+  /** The miner answered (a reply that decrypted to the right shape). */
+  answered: boolean;
+  /** Top-1 of the decrypted logits equals the plaintext reference's top-1. */
+  top1Match: boolean;
+  /** max |decrypted − reference| over the logits, relative to the reference's range (max − min). */
+  maxRelError: number;
+  ms: number;
+}
+
+export interface MinerScore {
+  uid: number;
+  challenges: number;
+  answered: number;
+  correct: number;
+  medianMs: number;
+  accuracy: number;
+  latencyFactor: number;
+  score: number;
+}
+
+export interface ScoringRule {
+  /** Largest accepted relative error of a logit vector (default 1e-3, the FHE engine's acceptance bound). */
+  tolerance: number;
+  /** Latency that earns the full latency factor (default 1,500 ms, DESIGN.md's per-token target). */
+  targetMs: number;
+}
+
+export const DEFAULT_SCORING: ScoringRule = { tolerance: 1e-3, targetMs: 1_500 };
+
+export function isCorrect(o: ChallengeOutcome, rule: ScoringRule = DEFAULT_SCORING): boolean {
+  return o.answered && o.top1Match && o.maxRelError <= rule.tolerance;
+}
+
+export function scoreMiner(uid: number, outcomes: readonly ChallengeOutcome[], rule: ScoringRule = DEFAULT_SCORING): MinerScore {
+  const answered = outcomes.filter((o) => o.answered);
+  const correct = outcomes.filter((o) => isCorrect(o, rule)).length;
+  const medianMs = median(answered.map((o) => o.ms));
+  const accuracy = outcomes.length === 0 ? 0 : correct / outcomes.length;
+  const latencyFactor = answered.length === 0 ? 0 : Math.min(1, rule.targetMs / Math.max(medianMs, 1e-9));
+  return {
+    uid, challenges: outcomes.length, answered: answered.length, correct, medianMs, accuracy, latencyFactor,
+    score: accuracy * latencyFactor,
+  };
+}
+
+/** uint16 weights for the reveal: uids ascending, zero-score miners left out; empty if every score is zero. */
+export function toWeights(scores: readonly MinerScore[]): { uids: number[]; weights: number[] } {
+  const best = Math.max(0, ...scores.map((s) => s.score));
+  if (best <= 0) return { uids: [], weights: [] };
+  const rows = scores
+    .map((s) => ({ uid: s.uid, weight: Math.round((s.score / best) * 65_535) }))
+    .filter((r) => r.weight > 0)
+    .sort((a, b) => a.uid - b.uid);
+  return { uids: rows.map((r) => r.uid), weights: rows.map((r) => r.weight) };
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
