@@ -75,12 +75,13 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
       assert.equal(r.outputs.length, 2);
       const err = ckks.check(x, r.outputs);
       assert.ok(err.rotErr < 1e-3 && err.sqErr < 1e-3, JSON.stringify(err));
-      assert.equal(r.stats.roundTrips, 1);
+      assert.equal(r.stats.roundTrips, 1, "the step reuses the session's stream: one round trip");
       // up = the ciphertext + a header of well under 200 bytes; down = two outputs + header
       assert.ok(r.stats.bytesUp > ct.byteLength && r.stats.bytesUp < ct.byteLength + 200, String(r.stats.bytesUp));
       const outBytes = r.outputs[0]!.byteLength + r.outputs[1]!.byteLength;
       assert.ok(r.stats.bytesDown > outBytes && r.stats.bytesDown < outBytes + 200, String(r.stats.bytesDown));
     }
+    assert.equal(s.stats.open.roundTrips, 2, "a fresh stream: protocol negotiation + the open");
     assert.equal(s.stats.steps, 3);
     assert.equal(s.stats.roundTrips, 3);
     assert.equal(miner.service.load.sessions, 1);
@@ -145,7 +146,7 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
       { name: "garbage keys", bytes: [bytesOf(encodeMessage({ v: 1, type: "open", planId: evaluator.planId }, [new Uint8Array(1000).fill(3), new Uint8Array(1000).fill(4)]))], code: "BAD_KEYS" },
     ];
     for (const c of cases) {
-      const reply = await rawExchange(otherNode, miner, c.bytes, { closeWrite: c.closeWrite });
+      const reply = await rawExchange(otherNode, miner, c.bytes, { closeWrite: c.closeWrite }).catch((e: unknown) => { throw new Error(`${c.name}: ${String(e)}`); });
       assert.ok(reply !== undefined, `${c.name}: no reply`);
       assert.equal(reply.type, "error", `${c.name}: ${JSON.stringify(reply)}`);
       assert.equal(reply.type === "error" && reply.code, c.code, `${c.name}: ${JSON.stringify(reply)}`);
