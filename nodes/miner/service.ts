@@ -71,7 +71,7 @@ export interface MinerLoad {
 interface Reply { header: OutgoingHeader; parts: Uint8Array[] }
 
 /**
- * Serves /cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on a libp2p node: one request and one reply per stream,
+ * Serves /cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on a libp2p node: request/reply pairs on each stream,
  * sessions cached with expiry, limits per peer and in total, every failure answered with a typed `error` reply.
  * It never sees a secret key or a plaintext: it passes opaque bytes to the injected evaluator.
  */

@@ -91,6 +91,22 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
     await assert.rejects(s.step([ckks.encrypt(randomInput(1))]), (e: unknown) => isCerberusError(e, "SESSION_CLOSED"));
   });
 
+  test("a stream the miner dropped while idle is replaced transparently (one more round trip)", async () => {
+    const m = await startMiner({ streamIdleTimeoutMs: 300 });
+    try {
+      const s = await client.openSession(m.address, ckks.sessionKeys());
+      const x = randomInput(21);
+      assert.equal((await s.step([ckks.encrypt(x)])).stats.roundTrips, 1);
+      await new Promise((r) => setTimeout(r, 900));
+      const r = await s.step([ckks.encrypt(x)]);
+      assert.equal(r.stats.roundTrips, 2, "a new stream was negotiated");
+      assert.ok(ckks.check(x, r.outputs).rotErr < 1e-3);
+      await s.close();
+    } finally {
+      await m.stop();
+    }
+  });
+
   test("health reports plan id, load, version and uptime", async () => {
     const h = await client.health(miner.address);
     assert.equal(h.planId, evaluator.planId);
