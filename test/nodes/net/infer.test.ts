@@ -52,6 +52,14 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
     await miner.stop();
   });
 
+  async function assertServesOn(m: TestMiner, seed: number): Promise<void> {
+    const s = await new InferClient(userNode).openSession(m.address, ckks.sessionKeys());
+    const x = randomInput(seed);
+    const { outputs } = await s.step([ckks.encrypt(x)]);
+    assert.ok(ckks.check(x, outputs).rotErr < 1e-3);
+    await s.close();
+  }
+
   async function assertServes(node: CerberusNode, seed: number): Promise<void> {
     const c = new InferClient(node);
     const s = await c.openSession(miner.address, ckks.sessionKeys());
@@ -177,6 +185,20 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
     assert.equal(miner.service.load.sessions, 0);
     await assertServes(userNode, 11);
     await assertServes(otherNode, 12);
+  });
+
+  test("a 16 MiB key upload crosses in full (flow control, big frames); garbage keys are BAD_KEYS", async () => {
+    const big = await startMiner({ evaluator });
+    try {
+      const before = big.events.length;
+      const junk = { planId: evaluator.planId, galoisKeys: new Uint8Array(16 * MiB).fill(7), relinKeys: new Uint8Array(1024) };
+      await expectRemote(new InferClient(otherNode).openSession(big.address, junk), "BAD_KEYS");
+      const e = big.events[before]!;
+      assert.deepEqual(e.partSizes, [16 * MiB, 1024], "the miner received every byte before judging the keys");
+      await assertServesOn(big, 31);
+    } finally {
+      await big.stop();
+    }
   });
 
   test("a client-side cap violation is refused locally before anything is sent", async () => {
