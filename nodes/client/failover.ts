@@ -45,8 +45,9 @@ function isCallerError(err: unknown): boolean {
  * A session that survives miners failing: given miners in order of preference, it opens on the first that accepts,
  * and when a step fails (error reply, timeout, reset, bad reply) it opens a session on the next miner and re-sends
  * the SAME step. The caller (the generate loop, a validator) keeps its own state and never sees the switch except
- * through `onFailover`. A step is retried once on the same miner only if the miner says UNKNOWN_SESSION (expired
- * keys: upload them again); every other failure moves on. It never goes back to a miner that failed.
+ * through `onFailover`. Two failures stay on the same miner: UNKNOWN_SESSION (expired keys: upload them again,
+ * once per step) and BUSY (wait its retryAfterMs, `busyRetries` times); every other failure moves on. It never goes
+ * back to a miner that failed.
  */
 export class FailoverSession {
   readonly stats: FailoverStats = {
@@ -55,6 +56,7 @@ export class FailoverSession {
   readonly failures: { peerId: string; code: string; message: string }[] = [];
   private index = 0;
   private session: RemoteSession | undefined;
+  private opening: Promise<RemoteSession> | undefined;
 
   constructor(
     private readonly client: InferClient,
@@ -68,6 +70,13 @@ export class FailoverSession {
 
   /** Opens a session on the first miner (from the current position) that accepts. */
   async open(options: RequestOptions = {}): Promise<RemoteSession> {
+    if (this.session !== undefined) return this.session;
+    // concurrent callers share one opening instead of each uploading keys
+    this.opening ??= this.openNext(options).finally(() => { this.opening = undefined; });
+    return this.opening;
+  }
+
+  private async openNext(options: RequestOptions): Promise<RemoteSession> {
     while (this.session === undefined) {
       const miner = this.miners[this.index];
       if (miner === undefined) throw new AllMinersFailedError(this.failures);
@@ -82,6 +91,7 @@ export class FailoverSession {
     return this.session;
   }
 
+  /** Runs one step, failing over as needed. Meant for sequential use; concurrent steps are safe but share failover. */
   async step(inputs: readonly Uint8Array[], options: RequestOptions = {}): Promise<StepResult & { miner: MinerAddress }> {
     let reopenedSameMiner = false;
     let busyRetries = this.options.busyRetries ?? 2;
@@ -101,12 +111,13 @@ export class FailoverSession {
           await sleep(Math.min(2_000, err.retryAfterMs ?? 250), options.signal);
           continue;
         }
+        // Another concurrent step may already have replaced this session: then just use the new one.
+        if (this.session !== session) continue;
+        this.session = undefined;
         if (err instanceof CerberusError && err.code === "UNKNOWN_SESSION" && !reopenedSameMiner) {
           reopenedSameMiner = true; // our keys expired on this miner: upload them again, same miner
-          this.session = undefined;
           continue;
         }
-        this.session = undefined;
         session.close({ timeoutMs: 1_000 }).catch(() => {}); // best effort: the miner may be gone
         this.fail(session.miner, err, "step");
       }

@@ -8,7 +8,7 @@ import {
   isWireErrorCode,
 } from "../net/errors.ts";
 import { deadline } from "../net/deadline.ts";
-import { FrameReader, encodeMessage, readMessage, sendEncoded, type OutgoingHeader } from "../net/framing.ts";
+import { FrameReader, encodeMessage, readMessage, sendEncoded, type DecodedMessage, type OutgoingHeader } from "../net/framing.ts";
 import {
   DEFAULT_LIMITS, HEALTH_PROTOCOL, HealthReplyHeader, INFER_PROTOCOL, InferReplyHeader, PROTOCOL_VERSION,
   type HealthReportHeader, type WireLimits,
@@ -45,7 +45,7 @@ export interface RequestOptions {
 export interface ExchangeStats {
   bytesUp: number;
   bytesDown: number;
-  /** Application-level request/reply exchanges (1 per request; stream negotiation is libp2p's and not counted). */
+  /** Network round trips: 1 for the request/reply, +1 if a new stream had to be negotiated (multistream-select). */
   roundTrips: number;
   ms: number;
 }
@@ -88,7 +88,9 @@ export class InferClient {
   readonly stepTimeoutMs: number;
   readonly openTimeoutMs: number;
   readonly controlTimeoutMs: number;
-  private readonly firstExchange = new WeakMap<Connection, Promise<void>>();
+  private readonly firstStream = new WeakMap<Connection, Promise<void>>();
+  private readonly pools = new Map<string, Channel[]>();
+  private closed = false;
   private readonly maxConcurrentPerMiner: number;
   private readonly slots = new Map<string, { active: number; waiting: (() => void)[] }>();
 
@@ -125,7 +127,8 @@ export class InferClient {
   }
 
   /**
-   * One request/reply on a fresh stream. Typed failures: RemoteError (the miner's `error` reply, its code),
+   * One request/reply: on an idle stream to this miner if we have one (1 round trip), else on a newly negotiated
+   * stream (2 round trips: multistream-select, then the request). Typed failures: RemoteError (the miner's `error` reply, its code),
    * TIMEOUT, UNREACHABLE (dial failed / reset before a reply), PROTOCOL_VIOLATION (a reply we cannot accept).
    */
   async exchange<H extends { type: string; parts: number[] }>(
@@ -189,69 +192,125 @@ export class InferClient {
       return new UnreachableError(`${short(miner)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     };
 
-    let stream: Stream;
-    let opened: (() => void) | undefined;
-    try {
-      const conn = await this.node.dial(dialTargets(miner), { signal: combined });
-      // The remote muxer kills a connection on which more than 10 streams arrive before its upgrade finished
-      // (yamux "early streams"). So the first stream on a connection goes alone; the rest wait for its reply.
-      const gate = this.firstExchange.get(conn);
-      if (gate === undefined) {
-        const first = Promise.withResolvers<void>();
-        this.firstExchange.set(conn, first.promise);
-        opened = () => first.resolve();
-      } else {
-        await raceAbort(gate, combined);
+    for (let attempt = 0; ; attempt++) {
+      let ch: Channel;
+      try {
+        ch = await this.takeChannel(miner, protocol, combined);
+      } catch (err) {
+        throw failure(err);
       }
-      stream = await conn.newStream(protocol, { signal: combined });
-    } catch (err) {
-      opened?.();
-      throw failure(err);
+      try {
+        const { reply, bytesUp } = await this.roundTrip(ch, miner, header, parts, replySchema, combined);
+        this.putChannel(miner.peerId, protocol, ch);
+        return {
+          header: reply.header, parts: reply.parts,
+          stats: {
+            bytesUp, bytesDown: reply.wireBytes,
+            // a fresh stream costs one more round trip: multistream-select waits for the miner's protocol echo
+            roundTrips: ch.fresh ? 2 : 1,
+            ms: performance.now() - started,
+          },
+        };
+      } catch (err) {
+        if (ch.stream.status === "open") ch.stream.abort(err instanceof Error ? err : new Error(String(err)));
+        if (err instanceof RemoteError) throw err;
+        // A reused stream may have been dropped by the miner while idle just as we sent: retry once on a fresh
+        // one. (A step is a pure function of its inputs, so a duplicate evaluation costs time, not correctness.)
+        if (!ch.fresh && attempt === 0 && !combined.aborted && !(err instanceof ProtocolError)) continue;
+        throw failure(err);
+      }
+    }
+  }
+
+  /** An idle stream to this miner for this protocol, or a newly negotiated one. */
+  private async takeChannel(miner: MinerAddress, protocol: string, signal: AbortSignal): Promise<Channel> {
+    const pool = this.pools.get(poolKey(miner.peerId, protocol));
+    while (pool !== undefined && pool.length > 0) {
+      const ch = pool.pop()!;
+      const s = ch.stream;
+      if (s.status === "open" && s.writeStatus === "writable" && s.readStatus === "readable" &&
+          s.remoteWriteStatus === "writable") {
+        return { ...ch, fresh: false };
+      }
+      s.abort(new Error("stale stream"));
+    }
+    const conn = await this.node.dial(dialTargets(miner), { signal });
+    // The remote muxer kills a connection on which more than 10 streams arrive before its upgrade finished
+    // (yamux "early streams"). So the first stream on a connection is negotiated alone; once the miner has
+    // answered its protocol negotiation, its muxer is listening and the rest may follow.
+    const gate = this.firstStream.get(conn);
+    let opened: (() => void) | undefined;
+    if (gate === undefined) {
+      const first = Promise.withResolvers<void>();
+      this.firstStream.set(conn, first.promise);
+      opened = () => first.resolve();
+    } else {
+      await raceAbort(gate, signal);
     }
     try {
-      return await this.sendAndReceive(stream, miner, header, parts, replySchema, combined, started, failure);
+      const stream = await conn.newStream(protocol, { signal });
+      return { stream, reader: new FrameReader(stream), fresh: true };
     } finally {
       opened?.();
     }
   }
 
-  private async sendAndReceive<H extends { type: string; parts: number[] }>(
-    stream: Stream, miner: MinerAddress, header: OutgoingHeader, parts: readonly Uint8Array[],
-    replySchema: z.ZodType<H>, combined: AbortSignal, started: number, failure: (err: unknown) => CerberusError,
-  ): Promise<{ header: H; parts: Uint8Array[]; stats: ExchangeStats }> {
+  /** Keeps a stream that completed an exchange for the next request to the same miner. */
+  private putChannel(peerId: string, protocol: string, ch: Channel): void {
+    const key = poolKey(peerId, protocol);
+    let pool = this.pools.get(key);
+    if (pool === undefined) this.pools.set(key, pool = []);
+    if (this.closed || pool.length >= this.maxConcurrentPerMiner) {
+      void ch.stream.close().catch(() => ch.stream.abort(new Error("close failed")));
+      return;
+    }
+    const idle: Channel = { stream: ch.stream, reader: ch.reader, fresh: false };
+    pool.push(idle);
+    ch.stream.addEventListener("close", () => {
+      const i = pool.indexOf(idle);
+      if (i >= 0) pool.splice(i, 1);
+    }, { once: true });
+  }
+
+  /** Closes the idle streams this client keeps (the libp2p node itself is the caller's). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.pools.values()].flat();
+    this.pools.clear();
+    await Promise.all(all.map((ch) => ch.stream.close().catch(() => ch.stream.abort(new Error("close failed")))));
+  }
+
+  private async roundTrip<H extends { type: string; parts: number[] }>(
+    ch: Channel, miner: MinerAddress, header: OutgoingHeader, parts: readonly Uint8Array[],
+    replySchema: z.ZodType<H>, signal: AbortSignal,
+  ): Promise<{ reply: DecodedMessage<H>; bytesUp: number }> {
     const bytes = encodeMessage(header, parts);
-    const reader = new FrameReader(stream);
     // Start reading before sending: a miner may refuse after the header, while we are still sending the payload.
-    const replyP = readMessage(reader, this.limits, replySchema);
+    const replyP = readMessage(ch.reader, this.limits, replySchema);
+    replyP.catch(() => {}); // if the signal wins the race below, the read's failure is expected
     let sendFailed: unknown;
-    sendEncoded(stream, bytes, { signal: combined }).catch((err: unknown) => { sendFailed = err; });
-    replyP.catch(() => {}); // if the caller's signal wins the race, the read's failure is expected
-    let reply;
-    try {
-      reply = await raceAbort(replyP, combined);
-    } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)));
-      throw failure(err);
-    }
-    if (reply === undefined) {
-      stream.abort(new Error("no reply"));
-      throw failure(sendFailed ?? new Error("stream closed without a reply"));
-    }
+    sendEncoded(ch.stream, bytes, { signal }).catch((err: unknown) => { sendFailed = err; });
+    const reply = await raceAbort(replyP, signal);
+    if (reply === undefined) throw sendFailed ?? new Error("stream closed without a reply");
     if (reply.header.type === "error") {
-      stream.abort(new Error("error reply")); // we may still be sending a refused payload: drop it
+      ch.stream.abort(new Error("error reply")); // we may still be sending a refused payload: drop it
       const e = reply.header as unknown as { code: string; message: string; retryAfterMs?: number };
       if (!isWireErrorCode(e.code)) throw new ProtocolViolationError(`unknown error code ${e.code}: ${e.message}`);
       throw new RemoteError(e.code, e.message, miner.peerId, e.retryAfterMs);
     }
-    const closing = deadline(this.controlTimeoutMs);
-    stream.close({ signal: closing.signal })
-      .catch((err: unknown) => stream.abort(err instanceof Error ? err : new Error(String(err))))
-      .finally(() => closing.clear());
-    return {
-      header: reply.header, parts: reply.parts,
-      stats: { bytesUp: bytes.byteLength, bytesDown: reply.wireBytes, roundTrips: 1, ms: performance.now() - started },
-    };
+    return { reply, bytesUp: bytes.byteLength };
   }
+}
+
+interface Channel {
+  stream: Stream;
+  reader: FrameReader;
+  /** Negotiated for this request (vs. reused from the pool). */
+  fresh: boolean;
+}
+
+function poolKey(peerId: string, protocol: string): string {
+  return `${peerId} ${protocol}`;
 }
 
 /** An open session on one miner. Steps are sequential per session; `seq` counts them from 0. */

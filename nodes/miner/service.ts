@@ -29,8 +29,10 @@ export interface MinerServiceOptions {
   sessionIdleTtlMs?: number;
   /** …or this long after opening, whichever is first (default 1 h). */
   sessionMaxLifetimeMs?: number;
-  /** A request must arrive completely within this time of its stream opening (default 60 s). */
+  /** A request must arrive completely within this time of its stream opening or its header (default 60 s). */
   requestReadTimeoutMs?: number;
+  /** A stream kept open between requests is reset after this long without one (default 30 s). */
+  streamIdleTimeoutMs?: number;
   /**
    * An evaluation (or key load) that takes longer is answered with EVAL_FAILED and its request slot freed
    * (default 120 s). The session stays busy until the evaluator actually returns, so its keys are never freed
@@ -69,7 +71,7 @@ export interface MinerLoad {
 interface Reply { header: OutgoingHeader; parts: Uint8Array[] }
 
 /**
- * Serves /cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on a libp2p node: one request and one reply per stream,
+ * Serves /cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on a libp2p node: request/reply pairs on each stream,
  * sessions cached with expiry, limits per peer and in total, every failure answered with a typed `error` reply.
  * It never sees a secret key or a plaintext: it passes opaque bytes to the injected evaluator.
  */
@@ -82,6 +84,7 @@ export class MinerService {
   private readonly maxInflight: number;
   private readonly maxInflightPerPeer: number;
   private readonly readTimeoutMs: number;
+  private readonly streamIdleMs: number;
   private readonly idleTtlMs: number;
   private readonly software: string;
   private inflight = 0;
@@ -99,6 +102,7 @@ export class MinerService {
     this.maxInflight = options.maxInflight ?? 8;
     this.maxInflightPerPeer = options.maxInflightPerPeer ?? 2;
     this.readTimeoutMs = options.requestReadTimeoutMs ?? 60_000;
+    this.streamIdleMs = options.streamIdleTimeoutMs ?? 30_000;
     this.idleTtlMs = options.sessionIdleTtlMs ?? 10 * 60_000;
     this.software = options.software ?? "cerberus-miner/0.1.0";
     this.sessions = new SessionTable({
@@ -138,30 +142,48 @@ export class MinerService {
     this.sessions.clear();
   }
 
-  // ---- one stream = one request + one reply
+  // ---- a stream carries requests one after another: read one, answer it, read the next
   private async serve(stream: Stream, connection: Connection, protocol: string): Promise<void> {
     const peerId = connection.remotePeer.toString();
     const reader = new FrameReader(stream);
+    for (let first = true; ; first = false) {
+      const again = await this.serveOne(stream, reader, peerId, protocol, first);
+      if (!again) return;
+    }
+  }
+
+  /** Serves one request on the stream; returns whether the stream stays open for another. */
+  private async serveOne(
+    stream: Stream, reader: FrameReader, peerId: string, protocol: string, first: boolean,
+  ): Promise<boolean> {
     const event: RequestEvent = { peerId, protocol, partSizes: [], wireBytes: 0, outcome: "" };
-    const timer = setTimeout(() => stream.abort(new Error("request not received in time")), this.readTimeoutMs);
+    // Before a header: the first request must come within the read timeout, later ones within the idle timeout.
+    // After the header: the rest of the message must come within the read timeout.
+    let timer = setTimeout(() => stream.abort(new Error(first ? "request not received in time" : "stream idle")),
+      first ? this.readTimeoutMs : this.streamIdleMs);
+    const headerArrived = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => stream.abort(new Error("request not received in time")), this.readTimeoutMs);
+    };
     const release: (() => void)[] = [];
     let reply: Reply;
     try {
       if (protocol === HEALTH_PROTOCOL) {
-        const msg = await readMessage(reader, this.limits, HealthRequestHeader);
+        const msg = await readMessage(reader, this.limits, HealthRequestHeader, headerArrived);
         clearTimeout(timer);
-        if (msg === undefined) throw new MalformedMessageError("stream ended before a request");
+        if (msg === undefined) return await this.endOfStream(stream, first);
         event.header = msg.header;
         event.headerJson = msg.headerJson;
         event.wireBytes = msg.wireBytes;
         reply = { header: this.healthReport(), parts: [] };
       } else {
         const msg = await readMessage(reader, this.limits, InferRequestHeader, (h) => {
+          headerArrived();
           event.header = h;
           release.push(...this.admit(peerId, h));
         });
         clearTimeout(timer);
-        if (msg === undefined) throw new MalformedMessageError("stream ended before a request");
+        if (msg === undefined) return await this.endOfStream(stream, first);
         event.partSizes = msg.parts.map((p) => p.byteLength);
         event.headerJson = msg.headerJson;
         event.wireBytes = msg.wireBytes;
@@ -170,11 +192,13 @@ export class MinerService {
     } catch (err) {
       clearTimeout(timer);
       if (stream.status !== "open") {
-        // Reset by the peer or our read timeout: nobody to answer.
+        // Reset by the peer, or our timeout: nobody to answer. (An idle stream timing out is not a request.)
         for (const r of release.splice(0)) r();
-        event.outcome = "ABORTED";
-        this.options.onRequest?.(event);
-        return;
+        if (event.header !== undefined || first) {
+          event.outcome = "ABORTED";
+          this.options.onRequest?.(event);
+        }
+        return false;
       }
       reply = this.errorReply(err, peerId);
       // Whatever the peer is still sending (e.g. the payload of a refused open) is dropped, not buffered.
@@ -182,11 +206,15 @@ export class MinerService {
     } finally {
       for (const r of release.splice(0)) r();
     }
-    event.outcome = reply.header.type === "error" ? String(reply.header.code) : reply.header.type;
+    const isError = reply.header.type === "error";
+    event.outcome = isError ? String(reply.header.code) : reply.header.type;
     const sending = deadline(this.readTimeoutMs);
+    let delivered = false;
     try {
       await writeMessage(stream, reply.header, reply.parts, { signal: sending.signal });
-      await stream.close({ signal: sending.signal });
+      // After an error the stream may be out of sync (an unread payload): end it. Otherwise keep it for the next.
+      if (isError) await stream.close({ signal: sending.signal });
+      delivered = true;
     } catch (err) {
       this.log.debug({ peerId, err: String(err) }, "could not deliver reply");
       stream.abort(err instanceof Error ? err : new Error(String(err)));
@@ -194,6 +222,14 @@ export class MinerService {
       sending.clear();
     }
     this.options.onRequest?.(event);
+    return delivered && !isError;
+  }
+
+  /** The peer closed its side between requests: fine after at least one; a stream with no request is MALFORMED. */
+  private async endOfStream(stream: Stream, first: boolean): Promise<boolean> {
+    if (first) throw new MalformedMessageError("stream ended before a request");
+    await stream.close().catch(() => stream.abort(new Error("close failed")));
+    return false;
   }
 
   /**

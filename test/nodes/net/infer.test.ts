@@ -52,6 +52,14 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
     await miner.stop();
   });
 
+  async function assertServesOn(m: TestMiner, seed: number): Promise<void> {
+    const s = await new InferClient(userNode).openSession(m.address, ckks.sessionKeys());
+    const x = randomInput(seed);
+    const { outputs } = await s.step([ckks.encrypt(x)]);
+    assert.ok(ckks.check(x, outputs).rotErr < 1e-3);
+    await s.close();
+  }
+
   async function assertServes(node: CerberusNode, seed: number): Promise<void> {
     const c = new InferClient(node);
     const s = await c.openSession(miner.address, ckks.sessionKeys());
@@ -75,12 +83,13 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
       assert.equal(r.outputs.length, 2);
       const err = ckks.check(x, r.outputs);
       assert.ok(err.rotErr < 1e-3 && err.sqErr < 1e-3, JSON.stringify(err));
-      assert.equal(r.stats.roundTrips, 1);
+      assert.equal(r.stats.roundTrips, 1, "the step reuses the session's stream: one round trip");
       // up = the ciphertext + a header of well under 200 bytes; down = two outputs + header
       assert.ok(r.stats.bytesUp > ct.byteLength && r.stats.bytesUp < ct.byteLength + 200, String(r.stats.bytesUp));
       const outBytes = r.outputs[0]!.byteLength + r.outputs[1]!.byteLength;
       assert.ok(r.stats.bytesDown > outBytes && r.stats.bytesDown < outBytes + 200, String(r.stats.bytesDown));
     }
+    assert.equal(s.stats.open.roundTrips, 2, "a fresh stream: protocol negotiation + the open");
     assert.equal(s.stats.steps, 3);
     assert.equal(s.stats.roundTrips, 3);
     assert.equal(miner.service.load.sessions, 1);
@@ -88,6 +97,22 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
     assert.equal(miner.service.load.sessions, 0);
     assert.equal(evaluator.openSessions, 0, "the evaluator session (keys) was freed");
     await assert.rejects(s.step([ckks.encrypt(randomInput(1))]), (e: unknown) => isCerberusError(e, "SESSION_CLOSED"));
+  });
+
+  test("a stream the miner dropped while idle is replaced transparently (one more round trip)", async () => {
+    const m = await startMiner({ streamIdleTimeoutMs: 300 });
+    try {
+      const s = await client.openSession(m.address, ckks.sessionKeys());
+      const x = randomInput(21);
+      assert.equal((await s.step([ckks.encrypt(x)])).stats.roundTrips, 1);
+      await new Promise((r) => setTimeout(r, 900));
+      const r = await s.step([ckks.encrypt(x)]);
+      assert.equal(r.stats.roundTrips, 2, "a new stream was negotiated");
+      assert.ok(ckks.check(x, r.outputs).rotErr < 1e-3);
+      await s.close();
+    } finally {
+      await m.stop();
+    }
   });
 
   test("health reports plan id, load, version and uptime", async () => {
@@ -145,7 +170,7 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
       { name: "garbage keys", bytes: [bytesOf(encodeMessage({ v: 1, type: "open", planId: evaluator.planId }, [new Uint8Array(1000).fill(3), new Uint8Array(1000).fill(4)]))], code: "BAD_KEYS" },
     ];
     for (const c of cases) {
-      const reply = await rawExchange(otherNode, miner, c.bytes, { closeWrite: c.closeWrite });
+      const reply = await rawExchange(otherNode, miner, c.bytes, { closeWrite: c.closeWrite }).catch((e: unknown) => { throw new Error(`${c.name}: ${String(e)}`); });
       assert.ok(reply !== undefined, `${c.name}: no reply`);
       assert.equal(reply.type, "error", `${c.name}: ${JSON.stringify(reply)}`);
       assert.equal(reply.type === "error" && reply.code, c.code, `${c.name}: ${JSON.stringify(reply)}`);
@@ -160,6 +185,20 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
     assert.equal(miner.service.load.sessions, 0);
     await assertServes(userNode, 11);
     await assertServes(otherNode, 12);
+  });
+
+  test("a 16 MiB key upload crosses in full (flow control, big frames); garbage keys are BAD_KEYS", async () => {
+    const big = await startMiner({ evaluator });
+    try {
+      const before = big.events.length;
+      const junk = { planId: evaluator.planId, galoisKeys: new Uint8Array(16 * MiB).fill(7), relinKeys: new Uint8Array(1024) };
+      await expectRemote(new InferClient(otherNode).openSession(big.address, junk), "BAD_KEYS");
+      const e = big.events[before]!;
+      assert.deepEqual(e.partSizes, [16 * MiB, 1024], "the miner received every byte before judging the keys");
+      await assertServesOn(big, 31);
+    } finally {
+      await big.stop();
+    }
   });
 
   test("a client-side cap violation is refused locally before anything is sent", async () => {
