@@ -254,7 +254,9 @@ contract Consensus is IConsensus, Ownable {
         }
         uint256 sTotal;
         for (uint256 i; i < 32; ++i) {
-            uint256 sh = YumaMath.stakeShare(stakes[i], total);
+            // A lone revealer's share is exactly S_ONE = 2^32, one past uint32: store S_ONE − 1 (one unit of rounding)
+            // instead of letting the cast wrap it to zero.
+            uint256 sh = _min(YumaMath.stakeShare(stakes[i], total), type(uint32).max);
             if (st.stakeShare[i] != sh) st.stakeShare[i] = uint32(sh);
             sTotal += sh;
         }
