@@ -1,0 +1,123 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import hre from "hardhat";
+import { custom, type Address } from "viem";
+import { deployCerberus } from "../../../scripts/deploy.ts";
+import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
+import { generate } from "../../../nodes/client/generate.ts";
+import { InferClient } from "../../../nodes/client/transport.ts";
+import { ChainClient } from "../../../nodes/chain/client.ts";
+import { parseDeployment } from "../../../nodes/chain/deployment.ts";
+import { MinerAgent } from "../../../nodes/miner/agent.ts";
+import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
+import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
+import { createCerberusNode } from "../../../nodes/net/node.ts";
+import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
+import { validationWords } from "../../../nodes/validator/challenge.ts";
+import { createLogger } from "../../../nodes/core/log.ts";
+
+const CBR = 10n ** 18n;
+
+async function mineTo(chain: ChainClient, block: bigint): Promise<void> {
+  const now = await chain.blockNumber();
+  if (block > now) await hre.network.provider.request({ method: "hardhat_mine", params: [`0x${(block - now).toString(16)}`] });
+}
+
+test("a whole epoch on real parts: failover mid-generation, validator restart between commit and reveal, faulty miner loses", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "cerberus-epoch-"));
+  const log = createLogger("test", "warn");
+  const miners: MinerAgent[] = [];
+  const validators: ValidatorAgent[] = [];
+  const userNode = await createCerberusNode({ listen: [] });
+  try {
+    const { vocab } = loadBrownSplits();
+    writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
+    const model = loadBrainModel({ dir, name: "tiny-lm" });
+
+    const deployment = parseDeployment(JSON.parse(JSON.stringify(await deployCerberus(hre))));
+    const accounts = (await hre.network.provider.request({ method: "eth_accounts" })) as Address[];
+    const [ownerAddr, mA, mB, mC, vAddr] = accounts as [Address, Address, Address, Address, Address];
+    const as = (a: Address) => new ChainClient({ transport: custom(hre.network.provider), deployment, account: a, logger: log });
+    const owner = as(ownerAddr);
+    const brainId = await owner.mintBrain({
+      modelHash: model.modelHash, fheParamsHash: model.planHash, uri: "tiny", tempo: 20,
+      limits: { maxMiners: 16, maxValidators: 4, minMinerStake: 0n, minValidatorStake: 100n * CBR, immunityPeriod: 5 },
+    });
+    await owner.transfer(vAddr, 500n * CBR);
+    await as(vAddr).stake(vAddr, 500n * CBR);
+
+    const startMiner = async (addr: Address, k: number, faultyRate = 0) => {
+      const m = await MinerAgent.start({ chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
+        dataDir: join(dir, `miner-${k}`), faultyRate, logger: log });
+      miners.push(m);
+      return m;
+    };
+    const honestA = await startMiner(mA, 0);
+    const honestB = await startMiner(mB, 1);
+    const faulty = await startMiner(mC, 2, 1);
+
+    // A user generates; miner A goes away after two words: the session fails over to B and the text continues.
+    const brain = await owner.brain(brainId);
+    const addressOf = (m: MinerAgent) => {
+      const n = brain.miners.find((x) => x.uid === m.uid)!;
+      return { peerId: n.peerId, multiaddrs: n.multiaddrs };
+    };
+    const words: string[] = [];
+    const result = await generate({
+      model, infer: new InferClient(userNode, { stepTimeoutMs: 10_000 }), miners: [addressOf(honestA), addressOf(honestB)],
+      prompt: "the jury said", words: 6, seed: 3,
+      onWord: (w) => {
+        words.push(w.word);
+        if (w.index === 1) void honestA.stop();
+      },
+    });
+    assert.equal(result.words.length, 6);
+    assert.deepEqual(result.words.map((w) => w.word), words);
+    assert.ok(result.failovers >= 1, "the session moved to another miner");
+    assert.equal(result.words.at(-1)!.miner, honestB.peerId);
+
+    // The validator scores and commits, then restarts before the reveal window; the new process still reveals.
+    const vDir = join(dir, "validator");
+    const heldOut = validationWords();
+    let seed = 11;
+    const random = () => ((seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647);
+    const first = await ValidatorAgent.start({ chain: as(vAddr), brainId, heldOut, modelDir: dir, modelName: "tiny-lm",
+      dataDir: vDir, challengesPerMiner: 3, random, logger: log });
+    validators.push(first);
+    const committed = await first.scoreAndCommit();
+    assert.ok(committed !== undefined);
+    const scoreOf = (uid: number) => committed.scores.find((s) => s.uid === uid)!;
+    assert.equal(scoreOf(honestB.uid).correct, 3, "the honest miner answers every challenge correctly");
+    assert.equal(scoreOf(faulty.uid).correct, 0, "every answer of the always-faulty miner is caught");
+    assert.equal(scoreOf(honestA.uid).answered, 0, "the stopped miner answers nothing");
+    await first.stop();
+    validators.pop();
+
+    const w = await owner.windows(brainId, committed.epoch);
+    await mineTo(owner, w.revealFrom);
+    const second = await ValidatorAgent.start({ chain: as(vAddr), brainId, heldOut, modelDir: dir, modelName: "tiny-lm",
+      dataDir: vDir, challengesPerMiner: 3, random, logger: log });
+    validators.push(second);
+    assert.deepEqual(await second.revealDue(), [committed.epoch], "the restarted validator reveals from its saved state");
+    await mineTo(owner, w.revealTo);
+    const from = await owner.blockNumber();
+    assert.equal(await second.settle(committed.epoch), true);
+    assert.equal(await second.settle(committed.epoch), false, "settling twice is a no-op, not an error");
+
+    const after = await owner.brain(brainId);
+    const incentive = (m: MinerAgent) => after.miners.find((x) => x.uid === m.uid)!.incentive;
+    assert.ok(incentive(faulty) < incentive(honestB), "the faulty miner's incentive is strictly lower");
+    assert.equal(incentive(honestB), 65_535);
+    const paid = (await owner.epochPayouts(brainId, committed.epoch, from))!;
+    assert.ok(paid.emission > 0n);
+    assert.equal(paid.minerPaid + paid.validatorPaid + paid.ownerPaid, paid.emission, "the epoch pays exactly its emission");
+  } finally {
+    await Promise.allSettled(validators.map((v) => v.stop()));
+    await Promise.allSettled(miners.map((m) => m.stop()));
+    await userNode.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
