@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 import "./core/polyfills.ts";
 import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";

@@ -201,6 +201,13 @@ export class ChainClient {
       block: last.blockNumber, validatorRewards };
   }
 
+  /** A hotkey's total stake, its take (basis points) and its unclaimed commission. */
+  hotkeyInfo(hotkey: Address): Promise<readonly [bigint, number, bigint]> {
+    return this.read("hotkeyInfo", () => this.public.readContract({
+      address: this.c.Staking.address, abi: stakingAbi, functionName: "hotkeyInfo", args: [hotkey],
+    }));
+  }
+
   // ─────────────── writes ───────────────
 
   /** Approves `spender` for `amount` CBR if the current allowance is lower. */

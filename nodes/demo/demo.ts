@@ -158,6 +158,19 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     if (payouts === undefined) throw new Error(`epoch ${epoch} did not settle`);
 
     const after = await owner.brain(brainId);
+    out("⑧ everyone claims: miners their seats' incentive, validators and the delegator their staking rewards …");
+    for (const [k, m] of minerAgents.entries()) {
+      const seat = after.miners.find((x) => x.uid === m.uid);
+      if (seat !== undefined && seat.pendingReward > 0n) await clientFor([m0, m1, m2][k]!).claimMiner(brainId, m.uid);
+    }
+    for (const [staker, hotkey] of [[v0, v0], [v1, v1], [delegatorAddr, v1]] as const) {
+      const [, pending] = await owner.positionOf(staker, hotkey);
+      if (pending > 0n) await clientFor(staker).claimRewards(hotkey);
+    }
+    for (const v of [v0, v1]) {
+      const [, , commission] = await owner.hotkeyInfo(v);
+      if (commission > 0n) await clientFor(v).claimCommission();
+    }
     const summary: DemoSummary = {
       brainId: brainId.toString(), epoch: epoch.toString(), prompt: options.prompt, text: result.text,
       miners: after.miners.map((m) => ({
