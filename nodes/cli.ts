@@ -71,7 +71,11 @@ brain.command("create")
 brain.command("show").argument("<brainId>", "Brain id", bigintArg).description("a Brain's metadata and neurons")
   .action(async (id: bigint) => console.log(JSON.stringify(await chainFrom(g(), false).brain(id), jsonBig, 2)));
 
-// ── staking ──
+// ── tokens and staking ──
+program.command("transfer").description("send CBR").argument("<to>", "address", addressArg).argument("<amount>", "CBR", cbrArg)
+  .action(async (to: Address, amount: bigint) => { await chainFrom(g()).transfer(to, amount); console.log("sent"); });
+program.command("balance").description("CBR balance of an address").argument("<address>", "address", addressArg)
+  .action(async (a: Address) => { const wei = await chainFrom(g(), false).balanceOf(a); console.log(`${wei / CBR}.${(wei % CBR).toString().padStart(18, "0")} CBR`); });
 program.command("stake").description("stake CBR on your own hotkey").argument("<amount>", "CBR", cbrArg)
   .action(async (amount: bigint) => { const c = chainFrom(g()); await c.stake(c.address, amount); console.log("staked"); });
 program.command("delegate").description("stake CBR on another neuron's hotkey")
