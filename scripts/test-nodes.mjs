@@ -27,6 +27,7 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=1", ...files],
-  { cwd: root, stdio: "inherit" },
+  // Agents log at info by default; in tests only warnings and errors are worth reading.
+  { cwd: root, stdio: "inherit", env: { CERBERUS_LOG_LEVEL: "warn", ...process.env } },
 );
 process.exit(result.status ?? 1);

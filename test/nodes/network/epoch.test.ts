@@ -18,6 +18,7 @@ import { createCerberusNode } from "../../../nodes/net/node.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { validationWords } from "../../../nodes/validator/challenge.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
+import type { RequestEvent } from "../../../nodes/miner/service.ts";
 
 const CBR = 10n ** 18n;
 
@@ -49,9 +50,13 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     await owner.transfer(vAddr, 500n * CBR);
     await as(vAddr).stake(vAddr, 500n * CBR);
 
+    // Every request miner B receives, to compare a user's traffic with a validator's.
+    const seenByB: { phase: "user" | "validator"; event: RequestEvent }[] = [];
+    let phase: "user" | "validator" = "user";
     const startMiner = async (addr: Address, k: number, faultyRate = 0) => {
       const m = await MinerAgent.start({ chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
-        dataDir: join(dir, `miner-${k}`), faultyRate, logger: log });
+        dataDir: join(dir, `miner-${k}`), faultyRate, logger: log,
+        ...(k === 1 ? { service: { onRequest: (event: RequestEvent) => seenByB.push({ phase, event }) } } : {}) });
       miners.push(m);
       return m;
     };
@@ -80,6 +85,7 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     assert.equal(result.words.at(-1)!.miner, honestB.peerId);
 
     // The validator scores and commits, then restarts before the reveal window; the new process still reveals.
+    phase = "validator";
     const vDir = join(dir, "validator");
     const heldOut = validationWords();
     let seed = 11;
@@ -95,6 +101,25 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     assert.equal(scoreOf(honestA.uid).answered, 0, "the stopped miner answers nothing");
     await first.stop();
     validators.pop();
+
+    // What miner B saw: a validator's session is shaped exactly like a user's (same message types in the same
+    // order, same header fields, same number of parts, part sizes within the jitter of compressed ciphertexts).
+    const shape = (p: "user" | "validator", type: string) => seenByB
+      .filter((x) => x.phase === p && (x.event.header as { type?: string } | undefined)?.type === type)
+      .map((x) => ({ fields: Object.keys(JSON.parse(x.event.headerJson!) as object).sort().join(","), parts: x.event.partSizes }));
+    for (const type of ["open", "step"]) {
+      const user = shape("user", type);
+      const validator = shape("validator", type);
+      assert.ok(user.length > 0 && validator.length > 0, `both sent ${type}`);
+      assert.deepEqual(new Set(validator.map((v) => v.fields)), new Set(user.map((u) => u.fields)), `${type} header fields`);
+      for (const v of validator) {
+        assert.equal(v.parts.length, user[0]!.parts.length, `${type} part count`);
+        v.parts.forEach((size, i) => {
+          const ref = user[0]!.parts[i]!;
+          assert.ok(Math.abs(size - ref) <= Math.max(64, ref * 0.02), `${type} part ${i}: ${size} vs a user's ${ref} bytes`);
+        });
+      }
+    }
 
     const w = await owner.windows(brainId, committed.epoch);
     await mineTo(owner, w.revealFrom);
