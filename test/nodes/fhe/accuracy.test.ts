@@ -58,23 +58,41 @@ test("a squeezed (diagonal-pruned) model still matches its own onnxruntime outpu
 });
 
 test("exact top-1 agreement with onnxruntime on 200 random inputs (one session)", async () => {
+  // CKKS at scale 2^36 computes these logits to ≈ 1e-5 absolute (measured max 1.7e-5); a random input whose two
+  // best plaintext logits are closer than MARGIN is a tie at the scheme's precision, so such draws are replaced by
+  // the next random input (and counted: they must stay rare, or the test fails).
+  const MARGIN = 1e-4;
   const { bytes } = randomMlp({ dims: [8, 16, 10], seed: 77 });
   const ev = await MinerEvaluator.create(bytes);
   const client = await FheClient.create(ev.descriptor);
   const session = await ev.openSession(client.keygen());
   const ref = await ortSession(bytes);
   let agree = 0;
+  let ties = 0;
+  let seed = 5000;
   for (let k = 0; k < 200; k++) {
-    const x = randomInput(8, 5000 + k);
+    let x = randomInput(8, seed++);
+    let r = await ref.run(x);
+    while (topTwoGap(r) < MARGIN) {
+      ties++;
+      x = randomInput(8, seed++);
+      r = await ref.run(x);
+    }
     const y = client.decryptOutput(await session.evaluate(client.encryptInput(x)));
-    if (argmax(y) === argmax(await ref.run(x))) agree++;
+    if (argmax(y) === argmax(r)) agree++;
   }
   session.close();
   ev.dispose();
   client.dispose();
   await ref.release();
+  assert.ok(ties <= 10, `${ties} near-ties among ${200 + ties} draws`);
   assert.equal(agree, 200);
 });
+
+function topTwoGap(v: Float32Array): number {
+  const s = Array.from(v).sort((a, b) => b - a);
+  return s[0] - s[1];
+}
 
 test("the Brown LM shape 128 → 128 → poly → 16,384 (4 output ciphertexts) within 1e-3", async () => {
   const { worst, descriptor } = await roundTrip({ dims: [128, 128, 16384], seed: 1, zeroRowsFrom: 15000 }, {}, 1);
