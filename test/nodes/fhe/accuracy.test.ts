@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FheClient, MinerEvaluator, type PlanOptions } from "../../../nodes/fhe/index.ts";
-import { randomMlp, type RandomMlpOptions } from "../../../nodes/fhe/random-model.ts";
+import { encodeModel, randomMlp, type RandomMlpOptions } from "../../../nodes/fhe/random-model.ts";
+import { compileOnnx } from "../../../nodes/fhe/compiler.ts";
 import { argmax, ortSession, randomInput, relMaxError } from "./helpers.ts";
 
 /** Real node-seal ciphertexts end to end: client keygen/encrypt → miner evaluate → client decrypt, vs onnxruntime. */
@@ -105,4 +106,39 @@ test("an output block whose diagonals are all zero (padding) still yields a corr
   const { worst, descriptor } = await roundTrip({ dims: [16, 16, 9000], seed: 8, zeroRowsFrom: 4000 }, {}, 1);
   assert.equal(descriptor.outputBlocks, 3);
   assert.ok(worst <= 1e-3, `zero block: ${worst}`);
+});
+
+test("polynomial as the output (affine stage) and squaring the raw input (explicit shift) run correctly", async () => {
+  const f32 = (name: string, dims: number[], v: number[]) =>
+    ({ name, dims, dataType: 1, rawData: new Uint8Array(Float32Array.from(v).buffer) });
+  const W = Array.from({ length: 12 * 6 }, (_, i) => Math.sin(i * 1.3) * 0.4);
+  const c2 = Array.from({ length: 6 }, (_, i) => 0.2 + i * 0.05); // per-element coefficients
+  const polyOut = encodeModel([
+    { opType: "MatMul", input: ["x", "W"], output: ["h"] },
+    { opType: "Mul", input: ["h", "h"], output: ["hh"] },
+    { opType: "Mul", input: ["hh", "c2"], output: ["a"] },
+    { opType: "Mul", input: ["h", "c1"], output: ["b"] },
+    { opType: "Add", input: ["a", "b"], output: ["s"] },
+    { opType: "Add", input: ["s", "c0"], output: ["logits"] },
+  ], [f32("W", [12, 6], W), f32("c2", [6], c2), f32("c1", [], [-0.3]), f32("c0", [], [0.1])], 12, 6);
+  const inputPoly = encodeModel([
+    { opType: "Add", input: ["x", "k"], output: ["xs"] },
+    { opType: "Mul", input: ["xs", "xs"], output: ["sq"] },
+    { opType: "MatMul", input: ["sq", "W"], output: ["logits"] },
+  ], [f32("k", [], [0.5]), f32("W", [12, 6], W)], 12, 6);
+  for (const [name, bytes, kinds] of [["poly output", polyOut, "linear,square,affine"],
+    ["input squared", inputPoly, "square,linear"]] as const) {
+    const ev = await MinerEvaluator.create(bytes);
+    const client = await FheClient.create(ev.descriptor);
+    const session = await ev.openSession(client.keygen());
+    const ref = await ortSession(bytes);
+    const x = randomInput(12, 9);
+    const err = relMaxError(client.decryptOutput(await session.evaluate(client.encryptInput(x))), await ref.run(x));
+    assert.ok(err <= 1e-3, `${name}: ${err}`);
+    assert.equal(compileOnnx(bytes).stages.map((s) => s.kind).join(","), kinds);
+    session.close();
+    ev.dispose();
+    client.dispose();
+    await ref.release();
+  }
 });
