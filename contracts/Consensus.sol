@@ -1,0 +1,581 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {
+    Role, BrainLimits, IBrainRegistry, IStaking, INeuronRegistry, IConsensus, IEmission
+} from "./interfaces/ICerberus.sol";
+import {YumaMath} from "./lib/YumaMath.sol";
+
+/// @title Consensus
+/// @notice Commit-reveal of validator weights per Brain and epoch, then the Yuma-style settlement in chunks.
+/// @dev Epochs: epoch e of a Brain covers blocks [genesis + e·tempo, genesis + (e+1)·tempo). Validators commit for
+///      epoch e during epoch e, reveal during the first ⌊tempo/2⌋ blocks of epoch e+1, and anyone may settle epoch e
+///      from block genesis + (e+1)·tempo + ⌊tempo/2⌋ on. Epochs settle in increasing order, one at a time per Brain;
+///      an epoch that was never settled is skipped for good once a later one settles.
+///      Commit hash: keccak256(abi.encode(uint256 brainId, uint256 epoch, uint16[] uids, uint16[] weights, bytes32
+///      salt)). Revealed weights are row-normalized to 65,535 and stored packed (16 uint16 per slot) in a two-epoch
+///      ring buffer (epoch parity), so weights must be settled before the reveal window of epoch e+2 opens.
+///      Settlement is a state machine advanced by `settle(brainId, epoch, steps)`: phase A (one step per miner:
+///      consensus, clipping, ranks, bond EMA, dividend sums), finalization (emission is minted and split, validator
+///      dividends are paid into Staking), phase B (one step per miner: incentive payment into the miner ledger).
+///      Bonds are stored packed as uint16 lanes holding bond+1 so that slots never go back to zero (no 20k-gas
+///      re-initialization each epoch); the same trick (value+1) is used for the rank scratch and the miner ledger.
+contract Consensus is IConsensus, Ownable {
+    using SafeERC20 for IERC20;
+
+    uint256 private constant LANES = 16;
+    uint256 private constant GROUPS = 16; // 256 miners / 16 lanes
+    uint256 private constant ONES16 = 0x0001000100010001000100010001000100010001000100010001000100010001;
+    uint256 private constant ONES64 = 0x0000000000000001000000000000000100000000000000010000000000000001;
+    uint256 private constant ONES128 = 0x0000000000000000000000000000000100000000000000000000000000000001;
+
+    struct Settlement {
+        uint64 epoch; // in progress (phase != 0) or last settled
+        uint8 phase; // 0 idle, 1 ranking, 2 paying miners
+        uint16 cursor; // next miner uid to process in the current phase
+        bool settledAny;
+        uint32 revealedMask; // validators counted in this epoch
+        uint32 validatorMask; // validators occupied at start (bonds updated)
+        uint256 minerMask; // miners occupied at start
+        uint256 sTotal; // Σ stake shares of revealed validators
+        uint256 sumRank;
+        uint256 minerPool;
+        uint256 minerPaid;
+        uint256 emission;
+        uint256 validatorPaid;
+        uint256 ownerPaid;
+    }
+
+    struct BrainState {
+        mapping(uint256 epoch => bytes32[32]) commits;
+        uint256[16][32][2] weights; // [parity][validator][group]
+        uint64[32][2] revealTag; // epoch + 1 of the weights in the buffer, 0 = none
+        uint256[16][32] bonds; // [validator][group], lanes = bond + 1
+        uint256[64] rankScratch; // 4 × uint64 lanes per slot, lanes = rank + 1
+        uint256[16] dividendScratch; // 2 × uint128 lanes per slot, lanes = Σ_j B·R + 1
+        uint256[128] minerPending; // 2 × uint128 lanes per slot, lanes = pending + 1
+        uint256[16] incentive; // uint16 lanes, share of 65,535
+        uint256[2] dividends; // uint16 lanes, share of 65,535
+        uint32[32] stakeShare; // snapshot for the epoch in progress
+        uint64 lastSettledBlock;
+        Settlement s;
+    }
+
+    IERC20 public immutable token;
+    IBrainRegistry public immutable brains;
+    INeuronRegistry public immutable neurons;
+    IStaking public immutable staking;
+    IEmission public immutable emission;
+
+    mapping(uint256 brainId => BrainState) private _st;
+    /// @notice Rewards of miners whose seat was freed, claimable by their hotkey.
+    mapping(address hotkey => uint256) public claimable;
+
+    event WeightsCommitted(uint256 indexed brainId, uint256 indexed epoch, uint16 uid, address indexed hotkey, bytes32 hash);
+    event WeightsRevealed(uint256 indexed brainId, uint256 indexed epoch, uint16 uid, address indexed hotkey);
+    event SettlementStarted(uint256 indexed brainId, uint256 indexed epoch, uint32 revealedMask);
+    event SettlementProgress(uint256 indexed brainId, uint256 indexed epoch, uint8 phase, uint16 cursor);
+    event EpochSettled(
+        uint256 indexed brainId,
+        uint256 indexed epoch,
+        uint256 emission,
+        uint256 minerPaid,
+        uint256 validatorPaid,
+        uint256 ownerPaid
+    );
+    event MinerRewardClaimed(uint256 indexed brainId, uint16 uid, address indexed hotkey, uint256 amount);
+    event RemovedRewardClaimed(address indexed hotkey, uint256 amount);
+
+    error UnknownBrain(uint256 brainId);
+    error NotValidator(uint256 brainId, address caller);
+    error CommitWindowClosed(uint256 epoch, uint256 currentEpoch);
+    error RevealWindowClosed(uint256 epoch, uint256 fromBlock, uint256 toBlock);
+    error NoCommit(uint256 epoch, uint16 uid);
+    error AlreadyRevealed(uint256 epoch, uint16 uid);
+    error CommitMismatch();
+    error InvalidWeights();
+    error EpochNotSettleable(uint256 epoch, uint256 readyBlock);
+    error EpochAlreadySettled(uint256 epoch);
+    error SettlementInProgress(uint256 brainId, uint256 epoch);
+    error InvalidChunk();
+    error NotNeuronRegistry(address caller);
+    error NotMinerHotkey(uint256 brainId, uint16 uid, address caller);
+    error NothingToClaim();
+
+    constructor(IERC20 token_, IBrainRegistry brains_, INeuronRegistry neurons_, IStaking staking_, IEmission emission_)
+        Ownable(msg.sender)
+    {
+        token = token_;
+        brains = brains_;
+        neurons = neurons_;
+        staking = staking_;
+        emission = emission_;
+    }
+
+    // ───────────────────────────── epochs ─────────────────────────────
+
+    /// @notice The epoch containing `blockNumber` (blocks before genesis count as epoch 0).
+    function epochAt(uint256 brainId, uint256 blockNumber) public view returns (uint256) {
+        (uint64 g, uint32 t) = brains.timing(brainId);
+        return blockNumber <= g ? 0 : (blockNumber - g) / t;
+    }
+
+    /// @notice Block windows of epoch `epoch`: commits in [commitFrom, revealFrom), reveals in [revealFrom, revealTo),
+    ///         settlement from `revealTo` on.
+    function windows(uint256 brainId, uint256 epoch)
+        public
+        view
+        returns (uint256 commitFrom, uint256 revealFrom, uint256 revealTo)
+    {
+        (uint64 g, uint32 t) = brains.timing(brainId);
+        commitFrom = g + epoch * t;
+        revealFrom = commitFrom + t;
+        revealTo = revealFrom + t / 2;
+    }
+
+    // ─────────────────────────── commit / reveal ───────────────────────────
+
+    /// @notice Validator: commits keccak256(abi.encode(brainId, epoch, uids, weights, salt)) for the current epoch.
+    ///         A later commit in the same epoch replaces the earlier one.
+    function commit(uint256 brainId, uint256 epoch, bytes32 hash) external {
+        uint16 uid = _validatorUid(brainId);
+        uint256 cur = epochAt(brainId, block.number);
+        if (epoch != cur) revert CommitWindowClosed(epoch, cur);
+        _st[brainId].commits[epoch][uid] = hash;
+        emit WeightsCommitted(brainId, epoch, uid, msg.sender, hash);
+    }
+
+    /// @notice Validator: reveals the weights committed for `epoch` during its reveal window.
+    /// @param uids miner uids, strictly increasing, each < the Brain's maxMiners
+    /// @param weights raw uint16 weights (any scale; normalized on-chain), not all zero
+    function reveal(uint256 brainId, uint256 epoch, uint16[] calldata uids, uint16[] calldata weights, bytes32 salt)
+        external
+    {
+        uint16 uid = _validatorUid(brainId);
+        _checkRevealWindow(brainId, epoch);
+        BrainState storage st = _st[brainId];
+        bytes32 c = st.commits[epoch][uid];
+        if (c == bytes32(0)) revert NoCommit(epoch, uid);
+        if (st.revealTag[epoch & 1][uid] == epoch + 1) revert AlreadyRevealed(epoch, uid);
+        if (keccak256(abi.encode(brainId, epoch, uids, weights, salt)) != c) revert CommitMismatch();
+        _storeWeights(st.weights[epoch & 1][uid], brains.limits(brainId).maxMiners, uids, weights);
+        st.revealTag[epoch & 1][uid] = uint64(epoch + 1);
+        emit WeightsRevealed(brainId, epoch, uid, msg.sender);
+    }
+
+    function _checkRevealWindow(uint256 brainId, uint256 epoch) private view {
+        (, uint256 from, uint256 to) = windows(brainId, epoch);
+        if (block.number < from || block.number >= to) revert RevealWindowClosed(epoch, from, to);
+    }
+
+    /// @dev Validates a reveal's (uids, weights), normalizes the row to W_ONE and writes it packed.
+    function _storeWeights(
+        uint256[16] storage row,
+        uint256 maxMiners,
+        uint16[] calldata uids,
+        uint16[] calldata weights
+    ) private {
+        uint256 n = uids.length;
+        if (n == 0 || n != weights.length) revert InvalidWeights();
+        uint256 sum;
+        for (uint256 k; k < n; ++k) {
+            if (uids[k] >= maxMiners || (k != 0 && uids[k] <= uids[k - 1])) revert InvalidWeights();
+            sum += weights[k];
+        }
+        if (sum == 0) revert InvalidWeights();
+        uint256[16] memory packed;
+        for (uint256 k; k < n; ++k) {
+            uint256 u = uids[k];
+            packed[u >> 4] |= YumaMath.normalizeWeight(weights[k], sum) << ((u & 15) << 4);
+        }
+        for (uint256 g; g < GROUPS; ++g) {
+            if (row[g] != packed[g]) row[g] = packed[g];
+        }
+    }
+
+    // ───────────────────────────── settlement ─────────────────────────────
+
+    /// @notice Advances the settlement of `epoch` by up to `steps` miner-steps (a full settlement of a Brain with
+    ///         maxMiners M takes 2·M steps: M ranking steps, then M payment steps). Anyone may call.
+    /// @return done true when the epoch is fully settled by this call
+    function settle(uint256 brainId, uint256 epoch, uint256 steps) external returns (bool done) {
+        if (!brains.brainExists(brainId)) revert UnknownBrain(brainId);
+        if (steps == 0) revert InvalidChunk();
+        (,, uint256 ready) = windows(brainId, epoch);
+        if (block.number < ready) revert EpochNotSettleable(epoch, ready);
+        BrainState storage st = _st[brainId];
+        Settlement storage s = st.s;
+        if (s.phase != 0) {
+            if (s.epoch != epoch) revert SettlementInProgress(brainId, s.epoch);
+        } else {
+            if (s.settledAny && epoch <= s.epoch) revert EpochAlreadySettled(epoch);
+            _start(brainId, st, epoch);
+        }
+        uint256 maxMiners = brains.limits(brainId).maxMiners;
+        // Work is done in whole groups of 16 miners: `steps` is rounded up to a multiple of 16.
+        uint256 budget = ((steps + 15) >> 4) << 4;
+        if (s.phase == 1) {
+            uint256 end = _min(uint256(s.cursor) + budget, maxMiners);
+            budget -= _min(budget, ((end - s.cursor + 15) >> 4) << 4);
+            _rank(st, epoch & 1, s.cursor >> 4, (end + 15) >> 4);
+            s.cursor = uint16(end);
+            if (end == maxMiners) _finalize(brainId, st);
+        }
+        if (s.phase == 2 && budget != 0) {
+            uint256 end = _min(uint256(s.cursor) + budget, maxMiners);
+            _payMiners(st, s.cursor, end);
+            s.cursor = uint16(end);
+            if (end == maxMiners) {
+                _close(brainId, st);
+                return true;
+            }
+        }
+        if (s.phase == 0) return true; // finalized with nothing to pay
+        emit SettlementProgress(brainId, epoch, s.phase, s.cursor);
+        return false;
+    }
+
+    function _start(uint256 brainId, BrainState storage st, uint256 epoch) private {
+        Settlement storage s = st.s;
+        (uint256 minerMask, uint256 vMask) = neurons.occupancy(brainId);
+        address[32] memory hk = neurons.validatorHotkeys(brainId);
+        uint256 parity = epoch & 1;
+        uint256[32] memory stakes;
+        uint256 total;
+        uint32 revealed;
+        for (uint256 i; i < 32; ++i) {
+            if (vMask & (1 << i) == 0 || st.revealTag[parity][i] != epoch + 1) continue;
+            revealed |= uint32(1 << i);
+            stakes[i] = staking.totalStake(hk[i]);
+            total += stakes[i];
+        }
+        uint256 sTotal;
+        for (uint256 i; i < 32; ++i) {
+            uint256 sh = YumaMath.stakeShare(stakes[i], total);
+            if (st.stakeShare[i] != sh) st.stakeShare[i] = uint32(sh);
+            sTotal += sh;
+        }
+        s.epoch = uint64(epoch);
+        s.phase = 1;
+        s.cursor = 0;
+        s.revealedMask = revealed;
+        s.validatorMask = uint32(vMask);
+        s.minerMask = minerMask;
+        s.sTotal = sTotal;
+        s.sumRank = 0;
+        s.minerPaid = 0;
+        s.emission = 0;
+        s.validatorPaid = 0;
+        s.ownerPaid = 0;
+        emit SettlementStarted(brainId, epoch, revealed);
+    }
+
+    /// @dev Phase A over whole 16-miner groups [fromGroup, toGroup): see YumaMath.settleGroup.
+    function _rank(BrainState storage st, uint256 parity, uint256 fromGroup, uint256 toGroup) private {
+        Settlement storage s = st.s;
+        uint256 revealed = s.revealedMask;
+        uint256 vMask = s.validatorMask;
+        uint256 minerMask = s.minerMask;
+        YumaMath.Group memory x;
+        for (uint256 i; i < 32; ++i) {
+            if (vMask & (1 << i) == 0) continue;
+            x.sh[i] = st.stakeShare[i];
+            uint256 lane = (st.dividendScratch[i >> 1] >> ((i & 1) << 7)) & type(uint128).max;
+            x.dr[i] = lane == 0 ? 0 : lane - 1;
+        }
+        uint256 sumRank = s.sumRank;
+        for (uint256 g = fromGroup; g < toGroup; ++g) {
+            for (uint256 i; i < 32; ++i) {
+                if (revealed & (1 << i) != 0) x.wSlot[i] = st.weights[parity][i][g];
+                if (vMask & (1 << i) != 0) x.bSlot[i] = st.bonds[i][g];
+            }
+            YumaMath.settleGroup(x, revealed, vMask, (minerMask >> (g << 4)) & 0xffff);
+            for (uint256 q; q < 4; ++q) {
+                uint256 packed;
+                for (uint256 k; k < 4; ++k) {
+                    uint256 r = x.rank[(q << 2) + k];
+                    sumRank += r;
+                    packed |= (r + 1) << (k << 6);
+                }
+                if (st.rankScratch[(g << 2) + q] != packed) st.rankScratch[(g << 2) + q] = packed;
+            }
+            for (uint256 i; i < 32; ++i) {
+                if (vMask & (1 << i) != 0) st.bonds[i][g] = x.bSlot[i];
+            }
+        }
+        s.sumRank = sumRank;
+        for (uint256 k; k < 16; ++k) {
+            st.dividendScratch[k] = (x.dr[2 * k] + 1) | ((x.dr[2 * k + 1] + 1) << 128);
+        }
+    }
+
+    /// @dev End of phase A: mint and split emission, pay validators into Staking, record dividend shares.
+    function _finalize(uint256 brainId, BrainState storage st) private {
+        Settlement storage s = st.s;
+        (uint256[32] memory dr, uint256 sumDr) = _takeDividendSums(st, s.revealedMask);
+        if (s.sumRank == 0) {
+            s.emission = emission.forfeit(brainId);
+            s.ownerPaid = 0;
+            _close(brainId, st);
+            return;
+        }
+        (uint256 total, uint256 minerPool, uint256 validatorPool, uint256 ownerPool) = emission.release(brainId);
+        s.emission = total;
+        s.minerPool = minerPool;
+        s.ownerPaid = ownerPool;
+        uint256 paid = _payValidators(brainId, st, validatorPool, dr, sumDr);
+        s.validatorPaid = paid;
+        uint256 dust = validatorPool - paid;
+        if (dust != 0) {
+            token.safeTransfer(brains.ownerOf(brainId), dust);
+            s.ownerPaid += dust;
+        }
+        s.phase = 2;
+        s.cursor = 0;
+    }
+
+    /// @dev Reads Σ_j B_ij·R_j per validator (0 for non-revealers) and resets the scratch to encoded zero.
+    function _takeDividendSums(BrainState storage st, uint256 revealed)
+        private
+        returns (uint256[32] memory dr, uint256 sumDr)
+    {
+        for (uint256 k; k < 16; ++k) {
+            uint256 slot = st.dividendScratch[k];
+            st.dividendScratch[k] = ONES128;
+            dr[2 * k] = slot & type(uint128).max;
+            dr[2 * k + 1] = slot >> 128;
+        }
+        for (uint256 i; i < 32; ++i) {
+            uint256 v = dr[i] == 0 ? 0 : dr[i] - 1;
+            dr[i] = revealed & (1 << i) != 0 ? v : 0;
+            sumDr += dr[i];
+        }
+    }
+
+    /// @dev D_i = validatorPool · DR_i / ΣDR, paid into Staking in one batch; records dividend shares.
+    function _payValidators(
+        uint256 brainId,
+        BrainState storage st,
+        uint256 validatorPool,
+        uint256[32] memory dr,
+        uint256 sumDr
+    ) private returns (uint256 paid) {
+        address[32] memory hk = neurons.validatorHotkeys(brainId);
+        address[] memory hks = new address[](32);
+        uint256[] memory amounts = new uint256[](32);
+        uint256[2] memory shares;
+        for (uint256 i; i < 32; ++i) {
+            hks[i] = hk[i];
+            amounts[i] = YumaMath.share(validatorPool, dr[i], sumDr);
+            paid += amounts[i];
+            shares[i >> 4] |= YumaMath.share(YumaMath.SHARE_ONE, dr[i], sumDr) << ((i & 15) << 4);
+        }
+        st.dividends[0] = shares[0];
+        st.dividends[1] = shares[1];
+        if (paid != 0) {
+            token.safeTransfer(address(staking), paid);
+            staking.distribute(hks, amounts);
+        }
+    }
+
+    /// @dev Phase B over miners [from, to): pending += minerPool · R_j / ΣR; incentive share for display/pruning.
+    function _payMiners(BrainState storage st, uint256 from, uint256 to) private {
+        Settlement storage s = st.s;
+        uint256 paid = s.minerPaid;
+        for (uint256 g = from >> 4; (g << 4) < to; ++g) {
+            uint256 inc = st.incentive[g];
+            uint256 hi = _min(to, (g + 1) << 4);
+            for (uint256 j = _max(from, g << 4); j < hi; ++j) {
+                uint256 shift = (j & 15) << 4;
+                inc &= ~(uint256(0xffff) << shift);
+                if (s.minerMask & (1 << j) == 0) continue;
+                (uint256 amount, uint256 share) = _minerShare(st, s, j);
+                inc |= share << shift;
+                if (amount != 0) {
+                    _credit(st, j, amount);
+                    paid += amount;
+                }
+            }
+            st.incentive[g] = inc;
+        }
+        s.minerPaid = paid;
+    }
+
+    function _minerShare(BrainState storage st, Settlement storage s, uint256 j)
+        private
+        view
+        returns (uint256 amount, uint256 share)
+    {
+        uint256 lane = (st.rankScratch[j >> 2] >> ((j & 3) << 6)) & type(uint64).max;
+        uint256 r = lane == 0 ? 0 : lane - 1;
+        uint256 sumRank = s.sumRank;
+        amount = YumaMath.share(s.minerPool, r, sumRank);
+        share = YumaMath.share(YumaMath.SHARE_ONE, r, sumRank);
+    }
+
+    function _credit(BrainState storage st, uint256 j, uint256 amount) private {
+        uint256 pslot = st.minerPending[j >> 1];
+        uint256 ps = (j & 1) << 7;
+        uint256 cur = (pslot >> ps) & type(uint128).max;
+        if (cur == 0) cur = 1;
+        st.minerPending[j >> 1] = (pslot & ~(uint256(type(uint128).max) << ps)) | ((cur + amount) << ps);
+    }
+
+    function _close(uint256 brainId, BrainState storage st) private {
+        Settlement storage s = st.s;
+        if (s.phase == 2) {
+            uint256 dust = s.minerPool - s.minerPaid;
+            if (dust != 0) {
+                token.safeTransfer(brains.ownerOf(brainId), dust);
+                s.ownerPaid += dust;
+            }
+        }
+        s.phase = 0;
+        s.settledAny = true;
+        st.lastSettledBlock = uint64(block.number);
+        emit EpochSettled(brainId, s.epoch, s.emission, s.minerPaid, s.validatorPaid, s.ownerPaid);
+    }
+
+    // ───────────────────────────── claims ─────────────────────────────
+
+    /// @notice Miner hotkey: withdraws the incentive accrued on its seat `uid`.
+    function claimMiner(uint256 brainId, uint16 uid) external returns (uint256 amount) {
+        if (neurons.minerHotkey(brainId, uid) != msg.sender) revert NotMinerHotkey(brainId, uid, msg.sender);
+        amount = _takePending(_st[brainId], uid);
+        if (amount == 0) revert NothingToClaim();
+        token.safeTransfer(msg.sender, amount);
+        emit MinerRewardClaimed(brainId, uid, msg.sender, amount);
+    }
+
+    /// @notice Withdraws rewards of seats the caller no longer holds (moved here on deregistration/pruning).
+    function claimRemoved() external returns (uint256 amount) {
+        amount = claimable[msg.sender];
+        if (amount == 0) revert NothingToClaim();
+        claimable[msg.sender] = 0;
+        token.safeTransfer(msg.sender, amount);
+        emit RemovedRewardClaimed(msg.sender, amount);
+    }
+
+    // ───────────────────────────── hooks ─────────────────────────────
+
+    /// @notice NeuronRegistry hook: a seat was taken. Resets the seat's bonds, scores and reveal state.
+    function onNeuronAdded(uint256 brainId, Role role, uint16 uid) external {
+        BrainState storage st = _checkHook(brainId);
+        if (role == Role.Miner) {
+            uint256 shift = (uint256(uid) & 15) << 4;
+            uint256 g = uid >> 4;
+            (, uint256 vMask) = neurons.occupancy(brainId);
+            for (uint256 i; i < 32; ++i) {
+                if (vMask & (1 << i) == 0) continue;
+                st.bonds[i][g] = (st.bonds[i][g] & ~(uint256(0xffff) << shift)) | (uint256(1) << shift);
+            }
+            st.incentive[g] &= ~(uint256(0xffff) << shift);
+            uint256 rs = (uint256(uid) & 3) << 6;
+            uint256 rSlot = st.rankScratch[uid >> 2];
+            st.rankScratch[uid >> 2] = (rSlot & ~(uint256(type(uint64).max) << rs)) | (uint256(1) << rs);
+            uint256 ps = (uint256(uid) & 1) << 7;
+            uint256 pSlot = st.minerPending[uid >> 1];
+            if ((pSlot >> ps) & type(uint128).max == 0) st.minerPending[uid >> 1] = pSlot | (uint256(1) << ps);
+        } else {
+            for (uint256 g; g < GROUPS; ++g) st.bonds[uid][g] = ONES16;
+            st.revealTag[0][uid] = 0;
+            st.revealTag[1][uid] = 0;
+            st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
+            uint256 ds = (uint256(uid) & 1) << 7;
+            uint256 dSlot = st.dividendScratch[uid >> 1];
+            st.dividendScratch[uid >> 1] = (dSlot & ~(uint256(type(uint128).max) << ds)) | (uint256(1) << ds);
+        }
+    }
+
+    /// @notice NeuronRegistry hook: a seat was freed. A miner's pending reward moves to `claimable[hotkey]`.
+    function onNeuronRemoved(uint256 brainId, Role role, uint16 uid, address hotkey) external {
+        BrainState storage st = _checkHook(brainId);
+        if (role == Role.Miner) {
+            uint256 amount = _takePending(st, uid);
+            if (amount != 0) claimable[hotkey] += amount;
+            st.incentive[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
+        } else {
+            st.revealTag[0][uid] = 0;
+            st.revealTag[1][uid] = 0;
+            st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
+        }
+    }
+
+    // ───────────────────────────── views ─────────────────────────────
+
+    /// @notice Incentive share (of 65,535) of every miner seat as of the last settlement.
+    function minerIncentives(uint256 brainId) external view returns (uint16[256] memory out) {
+        BrainState storage st = _st[brainId];
+        for (uint256 j; j < 256; ++j) out[j] = uint16(st.incentive[j >> 4] >> ((j & 15) << 4));
+    }
+
+    /// @notice Dividend share (of 65,535) of every validator seat as of the last settlement.
+    function validatorDividends(uint256 brainId) external view returns (uint16[32] memory out) {
+        BrainState storage st = _st[brainId];
+        for (uint256 i; i < 32; ++i) out[i] = uint16(st.dividends[i >> 4] >> ((i & 15) << 4));
+    }
+
+    /// @notice Unclaimed incentive of a miner seat.
+    function minerPending(uint256 brainId, uint16 uid) public view returns (uint256) {
+        uint256 lane = (_st[brainId].minerPending[uid >> 1] >> ((uint256(uid) & 1) << 7)) & type(uint128).max;
+        return lane == 0 ? 0 : lane - 1;
+    }
+
+    /// @notice Bond of validator `vUid` on miner `mUid` (scale 2^15).
+    function bond(uint256 brainId, uint16 vUid, uint16 mUid) external view returns (uint256) {
+        uint256 lane = (_st[brainId].bonds[vUid][mUid >> 4] >> ((uint256(mUid) & 15) << 4)) & 0xffff;
+        return lane == 0 ? 0 : lane - 1;
+    }
+
+    /// @notice Normalized revealed weight of validator `vUid` on miner `mUid` for `epoch` (0 if not revealed).
+    function revealedWeight(uint256 brainId, uint256 epoch, uint16 vUid, uint16 mUid) external view returns (uint256) {
+        BrainState storage st = _st[brainId];
+        uint256 p = epoch & 1;
+        if (st.revealTag[p][vUid] != epoch + 1) return 0;
+        return (st.weights[p][vUid][mUid >> 4] >> ((uint256(mUid) & 15) << 4)) & 0xffff;
+    }
+
+    /// @notice The commit a validator seat made for `epoch`.
+    function commitOf(uint256 brainId, uint256 epoch, uint16 vUid) external view returns (bytes32) {
+        return _st[brainId].commits[epoch][vUid];
+    }
+
+    /// @notice Settlement state: last settled (phase 0) or in-progress epoch, phase, cursor, block of last settlement.
+    function settlementState(uint256 brainId) external view returns (Settlement memory s, uint64 lastSettledBlock) {
+        return (_st[brainId].s, _st[brainId].lastSettledBlock);
+    }
+
+    // ───────────────────────────── internals ─────────────────────────────
+
+    function _takePending(BrainState storage st, uint16 uid) private returns (uint256 amount) {
+        uint256 ps = (uint256(uid) & 1) << 7;
+        uint256 slot = st.minerPending[uid >> 1];
+        uint256 lane = (slot >> ps) & type(uint128).max;
+        if (lane <= 1) return 0;
+        amount = lane - 1;
+        st.minerPending[uid >> 1] = (slot & ~(uint256(type(uint128).max) << ps)) | (uint256(1) << ps);
+    }
+
+    function _checkHook(uint256 brainId) private view returns (BrainState storage st) {
+        if (msg.sender != address(neurons)) revert NotNeuronRegistry(msg.sender);
+        st = _st[brainId];
+        if (st.s.phase != 0) revert SettlementInProgress(brainId, st.s.epoch);
+    }
+
+    function _validatorUid(uint256 brainId) private view returns (uint16) {
+        (bool ok, Role role, uint16 uid) = neurons.uidOf(brainId, msg.sender);
+        if (!ok || role != Role.Validator) revert NotValidator(brainId, msg.sender);
+        return uid;
+    }
+
+    function _min(uint256 a, uint256 b) private pure returns (uint256) {
+        return a < b ? a : b;
+    }
+
+    function _max(uint256 a, uint256 b) private pure returns (uint256) {
+        return a > b ? a : b;
+    }
+}

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+/// @notice The two neuron roles of a Brain.
+enum Role {
+    Miner,
+    Validator
+}
+
+/// @notice Per-Brain limits set by the Brain owner (tempo is fixed at mint; see BrainRegistry).
+struct BrainLimits {
+    uint16 maxMiners; // 1..256; may only grow
+    uint16 maxValidators; // 1..32; may only grow
+    uint128 minMinerStake; // total stake on the hotkey needed to register as a miner
+    uint128 minValidatorStake; // total stake (own + delegated) needed to register as a validator
+    uint32 immunityPeriod; // blocks after registration during which a neuron cannot be pruned
+}
+
+interface IBrainRegistry {
+    function ownerOf(uint256 brainId) external view returns (address);
+    function brainExists(uint256 brainId) external view returns (bool);
+    function limits(uint256 brainId) external view returns (BrainLimits memory);
+    function timing(uint256 brainId) external view returns (uint64 genesisBlock, uint32 tempo);
+}
+
+interface IStaking {
+    function totalStake(address hotkey) external view returns (uint256);
+    function distribute(address[] calldata hotkeys, uint256[] calldata amounts) external;
+}
+
+interface INeuronRegistry {
+    function registrationCount(address hotkey) external view returns (uint256);
+    function uidOf(uint256 brainId, address hotkey) external view returns (bool registered, Role role, uint16 uid);
+    function occupancy(uint256 brainId) external view returns (uint256 minerMask, uint256 validatorMask);
+    function validatorHotkeys(uint256 brainId) external view returns (address[32] memory hotkeys);
+    function minerHotkey(uint256 brainId, uint16 uid) external view returns (address);
+}
+
+interface IConsensus {
+    function onNeuronAdded(uint256 brainId, Role role, uint16 uid) external;
+    function onNeuronRemoved(uint256 brainId, Role role, uint16 uid, address hotkey) external;
+    function minerIncentives(uint256 brainId) external view returns (uint16[256] memory);
+    function validatorDividends(uint256 brainId) external view returns (uint16[32] memory);
+}
+
+interface IEmission {
+    function onBrainAdded(uint256 brainId) external;
+    function release(uint256 brainId)
+        external
+        returns (uint256 total, uint256 minerPool, uint256 validatorPool, uint256 ownerPool);
+    function forfeit(uint256 brainId) external returns (uint256 amount);
+}

@@ -1,0 +1,215 @@
+/**
+ * TypeScript reference of the on-chain Yuma-style settlement (contracts/lib/YumaMath.sol + Consensus.sol), on bigint
+ * with exactly the same integer operations and truncating divisions. Used by the known-answer tests, and later by
+ * dashboards and simulations. Pure functions, no I/O. Spec: docs/PROTOCOL.md "## Consensus math".
+ */
+import { encodeAbiParameters, keccak256, type Hex } from "viem";
+
+export const W_ONE = 65_535n; // a revealed row is normalized to sum ≤ W_ONE
+export const S_ONE = 1n << 32n; // stake share scale
+export const BOND_ONE = 1n << 15n; // bond scale
+export const ALPHA_NUM = 1n; // bond EMA α = ALPHA_NUM / ALPHA_DEN
+export const ALPHA_DEN = 10n;
+export const SHARE_ONE = 65_535n; // incentive / dividend display shares
+export const BPS = 10_000n;
+export const MAX_MINERS = 256;
+export const MAX_VALIDATORS = 32;
+
+/** keccak256(abi.encode(uint256 brainId, uint256 epoch, uint16[] uids, uint16[] weights, bytes32 salt)). */
+export function weightsCommitHash(
+  brainId: bigint,
+  epoch: bigint,
+  uids: readonly number[],
+  weights: readonly number[],
+  salt: Hex,
+): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: "uint256" }, { type: "uint256" }, { type: "uint16[]" }, { type: "uint16[]" }, { type: "bytes32" }],
+      [brainId, epoch, [...uids], [...weights], salt],
+    ),
+  );
+}
+
+/** Row normalization done on-chain at reveal: w·W_ONE/Σw (floor), dense over `maxMiners` uids. */
+export function normalizeRow(uids: readonly number[], weights: readonly number[], maxMiners: number): bigint[] {
+  const sum = weights.reduce((a, w) => a + BigInt(w), 0n);
+  if (sum === 0n) throw new RangeError("weights sum to zero");
+  const row = new Array<bigint>(maxMiners).fill(0n);
+  uids.forEach((u, k) => {
+    row[u] = (BigInt(weights[k]) * W_ONE) / sum;
+  });
+  return row;
+}
+
+/** Stake shares over the validators that revealed: stake·S_ONE/Σstake (floor); 0 for the others. */
+export function stakeShares(stakes: readonly bigint[], revealed: readonly boolean[]): bigint[] {
+  const total = stakes.reduce((a, s, i) => (revealed[i] ? a + s : a), 0n);
+  return stakes.map((s, i) => (revealed[i] && total !== 0n ? (s * S_ONE) / total : 0n));
+}
+
+/**
+ * Stake-weighted median with κ = 1/2 as defined on-chain: the largest c such that twice the median-stake (share >> 16)
+ * of the validators with w ≥ c reaches the total median-stake; 0 if that total is 0.
+ */
+export function weightedMedian(ws: readonly bigint[], s16: readonly bigint[]): bigint {
+  const total = s16.reduce((a, b) => a + b, 0n);
+  if (total === 0n) return 0n;
+  const candidates = [...new Set(ws)].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+  for (const c of candidates) {
+    let above = 0n;
+    ws.forEach((w, k) => {
+      if (w >= c) above += s16[k];
+    });
+    if (2n * above >= total) return c;
+  }
+  return 0n;
+}
+
+export interface EpochInput {
+  /** Per validator seat: normalized weight row (length maxMiners) if it revealed this epoch, else null. */
+  weights: readonly (readonly bigint[] | null)[];
+  /** Per validator seat: total stake on its hotkey at settlement start (ignored if not revealed). */
+  stakes: readonly bigint[];
+  /** Bonds before the epoch, [seat][miner], scale BOND_ONE. */
+  bonds: readonly (readonly bigint[])[];
+  validatorSeated: readonly boolean[];
+  minerSeated: readonly boolean[];
+}
+
+export interface EpochResult {
+  stakeShares: bigint[];
+  consensus: bigint[];
+  ranks: bigint[];
+  sumRank: bigint;
+  bonds: bigint[][];
+  dividendSums: bigint[];
+  sumDividends: bigint;
+}
+
+/** One epoch of the settlement math (consensus, clipping, ranks, bond EMA, dividend sums). */
+export function yumaEpoch(input: EpochInput): EpochResult {
+  const nV = input.weights.length;
+  const nM = input.minerSeated.length;
+  const revealed = input.weights.map((w, i) => w !== null && input.validatorSeated[i]);
+  const sh = stakeShares(input.stakes, revealed);
+  const s16 = sh.map((s) => s >> 16n);
+  const consensus: bigint[] = [];
+  const ranks: bigint[] = [];
+  const clipped: bigint[][] = Array.from({ length: nV }, () => new Array<bigint>(nM).fill(0n));
+  for (let j = 0; j < nM; j++) {
+    const ws: bigint[] = [];
+    const ss: bigint[] = [];
+    for (let i = 0; i < nV; i++) {
+      if (!revealed[i]) continue;
+      ws.push(input.weights[i]![j]);
+      ss.push(s16[i]);
+    }
+    const c = weightedMedian(ws, ss);
+    consensus.push(c);
+    let r = 0n;
+    for (let i = 0; i < nV; i++) {
+      if (!revealed[i]) continue;
+      const w = input.weights[i]![j];
+      clipped[i][j] = w < c ? w : c;
+      r += sh[i] * clipped[i][j];
+    }
+    ranks.push(input.minerSeated[j] ? r : 0n);
+  }
+  const bonds = input.bonds.map((row) => [...row]);
+  const dividendSums = new Array<bigint>(nV).fill(0n);
+  for (let i = 0; i < nV; i++) {
+    if (!input.validatorSeated[i]) continue;
+    for (let j = 0; j < nM; j++) {
+      if (!input.minerSeated[j]) continue;
+      const r = ranks[j];
+      const db = r === 0n ? 0n : (sh[i] * clipped[i][j] * BOND_ONE) / r;
+      const b = (ALPHA_NUM * db + (ALPHA_DEN - ALPHA_NUM) * bonds[i][j]) / ALPHA_DEN;
+      bonds[i][j] = b;
+      if (revealed[i]) dividendSums[i] += b * r;
+    }
+  }
+  return {
+    stakeShares: sh,
+    consensus,
+    ranks,
+    sumRank: ranks.reduce((a, b) => a + b, 0n),
+    bonds,
+    dividendSums,
+    sumDividends: dividendSums.reduce((a, b) => a + b, 0n),
+  };
+}
+
+export interface Split {
+  ownerBps: bigint;
+  minerBps: bigint;
+  validatorBps: bigint;
+}
+
+export const DEFAULT_SPLIT: Split = { ownerBps: 1_800n, minerBps: 4_100n, validatorBps: 4_100n };
+
+export interface Payout {
+  emission: bigint;
+  miner: bigint[];
+  validator: bigint[];
+  /** Owner share plus the rounding dust of both pools. */
+  owner: bigint;
+  incentiveShares: bigint[];
+  dividendShares: bigint[];
+}
+
+/** How an epoch's emission is paid. If no miner has rank the emission is forfeited (never minted): all zero. */
+export function payout(r: EpochResult, emission: bigint, split: Split = DEFAULT_SPLIT): Payout {
+  const nV = r.dividendSums.length;
+  const nM = r.ranks.length;
+  if (r.sumRank === 0n) {
+    return {
+      emission: 0n,
+      miner: new Array<bigint>(nM).fill(0n),
+      validator: new Array<bigint>(nV).fill(0n),
+      owner: 0n,
+      incentiveShares: new Array<bigint>(nM).fill(0n),
+      dividendShares: new Array<bigint>(nV).fill(0n),
+    };
+  }
+  const minerPool = (emission * split.minerBps) / BPS;
+  const validatorPool = (emission * split.validatorBps) / BPS;
+  const ownerPool = emission - minerPool - validatorPool;
+  const share = (amount: bigint, part: bigint, whole: bigint) => (whole === 0n ? 0n : (amount * part) / whole);
+  const miner = r.ranks.map((x) => share(minerPool, x, r.sumRank));
+  const validator = r.dividendSums.map((x) => share(validatorPool, x, r.sumDividends));
+  const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
+  return {
+    emission,
+    miner,
+    validator,
+    owner: ownerPool + (minerPool - sum(miner)) + (validatorPool - sum(validator)),
+    incentiveShares: r.ranks.map((x) => share(SHARE_ONE, x, r.sumRank)),
+    dividendShares: r.dividendSums.map((x) => share(SHARE_ONE, x, r.sumDividends)),
+  };
+}
+
+/** Validator take and the delegators' part of a dividend (Staking.distribute). */
+export function splitTake(amount: bigint, takeBps: bigint): { take: bigint; delegators: bigint } {
+  const take = (amount * takeBps) / BPS;
+  return { take, delegators: amount - take };
+}
+
+/** Emission schedule: reward of block `genesis + k` is initialReward >> floor(k / halvingInterval). */
+export function cumulativeSchedule(initialReward: bigint, halvingInterval: bigint, blocksSinceGenesis: bigint): bigint {
+  if (blocksSinceGenesis <= 0n) return 0n;
+  const fullEras = blocksSinceGenesis / halvingInterval;
+  let total = 0n;
+  for (let era = 0n; era < fullEras && era < 256n; era++) total += (initialReward >> era) * halvingInterval;
+  if (fullEras < 256n) total += (initialReward >> fullEras) * (blocksSinceGenesis % halvingInterval);
+  return total;
+}
+
+/** Epoch windows of a Brain (genesis block g, tempo t): commit [g+e·t, g+(e+1)·t), reveal the first ⌊t/2⌋ blocks of
+ *  the next epoch, settlement from then on. */
+export function epochWindows(genesis: bigint, tempo: bigint, epoch: bigint) {
+  const commitFrom = genesis + epoch * tempo;
+  const revealFrom = commitFrom + tempo;
+  const revealTo = revealFrom + tempo / 2n;
+  return { commitFrom, revealFrom, revealTo, settleFrom: revealTo };
+}

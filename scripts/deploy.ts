@@ -1,0 +1,177 @@
+/**
+ * Deploys the Cerberus contracts to any Hardhat network and wires their roles. One implementation, two entry points:
+ *  - `deployCerberus(hre, options)` — imported by tests, benches and the in-process demo (ESM via tsx works too);
+ *  - CLI: `npx hardhat run scripts/deploy.ts --network <name>` writes deployments/<name>.json.
+ * Environment for the CLI (all optional): CERBERUS_GENESIS_SUPPLY, CERBERUS_INITIAL_REWARD,
+ * CERBERUS_HALVING_INTERVAL, CERBERUS_BRAIN_FEE, CERBERUS_UNBONDING_BLOCKS (token amounts in whole CBR).
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+
+export const CONTRACT_NAMES = [
+  "CerberusToken",
+  "Emission",
+  "BrainRegistry",
+  "Staking",
+  "NeuronRegistry",
+  "Consensus",
+  "CerberusLens",
+] as const;
+export type ContractName = (typeof CONTRACT_NAMES)[number];
+
+export interface DeployOptions {
+  /** CBR minted to the deployer at genesis (wei). Default 10,000,000 CBR. */
+  genesisSupply?: bigint;
+  /** Emission per block in the first era (wei). Default 1 CBR. */
+  initialReward?: bigint;
+  /** Blocks per halving era. Default 10,512,000 (≈ 4 years of 12 s blocks). */
+  halvingInterval?: bigint;
+  /** CBR burned to mint a Brain (wei). Default 100 CBR. */
+  brainFee?: bigint;
+  /** Unbonding delay in blocks. Default 7,200. */
+  unbondingBlocks?: bigint;
+  /** Log lines (default: silent). */
+  log?: (line: string) => void;
+}
+
+export interface Deployment {
+  network: string;
+  chainId: number;
+  block: number;
+  deployer: string;
+  contracts: Record<ContractName, { address: string; abiSha256: string }>;
+}
+
+const CBR = 10n ** 18n;
+
+/** Schedule total: Σ_era (initialReward >> era) · halvingInterval — must equal Emission.emissionCap. */
+export function emissionCapOf(initialReward: bigint, halvingInterval: bigint): bigint {
+  let cap = 0n;
+  for (let era = 0n; era < 256n && initialReward >> era !== 0n; era++) cap += (initialReward >> era) * halvingInterval;
+  return cap;
+}
+
+export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: DeployOptions = {}): Promise<Deployment> {
+  const log = options.log ?? (() => {});
+  const genesisSupply = options.genesisSupply ?? 10_000_000n * CBR;
+  const initialReward = options.initialReward ?? CBR;
+  const halvingInterval = options.halvingInterval ?? 10_512_000n;
+  const brainFee = options.brainFee ?? 100n * CBR;
+  const unbondingBlocks = options.unbondingBlocks ?? 7_200n;
+  const { ethers } = hre;
+  const [deployer] = await ethers.getSigners();
+  const cap = genesisSupply + emissionCapOf(initialReward, halvingInterval);
+
+  const deploy = async (name: ContractName, args: unknown[]) => {
+    const factory = await ethers.getContractFactory(name, deployer);
+    const c = await factory.deploy(...args);
+    await c.waitForDeployment();
+    const address = await c.getAddress();
+    log(`${name} ${address}`);
+    return { c, address };
+  };
+  const token = await deploy("CerberusToken", [cap, genesisSupply, deployer.address]);
+  const emission = await deploy("Emission", [token.address, initialReward, halvingInterval]);
+  const brains = await deploy("BrainRegistry", [token.address, emission.address, brainFee]);
+  const staking = await deploy("Staking", [token.address, unbondingBlocks]);
+  const neurons = await deploy("NeuronRegistry", [brains.address, staking.address]);
+  const consensus = await deploy("Consensus", [
+    token.address,
+    brains.address,
+    neurons.address,
+    staking.address,
+    emission.address,
+  ]);
+  const lens = await deploy("CerberusLens", [brains.address, neurons.address, staking.address, consensus.address]);
+
+  // Wiring: every role is set exactly once; each setter reverts on a second call.
+  const send = async (p: Promise<{ wait: () => Promise<unknown> }>) => (await p).wait();
+  const call = (c: { c: unknown }, fn: string, ...args: unknown[]) =>
+    send((c.c as Record<string, (...a: unknown[]) => Promise<{ wait: () => Promise<unknown> }>>)[fn](...args));
+  await call(token, "setMinter", emission.address);
+  await call(emission, "wire", brains.address, consensus.address);
+  await call(staking, "wire", neurons.address, consensus.address);
+  await call(neurons, "wire", consensus.address);
+
+  const block = await ethers.provider.getBlockNumber();
+  const chainId = Number((await ethers.provider.getNetwork()).chainId);
+  const entries = await Promise.all(
+    ([
+      ["CerberusToken", token.address],
+      ["Emission", emission.address],
+      ["BrainRegistry", brains.address],
+      ["Staking", staking.address],
+      ["NeuronRegistry", neurons.address],
+      ["Consensus", consensus.address],
+      ["CerberusLens", lens.address],
+    ] as [ContractName, string][]).map(async ([name, address]) => {
+      const artifact = await hre.artifacts.readArtifact(name);
+      const abiSha256 = createHash("sha256").update(JSON.stringify(artifact.abi)).digest("hex");
+      return [name, { address, abiSha256 }] as const;
+    }),
+  );
+  return {
+    network: hre.network.name,
+    chainId,
+    block,
+    deployer: deployer.address,
+    contracts: Object.fromEntries(entries) as Deployment["contracts"],
+  };
+}
+
+/** Writes deployments/<network>.json and returns its path. */
+export function writeDeployment(root: string, d: Deployment): string {
+  const dir = join(root, "deployments");
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${d.network}.json`);
+  writeFileSync(path, JSON.stringify(d, null, 2) + "\n");
+  return path;
+}
+
+function envCbr(name: string): bigint | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d+$/.test(v)) throw new Error(`${name} must be a whole number of CBR, got ${JSON.stringify(v)}`);
+  return BigInt(v) * CBR;
+}
+
+function envInt(name: string): bigint | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d+$/.test(v)) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return BigInt(v);
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes("--help")) {
+    console.log(
+      "usage: npx hardhat run scripts/deploy.ts --network <hardhat|localhost|custom>\n" +
+        "Deploys and wires all Cerberus contracts, then writes deployments/<network>.json.\n" +
+        "env: CERBERUS_GENESIS_SUPPLY, CERBERUS_INITIAL_REWARD, CERBERUS_BRAIN_FEE (whole CBR),\n" +
+        "     CERBERUS_HALVING_INTERVAL, CERBERUS_UNBONDING_BLOCKS (blocks);\n" +
+        "     network `custom` needs CERBERUS_RPC_URL and CERBERUS_DEPLOYER_KEY.",
+    );
+    return;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const hre: HardhatRuntimeEnvironment = require("hardhat");
+  const d = await deployCerberus(hre, {
+    genesisSupply: envCbr("CERBERUS_GENESIS_SUPPLY"),
+    initialReward: envCbr("CERBERUS_INITIAL_REWARD"),
+    brainFee: envCbr("CERBERUS_BRAIN_FEE"),
+    halvingInterval: envInt("CERBERUS_HALVING_INTERVAL"),
+    unbondingBlocks: envInt("CERBERUS_UNBONDING_BLOCKS"),
+    log: (line) => console.log(line),
+  });
+  const path = writeDeployment(hre.config.paths.root, d);
+  console.log(`wrote ${path} (chain ${d.chainId}, block ${d.block})`);
+}
+
+if (typeof require !== "undefined" && require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
