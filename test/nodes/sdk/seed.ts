@@ -38,6 +38,8 @@ export interface BrainSpec {
   tempo: number;
   /** Epochs to run through commit → reveal → settle. */
   settledEpochs: number;
+  /** Validators (the first n) that commit weights for the current epoch after the last settlement. */
+  commitCurrent?: number;
 }
 
 export interface SeededBrain {
@@ -184,13 +186,7 @@ export async function seedChain(specs: BrainSpec[], log: (s: string) => void = (
         reveals.set(e, rows);
         for (const [i, v] of validators.entries()) {
           const r = rows[i];
-          const hash = keccak256(
-            encodeAbiParameters(
-              [{ type: "uint256" }, { type: "uint256" }, { type: "uint16[]" }, { type: "uint16[]" }, { type: "bytes32" }],
-              [id, e, r.uids, r.weights, r.salt],
-            ),
-          );
-          await send(v, a.consensus, consensusAbi, "commit", [id, e, hash]);
+          await send(v, a.consensus, consensusAbi, "commit", [id, e, commitHash(id, e, r)]);
         }
       };
       const revealEpoch = async (e: bigint) => {
@@ -220,12 +216,32 @@ export async function seedChain(specs: BrainSpec[], log: (s: string) => void = (
         settledEpochs.push(epoch);
         epoch += 1n;
       }
-      log(`brain ${id}: settled epochs ${settledEpochs.join(", ")}`);
+      const n = spec.commitCurrent ?? 0;
+      if (n > 0) {
+        const rows = validators.slice(0, n).map((_, i) => weightsRow(spec.miners, i, epoch));
+        for (const [i, v] of validators.slice(0, n).entries()) {
+          const r = rows[i];
+          await send(v, a.consensus, consensusAbi, "commit", [id, epoch, commitHash(id, epoch, r)]);
+        }
+      }
+      log(`brain ${id}: settled epochs ${settledEpochs.join(", ")}; ${n} commits for epoch ${epoch}`);
     }
     brains.push({ id, owner, miners, validators, settledEpochs });
   }
 
+  // Account 11 gets CBR but no stake: the browser test stakes from it through an injected wallet.
+  await send(deployer, a.token, cerberusTokenAbi, "transfer", [accounts[11], 500n * CBR]);
   return { reader, client, deploymentJson, brains, delegator, delegatedTo, accounts };
+}
+
+/** keccak256(abi.encode(brainId, epoch, uids, weights, salt)), as Consensus.reveal checks it. */
+export function commitHash(brainId: bigint, epoch: bigint, r: { uids: number[]; weights: number[]; salt: Hex }): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: "uint256" }, { type: "uint256" }, { type: "uint16[]" }, { type: "uint16[]" }, { type: "bytes32" }],
+      [brainId, epoch, r.uids, r.weights, r.salt],
+    ),
+  );
 }
 
 /** Validator i's weights in epoch e: a shared preference per miner plus a small per-validator/epoch deviation. */
