@@ -1,5 +1,4 @@
 /** Brains: the list (two eth_calls for a page of Brains) and one Brain with all its neurons (one eth_call, the lens). */
-import { BaseError, ContractFunctionRevertedError } from "viem";
 import { brainRegistryAbi, cerberusLensAbi, neuronRegistryAbi } from "./abis.ts";
 import { SdkError } from "./errors.ts";
 import { MULTICALL, checkId, type CerberusReader } from "./reader.ts";
@@ -20,6 +19,20 @@ export async function brainCount(r: CerberusReader): Promise<bigint> {
     abi: brainRegistryAbi,
     functionName: "brainCount",
   });
+}
+
+/**
+ * After a failed read: SdkError SDK_UNKNOWN_BRAIN when the id was never minted. Asks brainCount instead of decoding
+ * the revert because providers wrap revert data differently (Hardhat in-process, HTTP nodes, wallets).
+ */
+export async function throwIfUnknownBrain(r: CerberusReader, id: bigint, cause: unknown): Promise<void> {
+  let count: bigint;
+  try {
+    count = await brainCount(r);
+  } catch {
+    return; // the chain itself is failing: let the original error through
+  }
+  if (id === 0n || id > count) throw new SdkError("SDK_UNKNOWN_BRAIN", `no Brain with id ${id} (${count} minted)`, { cause });
 }
 
 /**
@@ -90,12 +103,7 @@ export async function getBrain(
       blockNumber: opts.blockNumber,
     });
   } catch (err) {
-    if (err instanceof BaseError) {
-      const revert = err.walk((e) => e instanceof ContractFunctionRevertedError);
-      if (revert instanceof ContractFunctionRevertedError && revert.data?.errorName === "UnknownBrain") {
-        throw new SdkError("SDK_UNKNOWN_BRAIN", `no Brain with id ${id}`, { cause: err });
-      }
-    }
+    await throwIfUnknownBrain(r, id, err);
     throw err;
   }
   const v = parseChain(brainViewSchema, raw, `lens.brainView(${id})`);

@@ -7,6 +7,7 @@ import { getAbiItem, type Address } from "viem";
 import { brainRegistryAbi, cerberusTokenAbi, consensusAbi, emissionAbi } from "./abis.ts";
 import { SdkError } from "./errors.ts";
 import { recentEvents } from "./events.ts";
+import { throwIfUnknownBrain } from "./brains.ts";
 import { MULTICALL, checkId, type CerberusReader } from "./reader.ts";
 import { parseChain, sharesSchema, SHARE_ONE } from "./schemas.ts";
 import type { EmissionSchedule, EpochScores, EpochState, EpochWindows, ValidatorActivity } from "./types.ts";
@@ -45,7 +46,8 @@ export async function getEpochState(
       ] as const,
     });
   } catch (err) {
-    throw new SdkError("SDK_UNKNOWN_BRAIN", `no Brain with id ${id} (or the chain rejected the read)`, { cause: err });
+    await throwIfUnknownBrain(r, id, err);
+    throw err;
   }
   const [[genesis, tempo], [s, lastSettledBlock], pendingEmission] = res;
   if (tempo === 0) throw new SdkError("SDK_BAD_CHAIN_DATA", `Brain ${id} has tempo 0`);

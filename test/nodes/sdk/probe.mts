@@ -1,0 +1,13 @@
+import { seedChain } from "./seed.ts";
+import { getBrain, listBrains, getEpochState, getIncentiveHistory, getStakerView, getEmissionSchedule, recentEvents } from "../../../nodes/sdk/index.ts";
+const t0 = Date.now();
+const c = await seedChain([{ miners: Number(process.env.M ?? 20), validators: Number(process.env.V ?? 4), tempo: Number(process.env.T ?? 100), settledEpochs: 2 }, { miners: 3, validators: 1, tempo: 40, settledEpochs: 0 }], console.log);
+console.log("seed ms", Date.now() - t0);
+const b = await getBrain(c.reader, 1n);
+console.log(b.miners.length, b.validators.length, b.miners.slice(0, 3), b.lastSettledEpoch);
+console.log(await listBrains(c.reader));
+console.log(await getEpochState(c.reader, 1n));
+console.log(JSON.stringify((await getIncentiveHistory(c.reader, 1n)).map(h => [h.epoch, h.incentives.slice(0, 5)]), (k, v) => typeof v === "bigint" ? v.toString() : v));
+console.log(await getStakerView(c.reader, c.delegator));
+console.log(await getEmissionSchedule(c.reader));
+console.log((await recentEvents(c.reader, "registrations", { limit: 3 })));
