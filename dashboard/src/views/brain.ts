@@ -50,7 +50,7 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
       : lineChart(
           history.map((e) => `epoch ${e.epoch}`),
           top.map((m) => ({ label: `miner #${m.uid}`, values: history.map((e) => e.incentives[m.uid] ?? 0) })),
-          { yFormat: (v) => `${(v * 100).toFixed(1)}%` },
+          { yFormat: (v) => `${(v * 100).toFixed(2)}%` },
         );
 
   let sortKey: SortKey = "incentive";
