@@ -57,7 +57,7 @@ contract Consensus is IConsensus, Ownable {
         uint256[64] rankScratch; // 4 × uint64 lanes per slot, lanes = rank + 1
         uint256[16] dividendScratch; // 2 × uint128 lanes per slot, lanes = Σ_j B·R + 1
         uint256[128] minerPending; // 2 × uint128 lanes per slot, lanes = pending + 1
-        uint256[16] incentive; // uint16 lanes, share of 65,535
+        uint256[16] incentive; // uint16 lanes, share of 65,535 + 1 for seated miners (0 = empty seat)
         uint256[2] dividends; // uint16 lanes, share of 65,535
         uint32[32] stakeShare; // snapshot for the epoch in progress
         uint64 lastSettledBlock;
@@ -218,15 +218,27 @@ contract Consensus is IConsensus, Ownable {
         // Work is done in whole groups of 16 miners: `steps` is rounded up to a multiple of 16.
         uint256 budget = ((steps + 15) >> 4) << 4;
         if (s.phase == 1) {
-            uint256 end = _min(uint256(s.cursor) + budget, maxMiners);
-            budget -= _min(budget, ((end - s.cursor + 15) >> 4) << 4);
-            _rank(st, epoch & 1, s.cursor >> 4, (end + 15) >> 4);
+            uint256 from = s.cursor;
+            uint256 end = _min(from + budget, maxMiners);
+            budget -= _min(budget, ((end - from + 15) >> 4) << 4);
+            // A call that runs the whole ranking phase keeps the ranks in memory and pays the miners right away
+            // (no rank scratch, no payment phase); otherwise ranks go to storage and phase B pays later.
+            bool whole = from == 0 && end == maxMiners;
+            uint256[] memory ranks = new uint256[](whole ? 256 : 0);
+            _rank(st, epoch & 1, from >> 4, (end + 15) >> 4, ranks);
             s.cursor = uint16(end);
-            if (end == maxMiners) _finalize(brainId, st);
+            if (end == maxMiners) {
+                _finalize(brainId, st);
+                if (whole && s.phase == 2) {
+                    _payMiners(st, 0, maxMiners, ranks);
+                    _close(brainId, st);
+                    return true;
+                }
+            }
         }
         if (s.phase == 2 && budget != 0) {
             uint256 end = _min(uint256(s.cursor) + budget, maxMiners);
-            _payMiners(st, s.cursor, end);
+            _payMiners(st, s.cursor, end, new uint256[](0));
             s.cursor = uint16(end);
             if (end == maxMiners) {
                 _close(brainId, st);
@@ -274,7 +286,13 @@ contract Consensus is IConsensus, Ownable {
     }
 
     /// @dev Phase A over whole 16-miner groups [fromGroup, toGroup): see YumaMath.settleGroup.
-    function _rank(BrainState storage st, uint256 parity, uint256 fromGroup, uint256 toGroup) private {
+    function _rank(
+        BrainState storage st,
+        uint256 parity,
+        uint256 fromGroup,
+        uint256 toGroup,
+        uint256[] memory ranks
+    ) private {
         Settlement storage s = st.s;
         uint256 revealed = s.revealedMask;
         uint256 vMask = s.validatorMask;
@@ -293,14 +311,21 @@ contract Consensus is IConsensus, Ownable {
                 if (vMask & (1 << i) != 0) x.bSlot[i] = st.bonds[i][g];
             }
             YumaMath.settleGroup(x, revealed, vMask, (minerMask >> (g << 4)) & 0xffff);
-            for (uint256 q; q < 4; ++q) {
-                uint256 packed;
-                for (uint256 k; k < 4; ++k) {
-                    uint256 r = x.rank[(q << 2) + k];
-                    sumRank += r;
-                    packed |= (r + 1) << (k << 6);
+            if (ranks.length != 0) {
+                for (uint256 l; l < 16; ++l) {
+                    ranks[(g << 4) + l] = x.rank[l];
+                    sumRank += x.rank[l];
                 }
-                if (st.rankScratch[(g << 2) + q] != packed) st.rankScratch[(g << 2) + q] = packed;
+            } else {
+                for (uint256 q; q < 4; ++q) {
+                    uint256 packed;
+                    for (uint256 k; k < 4; ++k) {
+                        uint256 r = x.rank[(q << 2) + k];
+                        sumRank += r;
+                        packed |= (r + 1) << (k << 6);
+                    }
+                    if (st.rankScratch[(g << 2) + q] != packed) st.rankScratch[(g << 2) + q] = packed;
+                }
             }
             for (uint256 i; i < 32; ++i) {
                 if (vMask & (1 << i) != 0) st.bonds[i][g] = x.bSlot[i];
@@ -381,47 +406,72 @@ contract Consensus is IConsensus, Ownable {
         }
     }
 
-    /// @dev Phase B over miners [from, to): pending += minerPool · R_j / ΣR; incentive share for display/pruning.
-    function _payMiners(BrainState storage st, uint256 from, uint256 to) private {
+    /// @dev Pays miners [from, to) (whole groups): pending += minerPool · R_j / ΣR, incentive share for display and
+    ///      pruning. Ranks come from `ranks` (same call) or from the rank scratch (chunked settlement).
+    function _payMiners(BrainState storage st, uint256 from, uint256 to, uint256[] memory ranks) private {
         Settlement storage s = st.s;
+        uint256 pool = s.minerPool;
+        uint256 sumRank = s.sumRank;
+        uint256 minerMask = s.minerMask;
         uint256 paid = s.minerPaid;
+        uint256[16] memory r;
         for (uint256 g = from >> 4; (g << 4) < to; ++g) {
-            uint256 inc = st.incentive[g];
-            uint256 hi = _min(to, (g + 1) << 4);
-            for (uint256 j = _max(from, g << 4); j < hi; ++j) {
-                uint256 shift = (j & 15) << 4;
-                inc &= ~(uint256(0xffff) << shift);
-                if (s.minerMask & (1 << j) == 0) continue;
-                (uint256 amount, uint256 share) = _minerShare(st, s, j);
-                inc |= share << shift;
-                if (amount != 0) {
-                    _credit(st, j, amount);
-                    paid += amount;
+            uint256 occ = (minerMask >> (g << 4)) & 0xffff;
+            if (occ == 0) {
+                st.incentive[g] = 0;
+                continue;
+            }
+            if (ranks.length != 0) {
+                for (uint256 l; l < 16; ++l) r[l] = ranks[(g << 4) + l];
+            } else {
+                for (uint256 q; q < 4; ++q) {
+                    uint256 slot = st.rankScratch[(g << 2) + q];
+                    for (uint256 k; k < 4; ++k) {
+                        uint256 lane = (slot >> (k << 6)) & type(uint64).max;
+                        r[(q << 2) + k] = lane == 0 ? 0 : lane - 1;
+                    }
                 }
+            }
+            uint256[8] memory pend;
+            for (uint256 pair; pair < 8; ++pair) {
+                if ((occ >> (pair << 1)) & 3 != 0) pend[pair] = st.minerPending[(g << 3) + pair];
+            }
+            uint256 inc;
+            (inc, paid) = _payGroup(r, pend, occ, pool, sumRank, paid);
+            for (uint256 pair; pair < 8; ++pair) {
+                if ((occ >> (pair << 1)) & 3 != 0) st.minerPending[(g << 3) + pair] = pend[pair];
             }
             st.incentive[g] = inc;
         }
         s.minerPaid = paid;
     }
 
-    function _minerShare(BrainState storage st, Settlement storage s, uint256 j)
-        private
-        view
-        returns (uint256 amount, uint256 share)
-    {
-        uint256 lane = (st.rankScratch[j >> 2] >> ((j & 3) << 6)) & type(uint64).max;
-        uint256 r = lane == 0 ? 0 : lane - 1;
-        uint256 sumRank = s.sumRank;
-        amount = YumaMath.share(s.minerPool, r, sumRank);
-        share = YumaMath.share(YumaMath.SHARE_ONE, r, sumRank);
-    }
-
-    function _credit(BrainState storage st, uint256 j, uint256 amount) private {
-        uint256 pslot = st.minerPending[j >> 1];
-        uint256 ps = (j & 1) << 7;
-        uint256 cur = (pslot >> ps) & type(uint128).max;
-        if (cur == 0) cur = 1;
-        st.minerPending[j >> 1] = (pslot & ~(uint256(type(uint128).max) << ps)) | ((cur + amount) << ps);
+    /// @dev One group of 16 seats: credits the uint128 ledger lanes (pending + 1) in `pend` and returns the packed
+    ///      incentive lanes (share + 1 for seated miners) and the new running total.
+    function _payGroup(
+        uint256[16] memory r,
+        uint256[8] memory pend,
+        uint256 occ,
+        uint256 pool,
+        uint256 sumRank,
+        uint256 paid
+    ) private pure returns (uint256 inc, uint256) {
+        unchecked {
+            for (uint256 l; l < 16; ++l) {
+                if ((occ >> l) & 1 == 0) continue;
+                uint256 rl = r[l];
+                inc |= (YumaMath.incentiveShare(rl, sumRank) + 1) << (l << 4);
+                uint256 amount = (pool * rl) / sumRank; // sumRank > 0 here (checked in _finalize)
+                if (amount == 0) continue;
+                uint256 ps = (l & 1) << 7;
+                uint256 slot = pend[l >> 1];
+                uint256 lane = (slot >> ps) & type(uint128).max;
+                if (lane == 0) lane = 1;
+                pend[l >> 1] = (slot & ~(uint256(type(uint128).max) << ps)) | ((lane + amount) << ps);
+                paid += amount;
+            }
+        }
+        return (inc, paid);
     }
 
     function _close(uint256 brainId, BrainState storage st) private {
@@ -472,7 +522,7 @@ contract Consensus is IConsensus, Ownable {
                 if (vMask & (1 << i) == 0) continue;
                 st.bonds[i][g] = (st.bonds[i][g] & ~(uint256(0xffff) << shift)) | (uint256(1) << shift);
             }
-            st.incentive[g] &= ~(uint256(0xffff) << shift);
+            st.incentive[g] = (st.incentive[g] & ~(uint256(0xffff) << shift)) | (uint256(1) << shift);
             uint256 rs = (uint256(uid) & 3) << 6;
             uint256 rSlot = st.rankScratch[uid >> 2];
             st.rankScratch[uid >> 2] = (rSlot & ~(uint256(type(uint64).max) << rs)) | (uint256(1) << rs);
@@ -509,7 +559,10 @@ contract Consensus is IConsensus, Ownable {
     /// @notice Incentive share (of 65,535) of every miner seat as of the last settlement.
     function minerIncentives(uint256 brainId) external view returns (uint16[256] memory out) {
         BrainState storage st = _st[brainId];
-        for (uint256 j; j < 256; ++j) out[j] = uint16(st.incentive[j >> 4] >> ((j & 15) << 4));
+        for (uint256 j; j < 256; ++j) {
+            uint256 lane = (st.incentive[j >> 4] >> ((j & 15) << 4)) & 0xffff;
+            out[j] = lane == 0 ? 0 : uint16(lane - 1);
+        }
     }
 
     /// @notice Dividend share (of 65,535) of every validator seat as of the last settlement.

@@ -27,7 +27,7 @@ contract Staking is IStaking, Ownable {
     struct Hotkey {
         uint256 total; // all stake on this hotkey
         uint256 accPerShare; // cumulative rewards per staked wei, scaled by 1e18
-        uint256 commission; // claimable take + rounding remainders
+        uint256 commission; // claimable take + rounding remainders, stored + 1 once initialized (see _addCommission)
         uint16 takeBps;
         bool takeSet;
     }
@@ -97,6 +97,12 @@ contract Staking is IStaking, Ownable {
         if (hotkey != msg.sender && neurons.registrationCount(hotkey) == 0) revert NotANeuron(hotkey);
         token.safeTransferFrom(msg.sender, address(this), amount);
         Hotkey storage h = _hotkeys[hotkey];
+        if (h.accPerShare == 0) {
+            // Pre-initialize the hotkey's reward slots so that settlements never pay 20k-gas zero→nonzero writes:
+            // an accumulator offset of 1 (1e-18 per staked wei) and the commission sentinel.
+            h.accPerShare = 1;
+            if (h.commission == 0) h.commission = 1;
+        }
         Position storage p = _positions[msg.sender][hotkey];
         _checkpoint(p, h.accPerShare);
         p.amount += amount;
@@ -159,9 +165,10 @@ contract Staking is IStaking, Ownable {
     /// @notice Pays the caller's (hotkey's) accumulated take.
     function claimCommission() external returns (uint256 amount) {
         Hotkey storage h = _hotkeys[msg.sender];
-        amount = h.commission;
-        if (amount == 0) revert NothingToClaim();
-        h.commission = 0;
+        uint256 c = h.commission;
+        if (c <= 1) revert NothingToClaim();
+        amount = c - 1;
+        h.commission = 1;
         token.safeTransfer(msg.sender, amount);
         emit CommissionClaimed(msg.sender, amount);
     }
@@ -178,11 +185,11 @@ contract Staking is IStaking, Ownable {
             uint256 rest = amount - take;
             uint256 total = h.total;
             if (total == 0) {
-                h.commission += amount;
+                _addCommission(h, amount);
             } else {
                 uint256 inc = (rest * PREC) / total;
                 h.accPerShare += inc;
-                h.commission += take + (rest - (inc * total) / PREC);
+                _addCommission(h, take + (rest - (inc * total) / PREC));
             }
             emit RewardsDistributed(hotkeys[k], amount, take);
         }
@@ -203,7 +210,12 @@ contract Staking is IStaking, Ownable {
     /// @notice Take (bps) and claimable commission of a hotkey.
     function hotkeyInfo(address hotkey) external view returns (uint256 total, uint16 takeBps, uint256 commission) {
         Hotkey storage h = _hotkeys[hotkey];
-        return (h.total, _take(h), h.commission);
+        return (h.total, _take(h), h.commission == 0 ? 0 : h.commission - 1);
+    }
+
+    function _addCommission(Hotkey storage h, uint256 amount) private {
+        uint256 c = h.commission;
+        h.commission = (c == 0 ? 1 : c) + amount;
     }
 
     function _take(Hotkey storage h) private view returns (uint16) {

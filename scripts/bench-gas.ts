@@ -73,9 +73,9 @@ async function main(): Promise<void> {
   const rand = rng(42);
   const uids = Array.from({ length: M }, (_, j) => j);
   const epochs: { epoch: bigint; commit: bigint[]; reveal: bigint[]; settle: bigint[] }[] = [];
-  let epoch = await env.consensus.epochAt(brainId, BigInt(await hre.ethers.provider.getBlockNumber()) + 1n);
-  epoch += 1n;
-  for (let round = 0; round < 2; round++, epoch++) {
+  for (let round = 0; round < 2; round++) {
+    // the next epoch whose whole commit window is ahead
+    const epoch = (await env.consensus.epochAt(brainId, BigInt(await hre.ethers.provider.getBlockNumber()) + 1n)) + 1n;
     const base = uids.map(() => 1 + Math.floor(rand() * 60000));
     const reveals = validators.map((_, i) => ({
       uids,

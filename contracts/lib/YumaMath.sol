@@ -61,6 +61,13 @@ library YumaMath {
         return (ALPHA_NUM * db + (ALPHA_DEN - ALPHA_NUM) * bOld) / ALPHA_DEN;
     }
 
+    /// @notice Incentive share for display and pruning: 65,535·R_j/ΣR capped at 65,534 (stored on-chain as share + 1
+    ///         so that its slots never return to zero; only a lone miner with all the rank hits the cap).
+    function incentiveShare(uint256 r, uint256 sumRank) internal pure returns (uint256) {
+        uint256 x = share(SHARE_ONE, r, sumRank);
+        return x > SHARE_ONE - 1 ? SHARE_ONE - 1 : x;
+    }
+
     /// @notice amount · part / whole (floor), 0 if whole = 0.
     function share(uint256 amount, uint256 part, uint256 whole) internal pure returns (uint256) {
         return whole == 0 ? 0 : (amount * part) / whole;
@@ -100,14 +107,15 @@ library YumaMath {
     ///      the largest such c among the revealed weights (the stake step function only changes at weight values);
     ///      0 when the sum is 0.
     function settleGroup(Group memory x, uint256 revealed, uint256 vMask, uint256 laneMask) internal pure {
-        (uint256 n, uint256 t16) = _dense(x, revealed);
-        (uint256 c0, uint256 c1) = _median(x.dense, n, t16);
+        (uint256 n, uint256 t16) = dense(x, revealed);
+        (uint256 c0, uint256 c1) = median(x.dense, n, t16);
         _clipRank(x, revealed, c0, c1, laneMask);
         _bondsEma(x, revealed, vMask, laneMask);
     }
 
-    /// @dev Packs (s >> 16, even-lane vector, odd-lane vector) of every revealed seat densely; returns count, Σ s>>16.
-    function _dense(Group memory x, uint256 revealed) private pure returns (uint256 n, uint256 t16) {
+    /// @dev Packs (s >> 16, even-lane vector, odd-lane vector) of every revealed seat densely, zero-padded to a
+    ///      multiple of 4 entries (zero stake: no effect); returns the padded count and Σ s>>16.
+    function dense(Group memory x, uint256 revealed) internal pure returns (uint256 n, uint256 t16) {
         uint256[32] memory wS = x.wSlot;
         uint256[32] memory shs = x.sh;
         uint256[96] memory d = x.dense;
@@ -125,11 +133,18 @@ library YumaMath {
                     n := add(n, 1)
                 }
             }
+            for {} and(n, 3) { n := add(n, 1) } {
+                mstore(p, 0)
+                mstore(add(p, 0x20), 0)
+                mstore(add(p, 0x40), 0)
+                p := add(p, 0x60)
+            }
         }
     }
 
-    /// @dev Binary search over bits 15..0 for all 16 lanes (two vectors of 8).
-    function _median(uint256[96] memory d, uint256 n, uint256 t16) private pure returns (uint256 c0, uint256 c1) {
+    /// @dev Binary search over bits 15..0 for all 16 lanes (two vectors of 8); the inner loop is unrolled by 4
+    ///      (n is a multiple of 4).
+    function median(uint256[96] memory d, uint256 n, uint256 t16) internal pure returns (uint256 c0, uint256 c1) {
         if (t16 == 0) return (0, 0);
         assembly ("memory-safe") {
             let trep := mul(t16, ONE32)
@@ -141,10 +156,20 @@ library YumaMath {
                 let k1 := or(c1, bitv)
                 let a0 := 0
                 let a1 := 0
-                for { let p := d } lt(p, end) { p := add(p, 0x60) } {
-                    let s := mload(p)
+                for { let p := d } lt(p, end) { p := add(p, 0x180) } {
+                    let s := 0
+                    s := mload(add(p, 0x0))
                     a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x20)), G16), k0), G16)), s))
                     a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x40)), G16), k1), G16)), s))
+                    s := mload(add(p, 0x60))
+                    a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x80)), G16), k0), G16)), s))
+                    a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0xa0)), G16), k1), G16)), s))
+                    s := mload(add(p, 0xc0))
+                    a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0xe0)), G16), k0), G16)), s))
+                    a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x100)), G16), k1), G16)), s))
+                    s := mload(add(p, 0x120))
+                    a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x140)), G16), k0), G16)), s))
+                    a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x160)), G16), k1), G16)), s))
                 }
                 // a lane keeps bit b iff 2·acc ≥ t16 (acc ≤ 2^16 per lane; guard bit 24)
                 c0 := or(c0, shr(sub(24, b), and(sub(add(shl(1, a0), G24), trep), G24)))
@@ -205,40 +230,143 @@ library YumaMath {
                 rankPtr := rank
             }
         }
+        // lanes of unoccupied seats keep their old bond: all-ones in the 16 bits of each occupied lane
+        uint256 keep;
+        for (uint256 l; l < 16; ++l) {
+            if ((laneMask >> l) & 1 == 0) keep |= uint256(0xffff) << (l << 4);
+        }
         for (uint256 i; i < 32; ++i) {
             if ((vMask >> i) & 1 == 0) continue;
-            (uint256 bs, uint256 d) = _bondRow(bS[i], drs[i], shs[i], wb[i], rankPtr, laneMask);
-            bS[i] = bs;
+            (uint256 nb, uint256 d) = _bondRow(bS[i], drs[i], shs[i], wb[i], rankPtr);
+            bS[i] = (nb & ~keep) | (bS[i] & keep);
             if ((revealed >> i) & 1 == 1) drs[i] = d;
         }
     }
 
-    function _bondRow(uint256 bs, uint256 d, uint256 s, uint256 wbar, uint256 rankPtr, uint256 laneMask)
+    /// @dev One validator row of a group, unrolled over the 16 lanes (this is the hottest code of the settlement).
+    ///      ΔB = s·w̄·BOND_ONE / R (BOND_ONE = 2^15; the EVM's div by zero yields 0, so ΔB = 0 when R = 0);
+    ///      B' = (ΔB + 9·B) / 10 (α = 1/10); lanes hold B + 1. Ranks of unoccupied lanes are 0, so they add nothing
+    ///      to d; their bond lanes are restored by the caller.
+    function _bondRow(uint256 bs, uint256 d, uint256 s, uint256 wbar, uint256 rankPtr)
         private
         pure
-        returns (uint256, uint256)
+        returns (uint256 nb, uint256)
     {
         assembly ("memory-safe") {
-            for { let l := 0 } lt(l, 16) { l := add(l, 1) } {
-                if and(shr(l, laneMask), 1) {
-                    let r := mload(add(rankPtr, shl(5, l)))
-                    let sl := shl(4, l)
-                    let bOld := and(shr(sl, bs), 0xffff)
-                    bOld := sub(bOld, gt(bOld, 0))
-                    // ΔB = s·w̄·BOND_ONE / R (the EVM's div by zero yields 0: ΔB = 0 when R = 0)
-                    let bNew := div(
-                        add(
-                            mul(ALPHA_NUM, div(mul(mul(s, and(shr(sl, wbar), 0xffff)), BOND_ONE), r)),
-                            mul(sub(ALPHA_DEN, ALPHA_NUM), bOld)
-                        ),
-                        ALPHA_DEN
-                    )
-                    bs := or(and(bs, not(shl(sl, 0xffff))), shl(sl, add(bNew, 1)))
+                {
+                    let r := mload(add(rankPtr, 0x0))
+                    let bOld := and(shr(0, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(0, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(0, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
-            }
+                {
+                    let r := mload(add(rankPtr, 0x20))
+                    let bOld := and(shr(16, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(16, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(16, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0x40))
+                    let bOld := and(shr(32, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(32, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(32, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0x60))
+                    let bOld := and(shr(48, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(48, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(48, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0x80))
+                    let bOld := and(shr(64, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(64, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(64, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0xa0))
+                    let bOld := and(shr(80, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(80, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(80, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0xc0))
+                    let bOld := and(shr(96, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(96, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(96, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0xe0))
+                    let bOld := and(shr(112, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(112, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(112, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0x100))
+                    let bOld := and(shr(128, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(128, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(128, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0x120))
+                    let bOld := and(shr(144, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(144, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(144, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0x140))
+                    let bOld := and(shr(160, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(160, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(160, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0x160))
+                    let bOld := and(shr(176, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(176, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(176, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0x180))
+                    let bOld := and(shr(192, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(192, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(192, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0x1a0))
+                    let bOld := and(shr(208, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(208, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(208, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0x1c0))
+                    let bOld := and(shr(224, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(224, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(224, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
+                {
+                    let r := mload(add(rankPtr, 0x1e0))
+                    let bOld := and(shr(240, bs), 0xffff)
+                    let bNew := div(add(div(shl(15, mul(s, and(shr(240, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    nb := or(nb, shl(240, add(bNew, 1)))
+                    d := add(d, mul(bNew, r))
+                }
         }
-        return (bs, d);
+        return (nb, d);
     }
 
     /// @notice One miner column. For validators i with bit i of `revealed` set, reads W_ij from lane `shift` of

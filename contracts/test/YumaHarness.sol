@@ -42,6 +42,21 @@ contract YumaHarness {
         return (x.rank, x.cons, x.bSlot, x.dr);
     }
 
+    function probeMedian(uint256[32] memory wSlot, uint256[32] memory sh, uint256 revealed, uint256 reps)
+        external
+        pure
+        returns (uint256 c0)
+    {
+        YumaMath.Group memory x;
+        x.wSlot = wSlot;
+        x.sh = sh;
+        (uint256 n, uint256 t16) = YumaMath.dense(x, revealed);
+        for (uint256 k; k < reps; ++k) {
+            (uint256 a,) = YumaMath.median(x.dense, n, t16);
+            c0 ^= a;
+        }
+    }
+
     function weightedMedian(uint256[] memory ws, uint256[] memory ss, uint256 sTotal) external pure returns (uint256) {
         uint256[] memory keys = new uint256[](ws.length);
         for (uint256 i; i < ws.length; ++i) keys[i] = (ws[i] << 64) | ss[i];

@@ -184,7 +184,11 @@ export function payout(r: EpochResult, emission: bigint, split: Split = DEFAULT_
     miner,
     validator,
     owner: ownerPool + (minerPool - sum(miner)) + (validatorPool - sum(validator)),
-    incentiveShares: r.ranks.map((x) => share(SHARE_ONE, x, r.sumRank)),
+    // capped at SHARE_ONE − 1: on-chain the lane stores share + 1 in 16 bits
+    incentiveShares: r.ranks.map((x) => {
+      const v = share(SHARE_ONE, x, r.sumRank);
+      return v > SHARE_ONE - 1n ? SHARE_ONE - 1n : v;
+    }),
     dividendShares: r.dividendSums.map((x) => share(SHARE_ONE, x, r.sumDividends)),
   };
 }

@@ -1,0 +1,112 @@
+import { expect } from "chai";
+import hre from "hardhat";
+import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
+import * as h from "./helpers";
+import { worldFixture, nextEpoch, runEpoch, row } from "./fixture";
+
+describe("Staking", () => {
+  it("stakes own and delegated CBR; delegation needs a registered hotkey", async () => {
+    const w = await loadFixture(worldFixture);
+    const [d] = w.others;
+    const da = await d.getAddress();
+    const v0 = await w.validators[0].getAddress();
+    await w.token.transfer(da, 100n * h.CBR);
+    await w.token.connect(d).approve(await w.staking.getAddress(), hre.ethers.MaxUint256);
+    const before = await w.staking.totalStake(v0);
+    await expect(w.staking.connect(d).stake(v0, 40n * h.CBR)).to.emit(w.staking, "Staked").withArgs(da, v0, 40n * h.CBR);
+    expect(await w.staking.totalStake(v0)).to.equal(before + 40n * h.CBR);
+    const [amount] = await w.staking.positionOf(da, v0);
+    expect(amount).to.equal(40n * h.CBR);
+    const stranger = await w.others[1].getAddress();
+    await expect(w.staking.connect(d).stake(stranger, 1n))
+      .to.be.revertedWithCustomError(w.staking, "NotANeuron")
+      .withArgs(stranger);
+    await expect(w.staking.connect(d).stake(da, 1n)).to.emit(w.staking, "Staked"); // own stake needs no seat
+    await expect(w.staking.connect(d).stake(v0, 0n)).to.be.revertedWithCustomError(w.staking, "ZeroAmount");
+  });
+
+  it("unbonds with a delay, then withdraws", async () => {
+    const w = await loadFixture(worldFixture);
+    const v = w.validators[0];
+    const va = await v.getAddress();
+    const tx = w.staking.connect(v).unstake(va, 50n * h.CBR);
+    await expect(tx).to.emit(w.staking, "Unbonding");
+    const [amount, release] = await w.staking.unbonds(va);
+    expect(amount).to.equal(50n * h.CBR);
+    expect(release).to.equal(BigInt(await hre.ethers.provider.getBlockNumber()) + 10n);
+    await expect(w.staking.connect(v).withdraw()).to.be.revertedWithCustomError(w.staking, "StillUnbonding").withArgs(release);
+    await mine(10);
+    const w1 = w.staking.connect(v).withdraw();
+    await expect(w1).to.emit(w.staking, "Withdrawn").withArgs(va, 50n * h.CBR);
+    await expect(w1).to.changeTokenBalance(w.token, v, 50n * h.CBR);
+    await expect(w.staking.connect(v).withdraw()).to.be.revertedWithCustomError(w.staking, "NothingToWithdraw");
+    await expect(w.staking.connect(v).unstake(va, 10_000n * h.CBR)).to.be.revertedWithCustomError(w.staking, "InsufficientStake");
+    await expect(w.staking.connect(v).unstake(va, 0)).to.be.revertedWithCustomError(w.staking, "ZeroAmount");
+  });
+
+  it("pays dividends: take to the hotkey, the rest pro rata to stakers (own stake included), O(1) claims", async () => {
+    const w = await loadFixture(worldFixture);
+    const v0 = w.validators[0];
+    const v0a = await v0.getAddress();
+    const [d] = w.others;
+    const da = await d.getAddress();
+    await w.token.transfer(da, 400n * h.CBR);
+    await w.token.connect(d).approve(await w.staking.getAddress(), hre.ethers.MaxUint256);
+    await w.staking.connect(d).stake(v0a, 400n * h.CBR); // equal to the validator's own 400
+    await expect(w.staking.connect(v0).setTake(1000)).to.emit(w.staking, "TakeChanged").withArgs(v0a, 1000);
+    await expect(w.staking.connect(v0).setTake(2001)).to.be.revertedWithCustomError(w.staking, "TakeTooHigh").withArgs(2001);
+    const epoch = await nextEpoch(w);
+    await runEpoch(w, epoch, [0, 1, 2, 3].map((k) => row([10, 20, 30, 40, 50, 60], k)));
+    const tx = await w.consensus.settle(w.brainId, epoch, 1000);
+    const rc = await tx.wait();
+    const ev = rc!.logs
+      .map((l) => {
+        try {
+          return w.staking.interface.parseLog(l);
+        } catch {
+          return null;
+        }
+      })
+      .find((p) => p?.name === "RewardsDistributed" && p.args.hotkey === v0a)!;
+    const amount: bigint = ev.args.amount;
+    const take: bigint = ev.args.take;
+    expect(take).to.equal((amount * 1000n) / 10_000n);
+    const [, , commission] = await w.staking.hotkeyInfo(v0a);
+    const [, pendV] = await w.staking.positionOf(v0a, v0a);
+    const [, pendD] = await w.staking.positionOf(da, v0a);
+    // accumulator scale 1e18 over 800e18 staked: per-position truncation is below 1,000 wei
+    expect(pendD).to.be.closeTo((amount - take) / 2n, 1000n);
+    expect(commission + pendV + pendD).to.be.closeTo(amount, 2n); // remainder went to commission
+    expect(commission + pendV + pendD).to.be.lte(amount);
+    const c1 = w.staking.connect(d).claimRewards(v0a);
+    await expect(c1).to.emit(w.staking, "RewardsClaimed").withArgs(da, v0a, pendD);
+    await expect(c1).to.changeTokenBalance(w.token, d, pendD);
+    await expect(w.staking.connect(d).claimRewards(v0a)).to.be.revertedWithCustomError(w.staking, "NothingToClaim");
+    await expect(w.staking.connect(v0).claimCommission()).to.emit(w.staking, "CommissionClaimed").withArgs(v0a, commission);
+    await expect(w.staking.connect(v0).claimCommission()).to.be.revertedWithCustomError(w.staking, "NothingToClaim");
+  });
+
+  it("only Consensus distributes; wiring is one-time", async () => {
+    const w = await loadFixture(worldFixture);
+    const [x] = w.others;
+    await expect(w.staking.connect(x).distribute([], []))
+      .to.be.revertedWithCustomError(w.staking, "NotConsensus")
+      .withArgs(await x.getAddress());
+    const ca = await w.consensus.getAddress();
+    await hre.network.provider.send("hardhat_impersonateAccount", [ca]);
+    await hre.network.provider.send("hardhat_setBalance", [ca, "0xDE0B6B3A7640000"]);
+    const cs = await hre.ethers.getSigner(ca);
+    await expect(w.staking.connect(cs).distribute([ca], [])).to.be.revertedWithCustomError(w.staking, "LengthMismatch");
+    // a hotkey with no stake keeps the whole amount as commission
+    await w.token.transfer(await w.staking.getAddress(), 7n);
+    await w.staking.connect(cs).distribute([await x.getAddress()], [7n]);
+    const [, , commission] = await w.staking.hotkeyInfo(await x.getAddress());
+    expect(commission).to.equal(7n);
+    await hre.network.provider.send("hardhat_stopImpersonatingAccount", [ca]);
+    await expect(w.staking.wire(await w.neurons.getAddress(), ca)).to.be.revertedWithCustomError(w.staking, "AlreadyWired");
+    const S = await hre.ethers.getContractFactory("Staking");
+    const s = await S.deploy(await w.token.getAddress(), 5);
+    await expect(s.wire(hre.ethers.ZeroAddress, ca)).to.be.revertedWithCustomError(s, "ZeroAddress");
+    await expect(s.wire(await w.neurons.getAddress(), ca)).to.emit(s, "Wired");
+  });
+});

@@ -1,0 +1,207 @@
+/**
+ * Known-answer tests: the Solidity settlement (YumaMath via a harness, and the whole Consensus contract on Hardhat's
+ * EVM) against the TypeScript reference nodes/chain/yuma.ts on random matrices. Allowed difference: 1 unit.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import hre from "hardhat";
+import { mine } from "@nomicfoundation/hardhat-network-helpers";
+import type { Hex } from "viem";
+import { deployCerberus } from "../../../scripts/deploy.ts";
+import {
+  BOND_ONE,
+  normalizeRow,
+  payout,
+  stakeShares,
+  weightsCommitHash,
+  yumaEpoch,
+} from "../../../nodes/chain/yuma.ts";
+
+const { ethers } = hre;
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function near(actual: bigint, expected: bigint, what: string): void {
+  const d = actual > expected ? actual - expected : expected - actual;
+  assert.ok(d <= 1n, `${what}: chain ${actual} vs reference ${expected}`);
+}
+
+test("YumaMath.settleGroup matches the reference on random 16-miner × 32-seat groups", async () => {
+  await hre.run("compile", { quiet: true });
+  const harness = await (await ethers.getContractFactory("YumaHarness")).deploy();
+  for (let trial = 0; trial < 12; trial++) {
+    const r = rng(1000 + trial);
+    const vMask = trial === 0 ? 0xffffffff : Math.floor(r() * 2 ** 32) >>> 0;
+    const seated = Array.from({ length: 32 }, (_, i) => ((vMask >>> i) & 1) === 1);
+    const revealedArr = seated.map((s) => s && r() < 0.8);
+    const laneMask = trial === 0 ? 0xffff : Math.floor(r() * 65536);
+    const stakes = Array.from({ length: 32 }, () => BigInt(Math.floor(r() * 1e6)) * 10n ** 18n);
+    const sh = stakeShares(stakes, revealedArr);
+    const rows = Array.from({ length: 32 }, () =>
+      Array.from({ length: 16 }, () => (r() < 0.2 ? 0n : BigInt(Math.floor(r() * 65536)))),
+    );
+    const bonds = Array.from({ length: 32 }, () => Array.from({ length: 16 }, () => BigInt(Math.floor(r() * Number(BOND_ONE)))));
+    const pack = (lanes: bigint[], plus: bigint) => lanes.reduce((a, v, l) => a | ((v + plus) << BigInt(16 * l)), 0n);
+    let revealed = 0n;
+    revealedArr.forEach((x, i) => {
+      if (x) revealed |= 1n << BigInt(i);
+    });
+    const [rank, cons, bOut, dr] = await harness.settleGroup(
+      rows.map((row, i) => (revealedArr[i] ? pack(row, 0n) : 0n)),
+      bonds.map((b) => pack(b, 1n)),
+      sh,
+      revealed,
+      BigInt(vMask),
+      BigInt(laneMask),
+    );
+    const ref = yumaEpoch({
+      weights: rows.map((row, i) => (revealedArr[i] ? row : null)),
+      stakes,
+      bonds,
+      validatorSeated: seated,
+      minerSeated: Array.from({ length: 16 }, (_, l) => ((laneMask >> l) & 1) === 1),
+    });
+    for (let l = 0; l < 16; l++) {
+      near(rank[l], ref.ranks[l], `trial ${trial} rank ${l}`);
+      if (ref.sumRank > 0n) near(cons[l], ref.consensus[l], `trial ${trial} consensus ${l}`);
+    }
+    for (let i = 0; i < 32; i++) {
+      for (let l = 0; l < 16; l++) {
+        const lane = (bOut[i] >> BigInt(16 * l)) & 0xffffn;
+        near(lane - 1n, ref.bonds[i][l], `trial ${trial} bond ${i},${l}`);
+      }
+      near(dr[i], ref.dividendSums[i], `trial ${trial} dividend sum ${i}`);
+    }
+  }
+});
+
+test("Consensus settlement on the EVM matches the reference over several random epochs", async () => {
+  await hre.run("compile", { quiet: true });
+  const d = await deployCerberus(hre, { initialReward: 10n ** 18n, halvingInterval: 1_000_000n, unbondingBlocks: 5n });
+  const at = (name: keyof typeof d.contracts) => ethers.getContractAt(name, d.contracts[name].address);
+  const token = await at("CerberusToken");
+  const brains = await at("BrainRegistry");
+  const staking = await at("Staking");
+  const neurons = await at("NeuronRegistry");
+  const consensus = await at("Consensus");
+  const emission = await at("Emission");
+  const [deployer] = await ethers.getSigners();
+  const CBR = 10n ** 18n;
+  const M = 20; // seats
+  const SEATED = 13; // miners 0..12 registered; weights also land on empty seats 13..19
+  const V = 5;
+  await (await token.approve(d.contracts.BrainRegistry.address, ethers.MaxUint256)).wait();
+  const limits = { maxMiners: M, maxValidators: V, minMinerStake: 0n, minValidatorStake: CBR, immunityPeriod: 0 };
+  await (await brains.mintBrain(ethers.id("m"), ethers.id("f"), "", 60, limits)).wait();
+  const brainId = 1n;
+  const fund = async () => {
+    const w = ethers.Wallet.createRandom().connect(ethers.provider);
+    await hre.network.provider.send("hardhat_setBalance", [w.address, "0x56BC75E2D63100000"]);
+    return w;
+  };
+  const r = rng(7);
+  for (let j = 0; j < SEATED; j++) {
+    const m = await fund();
+    await (await neurons.connect(m).register(brainId, 0, "0x0" + (j % 10), "0x")).wait();
+  }
+  const validators = [];
+  for (let i = 0; i < V; i++) {
+    const v = await fund();
+    const stake = BigInt(1 + Math.floor(r() * 1000)) * CBR;
+    await (await token.transfer(v.address, stake)).wait();
+    await (await token.connect(v).approve(d.contracts.Staking.address, stake)).wait();
+    await (await staking.connect(v).stake(v.address, stake)).wait();
+    await (await neurons.connect(v).register(brainId, 1, "0x1" + i, "0x")).wait();
+    validators.push(v);
+  }
+  let bonds = Array.from({ length: V }, () => new Array<bigint>(M).fill(0n));
+  const [genesis, tempo] = await brains.timing(brainId);
+  const now = async () => BigInt(await ethers.provider.getBlockNumber());
+  const goto = async (block: bigint) => {
+    const n = await now();
+    if (block > n + 1n) await mine(block - n - 1n);
+  };
+  let epoch = (await now() - genesis) / tempo + 1n;
+  for (let round = 0; round < 4; round++, epoch++) {
+    const reveals = validators.map((_, i) => {
+      const uids: number[] = [];
+      const weights: number[] = [];
+      for (let j = 0; j < M; j++) {
+        if (r() < 0.7) {
+          uids.push(j);
+          weights.push(1 + Math.floor(r() * 65535));
+        }
+      }
+      if (uids.length === 0) {
+        uids.push(0);
+        weights.push(1);
+      }
+      return { uids, weights, salt: ethers.zeroPadValue(ethers.toBeHex(round * 100 + i + 1), 32) as Hex };
+    });
+    const revealing = validators.map((_, i) => round === 0 || r() < 0.75);
+    await goto(genesis + epoch * tempo);
+    for (let i = 0; i < V; i++) {
+      const x = reveals[i];
+      await (await consensus.connect(validators[i]).commit(brainId, epoch, weightsCommitHash(brainId, epoch, x.uids, x.weights, x.salt))).wait();
+    }
+    await goto(genesis + (epoch + 1n) * tempo);
+    for (let i = 0; i < V; i++) {
+      if (!revealing[i]) continue;
+      const x = reveals[i];
+      await (await consensus.connect(validators[i]).reveal(brainId, epoch, x.uids, x.weights, x.salt)).wait();
+    }
+    await goto(genesis + (epoch + 1n) * tempo + tempo / 2n);
+    const stakes = await Promise.all(validators.map((v) => staking.totalStake(v.address)));
+    const pendingBefore = await Promise.all(Array.from({ length: M }, (_, j) => consensus.minerPending(brainId, j)));
+    const rc = await (await consensus.settle(brainId, epoch, 1000)).wait();
+    const logs = rc!.logs.flatMap((l) => {
+      for (const c of [consensus, staking, emission]) {
+        try {
+          const p = c.interface.parseLog(l);
+          if (p) return [p];
+        } catch {
+          /* other contract */
+        }
+      }
+      return [];
+    });
+    const released = logs.find((p) => p.name === "Released")!;
+    const settled = logs.find((p) => p.name === "EpochSettled")!;
+    const E: bigint = released.args.total;
+    const ref = yumaEpoch({
+      weights: reveals.map((x, i) => (revealing[i] ? normalizeRow(x.uids, x.weights, M) : null)),
+      stakes,
+      bonds,
+      validatorSeated: new Array(V).fill(true),
+      minerSeated: Array.from({ length: M }, (_, j) => j < SEATED),
+    });
+    const pay = payout(ref, E);
+    for (let i = 0; i < V; i++) {
+      for (let j = 0; j < M; j++) near(await consensus.bond(brainId, i, j), ref.bonds[i][j], `epoch ${epoch} bond ${i},${j}`);
+    }
+    const inc = await consensus.minerIncentives(brainId);
+    for (let j = 0; j < M; j++) {
+      near((await consensus.minerPending(brainId, j)) - pendingBefore[j], pay.miner[j], `epoch ${epoch} miner ${j} paid`);
+      near(inc[j], pay.incentiveShares[j], `epoch ${epoch} incentive ${j}`);
+    }
+    const distributed = new Map<string, bigint>();
+    for (const p of logs.filter((p) => p.name === "RewardsDistributed")) distributed.set(p.args.hotkey, p.args.amount);
+    for (let i = 0; i < V; i++) {
+      near(distributed.get(validators[i].address) ?? 0n, pay.validator[i], `epoch ${epoch} validator ${i} paid`);
+      if (!revealing[i]) assert.equal(pay.validator[i], 0n);
+    }
+    near(settled.args.ownerPaid, pay.owner, `epoch ${epoch} owner`);
+    assert.equal(settled.args.minerPaid + settled.args.validatorPaid + settled.args.ownerPaid, E);
+    bonds = ref.bonds;
+  }
+  void deployer;
+});
