@@ -118,12 +118,13 @@ export async function getValidatorActivity(
  * Incentives and dividends after each of the last `epochs` settlements of a Brain, oldest first. The contracts keep
  * only the latest scores, so each past epoch is one multicall at its EpochSettled block (needs a node that serves
  * historical state — Hardhat does; a pruned full node only for recent blocks). RPC cost: ⌈range/pageSize⌉ getLogs +
- * `epochs` eth_calls.
+ * `epochs` eth_calls. Bound the scan with `toBlock` = the Brain's last settlement block (BrainDetail.lastUpdate) and
+ * `fromBlock` ≈ toBlock − (epochs + 1)·tempo when settlements are regular (what the dashboard does).
  */
 export async function getIncentiveHistory(
   r: CerberusReader,
   brainId: bigint | number,
-  opts: { epochs?: number; head?: bigint; pageSize?: bigint } = {},
+  opts: { epochs?: number; head?: bigint; fromBlock?: bigint; toBlock?: bigint; pageSize?: bigint; maxPages?: number } = {},
 ): Promise<EpochScores[]> {
   const id = checkId("brainId", brainId);
   const epochs = opts.epochs ?? 3;
@@ -133,8 +134,10 @@ export async function getIncentiveHistory(
   const settled = await recentEvents(r, "settlements", {
     brainId: id,
     limit: epochs,
-    toBlock: opts.head,
+    fromBlock: opts.fromBlock,
+    toBlock: opts.toBlock ?? opts.head,
     pageSize: opts.pageSize,
+    maxPages: opts.maxPages,
   });
   const a = r.deployment.addresses;
   const rows = await Promise.all(

@@ -149,17 +149,23 @@ export async function* pageEvents(
   }
 }
 
-/** The newest `limit` events of a feed, newest first, scanning backward page by page until enough are found. */
+/**
+ * The newest `limit` events of a feed, newest first, scanning backward page by page until enough are found or
+ * `maxPages` pages (default 10) were read.
+ */
 export async function recentEvents(
   r: CerberusReader,
   feed: FeedName,
-  opts: Omit<PagingOptions, "direction"> & { limit?: number } = {},
+  opts: Omit<PagingOptions, "direction"> & { limit?: number; maxPages?: number } = {},
 ): Promise<FeedEvent[]> {
   const limit = opts.limit ?? 20;
+  // Bounded by default: a quiet feed on a long chain must not turn one widget into hundreds of eth_getLogs.
+  const maxPages = opts.maxPages ?? 10;
   const out: FeedEvent[] = [];
+  let pages = 0;
   for await (const page of pageEvents(r, feed, { ...opts, direction: "backward" })) {
     out.push(...page.events.slice().reverse());
-    if (out.length >= limit) break;
+    if (out.length >= limit || ++pages >= maxPages) break;
   }
   return out.slice(0, limit);
 }

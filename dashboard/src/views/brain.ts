@@ -17,12 +17,21 @@ const CHART_MINERS = 8;
 
 export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigint, alive: () => boolean): Promise<void> {
   const head = await r.client.getBlockNumber();
-  const [brain, state, history] = await Promise.all([
-    getBrain(r, id),
-    getEpochState(r, id, { head }),
-    getIncentiveHistory(r, id, { epochs: HISTORY_EPOCHS, head }),
+  const [brain, state] = await Promise.all([getBrain(r, id), getEpochState(r, id, { head })]);
+  // The scan for past settlements is bounded by the Brain itself: nothing settled after its last settlement block,
+  // and with one settlement per epoch the last HISTORY_EPOCHS lie within (HISTORY_EPOCHS + 1) tempos before it.
+  const span = BigInt(brain.tempo) * BigInt(HISTORY_EPOCHS + 1);
+  const [history, activity] = await Promise.all([
+    brain.lastSettledEpoch === null
+      ? Promise.resolve([])
+      : getIncentiveHistory(r, id, {
+          epochs: HISTORY_EPOCHS,
+          toBlock: brain.lastUpdate,
+          fromBlock: brain.lastUpdate > brain.genesisBlock + span ? brain.lastUpdate - span : brain.genesisBlock,
+          maxPages: 2,
+        }),
+    getValidatorActivity(r, id, state, brain.validators),
   ]);
-  const activity = await getValidatorActivity(r, id, state, brain.validators);
   if (!alive()) return;
 
   const byUid = new Map(brain.validators.map((v) => [v.uid, v]));

@@ -30,9 +30,9 @@ export async function renderBrains(r: CerberusReader, view: HTMLElement, alive: 
   const [list, schedule, regs, stakes, settles] = await Promise.all([
     listBrains(r, { limit: 100 }),
     getEmissionSchedule(r, { head }),
-    recentEvents(r, "registrations", { toBlock: head, limit: 6 }),
-    recentEvents(r, "stakes", { toBlock: head, limit: 6 }),
-    recentEvents(r, "settlements", { toBlock: head, limit: 6 }),
+    recentEvents(r, "registrations", { toBlock: head, limit: 6, maxPages: 2 }),
+    recentEvents(r, "stakes", { toBlock: head, limit: 6, maxPages: 2 }),
+    recentEvents(r, "settlements", { toBlock: head, limit: 6, maxPages: 2 }),
   ]);
   if (!alive()) return;
   const rows = list.brains.map((b) =>

@@ -177,7 +177,7 @@ describe("read SDK on a Hardhat chain", { timeout: 180_000 }, () => {
       }
       assert.equal(pages, Math.ceil(Number(head + 1n) / 7));
       assert.deepEqual(paged, one.events, feed);
-      const recent = await recentEvents(r, feed, { limit: 3, pageSize: 7n, toBlock: head });
+      const recent = await recentEvents(r, feed, { limit: 3, pageSize: 7n, toBlock: head, maxPages: 1_000 });
       assert.deepEqual(recent, one.events.slice(-3).reverse(), `recent ${feed}`);
     }
     const regs = (await getEventsPage(r, "registrations", { fromBlock: 0n, toBlock: head }, { brainId: 1n })).events;
@@ -187,6 +187,11 @@ describe("read SDK on a Hardhat chain", { timeout: 180_000 }, () => {
     const totalMinted = await chain.client.readContract({ address: a().emission, abi: emissionAbi, functionName: "totalMinted" });
     assert.equal(settled.reduce((s, e) => s + (e.kind === "EpochSettled" ? e.emission : 0n), 0n), totalMinted);
     await assert.rejects(getEventsPage(r, "stakes", { fromBlock: 5n, toBlock: 4n }), isSdkError("SDK_BAD_INPUT"));
+    // A quiet range is scanned at most maxPages pages deep.
+    const { reader, calls } = countingReader();
+    const none = await recentEvents(reader, "settlements", { brainId: 2n, toBlock: head, pageSize: 1n, maxPages: 3 });
+    assert.deepEqual(none, []);
+    assert.deepEqual(calls, ["eth_getLogs", "eth_getLogs", "eth_getLogs"]);
   });
 
   it("getEmissionSchedule matches the Emission contract", async () => {
