@@ -1,0 +1,196 @@
+/** One Brain: metadata, epoch state, per-epoch incentive chart, validators' commit/reveal, sortable neurons. */
+import {
+  getBrain,
+  getEpochState,
+  getIncentiveHistory,
+  getValidatorActivity,
+  type CerberusReader,
+  type Neuron,
+} from "../../../nodes/sdk/index.ts";
+import { lineChart } from "../chart.ts";
+import { cbr, h, kv, pct, short } from "../ui.ts";
+
+type SortKey = "incentive" | "uid" | "stake" | "pendingReward";
+
+const HISTORY_EPOCHS = 3;
+const CHART_MINERS = 8;
+
+export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigint, alive: () => boolean): Promise<void> {
+  const head = await r.client.getBlockNumber();
+  const [brain, state] = await Promise.all([getBrain(r, id), getEpochState(r, id, { head })]);
+  // The scan for past settlements is bounded by the Brain itself: nothing settled after its last settlement block,
+  // and with one settlement per epoch the last HISTORY_EPOCHS lie within (HISTORY_EPOCHS + 1) tempos before it.
+  const span = BigInt(brain.tempo) * BigInt(HISTORY_EPOCHS + 1);
+  const [history, activity] = await Promise.all([
+    brain.lastSettledEpoch === null
+      ? Promise.resolve([])
+      : getIncentiveHistory(r, id, {
+          epochs: HISTORY_EPOCHS,
+          toBlock: brain.lastUpdate,
+          fromBlock: brain.lastUpdate > brain.genesisBlock + span ? brain.lastUpdate - span : brain.genesisBlock,
+          maxPages: 2,
+        }),
+    getValidatorActivity(r, id, state, brain.validators),
+  ]);
+  if (!alive()) return;
+
+  const byUid = new Map(brain.validators.map((v) => [v.uid, v]));
+  const validatorRows = activity.map((a) => {
+    const v = byUid.get(a.uid);
+    const mark = (ok: boolean, label: string) => h("span", { class: ok ? "ok" : "no" }, ok ? `✔ ${label}` : `— ${label}`);
+    return h(
+      "tr",
+      { "data-validator": a.uid },
+      h("td", { class: "num" }, a.uid),
+      h("td", { class: "mono", title: a.hotkey }, short(a.hotkey)),
+      h("td", { class: "num" }, v ? cbr(v.stake, 2) : ""),
+      h("td", { class: "num" }, v ? pct(v.dividends) : ""),
+      h("td", { "data-committed-current": String(a.committedCurrent) }, mark(a.committedCurrent, `epoch ${state.currentEpoch}`)),
+      h("td", {}, state.previous ? mark(a.committedPrevious, "committed") : "—"),
+      h("td", { "data-revealed-previous": String(a.revealedPrevious) }, state.previous ? mark(a.revealedPrevious, "revealed") : "—"),
+    );
+  });
+
+  // Chart: the miners with the highest current incentive, over the last settled epochs.
+  const top = [...brain.miners].sort((a, b) => b.incentiveRaw - a.incentiveRaw).slice(0, CHART_MINERS);
+  const chart =
+    history.length === 0
+      ? h("p", { class: "muted" }, "No settled epoch yet.")
+      : lineChart(
+          history.map((e) => `epoch ${e.epoch}`),
+          top.map((m) => ({ label: `miner #${m.uid}`, values: history.map((e) => e.incentives[m.uid] ?? 0) })),
+          { yFormat: (v) => `${(v * 100).toFixed(2)}%` },
+        );
+
+  let sortKey: SortKey = "incentive";
+  let desc = true;
+  const tbody = h("tbody", {});
+  const headers: [SortKey | null, string][] = [
+    ["uid", "UID"],
+    [null, "Hotkey"],
+    [null, "Peer id"],
+    ["stake", "Stake (CBR)"],
+    ["incentive", "Incentive"],
+    ["pendingReward", "Pending reward"],
+    [null, "Registered"],
+    [null, "Last update"],
+  ];
+  const thead = h("thead", {});
+  const value = (n: Neuron, k: SortKey): number | bigint =>
+    k === "incentive" ? n.incentiveRaw : k === "uid" ? n.uid : k === "stake" ? n.stake : n.pendingReward;
+  const renderRows = () => {
+    const rows = [...brain.miners].sort((a, b) => {
+      const x = value(a, sortKey);
+      const y = value(b, sortKey);
+      const c = x < y ? -1 : x > y ? 1 : a.uid - b.uid;
+      return desc ? -c : c;
+    });
+    tbody.replaceChildren(
+      ...rows.map((n) =>
+        h(
+          "tr",
+          { "data-uid": n.uid },
+          h("td", { class: "num" }, n.uid),
+          h("td", { class: "mono", title: n.hotkey }, short(n.hotkey)),
+          h("td", { class: "mono", title: n.multiaddrs }, n.peerId),
+          h("td", { class: "num" }, cbr(n.stake, 2)),
+          h("td", { class: "num", "data-incentive-raw": n.incentiveRaw }, pct(n.incentive)),
+          h("td", { class: "num" }, cbr(n.pendingReward)),
+          h("td", { class: "num" }, String(n.registeredAt)),
+          h("td", { class: "num" }, String(n.lastUpdate)),
+        ),
+      ),
+    );
+    thead.replaceChildren(
+      h(
+        "tr",
+        {},
+        ...headers.map(([k, label]) =>
+          k === null
+            ? h("th", {}, label)
+            : h(
+                "th",
+                {
+                  class: "sortable",
+                  "data-sort": k,
+                  "aria-sort": k === sortKey ? (desc ? "descending" : "ascending") : undefined,
+                  onclick: () => {
+                    desc = k === sortKey ? !desc : true;
+                    sortKey = k;
+                    renderRows();
+                  },
+                },
+                label + (k === sortKey ? (desc ? " ▼" : " ▲") : ""),
+              ),
+        ),
+      ),
+    );
+  };
+  renderRows();
+
+  const settlement = state.settlement;
+  const total = brain.miners.length + brain.validators.length;
+  view.replaceChildren(
+    h("h1", {}, `Brain #${brain.id}`),
+    h(
+      "p",
+      { id: "neuron-count", "data-count": total, "data-miners": brain.miners.length, "data-validators": brain.validators.length },
+      `${total} neurons: ${brain.miners.length} miners, ${brain.validators.length} validators`,
+    ),
+    h(
+      "div",
+      { class: "grid" },
+      h(
+        "div",
+        { class: "card" },
+        h("h3", {}, "Brain"),
+        kv([
+          ["Owner", h("span", { class: "mono" }, brain.owner)],
+          ["Model hash", h("span", { class: "mono" }, short(brain.modelHash))],
+          ["FHE params", h("span", { class: "mono" }, short(brain.fheParamsHash))],
+          ["URI", brain.uri],
+          ["Tempo", `${brain.tempo} blocks (genesis ${brain.genesisBlock})`],
+          ["Limits", `${brain.limits.maxMiners} miners, ${brain.limits.maxValidators} validators`],
+          ["Min stake", `miner ${cbr(brain.limits.minMinerStake)} / validator ${cbr(brain.limits.minValidatorStake)} CBR`],
+          ["Immunity", `${brain.limits.immunityPeriod} blocks`],
+        ]),
+      ),
+      h(
+        "div",
+        { class: "card", id: "epoch" },
+        h("h3", {}, "Epoch"),
+        kv([
+          ["Block", String(state.head)],
+          ["Current epoch", String(state.currentEpoch)],
+          ["Commit window", `${state.current.commitFrom} – ${state.current.revealFrom - 1n}`],
+          [
+            "Reveal window",
+            state.previous
+              ? `epoch ${state.previous.epoch}: ${state.previous.revealFrom} – ${state.previous.revealTo - 1n} (${state.revealOpen ? "open" : "closed"})`
+              : "—",
+          ],
+          [
+            "Settlement",
+            settlement.settledAny
+              ? settlement.phase === "idle"
+                ? `epoch ${settlement.epoch} settled at block ${settlement.lastSettledBlock}`
+                : `epoch ${settlement.epoch} ${settlement.phase} (cursor ${settlement.cursor})`
+              : "none yet",
+          ],
+          ["Pending emission", `${cbr(state.pendingEmission)} CBR`],
+        ]),
+      ),
+    ),
+    h("h2", {}, "Incentive per epoch (top miners)"),
+    h("div", { class: "card", id: "incentive-chart" }, chart),
+    h("h2", {}, `Validators (${brain.validators.length})`),
+    h(
+      "table",
+      { id: "validators" },
+      h("thead", {}, h("tr", {}, ...["UID", "Hotkey", "Stake (CBR)", "Dividends", "Commit (now)", "Commit (prev)", "Reveal (prev)"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, ...validatorRows),
+    ),
+    h("h2", {}, `Miners (${brain.miners.length})`),
+    h("table", { id: "miners" }, thead, tbody),
+  );
+}

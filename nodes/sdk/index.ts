@@ -1,0 +1,22 @@
+/**
+ * Cerberus read SDK: typed, framework-free reads of the contracts for dApps, the dashboard and agents (viem).
+ * Every function takes a CerberusReader (a PublicClient + the deployment). See README "## Dashboard" for the API.
+ */
+export * from "./types.ts";
+export { SdkError, type SdkErrorCode } from "./errors.ts";
+export { parseDeployment, deploymentSchema, type CerberusDeployment, type CerberusAddresses } from "./deployment.ts";
+export { createCerberusReader, httpReader, type CerberusReader } from "./reader.ts";
+export { brainCount, listBrains, getBrain } from "./brains.ts";
+export {
+  epochAt,
+  epochWindows,
+  getEpochState,
+  getValidatorActivity,
+  getIncentiveHistory,
+  getEmissionSchedule,
+} from "./epochs.ts";
+export { getEventsPage, pageEvents, recentEvents, DEFAULT_PAGE_BLOCKS, type FeedFilter, type PagingOptions } from "./events.ts";
+export { getStakerView, stakedHotkeys } from "./staker.ts";
+export { stakeWithWallet, type StakeResult } from "./actions.ts";
+export { SHARE_ONE } from "./schemas.ts";
+export * as abis from "./abis.ts";
