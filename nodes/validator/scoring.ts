@@ -3,10 +3,13 @@
  * testable on its own and identical in every validator.
  *
  * Per miner: accuracy = fraction of challenges whose decrypted logits agree with the plaintext reference (same
- * top-1 word AND max |error| ≤ tolerance·range); availability = fraction answered at all; latency factor =
- * min(1, targetMs / median ms) (a miner at or under the latency target is not penalised; a slower one loses in
- * proportion). score = accuracy × latency factor (availability is inside accuracy: an unanswered challenge is a
- * wrong one). Weights are the scores scaled so the best miner gets 65,535; the chain row-normalises them anyway.
+ * top-1 word AND max |error| ≤ tolerance·range); an unanswered challenge is a wrong one. latency factor =
+ * min(1, targetMs / median ms). score = accuracy² × (1 − latencyWeight + latencyWeight × latency factor).
+ * Accuracy dominates on purpose: a wrong answer costs a user far more than a slow one, and latency measured from
+ * one validator's seat is noisy (its own load, its network path), so latency only separates miners that are
+ * equally correct — by at most `latencyWeight` (default 20%). Squaring accuracy keeps a miner that cheats on one
+ * challenge in eight (0.875² ≈ 0.77) below an always-correct but slow one (≥ 0.8). Weights are the scores scaled so
+ * the best miner gets 65,535; the chain row-normalises them anyway.
  */
 export interface ChallengeOutcome {
   /** The miner answered (a reply that decrypted to the right shape). */
@@ -34,9 +37,11 @@ export interface ScoringRule {
   tolerance: number;
   /** Latency that earns the full latency factor (default 1,500 ms, DESIGN.md's per-token target). */
   targetMs: number;
+  /** Share of the score that depends on latency (default 0.2). */
+  latencyWeight: number;
 }
 
-export const DEFAULT_SCORING: ScoringRule = { tolerance: 1e-3, targetMs: 1_500 };
+export const DEFAULT_SCORING: ScoringRule = { tolerance: 1e-3, targetMs: 1_500, latencyWeight: 0.2 };
 
 export function isCorrect(o: ChallengeOutcome, rule: ScoringRule = DEFAULT_SCORING): boolean {
   return o.answered && o.top1Match && o.maxRelError <= rule.tolerance;
@@ -50,7 +55,7 @@ export function scoreMiner(uid: number, outcomes: readonly ChallengeOutcome[], r
   const latencyFactor = answered.length === 0 ? 0 : Math.min(1, rule.targetMs / Math.max(medianMs, 1e-9));
   return {
     uid, challenges: outcomes.length, answered: answered.length, correct, medianMs, accuracy, latencyFactor,
-    score: accuracy * latencyFactor,
+    score: accuracy * accuracy * (1 - rule.latencyWeight + rule.latencyWeight * latencyFactor),
   };
 }
 
