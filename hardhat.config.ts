@@ -35,6 +35,9 @@ const config: HardhatUserConfig = {
     hardhat: {
       // Settlement of 256 miners × 32 validators runs in chunks; keep the default 30M block gas limit.
       allowUnlimitedContractSize: false,
+      // `CERBERUS_BLOCK_TIME_MS=1000 npx hardhat node` also mines a block every second, so epochs advance on an
+      // idle chain the way they do on a live one (tests and the demo mine explicitly and leave it unset).
+      mining: { auto: true, interval: Number(process.env.CERBERUS_BLOCK_TIME_MS ?? 0) },
     },
     localhost: { url: "http://127.0.0.1:8545" },
     ...(rpcUrl

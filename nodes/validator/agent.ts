@@ -111,14 +111,27 @@ export class ValidatorAgent {
       this.log.warn("every miner scored zero: nothing to commit this epoch");
       return undefined;
     }
-    const epoch = await this.chain.epochAt(this.brainId, await this.chain.blockNumber());
+    // The epoch can roll over between reading it and the commit's inclusion: then commit the same (fresh) scores
+    // for the new epoch, once.
+    for (let attempt = 1; ; attempt++) {
+      const epoch = await this.chain.epochAt(this.brainId, await this.chain.blockNumber());
+      try {
+        await this.commit(epoch, result.uids, result.weights);
+        return { epoch, ...result };
+      } catch (err) {
+        if (attempt >= 2 || !(err instanceof ChainRevertError && err.errorName === "CommitWindowClosed")) throw err;
+        this.log.warn({ epoch: epoch.toString() }, "epoch ended before the commit landed; committing for the next one");
+      }
+    }
+  }
+
+  /** Persists salt and weights, then commits their hash for `epoch`. */
+  private async commit(epoch: bigint, uids: number[], weights: number[]): Promise<void> {
     const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
-    const hash = commitHash(this.brainId, epoch, result.uids, result.weights, salt);
-    this.state.record({ brainId: this.brainId.toString(), epoch: epoch.toString(), uids: result.uids,
-      weights: result.weights, salt, hash, revealed: false });
+    const hash = commitHash(this.brainId, epoch, uids, weights, salt);
+    this.state.record({ brainId: this.brainId.toString(), epoch: epoch.toString(), uids, weights, salt, hash, revealed: false });
     await this.chain.commit(this.brainId, epoch, hash);
-    this.log.info({ epoch: epoch.toString(), uids: result.uids, weights: result.weights }, "weights committed");
-    return { epoch, ...result };
+    this.log.info({ epoch: epoch.toString(), uids, weights }, "weights committed");
   }
 
   /**
