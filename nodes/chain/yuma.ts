@@ -4,6 +4,10 @@
  * dashboards and simulations. Pure functions, no I/O. Spec: docs/PROTOCOL.md "## Consensus math".
  */
 import { encodeAbiParameters, keccak256, type Hex } from "viem";
+import { CerberusError } from "../core/errors.ts";
+
+/** Input the contracts would reject (same rules as Consensus.reveal). */
+export class InvalidWeightsError extends CerberusError {}
 
 export const W_ONE = 65_535n; // a revealed row is normalized to sum ≤ W_ONE
 export const S_ONE = 1n << 32n; // stake share scale
@@ -12,6 +16,7 @@ export const ALPHA_NUM = 1n; // bond EMA α = ALPHA_NUM / ALPHA_DEN
 export const ALPHA_DEN = 10n;
 export const SHARE_ONE = 65_535n; // incentive / dividend display shares
 export const BPS = 10_000n;
+export const GWEI = 1_000_000_000n; // miner ledger unit
 export const MAX_MINERS = 256;
 export const MAX_VALIDATORS = 32;
 
@@ -31,10 +36,23 @@ export function weightsCommitHash(
   );
 }
 
+/** Checks a weight vector as Consensus.reveal does; throws InvalidWeightsError (code INVALID_WEIGHTS). */
+export function checkWeights(uids: readonly number[], weights: readonly number[], maxMiners: number): void {
+  const bad = (why: string) => new InvalidWeightsError("INVALID_WEIGHTS", why);
+  if (uids.length === 0 || uids.length !== weights.length) throw bad("uids and weights must be non-empty, same length");
+  uids.forEach((u, k) => {
+    if (!Number.isInteger(u) || u < 0 || u >= maxMiners) throw bad(`uid ${u} outside [0, ${maxMiners})`);
+    if (k > 0 && u <= uids[k - 1]) throw bad("uids must be strictly increasing");
+    const w = weights[k];
+    if (!Number.isInteger(w) || w < 0 || w > 65_535) throw bad(`weight ${w} is not a uint16`);
+  });
+  if (weights.every((w) => w === 0)) throw bad("weights sum to zero");
+}
+
 /** Row normalization done on-chain at reveal: w·W_ONE/Σw (floor), dense over `maxMiners` uids. */
 export function normalizeRow(uids: readonly number[], weights: readonly number[], maxMiners: number): bigint[] {
+  checkWeights(uids, weights, maxMiners);
   const sum = weights.reduce((a, w) => a + BigInt(w), 0n);
-  if (sum === 0n) throw new RangeError("weights sum to zero");
   const row = new Array<bigint>(maxMiners).fill(0n);
   uids.forEach((u, k) => {
     row[u] = (BigInt(weights[k]) * W_ONE) / sum;
@@ -176,7 +194,8 @@ export function payout(r: EpochResult, emission: bigint, split: Split = DEFAULT_
   const validatorPool = (emission * split.validatorBps) / BPS;
   const ownerPool = emission - minerPool - validatorPool;
   const share = (amount: bigint, part: bigint, whole: bigint) => (whole === 0n ? 0n : (amount * part) / whole);
-  const miner = r.ranks.map((x) => share(minerPool, x, r.sumRank));
+  // the on-chain miner ledger counts whole gwei; the sub-gwei remainder is dust (to the owner)
+  const miner = r.ranks.map((x) => (share(minerPool, x, r.sumRank) / GWEI) * GWEI);
   const validator = r.dividendSums.map((x) => share(validatorPool, x, r.sumDividends));
   const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
   return {
