@@ -30,7 +30,9 @@ contract Consensus is IConsensus, Ownable {
     uint256 private constant GROUPS = 16; // 256 miners / 16 lanes
     uint256 private constant ONES16 = 0x0001000100010001000100010001000100010001000100010001000100010001;
     uint256 private constant ONES64 = 0x0000000000000001000000000000000100000000000000010000000000000001;
-    uint256 private constant ONES128 = 0x0000000000000000000000000000000100000000000000000000000000000001;
+    /// @dev Miner ledger unit: rewards are credited in whole gwei (4 seats per storage slot); the sub-gwei
+    ///      remainder of each miner's share is rounding dust and goes to the Brain owner.
+    uint256 private constant GWEI = 1e9;
 
     struct Settlement {
         uint64 epoch; // in progress (phase != 0) or last settled
@@ -39,8 +41,8 @@ contract Consensus is IConsensus, Ownable {
         bool settledAny;
         uint32 revealedMask; // validators counted in this epoch
         uint32 validatorMask; // validators occupied at start (bonds updated)
+        uint64 lastSettledBlock; // block of the last completed settlement
         uint256 minerMask; // miners occupied at start
-        uint256 sTotal; // Σ stake shares of revealed validators
         uint256 sumRank;
         uint256 minerPool;
         uint256 minerPaid;
@@ -55,12 +57,11 @@ contract Consensus is IConsensus, Ownable {
         uint64[32][2] revealTag; // epoch + 1 of the weights in the buffer, 0 = none
         uint256[16][32] bonds; // [validator][group], lanes = bond + 1
         uint256[64] rankScratch; // 4 × uint64 lanes per slot, lanes = rank + 1
-        uint256[16] dividendScratch; // 2 × uint128 lanes per slot, lanes = Σ_j B·R + 1
-        uint256[128] minerPending; // 2 × uint128 lanes per slot, lanes = pending + 1
+        uint256[16] dividendScratch; // 2 × uint128 lanes per slot: Σ_j B·R carried between chunks of one epoch
+        uint256[64] minerPending; // 4 × uint64 lanes per slot, lanes = pending (in GWEI units) + 1
         uint256[16] incentive; // uint16 lanes, share of 65,535 + 1 for seated miners (0 = empty seat)
         uint256[2] dividends; // uint16 lanes, share of 65,535
-        uint32[32] stakeShare; // snapshot for the epoch in progress
-        uint64 lastSettledBlock;
+        uint64[32] stakeShare; // snapshot for an epoch settled over several calls (share ≤ 2^32)
         Settlement s;
     }
 
@@ -208,15 +209,17 @@ contract Consensus is IConsensus, Ownable {
         if (block.number < ready) revert EpochNotSettleable(epoch, ready);
         BrainState storage st = _st[brainId];
         Settlement storage s = st.s;
+        uint256 maxMiners = brains.limits(brainId).maxMiners;
+        // Work is done in whole groups of 16 miners: `steps` is rounded up to a multiple of 16.
+        uint256 budget = ((steps + 15) >> 4) << 4;
+        uint256[32] memory shares;
         if (s.phase != 0) {
             if (s.epoch != epoch) revert SettlementInProgress(brainId, s.epoch);
         } else {
             if (s.settledAny && epoch <= s.epoch) revert EpochAlreadySettled(epoch);
-            _start(brainId, st, epoch);
+            // stake shares go to storage only when the ranking phase spans several calls
+            shares = _start(brainId, st, epoch, budget < maxMiners);
         }
-        uint256 maxMiners = brains.limits(brainId).maxMiners;
-        // Work is done in whole groups of 16 miners: `steps` is rounded up to a multiple of 16.
-        uint256 budget = ((steps + 15) >> 4) << 4;
         if (s.phase == 1) {
             uint256 from = s.cursor;
             uint256 end = _min(from + budget, maxMiners);
@@ -225,10 +228,12 @@ contract Consensus is IConsensus, Ownable {
             // (no rank scratch, no payment phase); otherwise ranks go to storage and phase B pays later.
             bool whole = from == 0 && end == maxMiners;
             uint256[] memory ranks = new uint256[](whole ? 256 : 0);
-            _rank(st, epoch & 1, from >> 4, (end + 15) >> 4, ranks);
+            if (from != 0) shares = _loadShares(st, s.validatorMask);
+            uint256[32] memory dr =
+                _rank(st, epoch & 1, from >> 4, (end + 15) >> 4, ranks, end == maxMiners, shares);
             s.cursor = uint16(end);
             if (end == maxMiners) {
-                _finalize(brainId, st);
+                _finalize(brainId, st, dr);
                 if (whole && s.phase == 2) {
                     _payMiners(st, 0, maxMiners, ranks);
                     _close(brainId, st);
@@ -250,7 +255,16 @@ contract Consensus is IConsensus, Ownable {
         return false;
     }
 
-    function _start(uint256 brainId, BrainState storage st, uint256 epoch) private {
+    function _loadShares(BrainState storage st, uint256 vMask) private view returns (uint256[32] memory sh) {
+        for (uint256 i; i < 32; ++i) {
+            if (vMask & (1 << i) != 0) sh[i] = st.stakeShare[i];
+        }
+    }
+
+    function _start(uint256 brainId, BrainState storage st, uint256 epoch, bool store)
+        private
+        returns (uint256[32] memory shares)
+    {
         Settlement storage s = st.s;
         (uint256 minerMask, uint256 vMask) = neurons.occupancy(brainId);
         address[32] memory hk = neurons.validatorHotkeys(brainId);
@@ -264,11 +278,9 @@ contract Consensus is IConsensus, Ownable {
             stakes[i] = staking.totalStake(hk[i]);
             total += stakes[i];
         }
-        uint256 sTotal;
         for (uint256 i; i < 32; ++i) {
-            uint256 sh = YumaMath.stakeShare(stakes[i], total);
-            if (st.stakeShare[i] != sh) st.stakeShare[i] = uint32(sh);
-            sTotal += sh;
+            shares[i] = YumaMath.stakeShare(stakes[i], total);
+            if (store && st.stakeShare[i] != shares[i]) st.stakeShare[i] = uint64(shares[i]);
         }
         s.epoch = uint64(epoch);
         s.phase = 1;
@@ -276,7 +288,6 @@ contract Consensus is IConsensus, Ownable {
         s.revealedMask = revealed;
         s.validatorMask = uint32(vMask);
         s.minerMask = minerMask;
-        s.sTotal = sTotal;
         s.sumRank = 0;
         s.minerPaid = 0;
         s.emission = 0;
@@ -291,56 +302,102 @@ contract Consensus is IConsensus, Ownable {
         uint256 parity,
         uint256 fromGroup,
         uint256 toGroup,
-        uint256[] memory ranks
-    ) private {
+        uint256[] memory ranks,
+        bool last,
+        uint256[32] memory shares
+    ) private returns (uint256[32] memory dr) {
         Settlement storage s = st.s;
         uint256 revealed = s.revealedMask;
         uint256 vMask = s.validatorMask;
-        uint256 minerMask = s.minerMask;
         YumaMath.Group memory x;
+        x.sh = shares;
         for (uint256 i; i < 32; ++i) {
             if (vMask & (1 << i) == 0) continue;
-            x.sh[i] = st.stakeShare[i];
-            uint256 lane = (st.dividendScratch[i >> 1] >> ((i & 1) << 7)) & type(uint128).max;
-            x.dr[i] = lane == 0 ? 0 : lane - 1;
+            // dividend sums carried over from earlier chunks of this epoch (none when starting at group 0)
+            if (fromGroup != 0) x.dr[i] = (st.dividendScratch[i >> 1] >> ((i & 1) << 7)) & type(uint128).max;
         }
         uint256 sumRank = s.sumRank;
         for (uint256 g = fromGroup; g < toGroup; ++g) {
-            for (uint256 i; i < 32; ++i) {
-                if (revealed & (1 << i) != 0) x.wSlot[i] = st.weights[parity][i][g];
-                if (vMask & (1 << i) != 0) x.bSlot[i] = st.bonds[i][g];
-            }
-            YumaMath.settleGroup(x, revealed, vMask, (minerMask >> (g << 4)) & 0xffff);
-            if (ranks.length != 0) {
-                for (uint256 l; l < 16; ++l) {
-                    ranks[(g << 4) + l] = x.rank[l];
-                    sumRank += x.rank[l];
-                }
-            } else {
-                for (uint256 q; q < 4; ++q) {
-                    uint256 packed;
-                    for (uint256 k; k < 4; ++k) {
-                        uint256 r = x.rank[(q << 2) + k];
-                        sumRank += r;
-                        packed |= (r + 1) << (k << 6);
-                    }
-                    if (st.rankScratch[(g << 2) + q] != packed) st.rankScratch[(g << 2) + q] = packed;
-                }
-            }
-            for (uint256 i; i < 32; ++i) {
-                if (vMask & (1 << i) != 0) st.bonds[i][g] = x.bSlot[i];
-            }
+            _loadGroup(st, x, parity, g, revealed, vMask);
+            YumaMath.settleGroup(x, revealed, vMask, (s.minerMask >> (g << 4)) & 0xffff);
+            sumRank += _recordRanks(st, x, g, ranks);
+            _storeBonds(st, x, g, vMask);
         }
         s.sumRank = sumRank;
-        for (uint256 k; k < 16; ++k) {
-            st.dividendScratch[k] = (x.dr[2 * k] + 1) | ((x.dr[2 * k + 1] + 1) << 128);
+        if (last) {
+            dr = x.dr;
+        } else {
+            for (uint256 k; k < 16; ++k) {
+                st.dividendScratch[k] = (x.dr[2 * k] & type(uint128).max) | (x.dr[2 * k + 1] << 128);
+            }
+        }
+    }
+
+    /// @dev Keeps the group's ranks in `ranks` (single-call settlement) or in the rank scratch; returns their sum.
+    function _recordRanks(BrainState storage st, YumaMath.Group memory x, uint256 g, uint256[] memory ranks)
+        private
+        returns (uint256 sum)
+    {
+        if (ranks.length != 0) {
+            for (uint256 l; l < 16; ++l) {
+                ranks[(g << 4) + l] = x.rank[l];
+                sum += x.rank[l];
+            }
+            return sum;
+        }
+        for (uint256 q; q < 4; ++q) {
+            uint256 packed;
+            for (uint256 k; k < 4; ++k) {
+                uint256 r = x.rank[(q << 2) + k];
+                sum += r;
+                packed |= (r + 1) << (k << 6);
+            }
+            if (st.rankScratch[(g << 2) + q] != packed) st.rankScratch[(g << 2) + q] = packed;
+        }
+    }
+
+    /// @dev Reads the packed weights (revealed seats) and bonds (seated validators) of group g into x.
+    function _loadGroup(
+        BrainState storage st,
+        YumaMath.Group memory x,
+        uint256 parity,
+        uint256 g,
+        uint256 revealed,
+        uint256 vMask
+    ) private view {
+        uint256[16][32] storage w = st.weights[parity];
+        uint256[16][32] storage b = st.bonds;
+        uint256[32] memory wS = x.wSlot;
+        uint256[32] memory bS = x.bSlot;
+        assembly ("memory-safe") {
+            let ws := add(w.slot, g)
+            let bs := add(b.slot, g)
+            for { let i := 0 } lt(i, 32) { i := add(i, 1) } {
+                if and(shr(i, revealed), 1) { mstore(add(wS, shl(5, i)), sload(add(ws, shl(4, i)))) }
+                if and(shr(i, vMask), 1) { mstore(add(bS, shl(5, i)), sload(add(bs, shl(4, i)))) }
+            }
+        }
+    }
+
+    function _storeBonds(BrainState storage st, YumaMath.Group memory x, uint256 g, uint256 vMask) private {
+        uint256[16][32] storage b = st.bonds;
+        uint256[32] memory bS = x.bSlot;
+        assembly ("memory-safe") {
+            let bs := add(b.slot, g)
+            for { let i := 0 } lt(i, 32) { i := add(i, 1) } {
+                if and(shr(i, vMask), 1) { sstore(add(bs, shl(4, i)), mload(add(bS, shl(5, i)))) }
+            }
         }
     }
 
     /// @dev End of phase A: mint and split emission, pay validators into Staking, record dividend shares.
-    function _finalize(uint256 brainId, BrainState storage st) private {
+    function _finalize(uint256 brainId, BrainState storage st, uint256[32] memory dr) private {
         Settlement storage s = st.s;
-        (uint256[32] memory dr, uint256 sumDr) = _takeDividendSums(st, s.revealedMask);
+        uint256 sumDr;
+        for (uint256 i; i < 32; ++i) {
+            if ((s.revealedMask >> i) & 1 == 0) dr[i] = 0;
+            sumDr += dr[i];
+        }
         if (s.sumRank == 0) {
             s.emission = emission.forfeit(brainId);
             s.ownerPaid = 0;
@@ -360,24 +417,6 @@ contract Consensus is IConsensus, Ownable {
         }
         s.phase = 2;
         s.cursor = 0;
-    }
-
-    /// @dev Reads Σ_j B_ij·R_j per validator (0 for non-revealers) and resets the scratch to encoded zero.
-    function _takeDividendSums(BrainState storage st, uint256 revealed)
-        private
-        returns (uint256[32] memory dr, uint256 sumDr)
-    {
-        for (uint256 k; k < 16; ++k) {
-            uint256 slot = st.dividendScratch[k];
-            st.dividendScratch[k] = ONES128;
-            dr[2 * k] = slot & type(uint128).max;
-            dr[2 * k + 1] = slot >> 128;
-        }
-        for (uint256 i; i < 32; ++i) {
-            uint256 v = dr[i] == 0 ? 0 : dr[i] - 1;
-            dr[i] = revealed & (1 << i) != 0 ? v : 0;
-            sumDr += dr[i];
-        }
     }
 
     /// @dev D_i = validatorPool · DR_i / ΣDR, paid into Staking in one batch; records dividend shares.
@@ -432,25 +471,25 @@ contract Consensus is IConsensus, Ownable {
                     }
                 }
             }
-            uint256[8] memory pend;
-            for (uint256 pair; pair < 8; ++pair) {
-                if ((occ >> (pair << 1)) & 3 != 0) pend[pair] = st.minerPending[(g << 3) + pair];
+            uint256[4] memory pend;
+            for (uint256 q; q < 4; ++q) {
+                if ((occ >> (q << 2)) & 15 != 0) pend[q] = st.minerPending[(g << 2) + q];
             }
             uint256 inc;
             (inc, paid) = _payGroup(r, pend, occ, pool, sumRank, paid);
-            for (uint256 pair; pair < 8; ++pair) {
-                if ((occ >> (pair << 1)) & 3 != 0) st.minerPending[(g << 3) + pair] = pend[pair];
+            for (uint256 q; q < 4; ++q) {
+                if ((occ >> (q << 2)) & 15 != 0) st.minerPending[(g << 2) + q] = pend[q];
             }
             st.incentive[g] = inc;
         }
         s.minerPaid = paid;
     }
 
-    /// @dev One group of 16 seats: credits the uint128 ledger lanes (pending + 1) in `pend` and returns the packed
-    ///      incentive lanes (share + 1 for seated miners) and the new running total.
+    /// @dev One group of 16 seats: credits the uint64 ledger lanes (gwei + 1) in `pend` and returns the packed
+    ///      incentive lanes (share + 1 for seated miners) and the new running total (wei).
     function _payGroup(
         uint256[16] memory r,
-        uint256[8] memory pend,
+        uint256[4] memory pend,
         uint256 occ,
         uint256 pool,
         uint256 sumRank,
@@ -461,14 +500,14 @@ contract Consensus is IConsensus, Ownable {
                 if ((occ >> l) & 1 == 0) continue;
                 uint256 rl = r[l];
                 inc |= (YumaMath.incentiveShare(rl, sumRank) + 1) << (l << 4);
-                uint256 amount = (pool * rl) / sumRank; // sumRank > 0 here (checked in _finalize)
+                uint256 amount = (pool * rl) / sumRank / GWEI; // sumRank > 0 here (checked in _finalize)
                 if (amount == 0) continue;
-                uint256 ps = (l & 1) << 7;
-                uint256 slot = pend[l >> 1];
-                uint256 lane = (slot >> ps) & type(uint128).max;
+                uint256 ps = (l & 3) << 6;
+                uint256 slot = pend[l >> 2];
+                uint256 lane = (slot >> ps) & type(uint64).max;
                 if (lane == 0) lane = 1;
-                pend[l >> 1] = (slot & ~(uint256(type(uint128).max) << ps)) | ((lane + amount) << ps);
-                paid += amount;
+                pend[l >> 2] = (slot & ~(uint256(type(uint64).max) << ps)) | ((lane + amount) << ps);
+                paid += amount * GWEI;
             }
         }
         return (inc, paid);
@@ -485,7 +524,7 @@ contract Consensus is IConsensus, Ownable {
         }
         s.phase = 0;
         s.settledAny = true;
-        st.lastSettledBlock = uint64(block.number);
+        s.lastSettledBlock = uint64(block.number);
         emit EpochSettled(brainId, s.epoch, s.emission, s.minerPaid, s.validatorPaid, s.ownerPaid);
     }
 
@@ -526,17 +565,15 @@ contract Consensus is IConsensus, Ownable {
             uint256 rs = (uint256(uid) & 3) << 6;
             uint256 rSlot = st.rankScratch[uid >> 2];
             st.rankScratch[uid >> 2] = (rSlot & ~(uint256(type(uint64).max) << rs)) | (uint256(1) << rs);
-            uint256 ps = (uint256(uid) & 1) << 7;
-            uint256 pSlot = st.minerPending[uid >> 1];
-            if ((pSlot >> ps) & type(uint128).max == 0) st.minerPending[uid >> 1] = pSlot | (uint256(1) << ps);
+            uint256 ps = (uint256(uid) & 3) << 6;
+            uint256 pSlot = st.minerPending[uid >> 2];
+            if ((pSlot >> ps) & type(uint64).max == 0) st.minerPending[uid >> 2] = pSlot | (uint256(1) << ps);
         } else {
+            _prime(st.s);
             for (uint256 g; g < GROUPS; ++g) st.bonds[uid][g] = ONES16;
             st.revealTag[0][uid] = 0;
             st.revealTag[1][uid] = 0;
             st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
-            uint256 ds = (uint256(uid) & 1) << 7;
-            uint256 dSlot = st.dividendScratch[uid >> 1];
-            st.dividendScratch[uid >> 1] = (dSlot & ~(uint256(type(uint128).max) << ds)) | (uint256(1) << ds);
         }
     }
 
@@ -573,8 +610,8 @@ contract Consensus is IConsensus, Ownable {
 
     /// @notice Unclaimed incentive of a miner seat.
     function minerPending(uint256 brainId, uint16 uid) public view returns (uint256) {
-        uint256 lane = (_st[brainId].minerPending[uid >> 1] >> ((uint256(uid) & 1) << 7)) & type(uint128).max;
-        return lane == 0 ? 0 : lane - 1;
+        uint256 lane = (_st[brainId].minerPending[uid >> 2] >> ((uint256(uid) & 3) << 6)) & type(uint64).max;
+        return lane == 0 ? 0 : (lane - 1) * GWEI;
     }
 
     /// @notice Bond of validator `vUid` on miner `mUid` (scale 2^15).
@@ -598,18 +635,33 @@ contract Consensus is IConsensus, Ownable {
 
     /// @notice Settlement state: last settled (phase 0) or in-progress epoch, phase, cursor, block of last settlement.
     function settlementState(uint256 brainId) external view returns (Settlement memory s, uint64 lastSettledBlock) {
-        return (_st[brainId].s, _st[brainId].lastSettledBlock);
+        return (_st[brainId].s, _st[brainId].s.lastSettledBlock);
     }
 
     // ───────────────────────────── internals ─────────────────────────────
 
     function _takePending(BrainState storage st, uint16 uid) private returns (uint256 amount) {
-        uint256 ps = (uint256(uid) & 1) << 7;
-        uint256 slot = st.minerPending[uid >> 1];
-        uint256 lane = (slot >> ps) & type(uint128).max;
+        uint256 ps = (uint256(uid) & 3) << 6;
+        uint256 slot = st.minerPending[uid >> 2];
+        uint256 lane = (slot >> ps) & type(uint64).max;
         if (lane <= 1) return 0;
-        amount = lane - 1;
-        st.minerPending[uid >> 1] = (slot & ~(uint256(type(uint128).max) << ps)) | (uint256(1) << ps);
+        amount = (lane - 1) * GWEI;
+        st.minerPending[uid >> 2] = (slot & ~(uint256(type(uint64).max) << ps)) | (uint256(1) << ps);
+    }
+
+    /// @dev Before a Brain's first settlement, gives the settlement's per-epoch fields a nonzero placeholder (paid
+    ///      for by the first validator registration) so that settlements never pay 20k-gas zero→nonzero writes.
+    ///      Every placeholder is overwritten when a settlement starts; phase stays 0 and settledAny false.
+    function _prime(Settlement storage s) private {
+        if (s.settledAny || s.minerPool != 0) return;
+        s.validatorMask = 1;
+        s.minerMask = 1;
+        s.sumRank = 1;
+        s.minerPool = 1;
+        s.minerPaid = 1;
+        s.emission = 1;
+        s.validatorPaid = 1;
+        s.ownerPaid = 1;
     }
 
     function _checkHook(uint256 brainId) private view returns (BrainState storage st) {

@@ -27,8 +27,8 @@ contract Staking is IStaking, Ownable {
     struct Hotkey {
         uint256 total; // all stake on this hotkey
         uint256 accPerShare; // cumulative rewards per staked wei, scaled by 1e18
-        uint256 commission; // claimable take + rounding remainders, stored + 1 once initialized (see _addCommission)
-        uint16 takeBps;
+        uint128 commission; // claimable take + rounding remainders, stored + 1 once initialized (see _addCommission)
+        uint16 takeBps; // packed with commission: one slot read per distribution
         bool takeSet;
     }
 
@@ -215,7 +215,7 @@ contract Staking is IStaking, Ownable {
 
     function _addCommission(Hotkey storage h, uint256 amount) private {
         uint256 c = h.commission;
-        h.commission = (c == 0 ? 1 : c) + amount;
+        h.commission = uint128((c == 0 ? 1 : c) + amount);
     }
 
     function _take(Hotkey storage h) private view returns (uint16) {

@@ -12,6 +12,7 @@ export const ALPHA_NUM = 1n; // bond EMA α = ALPHA_NUM / ALPHA_DEN
 export const ALPHA_DEN = 10n;
 export const SHARE_ONE = 65_535n; // incentive / dividend display shares
 export const BPS = 10_000n;
+export const GWEI = 1_000_000_000n; // miner ledger unit
 export const MAX_MINERS = 256;
 export const MAX_VALIDATORS = 32;
 
@@ -176,7 +177,8 @@ export function payout(r: EpochResult, emission: bigint, split: Split = DEFAULT_
   const validatorPool = (emission * split.validatorBps) / BPS;
   const ownerPool = emission - minerPool - validatorPool;
   const share = (amount: bigint, part: bigint, whole: bigint) => (whole === 0n ? 0n : (amount * part) / whole);
-  const miner = r.ranks.map((x) => share(minerPool, x, r.sumRank));
+  // the on-chain miner ledger counts whole gwei; the sub-gwei remainder is dust (to the owner)
+  const miner = r.ranks.map((x) => (share(minerPool, x, r.sumRank) / GWEI) * GWEI);
   const validator = r.dividendSums.map((x) => share(validatorPool, x, r.sumDividends));
   const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
   return {
