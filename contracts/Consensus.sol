@@ -282,16 +282,8 @@ contract Consensus is IConsensus, Ownable {
             total += stakes[i];
         }
         for (uint256 i; i < 32; ++i) {
-<<<<<<< HEAD
-            // A lone revealer's share is exactly S_ONE = 2^32, one past uint32: store S_ONE − 1 (one unit of rounding)
-            // instead of letting the cast wrap it to zero.
-            uint256 sh = _min(YumaMath.stakeShare(stakes[i], total), type(uint32).max);
-            if (st.stakeShare[i] != sh) st.stakeShare[i] = uint32(sh);
-            sTotal += sh;
-=======
             shares[i] = YumaMath.stakeShare(stakes[i], total);
             if (store && st.stakeShare[i] != shares[i]) st.stakeShare[i] = uint64(shares[i]);
->>>>>>> contracts
         }
         s.epoch = uint64(epoch);
         s.phase = 1;

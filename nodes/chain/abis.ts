@@ -4246,13 +4246,13 @@ export const consensusAbi = [
             "type": "uint32"
           },
           {
-            "internalType": "uint256",
-            "name": "minerMask",
-            "type": "uint256"
+            "internalType": "uint64",
+            "name": "lastSettledBlock",
+            "type": "uint64"
           },
           {
             "internalType": "uint256",
-            "name": "sTotal",
+            "name": "minerMask",
             "type": "uint256"
           },
           {
