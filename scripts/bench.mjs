@@ -11,6 +11,7 @@ const BENCHES = [
   { name: "model", script: "bench:model", result: "bench/results/model.json" },
   { name: "fhe", script: "bench:fhe", result: "bench/results/fhe.json" },
   { name: "fhe-memory", script: "bench:fhe-memory", result: "bench/results/fhe-memory.json" },
+  { name: "net", script: "bench:net", result: "bench/results/net.json" },
 ];
 
 const args = process.argv.slice(2);
