@@ -14,7 +14,8 @@ describe("CerberusLens", () => {
     expect(v.owner).to.equal(await w.owner.getAddress());
     expect(v.brain.tempo).to.equal(40n);
     expect(v.settledAny).to.equal(true);
-    expect(v.lastSettledEpoch).to.equal(epoch);
+    expect(v.settlementEpoch).to.equal(epoch);
+    expect(v.settlementPhase).to.equal(0n);
     expect(v.lastUpdate).to.be.greaterThan(0n);
     expect(v.miners.length).to.equal(6);
     expect(v.validators.length).to.equal(4);

@@ -22,13 +22,16 @@ async function propertyWorld(): Promise<World & { deposited: bigint }> {
   for (const a of w.others) {
     await (await w.token.transfer(await a.getAddress(), 5_000n * h.CBR)).wait();
     await (await w.token.connect(a).approve(await w.staking.getAddress(), hre.ethers.MaxUint256)).wait();
+    // every actor starts with an own-stake position and a delegation, so unstake/withdraw paths are exercised
+    await (await w.staking.connect(a).stake(await a.getAddress(), 100n * h.CBR)).wait();
+    await (await w.staking.connect(a).stake(await w.validators[0].getAddress(), 50n * h.CBR)).wait();
   }
   return { ...w, deposited: await w.staking.totalStaked() };
 }
 
 type Cmd =
   | { t: "stake"; actor: number; target: number; amount: number }
-  | { t: "unstake"; actor: number; target: number; amount: number }
+  | { t: "unstake"; actor: number; target: number; pct: number }
   | { t: "withdraw"; actor: number }
   | { t: "register"; actor: number; validator: boolean }
   | { t: "deregister"; actor: number }
@@ -37,7 +40,7 @@ type Cmd =
 
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   fc.record({ t: fc.constant("stake" as const), actor: fc.nat(7), target: fc.nat(11), amount: fc.integer({ min: 1, max: 900 }) }),
-  fc.record({ t: fc.constant("unstake" as const), actor: fc.nat(7), target: fc.nat(11), amount: fc.integer({ min: 1, max: 900 }) }),
+  fc.record({ t: fc.constant("unstake" as const), actor: fc.nat(7), target: fc.nat(11), pct: fc.integer({ min: 1, max: 120 }) }),
   fc.record({ t: fc.constant("withdraw" as const), actor: fc.nat(7) }),
   fc.record({ t: fc.constant("register" as const), actor: fc.nat(7), validator: fc.boolean() }),
   fc.record({ t: fc.constant("deregister" as const), actor: fc.nat(7) }),
@@ -84,8 +87,19 @@ async function run(w: World & { deposited: bigint }, cmds: Cmd[]): Promise<void>
       const amount = BigInt(c.amount) * h.CBR;
       if (await attempt(w.staking.connect(actor).stake(target, amount))) deposited += amount;
     } else if (c.t === "unstake") {
+      // unstake pct% of one of the actor's positions (the first non-empty one from `target` on); > 100% must revert
       const actor = actors[c.actor];
-      await attempt(w.staking.connect(actor).unstake(await targets[c.target].getAddress(), BigInt(c.amount) * h.CBR));
+      const me = await actor.getAddress();
+      for (let k = 0; k < targets.length; k++) {
+        const target = await targets[(c.target + k) % targets.length].getAddress();
+        const [amount] = await w.staking.positionOf(me, target);
+        if (amount === 0n) continue;
+        const want = (amount * BigInt(c.pct)) / 100n;
+        if (want === 0n) break;
+        const ok = await attempt(w.staking.connect(actor).unstake(target, want));
+        expect(ok).to.equal(want <= amount);
+        break;
+      }
     } else if (c.t === "withdraw") {
       const actor = actors[c.actor];
       const [amount] = await w.staking.unbonds(await actor.getAddress());
