@@ -1,5 +1,5 @@
 import {
-  createPublicClient, createWalletClient, encodeAbiParameters, keccak256, type Account, type Address, type Hex,
+  createPublicClient, createWalletClient, type Account, type Address, type Hex,
   type PublicClient, type Transport, type WalletClient, type TransactionReceipt,
 } from "viem";
 import type { Logger } from "../core/log.ts";
@@ -299,8 +299,12 @@ export class ChainClient {
     });
   }
 
-  /** Runs the chunked settlement of `epoch` to the end; returns the number of transactions and their total gas. */
-  async settle(brainId: bigint, epoch: bigint, stepsPerTx = 128n): Promise<{ transactions: number; gasUsed: bigint }> {
+  /**
+   * Runs the settlement of `epoch` to the end; returns the number of transactions and their total gas. The default
+   * (256 miner-steps, every seat a Brain can have) settles in one call, the cheapest way (≈ 10M gas at 256 × 32);
+   * smaller chunks spread it over several transactions at some extra total gas.
+   */
+  async settle(brainId: bigint, epoch: bigint, stepsPerTx = 256n): Promise<{ transactions: number; gasUsed: bigint }> {
     let transactions = 0;
     let gasUsed = 0n;
     for (;;) {
@@ -376,14 +380,6 @@ export class ChainClient {
     throw last instanceof ChainUnavailableError ? last
       : new ChainUnavailableError("RPC_UNAVAILABLE", `${name} failed after ${this.attempts} attempts: ${(last as Error)?.message}`, { cause: last });
   }
-}
-
-/** keccak256(abi.encode(uint256 brainId, uint256 epoch, uint16[] uids, uint16[] weights, bytes32 salt)). */
-export function commitHash(brainId: bigint, epoch: bigint, uids: readonly number[], weights: readonly number[], salt: Hex): Hex {
-  return keccak256(encodeAbiParameters(
-    [{ type: "uint256" }, { type: "uint256" }, { type: "uint16[]" }, { type: "uint16[]" }, { type: "bytes32" }],
-    [brainId, epoch, uids, weights, salt],
-  ));
 }
 
 function safePeerInfo(peerId: Hex, multiaddrs: Hex): PeerInfo {

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import type { Hex } from "viem";
 import { loadBrainModel, type BrainModel } from "../client/brain-model.ts";
 import { InferClient, type TransportOptions } from "../client/transport.ts";
-import { commitHash, type ChainClient } from "../chain/client.ts";
+import type { ChainClient } from "../chain/client.ts";
+import { weightsCommitHash } from "../chain/yuma.ts";
 import { ChainRevertError } from "../chain/errors.ts";
 import { CerberusError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
@@ -128,7 +129,7 @@ export class ValidatorAgent {
   /** Persists salt and weights, then commits their hash for `epoch`. */
   private async commit(epoch: bigint, uids: number[], weights: number[]): Promise<void> {
     const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
-    const hash = commitHash(this.brainId, epoch, uids, weights, salt);
+    const hash = weightsCommitHash(this.brainId, epoch, uids, weights, salt);
     this.state.record({ brainId: this.brainId.toString(), epoch: epoch.toString(), uids, weights, salt, hash, revealed: false });
     await this.chain.commit(this.brainId, epoch, hash);
     this.log.info({ epoch: epoch.toString(), uids, weights }, "weights committed");
