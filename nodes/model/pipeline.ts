@@ -25,7 +25,7 @@ export interface PipelineConfig {
   float: { epochs: number; lr: number; evalsPerEpoch: number };
   calibration: { positions: number; quantile: number };
   poly: { epochs: number; lr: number; alpha: number; lambda: number; evalsPerEpoch: number; maxFoldShift: number };
-  squeeze: { rates: number[]; epochs: number; lr: number; evalsPerEpoch: number };
+  squeeze: { rates: number[]; epochs: number; lr: number; evalsPerEpoch: number; rampFraction: number };
   quantBits: number;
   target: number;
 }
@@ -39,7 +39,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   float: { epochs: 5, lr: 2e-3, evalsPerEpoch: 2 },
   calibration: { positions: 16384, quantile: 0.999 },
   poly: { epochs: 2, lr: 1e-3, alpha: 0.5, lambda: 10, evalsPerEpoch: 2, maxFoldShift: 4 },
-  squeeze: { rates: [0.25, 0.5, 0.75], epochs: 1, lr: 5e-4, evalsPerEpoch: 1 },
+  squeeze: { rates: [0.25, 0.5, 0.75], epochs: 1, lr: 5e-4, evalsPerEpoch: 1, rampFraction: 0.6 },
   quantBits: 12,
   target: 1.05,
 };
@@ -145,11 +145,10 @@ export async function runPipeline(splits: BrownSplits, cfg: PipelineConfig, log:
       W1: diagonalMask(cur.params.W1, inputSize(shape), shape.hidden, rate),
       W2: diagonalMask(cur.params.W2, shape.hidden, shape.vocab, rate),
     };
-    const start = cloneParams(cur.params);
-    start.W1 = start.W1.map((w, k) => (masks.W1[k] ? w : 0));
-    start.W2 = start.W2.map((w, k) => (masks.W2[k] ? w : 0));
-    pb = bar(`squeeze r = ${rate}`, perEpoch * cfg.squeeze.epochs);
-    cur = await train(pEngine, start, trainS, validS, {
+    const steps = Math.max(1, Math.round(perEpoch * cfg.squeeze.epochs));
+    pb = bar(`squeeze r = ${rate}`, steps);
+    cur = await train(pEngine, cur.params, trainS, validS, {
+      pruneRampSteps: Math.round(cfg.squeeze.rampFraction * steps),
       act: cur.act, epochs: cfg.squeeze.epochs, batch: cfg.batch, lr: cfg.squeeze.lr, evalEvery: every(cfg.squeeze.evalsPerEpoch),
       range, lambda: cfg.poly.lambda, teacher, trainCoefficients: true, maxFoldShift: cfg.poly.maxFoldShift, masks, seed: cfg.seed + 10 + i, log: log.child({ phase: `squeeze-${rate}` }), onStep: pb.onStep,
     });
