@@ -5,7 +5,7 @@ import cliProgress from "cli-progress";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger } from "../nodes/core/log.ts";
-import { saveCheckpoint } from "../nodes/model/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../nodes/model/checkpoint.ts";
 import { loadBrownSplits } from "../nodes/model/corpus.ts";
 import { MlpEngine } from "../nodes/model/engine.ts";
 import { sha256Hex, writeClientModel } from "../nodes/model/lm.ts";
@@ -28,16 +28,19 @@ async function main(): Promise<void> {
     .option("--poly-epochs <n>", "epochs of polynomial fine-tuning at r = 0", String(d.poly.epochs))
     .option("--squeeze-epochs <n>", "epochs of fine-tuning at each squeeze rate", String(d.squeeze.epochs))
     .option("--rates <list>", "squeeze rates after r = 0, comma-separated", d.squeeze.rates.join(","))
+    .option("--squeeze-alpha <x>", "distillation weight in the squeeze stages (0 = data loss only, cheaper)", String(d.squeeze.alpha))
+    .option("--resume-float <checkpoint>", "skip float training: load this float checkpoint (e.g. models/checkpoints/float) from an earlier run")
+    .option("--resume-float-seconds <s>", "wall seconds the earlier run spent up to that checkpoint (added to trainSeconds)", "0")
     .option("--quant-bits <n>", "weights/biases rounded to multiples of 2^-bits", String(d.quantBits))
     .parse();
-  const o = cmd.opts<{ out: string; checkpoints: string; maxWords?: string; seed: string; floatEpochs: string; polyEpochs: string; squeezeEpochs: string; rates: string; quantBits: string }>();
+  const o = cmd.opts<{ out: string; checkpoints: string; maxWords?: string; seed: string; floatEpochs: string; polyEpochs: string; squeezeEpochs: string; rates: string; quantBits: string; squeezeAlpha: string; resumeFloat?: string; resumeFloatSeconds: string }>();
   const num = (s: string, name: string) => { const v = Number(s); if (!Number.isFinite(v) || v < 0) { cmd.error(`--${name} must be a non-negative number`); } return v; };
   const cfg: PipelineConfig = {
     ...d,
     seed: num(o.seed, "seed"),
     float: { ...d.float, epochs: num(o.floatEpochs, "float-epochs") },
     poly: { ...d.poly, epochs: num(o.polyEpochs, "poly-epochs") },
-    squeeze: { ...d.squeeze, epochs: num(o.squeezeEpochs, "squeeze-epochs"), rates: o.rates.split(",").map((r) => num(r, "rates")) },
+    squeeze: { ...d.squeeze, epochs: num(o.squeezeEpochs, "squeeze-epochs"), rates: o.rates.split(",").map((r) => num(r, "rates")), alpha: num(o.squeezeAlpha, "squeeze-alpha") },
     quantBits: num(o.quantBits, "quant-bits"),
   };
   const log = createLogger("train");
@@ -60,9 +63,12 @@ async function main(): Promise<void> {
       stop() { b.stop(); },
     };
   };
-  const res = await runPipeline(splits, cfg, log, progress, (name, p, act) => saveCheckpoint(join(o.checkpoints, name), p, act));
+  const resumed = o.resumeFloat ? loadCheckpoint(o.resumeFloat).params : undefined;
+  const earlierSeconds = num(o.resumeFloatSeconds, "resume-float-seconds");
+  const res = await runPipeline(splits, cfg, log, progress, (name, p, act) => saveCheckpoint(join(o.checkpoints, name), p, act), resumed);
   bars.stop();
-  const trainSeconds = (performance.now() - t0) / 1000;
+  const thisRunSeconds = (performance.now() - t0) / 1000;
+  const trainSeconds = thisRunSeconds + earlierSeconds;
 
   // Test-split evaluation of every stage (reported only; no choice above looked at it).
   const { test } = streams(splits);
@@ -99,6 +105,9 @@ async function main(): Promise<void> {
     hiddenOnTrainSample: s.hidden,
     quantization: { weightsAndBiases: `multiples of 2^-${cfg.quantBits}`, bits: cfg.quantBits, method: "post-training round-to-nearest of W1, b1, W2, b2 (measured below)", coefficients: "float32", embeddings: "float32 (client side)" },
     trainSeconds: Math.round(trainSeconds),
+    trainRuns: o.resumeFloat
+      ? { floatFrom: o.resumeFloat, floatRunSeconds: earlierSeconds, thisRunSeconds: Math.round(thisRunSeconds), argv: process.argv.slice(2) }
+      : { thisRunSeconds: Math.round(thisRunSeconds), argv: process.argv.slice(2) },
     seed: cfg.seed,
     config: cfg,
     corpus: { vocab: splits.vocab.words.length, train: splits.train.length, valid: splits.valid.length, test: splits.test.length, testPredicted: test.ids.length - test.start },

@@ -8,7 +8,8 @@ export class Adam {
   /** Call once per step before the `update`s of that step. */
   tick(): void { this.t++; }
 
-  update(name: string, w: Float32Array, g: Float32Array, mask?: Uint8Array, weightDecay = 0): void {
+  /** `maskedDecay`: masked weights are multiplied by it (gradual pruning) instead of zeroed; 0 = cut. */
+  update(name: string, w: Float32Array, g: Float32Array, mask?: Uint8Array, weightDecay = 0, maskedDecay = 0): void {
     let m = this.m.get(name), v = this.v.get(name);
     if (!m || !v) { m = new Float32Array(w.length); v = new Float32Array(w.length); this.m.set(name, m); this.v.set(name, v); }
     const { b1, b2, eps } = this;
@@ -19,6 +20,6 @@ export class Adam {
       const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
       w[i] -= (a * mi) / (Math.sqrt(vi) + eps);
     }
-    if (mask) for (let i = 0; i < w.length; i++) if (!mask[i]) w[i] = 0;
+    if (mask) for (let i = 0; i < w.length; i++) if (!mask[i]) w[i] *= maskedDecay;
   }
 }

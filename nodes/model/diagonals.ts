@@ -52,17 +52,27 @@ export function diagonalNorms(W: Float32Array, L: DiagonalLayout): Float64Array 
   return sq.map((v) => Math.sqrt(v * L.replicas));
 }
 
-/** Indices of the floor(r·count) diagonals with the smallest norms (ties → lower index first). */
-export function prunedDiagonals(norms: Float64Array, rate: number): Set<number> {
+/**
+ * Indices of the diagonals to prune: in EACH output block of p diagonals, the floor(r·p) with the smallest norms
+ * (ties → lower index first). Per block rather than over the whole matrix because the vocabulary is ordered by
+ * frequency: W2's block 0 (the 4,096 most frequent words) has the smallest diagonal norms, and a per-matrix cut
+ * removes most of its diagonals — measured: validation perplexity 197 → 4,552 at r = 0.25, not recovered by
+ * fine-tuning, vs 197 → 273 per block. For a single-block matrix (W1) the two rules are the same.
+ */
+export function prunedDiagonals(norms: Float64Array, rate: number, p: number = norms.length): Set<number> {
   if (!(rate >= 0 && rate < 1)) throw new ModelShapeError(`squeeze rate ${rate} must be in [0, 1)`);
-  const order = Array.from(norms.keys()).sort((a, b) => norms[a] - norms[b] || a - b);
-  return new Set(order.slice(0, Math.floor(rate * norms.length)));
+  const out = new Set<number>();
+  for (let b = 0; b * p < norms.length; b++) {
+    const order = Array.from({ length: p }, (_, d) => b * p + d).sort((x, y) => norms[x] - norms[y] || x - y);
+    for (const k of order.slice(0, Math.floor(rate * p))) out.add(k);
+  }
+  return out;
 }
 
-/** Keep-mask over W ([in, out]) that zeroes the fraction `rate` of diagonals with the smallest norms. */
+/** Keep-mask over W ([in, out]) that zeroes, per output block, the fraction `rate` of diagonals with the smallest norms. */
 export function diagonalMask(W: Float32Array, inDim: number, outDim: number, rate: number, slots = 4096): Uint8Array {
   const L = diagonalLayout(inDim, outDim, slots);
-  const pruned = prunedDiagonals(diagonalNorms(W, L), rate);
+  const pruned = prunedDiagonals(diagonalNorms(W, L), rate, L.p);
   const mask = new Uint8Array(inDim * outDim);
   for (let k = 0; k < inDim; k++) for (let o = 0; o < outDim; o++) mask[k * outDim + o] = pruned.has(diagonalOf(L, k, o)) ? 0 : 1;
   return mask;

@@ -25,7 +25,8 @@ export interface PipelineConfig {
   float: { epochs: number; lr: number; evalsPerEpoch: number };
   calibration: { positions: number; quantile: number };
   poly: { epochs: number; lr: number; alpha: number; lambda: number; evalsPerEpoch: number; maxFoldShift: number };
-  squeeze: { rates: number[]; epochs: number; lr: number; evalsPerEpoch: number };
+  /** alpha = distillation weight in the squeeze stages (0 = data loss only: a step costs ≈ 40% of a distilled one). */
+  squeeze: { rates: number[]; epochs: number; lr: number; evalsPerEpoch: number; rampFraction: number; alpha: number };
   quantBits: number;
   target: number;
 }
@@ -39,7 +40,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   float: { epochs: 5, lr: 2e-3, evalsPerEpoch: 2 },
   calibration: { positions: 16384, quantile: 0.999 },
   poly: { epochs: 2, lr: 1e-3, alpha: 0.5, lambda: 10, evalsPerEpoch: 2, maxFoldShift: 4 },
-  squeeze: { rates: [0.25, 0.5, 0.75], epochs: 1, lr: 5e-4, evalsPerEpoch: 1 },
+  squeeze: { rates: [0.25, 0.5, 0.75], epochs: 1, lr: 5e-4, evalsPerEpoch: 1, rampFraction: 0.6, alpha: 0.5 },
   quantBits: 12,
   target: 1.05,
 };
@@ -83,7 +84,9 @@ function quantizeMiner(p: MlpParams, bits: number): MlpParams {
 }
 
 export async function runPipeline(splits: BrownSplits, cfg: PipelineConfig, log: Logger, progress: PhaseProgress,
-  onCheckpoint: (name: string, p: MlpParams, act: Activation) => void = () => {}): Promise<PipelineResult> {
+  onCheckpoint: (name: string, p: MlpParams, act: Activation) => void = () => {},
+  /** Float model from an earlier run's checkpoint (stage 1 is then skipped). */
+  resumeFloat?: MlpParams): Promise<PipelineResult> {
   const { train: trainS, valid: validS } = streams(splits);
   const shape = { vocab: splits.vocab.words.length, n: cfg.n, embed: cfg.embed, hidden: cfg.hidden };
   const perEpoch = Math.floor((trainS.ids.length - trainS.start) / cfg.batch);
@@ -98,12 +101,14 @@ export async function runPipeline(splits: BrownSplits, cfg: PipelineConfig, log:
   const init = initParams(shape, createRng(cfg.seed));
   const fEngine = await MlpEngine.create(init, "tanh", false);
   let pb = bar("float MLP (tanh)", perEpoch * cfg.float.epochs);
-  const fl = await train(fEngine, init, trainS, validS, {
-    act: tanh, epochs: cfg.float.epochs, batch: cfg.batch, lr: cfg.float.lr, evalEvery: every(cfg.float.evalsPerEpoch),
-    seed: cfg.seed + 1, log: log.child({ phase: "float" }), onStep: pb.onStep,
-  });
+  const fl = resumeFloat
+    ? { params: resumeFloat, act: tanh, validPpl: await perplexity(fEngine, resumeFloat, tanh, validS), steps: 0, history: [] }
+    : await train(fEngine, init, trainS, validS, {
+      act: tanh, epochs: cfg.float.epochs, batch: cfg.batch, lr: cfg.float.lr, evalEvery: every(cfg.float.evalsPerEpoch),
+      seed: cfg.seed + 1, log: log.child({ phase: "float" }), onStep: pb.onStep,
+    });
   pb.b.stop();
-  log.info({ validPpl: fl.validPpl, steps: fl.steps }, "float model trained");
+  log.info({ validPpl: fl.validPpl, steps: fl.steps, resumed: resumeFloat !== undefined }, "float model ready");
   onCheckpoint("float", fl.params, tanh);
 
   // 2. Calibrate the range, fit the polynomial; naive = swap it in as is.
@@ -140,23 +145,26 @@ export async function runPipeline(splits: BrownSplits, cfg: PipelineConfig, log:
   });
   pb.b.stop();
   curve.push(await finish(0, cur.params, cur.act, cur.validPpl));
+  let plainEngine: MlpEngine | undefined;
   for (const [i, rate] of cfg.squeeze.rates.entries()) {
     const masks = {
       W1: diagonalMask(cur.params.W1, inputSize(shape), shape.hidden, rate),
       W2: diagonalMask(cur.params.W2, shape.hidden, shape.vocab, rate),
     };
-    const start = cloneParams(cur.params);
-    start.W1 = start.W1.map((w, k) => (masks.W1[k] ? w : 0));
-    start.W2 = start.W2.map((w, k) => (masks.W2[k] ? w : 0));
-    pb = bar(`squeeze r = ${rate}`, perEpoch * cfg.squeeze.epochs);
-    cur = await train(pEngine, start, trainS, validS, {
+    const steps = Math.max(1, Math.round(perEpoch * cfg.squeeze.epochs));
+    pb = bar(`squeeze r = ${rate}`, steps);
+    const sEngine = cfg.squeeze.alpha > 0 ? pEngine : (plainEngine ??= await MlpEngine.create(init, "poly", false));
+    cur = await train(sEngine, cur.params, trainS, validS, {
+      pruneRampSteps: Math.round(cfg.squeeze.rampFraction * steps),
       act: cur.act, epochs: cfg.squeeze.epochs, batch: cfg.batch, lr: cfg.squeeze.lr, evalEvery: every(cfg.squeeze.evalsPerEpoch),
-      range, lambda: cfg.poly.lambda, teacher, trainCoefficients: true, maxFoldShift: cfg.poly.maxFoldShift, masks, seed: cfg.seed + 10 + i, log: log.child({ phase: `squeeze-${rate}` }), onStep: pb.onStep,
+      range, lambda: cfg.poly.lambda, teacher: cfg.squeeze.alpha > 0 ? { params: fl.params, alpha: cfg.squeeze.alpha } : undefined,
+      trainCoefficients: true, maxFoldShift: cfg.poly.maxFoldShift, masks, seed: cfg.seed + 10 + i, log: log.child({ phase: `squeeze-${rate}` }), onStep: pb.onStep,
     });
     pb.b.stop();
     curve.push(await finish(rate, cur.params, cur.act, cur.validPpl));
   }
   await pEngine.release();
+  await plainEngine?.release();
 
   // 5. Ship the largest rate within target × float on validation (curve[0] if none is).
   const ok = curve.filter((m) => m.validPplQuantized <= cfg.target * fl.validPpl);

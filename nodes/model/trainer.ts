@@ -21,6 +21,13 @@ export interface TrainOptions {
   readonly teacher?: { params: MlpParams; alpha: number };
   /** Pruning masks (1 = keep), applied after every update so pruned weights stay exactly zero. */
   readonly masks?: { W1?: Uint8Array; W2?: Uint8Array };
+  /**
+   * Gradual pruning: for the first `pruneRampSteps` steps the masked weights are decayed geometrically (to 1% of
+   * their value at the end of the ramp) instead of being cut at once, so the rest of the network can take over
+   * their job; from then on they are exactly zero. Cutting whole diagonals of W2 at once is catastrophic (the
+   * smallest-norm diagonals include the most frequent words' rows) and a short fine-tune does not recover.
+   */
+  readonly pruneRampSteps?: number;
   /** Early stopping: validate every `evalEvery` steps (default: once per epoch); halve lr on no improvement. */
   readonly evalEvery?: number;
   readonly patience?: number;
@@ -79,9 +86,11 @@ export async function train(engine: MlpEngine, init: MlpParams, trainS: Stream, 
   };
   clampC2();
   const act = (): Activation => (coef ? { kind: "poly", c: [coef[0], coef[1], coef[2]] } : o.act);
+  // With a pruning ramp the starting point is not yet pruned, so it cannot be the best (masked) model.
+  const ramping = (o.pruneRampSteps ?? 0) > 0 && o.masks !== undefined;
   let best = cloneParams(p);
   let bestAct = act();
-  let bestPpl = await perplexity(engine, p, act(), validS);
+  let bestPpl = ramping ? Infinity : await perplexity(engine, p, act(), validS);
   o.log?.info({ validPpl: bestPpl }, "initial validation perplexity");
   const history = [{ step: 0, validPpl: bestPpl }];
   let bad = 0, step = 0, lossAcc = 0, lossN = 0;
@@ -111,9 +120,11 @@ export async function train(engine: MlpEngine, init: MlpParams, trainS: Stream, 
       }
       adam.tick();
       const wd = o.weightDecay ?? 0;
-      adam.update("W1", p.W1, g.dW1, o.masks?.W1, wd);
+      const ramp = o.pruneRampSteps ?? 0;
+      const decay = step < ramp ? 0.01 ** (1 / ramp) : 0;
+      adam.update("W1", p.W1, g.dW1, o.masks?.W1, wd, decay);
       adam.update("b1", p.b1, g.db1);
-      adam.update("W2", p.W2, g.dW2, o.masks?.W2, wd);
+      adam.update("W2", p.W2, g.dW2, o.masks?.W2, wd, decay);
       adam.update("b2", p.b2, g.db2);
       adam.update("C", p.C, gC);
       if (coef && g.dc && o.trainCoefficients) { adam.update("c", coef, g.dc); clampC2(); }
@@ -121,7 +132,7 @@ export async function train(engine: MlpEngine, init: MlpParams, trainS: Stream, 
       lossN += o.batch;
       step++;
       let validPpl: number | undefined;
-      if (step % evalEvery === 0 || step === total) {
+      if ((step % evalEvery === 0 && !(ramping && step < (o.pruneRampSteps ?? 0))) || step === total) {
         validPpl = await perplexity(engine, p, act(), validS);
         history.push({ step, validPpl });
         o.log?.info({ step, trainPpl: Math.exp(lossAcc / lossN), validPpl, lr: adam.lr, outFrac: g.outFrac, c: coef ? Array.from(coef) : undefined }, "validation");
