@@ -151,7 +151,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     out("⑥ reveal window: validators reveal …");
     for (const v of validatorAgents) await v.revealDue();
     await mineTo(w.revealTo, owner);
-    out("⑦ settlement (chunked, callable by anyone) …");
+    out("⑦ settlement (callable by anyone; one call here, chunkable for large Brains) …");
     const settleFrom = await owner.blockNumber();
     await validatorAgents[0]!.settle(epoch);
     const payouts = await owner.epochPayouts(brainId, epoch, settleFrom);
