@@ -73,3 +73,26 @@ test("ChainClient: a full epoch through the typed client on the in-process EVM",
   await m.claimMiner(brainId, mUid);
   assert.equal(await m.balanceOf(miner), before + after.miners[0]!.pendingReward);
 });
+
+test("ChainClient retries transient RPC failures and gives up with a typed error", async () => {
+  const deployment = parseDeployment(JSON.parse(JSON.stringify(await deployCerberus(hre))));
+  let failuresLeft = 2;
+  let calls = 0;
+  const flaky = custom({
+    async request(args: { method: string; params?: unknown[] }) {
+      calls++;
+      if (failuresLeft > 0) {
+        failuresLeft--;
+        throw new Error("ECONNRESET: socket hang up");
+      }
+      return hre.network.provider.request(args);
+    },
+  }, { retryCount: 0 });
+  const client = new ChainClient({ transport: flaky, deployment, attempts: 3 });
+  assert.ok((await client.totalSupply()) > 0n, "succeeds on the third attempt");
+  assert.equal(calls, 3);
+
+  const down = custom({ async request() { throw new Error("ECONNREFUSED 127.0.0.1:8545"); } }, { retryCount: 0 });
+  await assert.rejects(new ChainClient({ transport: down, deployment, attempts: 2 }).totalSupply(),
+    (err: unknown) => isCerberusError(err, "RPC_UNAVAILABLE"));
+});
