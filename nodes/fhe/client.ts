@@ -9,7 +9,7 @@ import type { SessionKeys } from "./evaluator.ts";
 import { getParamSet } from "./params.ts";
 import { layoutVector, PlanDescriptorSchema, planIdFor, type PlanDescriptor } from "./plan.ts";
 import { COMPR_ZSTD, guardedLoad, unwrapSeal, wrapSeal } from "./serialize.ts";
-import { getContext, loadSeal, type FheContext } from "./seal.ts";
+import { getContext, globalPool, loadSeal, type FheContext, type PoolHandle } from "./seal.ts";
 
 export interface KeygenResult extends SessionKeys {
   /** Bytes uploaded once per session (galois + relin). */
@@ -30,12 +30,14 @@ export class FheClient {
   private readonly decryptor: Decryptor;
   private readonly encoder: CKKSEncoder;
   private readonly evaluator: Evaluator;
+  private readonly pool: PoolHandle;
   private disposed = false;
 
   private constructor(seal: SEALLibrary, descriptor: PlanDescriptor) {
     this.seal = seal;
     this.descriptor = descriptor;
     this.fc = getContext(seal, getParamSet(descriptor.params));
+    this.pool = globalPool(seal);
     if (descriptor.inputLevel >= this.fc.parmsIds.length) {
       throw new PlanDescriptorError(`input level ${descriptor.inputLevel} exceeds ${descriptor.params}`);
     }
@@ -97,22 +99,22 @@ export class FheClient {
       if (!Number.isFinite(x[i])) throw new ShapeError(`input value ${i} is not finite`);
     }
     const [slots] = layoutVector(x, d.inputDim, d.inputPeriod, 1, this.fc.slots);
-    const pt = this.seal.PlainText();
+    const pt = this.seal.PlainText({ pool: this.pool });
     try {
-      this.encoder.encode(slots, 2 ** this.fc.set.scaleBits, pt);
+      this.encoder.encode(slots, 2 ** this.fc.set.scaleBits, pt, this.pool);
       // Only the levels the plan consumes travel: place the plaintext (hence the ciphertext) at the input level.
       if (d.inputLevel < this.fc.parmsIds.length - 1) {
         this.evaluator.plainModSwitchTo(pt, this.fc.parmsIds[d.inputLevel], pt);
       }
       const zstd = this.seal.ComprModeType.zstd;
       if (opts.seeded === false) {
-        const ct = this.seal.CipherText();
-        this.encryptor.encryptSymmetric(pt, ct);
+        const ct = this.seal.CipherText({ pool: this.pool });
+        this.encryptor.encryptSymmetric(pt, ct, this.pool);
         const out = wrapSeal("ciphertext", ct.saveArray(zstd));
         ct.delete();
         return [out];
       }
-      const ser = this.encryptor.encryptSymmetricSerializable(pt);
+      const ser = this.encryptor.encryptSymmetricSerializable(pt, this.pool);
       const out = wrapSeal("ciphertext", ser.saveArray(zstd));
       ser.delete();
       return [out];
@@ -132,15 +134,15 @@ export class FheClient {
     const S = this.fc.slots;
     cts.forEach((bytes, b) => {
       const body = unwrapSeal("ciphertext", bytes, d.caps.outputCiphertextBytes, COMPR_ZSTD);
-      const ct = this.seal.CipherText();
-      const pt = this.seal.PlainText();
+      const ct = this.seal.CipherText({ pool: this.pool });
+      const pt = this.seal.PlainText({ pool: this.pool });
       try {
         guardedLoad("ciphertext", () => ct.loadArray(this.fc.context, body));
         // The loader refuses parms ids outside our chain, so the prime count identifies the level (and avoids
         // node-seal's leaky parmsId getter).
         if (ct.coeffModulusSize !== 1 || ct.size !== 2) throw new CiphertextInvalidError("output ciphertext is not a size-2 ciphertext at the last level");
         this.decryptor.decrypt(ct, pt);
-        const slots = this.encoder.decode(pt);
+        const slots = this.encoder.decode(pt, this.pool);
         const base = b * S;
         const n = Math.min(S, d.outputDim - base);
         for (let i = 0; i < n; i++) out[base + i] = slots[i];

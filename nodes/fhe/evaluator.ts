@@ -9,7 +9,7 @@ import { CiphertextInvalidError, ClosedError, KeysInvalidError, PlanDescriptorEr
 import { compilePlan, planSummary, type CompiledPlan, type PlanDescriptor, type PlanOptions, type PlanSummary,
   type StageSchedule } from "./plan.ts";
 import { COMPR_ZSTD, guardedLoad, unwrapSeal, wrapSeal } from "./serialize.ts";
-import { galoisElt, getContext, loadSeal, type FheContext, type PublicSeal } from "./seal.ts";
+import { galoisElt, getContext, globalPool, loadSeal, type FheContext, type PoolHandle, type PublicSeal } from "./seal.ts";
 
 /**
  * Miner side. This module only ever sees `PublicSeal` (SEAL without Decryptor/KeyGenerator/SecretKey), so it cannot
@@ -57,6 +57,7 @@ export class MinerEvaluator {
   private readonly fc: FheContext;
   private readonly evaluator: Evaluator;
   private readonly encoder: CKKSEncoder;
+  private readonly pool: PoolHandle;
   private readonly stages: StagePts[];
   private readonly sessions = new Set<Session>();
   private disposed = false;
@@ -69,6 +70,7 @@ export class MinerEvaluator {
     this.planId = plan.descriptor.planId;
     this.planSummary = planSummary(plan.descriptor);
     this.fc = getContext(seal, plan.set);
+    this.pool = globalPool(seal);
     this.evaluator = seal.Evaluator(this.fc.context);
     this.encoder = seal.CKKSEncoder(this.fc.context);
     let count = 0;
@@ -162,7 +164,7 @@ export class MinerEvaluator {
       }
       const last = this.fc.parmsIds[0];
       return vec.map((ct) => {
-        if (levelOf(ct) !== 0) this.evaluator.cipherModSwitchTo(ct, last, ct);
+        if (levelOf(ct) !== 0) this.evaluator.cipherModSwitchTo(ct, last, ct, this.pool);
         return wrapSeal("ciphertext", ct.saveArray(this.seal.ComprModeType.zstd));
       });
     } finally {
@@ -173,7 +175,7 @@ export class MinerEvaluator {
   private loadInput(bytes: Uint8Array): CipherText {
     const d = this.descriptor;
     const body = unwrapSeal("ciphertext", bytes, d.caps.inputCiphertextBytes, COMPR_ZSTD);
-    const ct = this.seal.CipherText();
+    const ct = this.seal.CipherText({ pool: this.pool });
     try {
       guardedLoad("ciphertext", () => ct.loadArray(this.fc.context, body));
       if (levelOf(ct) !== d.inputLevel) {
@@ -194,20 +196,21 @@ export class MinerEvaluator {
   private runStage(st: StagePts, vec: CipherText[], gk: GaloisKeys, rk: RelinKeys | null): CipherText[] {
     const ev = this.evaluator;
     const seal = this.seal;
+    const pool = this.pool;
     if (st.kind === "square") {
       return vec.map((x, b) => {
-        const y = seal.CipherText();
-        if (st.shift) { ev.addPlain(x, alignScale(st.shift[b], x), y); ev.square(y, y); } else ev.square(x, y);
-        ev.relinearize(y, rk!, y);
-        ev.rescaleToNext(y, y);
+        const y = seal.CipherText({ pool });
+        if (st.shift) { ev.addPlain(x, alignScale(st.shift[b], x), y, pool); ev.square(y, y, pool); } else ev.square(x, y, pool);
+        ev.relinearize(y, rk!, y, pool);
+        ev.rescaleToNext(y, y, pool);
         return y;
       });
     }
     if (st.kind === "affine") {
       return vec.map((x, b) => {
         const y = x.clone();
-        if (st.scale) { ev.multiplyPlain(y, st.scale[b], y); ev.rescaleToNext(y, y); }
-        if (st.shift) ev.addPlain(y, alignScale(st.shift[b], y), y);
+        if (st.scale) { ev.multiplyPlain(y, st.scale[b], y, pool); ev.rescaleToNext(y, y, pool); }
+        if (st.shift) ev.addPlain(y, alignScale(st.shift[b], y), y, pool);
         return y;
       });
     }
@@ -217,9 +220,10 @@ export class MinerEvaluator {
   private runLinear(st: LinearPts, x: CipherText, gk: GaloisKeys): CipherText[] {
     const ev = this.evaluator;
     const seal = this.seal;
+    const pool = this.pool;
     const baby = new Map<number, CipherText>();
     const owned: CipherText[] = [];
-    const tmp = seal.CipherText();
+    const tmp = seal.CipherText({ pool });
     const outs: CipherText[] = [];
     try {
       baby.set(0, x);
@@ -227,26 +231,26 @@ export class MinerEvaluator {
         let prev = x;
         const max = st.babies[st.babies.length - 1] ?? 0;
         for (let j = 1; j <= max; j++) {
-          const r = seal.CipherText();
+          const r = seal.CipherText({ pool });
           owned.push(r);
-          ev.rotateVector(prev, 1, gk, r);
+          ev.rotateVector(prev, 1, gk, r, pool);
           baby.set(j, r);
           prev = r;
         }
       } else {
         for (const j of st.babies) {
           if (j === 0) continue;
-          const r = seal.CipherText();
+          const r = seal.CipherText({ pool });
           owned.push(r);
-          ev.rotateVector(x, j, gk, r);
+          ev.rotateVector(x, j, gk, r, pool);
           baby.set(j, r);
         }
       }
       const inner = (terms: { j: number; pt: PlainText }[]): CipherText => {
-        const acc = seal.CipherText();
-        ev.multiplyPlain(baby.get(terms[0].j)!, terms[0].pt, acc);
+        const acc = seal.CipherText({ pool });
+        ev.multiplyPlain(baby.get(terms[0].j)!, terms[0].pt, acc, pool);
         for (let t = 1; t < terms.length; t++) {
-          ev.multiplyPlain(baby.get(terms[t].j)!, terms[t].pt, tmp);
+          ev.multiplyPlain(baby.get(terms[t].j)!, terms[t].pt, tmp, pool);
           ev.add(acc, tmp, acc);
         }
         return acc;
@@ -256,7 +260,7 @@ export class MinerEvaluator {
       const early = MinerEvaluator.rescaleBeforeGiant;
       const innerAt = (terms: { j: number; pt: PlainText }[]): CipherText => {
         const c = inner(terms);
-        if (early) ev.rescaleToNext(c, c);
+        if (early) ev.rescaleToNext(c, c, pool);
         return c;
       };
       for (let b = 0; b < st.blocks.length; b++) {
@@ -268,7 +272,7 @@ export class MinerEvaluator {
           acc = innerAt(giants[gi].terms);
           outs.push(acc);
           for (let g = giants[gi].g - 1; g >= 0; g--) {
-            ev.rotateVector(acc, st.B, gk, acc);
+            ev.rotateVector(acc, st.B, gk, acc, pool);
             if (gi > 0 && giants[gi - 1].g === g) {
               gi--;
               const i = innerAt(giants[gi].terms);
@@ -279,16 +283,16 @@ export class MinerEvaluator {
         } else {
           acc = innerAt(giants[0].terms);
           outs.push(acc);
-          if (giants[0].g > 0) ev.rotateVector(acc, giants[0].g * st.B, gk, acc);
+          if (giants[0].g > 0) ev.rotateVector(acc, giants[0].g * st.B, gk, acc, pool);
           for (let k = 1; k < giants.length; k++) {
             const i = innerAt(giants[k].terms);
-            ev.rotateVector(i, giants[k].g * st.B, gk, i);
+            ev.rotateVector(i, giants[k].g * st.B, gk, i, pool);
             ev.add(acc, i, acc);
             i.delete();
           }
         }
-        if (!early) ev.rescaleToNext(acc, acc);
-        if (st.bias) ev.addPlain(acc, alignScale(st.bias[b], acc), acc);
+        if (!early) ev.rescaleToNext(acc, acc, pool);
+        if (st.bias) ev.addPlain(acc, alignScale(st.bias[b], acc), acc, pool);
       }
       return outs.splice(0);
     } finally {
@@ -303,8 +307,8 @@ export class MinerEvaluator {
     const encoded: StagePts[] = [];
     let scale = 2 ** fc.set.scaleBits;
     const enc = (v: Float64Array, s: number, level: number): PlainText => {
-      const pt = this.seal.PlainText();
-      this.encoder.encode(v, s, pt);
+      const pt = this.seal.PlainText({ pool: this.pool });
+      this.encoder.encode(v, s, pt, this.pool);
       if (level < fc.parmsIds.length - 1) this.evaluator.plainModSwitchTo(pt, fc.parmsIds[level], pt);
       return track(pt);
     };

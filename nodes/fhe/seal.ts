@@ -2,6 +2,7 @@ import SEAL from "node-seal";
 import type { SEALLibrary } from "node-seal/implementation/seal.js";
 import type { Context } from "node-seal/implementation/context.js";
 import type { ParmsIdType } from "node-seal/implementation/parms-id-type.js";
+import type { MemoryPoolHandle } from "node-seal/implementation/memory-pool-handle.js";
 import type { ParamSet } from "./params.ts";
 
 export type { SEALLibrary };
@@ -33,6 +34,18 @@ export interface FheContext {
   /** The prime a rescale at chain index c divides by (the last data prime at that level). */
   readonly primeAt: readonly number[];
   readonly keyParmsIdValues: readonly bigint[];
+}
+
+/**
+ * One handle to SEAL's global memory pool, passed explicitly to every call that takes one. node-seal's default
+ * argument (`MemoryPoolHandle.global`) builds a new C++ handle object on every call and never frees it — hundreds of
+ * leaked objects per evaluation, a slow RSS creep over a miner's lifetime.
+ */
+export type PoolHandle = MemoryPoolHandle;
+let pool: PoolHandle | undefined;
+export function globalPool(seal: PublicSeal): PoolHandle {
+  pool ??= seal.MemoryPoolHandle.global as PoolHandle;
+  return pool;
 }
 
 const contexts = new Map<string, FheContext>();
