@@ -29,7 +29,8 @@ contract CerberusLens {
         address owner;
         BrainRegistry.Brain brain;
         uint256 currentEpoch;
-        uint64 lastSettledEpoch;
+        uint64 settlementEpoch; // last settled epoch when settlementPhase = 0, else the epoch being settled
+        uint8 settlementPhase; // 0 idle, 1 ranking, 2 paying miners (chunked settlement in progress)
         bool settledAny;
         uint64 lastUpdate; // block of the last completed settlement
         NeuronView[] miners;
@@ -56,7 +57,8 @@ contract CerberusLens {
         v.currentEpoch = consensus.epochAt(brainId, block.number);
         (Consensus.Settlement memory s, uint64 lastBlock) = consensus.settlementState(brainId);
         v.settledAny = s.settledAny;
-        v.lastSettledEpoch = s.phase == 0 ? s.epoch : (s.epoch == 0 ? 0 : s.epoch - 1);
+        v.settlementEpoch = s.epoch;
+        v.settlementPhase = s.phase;
         v.lastUpdate = lastBlock;
         (uint256 minerMask, uint256 validatorMask) = neurons.occupancy(brainId);
         uint16[256] memory inc = consensus.minerIncentives(brainId);

@@ -21,6 +21,7 @@ import {YumaMath} from "./lib/YumaMath.sol";
 ///      Settlement is a state machine advanced by `settle(brainId, epoch, steps)`: phase A (one step per miner:
 ///      consensus, clipping, ranks, bond EMA, dividend sums), finalization (emission is minted and split, validator
 ///      dividends are paid into Staking), phase B (one step per miner: incentive payment into the miner ledger).
+///      A call that covers all of phase A does phase B from memory in the same call.
 ///      Bonds are stored packed as uint16 lanes holding bond+1 so that slots never go back to zero (no 20k-gas
 ///      re-initialization each epoch); the same trick (value+1) is used for the rank scratch and the miner ledger.
 contract Consensus is IConsensus, Ownable {
@@ -199,8 +200,10 @@ contract Consensus is IConsensus, Ownable {
 
     // ───────────────────────────── settlement ─────────────────────────────
 
-    /// @notice Advances the settlement of `epoch` by up to `steps` miner-steps (a full settlement of a Brain with
-    ///         maxMiners M takes 2·M steps: M ranking steps, then M payment steps). Anyone may call.
+    /// @notice Advances the settlement of `epoch`. Anyone may call. With `steps` ≥ the Brain's maxMiners M the whole
+    ///         epoch settles in this call (the cheapest path); with fewer, the call ranks `steps` miners (rounded up to
+    ///         whole groups of 16), finalizes after the last group, then pays `steps` miners per call (2·M steps in
+    ///         all). A settled epoch reverts EpochAlreadySettled.
     /// @return done true when the epoch is fully settled by this call
     function settle(uint256 brainId, uint256 epoch, uint256 steps) external returns (bool done) {
         if (!brains.brainExists(brainId)) revert UnknownBrain(brainId);

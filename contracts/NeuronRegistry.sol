@@ -142,7 +142,7 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
 
     /// @notice One seat (an empty seat has hotkey 0).
     function neuron(uint256 brainId, Role role, uint16 uid) external view returns (Neuron memory) {
-        return role == Role.Miner ? _b[brainId].miners[uid] : _b[brainId].validators[uid % 32];
+        return role == Role.Miner ? _b[brainId].miners[uid] : _b[brainId].validators[uid];
     }
 
     /// @inheritdoc INeuronRegistry

@@ -4,6 +4,10 @@
  * dashboards and simulations. Pure functions, no I/O. Spec: docs/PROTOCOL.md "## Consensus math".
  */
 import { encodeAbiParameters, keccak256, type Hex } from "viem";
+import { CerberusError } from "../core/errors.ts";
+
+/** Input the contracts would reject (same rules as Consensus.reveal). */
+export class InvalidWeightsError extends CerberusError {}
 
 export const W_ONE = 65_535n; // a revealed row is normalized to sum ≤ W_ONE
 export const S_ONE = 1n << 32n; // stake share scale
@@ -32,10 +36,23 @@ export function weightsCommitHash(
   );
 }
 
+/** Checks a weight vector as Consensus.reveal does; throws InvalidWeightsError (code INVALID_WEIGHTS). */
+export function checkWeights(uids: readonly number[], weights: readonly number[], maxMiners: number): void {
+  const bad = (why: string) => new InvalidWeightsError("INVALID_WEIGHTS", why);
+  if (uids.length === 0 || uids.length !== weights.length) throw bad("uids and weights must be non-empty, same length");
+  uids.forEach((u, k) => {
+    if (!Number.isInteger(u) || u < 0 || u >= maxMiners) throw bad(`uid ${u} outside [0, ${maxMiners})`);
+    if (k > 0 && u <= uids[k - 1]) throw bad("uids must be strictly increasing");
+    const w = weights[k];
+    if (!Number.isInteger(w) || w < 0 || w > 65_535) throw bad(`weight ${w} is not a uint16`);
+  });
+  if (weights.every((w) => w === 0)) throw bad("weights sum to zero");
+}
+
 /** Row normalization done on-chain at reveal: w·W_ONE/Σw (floor), dense over `maxMiners` uids. */
 export function normalizeRow(uids: readonly number[], weights: readonly number[], maxMiners: number): bigint[] {
+  checkWeights(uids, weights, maxMiners);
   const sum = weights.reduce((a, w) => a + BigInt(w), 0n);
-  if (sum === 0n) throw new RangeError("weights sum to zero");
   const row = new Array<bigint>(maxMiners).fill(0n);
   uids.forEach((u, k) => {
     row[u] = (BigInt(weights[k]) * W_ONE) / sum;

@@ -5165,8 +5165,13 @@ export const cerberusLensAbi = [
           },
           {
             "internalType": "uint64",
-            "name": "lastSettledEpoch",
+            "name": "settlementEpoch",
             "type": "uint64"
+          },
+          {
+            "internalType": "uint8",
+            "name": "settlementPhase",
+            "type": "uint8"
           },
           {
             "internalType": "bool",
