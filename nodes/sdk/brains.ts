@@ -125,7 +125,10 @@ export async function getBrain(
   return {
     ...metaOf(v.brainId, v.owner, v.brain),
     currentEpoch: v.currentEpoch,
-    lastSettledEpoch: v.settledAny ? v.lastSettledEpoch : null,
+    settledAny: v.settledAny,
+    lastSettledEpoch: v.settledAny && v.settlementPhase === 0 ? v.settlementEpoch : null,
+    settlementInProgress:
+      v.settlementPhase === 0 ? null : { epoch: v.settlementEpoch, phase: v.settlementPhase === 1 ? "ranking" : "paying" },
     lastUpdate: v.lastUpdate,
     miners: v.miners.map(neuron),
     validators: v.validators.map(neuron),

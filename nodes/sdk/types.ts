@@ -52,8 +52,13 @@ export interface Neuron {
 
 export interface BrainDetail extends BrainMeta {
   currentEpoch: bigint;
-  /** null until the Brain's first settlement. */
+  /** Some epoch of this Brain was settled at some point. */
+  settledAny: boolean;
+  /** The last settled epoch; null before the first settlement and while a chunked settlement is in progress. */
   lastSettledEpoch: bigint | null;
+  /** A chunked settlement in progress (phase 1 ranking, 2 paying miners), else null. */
+  settlementInProgress: { epoch: bigint; phase: "ranking" | "paying" } | null;
+  /** Block of the last completed settlement. */
   lastUpdate: bigint;
   miners: Neuron[];
   validators: Neuron[];

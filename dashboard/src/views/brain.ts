@@ -22,7 +22,7 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
   // and with one settlement per epoch the last HISTORY_EPOCHS lie within (HISTORY_EPOCHS + 1) tempos before it.
   const span = BigInt(brain.tempo) * BigInt(HISTORY_EPOCHS + 1);
   const [history, activity] = await Promise.all([
-    brain.lastSettledEpoch === null
+    !brain.settledAny
       ? Promise.resolve([])
       : getIncentiveHistory(r, id, {
           epochs: HISTORY_EPOCHS,

@@ -80,6 +80,8 @@ describe("read SDK on a Hardhat chain", { timeout: 180_000 }, () => {
     assert.equal(b.miners.length, 20);
     assert.equal(b.validators.length, 4);
     assert.equal(b.lastSettledEpoch, chain.brains[0].settledEpochs.at(-1));
+    assert.equal(b.settledAny, true);
+    assert.equal(b.settlementInProgress, null);
     const inc = await chain.client.readContract({ address: a().consensus, abi: consensusAbi, functionName: "minerIncentives", args: [1n] });
     const div = await chain.client.readContract({ address: a().consensus, abi: consensusAbi, functionName: "validatorDividends", args: [1n] });
     for (const n of [...b.miners, ...b.validators]) {
