@@ -1,32 +1,18 @@
 import { readFileSync } from "node:fs";
-import { z } from "zod";
+import type { z } from "zod";
 import { CerberusError } from "../core/errors.ts";
+import { deploymentSchema } from "../sdk/deployment.ts";
 
-const Address = z.string().regex(/^0x[0-9a-fA-F]{40}$/).transform((a) => a as `0x${string}`);
-const Entry = z.object({ address: Address, abiSha256: z.string().regex(/^[0-9a-f]{64}$/) });
-
-/** deployments/<network>.json as scripts/deploy.ts writes it. */
-export const DeploymentSchema = z.object({
-  network: z.string().min(1),
-  chainId: z.number().int().positive(),
-  block: z.number().int().nonnegative(),
-  deployer: Address,
-  contracts: z.object({
-    CerberusToken: Entry,
-    Emission: Entry,
-    BrainRegistry: Entry,
-    Staking: Entry,
-    NeuronRegistry: Entry,
-    Consensus: Entry,
-    CerberusLens: Entry,
-  }),
-});
-export type DeploymentFile = z.infer<typeof DeploymentSchema>;
+/**
+ * deployments/<network>.json as scripts/deploy.ts writes it. The schema lives in the SDK (it also runs in
+ * browsers); this module adds reading it from disk for the agents and CLIs.
+ */
+export type DeploymentFile = z.infer<typeof deploymentSchema>;
 
 export class DeploymentError extends CerberusError {}
 
 export function parseDeployment(value: unknown, source = "deployment"): DeploymentFile {
-  const parsed = DeploymentSchema.safeParse(value);
+  const parsed = deploymentSchema.safeParse(value);
   if (!parsed.success) throw new DeploymentError("BAD_DEPLOYMENT", `${source}: ${parsed.error.message}`);
   return parsed.data;
 }

@@ -3,7 +3,7 @@
  * Framework-free: takes a viem WalletClient the caller built over the wallet's provider.
  */
 import type { Address, Hash, PublicClient, WalletClient } from "viem";
-import { cerberusTokenAbi, stakingAbi } from "./abis.ts";
+import { cerberusTokenAbi, stakingAbi } from "../chain/abis.ts";
 import { SdkError } from "./errors.ts";
 import { checkAddress, type CerberusReader } from "./reader.ts";
 

@@ -19,4 +19,4 @@ export { getEventsPage, pageEvents, recentEvents, DEFAULT_PAGE_BLOCKS, type Feed
 export { getStakerView, stakedHotkeys } from "./staker.ts";
 export { stakeWithWallet, type StakeResult } from "./actions.ts";
 export { SHARE_ONE } from "./schemas.ts";
-export * as abis from "./abis.ts";
+export * as abis from "../chain/abis.ts";

@@ -13,7 +13,7 @@ import hre from "hardhat";
 import { build, preview, type PreviewServer } from "vite";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { parseUnits } from "viem";
-import { consensusAbi, stakingAbi } from "../../../nodes/sdk/abis.ts";
+import { consensusAbi, stakingAbi } from "../../../nodes/chain/abis.ts";
 import { seedChain, type SeededChain } from "../sdk/seed.ts";
 import { startRpcProxy, type RpcProxy, type Eip1193 } from "./rpc-proxy.ts";
 

@@ -4,8 +4,6 @@
  */
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import hre from "hardhat";
 import { createPublicClient, createWalletClient, custom, parseUnits, type PublicClient } from "viem";
 import {
@@ -26,11 +24,10 @@ import {
   type CerberusReader,
   type FeedEvent,
 } from "../../../nodes/sdk/index.ts";
-import { consensusAbi, emissionAbi, neuronRegistryAbi, stakingAbi } from "../../../nodes/sdk/abis.ts";
+import { consensusAbi, emissionAbi, neuronRegistryAbi, stakingAbi } from "../../../nodes/chain/abis.ts";
 import { brainViewSchema, parseChain } from "../../../nodes/sdk/schemas.ts";
 import { seedChain, type SeededChain } from "./seed.ts";
 
-const root = fileURLToPath(new URL("../../..", import.meta.url));
 const isSdkError = (code: string) => (err: unknown) => err instanceof SdkError && err.code === code;
 
 let chain: SeededChain;
@@ -58,11 +55,6 @@ describe("read SDK on a Hardhat chain", { timeout: 180_000 }, () => {
       { miners: 3, validators: 1, tempo: 40, settledEpochs: 0 },
     ]);
     r = chain.reader;
-  });
-
-  it("abis.ts is what scripts/gen-sdk-abis.mjs renders from the compiled artifacts", async () => {
-    const { renderSdkAbis } = (await import("../../../scripts/gen-sdk-abis.mjs")) as { renderSdkAbis: (root: string) => string };
-    assert.equal(readFileSync(`${root}/nodes/sdk/abis.ts`, "utf8"), renderSdkAbis(root), "run `npm run gen:sdk-abis`");
   });
 
   it("rejects malformed deployments and chain data with typed errors", () => {

@@ -25,7 +25,7 @@ import {
   consensusAbi,
   neuronRegistryAbi,
   stakingAbi,
-} from "../../../nodes/sdk/abis.ts";
+} from "../../../nodes/chain/abis.ts";
 import { createCerberusReader, parseDeployment, type CerberusReader } from "../../../nodes/sdk/index.ts";
 
 export const CBR = 10n ** 18n;
