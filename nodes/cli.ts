@@ -138,7 +138,7 @@ program.command("generate").description("generate text under encryption from a p
     const b = await chain.brain(o.brain);
     const model = loadBrainModel({ dir: o.modelDir, expectedModelHash: b.modelHash, expectedPlanHash: b.fheParamsHash });
     const miners = [...b.miners].filter((m) => m.multiaddrs.length > 0)
-      .sort((x, y) => y.incentive - x.incentive || x.uid - y.uid).map((m) => ({ peerId: m.peerId, multiaddrs: m.multiaddrs }));
+      .sort((x, y) => y.incentiveRaw - x.incentiveRaw || x.uid - y.uid).map((m) => ({ peerId: m.peerId, multiaddrs: m.multiaddrs }));
     const node = await createCerberusNode({ listen: [] });
     try {
       process.stdout.write(prompt);
@@ -158,10 +158,10 @@ program.command("status").description("chain head, Brains' epochs and neuron sco
   .action(async (o) => {
     const chain = chainFrom(g(), false);
     const b = await chain.brain(o.brain);
-    console.log(`block ${await chain.blockNumber()}  Brain #${b.brainId} epoch ${b.currentEpoch} (tempo ${b.tempo}), ` +
-      `last settled ${b.settledAny ? b.lastSettledEpoch : "none"}`);
-    for (const m of b.miners) console.log(`  miner     ${m.uid}  incentive ${(m.incentive / 65_535).toFixed(4)}  ${m.peerId}`);
-    for (const v of b.validators) console.log(`  validator ${v.uid}  dividends ${(v.dividends / 65_535).toFixed(4)}  stake ${v.stake / CBR} CBR`);
+    console.log(`block ${await chain.blockNumber()}  Brain #${b.id} epoch ${b.currentEpoch} (tempo ${b.tempo}), ` +
+      `last settled ${b.lastSettledEpoch ?? "none"}`);
+    for (const m of b.miners) console.log(`  miner     ${m.uid}  incentive ${m.incentive.toFixed(4)}  ${m.peerId}`);
+    for (const v of b.validators) console.log(`  validator ${v.uid}  dividends ${v.dividends.toFixed(4)}  stake ${v.stake / CBR} CBR`);
   });
 
 // ── the whole network in one process ──

@@ -8,47 +8,18 @@ import {
 } from "./abis.ts";
 import type { DeploymentFile } from "./deployment.ts";
 import { ChainUnavailableError, asRevert } from "./errors.ts";
-import { decodePeerInfo, encodePeerInfo, type PeerInfo } from "./peer-info.ts";
+import { encodePeerInfo, type PeerInfo } from "./peer-info.ts";
+import { createCerberusReader, getBrain, parseDeployment as sdkDeployment, type BrainDetail, type BrainLimits,
+  type CerberusReader, type Neuron } from "../sdk/index.ts";
 
 export const ROLE = { Miner: 0, Validator: 1 } as const;
 export type RoleName = keyof typeof ROLE;
 
-export interface BrainLimits {
-  maxMiners: number;
-  maxValidators: number;
-  minMinerStake: bigint;
-  minValidatorStake: bigint;
-  immunityPeriod: number;
-}
+/** A neuron as agents need it: the SDK's view plus its multiaddrs as a list (empty if unparseable). */
+export type AgentNeuron = Omit<Neuron, "multiaddrs"> & { multiaddrs: string[] };
 
-export interface NeuronInfo extends PeerInfo {
-  uid: number;
-  role: RoleName;
-  hotkey: Address;
-  registeredAt: bigint;
-  stake: bigint;
-  /** Share of 65,535 at the last settlement (miners). */
-  incentive: number;
-  /** Share of 65,535 at the last settlement (validators). */
-  dividends: number;
-  pendingReward: bigint;
-}
-
-export interface BrainSnapshot {
-  brainId: bigint;
-  owner: Address;
-  modelHash: Hex;
-  fheParamsHash: Hex;
-  uri: string;
-  genesisBlock: bigint;
-  tempo: number;
-  limits: BrainLimits;
-  currentEpoch: bigint;
-  lastSettledEpoch: bigint;
-  settledAny: boolean;
-  miners: NeuronInfo[];
-  validators: NeuronInfo[];
-}
+/** A whole Brain (the SDK's `getBrain`, one lens call) with dialable neurons. */
+export type BrainSnapshot = Omit<BrainDetail, "miners" | "validators"> & { miners: AgentNeuron[]; validators: AgentNeuron[] };
 
 export interface EpochPayouts {
   emission: bigint;
@@ -82,6 +53,7 @@ export class ChainClient {
   readonly account: Account | Address | undefined;
   private readonly log: Logger | undefined;
   private readonly attempts: number;
+  private readonly reader: CerberusReader;
 
   constructor(options: ChainClientOptions) {
     this.deployment = options.deployment;
@@ -89,6 +61,7 @@ export class ChainClient {
     this.log = options.logger;
     this.attempts = options.attempts ?? 3;
     this.public = createPublicClient({ transport: options.transport });
+    this.reader = createCerberusReader(this.public, sdkDeployment(options.deployment));
     this.wallet = options.account === undefined ? undefined : createWalletClient({ transport: options.transport });
   }
 
@@ -153,21 +126,12 @@ export class ChainClient {
 
   /** A whole Brain (metadata, limits, every neuron with stake and scores) in one call through CerberusLens. */
   async brain(brainId: bigint): Promise<BrainSnapshot> {
-    const v = await this.read("brainView", () => this.public.readContract({
-      address: this.c.CerberusLens.address, abi: cerberusLensAbi, functionName: "brainView", args: [brainId],
-    }));
-    const neuron = (n: (typeof v.miners)[number]): NeuronInfo => ({
-      uid: n.uid, role: n.role === ROLE.Validator ? "Validator" : "Miner", hotkey: n.hotkey,
-      registeredAt: n.registeredAt, stake: n.stake, incentive: n.incentive, dividends: n.dividends,
-      pendingReward: n.pendingReward, ...safePeerInfo(n.peerId, n.multiaddrs),
+    const b = await this.read("brainView", () => getBrain(this.reader, brainId));
+    // Peer info is stored as text (peer-info.ts); the SDK shows it as text when printable, else as hex.
+    const dialable = (n: Neuron): AgentNeuron => ({
+      ...n, multiaddrs: n.multiaddrs.startsWith("/") ? n.multiaddrs.split(" ").filter((a) => a.length > 0) : [],
     });
-    return {
-      brainId: v.brainId, owner: v.owner, modelHash: v.brain.modelHash, fheParamsHash: v.brain.fheParamsHash,
-      uri: v.brain.uri, genesisBlock: v.brain.genesisBlock, tempo: v.brain.tempo,
-      limits: { ...v.brain.limits },
-      currentEpoch: v.currentEpoch, lastSettledEpoch: v.lastSettledEpoch, settledAny: v.settledAny,
-      miners: v.miners.map(neuron), validators: v.validators.map(neuron),
-    };
+    return { ...b, miners: b.miners.map(dialable), validators: b.validators.map(dialable) };
   }
 
   positionOf(staker: Address, hotkey: Address): Promise<readonly [bigint, bigint]> {
@@ -381,12 +345,3 @@ export class ChainClient {
       : new ChainUnavailableError("RPC_UNAVAILABLE", `${name} failed after ${this.attempts} attempts: ${(last as Error)?.message}`, { cause: last });
   }
 }
-
-function safePeerInfo(peerId: Hex, multiaddrs: Hex): PeerInfo {
-  try {
-    return decodePeerInfo(peerId, multiaddrs);
-  } catch {
-    return { peerId: "", multiaddrs: [] }; // a neuron that registered junk is simply not dialable
-  }
-}
-

@@ -127,7 +127,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     userNode = await createCerberusNode({ listen: [] });
     const brain = await owner.brain(brainId);
     // A user ranks miners by on-chain incentive (all zero before the first epoch: then by uid).
-    const miners = [...brain.miners].sort((a, b) => b.incentive - a.incentive || a.uid - b.uid)
+    const miners = [...brain.miners].sort((a, b) => b.incentiveRaw - a.incentiveRaw || a.uid - b.uid)
       .map((m) => ({ peerId: m.peerId, multiaddrs: m.multiaddrs }));
     const result = await generate({
       model, infer: new InferClient(userNode), miners, prompt: options.prompt, words: options.words,
@@ -174,11 +174,11 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     const summary: DemoSummary = {
       brainId: brainId.toString(), epoch: epoch.toString(), prompt: options.prompt, text: result.text,
       miners: after.miners.map((m) => ({
-        uid: m.uid, faulty: m.uid === minerAgents[2]!.uid, incentive: m.incentive / 65_535,
+        uid: m.uid, faulty: m.uid === minerAgents[2]!.uid, incentive: m.incentive,
         reward: fmt(m.pendingReward), peerId: m.peerId,
       })),
       validators: after.validators.map((v) => ({
-        uid: v.uid, dividends: v.dividends / 65_535, reward: fmt(payouts.validatorRewards.get(v.hotkey) ?? 0n),
+        uid: v.uid, dividends: v.dividends, reward: fmt(payouts.validatorRewards.get(v.hotkey) ?? 0n),
       })),
       generated_words: result.words.length,
       ms_per_token_median: Math.round(median(ms)),

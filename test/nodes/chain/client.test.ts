@@ -67,7 +67,7 @@ test("ChainClient: a full epoch through the typed client on the in-process EVM",
     (err: unknown) => isCerberusError(err, "REVERTED") && (err as ChainRevertError).errorName === "EpochAlreadySettled");
 
   const after = await v.brain(brainId);
-  assert.ok(after.miners[0]!.incentive >= 65_534, "the only miner takes the whole incentive (to one unit of fixed-point rounding)");
+  assert.ok(after.miners[0]!.incentiveRaw >= 65_534, "the only miner takes the whole incentive (to one unit of fixed-point rounding)");
   assert.ok(after.miners[0]!.pendingReward > 0n);
   const before = await m.balanceOf(miner);
   await m.claimMiner(brainId, mUid);

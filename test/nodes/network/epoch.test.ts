@@ -133,7 +133,7 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     assert.equal(await second.settle(committed.epoch), false, "settling twice is a no-op, not an error");
 
     const after = await owner.brain(brainId);
-    const incentive = (m: MinerAgent) => after.miners.find((x) => x.uid === m.uid)!.incentive;
+    const incentive = (m: MinerAgent) => after.miners.find((x) => x.uid === m.uid)!.incentiveRaw;
     assert.ok(incentive(faulty) < incentive(honestB), "the faulty miner's incentive is strictly lower");
     assert.ok(incentive(honestB) >= 65_534, "the only correct miner takes the whole incentive (to one unit of rounding)");
     const paid = (await owner.epochPayouts(brainId, committed.epoch, from))!;
