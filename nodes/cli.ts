@@ -144,7 +144,12 @@ program.command("generate").description("generate text under encryption from a p
       process.stdout.write(prompt);
       const r = await generate({ model, infer: new InferClient(node), miners, prompt, words: o.words,
         temperature: o.temperature, topK: o.topK, ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        onWord: (w) => process.stdout.write(` ${w.word}`),
+        onWord: (w) => {
+          process.stdout.write(` ${w.word}`);
+          // The token rate goes to stderr so that stdout stays just the text.
+          if (process.stderr.isTTY) process.stderr.write(`\x1b7\x1b[999;1H\x1b[2K[${w.index + 1}/${o.words}] ${(1000 / w.ms).toFixed(2)} tok/s\x1b8`);
+          else process.stderr.write(`[${w.index + 1}/${o.words} ${(1000 / w.ms).toFixed(2)} tok/s]`);
+        },
         onFailover: (e) => process.stderr.write(`\n[failover: ${e.from.peerId.slice(-8)} ${e.error.code} → ${e.to?.peerId.slice(-8) ?? "none"}]\n`) });
       const ms = r.words.map((w) => w.ms).sort((a, b2) => a - b2);
       process.stdout.write(`\n\n${r.words.length} words, median ${Math.round(ms[ms.length >> 1] ?? 0)} ms/word, ` +
