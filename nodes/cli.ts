@@ -179,6 +179,7 @@ program.command("demo").description("npm start: in-process chain, 3 miners (1 di
   .option("--model-dir <dir>", "model folder", "models")
   .option("--seed <n>", "seed of the sampler and the challenge picker", intArg, 7)
   .option("--json <file>", "also write the summary as JSON")
+  .option("--serve [port]", "afterwards keep the chain up as JSON-RPC on 127.0.0.1 (default port 8545) for `npm run dashboard`")
   .action(async (o) => {
     if (process.env.CERBERUS_LOG_LEVEL === "info" && !process.argv.includes("--log-level")) process.env.CERBERUS_LOG_LEVEL = "warn";
     const [{ default: hre }, { deployCerberus }, { runDemo, printSummary }] = await Promise.all([
@@ -191,6 +192,16 @@ program.command("demo").description("npm start: in-process chain, 3 miners (1 di
     if (o.json !== undefined) {
       writeFileSync(o.json, JSON.stringify(summary, null, 2) + "\n");
       console.log(`summary written to ${o.json}`);
+    }
+    if (o.serve !== undefined) {
+      const { startRpcProxy } = await import("./chain/rpc-server.ts");
+      const port = o.serve === true ? 8545 : intArg(String(o.serve));
+      const rpc = await startRpcProxy(hre.network.provider, port);
+      const deploymentsFile = "deployments/demo.json";
+      writeFileSync(deploymentsFile, JSON.stringify(summary.deployment, null, 2) + "\n");
+      console.log(`\nchain served at ${rpc.url}; deployments in ${deploymentsFile}. In another terminal:\n` +
+        `  CERBERUS_RPC_URL=${rpc.url} CERBERUS_DEPLOYMENTS=${deploymentsFile} npm run dashboard\nCtrl-C stops.`);
+      await untilSignal(() => rpc.close());
     }
   });
 

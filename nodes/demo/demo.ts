@@ -33,6 +33,8 @@ export interface DemoOptions {
 }
 
 export interface DemoSummary {
+  /** The deployments file of the demo's chain (for `--serve`: the dashboard reads it). */
+  deployment: DeploymentFile;
   brainId: string;
   epoch: string;
   prompt: string;
@@ -172,6 +174,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       if (commission > 0n) await clientFor(v).claimCommission();
     }
     const summary: DemoSummary = {
+      deployment,
       brainId: brainId.toString(), epoch: epoch.toString(), prompt: options.prompt, text: result.text,
       miners: after.miners.map((m) => ({
         uid: m.uid, faulty: m.uid === minerAgents[2]!.uid, incentive: m.incentive,

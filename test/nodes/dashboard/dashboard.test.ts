@@ -15,7 +15,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { parseUnits } from "viem";
 import { consensusAbi, stakingAbi } from "../../../nodes/chain/abis.ts";
 import { seedChain, type SeededChain } from "../sdk/seed.ts";
-import { startRpcProxy, type RpcProxy, type Eip1193 } from "./rpc-proxy.ts";
+import { startRpcProxy, type RpcProxy, type Eip1193 } from "../../../nodes/chain/rpc-server.ts";
 
 const root = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 const out = join(root, "test-output", "dashboard");

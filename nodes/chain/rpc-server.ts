@@ -1,7 +1,7 @@
 /**
- * A tiny JSON-RPC HTTP server on 127.0.0.1 in front of Hardhat's in-process provider, so a browser can reach the
- * test chain. It counts HTTP requests and JSON-RPC calls (a batch counts each call) — that is how the browser test
- * measures the RPC cost of a page.
+ * A tiny JSON-RPC HTTP server on 127.0.0.1 in front of Hardhat's in-process provider, so a browser (the dashboard)
+ * can reach an in-process chain: `npm start -- --serve` and the browser test use it. It counts HTTP requests and
+ * JSON-RPC calls (a batch counts each call) — that is how the browser test measures the RPC cost of a page.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -24,7 +24,7 @@ interface Call {
   params?: unknown;
 }
 
-export async function startRpcProxy(provider: Eip1193): Promise<RpcProxy> {
+export async function startRpcProxy(provider: Eip1193, port = 0): Promise<RpcProxy> {
   let httpRequests = 0;
   let calls = 0;
   let methods: Record<string, number> = {};
@@ -73,10 +73,13 @@ export async function startRpcProxy(provider: Eip1193): Promise<RpcProxy> {
       res.end(JSON.stringify(out, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : v)));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://127.0.0.1:${bound}/`,
     stats: () => ({ httpRequests, calls, methods: { ...methods } }),
     reset: () => {
       httpRequests = 0;
