@@ -1,5 +1,6 @@
 // npm run bench:fhe — CKKS inference of the Brown-LM-shaped MLP (128 → 128 → poly2 → 16,384): latency, bytes, keys,
 // compared with the naive diagonal method, squeeze rates and onnxruntime. Writes bench/results/fhe.json.
+import { cpus, loadavg } from "node:os";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Command } from "commander";
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     rotation_keys_full: full.row,
     details: { min: main.extra, full: full.extra, naive: naive?.extra ?? null },
     shape: LM_DIMS,
-    machine: "shared 2-core VM, loaded by other engineers' jobs; numbers are medians, single thread per evaluation",
+    machine: `${cpus().length}-core VM, load average ${loadavg().map((l) => l.toFixed(2)).join(" / ")} (1/5/15 min) at the end; medians, one thread per evaluation`,
     started,
   };
   mkdirSync(dirname(opts.out), { recursive: true });

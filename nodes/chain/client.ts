@@ -184,7 +184,7 @@ export class ChainClient {
   }
 
   transfer(to: Address, amount: bigint): Promise<TransactionReceipt> {
-    return this.write("transfer", { address: this.c.CerberusToken.address, abi: cerberusTokenAbi, functionName: "transfer", args: [to, amount] });
+    return this.send("transfer", { address: this.c.CerberusToken.address, abi: cerberusTokenAbi, functionName: "transfer", args: [to, amount] });
   }
 
   /** Mints a Brain (burning the registration fee) and returns its id. */
@@ -193,11 +193,7 @@ export class ChainClient {
       address: this.c.BrainRegistry.address, abi: brainRegistryAbi, functionName: "registrationFee",
     }));
     await this.ensureAllowance(this.c.BrainRegistry.address, fee);
-    const { result } = await this.simulate("mintBrain", {
-      address: this.c.BrainRegistry.address, abi: brainRegistryAbi, functionName: "mintBrain",
-      args: [args.modelHash, args.fheParamsHash, args.uri, args.tempo, args.limits],
-    });
-    await this.write("mintBrain", {
+    const { result } = await this.write("mintBrain", {
       address: this.c.BrainRegistry.address, abi: brainRegistryAbi, functionName: "mintBrain",
       args: [args.modelHash, args.fheParamsHash, args.uri, args.tempo, args.limits],
     });
@@ -207,31 +203,31 @@ export class ChainClient {
   /** Stakes `amount` CBR on `hotkey` (own stake when hotkey is the caller, delegation otherwise). */
   async stake(hotkey: Address, amount: bigint): Promise<TransactionReceipt> {
     await this.ensureAllowance(this.c.Staking.address, amount);
-    return this.write("stake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "stake", args: [hotkey, amount] });
+    return this.send("stake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "stake", args: [hotkey, amount] });
   }
 
   unstake(hotkey: Address, amount: bigint): Promise<TransactionReceipt> {
-    return this.write("unstake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "unstake", args: [hotkey, amount] });
+    return this.send("unstake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "unstake", args: [hotkey, amount] });
   }
 
   withdraw(): Promise<TransactionReceipt> {
-    return this.write("withdraw", { address: this.c.Staking.address, abi: stakingAbi, functionName: "withdraw" });
+    return this.send("withdraw", { address: this.c.Staking.address, abi: stakingAbi, functionName: "withdraw" });
   }
 
   claimRewards(hotkey: Address): Promise<TransactionReceipt> {
-    return this.write("claimRewards", { address: this.c.Staking.address, abi: stakingAbi, functionName: "claimRewards", args: [hotkey] });
+    return this.send("claimRewards", { address: this.c.Staking.address, abi: stakingAbi, functionName: "claimRewards", args: [hotkey] });
   }
 
   claimCommission(): Promise<TransactionReceipt> {
-    return this.write("claimCommission", { address: this.c.Staking.address, abi: stakingAbi, functionName: "claimCommission" });
+    return this.send("claimCommission", { address: this.c.Staking.address, abi: stakingAbi, functionName: "claimCommission" });
   }
 
   setTake(takeBps: number): Promise<TransactionReceipt> {
-    return this.write("setTake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "setTake", args: [takeBps] });
+    return this.send("setTake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "setTake", args: [takeBps] });
   }
 
   claimMiner(brainId: bigint, uid: number): Promise<TransactionReceipt> {
-    return this.write("claimMiner", { address: this.c.Consensus.address, abi: consensusAbi, functionName: "claimMiner", args: [brainId, uid] });
+    return this.send("claimMiner", { address: this.c.Consensus.address, abi: consensusAbi, functionName: "claimMiner", args: [brainId, uid] });
   }
 
   /** Registers the caller's hotkey in a Brain; if it is registered already, returns its seat (resume after restart). */
@@ -254,11 +250,11 @@ export class ChainClient {
   }
 
   commit(brainId: bigint, epoch: bigint, hash: Hex): Promise<TransactionReceipt> {
-    return this.write("commit", { address: this.c.Consensus.address, abi: consensusAbi, functionName: "commit", args: [brainId, epoch, hash] });
+    return this.send("commit", { address: this.c.Consensus.address, abi: consensusAbi, functionName: "commit", args: [brainId, epoch, hash] });
   }
 
   reveal(brainId: bigint, epoch: bigint, uids: readonly number[], weights: readonly number[], salt: Hex): Promise<TransactionReceipt> {
-    return this.write("reveal", {
+    return this.send("reveal", {
       address: this.c.Consensus.address, abi: consensusAbi, functionName: "reveal", args: [brainId, epoch, uids, weights, salt],
     });
   }
@@ -272,10 +268,7 @@ export class ChainClient {
     let transactions = 0;
     let gasUsed = 0n;
     for (;;) {
-      const { result } = await this.simulate("settle", {
-        address: this.c.Consensus.address, abi: consensusAbi, functionName: "settle", args: [brainId, epoch, stepsPerTx],
-      });
-      const receipt = await this.write("settle", {
+      const { receipt, result } = await this.write("settle", {
         address: this.c.Consensus.address, abi: consensusAbi, functionName: "settle", args: [brainId, epoch, stepsPerTx],
       });
       transactions += 1;
@@ -299,7 +292,7 @@ export class ChainClient {
   // viem's generics over (abi, functionName) do not survive a shared helper signature; the public methods above are
   // the typed boundary, and every request they build is checked by viem against the `as const` ABI at that point.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  private async simulate(name: string, request: any): Promise<{ result: unknown }> {
+  private async simulate(name: string, request: any): Promise<{ result: unknown; request: unknown }> {
     try {
       return await this.public.simulateContract({ ...request, account: this.account });
     } catch (err) {
@@ -308,14 +301,19 @@ export class ChainClient {
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  private async write(name: string, request: any): Promise<TransactionReceipt> {
+  private async send(name: string, request: any): Promise<TransactionReceipt> {
+    return (await this.write(name, request)).receipt;
+  }
+
+  /** Simulates (the return value and any revert come from here), sends, and waits for the receipt. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private async write(name: string, request: any): Promise<{ receipt: TransactionReceipt; result: unknown }> {
     const wallet = this.wallet;
     if (wallet === undefined) throw new ChainUnavailableError("NO_ACCOUNT", `${name} needs an account`);
-    const { request: simulated } = await this.retry(name, () => this.simulate(name, request) as Promise<{ result: unknown; request: unknown }>)
-      .then((r) => r as { request: Record<string, unknown> });
+    const simulated = await this.retry(name, () => this.simulate(name, request)) as { result: unknown; request: Record<string, unknown> };
     let hash: Hex;
     try {
-      hash = await wallet.writeContract({ ...simulated, account: this.account, chain: null } as Parameters<WalletClient["writeContract"]>[0]);
+      hash = await wallet.writeContract({ ...simulated.request, account: this.account, chain: null } as Parameters<WalletClient["writeContract"]>[0]);
     } catch (err) {
       throw asRevert(err, name) ?? new ChainUnavailableError("RPC_UNAVAILABLE", `${name}: ${(err as Error).message}`, { cause: err });
     }
@@ -326,7 +324,7 @@ export class ChainClient {
         new ChainUnavailableError("REVERTED", `${name} reverted in block ${receipt.blockNumber}`);
     }
     this.log?.debug({ tx: hash, fn: name, gas: receipt.gasUsed.toString() }, "transaction mined");
-    return receipt;
+    return { receipt, result: simulated.result };
   }
 
   private async retry<T>(name: string, fn: () => Promise<T>): Promise<T> {

@@ -57,7 +57,7 @@ export function loadBrainModel(options: LoadBrainModelOptions = {}): BrainModel 
     throw new ModelHashMismatchError(`${onnxPath} (FHE plan)`, options.expectedPlanHash, planHash);
   }
   const client = loadClientModel(join(dir, `${name}.client.json`));
-  if (client.vPad !== descriptor.outputDim && client.vocab.size > descriptor.outputDim) {
+  if (client.vocab.size > descriptor.outputDim) {
     throw new CerberusError("MODEL_MISMATCH", `client vocabulary ${client.vocab.size} exceeds the model's ${descriptor.outputDim} outputs`);
   }
   if ((client.n - 1) * client.embed !== descriptor.inputDim) {
