@@ -1,3 +1,4 @@
+import { createRng } from "../model/prng.ts";
 import onnxProto from "onnx-proto";
 import type { onnx as O } from "onnx-proto";
 import { pruneDiagonals } from "./diagonals.ts";
@@ -23,15 +24,9 @@ export interface RandomMlpOptions {
   readonly zeroRowsFrom?: number;
 }
 
+/** Uniform [0, 1) source from a seed (the project's one seeded PRNG, nodes/model/prng.ts). */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).next;
 }
 
 function tensor(name: string, dims: number[], data: Float32Array): O.ITensorProto {

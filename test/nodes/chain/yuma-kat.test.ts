@@ -2,6 +2,7 @@
  * Known-answer tests: the Solidity settlement (YumaMath via a harness, and the whole Consensus contract on Hardhat's
  * EVM) against the TypeScript reference nodes/chain/yuma.ts on random matrices. Allowed difference: 1 unit.
  */
+import { createRng } from "../../../nodes/model/prng.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import hre from "hardhat";
@@ -19,16 +20,7 @@ import {
 
 const { ethers } = hre;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = (seed: number): (() => number) => createRng(seed).next;
 
 function near(actual: bigint, expected: bigint, what: string): void {
   const d = actual > expected ? actual - expected : expected - actual;
