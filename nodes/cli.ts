@@ -29,8 +29,11 @@ const program = new Command("cerberus")
 function chainFrom(flags: ChainFlags, needsAccount = true): ChainClient {
   const transport: Transport = http(flags.rpc, { retryCount: 3 });
   let account: Address | ReturnType<typeof privateKeyToAccount> | undefined;
-  if (flags.privateKey !== undefined) account = privateKeyToAccount(flags.privateKey as `0x${string}`);
-  else if (flags.account !== undefined) {
+  // An empty flag or environment variable counts as unset.
+  if (flags.privateKey) {
+    if (!/^0x[0-9a-fA-F]{64}$/.test(flags.privateKey)) throw new CerberusError("BAD_FLAG", "--private-key must be 0x + 64 hex digits");
+    account = privateKeyToAccount(flags.privateKey as `0x${string}`);
+  } else if (flags.account) {
     if (!isAddress(flags.account)) throw new CerberusError("BAD_FLAG", `--account ${flags.account} is not an address`);
     account = flags.account;
   } else if (needsAccount) {
