@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { http, isAddress, parseUnits, type Address, type Transport } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { loadBrainModel } from "./client/brain-model.ts";
+import { loadBrainModel, loadPinnedModel } from "./client/brain-model.ts";
 import { generate } from "./client/generate.ts";
 import { InferClient } from "./client/transport.ts";
 import { ChainClient } from "./chain/client.ts";
@@ -139,7 +139,7 @@ program.command("generate").description("generate text under encryption from a p
   .action(async (prompt: string, o) => {
     const chain = chainFrom(g(), false);
     const b = await chain.brain(o.brain);
-    const model = loadBrainModel({ dir: o.modelDir, expectedModelHash: b.modelHash, expectedPlanHash: b.fheParamsHash });
+    const model = loadPinnedModel(b, { dir: o.modelDir });
     const miners = [...b.miners].filter((m) => m.multiaddrs.length > 0)
       .sort((x, y) => y.incentiveRaw - x.incentiveRaw || x.uid - y.uid).map((m) => ({ peerId: m.peerId, multiaddrs: m.multiaddrs }));
     const node = await createCerberusNode({ listen: [] });

@@ -4,11 +4,11 @@ import {
 } from "viem";
 import type { Logger } from "../core/log.ts";
 import {
-  brainRegistryAbi, cerberusLensAbi, cerberusTokenAbi, consensusAbi, neuronRegistryAbi, stakingAbi,
+  brainRegistryAbi, cerberusTokenAbi, consensusAbi, neuronRegistryAbi, stakingAbi,
 } from "./abis.ts";
 import type { DeploymentFile } from "./deployment.ts";
 import { ChainUnavailableError, asRevert } from "./errors.ts";
-import { encodePeerInfo, type PeerInfo } from "./peer-info.ts";
+import { encodePeerInfo, parseMultiaddrs, type PeerInfo } from "./peer-info.ts";
 import { createCerberusReader, getBrain, parseDeployment as sdkDeployment, type BrainDetail, type BrainLimits,
   type CerberusReader, type Neuron } from "../sdk/index.ts";
 
@@ -127,10 +127,7 @@ export class ChainClient {
   /** A whole Brain (metadata, limits, every neuron with stake and scores) in one call through CerberusLens. */
   async brain(brainId: bigint): Promise<BrainSnapshot> {
     const b = await this.read("brainView", () => getBrain(this.reader, brainId));
-    // Peer info is stored as text (peer-info.ts); the SDK shows it as text when printable, else as hex.
-    const dialable = (n: Neuron): AgentNeuron => ({
-      ...n, multiaddrs: n.multiaddrs.startsWith("/") ? n.multiaddrs.split(" ").filter((a) => a.length > 0) : [],
-    });
+    const dialable = (n: Neuron): AgentNeuron => ({ ...n, multiaddrs: parseMultiaddrs(n.multiaddrs) });
     return { ...b, miners: b.miners.map(dialable), validators: b.validators.map(dialable) };
   }
 

@@ -14,7 +14,6 @@ export interface PeerInfo {
 export class PeerInfoError extends CerberusError {}
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 export function encodePeerInfo(info: PeerInfo): { peerId: `0x${string}`; multiaddrs: `0x${string}` } {
   if (!/^[1-9A-HJ-NP-Za-km-z]{20,100}$/.test(info.peerId)) throw new PeerInfoError("BAD_PEER_INFO", `not a peer id: ${info.peerId}`);
@@ -24,20 +23,15 @@ export function encodePeerInfo(info: PeerInfo): { peerId: `0x${string}`; multiad
   return { peerId: toHex(encoder.encode(info.peerId)), multiaddrs: toHex(encoder.encode(info.multiaddrs.join(" "))) };
 }
 
-export function decodePeerInfo(peerId: `0x${string}`, multiaddrs: `0x${string}`): PeerInfo {
-  try {
-    const id = decoder.decode(fromHex(peerId));
-    const addrs = decoder.decode(fromHex(multiaddrs)).split(" ").filter((a) => a.length > 0);
-    return { peerId: id, multiaddrs: addrs };
-  } catch (err) {
-    throw new PeerInfoError("BAD_PEER_INFO", "peer info on-chain is not UTF-8", { cause: err });
-  }
+/**
+ * The multiaddr list of a neuron from the registry's `multiaddrs` as text (the SDK shows printable bytes as text).
+ * Anything that is not our encoding (a neuron that registered junk) gives an empty list: not dialable.
+ */
+export function parseMultiaddrs(text: string): string[] {
+  if (!text.startsWith("/")) return [];
+  return text.split(" ").filter((a) => a.length > 0);
 }
 
 function toHex(bytes: Uint8Array): `0x${string}` {
   return `0x${Buffer.from(bytes).toString("hex")}`;
-}
-
-function fromHex(hex: `0x${string}`): Uint8Array {
-  return new Uint8Array(Buffer.from(hex.slice(2), "hex"));
 }

@@ -65,3 +65,13 @@ export function loadBrainModel(options: LoadBrainModelOptions = {}): BrainModel 
   }
   return { name, onnxBytes, modelHash, planHash, planOptions, descriptor, client };
 }
+
+/** The model a Brain pins on-chain: read from `files` and checked against both of the Brain's hashes. */
+export function loadPinnedModel(brain: { modelHash: string; fheParamsHash: string },
+  files: { dir?: string | undefined; name?: string | undefined } = {}): BrainModel {
+  return loadBrainModel({
+    ...(files.dir !== undefined ? { dir: files.dir } : {}),
+    ...(files.name !== undefined ? { name: files.name } : {}),
+    expectedModelHash: brain.modelHash, expectedPlanHash: brain.fheParamsHash,
+  });
+}

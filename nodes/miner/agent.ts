@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { loadBrainModel, type BrainModel } from "../client/brain-model.ts";
+import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { loadOrCreateIdentity } from "../net/identity.ts";
 import { createLogger, type Logger } from "../core/log.ts";
@@ -50,11 +50,7 @@ export class MinerAgent {
     const { chain, brainId } = options;
     const log = options.logger ?? createLogger("miner");
     const brain = await chain.brain(brainId);
-    const model = loadBrainModel({
-      ...(options.modelDir !== undefined ? { dir: options.modelDir } : {}),
-      ...(options.modelName !== undefined ? { name: options.modelName } : {}),
-      expectedModelHash: brain.modelHash, expectedPlanHash: brain.fheParamsHash,
-    });
+    const model = loadPinnedModel(brain, { dir: options.modelDir, name: options.modelName });
     const threads = options.threads ?? 0;
     const evaluator = threads > 0
       ? await WorkerPoolEvaluator.create(model.onnxBytes, model.planOptions, { threads })

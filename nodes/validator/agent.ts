@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Hex } from "viem";
-import { loadBrainModel, type BrainModel } from "../client/brain-model.ts";
+import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
 import { InferClient, type TransportOptions } from "../client/transport.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { weightsCommitHash } from "../chain/yuma.ts";
@@ -68,11 +68,7 @@ export class ValidatorAgent {
     const { chain, brainId } = options;
     const log = options.logger ?? createLogger("validator");
     const brain = await chain.brain(brainId);
-    const model = loadBrainModel({
-      ...(options.modelDir !== undefined ? { dir: options.modelDir } : {}),
-      ...(options.modelName !== undefined ? { name: options.modelName } : {}),
-      expectedModelHash: brain.modelHash, expectedPlanHash: brain.fheParamsHash,
-    });
+    const model = loadPinnedModel(brain, { dir: options.modelDir, name: options.modelName });
     const dataDir = options.dataDir ?? join(".cerberus", `validator-${chain.address.toLowerCase()}`);
     const state = ValidatorState.load(join(dataDir, "state.json"));
     // A validator only dials out; its peer info on-chain is informational (it serves nothing).
