@@ -51,7 +51,11 @@ async function main(): Promise<void> {
   const V = splits.vocab.words.length;
   const client = loadClientModel(join(o.models, `${manifest.name}.client.json`));
   const { model: miner } = loadMinerModel(join(o.models, `${manifest.name}.onnx`), V);
-  if (client.vocab.size !== V || miner.vocab !== V) throw new Error("artifact vocabulary differs from the corpus vocabulary");
+  if (client.vocab.size !== V || miner.vocab !== V || !splits.vocab.words.every((w) => client.vocab.has(w))) {
+    throw new Error("artifact vocabulary differs from the corpus vocabulary");
+  }
+  // The squeezed models may use their own word order (relabel.ts): rename the test ids through the client's words.
+  const clientTest: Stream = { ...test, ids: test.ids.map((id) => client.vocab.idOf(splits.vocab.words[id]!)) };
 
   log.info("Kneser-Ney trigram baseline (tuned on validation)");
   const kn = evaluateKnBaseline(slice);
@@ -65,7 +69,7 @@ async function main(): Promise<void> {
   const curve: { rate: number; ppl: number }[] = [];
   for (const m of manifest.test.curve) {
     const path = ck(`squeezed-r${m.rate}`);
-    curve.push({ rate: m.rate, ppl: existsSync(`${path}.json`) ? await evalCheckpoint(path, test) : m.ppl });
+    curve.push({ rate: m.rate, ppl: existsSync(`${path}.json`) ? await evalCheckpoint(path, clientTest) : m.ppl });
   }
 
   // The shipped model from the committed artifacts: (a) through the training engine, (b) the .onnx file itself.
@@ -74,25 +78,25 @@ async function main(): Promise<void> {
   const shipped: MlpParams = { shape: { vocab: V, n: client.n, embed: client.embed, hidden: miner.hidden }, C: client.embeddings, W1: miner.W1, b1: miner.b1, W2, b2 };
   const act: Activation = { kind: "poly", c: miner.c };
   const engine = await MlpEngine.create(shipped, "poly", false);
-  const pplSqueezed = await perplexity(engine, shipped, act, test);
+  const pplSqueezed = await perplexity(engine, shipped, act, clientTest);
   await engine.release();
 
   const session = await ort.InferenceSession.create(readFileSync(join(o.models, `${manifest.name}.onnx`)), { intraOpNumThreads: 2, logSeverityLevel: 3 });
   const acc = new PerplexityAccumulator();
   const bar = new cliProgress.SingleBar({ format: "ONNX test pass [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}" }, cliProgress.Presets.shades_classic);
-  bar.start(test.ids.length - test.start, 0);
+  bar.start(clientTest.ids.length - clientTest.start, 0);
   const t0 = performance.now();
-  for (let i = test.start; i < test.ids.length; i++) {
-    const x = client.contextInput(Array.from(test.ids.subarray(i - client.n + 1, i)));
+  for (let i = clientTest.start; i < clientTest.ids.length; i++) {
+    const x = client.contextInput(Array.from(clientTest.ids.subarray(i - client.n + 1, i)));
     const logits = (await session.run({ x: new ort.Tensor("float32", x, [1, x.length]) })).logits.data as Float32Array;
     let max = -Infinity;
     for (let k = 0; k < V; k++) if (logits[k] > max) max = logits[k];
     let z = 0;
     for (let k = 0; k < V; k++) z += Math.exp(logits[k] - max);
-    acc.add(logits[test.ids[i]] - max - Math.log(z));
-    if ((i & 1023) === 0) bar.update(i - test.start);
+    acc.add(logits[clientTest.ids[i]] - max - Math.log(z));
+    if ((i & 1023) === 0) bar.update(i - clientTest.start);
   }
-  bar.update(test.ids.length - test.start);
+  bar.update(clientTest.ids.length - clientTest.start);
   bar.stop();
   await session.release();
   const onnxSeconds = (performance.now() - t0) / 1000;

@@ -12,6 +12,7 @@ import { sha256Hex, writeClientModel } from "../nodes/model/lm.ts";
 import { inputSize } from "../nodes/model/mlp.ts";
 import { exportMinerOnnx, paddedVocab, toMinerModel } from "../nodes/model/onnx-export.ts";
 import { DEFAULT_CONFIG, runPipeline, streams, type PipelineConfig } from "../nodes/model/pipeline.ts";
+import { relabelIds } from "../nodes/model/relabel.ts";
 import { perplexity } from "../nodes/model/trainer.ts";
 
 const MODEL_NAME = "brown-lm";
@@ -29,18 +30,19 @@ async function main(): Promise<void> {
     .option("--squeeze-epochs <n>", "epochs of fine-tuning at each squeeze rate", String(d.squeeze.epochs))
     .option("--rates <list>", "squeeze rates after r = 0, comma-separated", d.squeeze.rates.join(","))
     .option("--squeeze-alpha <x>", "distillation weight in the squeeze stages (0 = data loss only, cheaper)", String(d.squeeze.alpha))
+    .option("--no-relabel", "keep corpus ids and hidden order (no diagonal-aware relabeling before pruning)")
     .option("--resume-float <checkpoint>", "skip float training: load this float checkpoint (e.g. models/checkpoints/float) from an earlier run")
     .option("--resume-float-seconds <s>", "wall seconds the earlier run spent up to that checkpoint (added to trainSeconds)", "0")
     .option("--quant-bits <n>", "weights/biases rounded to multiples of 2^-bits", String(d.quantBits))
     .parse();
-  const o = cmd.opts<{ out: string; checkpoints: string; maxWords?: string; seed: string; floatEpochs: string; polyEpochs: string; squeezeEpochs: string; rates: string; quantBits: string; squeezeAlpha: string; resumeFloat?: string; resumeFloatSeconds: string }>();
+  const o = cmd.opts<{ out: string; checkpoints: string; maxWords?: string; seed: string; floatEpochs: string; polyEpochs: string; squeezeEpochs: string; rates: string; quantBits: string; squeezeAlpha: string; resumeFloat?: string; resumeFloatSeconds: string; relabel: boolean }>();
   const num = (s: string, name: string) => { const v = Number(s); if (!Number.isFinite(v) || v < 0) { cmd.error(`--${name} must be a non-negative number`); } return v; };
   const cfg: PipelineConfig = {
     ...d,
     seed: num(o.seed, "seed"),
     float: { ...d.float, epochs: num(o.floatEpochs, "float-epochs") },
     poly: { ...d.poly, epochs: num(o.polyEpochs, "poly-epochs") },
-    squeeze: { ...d.squeeze, epochs: num(o.squeezeEpochs, "squeeze-epochs"), rates: o.rates.split(",").map((r) => num(r, "rates")), alpha: num(o.squeezeAlpha, "squeeze-alpha") },
+    squeeze: { ...d.squeeze, epochs: num(o.squeezeEpochs, "squeeze-epochs"), rates: o.rates.split(",").map((r) => num(r, "rates")), alpha: num(o.squeezeAlpha, "squeeze-alpha"), relabel: o.relabel },
     quantBits: num(o.quantBits, "quant-bits"),
   };
   const log = createLogger("train");
@@ -79,7 +81,9 @@ async function main(): Promise<void> {
     naivePoly: await perplexity(eng, res.float.params, { kind: "poly", c: res.naive.c }, test),
     curve: [] as { rate: number; ppl: number }[],
   };
-  for (const m of res.curve) testPpl.curve.push({ rate: m.rate, ppl: await perplexity(eng, m.params, { kind: "poly", c: m.c }, test) });
+  // The squeezed models speak the relabeled vocabulary (if any): rename the test ids the same way.
+  const squeezedTest = res.relabeling ? { ...test, ids: relabelIds(test.ids, res.relabeling) } : test;
+  for (const m of res.curve) testPpl.curve.push({ rate: m.rate, ppl: await perplexity(eng, m.params, { kind: "poly", c: m.c }, squeezedTest) });
   await eng.release(); await tEng.release();
 
   // Export the shipped model.
@@ -88,7 +92,8 @@ async function main(): Promise<void> {
   const vPad = paddedVocab(s.params.shape.vocab);
   const onnxBytes = exportMinerOnnx(toMinerModel(s.params, s.c, vPad));
   writeFileSync(join(o.out, `${MODEL_NAME}.onnx`), onnxBytes);
-  const client = writeClientModel(join(o.out, `${MODEL_NAME}.client.json`), splits.vocab.words, cfg.n, cfg.embed, vPad, s.params.C, false);
+  const words = res.relabeling ? Array.from(res.relabeling.vocab, (old) => splits.vocab.words[old]) : splits.vocab.words;
+  const client = writeClientModel(join(o.out, `${MODEL_NAME}.client.json`), words, cfg.n, cfg.embed, vPad, s.params.C, false);
   const manifest = {
     name: MODEL_NAME,
     files: {
@@ -101,6 +106,9 @@ async function main(): Promise<void> {
     shapes: { n: cfg.n, embed: cfg.embed, input: inputSize(s.params.shape), hidden: cfg.hidden, vocab: s.params.shape.vocab, vPad },
     activation: { form: "p(h) = c0 + c1*h + c2*h^2", coefficients: s.c, naiveFit: res.naive.c, naiveMaxFitError: res.naive.maxFitError, range: res.range },
     squeezeRate: s.rate,
+    relabeled: res.relabeling
+      ? { forRate: cfg.squeeze.rates[0], note: "hidden units and word ids renamed for diagonal pruning (nodes/model/relabel.ts); client.json lists the words in the model's id order" }
+      : false,
     zeroDiagonals: s.zeroDiagonals,
     hiddenOnTrainSample: s.hidden,
     quantization: { weightsAndBiases: `multiples of 2^-${cfg.quantBits}`, bits: cfg.quantBits, method: "post-training round-to-nearest of W1, b1, W2, b2 (measured below)", coefficients: "float32", embeddings: "float32 (client side)" },

@@ -7,6 +7,7 @@ import { FIRST_PREDICTED } from "./perplexity.ts";
 import { calibrateRange, fitTanhPoly2, maxFitError, type Poly2 } from "./poly.ts";
 import { createRng } from "./prng.ts";
 import { quantize } from "./quantize.ts";
+import { applyRelabeling, planRelabeling, relabelIds, type Relabeling } from "./relabel.ts";
 import { perplexity, train, type Stream } from "./trainer.ts";
 
 /**
@@ -26,7 +27,8 @@ export interface PipelineConfig {
   calibration: { positions: number; quantile: number };
   poly: { epochs: number; lr: number; alpha: number; lambda: number; evalsPerEpoch: number; maxFoldShift: number };
   /** alpha = distillation weight in the squeeze stages (0 = data loss only: a step costs ≈ 40% of a distilled one). */
-  squeeze: { rates: number[]; epochs: number; lr: number; evalsPerEpoch: number; rampFraction: number; alpha: number };
+  /** relabel = rename hidden units and words so the kept diagonals hold most of the weights (relabel.ts). */
+  squeeze: { rates: number[]; epochs: number; lr: number; evalsPerEpoch: number; rampFraction: number; alpha: number; relabel: boolean };
   quantBits: number;
   target: number;
 }
@@ -40,7 +42,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   float: { epochs: 5, lr: 2e-3, evalsPerEpoch: 2 },
   calibration: { positions: 16384, quantile: 0.999 },
   poly: { epochs: 2, lr: 1e-3, alpha: 0.5, lambda: 10, evalsPerEpoch: 2, maxFoldShift: 4 },
-  squeeze: { rates: [0.25, 0.5, 0.75], epochs: 1, lr: 5e-4, evalsPerEpoch: 1, rampFraction: 0.6, alpha: 0.5 },
+  squeeze: { rates: [0.25, 0.5, 0.75], epochs: 1, lr: 5e-4, evalsPerEpoch: 1, rampFraction: 0.6, alpha: 0.5, relabel: true },
   quantBits: 12,
   target: 1.05,
 };
@@ -53,6 +55,8 @@ export interface PipelineResult {
   range: number;
   naive: { c: Poly2; maxFitError: number; validPpl: number };
   curve: SqueezedModel[];       // rate 0, then each squeeze rate (weights already quantized)
+  /** How the curve's models (and the shipped one) renamed words and hidden units; undefined = corpus ids. */
+  relabeling?: Relabeling;
   shipped: SqueezedModel;
   metTarget: boolean;
 }
@@ -87,7 +91,7 @@ export async function runPipeline(splits: BrownSplits, cfg: PipelineConfig, log:
   onCheckpoint: (name: string, p: MlpParams, act: Activation) => void = () => {},
   /** Float model from an earlier run's checkpoint (stage 1 is then skipped). */
   resumeFloat?: MlpParams): Promise<PipelineResult> {
-  const { train: trainS, valid: validS } = streams(splits);
+  let { train: trainS, valid: validS } = streams(splits);
   const shape = { vocab: splits.vocab.words.length, n: cfg.n, embed: cfg.embed, hidden: cfg.hidden };
   const perEpoch = Math.floor((trainS.ids.length - trainS.start) / cfg.batch);
   const every = (k: number) => Math.max(1, Math.floor(perEpoch / k));
@@ -144,6 +148,17 @@ export async function runPipeline(splits: BrownSplits, cfg: PipelineConfig, log:
     range, lambda: cfg.poly.lambda, teacher, trainCoefficients: true, maxFoldShift: cfg.poly.maxFoldShift, seed: cfg.seed + 3, log: log.child({ phase: "poly" }), onStep: pb.onStep,
   });
   pb.b.stop();
+  // Rename before any pruning so every squeezed model (r = 0 included: same function) shares one vocabulary order.
+  let relabeling: Relabeling | undefined;
+  let teacherParams = fl.params;
+  if (cfg.squeeze.relabel && cfg.squeeze.rates.length > 0) {
+    relabeling = planRelabeling(cur.params, cfg.squeeze.rates[0]);
+    cur = { ...cur, params: applyRelabeling(cur.params, relabeling) };
+    teacherParams = applyRelabeling(fl.params, relabeling);
+    trainS = { ...trainS, ids: relabelIds(trainS.ids, relabeling) };
+    validS = { ...validS, ids: relabelIds(validS.ids, relabeling) };
+    log.info({ rate: cfg.squeeze.rates[0] }, "hidden units and words relabeled for diagonal pruning");
+  }
   curve.push(await finish(0, cur.params, cur.act, cur.validPpl));
   let plainEngine: MlpEngine | undefined;
   for (const [i, rate] of cfg.squeeze.rates.entries()) {
@@ -157,7 +172,7 @@ export async function runPipeline(splits: BrownSplits, cfg: PipelineConfig, log:
     cur = await train(sEngine, cur.params, trainS, validS, {
       pruneRampSteps: Math.round(cfg.squeeze.rampFraction * steps),
       act: cur.act, epochs: cfg.squeeze.epochs, batch: cfg.batch, lr: cfg.squeeze.lr, evalEvery: every(cfg.squeeze.evalsPerEpoch),
-      range, lambda: cfg.poly.lambda, teacher: cfg.squeeze.alpha > 0 ? { params: fl.params, alpha: cfg.squeeze.alpha } : undefined,
+      range, lambda: cfg.poly.lambda, teacher: cfg.squeeze.alpha > 0 ? { params: teacherParams, alpha: cfg.squeeze.alpha } : undefined,
       trainCoefficients: true, maxFoldShift: cfg.poly.maxFoldShift, masks, seed: cfg.seed + 10 + i, log: log.child({ phase: `squeeze-${rate}` }), onStep: pb.onStep,
     });
     pb.b.stop();
@@ -169,5 +184,5 @@ export async function runPipeline(splits: BrownSplits, cfg: PipelineConfig, log:
   // 5. Ship the largest rate within target × float on validation (curve[0] if none is).
   const ok = curve.filter((m) => m.validPplQuantized <= cfg.target * fl.validPpl);
   const shipped = ok.length > 0 ? ok[ok.length - 1] : curve[0];
-  return { float: { params: fl.params, validPpl: fl.validPpl, steps: fl.steps }, range, naive, curve, shipped, metTarget: ok.length > 0 };
+  return { float: { params: fl.params, validPpl: fl.validPpl, steps: fl.steps }, range, naive, curve, relabeling, shipped, metTarget: ok.length > 0 };
 }
