@@ -1,14 +1,14 @@
 // npm run bench:fhe — CKKS inference of the Brown-LM-shaped MLP (128 → 128 → poly2 → 16,384): latency, bytes, keys,
 // compared with the naive diagonal method, squeeze rates and onnxruntime. Writes bench/results/fhe.json.
 import { cpus, loadavg } from "node:os";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Command } from "commander";
 import { LM_DIMS, lmModel, measure, ortMedian, round, type FheRow } from "./bench-fhe-lib.ts";
 
 const program = new Command()
   .name("bench-fhe")
-  .description("Benchmark the FHE engine on the Brown LM shape (random weights). Run on an idle machine if you can.")
+  .description("Benchmark the FHE engine on the Brown LM shape (random weights, plus the committed model). Run on an idle machine if you can.")
   .option("--evals <n>", "encrypted evaluations for the main plan", "9")
   .option("--naive-evals <n>", "evaluations for the naive comparison (slow)", "3")
   .option("--squeeze-evals <n>", "evaluations per squeeze rate", "5")
@@ -33,8 +33,13 @@ async function main(): Promise<void> {
     squeeze.push({ rate, eval_ms: r.row.eval_ms_median, eval_cpu_ms: r.extra.eval_cpu_ms_median, pt_mults: r.row.pt_mults,
       rotations: r.row.rotations });
   }
+  // The committed model itself (real, possibly pruned weights): what `npm start` serves.
+  const manifest = JSON.parse(readFileSync("models/manifest.json", "utf8")) as { squeezeRate: number };
+  const shipped = await measure(readFileSync("models/brown-lm.onnx"), LM_DIMS, { rotationKeys: "min" }, Number(opts.squeezeEvals),
+    `shipped models/brown-lm.onnx (r=${manifest.squeezeRate})`, ortMs);
   const result = {
     ...main.row,
+    shipped_model: { squeeze_rate: manifest.squeezeRate, ...shipped.row, eval_cpu_ms: shipped.extra.eval_cpu_ms_median },
     naive: naive?.row ?? null,
     squeeze_ms: squeeze,
     fhe_plaintext_ratio: round(main.row.eval_ms_median / ortMs, 0),
@@ -48,6 +53,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, JSON.stringify(result, null, 2) + "\n");
   printTable([["BSGS keys {1,16} (default)", main.row], ["BSGS keys all 22 steps", full.row],
+    [`shipped model (r = ${manifest.squeezeRate})`, shipped.row],
     ...(naive ? [["naive, pow-2 keys", naive.row] as [string, FheRow]] : [])]);
   console.log("\nsqueeze rate → eval ms (pt mults, rotations): " +
     squeeze.map((s) => `${s.rate}: ${s.eval_ms} [cpu ${s.eval_cpu_ms}] (${s.pt_mults}, ${s.rotations})`).join(" | "));

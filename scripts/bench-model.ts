@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import cliProgress from "cli-progress";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
     ["ours: shipped model from artifacts (ORT training engine)", f(pplSqueezed)],
     ["ours: shipped model, models/brown-lm.onnx via onnxruntime-node", f(pplOnnx)],
   ];
-  console.log(`\nBrown corpus test perplexity (vocab ${V}, ${acc.predicted} predicted words; measured on a shared, loaded 2-core machine)`);
+  console.log(`\nBrown corpus test perplexity (vocab ${V}, ${acc.predicted} predicted words; ${cpus().length} cores, load average ${loadavg()[0].toFixed(2)})`);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(64)} ${v}`);
   console.log(`  squeezed / float = ${(pplSqueezed / pplFloat).toFixed(4)} (target ≤ 1.05); ONNX pass ${onnxSeconds.toFixed(0)} s; train ${manifest.trainSeconds} s${haveCk ? "" : " (float/naive/curve from manifest: no checkpoints)"}`);
   console.log(`wrote ${o.out}`);
