@@ -9,6 +9,8 @@ import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
+// Type-only: brings in the `hre.ethers` augmentation for the ESM typecheck (hardhat.config.ts loads the plugins at run time).
+import type {} from "@nomicfoundation/hardhat-toolbox";
 
 export const CONTRACT_NAMES = [
   "CerberusToken",

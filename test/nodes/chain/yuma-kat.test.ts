@@ -6,6 +6,7 @@ import { createRng } from "../../../nodes/model/prng.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import hre from "hardhat";
+import type {} from "@nomicfoundation/hardhat-toolbox"; // hre.ethers types
 import { mine } from "@nomicfoundation/hardhat-network-helpers";
 import type { Hex } from "viem";
 import { deployCerberus } from "../../../scripts/deploy.ts";
@@ -79,7 +80,11 @@ test("YumaMath.settleGroup matches the reference on random 16-miner × 32-seat g
 test("Consensus settlement on the EVM matches the reference over several random epochs", async () => {
   await hre.run("compile", { quiet: true });
   const d = await deployCerberus(hre, { initialReward: 10n ** 18n, halvingInterval: 1_000_000n, unbondingBlocks: 5n });
-  const at = (name: keyof typeof d.contracts) => ethers.getContractAt(name, d.contracts[name].address);
+  // No typechain types on the ESM side: the ABI-driven methods are reached through ethers' dynamic Contract.
+  type Dynamic = InstanceType<typeof ethers.Contract>;
+  const at = async (name: keyof typeof d.contracts): Promise<Dynamic> =>
+    (await ethers.getContractAt(name, d.contracts[name].address)) as unknown as Dynamic;
+  const as = (c: Dynamic, signer: Parameters<Dynamic["connect"]>[0]): Dynamic => c.connect(signer) as Dynamic;
   const token = await at("CerberusToken");
   const brains = await at("BrainRegistry");
   const staking = await at("Staking");
@@ -103,16 +108,16 @@ test("Consensus settlement on the EVM matches the reference over several random 
   const r = rng(7);
   for (let j = 0; j < SEATED; j++) {
     const m = await fund();
-    await (await neurons.connect(m).register(brainId, 0, "0x0" + (j % 10), "0x")).wait();
+    await (await as(neurons, m).register(brainId, 0, "0x0" + (j % 10), "0x")).wait();
   }
   const validators = [];
   for (let i = 0; i < V; i++) {
     const v = await fund();
     const stake = BigInt(1 + Math.floor(r() * 1000)) * CBR;
     await (await token.transfer(v.address, stake)).wait();
-    await (await token.connect(v).approve(d.contracts.Staking.address, stake)).wait();
-    await (await staking.connect(v).stake(v.address, stake)).wait();
-    await (await neurons.connect(v).register(brainId, 1, "0x1" + i, "0x")).wait();
+    await (await as(token, v).approve(d.contracts.Staking.address, stake)).wait();
+    await (await as(staking, v).stake(v.address, stake)).wait();
+    await (await as(neurons, v).register(brainId, 1, "0x1" + i, "0x")).wait();
     validators.push(v);
   }
   let bonds = Array.from({ length: V }, () => new Array<bigint>(M).fill(0n));
@@ -143,17 +148,17 @@ test("Consensus settlement on the EVM matches the reference over several random 
     await goto(genesis + epoch * tempo);
     for (let i = 0; i < V; i++) {
       const x = reveals[i];
-      await (await consensus.connect(validators[i]).commit(brainId, epoch, weightsCommitHash(brainId, epoch, x.uids, x.weights, x.salt))).wait();
+      await (await as(consensus, validators[i]).commit(brainId, epoch, weightsCommitHash(brainId, epoch, x.uids, x.weights, x.salt))).wait();
     }
     await goto(genesis + (epoch + 1n) * tempo);
     for (let i = 0; i < V; i++) {
       if (!revealing[i]) continue;
       const x = reveals[i];
-      await (await consensus.connect(validators[i]).reveal(brainId, epoch, x.uids, x.weights, x.salt)).wait();
+      await (await as(consensus, validators[i]).reveal(brainId, epoch, x.uids, x.weights, x.salt)).wait();
     }
     await goto(genesis + (epoch + 1n) * tempo + tempo / 2n);
     const stakes = await Promise.all(validators.map((v) => staking.totalStake(v.address)));
-    const pendingBefore = await Promise.all(Array.from({ length: M }, (_, j) => consensus.minerPending(brainId, j)));
+    const pendingBefore: bigint[] = await Promise.all(Array.from({ length: M }, (_, j) => consensus.minerPending(brainId, j)));
     // odd rounds settle in chunks of 16 miners (rank scratch + payment phase), even rounds in one call
     const receipts = [];
     for (let k = 0; k < 20; k++) {
@@ -188,9 +193,9 @@ test("Consensus settlement on the EVM matches the reference over several random 
     for (let i = 0; i < V; i++) {
       for (let j = 0; j < M; j++) near(await consensus.bond(brainId, i, j), ref.bonds[i][j], `epoch ${epoch} bond ${i},${j}`);
     }
-    const inc = await consensus.minerIncentives(brainId);
+    const inc: bigint[] = await consensus.minerIncentives(brainId);
     for (let j = 0; j < M; j++) {
-      near((await consensus.minerPending(brainId, j)) - pendingBefore[j], pay.miner[j], `epoch ${epoch} miner ${j} paid`);
+      near((await consensus.minerPending(brainId, j) as bigint) - pendingBefore[j], pay.miner[j], `epoch ${epoch} miner ${j} paid`);
       near(inc[j], pay.incentiveShares[j], `epoch ${epoch} incentive ${j}`);
     }
     const distributed = new Map<string, bigint>();

@@ -127,7 +127,7 @@ describe("dashboard in a real browser", { timeout: 240_000 }, () => {
       abi: consensusAbi,
       functionName: "minerIncentives",
       args: [1n],
-    });
+    }) as readonly number[]; // uint16[256]: too long a tuple for viem's inferred type
     const shown = await page.$$eval("#miners tbody tr", (trs) =>
       trs.map((tr) => [Number(tr.getAttribute("data-uid")), Number(tr.querySelector("[data-incentive-raw]")?.getAttribute("data-incentive-raw"))]),
     );
