@@ -49,6 +49,13 @@ export class ShapeError extends FheError {
 export class ClosedError extends FheError {
   constructor(what: string) { super("FHE_CLOSED", `${what} is closed`); }
 }
+/**
+ * The worker thread holding this session died or was retired after an unexpected (non-typed) failure; its keys went
+ * with it. The pool starts a replacement; the client opens a new session.
+ */
+export class WorkerLostError extends FheError {
+  constructor(message: string) { super("FHE_WORKER_LOST", message); }
+}
 /** A plan descriptor (from the network) failed schema validation or does not match this model. */
 export class PlanDescriptorError extends FheError {
   constructor(message: string, options?: { cause?: unknown }) { super("FHE_PLAN_DESCRIPTOR", message, options); }

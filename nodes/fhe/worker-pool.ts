@@ -28,7 +28,8 @@ class PoolWorker {
   private next = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   sessions = 0;
-  constructor(readonly worker: Worker) {
+  dead = false;
+  constructor(readonly worker: Worker, onDeath: (pw: PoolWorker) => void) {
     worker.on("message", (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -36,9 +37,18 @@ class PoolWorker {
       if (m.ok) p.resolve(m.value);
       else p.reject(rebuildError(m.error!));
     });
-    worker.on("error", (err) => { for (const p of this.pending.values()) p.reject(err); this.pending.clear(); });
+    const die = (why: string) => {
+      if (this.dead) return;
+      this.dead = true;
+      for (const p of this.pending.values()) p.reject(new errors.WorkerLostError(why));
+      this.pending.clear();
+      onDeath(this);
+    };
+    worker.on("error", (err) => die(`FHE worker failed: ${err.message}`));
+    worker.on("exit", (code) => die(`FHE worker exited (code ${code})`));
   }
   call<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.dead) return Promise.reject(new errors.WorkerLostError("FHE worker is gone"));
     const id = this.next++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -47,6 +57,35 @@ class PoolWorker {
   }
 }
 
+interface Started { w: Worker; descriptor: PlanDescriptor; memory: EvaluatorMemory }
+
+/** One worker compiled and ready (or the typed error its initialisation ended in). */
+function spawn(modelBytes: Uint8Array, plan: PlanOptions): Promise<Started> {
+  const boot = new URL("./worker-boot.mjs", import.meta.url);
+  const entry = new URL("./worker-entry.ts", import.meta.url).href;
+  const w = new Worker(boot, { workerData: { entry, modelBytes, plan } });
+  return new Promise<Started>((resolve, reject) => {
+    const onMsg = (m: { type?: string; descriptor?: PlanDescriptor; memory?: EvaluatorMemory; error?: Reply["error"] }) => {
+      if (m.type === "ready") { w.off("message", onMsg); resolve({ w, descriptor: m.descriptor!, memory: m.memory! }); }
+      if (m.type === "init-error") { w.off("message", onMsg); void w.terminate(); reject(rebuildError(m.error!)); }
+    };
+    w.on("message", onMsg);
+    w.once("error", reject); // stays attached: a late error before adoption must not be an unhandled 'error' event
+  });
+}
+
+export interface PoolStats {
+  readonly threads: number;
+  readonly live: number;
+  /** Workers started to replace dead or retired ones since creation. */
+  readonly replaced: number;
+}
+
+/**
+ * A worker that dies (a WASM abort, an exit) or fails with an untyped error (its heap may be corrupt) is retired
+ * and replaced, so no request can take the pool down one worker at a time; the sessions pinned to it end with
+ * WorkerLostError and their clients open new ones (the keys lived in that worker).
+ */
 export class WorkerPoolEvaluator {
   readonly planId: string;
   readonly descriptor: PlanDescriptor;
@@ -55,52 +94,75 @@ export class WorkerPoolEvaluator {
   readonly memory: EvaluatorMemory;
   private nextSid = 1;
   private disposed = false;
+  private replaced = 0;
+  private readonly workers: PoolWorker[] = [];
+  private readonly respawning = new Set<Promise<void>>();
 
-  private constructor(private readonly workers: PoolWorker[], descriptor: PlanDescriptor, memory: EvaluatorMemory) {
-    this.descriptor = descriptor;
-    this.planId = descriptor.planId;
-    this.planSummary = planSummary(descriptor);
-    this.memory = memory;
+  private constructor(started: Started[], private readonly modelBytes: Uint8Array, private readonly plan: PlanOptions) {
+    this.descriptor = started[0].descriptor;
+    this.planId = this.descriptor.planId;
+    this.planSummary = planSummary(this.descriptor);
+    this.memory = started[0].memory;
+    for (const s of started) this.workers.push(this.adopt(s.w));
   }
 
   static async create(modelBytes: Uint8Array, plan: PlanOptions = {}, pool: WorkerPoolOptions = {}): Promise<WorkerPoolEvaluator> {
     const threads = Math.max(1, Math.floor(pool.threads ?? 1));
-    const boot = new URL("./worker-boot.mjs", import.meta.url);
-    const entry = new URL("./worker-entry.ts", import.meta.url).href;
-    const started = Array.from({ length: threads }, () => {
-      const w = new Worker(boot, { workerData: { entry, modelBytes, plan } });
-      return new Promise<{ w: Worker; descriptor: PlanDescriptor; memory: EvaluatorMemory }>((resolve, reject) => {
-        const onMsg = (m: { type?: string; descriptor?: PlanDescriptor; memory?: EvaluatorMemory; error?: Reply["error"] }) => {
-          if (m.type === "ready") { w.off("message", onMsg); resolve({ w, descriptor: m.descriptor!, memory: m.memory! }); }
-          if (m.type === "init-error") { w.off("message", onMsg); void w.terminate(); reject(rebuildError(m.error!)); }
-        };
-        w.on("message", onMsg);
-        w.once("error", reject);
-      });
-    });
-    const results = await Promise.allSettled(started);
+    const results = await Promise.allSettled(Array.from({ length: threads }, () => spawn(modelBytes, plan)));
     const failed = results.find((r) => r.status === "rejected");
     if (failed) {
       for (const r of results) if (r.status === "fulfilled") await r.value.w.terminate();
       throw (failed as PromiseRejectedResult).reason;
     }
-    const ok = results.map((r) => (r as PromiseFulfilledResult<{ w: Worker; descriptor: PlanDescriptor; memory: EvaluatorMemory }>).value);
-    return new WorkerPoolEvaluator(ok.map((r) => new PoolWorker(r.w)), ok[0].descriptor, ok[0].memory);
+    return new WorkerPoolEvaluator(results.map((r) => (r as PromiseFulfilledResult<Started>).value), modelBytes, plan);
   }
 
-  /** Pins the session to the worker with the fewest sessions; keys are validated there (typed errors come back). */
+  private adopt(w: Worker): PoolWorker {
+    return new PoolWorker(w, (dead) => this.replace(dead));
+  }
+
+  private replace(dead: PoolWorker): void {
+    if (this.disposed) return;
+    const job = spawn(this.modelBytes, this.plan).then((s) => {
+      if (this.disposed) { void s.w.terminate(); return; }
+      this.workers[this.workers.indexOf(dead)] = this.adopt(s.w);
+      this.replaced++;
+    }, () => undefined /* the same model compiled before; a failure here leaves the slot dead (stats().live shows it) */);
+    this.respawning.add(job);
+    void job.finally(() => this.respawning.delete(job));
+  }
+
+  stats(): PoolStats {
+    return { threads: this.workers.length, live: this.workers.filter((w) => !w.dead).length, replaced: this.replaced };
+  }
+
+  /** Resolves once no replacement is being started. */
+  async settled(): Promise<void> {
+    while (this.respawning.size > 0) await Promise.all([...this.respawning]);
+  }
+
+  /** Pins the session to the live worker with the fewest sessions; keys are validated there (typed errors come back). */
   async openSession(keys: SessionKeys): Promise<EvalSession> {
     if (this.disposed) throw new errors.ClosedError("evaluator");
-    const pw = this.workers.reduce((a, b) => (b.sessions < a.sessions ? b : a));
+    let live = this.workers.filter((w) => !w.dead);
+    if (live.length === 0) { await this.settled(); live = this.workers.filter((w) => !w.dead); }
+    if (live.length === 0) throw new errors.WorkerLostError("no FHE worker is running");
+    const pw = live.reduce((a, b) => (b.sessions < a.sessions ? b : a));
     const sid = this.nextSid++;
-    await pw.call({ type: "open", sid, keys: { planId: keys.planId, galoisKeys: keys.galoisKeys, relinKeys: keys.relinKeys } });
-    pw.sessions++;
+    pw.sessions++; // counted before the await, so concurrent opens spread over the workers
+    try {
+      await this.guard(pw, pw.call({ type: "open", sid, keys: { planId: keys.planId, galoisKeys: keys.galoisKeys, relinKeys: keys.relinKeys } }));
+    } catch (e) {
+      pw.sessions--;
+      throw e;
+    }
     let closed = false;
+    const guard = this.guard.bind(this);
     return {
-      get closed() { return closed; },
+      get closed() { return closed || pw.dead; },
       async evaluate(inputs: Uint8Array[]): Promise<Uint8Array[]> {
         if (closed) throw new errors.ClosedError("session");
-        return pw.call<Uint8Array[]>({ type: "eval", sid, inputs });
+        return guard(pw, pw.call<Uint8Array[]>({ type: "eval", sid, inputs }));
       },
       close(): void {
         if (closed) return;
@@ -111,6 +173,17 @@ export class WorkerPoolEvaluator {
     };
   }
 
+  /** Typed errors pass through; anything else means the worker's state is suspect: retire it (it is replaced). */
+  private async guard<T>(pw: PoolWorker, call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (e) {
+      if (e instanceof errors.FheError) throw e;
+      void pw.worker.terminate();
+      throw new errors.WorkerLostError(`FHE worker retired after an unexpected error: ${(e as Error).message}`);
+    }
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
@@ -118,5 +191,6 @@ export class WorkerPoolEvaluator {
       await pw.call({ type: "dispose" }).catch(() => undefined);
       await pw.worker.terminate();
     }));
+    await this.settled(); // a replacement still starting terminates itself once ready
   }
 }

@@ -329,6 +329,11 @@ export class MinerService {
       }
       return outputs;
     } catch (err) {
+      if (err instanceof CerberusError && err.code === "FHE_WORKER_LOST") {
+        // The keys died with the FHE worker (it is being replaced): the client re-opens, on this miner if it likes.
+        this.sessions.remove(rec);
+        throw new UnknownSessionError(`session lost with its FHE worker; open a new one (${err.message})`);
+      }
       throw asWireError(err, "EVAL_FAILED", "evaluation failed");
     } finally {
       limit.clear();
