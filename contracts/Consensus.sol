@@ -401,13 +401,16 @@ contract Consensus is IConsensus, Ownable {
             if ((s.revealedMask >> i) & 1 == 0) dr[i] = 0;
             sumDr += dr[i];
         }
+        // Only the emission accrued up to the end of the settled epoch is released (or forfeited): a late settlement
+        // must not take the accrual of the epochs after it.
+        (, uint256 epochEnd,) = windows(brainId, s.epoch);
         if (s.sumRank == 0) {
-            s.emission = emission.forfeit(brainId);
+            s.emission = emission.forfeit(brainId, epochEnd);
             s.ownerPaid = 0;
             _close(brainId, st);
             return;
         }
-        (uint256 total, uint256 minerPool, uint256 validatorPool, uint256 ownerPool) = emission.release(brainId);
+        (uint256 total, uint256 minerPool, uint256 validatorPool, uint256 ownerPool) = emission.release(brainId, epochEnd);
         s.emission = total;
         s.minerPool = minerPool;
         s.ownerPaid = ownerPool;

@@ -29,6 +29,7 @@ contract Emission is IEmission, Ownable {
 
     address public brainRegistry;
     address public consensus;
+    address public neurons;
 
     uint256 public ownerBps = 1_800;
     uint256 public minerBps = 4_100;
@@ -40,8 +41,11 @@ contract Emission is IEmission, Ownable {
     /// @notice Total ever minted by this contract.
     uint256 public totalMinted;
     mapping(uint256 brainId => uint256) public brainSnapshot;
+    /// @notice Stake bonded to each Brain's validators, as reported by NeuronRegistry.
+    mapping(uint256 brainId => uint256) public brainWeight;
 
-    event Wired(address brainRegistry, address consensus);
+    event Wired(address brainRegistry, address consensus, address neurons);
+    event BrainWeightChanged(uint256 indexed brainId, uint256 weight);
     event SplitChanged(uint256 ownerBps, uint256 minerBps, uint256 validatorBps);
     event BrainAdded(uint256 indexed brainId, uint256 activeBrains);
     event Released(
@@ -71,13 +75,22 @@ contract Emission is IEmission, Ownable {
         emissionCap = cap;
     }
 
-    /// @notice One-time wiring of the two contracts allowed to call in. Owner only.
-    function wire(address brainRegistry_, address consensus_) external onlyOwner {
+    /// @notice One-time wiring of the three contracts allowed to call in. Owner only.
+    function wire(address brainRegistry_, address consensus_, address neurons_) external onlyOwner {
         if (brainRegistry != address(0)) revert AlreadyWired();
-        if (brainRegistry_ == address(0) || consensus_ == address(0)) revert ZeroAddress();
+        if (brainRegistry_ == address(0) || consensus_ == address(0) || neurons_ == address(0)) revert ZeroAddress();
         brainRegistry = brainRegistry_;
         consensus = consensus_;
-        emit Wired(brainRegistry_, consensus_);
+        neurons = neurons_;
+        emit Wired(brainRegistry_, consensus_, neurons_);
+    }
+
+    /// @inheritdoc IEmission
+    /// @dev Interim: recorded and announced only; emission is still split equally per Brain (issue 11 replaces it).
+    function setBrainWeight(uint256 brainId, uint256 weight) external {
+        if (msg.sender != neurons) revert NotAuthorized(msg.sender);
+        brainWeight[brainId] = weight;
+        emit BrainWeightChanged(brainId, weight);
     }
 
     /// @notice Sets the per-epoch split in basis points (sum 10,000; owner ≤ 30%, miners and validators ≥ 20% each).
@@ -128,9 +141,10 @@ contract Emission is IEmission, Ownable {
         emit BrainAdded(brainId, activeBrains);
     }
 
-    /// @notice Mints and splits what `brainId` accrued since its last settlement. Consensus only.
+    /// @inheritdoc IEmission
     /// @dev Miner and validator pools are minted to Consensus (which pays them), the owner pool to the Brain owner.
-    function release(uint256 brainId)
+    ///      Interim: `uptoBlock` is not honoured yet (everything accrued so far is released).
+    function release(uint256 brainId, uint256 uptoBlock)
         external
         returns (uint256 total, uint256 minerPool, uint256 validatorPool, uint256 ownerPool)
     {
@@ -147,8 +161,9 @@ contract Emission is IEmission, Ownable {
         emit Released(brainId, total, minerPool, validatorPool, ownerPool);
     }
 
-    /// @notice Consumes `brainId`'s accrual without minting (an epoch nobody earned). Consensus only.
-    function forfeit(uint256 brainId) external returns (uint256 amount) {
+    /// @inheritdoc IEmission
+    /// @dev Interim: `uptoBlock` is not honoured yet (everything accrued so far is forfeited).
+    function forfeit(uint256 brainId, uint256 uptoBlock) external returns (uint256 amount) {
         if (msg.sender != consensus) revert NotAuthorized(msg.sender);
         amount = _take(brainId);
         emit Forfeited(brainId, amount);

@@ -4,6 +4,8 @@ pragma solidity ^0.8.30;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 
 /// @title Staking
@@ -18,6 +20,7 @@ import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 ///      claim time can leave < 1 wei per position per checkpoint in the contract (never paid twice).
 contract Staking is IStaking, Ownable {
     using SafeERC20 for IERC20;
+    using Checkpoints for Checkpoints.Trace208;
 
     uint256 private constant PREC = 1e18;
     uint256 public constant BPS = 10_000;
@@ -55,6 +58,8 @@ contract Staking is IStaking, Ownable {
     mapping(address hotkey => Hotkey) private _hotkeys;
     mapping(address staker => mapping(address hotkey => Position)) private _positions;
     mapping(address staker => Unbond) public unbonds;
+    /// @dev Each hotkey's total stake by block (one checkpoint per block that changed it), for stake-at-epoch-start.
+    mapping(address hotkey => Checkpoints.Trace208) private _stakeHistory;
 
     event Wired(address neurons, address consensus);
     event Staked(address indexed staker, address indexed hotkey, uint256 amount);
@@ -76,6 +81,7 @@ contract Staking is IStaking, Ownable {
     error TakeTooHigh(uint16 takeBps);
     error NotConsensus(address caller);
     error LengthMismatch();
+    error FutureLookup(uint256 blockNumber, uint256 currentBlock);
 
     constructor(IERC20 token_, uint64 unbondingBlocks_) Ownable(msg.sender) {
         token = token_;
@@ -108,6 +114,7 @@ contract Staking is IStaking, Ownable {
         p.amount += amount;
         p.debt = (p.amount * h.accPerShare) / PREC;
         h.total += amount;
+        _record(hotkey, h.total);
         totalStaked += amount;
         emit Staked(msg.sender, hotkey, amount);
     }
@@ -122,6 +129,7 @@ contract Staking is IStaking, Ownable {
         p.amount -= amount;
         p.debt = (p.amount * h.accPerShare) / PREC;
         h.total -= amount;
+        _record(hotkey, h.total);
         totalStaked -= amount;
         Unbond storage u = unbonds[msg.sender];
         u.amount += amount;
@@ -200,6 +208,12 @@ contract Staking is IStaking, Ownable {
         return _hotkeys[hotkey].total;
     }
 
+    /// @inheritdoc IStaking
+    function stakeAt(address hotkey, uint256 blockNumber) external view returns (uint256) {
+        if (blockNumber > block.number) revert FutureLookup(blockNumber, block.number);
+        return _stakeHistory[hotkey].upperLookupRecent(SafeCast.toUint48(blockNumber));
+    }
+
     /// @notice The caller-independent view of one position: stake and claimable rewards.
     function positionOf(address staker, address hotkey) external view returns (uint256 amount, uint256 pending) {
         Position storage p = _positions[staker][hotkey];
@@ -211,6 +225,10 @@ contract Staking is IStaking, Ownable {
     function hotkeyInfo(address hotkey) external view returns (uint256 total, uint16 takeBps, uint256 commission) {
         Hotkey storage h = _hotkeys[hotkey];
         return (h.total, _take(h), h.commission == 0 ? 0 : h.commission - 1);
+    }
+
+    function _record(address hotkey, uint256 total) private {
+        _stakeHistory[hotkey].push(SafeCast.toUint48(block.number), SafeCast.toUint208(total));
     }
 
     function _addCommission(Hotkey storage h, uint256 amount) private {

@@ -93,7 +93,7 @@ export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: De
   const call = (c: { c: unknown }, fn: string, ...args: unknown[]) =>
     send((c.c as Record<string, (...a: unknown[]) => Promise<{ wait: () => Promise<unknown> }>>)[fn](...args));
   await call(token, "setMinter", emission.address);
-  await call(emission, "wire", brains.address, consensus.address);
+  await call(emission, "wire", brains.address, consensus.address, neurons.address);
   await call(staking, "wire", neurons.address, consensus.address);
   await call(neurons, "wire", consensus.address);
 

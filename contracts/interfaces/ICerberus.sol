@@ -25,6 +25,8 @@ interface IBrainRegistry {
 
 interface IStaking {
     function totalStake(address hotkey) external view returns (uint256);
+    /// @notice Total stake on `hotkey` as of the end of block `blockNumber` (≤ the current block).
+    function stakeAt(address hotkey, uint256 blockNumber) external view returns (uint256);
     function distribute(address[] calldata hotkeys, uint256[] calldata amounts) external;
 }
 
@@ -45,8 +47,13 @@ interface IConsensus {
 
 interface IEmission {
     function onBrainAdded(uint256 brainId) external;
-    function release(uint256 brainId)
+    /// @notice Consensus only: mints and splits what `brainId` accrued up to block `uptoBlock` (the end of the epoch
+    ///         being settled); what accrued after it stays for the next settlement.
+    function release(uint256 brainId, uint256 uptoBlock)
         external
         returns (uint256 total, uint256 minerPool, uint256 validatorPool, uint256 ownerPool);
-    function forfeit(uint256 brainId) external returns (uint256 amount);
+    /// @notice Consensus only: consumes, without minting, what `brainId` accrued up to block `uptoBlock`.
+    function forfeit(uint256 brainId, uint256 uptoBlock) external returns (uint256 amount);
+    /// @notice NeuronRegistry only: `brainId`'s emission weight is now `weight` (the stake bonded to its validators).
+    function setBrainWeight(uint256 brainId, uint256 weight) external;
 }

@@ -2606,6 +2606,27 @@ export const stakingAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "CheckpointUnorderedInsertion",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "blockNumber",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "currentBlock",
+        "type": "uint256"
+      }
+    ],
+    "name": "FutureLookup",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -2678,6 +2699,22 @@ export const stakingAbi = [
       }
     ],
     "name": "OwnableUnauthorizedAccount",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintDowncast",
     "type": "error"
   },
   {
@@ -3146,6 +3183,30 @@ export const stakingAbi = [
     "name": "stake",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "blockNumber",
+        "type": "uint256"
+      }
+    ],
+    "name": "stakeAt",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -4499,6 +4560,25 @@ export const emissionAbi = [
       {
         "indexed": false,
         "internalType": "uint256",
+        "name": "weight",
+        "type": "uint256"
+      }
+    ],
+    "name": "BrainWeightChanged",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
         "name": "amount",
         "type": "uint256"
       }
@@ -4600,6 +4680,12 @@ export const emissionAbi = [
         "indexed": false,
         "internalType": "address",
         "name": "consensus",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "neurons",
         "type": "address"
       }
     ],
@@ -4704,6 +4790,25 @@ export const emissionAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "brainWeight",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "consensus",
     "outputs": [
@@ -4753,6 +4858,11 @@ export const emissionAbi = [
       {
         "internalType": "uint256",
         "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "uptoBlock",
         "type": "uint256"
       }
     ],
@@ -4833,6 +4943,19 @@ export const emissionAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "neurons",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -4896,6 +5019,11 @@ export const emissionAbi = [
         "internalType": "uint256",
         "name": "brainId",
         "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "uptoBlock",
+        "type": "uint256"
       }
     ],
     "name": "release",
@@ -4948,6 +5076,24 @@ export const emissionAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "weight",
+        "type": "uint256"
+      }
+    ],
+    "name": "setBrainWeight",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -5035,6 +5181,11 @@ export const emissionAbi = [
       {
         "internalType": "address",
         "name": "consensus_",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "neurons_",
         "type": "address"
       }
     ],

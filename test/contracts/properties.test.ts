@@ -115,7 +115,7 @@ async function run(w: World & { deposited: bigint }, cmds: Cmd[]): Promise<void>
       const addr = await a.getAddress();
       const calls = [
         () => w.token.connect(a).mint(addr, 1n),
-        () => w.emission.connect(a).release(w.brainId),
+        () => w.emission.connect(a).release(w.brainId, 0n),
         () => w.emission.connect(a).setSplit(2000, 4000, 4000),
         () => w.staking.connect(a).distribute([addr], [1n]),
         () => w.consensus.connect(a).onNeuronAdded(w.brainId, 0, 0),

@@ -104,10 +104,10 @@ describe("Emission", () => {
     const env = await loadFixture(envFixture);
     const [, a] = env.signers;
     const addr = await a.getAddress();
-    await expect(env.emission.connect(a).release(1)).to.be.revertedWithCustomError(env.emission, "NotAuthorized").withArgs(addr);
-    await expect(env.emission.connect(a).forfeit(1)).to.be.revertedWithCustomError(env.emission, "NotAuthorized");
+    await expect(env.emission.connect(a).release(1, 0)).to.be.revertedWithCustomError(env.emission, "NotAuthorized").withArgs(addr);
+    await expect(env.emission.connect(a).forfeit(1, 0)).to.be.revertedWithCustomError(env.emission, "NotAuthorized");
     await expect(env.emission.connect(a).onBrainAdded(1)).to.be.revertedWithCustomError(env.emission, "NotAuthorized");
-    await expect(env.emission.wire(addr, addr)).to.be.revertedWithCustomError(env.emission, "AlreadyWired");
+    await expect(env.emission.wire(addr, addr, addr)).to.be.revertedWithCustomError(env.emission, "AlreadyWired");
     await expect(env.emission.setSplit(2500, 3750, 3750)).to.emit(env.emission, "SplitChanged").withArgs(2500, 3750, 3750);
     for (const bad of [
       [3100, 3450, 3450],
@@ -124,7 +124,8 @@ describe("Emission", () => {
     const E = await hre.ethers.getContractFactory("Emission");
     await expect(E.deploy(await env.token.getAddress(), 0, 10)).to.be.revertedWithCustomError(env.emission, "InvalidSchedule");
     const fresh = await E.deploy(await env.token.getAddress(), 1, 10);
-    await expect(fresh.wire(hre.ethers.ZeroAddress, addr)).to.be.revertedWithCustomError(fresh, "ZeroAddress");
-    await expect(fresh.wire(addr, addr)).to.emit(fresh, "Wired").withArgs(addr, addr);
+    await expect(fresh.wire(hre.ethers.ZeroAddress, addr, addr)).to.be.revertedWithCustomError(fresh, "ZeroAddress");
+    await expect(fresh.wire(addr, addr, addr)).to.emit(fresh, "Wired").withArgs(addr, addr, addr);
+    await expect(env.emission.connect(a).setBrainWeight(1, 5)).to.be.revertedWithCustomError(env.emission, "NotAuthorized");
   });
 });
