@@ -1,7 +1,7 @@
 /**
  * Vite config of the dashboard. The browser talks to one origin: `/rpc` is proxied to the chain's JSON-RPC
  * (CERBERUS_RPC_URL, default http://127.0.0.1:8545 — the node of `npm start`) and `/deployment.json` serves the
- * deployments file (CERBERUS_DEPLOYMENTS, default deployments/localhost.json), read fresh on every request so a
+ * deployments file (CERBERUS_DEPLOYMENT, default deployments/localhost.json), read fresh on every request so a
  * redeploy needs no restart. Same-origin avoids CORS on nodes that do not send it.
  */
 import { existsSync, readFileSync, realpathSync } from "node:fs";
@@ -23,7 +23,7 @@ export function dashboardEnv(env: NodeJS.ProcessEnv = process.env): DashboardEnv
   if (!/^https?:\/\//.test(rpcUrl)) throw new Error(`CERBERUS_RPC_URL must be an http(s) URL, got ${rpcUrl}`);
   return {
     rpcUrl,
-    deploymentsPath: resolve(repoRoot, env.CERBERUS_DEPLOYMENTS || "deployments/localhost.json"),
+    deploymentsPath: resolve(repoRoot, env.CERBERUS_DEPLOYMENT || "deployments/localhost.json"),
   };
 }
 
@@ -34,7 +34,7 @@ function deploymentPlugin(path: string): Plugin {
     res.setHeader("cache-control", "no-store");
     if (!existsSync(path)) {
       res.statusCode = 404;
-      res.end(JSON.stringify({ error: `no deployments file at ${path}: run \`npm start\` or set CERBERUS_DEPLOYMENTS` }));
+      res.end(JSON.stringify({ error: `no deployments file at ${path}: run \`npm start\` or set CERBERUS_DEPLOYMENT` }));
       return;
     }
     res.end(readFileSync(path));

@@ -203,7 +203,7 @@ program.command("demo").description("npm start: in-process chain, 3 miners (1 di
       const deploymentsFile = "deployments/demo.json";
       writeFileSync(deploymentsFile, JSON.stringify(summary.deployment, null, 2) + "\n");
       console.log(`\nchain served at ${rpc.url}; deployments in ${deploymentsFile}. In another terminal:\n` +
-        `  CERBERUS_RPC_URL=${rpc.url} CERBERUS_DEPLOYMENTS=${deploymentsFile} npm run dashboard\nCtrl-C stops.`);
+        `  CERBERUS_RPC_URL=${rpc.url} CERBERUS_DEPLOYMENT=${deploymentsFile} npm run dashboard\nCtrl-C stops.`);
       await untilSignal(() => rpc.close());
     }
   });

@@ -54,7 +54,7 @@ describe("dashboard in a real browser", { timeout: 240_000 }, () => {
     writeFileSync(deploymentPath, JSON.stringify(chain.deploymentJson, null, 2));
     rpc = await startRpcProxy(hre.network.provider as unknown as Eip1193);
     process.env.CERBERUS_RPC_URL = rpc.url;
-    process.env.CERBERUS_DEPLOYMENTS = deploymentPath;
+    process.env.CERBERUS_DEPLOYMENT = deploymentPath;
     process.env.DASHBOARD_QUIET = "1";
     const configFile = join(root, "dashboard", "vite.config.ts");
     const outDir = join(out, "dist");
