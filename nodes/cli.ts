@@ -46,7 +46,26 @@ function chainFrom(flags: ChainFlags, needsAccount = true): ChainClient {
 const bigintArg = (v: string) => { if (!/^\d+$/.test(v)) throw new InvalidArgumentError("a whole number"); return BigInt(v); };
 const intArg = (v: string) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("a non-negative integer"); return n; };
 const floatArg = (v: string) => { const n = Number(v); if (!Number.isFinite(n)) throw new InvalidArgumentError("a number"); return n; };
-const cbrArg = (v: string) => { try { return parseUnits(v, 18); } catch { throw new InvalidArgumentError("an amount of CBR, e.g. 12.5"); } };
+/** A CBR amount as typed: digits with at most 18 decimals — never a sign, exponent or silent rounding. */
+function parseCbr(v: string, allowZero: boolean): bigint {
+  const t = v.trim();
+  if (t.startsWith("-")) throw new InvalidArgumentError("an amount of CBR must not be negative");
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(t);
+  if (!m) throw new InvalidArgumentError("an amount of CBR, e.g. 12.5");
+  if ((m[2] ?? "").length > 18) throw new InvalidArgumentError("an amount of CBR has at most 18 decimals (1 wei = 0.000000000000000001)");
+  const wei = parseUnits(t, 18);
+  if (wei === 0n && !allowZero) throw new InvalidArgumentError("an amount of CBR must be more than zero");
+  return wei;
+}
+/** An amount to send, stake or unstake: > 0. */
+const cbrArg = (v: string) => parseCbr(v, false);
+/** A limit such as a minimum stake: ≥ 0. */
+const cbrLimitArg = (v: string) => parseCbr(v, true);
+const minerSeatArg = (v: string) => {
+  const m = /^(\d+):(\d+)$/.exec(v);
+  if (!m) throw new InvalidArgumentError("a miner seat as brainId:uid, e.g. 1:0");
+  return { brainId: BigInt(m[1]!), uid: intArg(m[2]!) };
+};
 const addressArg = (v: string) => { if (!isAddress(v)) throw new InvalidArgumentError("an 0x address"); return v as Address; };
 const g = () => program.opts<ChainFlags>();
 
@@ -59,8 +78,10 @@ brain.command("create")
   .option("--tempo <blocks>", "blocks per epoch", intArg, 100)
   .option("--max-miners <n>", "1..256", intArg, 64)
   .option("--max-validators <n>", "1..32", intArg, 8)
-  .option("--min-miner-stake <cbr>", "stake a miner hotkey needs", cbrArg, 0n)
-  .option("--min-validator-stake <cbr>", "stake a validator hotkey needs", cbrArg, 1_000n * CBR)
+  // bigint defaults carry a display string: commander's help would JSON.stringify them and crash.
+  .addOption(new Option("--min-miner-stake <cbr>", "stake a miner hotkey needs").argParser(cbrLimitArg).default(0n, "0"))
+  .addOption(new Option("--min-validator-stake <cbr>", "stake a validator hotkey needs").argParser(cbrLimitArg)
+    .default(1_000n * CBR, "1000"))
   .option("--immunity <blocks>", "blocks before a new neuron can be pruned", intArg, 200)
   .action(async (o) => {
     const model = loadBrainModel({ dir: o.modelDir, name: o.modelName });
@@ -90,14 +111,15 @@ program.command("unstake").description("start unbonding stake from a hotkey")
 program.command("withdraw").description("withdraw stake whose unbonding period has passed")
   .action(async () => { await chainFrom(g()).withdraw(); console.log("withdrawn"); });
 program.command("claim").description("claim staking rewards accrued on a hotkey (or, with --miner, a miner seat's incentive)")
-  .argument("<hotkey>", "the hotkey you staked on", addressArg)
-  .option("--miner <brainId:uid>", "claim a miner seat's incentive instead")
-  .action(async (hotkey: Address, o: { miner?: string }) => {
+  .argument("[hotkey]", "the hotkey you staked on (not with --miner)", addressArg)
+  .option("--miner <brainId:uid>", "claim your miner seat's incentive instead", minerSeatArg)
+  .action(async (hotkey: Address | undefined, o: { miner?: { brainId: bigint; uid: number } }) => {
+    if ((hotkey === undefined) === (o.miner === undefined)) {
+      throw new CerberusError("BAD_FLAG", "give either a <hotkey> (staking rewards) or --miner <brainId:uid> (a seat's incentive)");
+    }
     const c = chainFrom(g());
-    if (o.miner !== undefined) {
-      const [b, u] = o.miner.split(":");
-      await c.claimMiner(bigintArg(b ?? ""), intArg(u ?? ""));
-    } else await c.claimRewards(hotkey);
+    if (o.miner !== undefined) await c.claimMiner(o.miner.brainId, o.miner.uid);
+    else await c.claimRewards(hotkey!);
     console.log("claimed");
   });
 
@@ -162,7 +184,7 @@ program.command("generate").description("generate text under encryption from a p
     }
   });
 program.command("status").description("chain head, Brains' epochs and neuron scores")
-  .option("--brain <id>", "Brain id", bigintArg, 1n)
+  .addOption(new Option("--brain <id>", "Brain id").argParser(bigintArg).default(1n, "1"))
   .action(async (o) => {
     const chain = chainFrom(g(), false);
     const b = await chain.brain(o.brain);

@@ -32,3 +32,44 @@ test("a malformed private key is a typed error, never a crash with a stack trace
   assert.equal(r.status, 1);
   assert.match(r.stderr, /error \[BAD_FLAG\]: --private-key must be/);
 });
+
+test("every command's --help works (bigint defaults used to crash commander's help)", () => {
+  for (const args of [["brain", "create"], ["brain", "show"], ["status"], ["stake"], ["delegate"], ["unstake"], ["withdraw"],
+    ["claim"], ["miner"], ["validator"], ["generate"], ["demo"], ["transfer"], ["balance"]]) {
+    const r = cli(...args, "--help");
+    assert.equal(r.status, 0, `${args.join(" ")} --help: ${r.stderr}`);
+    assert.match(r.stdout, /Usage: cerberus/);
+  }
+  assert.match(cli("brain", "create", "--help").stdout, /--min-validator-stake <cbr>.*\(default: 1000\)/);
+});
+
+test("amounts are checked before anything is sent: negative, zero, too many decimals", () => {
+  const account = ["--deployment", "deployments/hardhat.json", "--account", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"];
+  const cases: [string[], RegExp][] = [
+    [["stake", "--", "-5"], /must not be negative/],
+    [["stake", "-5"], /unknown option '-5'|must not be negative/],
+    [["stake", "0"], /more than zero/],
+    [["stake", "0.000"], /more than zero/],
+    [["stake", "1.0000000000000000001"], /at most 18 decimals/],
+    [["unstake", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "1e3"], /an amount of CBR, e\.g\. 12\.5/],
+    [["transfer", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "-1"], /unknown option '-1'|must not be negative/],
+  ];
+  for (const [args, message] of cases) {
+    const r = cli(...account, ...args);
+    assert.notEqual(r.status, 0, args.join(" "));
+    assert.match(r.stderr, message, `${args.join(" ")}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /RPC_UNAVAILABLE|retry/i);
+  }
+});
+
+test("claim takes a hotkey or --miner brainId:uid, not both and not neither", () => {
+  const account = ["--deployment", "deployments/hardhat.json", "--account", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"];
+  for (const args of [["claim"], ["claim", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "--miner", "1:0"]]) {
+    const r = cli(...account, ...args);
+    assert.equal(r.status, 1, args.join(" "));
+    assert.match(r.stderr, /error \[BAD_FLAG\]: give either a <hotkey>/);
+  }
+  const bad = cli(...account, "claim", "--miner", "1-0");
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /a miner seat as brainId:uid/);
+});
