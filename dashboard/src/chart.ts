@@ -14,12 +14,22 @@ export interface Series {
   values: number[];
 }
 
-export function lineChart(xLabels: string[], series: Series[], opts: { width?: number; height?: number; yFormat?: (v: number) => string } = {}): SVGSVGElement {
+export interface ChartOptions {
+  width?: number;
+  height?: number;
+  yFormat?: (v: number) => string;
+  /** Upper bound of the y axis for bounded quantities (a share: 1); the axis never goes past it. */
+  yMax?: number;
+}
+
+export function lineChart(xLabels: string[], series: Series[], opts: ChartOptions = {}): SVGSVGElement {
   const W = opts.width ?? 640;
   const H = opts.height ?? 260;
   const pad = { l: 56, r: 150, t: 12, b: 32 };
   const fmt = opts.yFormat ?? ((v: number) => v.toFixed(2));
-  const max = Math.max(1e-9, ...series.flatMap((x) => x.values)) * 1.1;
+  // 10% headroom above the highest point, but never past a stated bound (a share's axis stops at 100%).
+  const headroom = Math.max(1e-9, ...series.flatMap((x) => x.values)) * 1.1;
+  const max = opts.yMax !== undefined ? Math.min(opts.yMax, headroom) : headroom;
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img" });
   const x = (i: number) => pad.l + (xLabels.length <= 1 ? (W - pad.l - pad.r) / 2 : (i * (W - pad.l - pad.r)) / (xLabels.length - 1));
   const y = (v: number) => H - pad.b - (v / max) * (H - pad.t - pad.b);

@@ -37,7 +37,8 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
   const byUid = new Map(brain.validators.map((v) => [v.uid, v]));
   const validatorRows = activity.map((a) => {
     const v = byUid.get(a.uid);
-    const mark = (ok: boolean, label: string) => h("span", { class: ok ? "ok" : "no" }, ok ? `✔ ${label}` : `— ${label}`);
+    // A missing commit or reveal reads as what it is, "missed", not as a greyed-out "committed".
+    const mark = (ok: boolean, label: string) => h("span", { class: ok ? "ok" : "no" }, ok ? `✔ ${label}` : `✘ missed`);
     return h(
       "tr",
       { "data-validator": a.uid },
@@ -59,7 +60,7 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
       : lineChart(
           history.map((e) => `epoch ${e.epoch}`),
           top.map((m) => ({ label: `miner #${m.uid}`, values: history.map((e) => e.incentives[m.uid] ?? 0) })),
-          { yFormat: (v) => `${(v * 100).toFixed(2)}%` },
+          { yFormat: (v) => `${(v * 100).toFixed(2)}%`, yMax: 1 },
         );
 
   let sortKey: SortKey = "incentive";

@@ -89,8 +89,11 @@ describe("dashboard in a real browser", { timeout: 240_000 }, () => {
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  it("lists the Brains with their seat counts", async () => {
+  it("lists the Brains with their seat counts, with a clean console (no 404s)", async () => {
     const page = await ctx.newPage();
+    const problems: string[] = [];
+    page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
+    page.on("response", (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`); });
     await load(page, "#/", "brains");
     const rows = await page.$$eval("#brains tbody tr", (trs) =>
       trs.map((tr) => ({
@@ -103,6 +106,7 @@ describe("dashboard in a real browser", { timeout: 240_000 }, () => {
       { id: "1", miners: String(MINERS), validators: String(VALIDATORS) },
       { id: "2", miners: "3", validators: "1" },
     ]);
+    assert.deepEqual(problems, []);
     await page.close();
   });
 
@@ -150,6 +154,14 @@ describe("dashboard in a real browser", { timeout: 240_000 }, () => {
     );
     assert.equal(v.filter((x) => x.revealed === "true").length, VALIDATORS);
     assert.equal(v.filter((x) => x.committed === "true").length, COMMIT_CURRENT);
+    // A missing commit says "missed" (it used to read as a greyed-out "— committed").
+    const marks = await page.$$eval("#validators tbody tr [data-committed-current]", (tds) => tds.map((td) => td.textContent ?? ""));
+    assert.equal(marks.filter((t) => /missed/.test(t)).length, VALIDATORS - COMMIT_CURRENT);
+    assert.ok(marks.every((t) => !/— /.test(t)), "no '— committed' marks");
+    // The incentive chart is a share: its axis never goes past 100%.
+    const ticks = await page.$$eval("#incentive-chart svg text.tick", (ts) => ts.map((t) => t.textContent ?? ""));
+    const percents = ticks.filter((t) => t.endsWith("%")).map((t) => Number.parseFloat(t));
+    assert.ok(percents.length > 0 && Math.max(...percents) <= 100, `axis ticks ${percents.join(", ")}`);
     // Chart: 8 top miners × 2 settled epochs.
     assert.equal(await page.locator("#incentive-chart svg circle").count(), 16);
 
