@@ -28,6 +28,8 @@ export function cbr(wei: bigint, digits = 4): string {
 }
 
 export const short = (a: string): string => (a.length > 14 ? `${a.slice(0, 6)}…${a.slice(-4)}` : a);
+/** "1 hotkey", "2 hotkeys". */
+export const plural = (n: number | bigint, noun: string): string => `${n} ${noun}${n === 1 || n === 1n ? "" : "s"}`;
 export const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
 export function kv(rows: [string, Child][]): HTMLElement {

@@ -16,7 +16,7 @@ export {
   getEmissionSchedule,
 } from "./epochs.ts";
 export { getEventsPage, pageEvents, recentEvents, DEFAULT_PAGE_BLOCKS, type FeedFilter, type PagingOptions } from "./events.ts";
-export { getStakerView, stakedHotkeys } from "./staker.ts";
-export { stakeWithWallet, type StakeResult } from "./actions.ts";
+export { getStakerView, stakedHotkeys, secondsPerBlock } from "./staker.ts";
+export { stakeWithWallet, sendWithWallet, type StakeResult, type StakingAction } from "./actions.ts";
 export { SHARE_ONE } from "./schemas.ts";
 export * as abis from "../chain/abis.ts";

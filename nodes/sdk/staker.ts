@@ -85,3 +85,15 @@ export async function getStakerView(
     totalClaimable,
   };
 }
+
+/**
+ * Average seconds per block over the last `span` blocks (two block reads), for "≈ time left" next to a block number.
+ * Undefined on a chain too young to measure (or with equal timestamps, as an automine chain may have).
+ */
+export async function secondsPerBlock(r: CerberusReader, head: bigint, span = 64n): Promise<number | undefined> {
+  const from = head > span ? head - span : 0n;
+  if (from === head) return undefined;
+  const [a, b] = await Promise.all([r.client.getBlock({ blockNumber: from }), r.client.getBlock({ blockNumber: head })]);
+  const dt = Number(b.timestamp - a.timestamp);
+  return dt > 0 ? dt / Number(head - from) : undefined;
+}

@@ -1,10 +1,19 @@
 /**
- * Staker page: with an injected wallet, "Connect" reads the wallet's account and the stake/delegate form sends
- * through it; without one, the page reads any address typed in (read-only).
+ * Staker page: with an injected wallet, "Connect" reads the wallet's account, and the stake/delegate form and the
+ * claim, unstake, withdraw and commission buttons send through it; without one, the page reads any address typed in
+ * (read-only).
  */
-import { parseUnits, type Address } from "viem";
-import { getStakerView, stakeWithWallet, type CerberusReader } from "../../../nodes/sdk/index.ts";
-import { cbr, errorBox, h, kv, short } from "../ui.ts";
+import { parseUnits, type Address, type WalletClient } from "viem";
+import {
+  getStakerView,
+  secondsPerBlock,
+  sendWithWallet,
+  stakeWithWallet,
+  type CerberusReader,
+  type StakerView,
+  type StakingAction,
+} from "../../../nodes/sdk/index.ts";
+import { cbr, errorBox, h, kv, plural, short } from "../ui.ts";
 import { injectedWallet } from "../wallet.ts";
 
 export async function renderStaker(r: CerberusReader, view: HTMLElement, address: string | undefined, alive: () => boolean): Promise<void> {
@@ -40,57 +49,161 @@ export async function renderStaker(r: CerberusReader, view: HTMLElement, address
   const parts: Node[] = [h("h1", {}, "Staker"), lookup];
 
   if (address) {
-    const v = await getStakerView(r, address);
+    // A bad address is an error under the form, not a page without the form (the input keeps what was typed).
+    let v: StakerView;
+    try {
+      v = await getStakerView(r, address);
+    } catch (err) {
+      if (!alive()) return;
+      view.replaceChildren(...parts, errorBox(err), stakeForm(r, wallet, alive));
+      return;
+    }
+    const spb = v.unbonding.amount > 0n && !v.unbonding.withdrawable ? await secondsPerBlock(r, v.head) : undefined;
     if (!alive()) return;
-    parts.push(
-      h(
-        "div",
-        { class: "card", id: "summary" },
-        kv([
-          ["Address", h("span", { class: "mono" }, v.staker)],
-          ["Wallet balance", `${cbr(v.balance)} CBR`],
-          ["Staked", `${cbr(v.positions.reduce((a, p) => a + p.amount, 0n))} CBR on ${v.positions.length} hotkeys`],
-          [
-            "Unbonding",
-            v.unbonding.amount === 0n
-              ? "none"
-              : `${cbr(v.unbonding.amount)} CBR, release at block ${v.unbonding.releaseBlock}${v.unbonding.withdrawable ? " (withdrawable)" : ""}`,
-          ],
-          ["Commission (own hotkey)", `${cbr(v.commission)} CBR`],
-          ["Rewards of removed miner seats", `${cbr(v.removedMinerRewards)} CBR`],
-          ["Claimable in total", h("strong", { id: "claimable", "data-wei": String(v.totalClaimable) }, `${cbr(v.totalClaimable)} CBR`)],
-        ]),
-      ),
-      h("h2", {}, "Positions"),
-      h(
-        "table",
-        { id: "positions" },
-        h("thead", {}, h("tr", {}, ...["Hotkey", "Staked (CBR)", "Claimable (CBR)", "Hotkey total", "Take"].map((t) => h("th", {}, t)))),
-        h(
-          "tbody",
-          {},
-          ...v.positions.map((p) =>
-            h(
-              "tr",
-              { "data-hotkey": p.hotkey.toLowerCase(), "data-amount": String(p.amount), "data-pending": String(p.pendingRewards) },
-              h("td", { class: "mono", title: p.hotkey }, short(p.hotkey)),
-              h("td", { class: "num" }, cbr(p.amount)),
-              h("td", { class: "num" }, cbr(p.pendingRewards)),
-              h("td", { class: "num" }, cbr(p.hotkeyTotalStake, 2)),
-              h("td", { class: "num" }, `${p.hotkeyTakeBps / 100}%`),
-            ),
-          ),
-        ),
-      ),
-    );
+    const own = wallet ? (await wallet.getAddresses())[0]?.toLowerCase() === v.staker.toLowerCase() : false;
+    if (!alive()) return;
+    const act = own && wallet ? actionButton(r, wallet, alive) : null;
+    parts.push(summary(v, spb, act), h("h2", {}, "Positions"), positionsTable(v, act));
   }
+  parts.push(h("h2", {}, "Stake"), stakeForm(r, wallet, alive));
+  view.replaceChildren(...parts);
+}
 
-  // Stake / delegate form (needs the wallet to sign).
+type ActionButton = (label: string, id: string, action: () => StakingAction | null) => HTMLElement;
+
+/** A button that sends one staking action through the wallet, shows the result, then re-reads the page. */
+function actionButton(r: CerberusReader, wallet: WalletClient, alive: () => boolean): ActionButton {
+  return (label, id, action) => {
+    const status = h("span", { class: "muted", "data-status": id });
+    const button = h("button", {
+      type: "button",
+      id,
+      onclick: async () => {
+        const a = action();
+        if (a === null) return;
+        button.disabled = true;
+        status.textContent = "Waiting for the wallet…";
+        try {
+          const tx = await sendWithWallet(r, wallet, a);
+          status.replaceChildren(h("span", { "data-tx": tx }, "done"));
+          if (alive()) window.dispatchEvent(new HashChangeEvent("hashchange"));
+        } catch (err) {
+          status.replaceChildren(errorBox(err));
+          button.disabled = false;
+        }
+      },
+    }, label);
+    return h("span", { class: "action" }, button, " ", status);
+  };
+}
+
+function unbondingText(v: StakerView, spb: number | undefined): string {
+  const u = v.unbonding;
+  if (u.amount === 0n) return "none";
+  if (u.withdrawable) return `${cbr(u.amount)} CBR, released at block ${u.releaseBlock}: withdrawable now`;
+  const left = u.releaseBlock - v.head;
+  const eta = spb === undefined ? "" : `, ≈ ${duration(Number(left) * spb)}`;
+  return `${cbr(u.amount)} CBR, release at block ${u.releaseBlock} (now ${v.head}: ${plural(left, "block")} left${eta})`;
+}
+
+function duration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5_400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${(seconds / 3_600).toFixed(1)} h`;
+  return `${(seconds / 86_400).toFixed(1)} days`;
+}
+
+function summary(v: StakerView, spb: number | undefined, act: ActionButton | null): HTMLElement {
+  const staked = v.positions.reduce((a, p) => a + p.amount, 0n);
+  return h(
+    "div",
+    { class: "card", id: "summary" },
+    kv([
+      ["Address", h("span", { class: "mono" }, v.staker)],
+      ["Wallet balance", `${cbr(v.balance)} CBR`],
+      ["Staked", `${cbr(staked)} CBR on ${plural(v.positions.length, "hotkey")}`],
+      [
+        "Unbonding",
+        h("span", { id: "unbonding", "data-wei": String(v.unbonding.amount), "data-release": String(v.unbonding.releaseBlock) },
+          unbondingText(v, spb), " ",
+          act && v.unbonding.withdrawable ? act("Withdraw", "withdraw", () => ({ kind: "withdraw" })) : null),
+      ],
+      [
+        "Commission (own hotkey)",
+        h("span", {}, `${cbr(v.commission)} CBR `,
+          act && v.commission > 0n ? act("Claim commission", "claim-commission", () => ({ kind: "claimCommission" })) : null),
+      ],
+      [
+        "Rewards of removed miner seats",
+        h("span", {}, `${cbr(v.removedMinerRewards)} CBR `,
+          act && v.removedMinerRewards > 0n ? act("Claim", "claim-removed", () => ({ kind: "claimRemoved" })) : null),
+      ],
+      ["Claimable in total", h("strong", { id: "claimable", "data-wei": String(v.totalClaimable) }, `${cbr(v.totalClaimable)} CBR`)],
+    ]),
+  );
+}
+
+function positionsTable(v: StakerView, act: ActionButton | null): HTMLElement {
+  const headers = ["Hotkey", "Staked (CBR)", "Claimable (CBR)", "Hotkey total", "Take", ...(act ? ["Actions"] : [])];
+  return h(
+    "table",
+    { id: "positions" },
+    h("thead", {}, h("tr", {}, ...headers.map((t) => h("th", {}, t)))),
+    h(
+      "tbody",
+      {},
+      ...v.positions.map((p) => {
+        const key = p.hotkey.toLowerCase();
+        const amount = h("input", { name: "unstake-amount", placeholder: "CBR", size: 8 });
+        const actions = act
+          ? h(
+              "td",
+              { class: "actions" },
+              p.pendingRewards > 0n ? act("Claim", `claim-${key}`, () => ({ kind: "claimRewards", hotkey: p.hotkey })) : null,
+              p.amount > 0n ? amount : null,
+              p.amount > 0n
+                ? act("Unstake", `unstake-${key}`, () => {
+                    let wei: bigint;
+                    try {
+                      wei = parseUnits(amount.value.trim() || "0", 18);
+                    } catch {
+                      amount.setCustomValidity("an amount of CBR, e.g. 12.5");
+                      amount.reportValidity();
+                      return null;
+                    }
+                    // Unbonding is one aggregated amount per staker: adding to it restarts its clock for all of it.
+                    if (v.unbonding.amount > 0n && !v.unbonding.withdrawable &&
+                      !confirm(`You already have ${cbr(v.unbonding.amount)} CBR unbonding (release at block ` +
+                        `${v.unbonding.releaseBlock}). Unstaking now restarts the unbonding period for all of it. Continue?`)) {
+                      return null;
+                    }
+                    return { kind: "unstake", hotkey: p.hotkey, amount: wei };
+                  })
+                : null,
+            )
+          : null;
+        return h(
+          "tr",
+          { "data-hotkey": key, "data-amount": String(p.amount), "data-pending": String(p.pendingRewards) },
+          h("td", { class: "mono", title: p.hotkey }, short(p.hotkey)),
+          h("td", { class: "num" }, cbr(p.amount)),
+          h("td", { class: "num" }, cbr(p.pendingRewards)),
+          h("td", { class: "num" }, cbr(p.hotkeyTotalStake, 2)),
+          h("td", { class: "num" }, `${p.hotkeyTakeBps / 100}%`),
+          actions,
+        );
+      }),
+    ),
+  );
+}
+
+/** Stake / delegate form (needs the wallet to sign). */
+function stakeForm(r: CerberusReader, wallet: WalletClient | null, alive: () => boolean): HTMLElement {
   const hotkey = h("input", { name: "hotkey", placeholder: "0x… hotkey (your own address = own stake)", size: 44 });
   const amount = h("input", { name: "amount", placeholder: "amount in CBR", size: 14 });
   const status = h("p", { id: "stake-status", class: "muted" });
   const submit = h("button", { type: "submit", disabled: !wallet }, "Stake");
-  const form = h(
+  return h(
     "form",
     {
       id: "stake-form",
@@ -123,6 +236,4 @@ export async function renderStaker(r: CerberusReader, view: HTMLElement, address
     wallet ? null : h("p", { class: "muted" }, "Install or enable a wallet (window.ethereum) to send transactions."),
     status,
   );
-  parts.push(h("h2", {}, "Stake"), form);
-  view.replaceChildren(...parts);
 }

@@ -12,8 +12,8 @@ import { fileURLToPath } from "node:url";
 import hre from "hardhat";
 import { build, preview, type PreviewServer } from "vite";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { parseUnits } from "viem";
-import { consensusAbi, stakingAbi } from "../../../nodes/chain/abis.ts";
+import { parseUnits, type Address } from "viem";
+import { cerberusTokenAbi, consensusAbi, stakingAbi } from "../../../nodes/chain/abis.ts";
 import { seedChain, type SeededChain } from "../sdk/seed.ts";
 import { startRpcProxy, type RpcProxy, type Eip1193 } from "../../../nodes/chain/rpc-server.ts";
 
@@ -31,6 +31,29 @@ let server: PreviewServer;
 let ctx: BrowserContext;
 let base: string;
 let profile: string;
+
+/**
+ * An EIP-1193 provider backed by the test node, which signs for its unlocked accounts — stands in for a browser
+ * wallet extension; the transactions are real and mined by the EVM. Passed as source text: tsx would otherwise wrap
+ * a serialized function with helpers the page does not have.
+ */
+async function injectWallet(page: Page, account: string): Promise<void> {
+  await page.addInitScript({
+    content: `window.ethereum = {
+      request: async ({ method, params }) => {
+        if (method === "eth_requestAccounts" || method === "eth_accounts") return [${JSON.stringify(account)}];
+        const res = await fetch("/rpc", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: params ?? [] }),
+        });
+        const j = await res.json();
+        if (j.error) throw Object.assign(new Error(j.error.message), { code: j.error.code, data: j.error.data });
+        return j.result;
+      },
+    };`,
+  });
+}
 
 async function load(page: Page, hash: string, ready: string): Promise<void> {
   // about:blank first so a hash change is a full page load (fresh JS state, every read counted).
@@ -205,24 +228,7 @@ describe("dashboard in a real browser", { timeout: 240_000 }, () => {
     const page = await ctx.newPage();
     const account = chain.accounts[11];
     const hotkey = chain.brains[0].validators[2];
-    // An EIP-1193 provider backed by the test node, which signs for its unlocked accounts — stands in for a
-    // browser wallet extension; the transactions are real and mined by the EVM.
-    // Passed as source text: tsx would otherwise wrap a serialized function with helpers the page does not have.
-    await page.addInitScript({
-      content: `window.ethereum = {
-        request: async ({ method, params }) => {
-          if (method === "eth_requestAccounts" || method === "eth_accounts") return [${JSON.stringify(account)}];
-          const res = await fetch("/rpc", {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: params ?? [] }),
-          });
-          const j = await res.json();
-          if (j.error) throw Object.assign(new Error(j.error.message), { code: j.error.code, data: j.error.data });
-          return j.result;
-        },
-      };`,
-    });
+    await injectWallet(page, account);
     await load(page, "#/staker", "staker");
     await page.click("#connect");
     await page.waitForURL(new RegExp(`#/staker/${account}$`, "i"));
@@ -240,6 +246,66 @@ describe("dashboard in a real browser", { timeout: 240_000 }, () => {
     assert.equal(amount, parseUnits("25", 18));
     assert.equal(await page.getAttribute(`#positions tr[data-hotkey="${hotkey.toLowerCase()}"]`, "data-amount"), String(amount));
     await page.screenshot({ path: join(out, "staker.png") });
+    await page.close();
+  });
+
+  it("a bad address is an error under the form, which keeps what was typed", async () => {
+    const page = await ctx.newPage();
+    await page.goto("about:blank");
+    await page.goto(`${base}#/staker/0x1234`);
+    await page.waitForSelector('body[data-ready="staker"]', { timeout: 60_000 });
+    assert.equal(await page.inputValue('#lookup input[name="address"]'), "0x1234");
+    assert.equal(await page.locator("[data-error]").count(), 1);
+    assert.equal(await page.locator("#stake-form").count(), 1);
+    await page.close();
+  });
+
+  it("claims, unstakes (warned that the clock restarts) and withdraws through the wallet's buttons", async () => {
+    const page = await ctx.newPage();
+    const me = chain.delegator;
+    const hk = chain.delegatedTo[0];
+    const key = hk.toLowerCase();
+    const read = async (fn: "positionOf", args: readonly [Address, Address]) =>
+      chain.client.readContract({ address: chain.reader.deployment.addresses.staking, abi: stakingAbi, functionName: fn, args });
+    const balance = () => chain.client.readContract({ address: chain.reader.deployment.addresses.token, abi: cerberusTokenAbi,
+      functionName: "balanceOf", args: [me] });
+    const dialogs: string[] = [];
+    page.on("dialog", (d) => { dialogs.push(d.message()); void d.accept(); });
+    await injectWallet(page, me);
+    await load(page, `#/staker/${me}`, "staker");
+    const n = chain.delegatedTo.length;
+    assert.ok((await page.textContent("#summary") ?? "").includes(`on ${n} hotkey${n === 1 ? "" : "s"}Unbonding`));
+
+    // Claim: the position's rewards move to the wallet.
+    const [, pendingBefore] = await read("positionOf", [me, hk]);
+    assert.ok(pendingBefore > 0n);
+    const balanceBefore = await balance();
+    await page.click(`#claim-${key}`);
+    await page.waitForSelector(`#positions tr[data-hotkey="${key}"][data-pending="0"]`, { timeout: 30_000 });
+    assert.ok((await balance()) - balanceBefore >= pendingBefore);
+
+    // Unstake 1 CBR: unbonding shows the release block, the current block and the blocks left.
+    await load(page, `#/staker/${me}`, "staker");
+    await page.fill(`#positions tr[data-hotkey="${key}"] input[name="unstake-amount"]`, "1");
+    await page.click(`#unstake-${key}`);
+    await page.waitForSelector('#unbonding[data-wei="1000000000000000000"]', { timeout: 30_000 });
+    assert.match(await page.textContent("#unbonding") ?? "", /release at block \d+ \(now \d+: \d+ blocks? left/);
+    assert.deepEqual(dialogs, [], "no warning for a first unstake");
+    // A second unstake restarts the clock on what is unbonding: the page asks first.
+    await page.fill(`#positions tr[data-hotkey="${key}"] input[name="unstake-amount"]`, "2");
+    await page.click(`#unstake-${key}`);
+    await page.waitForSelector('#unbonding[data-wei="3000000000000000000"]', { timeout: 30_000 });
+    assert.equal(dialogs.length, 1);
+    assert.match(dialogs[0]!, /restarts the unbonding period/);
+
+    // Past the release block the Withdraw button appears and pays out.
+    await hre.network.provider.send("hardhat_mine", ["0x20"]);
+    await load(page, `#/staker/${me}`, "staker");
+    const beforeWithdraw = await balance();
+    await page.click("#withdraw");
+    await page.waitForSelector('#unbonding[data-wei="0"]', { timeout: 30_000 });
+    assert.equal((await balance()) - beforeWithdraw, 3n * 10n ** 18n);
+    await page.screenshot({ path: join(out, "staker-actions.png") });
     await page.close();
   });
 });
