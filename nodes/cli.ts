@@ -1,20 +1,14 @@
 import "./core/polyfills.ts";
 import { writeFileSync } from "node:fs";
-import { Command, InvalidArgumentError, Option } from "commander";
-import { http, isAddress, parseUnits, type Address, type Transport } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
-import { loadBrainModel, loadPinnedModel } from "./client/brain-model.ts";
+import { Command, Option } from "commander";
+import { loadPinnedModel } from "./client/brain-model.ts";
 import { generate } from "./client/generate.ts";
 import { InferClient } from "./client/transport.ts";
-import { ChainClient } from "./chain/client.ts";
-import { loadDeployment } from "./chain/deployment.ts";
 import { CerberusError } from "./core/errors.ts";
-import { createLogger } from "./core/log.ts";
 import { createCerberusNode } from "./net/node.ts";
-
-const CBR = 10n ** 18n;
-
-interface ChainFlags { rpc: string; deployment: string; account?: string; privateKey?: string }
+import { CBR, bigintArg, chainFrom, floatArg, intArg, type ChainFlags } from "./cli/args.ts";
+import { registerBrainCommands } from "./cli/brain.ts";
+import { registerStakingCommands } from "./cli/staking.ts";
 
 const program = new Command("cerberus")
   .description("Cerberus: private (CKKS-FHE) LM inference on a decentralized network of miners and validators")
@@ -25,103 +19,10 @@ const program = new Command("cerberus")
   .addOption(new Option("--private-key <hex>", "sign locally with this key instead").env("CERBERUS_PRIVATE_KEY"))
   .addOption(new Option("--log-level <level>", "pino level").env("CERBERUS_LOG_LEVEL").default("info"))
   .hook("preAction", (cmd) => { process.env.CERBERUS_LOG_LEVEL = cmd.opts().logLevel; });
-
-function chainFrom(flags: ChainFlags, needsAccount = true): ChainClient {
-  const transport: Transport = http(flags.rpc, { retryCount: 3 });
-  let account: Address | ReturnType<typeof privateKeyToAccount> | undefined;
-  // An empty flag or environment variable counts as unset.
-  if (flags.privateKey) {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(flags.privateKey)) throw new CerberusError("BAD_FLAG", "--private-key must be 0x + 64 hex digits");
-    account = privateKeyToAccount(flags.privateKey as `0x${string}`);
-  } else if (flags.account) {
-    if (!isAddress(flags.account)) throw new CerberusError("BAD_FLAG", `--account ${flags.account} is not an address`);
-    account = flags.account;
-  } else if (needsAccount) {
-    throw new CerberusError("BAD_FLAG", "this command sends transactions: give --account or --private-key (or the env vars)");
-  }
-  return new ChainClient({ transport, deployment: loadDeployment(flags.deployment), logger: createLogger("chain"),
-    ...(account !== undefined ? { account } : {}) });
-}
-
-const bigintArg = (v: string) => { if (!/^\d+$/.test(v)) throw new InvalidArgumentError("a whole number"); return BigInt(v); };
-const intArg = (v: string) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("a non-negative integer"); return n; };
-const floatArg = (v: string) => { const n = Number(v); if (!Number.isFinite(n)) throw new InvalidArgumentError("a number"); return n; };
-/** A CBR amount as typed: digits with at most 18 decimals — never a sign, exponent or silent rounding. */
-function parseCbr(v: string, allowZero: boolean): bigint {
-  const t = v.trim();
-  if (t.startsWith("-")) throw new InvalidArgumentError("an amount of CBR must not be negative");
-  const m = /^(\d+)(?:\.(\d+))?$/.exec(t);
-  if (!m) throw new InvalidArgumentError("an amount of CBR, e.g. 12.5");
-  if ((m[2] ?? "").length > 18) throw new InvalidArgumentError("an amount of CBR has at most 18 decimals (1 wei = 0.000000000000000001)");
-  const wei = parseUnits(t, 18);
-  if (wei === 0n && !allowZero) throw new InvalidArgumentError("an amount of CBR must be more than zero");
-  return wei;
-}
-/** An amount to send, stake or unstake: > 0. */
-const cbrArg = (v: string) => parseCbr(v, false);
-/** A limit such as a minimum stake: ≥ 0. */
-const cbrLimitArg = (v: string) => parseCbr(v, true);
-const minerSeatArg = (v: string) => {
-  const m = /^(\d+):(\d+)$/.exec(v);
-  if (!m) throw new InvalidArgumentError("a miner seat as brainId:uid, e.g. 1:0");
-  return { brainId: BigInt(m[1]!), uid: intArg(m[2]!) };
-};
-const addressArg = (v: string) => { if (!isAddress(v)) throw new InvalidArgumentError("an 0x address"); return v as Address; };
 const g = () => program.opts<ChainFlags>();
 
-// ── brain ──
-const brain = program.command("brain").description("mint and inspect Brains (model-hosting subnets)");
-brain.command("create")
-  .description("mint a Brain pinned to a model folder's ONNX (modelHash) and FHE plan (fheParamsHash); burns the fee")
-  .option("--model-dir <dir>", "model folder", "models")
-  .option("--model-name <name>", "model base name", "brown-lm")
-  .option("--tempo <blocks>", "blocks per epoch", intArg, 100)
-  .option("--max-miners <n>", "1..256", intArg, 64)
-  .option("--max-validators <n>", "1..32", intArg, 8)
-  // bigint defaults carry a display string: commander's help would JSON.stringify them and crash.
-  .addOption(new Option("--min-miner-stake <cbr>", "stake a miner hotkey needs").argParser(cbrLimitArg).default(0n, "0"))
-  .addOption(new Option("--min-validator-stake <cbr>", "stake a validator hotkey needs").argParser(cbrLimitArg)
-    .default(1_000n * CBR, "1000"))
-  .option("--immunity <blocks>", "blocks before a new neuron can be pruned", intArg, 200)
-  .action(async (o) => {
-    const model = loadBrainModel({ dir: o.modelDir, name: o.modelName });
-    const id = await chainFrom(g()).mintBrain({
-      modelHash: model.modelHash, fheParamsHash: model.planHash, uri: `${o.modelDir}/${o.modelName}.onnx`, tempo: o.tempo,
-      limits: { maxMiners: o.maxMiners, maxValidators: o.maxValidators, minMinerStake: o.minMinerStake,
-        minValidatorStake: o.minValidatorStake, immunityPeriod: o.immunity },
-    });
-    console.log(`Brain #${id} minted (modelHash ${model.modelHash}, fheParamsHash ${model.planHash})`);
-  });
-brain.command("show").argument("<brainId>", "Brain id", bigintArg).description("a Brain's metadata and neurons")
-  .action(async (id: bigint) => console.log(JSON.stringify(await chainFrom(g(), false).brain(id), jsonBig, 2)));
-
-// ── tokens and staking ──
-program.command("transfer").description("send CBR").argument("<to>", "address", addressArg).argument("<amount>", "CBR", cbrArg)
-  .action(async (to: Address, amount: bigint) => { await chainFrom(g()).transfer(to, amount); console.log("sent"); });
-program.command("balance").description("CBR balance of an address").argument("<address>", "address", addressArg)
-  .action(async (a: Address) => { const wei = await chainFrom(g(), false).balanceOf(a); console.log(`${wei / CBR}.${(wei % CBR).toString().padStart(18, "0")} CBR`); });
-program.command("stake").description("stake CBR on your own hotkey").argument("<amount>", "CBR", cbrArg)
-  .action(async (amount: bigint) => { const c = chainFrom(g()); await c.stake(c.address, amount); console.log("staked"); });
-program.command("delegate").description("stake CBR on another neuron's hotkey")
-  .argument("<hotkey>", "validator or miner hotkey", addressArg).argument("<amount>", "CBR", cbrArg)
-  .action(async (hotkey: Address, amount: bigint) => { await chainFrom(g()).stake(hotkey, amount); console.log("delegated"); });
-program.command("unstake").description("start unbonding stake from a hotkey")
-  .argument("<hotkey>", "hotkey", addressArg).argument("<amount>", "CBR", cbrArg)
-  .action(async (hotkey: Address, amount: bigint) => { await chainFrom(g()).unstake(hotkey, amount); console.log("unbonding started"); });
-program.command("withdraw").description("withdraw stake whose unbonding period has passed")
-  .action(async () => { await chainFrom(g()).withdraw(); console.log("withdrawn"); });
-program.command("claim").description("claim staking rewards accrued on a hotkey (or, with --miner, a miner seat's incentive)")
-  .argument("[hotkey]", "the hotkey you staked on (not with --miner)", addressArg)
-  .option("--miner <brainId:uid>", "claim your miner seat's incentive instead", minerSeatArg)
-  .action(async (hotkey: Address | undefined, o: { miner?: { brainId: bigint; uid: number } }) => {
-    if ((hotkey === undefined) === (o.miner === undefined)) {
-      throw new CerberusError("BAD_FLAG", "give either a <hotkey> (staking rewards) or --miner <brainId:uid> (a seat's incentive)");
-    }
-    const c = chainFrom(g());
-    if (o.miner !== undefined) await c.claimMiner(o.miner.brainId, o.miner.uid);
-    else await c.claimRewards(hotkey!);
-    console.log("claimed");
-  });
+registerBrainCommands(program, g);
+registerStakingCommands(program, g);
 
 // ── agents ──
 program.command("miner").description("run a miner: serve encrypted inference for a Brain")
@@ -229,10 +130,6 @@ program.command("demo").description("npm start: in-process chain, 3 miners (1 di
       await untilSignal(() => rpc.close());
     }
   });
-
-function jsonBig(_key: string, value: unknown): unknown {
-  return typeof value === "bigint" ? value.toString() : value;
-}
 
 /** Resolves after SIGINT/SIGTERM once `stop` finished: graceful shutdown for the long-running agents. */
 function untilSignal(stop: () => Promise<void>): Promise<void> {

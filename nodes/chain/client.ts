@@ -53,7 +53,8 @@ export class ChainClient {
   readonly account: Account | Address | undefined;
   private readonly log: Logger | undefined;
   private readonly attempts: number;
-  private readonly reader: CerberusReader;
+  /** The read SDK over the same client (staker views, events). */
+  readonly reader: CerberusReader;
 
   constructor(options: ChainClientOptions) {
     this.deployment = options.deployment;
@@ -221,6 +222,26 @@ export class ChainClient {
 
   setTake(takeBps: number): Promise<TransactionReceipt> {
     return this.send("setTake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "setTake", args: [takeBps] });
+  }
+
+  /** Rewards of miner seats the caller no longer holds (deregistered or pruned). */
+  claimRemoved(): Promise<TransactionReceipt> {
+    return this.send("claimRemoved", { address: this.c.Consensus.address, abi: consensusAbi, functionName: "claimRemoved" });
+  }
+
+  /** Frees the caller's seat in `brainId`. */
+  deregister(brainId: bigint): Promise<TransactionReceipt> {
+    return this.send("deregister", {
+      address: this.c.NeuronRegistry.address, abi: neuronRegistryAbi, functionName: "deregister", args: [brainId],
+    });
+  }
+
+  /** The staker's aggregated unbonding amount and the block it is released at. */
+  async unbonding(staker: Address): Promise<{ amount: bigint; releaseBlock: bigint }> {
+    const [amount, releaseBlock] = await this.read("unbonds", () => this.public.readContract({
+      address: this.c.Staking.address, abi: stakingAbi, functionName: "unbonds", args: [staker],
+    }));
+    return { amount, releaseBlock: BigInt(releaseBlock) };
   }
 
   claimMiner(brainId: bigint, uid: number): Promise<TransactionReceipt> {

@@ -9,7 +9,8 @@ const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx
 test("cerberus --help lists every role's command", () => {
   const r = cli("--help");
   assert.equal(r.status, 0, r.stderr);
-  for (const cmd of ["brain", "stake", "delegate", "unstake", "withdraw", "claim", "miner", "validator", "generate", "status", "demo"]) {
+  for (const cmd of ["brain", "stake", "delegate", "unstake", "withdraw", "claim", "claim-removed", "commission", "take",
+    "positions", "deregister", "miner", "validator", "generate", "status", "demo"]) {
     assert.match(r.stdout, new RegExp(`\\n  ${cmd}\\b`), `--help shows ${cmd}`);
   }
   assert.equal(cli("miner", "--help").status, 0);
@@ -35,7 +36,8 @@ test("a malformed private key is a typed error, never a crash with a stack trace
 
 test("every command's --help works (bigint defaults used to crash commander's help)", () => {
   for (const args of [["brain", "create"], ["brain", "show"], ["status"], ["stake"], ["delegate"], ["unstake"], ["withdraw"],
-    ["claim"], ["miner"], ["validator"], ["generate"], ["demo"], ["transfer"], ["balance"]]) {
+    ["claim"], ["miner"], ["validator"], ["generate"], ["demo"], ["transfer"], ["balance"], ["take"], ["commission"],
+    ["claim-removed"], ["positions"], ["deregister"]]) {
     const r = cli(...args, "--help");
     assert.equal(r.status, 0, `${args.join(" ")} --help: ${r.stderr}`);
     assert.match(r.stdout, /Usage: cerberus/);
