@@ -6,7 +6,7 @@
  * CERBERUS_HALVING_INTERVAL, CERBERUS_BRAIN_FEE, CERBERUS_UNBONDING_BLOCKS (token amounts in whole CBR).
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 // Type-only: brings in the `hre.ethers` augmentation for the ESM typecheck (hardhat.config.ts loads the plugins at run time).
@@ -123,12 +123,20 @@ export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: De
   };
 }
 
-/** Writes deployments/<network>.json and returns its path. */
+/**
+ * Writes deployments/<network>.json — addresses plus each contract's published ABI (abi/<Contract>.json, made by
+ * `npm run gen:abis`; token callers' ABIs carry the token's errors), so an outside client needs nothing else — and
+ * returns its path. These files are machine-local (git-ignored): deploying never dirties the tree.
+ */
 export function writeDeployment(root: string, d: Deployment): string {
   const dir = join(root, "deployments");
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${d.network}.json`);
-  writeFileSync(path, JSON.stringify(d, null, 2) + "\n");
+  const contracts = Object.fromEntries(Object.entries(d.contracts).map(([name, c]) => {
+    const abi = JSON.parse(readFileSync(join(root, "abi", `${name}.json`), "utf8")) as unknown[];
+    return [name, { ...c, abi }];
+  }));
+  writeFileSync(path, JSON.stringify({ ...d, contracts }, null, 2) + "\n");
   return path;
 }
 

@@ -10,7 +10,9 @@ const address = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, "not a 20-byte hex address")
   .transform((a) => getAddress(a));
-const entry = z.object({ address, abiSha256: z.string().optional() });
+// `abi` (the published ABI, abi/<Contract>.json) is in files written by the deploy script for outside clients;
+// the SDK itself uses its generated ABIs and ignores it.
+const entry = z.object({ address, abiSha256: z.string().optional(), abi: z.array(z.record(z.string(), z.unknown())).optional() });
 
 export const deploymentSchema = z.object({
   network: z.string(),

@@ -17,7 +17,7 @@ test("cerberus --help lists every role's command", () => {
 });
 
 test("a transaction without an account, or with a missing deployments file, is a typed error and exit 1", () => {
-  const noAccount = cli("--deployment", "deployments/hardhat.json", "stake", "1");
+  const noAccount = cli("--deployment", "test/nodes/fixtures/deployment.json", "stake", "1");
   assert.equal(noAccount.status, 1);
   assert.match(noAccount.stderr, /error \[BAD_FLAG\]: this command sends transactions/);
   const noDeployment = cli("--deployment", "deployments/nowhere.json", "status");
@@ -29,7 +29,7 @@ test("a transaction without an account, or with a missing deployments file, is a
 });
 
 test("a malformed private key is a typed error, never a crash with a stack trace", () => {
-  const r = cli("--deployment", "deployments/hardhat.json", "--private-key", "0x1234", "stake", "1");
+  const r = cli("--deployment", "test/nodes/fixtures/deployment.json", "--private-key", "0x1234", "stake", "1");
   assert.equal(r.status, 1);
   assert.match(r.stderr, /error \[BAD_FLAG\]: --private-key must be/);
 });
@@ -46,7 +46,7 @@ test("every command's --help works (bigint defaults used to crash commander's he
 });
 
 test("amounts are checked before anything is sent: negative, zero, too many decimals", () => {
-  const account = ["--deployment", "deployments/hardhat.json", "--account", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"];
+  const account = ["--deployment", "test/nodes/fixtures/deployment.json", "--account", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"];
   const cases: [string[], RegExp][] = [
     [["stake", "--", "-5"], /must not be negative/],
     [["stake", "-5"], /unknown option '-5'|must not be negative/],
@@ -65,7 +65,7 @@ test("amounts are checked before anything is sent: negative, zero, too many deci
 });
 
 test("claim takes a hotkey or --miner brainId:uid, not both and not neither", () => {
-  const account = ["--deployment", "deployments/hardhat.json", "--account", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"];
+  const account = ["--deployment", "test/nodes/fixtures/deployment.json", "--account", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"];
   for (const args of [["claim"], ["claim", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "--miner", "1:0"]]) {
     const r = cli(...account, ...args);
     assert.equal(r.status, 1, args.join(" "));
