@@ -3,7 +3,7 @@ pragma solidity ^0.8.30;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {IBrainRegistry, IEmission, BrainLimits} from "./interfaces/ICerberus.sol";
+import {IBrainRegistry, IEmission, IConsensus, BrainLimits} from "./interfaces/ICerberus.sol";
 import {CerberusToken} from "./CerberusToken.sol";
 
 /// @title BrainRegistry
@@ -21,7 +21,8 @@ import {CerberusToken} from "./CerberusToken.sol";
 ///      oldest, then lowest id; `NoPrunableBrain` if none). A deregistered Brain's NFT is burned, `brainExists` turns
 ///      false (no neuron registrations, no settlements), its emission weight is 0 and its unreleased emission accrual
 ///      is forfeited (Emission.BrainRemoved); its record (`brain`, `limits`, `timing`) stays readable so that its
-///      neurons can still deregister and claim what they were owed.
+///      neurons can still deregister and claim what they were owed. Deregistration (and so a prune) is refused while
+///      an epoch of the Brain is half-settled (`SettlementInProgress`).
 contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
     uint256 public constant MAX_BRAINS = 1_024;
     uint256 public constant MAX_MINERS = 256;
@@ -76,6 +77,7 @@ contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
     error NoPrunableBrain();
     error InvalidPriceDecay();
     error InvalidBrainImmunity();
+    error SettlementInProgress(uint256 brainId);
 
     /// @param registrationFee_ floor of the registration price (wei)
     /// @param priceDecay_ blocks for a doubled price to decay back to the floor (1..MAX_PRICE_DECAY)
@@ -227,7 +229,10 @@ contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
         return super.ownerOf(brainId);
     }
 
+    /// @dev Refused while an epoch of the Brain is half-settled: its miner pool is already minted to Consensus and
+    ///      its seats are frozen until the settlement finishes (anyone can finish it with `Consensus.settle`).
     function _deregister(uint256 brainId, bool pruned) private {
+        if (IConsensus(emission.consensus()).settlementInProgress(brainId)) revert SettlementInProgress(brainId);
         address owner_ = ownerOf(brainId);
         deregisteredAt[brainId] = block.number;
         _burn(brainId);

@@ -45,6 +45,8 @@ interface IConsensus {
     function onNeuronRemoved(uint256 brainId, Role role, uint16 uid, address hotkey) external;
     function minerIncentives(uint256 brainId) external view returns (uint16[256] memory);
     function validatorDividends(uint256 brainId) external view returns (uint16[32] memory);
+    /// @notice True while an epoch of `brainId` is half-settled (chunked settlement between calls).
+    function settlementInProgress(uint256 brainId) external view returns (bool);
 }
 
 interface IEmission {
@@ -55,6 +57,8 @@ interface IEmission {
     function onBrainRemoved(uint256 brainId) external returns (uint256 forfeited);
     /// @notice Number of Brains sharing emission.
     function activeBrains() external view returns (uint256);
+    /// @notice The Consensus contract that releases emission.
+    function consensus() external view returns (address);
     /// @notice The active Brain to prune: lowest weight, then oldest, then lowest id, among those added at or before
     ///         block `addedBy`; found = false if none.
     function pruneCandidate(uint256 addedBy) external view returns (bool found, uint256 brainId);

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import * as h from "./helpers";
+import { worldFixture, nextEpoch, runEpoch, row } from "./fixture";
 
 async function envFixture() {
   return h.deployEnv();
@@ -156,5 +157,25 @@ describe("BrainRegistry: price and lifecycle", () => {
     // ids are never reused
     const next = await h.mintBrain(env, owner);
     expect(next).to.equal(keep + 1n);
+  });
+});
+
+describe("BrainRegistry: deregistration and settlement", () => {
+  it("a half-settled Brain cannot be deregistered until its settlement finishes", async () => {
+    const w = await loadFixture(worldFixture);
+    const epoch = await nextEpoch(w);
+    await runEpoch(w, epoch, [0, 1, 2, 3].map((k) => row([100, 90, 80, 70, 60, 50], k)));
+    await (await w.consensus.settle(w.brainId, epoch, 16)).wait(); // maxMiners 40: chunked, phase 1
+    expect(await w.consensus.settlementInProgress(w.brainId)).to.equal(true);
+    await expect(w.brains.connect(w.owner).deregisterBrain(w.brainId))
+      .to.be.revertedWithCustomError(w.brains, "SettlementInProgress")
+      .withArgs(w.brainId);
+    await h.settleAll(w, w.brainId, epoch, 16);
+    expect(await w.consensus.settlementInProgress(w.brainId)).to.equal(false);
+    await expect(w.brains.connect(w.owner).deregisterBrain(w.brainId)).to.emit(w.brains, "BrainDeregistered");
+    // the dead Brain's miners still claim what they were paid
+    const pending = await w.consensus.minerPending(w.brainId, 0);
+    expect(pending).to.be.greaterThan(0n);
+    await expect(w.consensus.connect(w.miners[0]).claimMiner(w.brainId, 0)).to.changeTokenBalance(w.token, w.miners[0], pending);
   });
 });
