@@ -639,6 +639,11 @@ contract Consensus is IConsensus, Ownable {
         return _st[brainId].commits[epoch][vUid];
     }
 
+    /// @inheritdoc IConsensus
+    function settlementInProgress(uint256 brainId) external view returns (bool) {
+        return _st[brainId].s.phase != 0;
+    }
+
     /// @notice Settlement state: last settled (phase 0) or in-progress epoch, phase, cursor, block of last settlement.
     function settlementState(uint256 brainId) external view returns (Settlement memory s, uint64 lastSettledBlock) {
         return (_st[brainId].s, _st[brainId].s.lastSettledBlock);

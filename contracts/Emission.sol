@@ -2,23 +2,66 @@
 pragma solidity ^0.8.30;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IEmission, IBrainRegistry} from "./interfaces/ICerberus.sol";
 import {CerberusToken} from "./CerberusToken.sol";
 
 /// @title Emission
-/// @notice Block-based emission schedule with halvings and a hard cap, shared equally among all Brains.
+/// @notice Block-based emission schedule with halvings and a hard cap, shared by the active Brains in proportion to
+///         the stake bonded to their validators, block by block.
 /// @dev Schedule: block `genesisBlock + k` (k ≥ 0) emits `initialReward >> floor(k / halvingInterval)`; the sum over
-///      all blocks is `emissionCap`. Every block's reward is divided equally among the Brains that exist at that
-///      moment through a reward-per-Brain accumulator (`accPerBrain`, scaled by 1e18); a block with no Brain emits
-///      nothing (never minted). When a Brain's epoch settles, Consensus calls `release`, which mints what the Brain
-///      accrued since its previous settlement and splits it: miners `minerBps`, validators `validatorBps`, and the
-///      Brain owner the remainder (so the owner also receives the integer-division dust: the three parts always sum
-///      to the total exactly). Accumulator truncation (< 1 wei per Brain per accrual) is never minted.
+///      all blocks is `emissionCap`.
+///
+///      Weights. NeuronRegistry reports each Brain's weight (Σ total stake of its validator hotkeys, wei) through
+///      `setBrainWeight`; it is kept in whole gwei (w = ⌊weight / 1e9⌋) so that a weight and an accumulator share one
+///      storage word. The weight set during block t governs block t's reward (the weight at the end of the block).
+///      W = Σ w over active Brains. A block with W = 0 emits nothing (never minted).
+///
+///      Accumulator. A(b) = Σ over blocks x < b of ⌊reward·PREC / W⌋ per constant-W segment, i.e. reward per gwei of
+///      weight scaled by PREC = 1e12. It is stored only where W changes, as OpenZeppelin Checkpoints (Trace208, key =
+///      block t, value = A(t) << 64 | W from t on); between checkpoints t_g ≤ b:
+///          A(b) = A(t_g) + ⌊(cumulativeSchedule(b) − cumulativeSchedule(t_g))·PREC / W(t_g)⌋   (W = 0: A(t_g)).
+///      A Brain's cumulative accrual O_i(b) (scaled by PREC) is w·A piecewise: O_i(b) = O_i(t_k) + w_i(t_k)·(A(b) −
+///      A(t_k)) with t_k its last weight change ≤ b. Each Brain's Checkpoints store, at t_k, w_i(t_k) and the offset
+///      C_i = O_i(t_k) − w_i(t_k)·A(t_k) taken modulo 2^144 (a two's-complement-style field: O_i(b) = (w_i·A(b) + C_i)
+///      mod 2^144 is exact because the true O_i(b) is in [0, 2^144)), so
+///          O_i(b) = (w_i(t_k)·A(b) + C_i(t_k)) mod 2^144          — two O(log n) Checkpoints lookups, any b.
+///      A weight change reads only the latest checkpoints (O(1)): C' = C + (w_old − w_new)·A(now) mod 2^144.
+///      Bounds checked at construction: A ≤ emissionCap·PREC < 2^144 (W ≥ 1 gwei whenever A grows) and the token cap
+///      is < 2^64 gwei; W itself is SafeCast to 64 bits.
+///
+///      Release. Each Brain remembers `consumed` (scaled). `release/forfeit(brainId, uptoBlock)` take
+///      ⌊(O_i(min(uptoBlock, now)) − consumed) / PREC⌋ wei and add exactly that ×PREC to `consumed`: the accrual of
+///      blocks < uptoBlock, and nothing of the blocks after it (they stay for the next settlement). Rounding: each
+///      segment's accumulator step is floored, so Σ_i O_i ≤ PREC·(schedule of blocks with W > 0) and at most the
+///      schedule is ever minted; a Brain's sub-wei remainder carries to its next release; the per-segment loss is
+///      < w_i/PREC wei per Brain.
+///
+///      A released total is split: miners `minerBps`, validators `validatorBps`, and the Brain owner the remainder (so
+///      the owner also receives the integer-division dust: the three parts always sum to the total exactly).
+///
+///      Lifecycle. BrainRegistry adds a Brain at mint (weight 0 until NeuronRegistry reports one) and removes it when it
+///      is deregistered: its weight becomes 0 at once and whatever it accrued since its last release is forfeited
+///      (never minted; `BrainRemoved` reports it). The active list (≤ BrainRegistry.MAX_BRAINS entries, one packed
+///      word each) gives `pruneCandidate`, the lowest-weight Brain past an immunity cutoff.
 contract Emission is IEmission, Ownable {
-    uint256 private constant PREC = 1e18;
+    using Checkpoints for Checkpoints.Trace208;
+
+    uint256 private constant PREC = 1e12;
+    uint256 private constant GWEI = 1e9;
+    uint256 private constant MASK64 = type(uint64).max;
+    uint256 private constant MASK144 = (uint256(1) << 144) - 1;
     uint256 public constant BPS = 10_000;
     uint256 public constant MAX_OWNER_BPS = 3_000;
     uint256 public constant MIN_ROLE_BPS = 2_000;
+
+    /// @dev Per-Brain bookkeeping; one storage word.
+    struct BrainAcc {
+        uint144 consumed; // O_i already released or forfeited (scaled by PREC)
+        uint16 index; // position in _active while active
+        bool active;
+    }
 
     CerberusToken public immutable token;
     uint256 public immutable initialReward;
@@ -35,19 +78,24 @@ contract Emission is IEmission, Ownable {
     uint256 public minerBps = 4_100;
     uint256 public validatorBps = 4_100;
 
-    uint256 public accPerBrain;
-    uint256 public lastAccrualBlock;
-    uint256 public activeBrains;
     /// @notice Total ever minted by this contract.
     uint256 public totalMinted;
-    mapping(uint256 brainId => uint256) public brainSnapshot;
-    /// @notice Stake bonded to each Brain's validators, as reported by NeuronRegistry.
-    mapping(uint256 brainId => uint256) public brainWeight;
+
+    /// @dev key = block, value = A << 64 | W (see contract NatSpec).
+    Checkpoints.Trace208 private _global;
+    /// @dev key = block, value = C_i << 64 | w_i (see contract NatSpec).
+    mapping(uint256 brainId => Checkpoints.Trace208) private _weights;
+    mapping(uint256 brainId => BrainAcc) private _acc;
+    /// @dev Active Brains, packed w << 128 | addedAt << 64 | brainId, so that the numeric minimum is the prune order.
+    uint256[] private _active;
 
     event Wired(address brainRegistry, address consensus, address neurons);
+    /// @notice `weight` is the Brain's new emission weight in wei, rounded down to whole gwei.
     event BrainWeightChanged(uint256 indexed brainId, uint256 weight);
     event SplitChanged(uint256 ownerBps, uint256 minerBps, uint256 validatorBps);
     event BrainAdded(uint256 indexed brainId, uint256 activeBrains);
+    /// @notice A deregistered Brain left emission; `forfeited` (its unreleased accrual) is never minted.
+    event BrainRemoved(uint256 indexed brainId, uint256 forfeited, uint256 activeBrains);
     event Released(
         uint256 indexed brainId, uint256 total, uint256 minerPool, uint256 validatorPool, uint256 ownerPool
     );
@@ -58,6 +106,8 @@ contract Emission is IEmission, Ownable {
     error InvalidSchedule();
     error InvalidSplit();
     error ZeroAddress();
+    error BrainNotActive(uint256 brainId);
+    error BrainAlreadyAdded(uint256 brainId);
 
     /// @param initialReward_ reward per block in the first era (wei)
     /// @param halvingInterval_ blocks per era; the reward halves at each era boundary
@@ -67,12 +117,13 @@ contract Emission is IEmission, Ownable {
         initialReward = initialReward_;
         halvingInterval = halvingInterval_;
         genesisBlock = block.number;
-        lastAccrualBlock = block.number;
         uint256 cap;
         for (uint256 era; era < 256 && (initialReward_ >> era) != 0; ++era) {
             cap += (initialReward_ >> era) * halvingInterval_;
         }
         emissionCap = cap;
+        // Field widths of the packed checkpoints (see contract NatSpec).
+        if (cap > MASK144 / PREC || token_.cap() / GWEI > MASK64) revert InvalidSchedule();
     }
 
     /// @notice One-time wiring of the three contracts allowed to call in. Owner only.
@@ -83,14 +134,6 @@ contract Emission is IEmission, Ownable {
         consensus = consensus_;
         neurons = neurons_;
         emit Wired(brainRegistry_, consensus_, neurons_);
-    }
-
-    /// @inheritdoc IEmission
-    /// @dev Interim: recorded and announced only; emission is still split equally per Brain (issue 11 replaces it).
-    function setBrainWeight(uint256 brainId, uint256 weight) external {
-        if (msg.sender != neurons) revert NotAuthorized(msg.sender);
-        brainWeight[brainId] = weight;
-        emit BrainWeightChanged(brainId, weight);
     }
 
     /// @notice Sets the per-epoch split in basis points (sum 10,000; owner ≤ 30%, miners and validators ≥ 20% each).
@@ -104,6 +147,79 @@ contract Emission is IEmission, Ownable {
         validatorBps = validatorBps_;
         emit SplitChanged(ownerBps_, minerBps_, validatorBps_);
     }
+
+    // ───────────────────────────── hooks ─────────────────────────────
+
+    /// @inheritdoc IEmission
+    /// @dev Ignored (no event) for a Brain that is not active — NeuronRegistry keeps reporting while the neurons of a
+    ///      deregistered Brain leave. O(1): reads and writes only the latest checkpoints.
+    function setBrainWeight(uint256 brainId, uint256 weight) external {
+        if (msg.sender != neurons) revert NotAuthorized(msg.sender);
+        BrainAcc storage b = _acc[brainId];
+        if (!b.active) return;
+        uint256 w = SafeCast.toUint64(weight / GWEI);
+        if (_setWeight(brainId, b.index, w)) emit BrainWeightChanged(brainId, w * GWEI);
+    }
+
+    /// @inheritdoc IEmission
+    function onBrainAdded(uint256 brainId) external {
+        if (msg.sender != brainRegistry) revert NotAuthorized(msg.sender);
+        BrainAcc storage b = _acc[brainId];
+        if (b.active || _weights[brainId].length() != 0) revert BrainAlreadyAdded(brainId);
+        uint256 n = _active.length;
+        b.active = true;
+        b.index = uint16(n);
+        _active.push((block.number << 64) | brainId);
+        emit BrainAdded(brainId, n + 1);
+    }
+
+    /// @inheritdoc IEmission
+    function onBrainRemoved(uint256 brainId) external returns (uint256 forfeited) {
+        if (msg.sender != brainRegistry) revert NotAuthorized(msg.sender);
+        BrainAcc storage b = _acc[brainId];
+        if (!b.active) revert BrainNotActive(brainId);
+        uint256 idx = b.index;
+        _setWeight(brainId, idx, 0);
+        forfeited = _take(b, brainId, block.number);
+        b.active = false;
+        uint256 last = _active.length - 1;
+        if (idx != last) {
+            uint256 moved = _active[last];
+            _active[idx] = moved;
+            _acc[uint64(moved)].index = uint16(idx);
+        }
+        _active.pop();
+        emit BrainRemoved(brainId, forfeited, last);
+    }
+
+    /// @inheritdoc IEmission
+    /// @dev Miner and validator pools are minted to Consensus (which pays them), the owner pool to the Brain owner.
+    ///      A Brain that is no longer active releases nothing (its accrual was forfeited when it was removed).
+    function release(uint256 brainId, uint256 uptoBlock)
+        external
+        returns (uint256 total, uint256 minerPool, uint256 validatorPool, uint256 ownerPool)
+    {
+        if (msg.sender != consensus) revert NotAuthorized(msg.sender);
+        total = _take(_acc[brainId], brainId, uptoBlock);
+        minerPool = (total * minerBps) / BPS;
+        validatorPool = (total * validatorBps) / BPS;
+        ownerPool = total - minerPool - validatorPool;
+        if (total != 0) {
+            totalMinted += total;
+            token.mint(msg.sender, minerPool + validatorPool);
+            if (ownerPool != 0) token.mint(IBrainRegistry(brainRegistry).ownerOf(brainId), ownerPool);
+        }
+        emit Released(brainId, total, minerPool, validatorPool, ownerPool);
+    }
+
+    /// @inheritdoc IEmission
+    function forfeit(uint256 brainId, uint256 uptoBlock) external returns (uint256 amount) {
+        if (msg.sender != consensus) revert NotAuthorized(msg.sender);
+        amount = _take(_acc[brainId], brainId, uptoBlock);
+        emit Forfeited(brainId, amount);
+    }
+
+    // ───────────────────────────── views ─────────────────────────────
 
     /// @notice Reward of a single block under the schedule.
     function rewardAt(uint256 blockNumber) public view returns (uint256) {
@@ -123,65 +239,139 @@ contract Emission is IEmission, Ownable {
         if (fullEras < 256) total += (initialReward >> fullEras) * (n % halvingInterval);
     }
 
-    /// @notice What `brainId` would receive if it were released now.
+    /// @notice What `release(brainId, uptoBlock)` would take now: the Brain's unreleased accrual of blocks
+    ///         < min(uptoBlock, current block).
+    function releasable(uint256 brainId, uint256 uptoBlock) public view returns (uint256) {
+        BrainAcc storage b = _acc[brainId];
+        if (!b.active) return 0;
+        uint256 owed = _owed(brainId, _min(uptoBlock, block.number));
+        uint256 c = b.consumed;
+        return owed > c ? (owed - c) / PREC : 0;
+    }
+
+    /// @notice What `brainId` would receive if it were released up to the current block.
     function pendingEmission(uint256 brainId) external view returns (uint256) {
-        uint256 acc = accPerBrain;
-        if (activeBrains != 0) {
-            acc += ((cumulativeSchedule(block.number) - cumulativeSchedule(lastAccrualBlock)) * PREC) / activeBrains;
-        }
-        return (acc - brainSnapshot[brainId]) / PREC;
+        return releasable(brainId, block.number);
     }
 
-    /// @notice Called by BrainRegistry when a Brain is minted; it starts accruing from this block.
-    function onBrainAdded(uint256 brainId) external {
-        if (msg.sender != brainRegistry) revert NotAuthorized(msg.sender);
-        _accrue();
-        brainSnapshot[brainId] = accPerBrain;
-        activeBrains += 1;
-        emit BrainAdded(brainId, activeBrains);
+    /// @notice The Brain's current emission weight (wei, rounded down to whole gwei); 0 once deregistered.
+    function brainWeight(uint256 brainId) external view returns (uint256) {
+        return (uint256(_weights[brainId].latest()) & MASK64) * GWEI;
     }
 
-    /// @inheritdoc IEmission
-    /// @dev Miner and validator pools are minted to Consensus (which pays them), the owner pool to the Brain owner.
-    ///      Interim: `uptoBlock` is not honoured yet (everything accrued so far is released).
-    function release(uint256 brainId, uint256 uptoBlock)
-        external
-        returns (uint256 total, uint256 minerPool, uint256 validatorPool, uint256 ownerPool)
-    {
-        if (msg.sender != consensus) revert NotAuthorized(msg.sender);
-        total = _take(brainId);
-        minerPool = (total * minerBps) / BPS;
-        validatorPool = (total * validatorBps) / BPS;
-        ownerPool = total - minerPool - validatorPool;
-        if (total != 0) {
-            totalMinted += total;
-            token.mint(msg.sender, minerPool + validatorPool);
-            if (ownerPool != 0) token.mint(IBrainRegistry(brainRegistry).ownerOf(brainId), ownerPool);
-        }
-        emit Released(brainId, total, minerPool, validatorPool, ownerPool);
+    /// @notice The Brain's emission weight in effect for block `blockNumber` (wei, whole gwei).
+    function brainWeightAt(uint256 brainId, uint256 blockNumber) external view returns (uint256) {
+        return (uint256(_weights[brainId].upperLookupRecent(SafeCast.toUint48(blockNumber))) & MASK64) * GWEI;
+    }
+
+    /// @notice Sum of the active Brains' weights (wei, whole gwei): a Brain's share of each block's reward is
+    ///         brainWeight / totalWeight.
+    function totalWeight() external view returns (uint256) {
+        return (uint256(_global.latest()) & MASK64) * GWEI;
+    }
+
+    /// @notice Number of Brains sharing emission.
+    function activeBrains() external view returns (uint256) {
+        return _active.length;
+    }
+
+    /// @notice True while `brainId` shares emission (minted and not deregistered).
+    function isActive(uint256 brainId) external view returns (bool) {
+        return _acc[brainId].active;
     }
 
     /// @inheritdoc IEmission
-    /// @dev Interim: `uptoBlock` is not honoured yet (everything accrued so far is forfeited).
-    function forfeit(uint256 brainId, uint256 uptoBlock) external returns (uint256 amount) {
-        if (msg.sender != consensus) revert NotAuthorized(msg.sender);
-        amount = _take(brainId);
-        emit Forfeited(brainId, amount);
-    }
-
-    function _take(uint256 brainId) private returns (uint256 amount) {
-        _accrue();
-        uint256 acc = accPerBrain;
-        amount = (acc - brainSnapshot[brainId]) / PREC;
-        brainSnapshot[brainId] = acc;
-    }
-
-    function _accrue() private {
-        uint256 last = lastAccrualBlock;
-        if (block.number == last) return;
-        if (activeBrains != 0) {
-            accPerBrain += ((cumulativeSchedule(block.number) - cumulativeSchedule(last)) * PREC) / activeBrains;
+    /// @dev Scans the active list (≤ 1,024 words, one SLOAD each): the numeric minimum of the packed entries is the
+    ///      lowest weight, then the oldest, then the lowest id.
+    function pruneCandidate(uint256 addedBy) external view returns (bool found, uint256 brainId) {
+        uint256 n = _active.length;
+        uint256 best = type(uint256).max;
+        for (uint256 k; k < n; ++k) {
+            uint256 e = _active[k];
+            if (((e >> 64) & type(uint64).max) <= addedBy && e < best) best = e;
         }
-        lastAccrualBlock = block.number;
+        if (best != type(uint256).max) return (true, uint64(best));
+    }
+
+    // ───────────────────────────── internals ─────────────────────────────
+
+    /// @dev Moves brainId's weight to `w` (gwei) at the current block; false if it was already `w`.
+    function _setWeight(uint256 brainId, uint256 index, uint256 w) private returns (bool) {
+        Checkpoints.Trace208 storage h = _weights[brainId];
+        uint256 v = h.latest();
+        uint256 wOld = v & MASK64;
+        if (wOld == w) return false;
+        (uint256 a, uint256 total) = _accNow();
+        uint256 c;
+        unchecked {
+            // C' = O(now) − w·A(now) = C + (w_old − w)·A(now)  (mod 2^144; products < 2^208)
+            c = ((v >> 64) + wOld * a - w * a) & MASK144;
+        }
+        uint48 now_ = SafeCast.toUint48(block.number);
+        h.push(now_, uint208((c << 64) | w));
+        _global.push(now_, uint208((a << 64) | SafeCast.toUint64(total - wOld + w)));
+        uint256 e = _active[index];
+        _active[index] = (w << 128) | (e & ((uint256(1) << 128) - 1));
+        return true;
+    }
+
+    /// @dev Takes ⌊(O_i(min(upto, now)) − consumed)/PREC⌋ wei off the Brain's accrual; 0 for an inactive Brain.
+    function _take(BrainAcc storage b, uint256 brainId, uint256 upto) private returns (uint256 amount) {
+        if (!b.active) return 0;
+        uint256 owed = _owed(brainId, _min(upto, block.number));
+        uint256 c = b.consumed;
+        if (owed <= c) return 0;
+        amount = (owed - c) / PREC;
+        b.consumed = uint144(c + amount * PREC);
+    }
+
+    /// @dev O_i(blockNumber), blockNumber ≤ now.
+    function _owed(uint256 brainId, uint256 blockNumber) private view returns (uint256) {
+        uint256 v = _weights[brainId].upperLookupRecent(SafeCast.toUint48(blockNumber));
+        uint256 w = v & MASK64;
+        if (w == 0) return v >> 64;
+        unchecked {
+            return (w * _accAt(blockNumber) + (v >> 64)) & MASK144;
+        }
+    }
+
+    /// @dev A(now) and the current W.
+    function _accNow() private view returns (uint256 a, uint256 total) {
+        (bool exists, uint48 key, uint208 v) = _global.latestCheckpoint();
+        if (!exists) return (0, 0);
+        return (_extend(key, v, block.number), uint256(v) & MASK64);
+    }
+
+    /// @dev A(blockNumber), blockNumber ≤ now: the latest global checkpoint at or before it, extended over the blocks
+    ///      since. OpenZeppelin's lookups return only the value; the segment start is needed too, so the search over
+    ///      the same Checkpoints storage is done here (latest first: settlements look up recent blocks).
+    function _accAt(uint256 blockNumber) private view returns (uint256) {
+        uint256 len = _global.length();
+        if (len == 0) return 0;
+        Checkpoints.Checkpoint208 memory c = _global.at(uint32(len - 1));
+        if (c._key > blockNumber) {
+            uint256 lo;
+            uint256 hi = len - 1; // invariant: key(hi) > blockNumber; answer = last index with key ≤ blockNumber
+            while (lo < hi) {
+                uint256 mid = (lo + hi) >> 1;
+                if (_global.at(uint32(mid))._key > blockNumber) hi = mid;
+                else lo = mid + 1;
+            }
+            if (lo == 0) return 0;
+            c = _global.at(uint32(lo - 1));
+        }
+        return _extend(c._key, c._value, blockNumber);
+    }
+
+    function _extend(uint256 key, uint256 v, uint256 blockNumber) private view returns (uint256 a) {
+        a = v >> 64;
+        uint256 total = v & MASK64;
+        if (total != 0 && blockNumber > key) {
+            a += ((cumulativeSchedule(blockNumber) - cumulativeSchedule(key)) * PREC) / total;
+        }
+    }
+
+    function _min(uint256 a, uint256 b) private pure returns (uint256) {
+        return a < b ? a : b;
     }
 }

@@ -3,7 +3,7 @@ pragma solidity ^0.8.30;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {
-    Role, BrainLimits, IBrainRegistry, IStaking, INeuronRegistry, IConsensus
+    Role, BrainLimits, IBrainRegistry, IStaking, INeuronRegistry, IConsensus, IEmission
 } from "./interfaces/ICerberus.sol";
 
 /// @title NeuronRegistry
@@ -100,6 +100,7 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         bn.seats[msg.sender] = Seat(true, role, uid);
         registrationCount[msg.sender] += 1;
         consensus.onNeuronAdded(brainId, role, uid);
+        if (!isMiner) _reportWeight(brainId, bn);
         emit NeuronRegistered(brainId, role, uid, msg.sender, peerId, multiaddrs);
     }
 
@@ -181,6 +182,18 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         delete bn.seats[hotkey];
         registrationCount[hotkey] -= 1;
         consensus.onNeuronRemoved(brainId, role, uid, hotkey);
+        if (role == Role.Validator) _reportWeight(brainId, bn);
+    }
+
+    /// @dev Interim (econ-emission): reports the Brain's emission weight — Σ total stake of its validator hotkeys — when
+    ///      a validator seat is taken or freed. econ-stake's change also reports it on every stake change.
+    function _reportWeight(uint256 brainId, BrainNeurons storage bn) private {
+        uint256 mask = bn.validatorMask;
+        uint256 w;
+        for (uint256 i; i < 32; ++i) {
+            if (mask & (1 << i) != 0) w += staking.totalStake(bn.validators[i].hotkey);
+        }
+        IEmission(brains.emission()).setBrainWeight(brainId, w);
     }
 
     function _pruneCandidate(uint256 brainId, BrainNeurons storage bn, Role role, uint256 max, uint32 immunity)

@@ -3,7 +3,8 @@
  *  - `deployCerberus(hre, options)` — imported by tests, benches and the in-process demo (ESM via tsx works too);
  *  - CLI: `npx hardhat run scripts/deploy.ts --network <name>` writes deployments/<name>.json.
  * Environment for the CLI (all optional): CERBERUS_GENESIS_SUPPLY, CERBERUS_INITIAL_REWARD,
- * CERBERUS_HALVING_INTERVAL, CERBERUS_BRAIN_FEE, CERBERUS_UNBONDING_BLOCKS (token amounts in whole CBR).
+ * CERBERUS_HALVING_INTERVAL, CERBERUS_BRAIN_FEE, CERBERUS_BRAIN_PRICE_DECAY, CERBERUS_BRAIN_IMMUNITY,
+ * CERBERUS_UNBONDING_BLOCKS (token amounts in whole CBR, periods in blocks).
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -30,8 +31,12 @@ export interface DeployOptions {
   initialReward?: bigint;
   /** Blocks per halving era. Default 10,512,000 (≈ 4 years of 12 s blocks). */
   halvingInterval?: bigint;
-  /** CBR burned to mint a Brain (wei). Default 100 CBR. */
+  /** Floor of the CBR burned to mint a Brain (wei). Default 100 CBR. */
   brainFee?: bigint;
+  /** Blocks for a doubled Brain registration price to decay back to the floor. Default 100,800 (≈ 14 days). */
+  brainPriceDecay?: bigint;
+  /** Blocks after its mint during which a Brain cannot be pruned by a mint at capacity. Default 50,400 (≈ 7 days). */
+  brainImmunity?: bigint;
   /** Unbonding delay in blocks. Default 7,200. */
   unbondingBlocks?: bigint;
   /** Log lines (default: silent). */
@@ -61,6 +66,8 @@ export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: De
   const initialReward = options.initialReward ?? CBR;
   const halvingInterval = options.halvingInterval ?? 10_512_000n;
   const brainFee = options.brainFee ?? 100n * CBR;
+  const brainPriceDecay = options.brainPriceDecay ?? 100_800n;
+  const brainImmunity = options.brainImmunity ?? 50_400n;
   const unbondingBlocks = options.unbondingBlocks ?? 7_200n;
   const { ethers } = hre;
   const [deployer] = await ethers.getSigners();
@@ -76,7 +83,13 @@ export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: De
   };
   const token = await deploy("CerberusToken", [cap, genesisSupply, deployer.address]);
   const emission = await deploy("Emission", [token.address, initialReward, halvingInterval]);
-  const brains = await deploy("BrainRegistry", [token.address, emission.address, brainFee]);
+  const brains = await deploy("BrainRegistry", [
+    token.address,
+    emission.address,
+    brainFee,
+    brainPriceDecay,
+    brainImmunity,
+  ]);
   const staking = await deploy("Staking", [token.address, unbondingBlocks]);
   const neurons = await deploy("NeuronRegistry", [brains.address, staking.address]);
   const consensus = await deploy("Consensus", [
@@ -160,7 +173,8 @@ async function main(): Promise<void> {
       "usage: npx hardhat run scripts/deploy.ts --network <hardhat|localhost|custom>\n" +
         "Deploys and wires all Cerberus contracts, then writes deployments/<network>.json.\n" +
         "env: CERBERUS_GENESIS_SUPPLY, CERBERUS_INITIAL_REWARD, CERBERUS_BRAIN_FEE (whole CBR),\n" +
-        "     CERBERUS_HALVING_INTERVAL, CERBERUS_UNBONDING_BLOCKS (blocks);\n" +
+        "     CERBERUS_HALVING_INTERVAL, CERBERUS_BRAIN_PRICE_DECAY, CERBERUS_BRAIN_IMMUNITY,\n" +
+        "     CERBERUS_UNBONDING_BLOCKS (blocks);\n" +
         "     network `custom` needs CERBERUS_RPC_URL and CERBERUS_DEPLOYER_KEY.",
     );
     return;
@@ -172,6 +186,8 @@ async function main(): Promise<void> {
     initialReward: envCbr("CERBERUS_INITIAL_REWARD"),
     brainFee: envCbr("CERBERUS_BRAIN_FEE"),
     halvingInterval: envInt("CERBERUS_HALVING_INTERVAL"),
+    brainPriceDecay: envInt("CERBERUS_BRAIN_PRICE_DECAY"),
+    brainImmunity: envInt("CERBERUS_BRAIN_IMMUNITY"),
     unbondingBlocks: envInt("CERBERUS_UNBONDING_BLOCKS"),
     log: (line) => console.log(line),
   });

@@ -21,6 +21,8 @@ interface IBrainRegistry {
     function brainExists(uint256 brainId) external view returns (bool);
     function limits(uint256 brainId) external view returns (BrainLimits memory);
     function timing(uint256 brainId) external view returns (uint64 genesisBlock, uint32 tempo);
+    /// @notice The Emission contract Brains are registered with.
+    function emission() external view returns (IEmission);
 }
 
 interface IStaking {
@@ -43,10 +45,23 @@ interface IConsensus {
     function onNeuronRemoved(uint256 brainId, Role role, uint16 uid, address hotkey) external;
     function minerIncentives(uint256 brainId) external view returns (uint16[256] memory);
     function validatorDividends(uint256 brainId) external view returns (uint16[32] memory);
+    /// @notice True while an epoch of `brainId` is half-settled (chunked settlement between calls).
+    function settlementInProgress(uint256 brainId) external view returns (bool);
 }
 
 interface IEmission {
+    /// @notice BrainRegistry only: `brainId` was minted; it shares emission from now on (weight 0 until reported).
     function onBrainAdded(uint256 brainId) external;
+    /// @notice BrainRegistry only: `brainId` was deregistered; its weight drops to 0 and its unreleased accrual is
+    ///         forfeited (returned, never minted).
+    function onBrainRemoved(uint256 brainId) external returns (uint256 forfeited);
+    /// @notice Number of Brains sharing emission.
+    function activeBrains() external view returns (uint256);
+    /// @notice The Consensus contract that releases emission.
+    function consensus() external view returns (address);
+    /// @notice The active Brain to prune: lowest weight, then oldest, then lowest id, among those added at or before
+    ///         block `addedBy`; found = false if none.
+    function pruneCandidate(uint256 addedBy) external view returns (bool found, uint256 brainId);
     /// @notice Consensus only: mints and splits what `brainId` accrued up to block `uptoBlock` (the end of the epoch
     ///         being settled); what accrued after it stays for the next settlement.
     function release(uint256 brainId, uint256 uptoBlock)

@@ -782,6 +782,16 @@ export const brainRegistryAbi = [
         "internalType": "uint256",
         "name": "registrationFee_",
         "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "priceDecay_",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "brainImmunity_",
+        "type": "uint256"
       }
     ],
     "stateMutability": "nonpayable",
@@ -892,7 +902,17 @@ export const brainRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "InvalidBrainImmunity",
+    "type": "error"
+  },
+  {
+    "inputs": [],
     "name": "InvalidLimits",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "InvalidPriceDecay",
     "type": "error"
   },
   {
@@ -904,6 +924,11 @@ export const brainRegistryAbi = [
       }
     ],
     "name": "InvalidTempo",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "NoPrunableBrain",
     "type": "error"
   },
   {
@@ -945,8 +970,14 @@ export const brainRegistryAbi = [
     "type": "error"
   },
   {
-    "inputs": [],
-    "name": "TooManyBrains",
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "SettlementInProgress",
     "type": "error"
   },
   {
@@ -1013,6 +1044,44 @@ export const brainRegistryAbi = [
       }
     ],
     "name": "ApprovalForAll",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bool",
+        "name": "pruned",
+        "type": "bool"
+      }
+    ],
+    "name": "BrainDeregistered",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "blocks",
+        "type": "uint256"
+      }
+    ],
+    "name": "BrainImmunityChanged",
     "type": "event"
   },
   {
@@ -1148,6 +1217,19 @@ export const brainRegistryAbi = [
       {
         "indexed": false,
         "internalType": "uint256",
+        "name": "blocks",
+        "type": "uint256"
+      }
+    ],
+    "name": "PriceDecayChanged",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "uint256",
         "name": "fee",
         "type": "uint256"
       }
@@ -1195,6 +1277,19 @@ export const brainRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "MAX_BRAIN_IMMUNITY",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "MAX_IMMUNITY",
     "outputs": [
       {
@@ -1209,6 +1304,19 @@ export const brainRegistryAbi = [
   {
     "inputs": [],
     "name": "MAX_MINERS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_PRICE_DECAY",
     "outputs": [
       {
         "internalType": "uint256",
@@ -1420,6 +1528,51 @@ export const brainRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "brainImmunity",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "deregisterBrain",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "deregisteredAt",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "emission",
     "outputs": [
       {
@@ -1469,6 +1622,32 @@ export const brainRegistryAbi = [
         "internalType": "bool",
         "name": "",
         "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "lastMintBlock",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "lastPrice",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -1633,7 +1812,33 @@ export const brainRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "priceDecay",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "registrationFee",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "registrationPrice",
     "outputs": [
       {
         "internalType": "uint256",
@@ -1724,6 +1929,19 @@ export const brainRegistryAbi = [
     "inputs": [
       {
         "internalType": "uint256",
+        "name": "blocks",
+        "type": "uint256"
+      }
+    ],
+    "name": "setBrainImmunity",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
         "name": "brainId",
         "type": "uint256"
       },
@@ -1789,6 +2007,19 @@ export const brainRegistryAbi = [
       }
     ],
     "name": "setModel",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "blocks",
+        "type": "uint256"
+      }
+    ],
+    "name": "setPriceDecay",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -4707,6 +4938,25 @@ export const consensusAbi = [
         "type": "uint256"
       }
     ],
+    "name": "settlementInProgress",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
     "name": "settlementState",
     "outputs": [
       {
@@ -5137,6 +5387,33 @@ export const emissionAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "BrainAlreadyAdded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "BrainNotActive",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "CheckpointUnorderedInsertion",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "InvalidSchedule",
     "type": "error"
@@ -5180,6 +5457,22 @@ export const emissionAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintDowncast",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "ZeroAddress",
     "type": "error"
@@ -5201,6 +5494,31 @@ export const emissionAbi = [
       }
     ],
     "name": "BrainAdded",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "forfeited",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "activeBrains",
+        "type": "uint256"
+      }
+    ],
+    "name": "BrainRemoved",
     "type": "event"
   },
   {
@@ -5388,19 +5706,6 @@ export const emissionAbi = [
   },
   {
     "inputs": [],
-    "name": "accPerBrain",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "",
-        "type": "uint256"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [],
     "name": "activeBrains",
     "outputs": [
       {
@@ -5433,7 +5738,7 @@ export const emissionAbi = [
         "type": "uint256"
       }
     ],
-    "name": "brainSnapshot",
+    "name": "brainWeight",
     "outputs": [
       {
         "internalType": "uint256",
@@ -5450,9 +5755,14 @@ export const emissionAbi = [
         "internalType": "uint256",
         "name": "brainId",
         "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "blockNumber",
+        "type": "uint256"
       }
     ],
-    "name": "brainWeight",
+    "name": "brainWeightAt",
     "outputs": [
       {
         "internalType": "uint256",
@@ -5572,13 +5882,19 @@ export const emissionAbi = [
     "type": "function"
   },
   {
-    "inputs": [],
-    "name": "lastAccrualBlock",
-    "outputs": [
+    "inputs": [
       {
         "internalType": "uint256",
-        "name": "",
+        "name": "brainId",
         "type": "uint256"
+      }
+    ],
+    "name": "isActive",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
       }
     ],
     "stateMutability": "view",
@@ -5624,6 +5940,25 @@ export const emissionAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "onBrainRemoved",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "forfeited",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "owner",
     "outputs": [
@@ -5658,6 +5993,54 @@ export const emissionAbi = [
       }
     ],
     "name": "pendingEmission",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "addedBy",
+        "type": "uint256"
+      }
+    ],
+    "name": "pruneCandidate",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "found",
+        "type": "bool"
+      },
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "uptoBlock",
+        "type": "uint256"
+      }
+    ],
+    "name": "releasable",
     "outputs": [
       {
         "internalType": "uint256",
@@ -5790,6 +6173,19 @@ export const emissionAbi = [
   {
     "inputs": [],
     "name": "totalMinted",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "totalWeight",
     "outputs": [
       {
         "internalType": "uint256",

@@ -185,10 +185,10 @@ export class ChainClient {
     return this.send("transfer", { address: this.c.CerberusToken.address, abi: cerberusTokenAbi, functionName: "transfer", args: [to, amount] });
   }
 
-  /** Mints a Brain (burning the registration fee) and returns its id. */
+  /** Mints a Brain (burning the current registration price) and returns its id. */
   async mintBrain(args: { modelHash: Hex; fheParamsHash: Hex; uri: string; tempo: number; limits: BrainLimits }): Promise<bigint> {
-    const fee = await this.read("registrationFee", () => this.public.readContract({
-      address: this.c.BrainRegistry.address, abi: brainRegistryAbi, functionName: "registrationFee",
+    const fee = await this.read("registrationPrice", () => this.public.readContract({
+      address: this.c.BrainRegistry.address, abi: brainRegistryAbi, functionName: "registrationPrice",
     }));
     await this.ensureAllowance(this.c.BrainRegistry.address, fee);
     const { result } = await this.write("mintBrain", {

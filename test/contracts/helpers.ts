@@ -67,9 +67,10 @@ export function limitsOf(c: BrainConfig) {
   };
 }
 
-/** Mints a Brain owned by `owner` (funded from the deployer) and returns its id. */
+/** Mints a Brain owned by `owner` (funded from the deployer with the current registration price) and returns its
+ *  id. */
 export async function mintBrain(env: Env, owner: Signer, c: BrainConfig = {}): Promise<bigint> {
-  const fee = await env.brains.registrationFee();
+  const fee = await env.brains.registrationPrice();
   if (owner !== env.deployer) await (await env.token.transfer(await owner.getAddress(), fee)).wait();
   await (await env.token.connect(owner).approve(await env.brains.getAddress(), fee)).wait();
   const tx = await env.brains

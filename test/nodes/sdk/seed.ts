@@ -119,7 +119,7 @@ export async function seedChain(specs: BrainSpec[], log: (s: string) => void = (
   const delegatedTo: Address[] = [];
   for (const [b, spec] of specs.entries()) {
     const owner = accounts[1 + b];
-    const fee = await client.readContract({ address: a.brainRegistry, abi: brainRegistryAbi, functionName: "registrationFee" });
+    const fee = await client.readContract({ address: a.brainRegistry, abi: brainRegistryAbi, functionName: "registrationPrice" });
     await send(deployer, a.token, cerberusTokenAbi, "transfer", [owner, fee]);
     await send(owner, a.token, cerberusTokenAbi, "approve", [a.brainRegistry, fee]);
     await send(owner, a.brainRegistry, brainRegistryAbi, "mintBrain", [
