@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 // Type-only: brings in the `hre.ethers` augmentation for the ESM typecheck (hardhat.config.ts loads the plugins at run time).
 import type {} from "@nomicfoundation/hardhat-toolbox";
@@ -141,10 +141,9 @@ export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: De
  * `npm run gen:abis`; token callers' ABIs carry the token's errors), so an outside client needs nothing else — and
  * returns its path. These files are machine-local (git-ignored): deploying never dirties the tree.
  */
-export function writeDeployment(root: string, d: Deployment): string {
-  const dir = join(root, "deployments");
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${d.network}.json`);
+export function writeDeployment(root: string, d: Deployment, out?: string): string {
+  const path = out ?? join(root, "deployments", `${d.network}.json`);
+  mkdirSync(dirname(path), { recursive: true });
   const contracts = Object.fromEntries(Object.entries(d.contracts).map(([name, c]) => {
     const abi = JSON.parse(readFileSync(join(root, "abi", `${name}.json`), "utf8")) as unknown[];
     return [name, { ...c, abi }];
@@ -171,7 +170,8 @@ async function main(): Promise<void> {
   if (process.argv.includes("--help")) {
     console.log(
       "usage: npx hardhat run scripts/deploy.ts --network <hardhat|localhost|custom>\n" +
-        "Deploys and wires all Cerberus contracts, then writes deployments/<network>.json.\n" +
+        "Deploys and wires all Cerberus contracts, then writes deployments/<network>.json (addresses and ABIs;\n" +
+        "CERBERUS_DEPLOYMENT_OUT=<file> writes it elsewhere).\n" +
         "env: CERBERUS_GENESIS_SUPPLY, CERBERUS_INITIAL_REWARD, CERBERUS_BRAIN_FEE (whole CBR),\n" +
         "     CERBERUS_HALVING_INTERVAL, CERBERUS_BRAIN_PRICE_DECAY, CERBERUS_BRAIN_IMMUNITY,\n" +
         "     CERBERUS_UNBONDING_BLOCKS (blocks);\n" +
@@ -191,7 +191,8 @@ async function main(): Promise<void> {
     unbondingBlocks: envInt("CERBERUS_UNBONDING_BLOCKS"),
     log: (line) => console.log(line),
   });
-  const path = writeDeployment(hre.config.paths.root, d);
+  const out = process.env.CERBERUS_DEPLOYMENT_OUT;
+  const path = writeDeployment(hre.config.paths.root, d, out === undefined || out === "" ? undefined : out);
   console.log(`wrote ${path} (chain ${d.chainId}, block ${d.block})`);
 }
 
