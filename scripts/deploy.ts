@@ -3,7 +3,8 @@
  *  - `deployCerberus(hre, options)` — imported by tests, benches and the in-process demo (ESM via tsx works too);
  *  - CLI: `npx hardhat run scripts/deploy.ts --network <name>` writes deployments/<name>.json.
  * Environment for the CLI (all optional): CERBERUS_GENESIS_SUPPLY, CERBERUS_INITIAL_REWARD,
- * CERBERUS_HALVING_INTERVAL, CERBERUS_BRAIN_FEE, CERBERUS_UNBONDING_BLOCKS (token amounts in whole CBR).
+ * CERBERUS_HALVING_INTERVAL, CERBERUS_BRAIN_FEE, CERBERUS_UNBONDING_BLOCKS, CERBERUS_MIN_TAKE_DELAY (token amounts in
+ * whole CBR).
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -34,6 +35,9 @@ export interface DeployOptions {
   brainFee?: bigint;
   /** Unbonding delay in blocks. Default 7,200. */
   unbondingBlocks?: bigint;
+  /** Least delay (blocks) before a validator's take increase applies; its Brain's tempo applies if longer.
+   *  Default 7,200 (a day of 12 s blocks). */
+  minTakeDelay?: bigint;
   /** Log lines (default: silent). */
   log?: (line: string) => void;
 }
@@ -62,6 +66,7 @@ export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: De
   const halvingInterval = options.halvingInterval ?? 10_512_000n;
   const brainFee = options.brainFee ?? 100n * CBR;
   const unbondingBlocks = options.unbondingBlocks ?? 7_200n;
+  const minTakeDelay = options.minTakeDelay ?? 7_200n;
   const { ethers } = hre;
   const [deployer] = await ethers.getSigners();
   const cap = genesisSupply + emissionCapOf(initialReward, halvingInterval);
@@ -77,8 +82,8 @@ export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: De
   const token = await deploy("CerberusToken", [cap, genesisSupply, deployer.address]);
   const emission = await deploy("Emission", [token.address, initialReward, halvingInterval]);
   const brains = await deploy("BrainRegistry", [token.address, emission.address, brainFee]);
-  const staking = await deploy("Staking", [token.address, unbondingBlocks]);
-  const neurons = await deploy("NeuronRegistry", [brains.address, staking.address]);
+  const staking = await deploy("Staking", [token.address, unbondingBlocks, minTakeDelay]);
+  const neurons = await deploy("NeuronRegistry", [brains.address, staking.address, emission.address]);
   const consensus = await deploy("Consensus", [
     token.address,
     brains.address,
@@ -152,7 +157,7 @@ async function main(): Promise<void> {
       "usage: npx hardhat run scripts/deploy.ts --network <hardhat|localhost|custom>\n" +
         "Deploys and wires all Cerberus contracts, then writes deployments/<network>.json.\n" +
         "env: CERBERUS_GENESIS_SUPPLY, CERBERUS_INITIAL_REWARD, CERBERUS_BRAIN_FEE (whole CBR),\n" +
-        "     CERBERUS_HALVING_INTERVAL, CERBERUS_UNBONDING_BLOCKS (blocks);\n" +
+        "     CERBERUS_HALVING_INTERVAL, CERBERUS_UNBONDING_BLOCKS, CERBERUS_MIN_TAKE_DELAY (blocks);\n" +
         "     network `custom` needs CERBERUS_RPC_URL and CERBERUS_DEPLOYER_KEY.",
     );
     return;
@@ -165,6 +170,7 @@ async function main(): Promise<void> {
     brainFee: envCbr("CERBERUS_BRAIN_FEE"),
     halvingInterval: envInt("CERBERUS_HALVING_INTERVAL"),
     unbondingBlocks: envInt("CERBERUS_UNBONDING_BLOCKS"),
+    minTakeDelay: envInt("CERBERUS_MIN_TAKE_DELAY"),
     log: (line) => console.log(line),
   });
   const path = writeDeployment(hre.config.paths.root, d);
