@@ -203,3 +203,21 @@ export async function settleAll(env: Env, brainId: bigint, epoch: bigint, steps:
 export function salt(k: number): string {
   return hre.ethers.zeroPadValue(hre.ethers.toBeHex(k + 1), 32);
 }
+
+/**
+ * Makes Brains with id > `keep` inactive (`brainExists` false) by lowering BrainRegistry.brainCount in storage.
+ * Stand-in for BrainRegistry's own Brain deregistration (issue 11, econ-emission) so the neuron rules for inactive
+ * Brains can be tested on this branch; replace with the real call once it is merged. Throws if the poke has no effect.
+ */
+export async function deactivateBrainsAbove(env: Env, keep: bigint): Promise<void> {
+  const addr = await env.brains.getAddress();
+  const count = await env.brains.brainCount();
+  for (let slot = 0; slot < 32; slot++) {
+    const raw = await hre.ethers.provider.getStorage(addr, slot);
+    if (BigInt(raw) !== count) continue;
+    await hre.network.provider.send("hardhat_setStorageAt", [addr, hre.ethers.toBeHex(slot), hre.ethers.zeroPadValue(hre.ethers.toBeHex(keep), 32)]);
+    if ((await env.brains.brainCount()) === keep) return;
+    await hre.network.provider.send("hardhat_setStorageAt", [addr, hre.ethers.toBeHex(slot), raw]);
+  }
+  throw new Error("brainCount slot not found");
+}

@@ -96,6 +96,25 @@ describe("Staking", () => {
     await expect(w.staking.connect(v0).claimCommission()).to.be.revertedWithCustomError(w.staking, "NothingToClaim");
   });
 
+  it("a take raise waits one epoch of the validator's Brain when that is longer than the minimum delay", async () => {
+    const env = await h.deployEnv({ unbondingBlocks: 10n, minTakeDelay: 5n });
+    const [, owner, v] = env.signers;
+    const va = await v.getAddress();
+    const brainId = await h.mintBrain(env, owner, { tempo: 60 });
+    await h.registerValidator(env, brainId, v, 0, 100n * h.CBR);
+    expect(await env.staking.minTakeDelay()).to.equal(5n);
+    await (await env.staking.connect(v).setTake(0)).wait();
+    const rc = await (await env.staking.connect(v).setTake(700)).wait();
+    const at = BigInt(rc!.blockNumber) + 60n;
+    await expect(rc).to.emit(env.staking, "TakeChangeScheduled").withArgs(va, 700, at);
+    await h.mineTo(at - 1n);
+    expect((await env.staking.takeInfo(va))[0]).to.equal(0n); // next block is at - 1: still the old take
+    await h.mineTo(at);
+    await hre.network.provider.send("evm_mine", []);
+    expect(await env.staking.takeInfo(va)).to.deep.equal([700n, 700n, 0n]);
+    expect((await env.staking.hotkeyInfo(va))[1]).to.equal(700n);
+  });
+
   it("only Consensus distributes; wiring is one-time", async () => {
     const w = await loadFixture(worldFixture);
     const [x] = w.others;
