@@ -1944,6 +1944,11 @@ export const neuronRegistryAbi = [
         "internalType": "contract IStaking",
         "name": "staking_",
         "type": "address"
+      },
+      {
+        "internalType": "contract IEmission",
+        "name": "emission_",
+        "type": "address"
       }
     ],
     "stateMutability": "nonpayable",
@@ -1963,6 +1968,17 @@ export const neuronRegistryAbi = [
       }
     ],
     "name": "AlreadyRegistered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "AlreadyValidating",
     "type": "error"
   },
   {
@@ -2027,6 +2043,17 @@ export const neuronRegistryAbi = [
     "inputs": [
       {
         "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotStaking",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
         "name": "owner",
         "type": "address"
       }
@@ -2043,6 +2070,22 @@ export const neuronRegistryAbi = [
       }
     ],
     "name": "OwnableUnauthorizedAccount",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "holder",
+        "type": "address"
+      }
+    ],
+    "name": "PeerIdTaken",
     "type": "error"
   },
   {
@@ -2256,6 +2299,25 @@ export const neuronRegistryAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "brainStake",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "brains",
     "outputs": [
@@ -2295,6 +2357,19 @@ export const neuronRegistryAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "emission",
+    "outputs": [
+      {
+        "internalType": "contract IEmission",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -2313,6 +2388,30 @@ export const neuronRegistryAbi = [
         "internalType": "address",
         "name": "",
         "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint16",
+        "name": "uid",
+        "type": "uint16"
+      }
+    ],
+    "name": "minerLock",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -2394,8 +2493,50 @@ export const neuronRegistryAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "newTotal",
+        "type": "uint256"
+      }
+    ],
+    "name": "onStakeChanged",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "owner",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes",
+        "name": "peerId",
+        "type": "bytes"
+      }
+    ],
+    "name": "peerIdHolder",
     "outputs": [
       {
         "internalType": "address",
@@ -2552,6 +2693,25 @@ export const neuronRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "validatorBrainOf",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "brainId",
         "type": "uint256"
@@ -2563,6 +2723,25 @@ export const neuronRegistryAbi = [
         "internalType": "address[32]",
         "name": "hotkeys",
         "type": "address[32]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "validatorSeatOf",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -2594,6 +2773,11 @@ export const stakingAbi = [
       {
         "internalType": "uint64",
         "name": "unbondingBlocks_",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "minTakeDelay_",
         "type": "uint64"
       }
     ],
@@ -2655,7 +2839,7 @@ export const stakingAbi = [
         "type": "address"
       }
     ],
-    "name": "NotANeuron",
+    "name": "NotAValidator",
     "type": "error"
   },
   {
@@ -2667,6 +2851,17 @@ export const stakingAbi = [
       }
     ],
     "name": "NotConsensus",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotNeuronRegistry",
     "type": "error"
   },
   {
@@ -2731,6 +2926,27 @@ export const stakingAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "locked",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "ownStake",
+        "type": "uint256"
+      }
+    ],
+    "name": "StakeLocked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint64",
         "name": "releaseBlock",
         "type": "uint64"
@@ -2777,6 +2993,56 @@ export const stakingAbi = [
       }
     ],
     "name": "CommissionClaimed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "totalLocked",
+        "type": "uint256"
+      }
+    ],
+    "name": "OwnStakeLocked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "totalLocked",
+        "type": "uint256"
+      }
+    ],
+    "name": "OwnStakeUnlocked",
     "type": "event"
   },
   {
@@ -2871,6 +3137,31 @@ export const stakingAbi = [
       }
     ],
     "name": "Staked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "takeBps",
+        "type": "uint16"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "effectiveBlock",
+        "type": "uint64"
+      }
+    ],
+    "name": "TakeChangeScheduled",
     "type": "event"
   },
   {
@@ -3001,6 +3292,25 @@ export const stakingAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "activeStake",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "claimCommission",
     "outputs": [
@@ -3071,6 +3381,25 @@ export const stakingAbi = [
         "type": "address"
       }
     ],
+    "name": "freeOwnStake",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
     "name": "hotkeyInfo",
     "outputs": [
       {
@@ -3087,6 +3416,56 @@ export const stakingAbi = [
         "internalType": "uint256",
         "name": "commission",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "lockOwnStake",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "lockedStake",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "minTakeDelay",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
       }
     ],
     "stateMutability": "view",
@@ -3113,6 +3492,40 @@ export const stakingAbi = [
         "internalType": "address",
         "name": "",
         "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "staker",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "positionInfo",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "warming",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "pending",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -3204,6 +3617,35 @@ export const stakingAbi = [
         "internalType": "uint256",
         "name": "",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "takeInfo",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "current",
+        "type": "uint16"
+      },
+      {
+        "internalType": "uint16",
+        "name": "pending",
+        "type": "uint16"
+      },
+      {
+        "internalType": "uint64",
+        "name": "effectiveBlock",
+        "type": "uint64"
       }
     ],
     "stateMutability": "view",
@@ -3315,6 +3757,24 @@ export const stakingAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "unlockOwnStake",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
