@@ -51,10 +51,10 @@ contract Staking is IStaking, Ownable {
 
     struct Position {
         uint128 amount; // all of the staker's stake on the hotkey (active + warming)
-        uint128 warming; // part of `amount` in generation `gen`, not active until that generation is
+        uint96 warming; // part of `amount` in generation `gen`, not active until that generation is
+        uint32 gen; // (packed with amount: a stake writes one slot for all three)
         uint256 snap; // accPerShare when the active part was last settled
-        uint128 owed; // rewards settled but not claimed
-        uint32 gen;
+        uint256 owed; // rewards settled but not claimed
     }
 
     struct Unbond {
@@ -180,12 +180,12 @@ contract Staking is IStaking, Ownable {
         }
         uint32 gen = h.gen;
         _settle(p, hotkey, h.accPerShare, gen);
-        uint128 w = p.warming;
+        uint96 w = p.warming;
         if (w != 0) {
             // after _settle, a position's warming stake is in the hotkey's current generation (= h.warmingGen)
-            uint128 fromWarming = amount < w ? uint128(amount) : w;
+            uint96 fromWarming = amount < w ? uint96(amount) : w;
             p.warming = w - fromWarming;
-            h.warming -= uint96(fromWarming);
+            h.warming -= fromWarming;
         }
         p.amount = uint128(have - amount);
         uint256 total = h.total - amount;
@@ -395,7 +395,7 @@ contract Staking is IStaking, Ownable {
             p.warming = 0;
         }
         p.snap = acc;
-        if (owed != 0) p.owed += SafeCast.toUint128(owed);
+        if (owed != 0) p.owed += owed;
     }
 
     /// @dev The take in force now (a scheduled raise counts once its block is reached) and whether such a raise
