@@ -74,6 +74,9 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
     event NeuronDeregistered(uint256 indexed brainId, Role indexed role, uint16 uid, address indexed hotkey);
     event NeuronPruned(uint256 indexed brainId, Role indexed role, uint16 uid, address indexed hotkey);
     event PeerInfoUpdated(uint256 indexed brainId, address indexed hotkey, bytes peerId, bytes multiaddrs);
+    /// @notice A seat of an inactive Brain was freed although Consensus refused the removal hook (its pending miner
+    ///         reward, if any, stays in that Brain's ledger).
+    event SeatHookSkipped(uint256 indexed brainId, Role indexed role, uint16 uid, address indexed hotkey);
 
     error AlreadyWired();
     error ZeroAddress();
@@ -299,7 +302,16 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         delete bn.seats[hotkey];
         registrationCount[hotkey] -= 1;
         if (unlock != 0) staking.unlockOwnStake(hotkey, unlock);
-        consensus.onNeuronRemoved(brainId, role, uid, hotkey);
+        if (active) {
+            consensus.onNeuronRemoved(brainId, role, uid, hotkey);
+        } else {
+            // An inactive Brain may be stuck half-settled (the hook reverts SettlementInProgress): leaving it, and
+            // getting the seat's stake lock back, must still work. Only the leaver can make this path fail (gas).
+            try consensus.onNeuronRemoved(brainId, role, uid, hotkey) {}
+            catch {
+                emit SeatHookSkipped(brainId, role, uid, hotkey);
+            }
+        }
     }
 
     function _setBrainStake(uint256 brainId, uint256 stake, bool active) private {

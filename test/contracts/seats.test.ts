@@ -108,6 +108,35 @@ describe("Seats and Brain stake", () => {
     await expect(env.staking.connect(m).unstake(ma, 10n * h.CBR)).to.emit(env.staking, "Unbonding");
   });
 
+  it("leaving an inactive Brain that is stuck half-settled still works and releases the miner's lock", async () => {
+    const env = await h.deployEnv({ unbondingBlocks: 10n });
+    const [, owner, m0, m1, v0, v1] = env.signers;
+    const brainId = await h.mintBrain(env, owner, { maxMiners: 32, maxValidators: 2, minMinerStake: 10n * h.CBR, tempo: 40 });
+    for (const [i, m] of [m0, m1].entries()) {
+      await h.selfStake(env, m, 10n * h.CBR);
+      await h.registerMiner(env, brainId, m, i);
+    }
+    for (const [i, v] of [v0, v1].entries()) await h.registerValidator(env, brainId, v, i, 200n * h.CBR);
+    const now = BigInt(await hre.ethers.provider.getBlockNumber());
+    const epoch = (await env.consensus.epochAt(brainId, now + 1n)) + 1n;
+    const rows = [0, 1].map((k) => ({ uids: [0, 1], weights: [100, 200], salt: h.salt(k) }));
+    await h.gotoCommitWindow(env, brainId, epoch);
+    await h.commitAll(env, brainId, epoch, [v0, v1], rows);
+    await h.gotoRevealWindow(env, brainId, epoch);
+    await h.revealAll(env, brainId, epoch, [v0, v1], rows);
+    await h.gotoSettle(env, brainId, epoch);
+    await (await env.consensus.settle(brainId, epoch, 1)).wait(); // one step: the settlement stays in progress
+    expect((await env.consensus.settlementState(brainId))[0].phase).to.not.equal(0n);
+    await expect(env.neurons.connect(m0).deregister(brainId)).to.be.revertedWithCustomError(env.consensus, "SettlementInProgress");
+    await h.deactivateBrainsAbove(env, 0n);
+    const ma = await m0.getAddress();
+    const tx = env.neurons.connect(m0).deregister(brainId);
+    await expect(tx).to.emit(env.neurons, "SeatHookSkipped").withArgs(brainId, h.ROLE_MINER, 0, ma);
+    await expect(tx).to.emit(env.staking, "OwnStakeUnlocked").withArgs(ma, 10n * h.CBR, 0n);
+    await expect(env.staking.connect(m0).unstake(ma, 10n * h.CBR)).to.emit(env.staking, "Unbonding");
+    await expect(env.neurons.connect(v0).deregister(brainId)).to.emit(env.neurons, "SeatHookSkipped");
+  });
+
   it("only Staking reports stake changes; only NeuronRegistry locks stake", async () => {
     const { env, x } = await twoBrains();
     const xa = await x.getAddress();
