@@ -45,6 +45,13 @@ test("ChainClient: a full epoch through the typed client on the in-process EVM",
   assert.equal(await m.register(brainId, "Miner", { peerId: MINER_PEER, multiaddrs: ["/ip4/127.0.0.1/tcp/4"] }), mUid,
     "registering again resumes the same seat and updates the peer info");
 
+  await v.setTake(0);
+  await v.setTake(1_000);
+  const take = await v.takeInfo(validator);
+  assert.equal(take.takeBps, 0, "a raise does not apply at once");
+  assert.equal(take.pendingTakeBps, 1_000);
+  assert.ok(take.effectiveBlock >= (await v.blockNumber()) + 20n, "a raise waits at least one epoch (tempo 20)");
+
   const snapshot = await v.brain(brainId);
   assert.equal(snapshot.miners.length, 1);
   assert.deepEqual(snapshot.miners[0]!.multiaddrs, ["/ip4/127.0.0.1/tcp/4"]);
