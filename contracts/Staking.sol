@@ -10,14 +10,24 @@ import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 
 /// @title Staking
 /// @notice CBR staked to a neuron's hotkey. Staking to your own address is "own stake" and needs no registration;
-///         staking to another hotkey is delegation and needs that hotkey to be registered in at least one Brain.
-///         Unstaking starts an unbonding period (one aggregated unbond per staker: a new unstake adds to it and
-///         restarts its clock), then `withdraw`. Validator dividends arrive via `distribute` (Consensus only): the
-///         hotkey's take (commission, ≤ 20%) goes to the hotkey's commission balance, the rest to everyone staked on
-///         the hotkey (its own stake included) through a reward-per-share accumulator, so claims are O(1).
-/// @dev Accumulator scale 1e18. The truncation remainder of each distribution (rest − credited) is added to the
-///      hotkey's commission, so every distributed wei is assigned at distribution time. Per-position truncation at
-///      claim time can leave < 1 wei per position per checkpoint in the contract (never paid twice).
+///         staking to another hotkey is delegation and needs that hotkey to hold a validator seat in an active Brain
+///         (`NotAValidator`). Unstaking starts an unbonding period (one aggregated unbond per staker: a new unstake
+///         adds to it and restarts its clock), then `withdraw`. Validator dividends arrive via `distribute`
+///         (Consensus only): the hotkey's take (commission, ≤ 20%) goes to the hotkey's commission balance, the rest to
+///         the hotkey's *active* stake (its own stake included) through a reward-per-share accumulator.
+///         Warm-up: stake added to a hotkey is *warming* until the hotkey's next distribution, which it does not
+///         share in; then it is active. A stake made in the block before a settlement therefore earns nothing from
+///         it. Unstaking takes the position's warming stake first. `totalStake`/`stakeAt` count active + warming.
+///         Take changes: a decrease applies at once; an increase only after max(one epoch of the hotkey's Brain,
+///         `minTakeDelay`) blocks (`takeInfo` shows it), so a settlement inside the delay pays at the old take.
+///         Miner seats lock their Brain's minimum stake out of the hotkey's own stake (NeuronRegistry calls
+///         `lockOwnStake`/`unlockOwnStake`); `unstake` cannot dip into it (`StakeLocked`).
+/// @dev Accumulator scale 1e18. Warming uses generations: per hotkey, the stake added since its last distribution
+///      forms generation `gen`; at a distribution the increment is computed over the active stake, then generation
+///      `gen` becomes active and the accumulator value at that moment is kept in `_activatedAt[hotkey][gen]`.
+///      Positions remember (warming amount, generation) and settle lazily. Rewards are tracked as accumulator
+///      differences (never `amount · acc` absolute, which could overflow after tiny-stake distributions). The
+///      accumulator credits at most what was distributed: the rounding remainder (rounded up) goes to commission.
 contract Staking is IStaking, Ownable {
     using SafeERC20 for IERC20;
     using Checkpoints for Checkpoints.Trace208;
@@ -28,17 +38,23 @@ contract Staking is IStaking, Ownable {
     uint16 public constant MAX_TAKE_BPS = 2_000;
 
     struct Hotkey {
-        uint256 total; // all stake on this hotkey
-        uint256 accPerShare; // cumulative rewards per staked wei, scaled by 1e18
-        uint128 commission; // claimable take + rounding remainders, stored + 1 once initialized (see _addCommission)
-        uint16 takeBps; // packed with commission: one slot read per distribution
-        bool takeSet;
+        uint128 total; // active + warming: all stake on this hotkey
+        uint96 warming; // stake of generation `warmingGen`; still warming only while warmingGen == gen
+        uint32 warmingGen; // (lets a distribution end the warm-up by bumping `gen` without rewriting this slot)
+        uint256 accPerShare; // cumulative rewards per active staked wei, scaled by 1e18 (starts at 1)
+        uint96 commission; // claimable take + rounding remainders, stored + 1 once initialized (see _addCommission)
+        uint16 take; // take in bps + 1; 0 = never set (DEFAULT_TAKE_BPS)
+        uint16 nextTake; // scheduled raise in bps + 1; 0 = none
+        uint64 nextTakeBlock; // block from which `nextTake` applies
+        uint32 gen; // the warming generation: stake added now joins it
     }
 
     struct Position {
-        uint256 amount;
-        uint256 debt; // amount * accPerShare / PREC at last checkpoint
-        uint256 owed; // rewards checkpointed but not claimed
+        uint128 amount; // all of the staker's stake on the hotkey (active + warming)
+        uint96 warming; // part of `amount` in generation `gen`, not active until that generation is
+        uint32 gen; // (packed with amount: a stake writes one slot for all three)
+        uint256 snap; // accPerShare when the active part was last settled
+        uint256 owed; // rewards settled but not claimed
     }
 
     struct Unbond {
@@ -48,6 +64,8 @@ contract Staking is IStaking, Ownable {
 
     IERC20 public immutable token;
     uint64 public immutable unbondingBlocks;
+    /// @notice Minimum delay (blocks) before a take increase applies; the hotkey's Brain tempo applies if longer.
+    uint64 public immutable minTakeDelay;
     INeuronRegistry public neurons;
     address public consensus;
 
@@ -60,35 +78,48 @@ contract Staking is IStaking, Ownable {
     mapping(address staker => Unbond) public unbonds;
     /// @dev Each hotkey's total stake by block (one checkpoint per block that changed it), for stake-at-epoch-start.
     mapping(address hotkey => Checkpoints.Trace208) private _stakeHistory;
+    /// @dev accPerShare at the moment each warming generation became active (1 = placeholder, written at staking).
+    mapping(address hotkey => mapping(uint256 gen => uint256)) private _activatedAt;
+    /// @notice Own stake of each hotkey locked by its miner seats (sum of their Brains' minMinerStake).
+    mapping(address hotkey => uint256) public lockedStake;
 
     event Wired(address neurons, address consensus);
     event Staked(address indexed staker, address indexed hotkey, uint256 amount);
     event Unbonding(address indexed staker, address indexed hotkey, uint256 amount, uint64 releaseBlock);
     event Withdrawn(address indexed staker, uint256 amount);
+    /// @notice The take that applies from now on (a decrease, or a scheduled raise at its first use).
     event TakeChanged(address indexed hotkey, uint16 takeBps);
+    /// @notice A take increase that applies from `effectiveBlock` on.
+    event TakeChangeScheduled(address indexed hotkey, uint16 takeBps, uint64 effectiveBlock);
     event RewardsDistributed(address indexed hotkey, uint256 amount, uint256 take);
     event RewardsClaimed(address indexed staker, address indexed hotkey, uint256 amount);
     event CommissionClaimed(address indexed hotkey, uint256 amount);
+    event OwnStakeLocked(address indexed hotkey, uint256 amount, uint256 totalLocked);
+    event OwnStakeUnlocked(address indexed hotkey, uint256 amount, uint256 totalLocked);
 
     error AlreadyWired();
     error ZeroAddress();
     error ZeroAmount();
-    error NotANeuron(address hotkey);
+    error NotAValidator(address hotkey);
     error InsufficientStake(uint256 staked, uint256 requested);
+    error StakeLocked(address hotkey, uint256 locked, uint256 ownStake);
     error NothingToWithdraw();
     error StillUnbonding(uint64 releaseBlock);
     error NothingToClaim();
     error TakeTooHigh(uint16 takeBps);
     error NotConsensus(address caller);
+    error NotNeuronRegistry(address caller);
     error LengthMismatch();
     error FutureLookup(uint256 blockNumber, uint256 currentBlock);
 
-    constructor(IERC20 token_, uint64 unbondingBlocks_) Ownable(msg.sender) {
+    /// @param minTakeDelay_ least number of blocks between scheduling a take increase and its first use
+    constructor(IERC20 token_, uint64 unbondingBlocks_, uint64 minTakeDelay_) Ownable(msg.sender) {
         token = token_;
         unbondingBlocks = unbondingBlocks_;
+        minTakeDelay = minTakeDelay_;
     }
 
-    /// @notice One-time wiring (owner): the neuron registry (delegation check) and Consensus (distributor).
+    /// @notice One-time wiring (owner): the neuron registry (seats, locks, stake hook) and Consensus (distributor).
     function wire(INeuronRegistry neurons_, address consensus_) external onlyOwner {
         if (address(neurons) != address(0)) revert AlreadyWired();
         if (address(neurons_) == address(0) || consensus_ == address(0)) revert ZeroAddress();
@@ -97,45 +128,76 @@ contract Staking is IStaking, Ownable {
         emit Wired(address(neurons_), consensus_);
     }
 
-    /// @notice Stakes `amount` CBR (approve first) on `hotkey`. Own stake if hotkey == msg.sender, else delegation.
+    /// @notice Stakes `amount` CBR (approve first) on `hotkey`. Own stake if hotkey == msg.sender, else delegation,
+    ///         which needs `hotkey` to hold a validator seat in an active Brain. The stake warms up: it shares in the
+    ///         hotkey's dividends from its second distribution after now on.
     function stake(address hotkey, uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
-        if (hotkey != msg.sender && neurons.registrationCount(hotkey) == 0) revert NotANeuron(hotkey);
+        if (hotkey != msg.sender && neurons.validatorBrainOf(hotkey) == 0) revert NotAValidator(hotkey);
         token.safeTransferFrom(msg.sender, address(this), amount);
         Hotkey storage h = _hotkeys[hotkey];
-        if (h.accPerShare == 0) {
+        uint256 acc = h.accPerShare;
+        if (acc == 0) {
             // Pre-initialize the hotkey's reward slots so that settlements never pay 20k-gas zero→nonzero writes:
             // an accumulator offset of 1 (1e-18 per staked wei) and the commission sentinel.
-            h.accPerShare = 1;
+            h.accPerShare = acc = 1;
             if (h.commission == 0) h.commission = 1;
         }
+        uint32 gen = h.gen;
+        uint96 a = SafeCast.toUint96(amount);
+        if (h.warmingGen == gen && h.warming != 0) {
+            h.warming += a;
+        } else {
+            h.warming = a;
+            h.warmingGen = gen;
+            // First stake of a generation: the staker pre-writes its activation slot (same reason as above).
+            if (_activatedAt[hotkey][gen] == 0) _activatedAt[hotkey][gen] = 1;
+        }
         Position storage p = _positions[msg.sender][hotkey];
-        _checkpoint(p, h.accPerShare);
-        p.amount += amount;
-        p.debt = (p.amount * h.accPerShare) / PREC;
-        h.total += amount;
-        _record(hotkey, h.total);
+        _settle(p, hotkey, acc, gen);
+        p.amount += a;
+        p.warming += a;
+        p.gen = gen;
+        uint256 total = h.total + amount;
+        h.total = uint128(total);
+        _record(hotkey, total);
         totalStaked += amount;
         emit Staked(msg.sender, hotkey, amount);
+        neurons.onStakeChanged(hotkey, total);
     }
 
     /// @notice Moves `amount` of the caller's stake on `hotkey` into unbonding; withdrawable after `unbondingBlocks`.
+    ///         Warming stake is taken first. A hotkey's own stake locked by its miner seats cannot be unstaked.
     function unstake(address hotkey, uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
         Hotkey storage h = _hotkeys[hotkey];
         Position storage p = _positions[msg.sender][hotkey];
-        if (p.amount < amount) revert InsufficientStake(p.amount, amount);
-        _checkpoint(p, h.accPerShare);
-        p.amount -= amount;
-        p.debt = (p.amount * h.accPerShare) / PREC;
-        h.total -= amount;
-        _record(hotkey, h.total);
+        uint256 have = p.amount;
+        if (have < amount) revert InsufficientStake(have, amount);
+        if (hotkey == msg.sender) {
+            uint256 locked = lockedStake[hotkey];
+            if (have - amount < locked) revert StakeLocked(hotkey, locked, have);
+        }
+        uint32 gen = h.gen;
+        _settle(p, hotkey, h.accPerShare, gen);
+        uint96 w = p.warming;
+        if (w != 0) {
+            // after _settle, a position's warming stake is in the hotkey's current generation (= h.warmingGen)
+            uint96 fromWarming = amount < w ? uint96(amount) : w;
+            p.warming = w - fromWarming;
+            h.warming -= fromWarming;
+        }
+        p.amount = uint128(have - amount);
+        uint256 total = h.total - amount;
+        h.total = uint128(total);
+        _record(hotkey, total);
         totalStaked -= amount;
         Unbond storage u = unbonds[msg.sender];
         u.amount += amount;
         u.releaseBlock = uint64(block.number) + unbondingBlocks;
         totalUnbonding += amount;
         emit Unbonding(msg.sender, hotkey, amount, u.releaseBlock);
+        neurons.onStakeChanged(hotkey, total);
     }
 
     /// @notice Withdraws the caller's whole unbonded amount once its release block is reached.
@@ -150,19 +212,38 @@ contract Staking is IStaking, Ownable {
         emit Withdrawn(msg.sender, amount);
     }
 
-    /// @notice Sets the caller's (hotkey's) take on dividends, in basis points, at most 2,000 (20%).
+    /// @notice Sets the caller's (hotkey's) take on dividends, in basis points, at most 2,000 (20%). A value at or
+    ///         below the current take applies at once (and cancels a scheduled raise); a higher one is scheduled and
+    ///         applies after max(tempo of the caller's validator Brain, `minTakeDelay`) blocks — only a validator
+    ///         can raise its take (`NotAValidator`). A new raise replaces a scheduled one and restarts the delay.
     function setTake(uint16 takeBps) external {
         if (takeBps > MAX_TAKE_BPS) revert TakeTooHigh(takeBps);
         Hotkey storage h = _hotkeys[msg.sender];
-        h.takeBps = takeBps;
-        h.takeSet = true;
-        emit TakeChanged(msg.sender, takeBps);
+        (uint16 current, bool matured) = _takeNow(h);
+        if (matured) emit TakeChanged(msg.sender, current);
+        h.take = current + 1;
+        if (takeBps <= current) {
+            h.take = takeBps + 1;
+            h.nextTake = 0;
+            h.nextTakeBlock = 0;
+            emit TakeChanged(msg.sender, takeBps);
+            return;
+        }
+        uint256 brainId = neurons.validatorBrainOf(msg.sender);
+        if (brainId == 0) revert NotAValidator(msg.sender);
+        (, uint32 tempo) = neurons.brains().timing(brainId);
+        uint64 delay = tempo > minTakeDelay ? tempo : minTakeDelay;
+        uint64 effective = uint64(block.number) + delay;
+        h.nextTake = takeBps + 1;
+        h.nextTakeBlock = effective;
+        emit TakeChangeScheduled(msg.sender, takeBps, effective);
     }
 
     /// @notice Pays the caller's accrued rewards from its stake on `hotkey`.
     function claimRewards(address hotkey) external returns (uint256 amount) {
+        Hotkey storage h = _hotkeys[hotkey];
         Position storage p = _positions[msg.sender][hotkey];
-        _checkpoint(p, _hotkeys[hotkey].accPerShare);
+        _settle(p, hotkey, h.accPerShare, h.gen);
         amount = p.owed;
         if (amount == 0) revert NothingToClaim();
         p.owed = 0;
@@ -181,31 +262,78 @@ contract Staking is IStaking, Ownable {
         emit CommissionClaimed(msg.sender, amount);
     }
 
-    /// @notice Consensus only: credits validator dividends already transferred to this contract.
+    /// @notice Consensus only: credits validator dividends already transferred to this contract. Each listed
+    ///         hotkey's warming stake becomes active after its increment (amount 0 included; address 0 is skipped).
     function distribute(address[] calldata hotkeys, uint256[] calldata amounts) external {
         if (msg.sender != consensus) revert NotConsensus(msg.sender);
         if (hotkeys.length != amounts.length) revert LengthMismatch();
         for (uint256 k; k < hotkeys.length; ++k) {
+            address hk = hotkeys[k];
+            if (hk == address(0)) continue;
+            Hotkey storage h = _hotkeys[hk];
             uint256 amount = amounts[k];
-            if (amount == 0) continue;
-            Hotkey storage h = _hotkeys[hotkeys[k]];
-            uint256 take = (amount * _take(h)) / BPS;
-            uint256 rest = amount - take;
-            uint256 total = h.total;
-            if (total == 0) {
-                _addCommission(h, amount);
-            } else {
-                uint256 inc = (rest * PREC) / total;
-                h.accPerShare += inc;
-                _addCommission(h, take + (rest - (inc * total) / PREC));
+            uint32 gen = h.gen;
+            uint256 warming = h.warmingGen == gen ? h.warming : 0;
+            if (amount != 0) {
+                (uint16 takeBps, bool matured) = _takeNow(h);
+                if (matured) {
+                    h.take = takeBps + 1;
+                    h.nextTake = 0;
+                    h.nextTakeBlock = 0;
+                    emit TakeChanged(hk, takeBps);
+                }
+                uint256 take = (amount * takeBps) / BPS;
+                uint256 rest = amount - take;
+                uint256 active = h.total - warming;
+                if (active == 0) {
+                    _addCommission(h, amount);
+                } else {
+                    uint256 inc = (rest * PREC) / active;
+                    h.accPerShare += inc;
+                    // round the credited part up so positions can never be owed more than was distributed
+                    _addCommission(h, take + rest - (inc * active + PREC - 1) / PREC);
+                }
+                emit RewardsDistributed(hk, amount, take);
             }
-            emit RewardsDistributed(hotkeys[k], amount, take);
+            if (warming != 0) {
+                _activatedAt[hk][gen] = h.accPerShare;
+                h.gen = gen + 1;
+            }
         }
+    }
+
+    /// @notice NeuronRegistry only: locks `amount` more of `hotkey`'s own stake (a miner seat's minimum).
+    function lockOwnStake(address hotkey, uint256 amount) external {
+        if (msg.sender != address(neurons)) revert NotNeuronRegistry(msg.sender);
+        uint256 locked = lockedStake[hotkey];
+        uint256 own = _positions[hotkey][hotkey].amount;
+        if (own < locked + amount) revert InsufficientStake(own - locked, amount);
+        lockedStake[hotkey] = locked + amount;
+        emit OwnStakeLocked(hotkey, amount, locked + amount);
+    }
+
+    /// @notice NeuronRegistry only: releases `amount` of `hotkey`'s locked own stake (a miner seat was freed).
+    function unlockOwnStake(address hotkey, uint256 amount) external {
+        if (msg.sender != address(neurons)) revert NotNeuronRegistry(msg.sender);
+        uint256 locked = lockedStake[hotkey] - amount;
+        lockedStake[hotkey] = locked;
+        emit OwnStakeUnlocked(hotkey, amount, locked);
+    }
+
+    /// @inheritdoc IStaking
+    function freeOwnStake(address hotkey) external view returns (uint256) {
+        return _positions[hotkey][hotkey].amount - lockedStake[hotkey];
     }
 
     /// @inheritdoc IStaking
     function totalStake(address hotkey) external view returns (uint256) {
         return _hotkeys[hotkey].total;
+    }
+
+    /// @notice Stake on `hotkey` that shares in its next distribution (total minus warming).
+    function activeStake(address hotkey) external view returns (uint256) {
+        Hotkey storage h = _hotkeys[hotkey];
+        return h.total - (h.warmingGen == h.gen ? h.warming : 0);
     }
 
     /// @inheritdoc IStaking
@@ -216,15 +344,67 @@ contract Staking is IStaking, Ownable {
 
     /// @notice The caller-independent view of one position: stake and claimable rewards.
     function positionOf(address staker, address hotkey) external view returns (uint256 amount, uint256 pending) {
-        Position storage p = _positions[staker][hotkey];
-        amount = p.amount;
-        pending = p.owed + (p.amount * _hotkeys[hotkey].accPerShare) / PREC - p.debt;
+        (amount,, pending) = positionInfo(staker, hotkey);
     }
 
-    /// @notice Take (bps) and claimable commission of a hotkey.
+    /// @notice One position: stake, the part of it still warming up, and claimable rewards.
+    function positionInfo(address staker, address hotkey)
+        public
+        view
+        returns (uint256 amount, uint256 warming, uint256 pending)
+    {
+        Position storage p = _positions[staker][hotkey];
+        Hotkey storage h = _hotkeys[hotkey];
+        amount = p.amount;
+        warming = p.warming;
+        uint256 acc = h.accPerShare;
+        pending = p.owed + ((amount - warming) * (acc - p.snap)) / PREC;
+        if (warming != 0 && p.gen < h.gen) {
+            pending += (warming * (acc - _activatedAt[hotkey][p.gen])) / PREC;
+            warming = 0;
+        }
+    }
+
+    /// @notice Take (bps) in force now and claimable commission of a hotkey.
     function hotkeyInfo(address hotkey) external view returns (uint256 total, uint16 takeBps, uint256 commission) {
         Hotkey storage h = _hotkeys[hotkey];
-        return (h.total, _take(h), h.commission == 0 ? 0 : h.commission - 1);
+        (takeBps,) = _takeNow(h);
+        return (h.total, takeBps, h.commission == 0 ? 0 : h.commission - 1);
+    }
+
+    /// @notice The take in force now, the take scheduled (= current if none) and the block it applies from (0 if
+    ///         none pending).
+    function takeInfo(address hotkey) external view returns (uint16 current, uint16 pending, uint64 effectiveBlock) {
+        Hotkey storage h = _hotkeys[hotkey];
+        bool matured;
+        (current, matured) = _takeNow(h);
+        if (h.nextTake != 0 && !matured) return (current, h.nextTake - 1, h.nextTakeBlock);
+        return (current, current, 0);
+    }
+
+    /// @dev Settles a position to accumulator value `acc`: rewards of its active part since its snapshot, and of its
+    ///      warming part since its generation became active (if it has).
+    function _settle(Position storage p, address hotkey, uint256 acc, uint32 gen) private {
+        uint256 amount = p.amount;
+        uint256 warming = p.warming;
+        uint256 snap = p.snap;
+        if (snap == acc && (warming == 0 || p.gen == gen)) return;
+        uint256 owed = ((amount - warming) * (acc - snap)) / PREC;
+        if (warming != 0 && p.gen != gen) {
+            owed += (warming * (acc - _activatedAt[hotkey][p.gen])) / PREC;
+            p.warming = 0;
+        }
+        p.snap = acc;
+        if (owed != 0) p.owed += owed;
+    }
+
+    /// @dev The take in force now (a scheduled raise counts once its block is reached) and whether such a raise
+    ///      matured but is not yet written.
+    function _takeNow(Hotkey storage h) private view returns (uint16 takeBps, bool matured) {
+        uint16 next = h.nextTake;
+        if (next != 0 && block.number >= h.nextTakeBlock) return (next - 1, true);
+        uint16 t = h.take;
+        return (t == 0 ? DEFAULT_TAKE_BPS : t - 1, false);
     }
 
     function _record(address hotkey, uint256 total) private {
@@ -233,18 +413,6 @@ contract Staking is IStaking, Ownable {
 
     function _addCommission(Hotkey storage h, uint256 amount) private {
         uint256 c = h.commission;
-        h.commission = uint128((c == 0 ? 1 : c) + amount);
-    }
-
-    function _take(Hotkey storage h) private view returns (uint16) {
-        return h.takeSet ? h.takeBps : DEFAULT_TAKE_BPS;
-    }
-
-    function _checkpoint(Position storage p, uint256 acc) private {
-        uint256 accrued = (p.amount * acc) / PREC;
-        if (accrued > p.debt) {
-            p.owed += accrued - p.debt;
-        }
-        p.debt = accrued;
+        h.commission = SafeCast.toUint96((c == 0 ? 1 : c) + amount);
     }
 }

@@ -4,7 +4,7 @@
  *  - CLI: `npx hardhat run scripts/deploy.ts --network <name>` writes deployments/<name>.json.
  * Environment for the CLI (all optional): CERBERUS_GENESIS_SUPPLY, CERBERUS_INITIAL_REWARD,
  * CERBERUS_HALVING_INTERVAL, CERBERUS_BRAIN_FEE, CERBERUS_BRAIN_PRICE_DECAY, CERBERUS_BRAIN_IMMUNITY,
- * CERBERUS_UNBONDING_BLOCKS (token amounts in whole CBR, periods in blocks).
+ * CERBERUS_UNBONDING_BLOCKS, CERBERUS_MIN_TAKE_DELAY (token amounts in whole CBR, periods in blocks).
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -39,6 +39,9 @@ export interface DeployOptions {
   brainImmunity?: bigint;
   /** Unbonding delay in blocks. Default 7,200. */
   unbondingBlocks?: bigint;
+  /** Least delay (blocks) before a validator's take increase applies; its Brain's tempo applies if longer.
+   *  Default 7,200 (a day of 12 s blocks). */
+  minTakeDelay?: bigint;
   /** Log lines (default: silent). */
   log?: (line: string) => void;
 }
@@ -69,6 +72,7 @@ export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: De
   const brainPriceDecay = options.brainPriceDecay ?? 100_800n;
   const brainImmunity = options.brainImmunity ?? 50_400n;
   const unbondingBlocks = options.unbondingBlocks ?? 7_200n;
+  const minTakeDelay = options.minTakeDelay ?? 7_200n;
   const { ethers } = hre;
   const [deployer] = await ethers.getSigners();
   const cap = genesisSupply + emissionCapOf(initialReward, halvingInterval);
@@ -90,8 +94,8 @@ export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: De
     brainPriceDecay,
     brainImmunity,
   ]);
-  const staking = await deploy("Staking", [token.address, unbondingBlocks]);
-  const neurons = await deploy("NeuronRegistry", [brains.address, staking.address]);
+  const staking = await deploy("Staking", [token.address, unbondingBlocks, minTakeDelay]);
+  const neurons = await deploy("NeuronRegistry", [brains.address, staking.address, emission.address]);
   const consensus = await deploy("Consensus", [
     token.address,
     brains.address,
@@ -174,7 +178,7 @@ async function main(): Promise<void> {
         "CERBERUS_DEPLOYMENT_OUT=<file> writes it elsewhere).\n" +
         "env: CERBERUS_GENESIS_SUPPLY, CERBERUS_INITIAL_REWARD, CERBERUS_BRAIN_FEE (whole CBR),\n" +
         "     CERBERUS_HALVING_INTERVAL, CERBERUS_BRAIN_PRICE_DECAY, CERBERUS_BRAIN_IMMUNITY,\n" +
-        "     CERBERUS_UNBONDING_BLOCKS (blocks);\n" +
+        "     CERBERUS_UNBONDING_BLOCKS, CERBERUS_MIN_TAKE_DELAY (blocks);\n" +
         "     network `custom` needs CERBERUS_RPC_URL and CERBERUS_DEPLOYER_KEY.",
     );
     return;
@@ -189,6 +193,7 @@ async function main(): Promise<void> {
     brainPriceDecay: envInt("CERBERUS_BRAIN_PRICE_DECAY"),
     brainImmunity: envInt("CERBERUS_BRAIN_IMMUNITY"),
     unbondingBlocks: envInt("CERBERUS_UNBONDING_BLOCKS"),
+    minTakeDelay: envInt("CERBERUS_MIN_TAKE_DELAY"),
     log: (line) => console.log(line),
   });
   const out = process.env.CERBERUS_DEPLOYMENT_OUT;

@@ -30,6 +30,12 @@ interface IStaking {
     /// @notice Total stake on `hotkey` as of the end of block `blockNumber` (≤ the current block).
     function stakeAt(address hotkey, uint256 blockNumber) external view returns (uint256);
     function distribute(address[] calldata hotkeys, uint256[] calldata amounts) external;
+    /// @notice NeuronRegistry only: locks `amount` more of `hotkey`'s own stake (a miner seat's minimum).
+    function lockOwnStake(address hotkey, uint256 amount) external;
+    /// @notice NeuronRegistry only: releases `amount` of `hotkey`'s locked own stake.
+    function unlockOwnStake(address hotkey, uint256 amount) external;
+    /// @notice `hotkey`'s own stake (staked by itself on itself) not locked by its miner seats.
+    function freeOwnStake(address hotkey) external view returns (uint256);
 }
 
 interface INeuronRegistry {
@@ -38,6 +44,12 @@ interface INeuronRegistry {
     function occupancy(uint256 brainId) external view returns (uint256 minerMask, uint256 validatorMask);
     function validatorHotkeys(uint256 brainId) external view returns (address[32] memory hotkeys);
     function minerHotkey(uint256 brainId, uint16 uid) external view returns (address);
+    /// @notice The Brain in which `hotkey` holds its (network-wide single) validator seat; 0 if none or if that
+    ///         Brain is no longer active.
+    function validatorBrainOf(address hotkey) external view returns (uint256 brainId);
+    /// @notice Staking only: `hotkey`'s total stake is now `newTotal` (keeps its Brain's emission weight current).
+    function onStakeChanged(address hotkey, uint256 newTotal) external;
+    function brains() external view returns (IBrainRegistry);
 }
 
 interface IConsensus {

@@ -2395,6 +2395,11 @@ export const neuronRegistryAbi = [
         "internalType": "contract IStaking",
         "name": "staking_",
         "type": "address"
+      },
+      {
+        "internalType": "contract IEmission",
+        "name": "emission_",
+        "type": "address"
       }
     ],
     "stateMutability": "nonpayable",
@@ -2414,6 +2419,17 @@ export const neuronRegistryAbi = [
       }
     ],
     "name": "AlreadyRegistered",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "AlreadyValidating",
     "type": "error"
   },
   {
@@ -2478,6 +2494,17 @@ export const neuronRegistryAbi = [
     "inputs": [
       {
         "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotStaking",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
         "name": "owner",
         "type": "address"
       }
@@ -2494,6 +2521,22 @@ export const neuronRegistryAbi = [
       }
     ],
     "name": "OwnableUnauthorizedAccount",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "holder",
+        "type": "address"
+      }
+    ],
+    "name": "PeerIdTaken",
     "type": "error"
   },
   {
@@ -2671,6 +2714,37 @@ export const neuronRegistryAbi = [
     "anonymous": false,
     "inputs": [
       {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "enum Role",
+        "name": "role",
+        "type": "uint8"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "uid",
+        "type": "uint16"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "SeatHookSkipped",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
         "indexed": false,
         "internalType": "address",
         "name": "consensus",
@@ -2696,6 +2770,25 @@ export const neuronRegistryAbi = [
   {
     "inputs": [],
     "name": "MAX_PEER_ID_BYTES",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "brainStake",
     "outputs": [
       {
         "internalType": "uint256",
@@ -2746,6 +2839,19 @@ export const neuronRegistryAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "emission",
+    "outputs": [
+      {
+        "internalType": "contract IEmission",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -2764,6 +2870,30 @@ export const neuronRegistryAbi = [
         "internalType": "address",
         "name": "",
         "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint16",
+        "name": "uid",
+        "type": "uint16"
+      }
+    ],
+    "name": "minerLock",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -2845,8 +2975,50 @@ export const neuronRegistryAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "newTotal",
+        "type": "uint256"
+      }
+    ],
+    "name": "onStakeChanged",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "owner",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes",
+        "name": "peerId",
+        "type": "bytes"
+      }
+    ],
+    "name": "peerIdHolder",
     "outputs": [
       {
         "internalType": "address",
@@ -3003,6 +3175,25 @@ export const neuronRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "validatorBrainOf",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "brainId",
         "type": "uint256"
@@ -3014,6 +3205,25 @@ export const neuronRegistryAbi = [
         "internalType": "address[32]",
         "name": "hotkeys",
         "type": "address[32]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "validatorSeatOf",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -3045,6 +3255,11 @@ export const stakingAbi = [
       {
         "internalType": "uint64",
         "name": "unbondingBlocks_",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "minTakeDelay_",
         "type": "uint64"
       }
     ],
@@ -3106,7 +3321,7 @@ export const stakingAbi = [
         "type": "address"
       }
     ],
-    "name": "NotANeuron",
+    "name": "NotAValidator",
     "type": "error"
   },
   {
@@ -3118,6 +3333,17 @@ export const stakingAbi = [
       }
     ],
     "name": "NotConsensus",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotNeuronRegistry",
     "type": "error"
   },
   {
@@ -3182,6 +3408,27 @@ export const stakingAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "locked",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "ownStake",
+        "type": "uint256"
+      }
+    ],
+    "name": "StakeLocked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint64",
         "name": "releaseBlock",
         "type": "uint64"
@@ -3228,6 +3475,56 @@ export const stakingAbi = [
       }
     ],
     "name": "CommissionClaimed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "totalLocked",
+        "type": "uint256"
+      }
+    ],
+    "name": "OwnStakeLocked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "totalLocked",
+        "type": "uint256"
+      }
+    ],
+    "name": "OwnStakeUnlocked",
     "type": "event"
   },
   {
@@ -3322,6 +3619,31 @@ export const stakingAbi = [
       }
     ],
     "name": "Staked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "takeBps",
+        "type": "uint16"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "effectiveBlock",
+        "type": "uint64"
+      }
+    ],
+    "name": "TakeChangeScheduled",
     "type": "event"
   },
   {
@@ -3452,6 +3774,25 @@ export const stakingAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "activeStake",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "claimCommission",
     "outputs": [
@@ -3522,6 +3863,25 @@ export const stakingAbi = [
         "type": "address"
       }
     ],
+    "name": "freeOwnStake",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
     "name": "hotkeyInfo",
     "outputs": [
       {
@@ -3538,6 +3898,56 @@ export const stakingAbi = [
         "internalType": "uint256",
         "name": "commission",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "lockOwnStake",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "lockedStake",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "minTakeDelay",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
       }
     ],
     "stateMutability": "view",
@@ -3564,6 +3974,40 @@ export const stakingAbi = [
         "internalType": "address",
         "name": "",
         "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "staker",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "positionInfo",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "warming",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "pending",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -3655,6 +4099,35 @@ export const stakingAbi = [
         "internalType": "uint256",
         "name": "",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      }
+    ],
+    "name": "takeInfo",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "current",
+        "type": "uint16"
+      },
+      {
+        "internalType": "uint16",
+        "name": "pending",
+        "type": "uint16"
+      },
+      {
+        "internalType": "uint64",
+        "name": "effectiveBlock",
+        "type": "uint64"
       }
     ],
     "stateMutability": "view",
@@ -3766,6 +4239,24 @@ export const stakingAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "unlockOwnStake",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {

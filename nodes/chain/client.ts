@@ -170,6 +170,15 @@ export class ChainClient {
     }));
   }
 
+  /** A hotkey's take in force (bps), the scheduled take (= in force if none) and the block it applies from (0 = none):
+   *  raises wait max(one epoch of the validator's Brain, Staking.minTakeDelay) blocks. */
+  async takeInfo(hotkey: Address): Promise<{ takeBps: number; pendingTakeBps: number; effectiveBlock: bigint }> {
+    const [takeBps, pendingTakeBps, effectiveBlock] = await this.read("takeInfo", () => this.public.readContract({
+      address: this.c.Staking.address, abi: stakingAbi, functionName: "takeInfo", args: [hotkey],
+    }));
+    return { takeBps, pendingTakeBps, effectiveBlock: BigInt(effectiveBlock) };
+  }
+
   // ─────────────── writes ───────────────
 
   /** Approves `spender` for `amount` CBR if the current allowance is lower. */
@@ -220,6 +229,7 @@ export class ChainClient {
     return this.send("claimCommission", { address: this.c.Staking.address, abi: stakingAbi, functionName: "claimCommission" });
   }
 
+  /** Lowers the caller's take at once, or schedules a raise (validators only; see `takeInfo`). */
   setTake(takeBps: number): Promise<TransactionReceipt> {
     return this.send("setTake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "setTake", args: [takeBps] });
   }

@@ -193,7 +193,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       paid: { miners: fmt(payouts.minerPaid), validators: fmt(payouts.validatorPaid), owner_and_dust: fmt(payouts.ownerPaid) },
       balances: await Promise.all(([
         ["brain owner", ownerAddr], ["miner 1", m0], ["miner 2", m1], ["miner 3 (faulty)", m2],
-        ["validator 1", v0], ["validator 2", v1], ["delegator", delegatorAddr], ["user", userAddr],
+        ["validator 1", v0], ["validator 2", v1], ["delegator ¹", delegatorAddr], ["user", userAddr],
       ] as const).map(async ([role, address]) => ({ role, address, cbr: fmt(await owner.balanceOf(address)) }))),
       seconds: Math.round((performance.now() - started) / 100) / 10,
     };
@@ -219,6 +219,8 @@ export function printSummary(s: DemoSummary, out: (line: string) => void): void 
   out("");
   out("balances (CBR)");
   for (const b of s.balances) out(`  ${b.role.padEnd(18)} ${b.cbr}`);
+  out("  ¹ new stake warms up through the hotkey's next settlement and earns from the one after (docs/PROTOCOL.md,");
+  out("    Staking accounting), so in this one-epoch demo the delegator's dividends went to validator 2's commission");
   out("");
   out(`generated ${s.generated_words} words: median ${s.ms_per_token_median} ms/token, ` +
     `${(s.bytes_up_per_token / 1024).toFixed(0)} KiB up + ${(s.bytes_down_per_token / 1024).toFixed(0)} KiB down per token, ` +

@@ -204,3 +204,14 @@ export async function settleAll(env: Env, brainId: bigint, epoch: bigint, steps:
 export function salt(k: number): string {
   return hre.ethers.zeroPadValue(hre.ethers.toBeHex(k + 1), 32);
 }
+
+/** Makes Brains with id > `keep` inactive (`brainExists` false): each is deregistered by its owner. */
+export async function deactivateBrainsAbove(env: Env, keep: bigint): Promise<void> {
+  // Real deregistration by each Brain's owner (BrainRegistry.deregisterBrain): ids above `keep` stop being active.
+  const count = await env.brains.brainCount();
+  for (let id = keep + 1n; id <= count; id++) {
+    if (!(await env.brains.brainExists(id))) continue;
+    const owner = await hre.ethers.getSigner(await env.brains.ownerOf(id));
+    await (await env.brains.connect(owner).deregisterBrain(id)).wait();
+  }
+}

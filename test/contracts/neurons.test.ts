@@ -107,7 +107,7 @@ describe("NeuronRegistry", () => {
     const w = await loadFixture(worldFixture);
     await expect(w.neurons.wire(await w.consensus.getAddress())).to.be.revertedWithCustomError(w.neurons, "AlreadyWired");
     const N = await hre.ethers.getContractFactory("NeuronRegistry");
-    const n = await N.deploy(await w.brains.getAddress(), await w.staking.getAddress());
+    const n = await N.deploy(await w.brains.getAddress(), await w.staking.getAddress(), await w.emission.getAddress());
     await expect(n.wire(hre.ethers.ZeroAddress)).to.be.revertedWithCustomError(n, "ZeroAddress");
     await expect(n.connect(w.others[0]).wire(await w.consensus.getAddress())).to.be.revertedWithCustomError(
       n,

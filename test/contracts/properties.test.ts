@@ -49,7 +49,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
 );
 
 /** Reverts we expect from state-dependent commands; anything else fails the property. */
-const EXPECTED = /InsufficientStake|NotANeuron|NothingToWithdraw|StillUnbonding|AlreadyRegistered|NotRegistered|NoPrunableNeuron/;
+const EXPECTED = /InsufficientStake|NotAValidator|StakeLocked|AlreadyValidating|PeerIdTaken|NothingToWithdraw|StillUnbonding|AlreadyRegistered|NotRegistered|NoPrunableNeuron/;
 
 async function attempt(p: Promise<unknown>): Promise<boolean> {
   try {
@@ -107,7 +107,7 @@ async function run(w: World & { deposited: bigint }, cmds: Cmd[]): Promise<void>
     } else if (c.t === "register") {
       const actor = actors[c.actor];
       const role = c.validator ? h.ROLE_VALIDATOR : h.ROLE_MINER;
-      await attempt(w.neurons.connect(actor).register(w.brainId, role, h.peerIdOf(c.actor), h.addrsOf(c.actor)));
+      await attempt(w.neurons.connect(actor).register(w.brainId, role, h.peerIdOf(200 + c.actor), h.addrsOf(200 + c.actor)));
     } else if (c.t === "deregister") {
       await attempt(w.neurons.connect(actors[c.actor]).deregister(w.brainId));
     } else if (c.t === "unauthorized") {
@@ -190,6 +190,34 @@ async function run(w: World & { deposited: bigint }, cmds: Cmd[]): Promise<void>
     }
     await check();
   }
+  await checkBooks(w, [...actors, ...w.validators], targets);
+}
+
+/**
+ * End-of-sequence books: Staking can pay every staked, unbonding, owed and commission wei (warm-up and rounding never
+ * credit more than was distributed); the hotkeys' totals add up; the Brain's validator stake (its emission weight)
+ * equals the total stake of the validators seated now.
+ */
+async function checkBooks(w: World, stakers: Signer[], hotkeys: Signer[]): Promise<void> {
+  let owed = 0n;
+  let totals = 0n;
+  for (const hk of hotkeys) {
+    const a = await hk.getAddress();
+    const [total, , commission] = await w.staking.hotkeyInfo(a);
+    owed += commission;
+    totals += total;
+    for (const s of stakers) owed += (await w.staking.positionOf(await s.getAddress(), a))[1];
+  }
+  const staked = await w.staking.totalStaked();
+  expect(totals).to.equal(staked);
+  const balance = await w.token.balanceOf(await w.staking.getAddress());
+  expect(balance).to.be.gte(staked + (await w.staking.totalUnbonding()) + owed);
+  let seatedStake = 0n;
+  for (const a of await w.neurons.validatorHotkeys(w.brainId)) {
+    if (a !== hre.ethers.ZeroAddress) seatedStake += await w.staking.totalStake(a);
+  }
+  expect(await w.neurons.brainStake(w.brainId)).to.equal(seatedStake);
+  expect(await w.emission.brainWeight(w.brainId)).to.equal(seatedStake);
 }
 
 describe("Properties (fast-check on the Hardhat EVM)", () => {

@@ -5,7 +5,7 @@ import * as h from "./helpers";
 import { worldFixture, nextEpoch, runEpoch, row } from "./fixture";
 
 describe("Staking", () => {
-  it("stakes own and delegated CBR; delegation needs a registered hotkey", async () => {
+  it("stakes own and delegated CBR; delegation needs a validator hotkey", async () => {
     const w = await loadFixture(worldFixture);
     const [d] = w.others;
     const da = await d.getAddress();
@@ -19,7 +19,7 @@ describe("Staking", () => {
     expect(amount).to.equal(40n * h.CBR);
     const stranger = await w.others[1].getAddress();
     await expect(w.staking.connect(d).stake(stranger, 1n))
-      .to.be.revertedWithCustomError(w.staking, "NotANeuron")
+      .to.be.revertedWithCustomError(w.staking, "NotAValidator")
       .withArgs(stranger);
     await expect(w.staking.connect(d).stake(da, 1n)).to.emit(w.staking, "Staked"); // own stake needs no seat
     await expect(w.staking.connect(d).stake(v0, 0n)).to.be.revertedWithCustomError(w.staking, "ZeroAmount");
@@ -55,8 +55,18 @@ describe("Staking", () => {
     await w.staking.connect(d).stake(v0a, 400n * h.CBR); // equal to the validator's own 400
     await expect(w.staking.connect(v0).setTake(1000)).to.emit(w.staking, "TakeChanged").withArgs(v0a, 1000);
     await expect(w.staking.connect(v0).setTake(2001)).to.be.revertedWithCustomError(w.staking, "TakeTooHigh").withArgs(2001);
-    const epoch = await nextEpoch(w);
-    await runEpoch(w, epoch, [0, 1, 2, 3].map((k) => row([10, 20, 30, 40, 50, 60], k)));
+    // warm-up: stake shares in a hotkey's distributions only after the first one since it was added
+    expect(await w.staking.activeStake(v0a)).to.equal(0n);
+    expect((await w.staking.positionInfo(da, v0a))[1]).to.equal(400n * h.CBR);
+    const warmUp = await nextEpoch(w);
+    await runEpoch(w, warmUp, [0, 1, 2, 3].map((k) => row([10, 20, 30, 40, 50, 60], k)));
+    await (await w.consensus.settle(w.brainId, warmUp, 1000)).wait();
+    expect(await w.staking.activeStake(v0a)).to.equal(800n * h.CBR);
+    const [, warmingAfter, pendingAfterWarmUp] = await w.staking.positionInfo(da, v0a);
+    expect([warmingAfter, pendingAfterWarmUp]).to.deep.equal([0n, 0n]); // nothing from the warm-up distribution
+    await (await w.staking.connect(v0).claimCommission()).wait(); // (all of it went to the hotkey: no active stake)
+    const epoch = warmUp + 1n;
+    await runEpoch(w, epoch, [0, 1, 2, 3].map((k) => row([10, 20, 30, 40, 50, 60], 10 + k)));
     const tx = await w.consensus.settle(w.brainId, epoch, 1000);
     const rc = await tx.wait();
     const ev = rc!.logs
@@ -86,6 +96,25 @@ describe("Staking", () => {
     await expect(w.staking.connect(v0).claimCommission()).to.be.revertedWithCustomError(w.staking, "NothingToClaim");
   });
 
+  it("a take raise waits one epoch of the validator's Brain when that is longer than the minimum delay", async () => {
+    const env = await h.deployEnv({ unbondingBlocks: 10n, minTakeDelay: 5n });
+    const [, owner, v] = env.signers;
+    const va = await v.getAddress();
+    const brainId = await h.mintBrain(env, owner, { tempo: 60 });
+    await h.registerValidator(env, brainId, v, 0, 100n * h.CBR);
+    expect(await env.staking.minTakeDelay()).to.equal(5n);
+    await (await env.staking.connect(v).setTake(0)).wait();
+    const rc = await (await env.staking.connect(v).setTake(700)).wait();
+    const at = BigInt(rc!.blockNumber) + 60n;
+    await expect(rc).to.emit(env.staking, "TakeChangeScheduled").withArgs(va, 700, at);
+    await h.mineTo(at - 1n);
+    expect((await env.staking.takeInfo(va))[0]).to.equal(0n); // next block is at - 1: still the old take
+    await h.mineTo(at);
+    await hre.network.provider.send("evm_mine", []);
+    expect(await env.staking.takeInfo(va)).to.deep.equal([700n, 700n, 0n]);
+    expect((await env.staking.hotkeyInfo(va))[1]).to.equal(700n);
+  });
+
   it("only Consensus distributes; wiring is one-time", async () => {
     const w = await loadFixture(worldFixture);
     const [x] = w.others;
@@ -105,7 +134,7 @@ describe("Staking", () => {
     await hre.network.provider.send("hardhat_stopImpersonatingAccount", [ca]);
     await expect(w.staking.wire(await w.neurons.getAddress(), ca)).to.be.revertedWithCustomError(w.staking, "AlreadyWired");
     const S = await hre.ethers.getContractFactory("Staking");
-    const s = await S.deploy(await w.token.getAddress(), 5);
+    const s = await S.deploy(await w.token.getAddress(), 5, 10);
     await expect(s.wire(hre.ethers.ZeroAddress, ca)).to.be.revertedWithCustomError(s, "ZeroAddress");
     await expect(s.wire(await w.neurons.getAddress(), ca)).to.emit(s, "Wired");
   });

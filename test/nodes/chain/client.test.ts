@@ -11,6 +11,7 @@ import { isCerberusError } from "../../../nodes/core/errors.ts";
 
 const CBR = 10n ** 18n;
 const PEER = "12D3KooWGzh8HZxZgMjD2qpkj4n3Y7ZJRrcnpqSrTQQHWMbs8sVA";
+const MINER_PEER = "12D3KooWGzh8HZxZgMjD2qpkj4n3Y7ZJRrcnpqSrTQQHWMbs8sVB";
 
 async function mine(blocks: number): Promise<void> {
   await hre.network.provider.request({ method: "hardhat_mine", params: [`0x${blocks.toString(16)}`] });
@@ -38,9 +39,18 @@ test("ChainClient: a full epoch through the typed client on the in-process EVM",
   await v.stake(validator, 500n * CBR);
   const vUid = await v.register(brainId, "Validator", { peerId: PEER, multiaddrs: ["/ip4/127.0.0.1/tcp/1"] });
   const m = as(miner);
-  const mUid = await m.register(brainId, "Miner", { peerId: PEER, multiaddrs: ["/ip4/127.0.0.1/tcp/2", "/ip4/127.0.0.1/tcp/3"] });
-  assert.equal(await m.register(brainId, "Miner", { peerId: PEER, multiaddrs: ["/ip4/127.0.0.1/tcp/4"] }), mUid,
+  await assert.rejects(m.register(brainId, "Miner", { peerId: PEER, multiaddrs: ["/ip4/127.0.0.1/tcp/2"] }),
+    (err: unknown) => err instanceof ChainRevertError && err.errorName === "PeerIdTaken", "a peer id is one hotkey's per Brain");
+  const mUid = await m.register(brainId, "Miner", { peerId: MINER_PEER, multiaddrs: ["/ip4/127.0.0.1/tcp/2", "/ip4/127.0.0.1/tcp/3"] });
+  assert.equal(await m.register(brainId, "Miner", { peerId: MINER_PEER, multiaddrs: ["/ip4/127.0.0.1/tcp/4"] }), mUid,
     "registering again resumes the same seat and updates the peer info");
+
+  await v.setTake(0);
+  await v.setTake(1_000);
+  const take = await v.takeInfo(validator);
+  assert.equal(take.takeBps, 0, "a raise does not apply at once");
+  assert.equal(take.pendingTakeBps, 1_000);
+  assert.ok(take.effectiveBlock >= (await v.blockNumber()) + 20n, "a raise waits at least one epoch (tempo 20)");
 
   const snapshot = await v.brain(brainId);
   assert.equal(snapshot.miners.length, 1);

@@ -108,7 +108,7 @@ test("Consensus settlement on the EVM matches the reference over several random 
   const r = rng(7);
   for (let j = 0; j < SEATED; j++) {
     const m = await fund();
-    await (await as(neurons, m).register(brainId, 0, "0x0" + (j % 10), "0x")).wait();
+    await (await as(neurons, m).register(brainId, 0, "0x00" + j.toString(16).padStart(2, "0"), "0x")).wait();
   }
   const validators = [];
   for (let i = 0; i < V; i++) {

@@ -56,7 +56,7 @@ export interface SeededChain {
   /** The deployments JSON as scripts/deploy.ts writes it. */
   deploymentJson: unknown;
   brains: SeededBrain[];
-  /** A delegator with stake on two validators and one miner. */
+  /** A delegator with stake on three validators (delegation needs a validator seat). */
   delegator: Address;
   delegatedTo: Address[];
   /** Hardhat default accounts (unlocked in the provider), for wallet-signed transactions. */
@@ -114,7 +114,7 @@ export async function seedChain(specs: BrainSpec[], log: (s: string) => void = (
   };
 
   const brains: SeededBrain[] = [];
-  // A delegator with stake on the first Brain's first two validators and first miner.
+  // A delegator with stake on the first Brain's first three validators.
   const delegator = accounts[10];
   const delegatedTo: Address[] = [];
   for (const [b, spec] of specs.entries()) {
@@ -164,7 +164,7 @@ export async function seedChain(specs: BrainSpec[], log: (s: string) => void = (
     log(`brain ${id}: ${spec.miners} miners, ${spec.validators} validators registered`);
     if (b === 0) {
       // The delegator stakes before the epochs settle, so its positions earn dividends.
-      delegatedTo.push(...[validators[0], validators[1], miners[0]].filter((x): x is Address => !!x));
+      delegatedTo.push(...[validators[0], validators[1], validators[2]].filter((x): x is Address => !!x));
       await send(deployer, a.token, cerberusTokenAbi, "transfer", [delegator, 1_000n * CBR]);
       await send(delegator, a.token, cerberusTokenAbi, "approve", [a.staking, 1_000n * CBR]);
       for (const [k, hk] of delegatedTo.entries()) {
