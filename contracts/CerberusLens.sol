@@ -6,6 +6,7 @@ import {BrainRegistry} from "./BrainRegistry.sol";
 import {NeuronRegistry} from "./NeuronRegistry.sol";
 import {Staking} from "./Staking.sol";
 import {Consensus} from "./Consensus.sol";
+import {Emission} from "./Emission.sol";
 
 /// @title CerberusLens
 /// @notice Read-only aggregation for dashboards and agents: a whole Brain (metadata + every seated neuron with its
@@ -22,6 +23,9 @@ contract CerberusLens {
         uint16 incentive; // miners: share of 65,535 at the last settlement
         uint16 dividends; // validators: share of 65,535 at the last settlement
         uint256 pendingReward; // miners: unclaimed incentive of the seat
+        uint16 takeBps; // validators: take on dividends now
+        uint16 nextTakeBps; // validators: the take from `takeFromBlock` on (= takeBps when no change is pending)
+        uint64 takeFromBlock; // validators: block a pending take raise applies from (0 = none pending)
     }
 
     struct BrainView {
@@ -33,6 +37,9 @@ contract CerberusLens {
         uint8 settlementPhase; // 0 idle, 1 ranking, 2 paying miners (chunked settlement in progress)
         bool settledAny;
         uint64 lastUpdate; // block of the last completed settlement
+        bool active; // false once deregistered: no registrations, settlements or emission
+        uint256 emissionWeight; // stake bonded to its validators, as Emission weighs it (its share = weight / total)
+        uint256 totalEmissionWeight; // Σ weights of the active Brains
         NeuronView[] miners;
         NeuronView[] validators;
     }
@@ -49,11 +56,16 @@ contract CerberusLens {
         consensus = consensus_;
     }
 
-    /// @notice Everything a dashboard shows about one Brain. Reverts UnknownBrain for a missing id.
+    /// @notice Everything a dashboard shows about one Brain, deregistered ones included (their owner reads as 0:
+    ///         the NFT is burned). Reverts UnknownBrain for an id never minted.
     function brainView(uint256 brainId) external view returns (BrainView memory v) {
         v.brainId = brainId;
         v.brain = brains.brain(brainId);
-        v.owner = brains.ownerOf(brainId);
+        v.active = brains.brainExists(brainId);
+        if (v.active) v.owner = brains.ownerOf(brainId);
+        Emission e = Emission(address(brains.emission()));
+        v.emissionWeight = e.brainWeight(brainId);
+        v.totalEmissionWeight = e.totalWeight();
         v.currentEpoch = consensus.epochAt(brainId, block.number);
         (Consensus.Settlement memory s, uint64 lastBlock) = consensus.settlementState(brainId);
         v.settledAny = s.settledAny;
@@ -78,6 +90,7 @@ contract CerberusLens {
             if (validatorMask & (1 << u) == 0) continue;
             NeuronView memory n = _neuron(brainId, Role.Validator, uint16(u));
             n.dividends = div[u];
+            (n.takeBps, n.nextTakeBps, n.takeFromBlock) = staking.takeInfo(n.hotkey);
             v.validators[k++] = n;
         }
     }

@@ -7092,6 +7092,21 @@ export const cerberusLensAbi = [
             "type": "uint64"
           },
           {
+            "internalType": "bool",
+            "name": "active",
+            "type": "bool"
+          },
+          {
+            "internalType": "uint256",
+            "name": "emissionWeight",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "totalEmissionWeight",
+            "type": "uint256"
+          },
+          {
             "components": [
               {
                 "internalType": "uint16",
@@ -7142,6 +7157,21 @@ export const cerberusLensAbi = [
                 "internalType": "uint256",
                 "name": "pendingReward",
                 "type": "uint256"
+              },
+              {
+                "internalType": "uint16",
+                "name": "takeBps",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint16",
+                "name": "nextTakeBps",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint64",
+                "name": "takeFromBlock",
+                "type": "uint64"
               }
             ],
             "internalType": "struct CerberusLens.NeuronView[]",
@@ -7199,6 +7229,21 @@ export const cerberusLensAbi = [
                 "internalType": "uint256",
                 "name": "pendingReward",
                 "type": "uint256"
+              },
+              {
+                "internalType": "uint16",
+                "name": "takeBps",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint16",
+                "name": "nextTakeBps",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint64",
+                "name": "takeFromBlock",
+                "type": "uint64"
               }
             ],
             "internalType": "struct CerberusLens.NeuronView[]",

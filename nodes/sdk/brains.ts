@@ -5,6 +5,7 @@ import { MULTICALL, checkId, type CerberusReader } from "./reader.ts";
 import { brainRecordSchema, brainViewSchema, bytesToDisplay, parseChain, SHARE_ONE } from "./schemas.ts";
 import type { BrainDetail, BrainMeta, BrainSummary, Neuron } from "./types.ts";
 import { z } from "zod";
+import { zeroAddress } from "viem";
 
 function popcount(x: bigint): number {
   let c = 0;
@@ -53,27 +54,38 @@ export async function listBrains(
   for (let id = BigInt(offset) + 1n; id <= total && ids.length < limit; id++) ids.push(id);
   if (ids.length === 0) return { total, brains: [] };
   const { brainRegistry, neuronRegistry } = r.deployment.addresses;
+  // ownerOf reverts for a deregistered Brain (its NFT is burned): that one call may fail, every other must not.
   const results = await r.client.multicall({
     ...MULTICALL,
+    allowFailure: true,
     contracts: ids.flatMap((id) => [
       { address: brainRegistry, abi: brainRegistryAbi, functionName: "brain", args: [id] } as const,
+      { address: brainRegistry, abi: brainRegistryAbi, functionName: "brainExists", args: [id] } as const,
       { address: brainRegistry, abi: brainRegistryAbi, functionName: "ownerOf", args: [id] } as const,
       { address: neuronRegistry, abi: neuronRegistryAbi, functionName: "occupancy", args: [id] } as const,
     ]),
   });
+  const ok = (k: number, what: string): unknown => {
+    const x = results[k]!;
+    if (x.status !== "success") throw new SdkError("SDK_BAD_CHAIN_DATA", `${what}: ${x.error.message.split("\n")[0]}`);
+    return x.result;
+  };
   const brains = ids.map((id, k): BrainSummary => {
-    const rec = parseChain(brainRecordSchema, results[3 * k], `brain ${id}`);
-    const owner = parseChain(z.string(), results[3 * k + 1], `owner of ${id}`) as BrainMeta["owner"];
-    const [minerMask, validatorMask] = results[3 * k + 2] as readonly [bigint, bigint];
-    return { ...metaOf(id, owner, rec), minerCount: popcount(minerMask), validatorCount: popcount(validatorMask) };
+    const rec = parseChain(brainRecordSchema, ok(4 * k, `brain ${id}`), `brain ${id}`);
+    const active = parseChain(z.boolean(), ok(4 * k + 1, `brainExists ${id}`), `brainExists ${id}`);
+    const owner = (active ? parseChain(z.string(), ok(4 * k + 2, `owner of ${id}`), `owner of ${id}`)
+      : zeroAddress) as BrainMeta["owner"];
+    const [minerMask, validatorMask] = ok(4 * k + 3, `occupancy ${id}`) as readonly [bigint, bigint];
+    return { ...metaOf(id, owner, active, rec), minerCount: popcount(minerMask), validatorCount: popcount(validatorMask) };
   });
   return { total, brains };
 }
 
-function metaOf(id: bigint, owner: BrainMeta["owner"], rec: z.infer<typeof brainRecordSchema>): BrainMeta {
+function metaOf(id: bigint, owner: BrainMeta["owner"], active: boolean, rec: z.infer<typeof brainRecordSchema>): BrainMeta {
   return {
     id,
     owner,
+    active,
     modelHash: rec.modelHash,
     fheParamsHash: rec.fheParamsHash,
     uri: rec.uri,
@@ -121,15 +133,21 @@ export async function getBrain(
     dividendsRaw: n.dividends,
     pendingReward: n.pendingReward,
     lastUpdate: v.lastUpdate,
+    take: { bps: n.takeBps, nextBps: n.nextTakeBps, fromBlock: n.takeFromBlock === 0n ? null : n.takeFromBlock },
   });
   return {
-    ...metaOf(v.brainId, v.owner, v.brain),
+    ...metaOf(v.brainId, v.owner, v.active, v.brain),
     currentEpoch: v.currentEpoch,
     settledAny: v.settledAny,
     lastSettledEpoch: v.settledAny && v.settlementPhase === 0 ? v.settlementEpoch : null,
     settlementInProgress:
       v.settlementPhase === 0 ? null : { epoch: v.settlementEpoch, phase: v.settlementPhase === 1 ? "ranking" : "paying" },
     lastUpdate: v.lastUpdate,
+    emission: {
+      weight: v.emissionWeight,
+      totalWeight: v.totalEmissionWeight,
+      share: v.totalEmissionWeight === 0n ? 0 : Number((v.emissionWeight * 1_000_000n) / v.totalEmissionWeight) / 1e6,
+    },
     miners: v.miners.map(neuron),
     validators: v.validators.map(neuron),
   };

@@ -170,7 +170,7 @@ export async function getIncentiveHistory(
 export async function getEmissionSchedule(r: CerberusReader, opts: { head?: bigint } = {}): Promise<EmissionSchedule> {
   const head = opts.head ?? (await r.client.getBlockNumber());
   const e = { address: r.deployment.addresses.emission, abi: emissionAbi } as const;
-  const [genesisBlock, initialReward, halvingInterval, rewardPerBlock, emissionCap, totalMinted, activeBrains, ownerBps, minerBps, validatorBps, tokenSupply] =
+  const [genesisBlock, initialReward, halvingInterval, rewardPerBlock, emissionCap, totalMinted, activeBrains, ownerBps, minerBps, validatorBps, tokenSupply, brainPrice] =
     await r.client.multicall({
       ...MULTICALL,
       blockNumber: head,
@@ -186,6 +186,7 @@ export async function getEmissionSchedule(r: CerberusReader, opts: { head?: bigi
         { ...e, functionName: "minerBps" },
         { ...e, functionName: "validatorBps" },
         { address: r.deployment.addresses.token, abi: cerberusTokenAbi, functionName: "totalSupply" },
+        { address: r.deployment.addresses.brainRegistry, abi: brainRegistryAbi, functionName: "registrationPrice" },
       ] as const,
     });
   if (halvingInterval === 0n) throw new SdkError("SDK_BAD_CHAIN_DATA", "halvingInterval is 0");
@@ -203,5 +204,6 @@ export async function getEmissionSchedule(r: CerberusReader, opts: { head?: bigi
     activeBrains,
     split: { ownerBps: Number(ownerBps), minerBps: Number(minerBps), validatorBps: Number(validatorBps) },
     tokenSupply,
+    brainPrice,
   };
 }

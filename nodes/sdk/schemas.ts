@@ -44,6 +44,9 @@ export const neuronViewSchema = z.object({
   incentive: share,
   dividends: share,
   pendingReward: u,
+  takeBps: u16,
+  nextTakeBps: u16,
+  takeFromBlock: u,
 });
 
 export const brainViewSchema = z
@@ -56,6 +59,9 @@ export const brainViewSchema = z
     settlementPhase: z.union([z.literal(0), z.literal(1), z.literal(2)]),
     settledAny: z.boolean(),
     lastUpdate: u,
+    active: z.boolean(),
+    emissionWeight: u,
+    totalEmissionWeight: u,
     miners: z.array(neuronViewSchema).max(256),
     validators: z.array(neuronViewSchema).max(32),
   })

@@ -3,7 +3,7 @@
  * range), then one multicall reads every position, its claimable rewards, the unbond and the balances.
  */
 import type { Address, PublicClient } from "viem";
-import { cerberusTokenAbi, consensusAbi, stakingAbi } from "../chain/abis.ts";
+import { cerberusTokenAbi, consensusAbi, neuronRegistryAbi, stakingAbi } from "../chain/abis.ts";
 import { DEFAULT_PAGE_BLOCKS } from "./events.ts";
 import { MULTICALL, checkAddress, type CerberusReader } from "./reader.ts";
 import { SdkError } from "./errors.ts";
@@ -55,9 +55,13 @@ export async function getStakerView(
     { ...s, functionName: "hotkeyInfo", args: [staker] },
     { address: a.consensus, abi: consensusAbi, functionName: "claimable", args: [staker] },
   ] as const;
+  const n = { address: a.neuronRegistry, abi: neuronRegistryAbi } as const;
+  const PER = 4;
   const perHotkey = hotkeys.flatMap((hk) => [
-    { ...s, functionName: "positionOf", args: [staker, hk] } as const,
+    { ...s, functionName: "positionInfo", args: [staker, hk] } as const,
     { ...s, functionName: "hotkeyInfo", args: [hk] } as const,
+    { ...s, functionName: "takeInfo", args: [hk] } as const,
+    { ...n, functionName: "validatorBrainOf", args: [hk] } as const,
   ]);
   // One heterogeneous multicall; results are narrowed below by position (viem cannot type a spread of two lists).
   const contracts = [...fixed, ...perHotkey] as unknown as Parameters<PublicClient["multicall"]>[0]["contracts"];
@@ -68,9 +72,16 @@ export async function getStakerView(
   const [, , commission] = res[3] as readonly [bigint, number, bigint];
   const removedMinerRewards = res[4] as bigint;
   const positions: StakePosition[] = hotkeys.map((hotkey, k) => {
-    const [amount, pendingRewards] = res[5 + 2 * k] as readonly [bigint, bigint];
-    const [hotkeyTotalStake, hotkeyTakeBps] = res[6 + 2 * k] as readonly [bigint, number, bigint];
-    return { hotkey, amount, pendingRewards, hotkeyTotalStake, hotkeyTakeBps };
+    const at = fixed.length + PER * k;
+    const [amount, warming, pendingRewards] = res[at] as readonly [bigint, bigint, bigint];
+    const [hotkeyTotalStake] = res[at + 1] as readonly [bigint, number, bigint];
+    const [takeNow, takeNext, takeFrom] = res[at + 2] as readonly [number, number, bigint];
+    const brain = res[at + 3] as bigint;
+    return {
+      hotkey, amount, warming, pendingRewards, hotkeyTotalStake, hotkeyTakeBps: takeNow,
+      hotkeyNextTake: takeFrom === 0n ? null : { bps: takeNext, fromBlock: BigInt(takeFrom) },
+      validatorOf: brain === 0n ? null : brain,
+    };
   });
   const totalClaimable = positions.reduce((acc, p) => acc + p.pendingRewards, 0n) + commission + removedMinerRewards;
   return {

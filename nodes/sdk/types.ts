@@ -14,7 +14,10 @@ export interface BrainLimits {
 /** A Brain's metadata, limits and owner. */
 export interface BrainMeta {
   id: bigint;
+  /** The zero address once the Brain is deregistered (its NFT is burned). */
   owner: Address;
+  /** False once deregistered: no registrations, settlements or emission. */
+  active: boolean;
   modelHash: Hex;
   fheParamsHash: Hex;
   uri: string;
@@ -48,6 +51,8 @@ export interface Neuron {
   pendingReward: bigint;
   /** Block of the last settlement that updated this neuron's scores (the Brain's last settlement). */
   lastUpdate: bigint;
+  /** Validators: take on dividends in basis points now, and a pending raise (applies from `takeFromBlock`). */
+  take: { bps: number; nextBps: number; fromBlock: bigint | null };
 }
 
 export interface BrainDetail extends BrainMeta {
@@ -60,6 +65,8 @@ export interface BrainDetail extends BrainMeta {
   settlementInProgress: { epoch: bigint; phase: "ranking" | "paying" } | null;
   /** Block of the last completed settlement. */
   lastUpdate: bigint;
+  /** Emission weight (the stake bonded to its validators, wei) and its share of every block's reward. */
+  emission: { weight: bigint; totalWeight: bigint; share: number };
   miners: Neuron[];
   validators: Neuron[];
 }
@@ -104,6 +111,8 @@ export interface EmissionSchedule {
   activeBrains: bigint;
   split: { ownerBps: number; minerBps: number; validatorBps: number };
   tokenSupply: bigint;
+  /** CBR burned by a Brain mint now (BrainRegistry.registrationPrice: doubles per mint, decays to the floor). */
+  brainPrice: bigint;
 }
 
 export interface ValidatorActivity {
@@ -135,8 +144,14 @@ export interface StakePosition {
   amount: bigint;
   /** Rewards claimable with Staking.claimRewards(hotkey). */
   pendingRewards: bigint;
+  /** Part of `amount` still warming up: it shares in the hotkey's distributions only after the next one. */
+  warming: bigint;
   hotkeyTotalStake: bigint;
   hotkeyTakeBps: number;
+  /** A pending take raise on the hotkey (bps) and the block it applies from; null when none. */
+  hotkeyNextTake: { bps: number; fromBlock: bigint } | null;
+  /** The Brain the hotkey validates in (null: not a validator — delegation to it earns nothing). */
+  validatorOf: bigint | null;
 }
 
 export interface StakerView {

@@ -46,6 +46,7 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
       h("td", { class: "mono", title: a.hotkey }, short(a.hotkey)),
       h("td", { class: "num" }, v ? cbr(v.stake, 2) : ""),
       h("td", { class: "num" }, v ? pct(v.dividends) : ""),
+      h("td", { class: "num", "data-take": v ? String(v.take.bps) : "" }, v ? takeText(v.take) : ""),
       h("td", { "data-committed-current": String(a.committedCurrent) }, mark(a.committedCurrent, `epoch ${state.currentEpoch}`)),
       h("td", {}, state.previous ? mark(a.committedPrevious, "committed") : "—"),
       h("td", { "data-revealed-previous": String(a.revealedPrevious) }, state.previous ? mark(a.revealedPrevious, "revealed") : "—"),
@@ -146,7 +147,12 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
         { class: "card" },
         h("h3", {}, "Brain"),
         kv([
-          ["Owner", h("span", { class: "mono" }, brain.owner)],
+          ["Owner", brain.active ? h("span", { class: "mono" }, brain.owner) : h("span", { class: "no" }, "deregistered (NFT burned)")],
+          [
+            "Emission share",
+            h("span", { id: "emission-share", "data-share": String(brain.emission.share) },
+              `${pct(brain.emission.share)} of each block's reward (${cbr(brain.emission.weight, 0)} of ${cbr(brain.emission.totalWeight, 0)} CBR validator stake)`),
+          ],
           ["Model hash", h("span", { class: "mono" }, short(brain.modelHash))],
           ["FHE params", h("span", { class: "mono" }, short(brain.fheParamsHash))],
           ["URI", brain.uri],
@@ -188,10 +194,16 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
     h(
       "table",
       { id: "validators" },
-      h("thead", {}, h("tr", {}, ...["UID", "Hotkey", "Stake (CBR)", "Dividends", "Commit (now)", "Commit (prev)", "Reveal (prev)"].map((t) => h("th", {}, t)))),
+      h("thead", {}, h("tr", {}, ...["UID", "Hotkey", "Stake (CBR)", "Dividends", "Take", "Commit (now)", "Commit (prev)", "Reveal (prev)"].map((t) => h("th", {}, t)))),
       h("tbody", {}, ...validatorRows),
     ),
     h("h2", {}, `Miners (${brain.miners.length})`),
     h("table", { id: "miners" }, thead, tbody),
   );
+}
+
+/** "18%", or "0% → 20% from block 1234" while a raise is pending (raises apply only after a delay). */
+function takeText(t: { bps: number; nextBps: number; fromBlock: bigint | null }): string {
+  const now = `${t.bps / 100}%`;
+  return t.fromBlock === null ? now : `${now} → ${t.nextBps / 100}% from block ${t.fromBlock}`;
 }

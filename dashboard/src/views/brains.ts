@@ -39,7 +39,7 @@ export async function renderBrains(r: CerberusReader, view: HTMLElement, alive: 
     h(
       "tr",
       { "data-brain": String(b.id) },
-      h("td", {}, h("a", { href: `#/brain/${b.id}` }, `Brain #${b.id}`)),
+      h("td", {}, h("a", { href: `#/brain/${b.id}` }, `Brain #${b.id}`), b.active ? null : h("span", { class: "no", "data-inactive": "" }, " (deregistered)")),
       h("td", { class: "mono", title: b.owner }, short(b.owner)),
       h("td", { class: "mono", title: b.modelHash }, short(b.modelHash)),
       h("td", {}, b.uri),
@@ -81,6 +81,7 @@ export async function renderBrains(r: CerberusReader, view: HTMLElement, alive: 
           ["Minted / cap", `${cbr(schedule.totalMinted, 2)} / ${cbr(schedule.emissionCap, 0)} CBR`],
           ["Split owner / miners / validators", `${split.ownerBps / 100}% / ${split.minerBps / 100}% / ${split.validatorBps / 100}%`],
           ["Active Brains", String(schedule.activeBrains)],
+          ["Brain mint price now", h("span", { id: "brain-price", "data-wei": String(schedule.brainPrice) }, `${cbr(schedule.brainPrice)} CBR burned`)],
         ]),
       ),
       feed("Recent settlements", settles),

@@ -144,7 +144,7 @@ function summary(v: StakerView, spb: number | undefined, act: ActionButton | nul
 }
 
 function positionsTable(v: StakerView, act: ActionButton | null): HTMLElement {
-  const headers = ["Hotkey", "Staked (CBR)", "Claimable (CBR)", "Hotkey total", "Take", ...(act ? ["Actions"] : [])];
+  const headers = ["Hotkey", "Validator of", "Staked (CBR)", "Claimable (CBR)", "Hotkey total", "Take", ...(act ? ["Actions"] : [])];
   return h(
     "table",
     { id: "positions" },
@@ -186,10 +186,13 @@ function positionsTable(v: StakerView, act: ActionButton | null): HTMLElement {
           "tr",
           { "data-hotkey": key, "data-amount": String(p.amount), "data-pending": String(p.pendingRewards) },
           h("td", { class: "mono", title: p.hotkey }, short(p.hotkey)),
-          h("td", { class: "num" }, cbr(p.amount)),
+          h("td", { "data-validator-of": p.validatorOf === null ? "" : String(p.validatorOf) },
+            p.validatorOf === null ? h("span", { class: "no" }, "not a validator") : h("a", { href: `#/brain/${p.validatorOf}` }, `Brain #${p.validatorOf}`)),
+          h("td", { class: "num" }, cbr(p.amount), p.warming > 0n ? h("span", { class: "muted", title: "earns from the hotkey's distribution after next" }, ` (${cbr(p.warming)} warming up)`) : null),
           h("td", { class: "num" }, cbr(p.pendingRewards)),
           h("td", { class: "num" }, cbr(p.hotkeyTotalStake, 2)),
-          h("td", { class: "num" }, `${p.hotkeyTakeBps / 100}%`),
+          h("td", { class: "num" }, `${p.hotkeyTakeBps / 100}%`,
+            p.hotkeyNextTake ? h("span", { class: "no", "data-next-take": String(p.hotkeyNextTake.bps) }, ` → ${p.hotkeyNextTake.bps / 100}% from block ${p.hotkeyNextTake.fromBlock}`) : null),
           actions,
         );
       }),

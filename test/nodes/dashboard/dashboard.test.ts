@@ -13,7 +13,7 @@ import hre from "hardhat";
 import { build, preview, type PreviewServer } from "vite";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { parseUnits, type Address } from "viem";
-import { cerberusTokenAbi, consensusAbi, stakingAbi } from "../../../nodes/chain/abis.ts";
+import { brainRegistryAbi, cerberusTokenAbi, consensusAbi, emissionAbi, stakingAbi } from "../../../nodes/chain/abis.ts";
 import { seedChain, type SeededChain } from "../sdk/seed.ts";
 import { startRpcProxy, type RpcProxy, type Eip1193 } from "../../../nodes/chain/rpc-server.ts";
 
@@ -130,6 +130,9 @@ describe("dashboard in a real browser", { timeout: 240_000 }, () => {
       { id: "2", miners: "3", validators: "1" },
     ]);
     assert.deepEqual(problems, []);
+    const price = await chain.client.readContract({ address: chain.reader.deployment.addresses.brainRegistry,
+      abi: brainRegistryAbi, functionName: "registrationPrice" });
+    assert.equal(await page.getAttribute("#brain-price", "data-wei"), String(price));
     await page.close();
   });
 
@@ -185,6 +188,16 @@ describe("dashboard in a real browser", { timeout: 240_000 }, () => {
     const ticks = await page.$$eval("#incentive-chart svg text.tick", (ts) => ts.map((t) => t.textContent ?? ""));
     const percents = ticks.filter((t) => t.endsWith("%")).map((t) => Number.parseFloat(t));
     assert.ok(percents.length > 0 && Math.max(...percents) <= 100, `axis ticks ${percents.join(", ")}`);
+    // Emission share: the Brain's validator stake over all active Brains' (Emission's own weights).
+    const [weight, total] = await Promise.all([
+      chain.client.readContract({ address: chain.reader.deployment.addresses.emission, abi: emissionAbi, functionName: "brainWeight", args: [1n] }),
+      chain.client.readContract({ address: chain.reader.deployment.addresses.emission, abi: emissionAbi, functionName: "totalWeight" }),
+    ]);
+    const shownShare = Number(await page.getAttribute("#emission-share", "data-share"));
+    assert.ok(weight > 0n && total > weight, "two Brains share emission");
+    assert.ok(Math.abs(shownShare - Number(weight) / Number(total)) < 1e-6, `share ${shownShare}`);
+    // Validators' take is shown (the seeded chain leaves the default 18%).
+    assert.deepEqual(new Set(await page.$$eval("#validators [data-take]", (tds) => tds.map((td) => td.getAttribute("data-take")))), new Set(["1800"]));
     // Chart: 8 top miners × 2 settled epochs.
     assert.equal(await page.locator("#incentive-chart svg circle").count(), 16);
 
@@ -220,6 +233,9 @@ describe("dashboard in a real browser", { timeout: 240_000 }, () => {
       claimable += pending;
     }
     assert.ok(claimable > 0n, "the delegator earned dividends in the settled epochs");
+    // Each hotkey says which Brain it validates in (delegation only goes to validators).
+    const validatorOf = await page.$$eval("#positions tbody tr [data-validator-of]", (tds) => tds.map((td) => td.getAttribute("data-validator-of")));
+    assert.deepEqual(validatorOf, chain.delegatedTo.map(() => "1"));
     assert.equal(await page.getAttribute("#claimable", "data-wei"), String(claimable));
     await page.close();
   });
