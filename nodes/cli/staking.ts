@@ -65,8 +65,11 @@ export function registerStakingCommands(program: Command, g: Globals): void {
       }
       console.log(`staker ${v.staker} at block ${v.head}: balance ${formatCbr(v.balance)} CBR`);
       for (const p of v.positions) {
-        console.log(`  ${p.hotkey}  staked ${formatCbr(p.amount)} CBR  claimable ${formatCbr(p.pendingRewards)} CBR  ` +
-          `take ${p.hotkeyTakeBps / 100}%`);
+        const warming = p.warming > 0n ? ` (${formatCbr(p.warming)} warming up)` : "";
+        const role = p.validatorOf === null ? "not a validator" : `validator in Brain #${p.validatorOf}`;
+        const raise = p.hotkeyNextTake ? ` → ${p.hotkeyNextTake.bps / 100}% from block ${p.hotkeyNextTake.fromBlock}` : "";
+        console.log(`  ${p.hotkey} (${role})  staked ${formatCbr(p.amount)} CBR${warming}  ` +
+          `claimable ${formatCbr(p.pendingRewards)} CBR  take ${p.hotkeyTakeBps / 100}%${raise}`);
       }
       if (v.positions.length === 0) console.log("  no positions");
       const u = v.unbonding;

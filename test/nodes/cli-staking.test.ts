@@ -73,7 +73,7 @@ test("delegate, positions, take, unstake (refused without --yes when it restarts
   const view = JSON.parse(pos.stdout) as { positions: { hotkey: string; amount: string }[]; unbonding: { amount: string } };
   assert.deepEqual(view.positions.map((p) => [p.hotkey.toLowerCase(), p.amount]), [[validator.toLowerCase(), String(255n * CBR / 10n)]]);
   const text = await cli(delegator, "positions");
-  assert.match(text.stdout, /staked 25\.5 CBR/);
+  assert.match(text.stdout, /\(validator in Brain #1\)  staked 25\.5 CBR \(25\.5 warming up\)/);
   assert.match(text.stdout, /unbonding: none/);
 
   const take = await cli(validator, "take", "7.5");
