@@ -334,6 +334,9 @@ export class MinerService {
         this.sessions.remove(rec);
         throw new UnknownSessionError(`session lost with its FHE worker; open a new one (${err.message})`);
       }
+      if (err instanceof CerberusError && BAD_INPUT_CODES.has(err.code)) {
+        throw new ProtocolError("BAD_CIPHERTEXT", `input refused [${err.code}]: ${err.message}`.slice(0, 512));
+      }
       throw asWireError(err, "EVAL_FAILED", "evaluation failed");
     } finally {
       limit.clear();
@@ -357,6 +360,14 @@ export class MinerService {
     return { header, parts: [] };
   }
 }
+
+/**
+ * Evaluator codes that mean "your input is bad", not "we failed" (nodes/fhe/errors.ts): the client learns
+ * BAD_CIPHERTEXT and must not retry the same bytes elsewhere expecting a different answer.
+ */
+const BAD_INPUT_CODES: ReadonlySet<string> = new Set([
+  "FHE_CIPHERTEXT_INVALID", "FHE_SIZE_CAP", "FHE_INFLATE_CAP", "FHE_SHAPE", "FHE_PARAMS_MISMATCH",
+]);
 
 /** Any thrown value → an error that is safe to put on the wire (a stable code, no stack, bounded message). */
 function asWireError(err: unknown, fallback: WireErrorCode, what: string): ProtocolError {
