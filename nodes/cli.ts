@@ -5,7 +5,7 @@ import { http, isAddress, parseUnits, type Address, type Transport } from "viem"
 import { privateKeyToAccount } from "viem/accounts";
 import { loadBrainModel, loadPinnedModel } from "./client/brain-model.ts";
 import { generate } from "./client/generate.ts";
-import { InferClient } from "./client/transport.ts";
+import { InferClient, seatAddress } from "./client/transport.ts";
 import { ChainClient } from "./chain/client.ts";
 import { loadDeployment } from "./chain/deployment.ts";
 import { CerberusError } from "./core/errors.ts";
@@ -141,7 +141,7 @@ program.command("generate").description("generate text under encryption from a p
     const b = await chain.brain(o.brain);
     const model = loadPinnedModel(b, { dir: o.modelDir });
     const miners = [...b.miners].filter((m) => m.multiaddrs.length > 0)
-      .sort((x, y) => y.incentiveRaw - x.incentiveRaw || x.uid - y.uid).map((m) => ({ peerId: m.peerId, multiaddrs: m.multiaddrs }));
+      .sort((x, y) => y.incentiveRaw - x.incentiveRaw || x.uid - y.uid).map(seatAddress);
     const node = await createCerberusNode({ listen: [] });
     try {
       process.stdout.write(prompt);

@@ -26,7 +26,7 @@ export interface MinerAgentOptions {
   threads?: number;
   /** FOR DEMOS AND TESTS ONLY: fraction of steps answered with wrong outputs (see FaultyEvaluator). */
   faultyRate?: number;
-  service?: Omit<MinerServiceOptions, "evaluator" | "logger">;
+  service?: Omit<MinerServiceOptions, "evaluator" | "logger" | "hotkey">;
   logger?: Logger;
 }
 
@@ -63,7 +63,7 @@ export class MinerAgent {
       privateKey: (await loadOrCreateIdentity(join(dataDir, "identity.key"))).privateKey,
       ...(options.listen !== undefined ? { listen: options.listen } : {}),
     });
-    const service = new MinerService(node, { ...options.service, evaluator: served, logger: log });
+    const service = new MinerService(node, { ...options.service, evaluator: served, hotkey: chain.address, logger: log });
     try {
       await service.start();
       const multiaddrs = node.getMultiaddrs().map((m) => m.decapsulateCode(421).toString());

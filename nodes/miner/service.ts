@@ -9,7 +9,7 @@ import {
 import { deadline } from "../net/deadline.ts";
 import { FrameReader, readMessage, writeMessage, type OutgoingHeader } from "../net/framing.ts";
 import {
-  DEFAULT_LIMITS, HEALTH_PROTOCOL, HealthRequestHeader, INFER_PROTOCOL, InferRequestHeader, PROTOCOL_VERSION,
+  DEFAULT_LIMITS, HEALTH_PROTOCOL, HealthRequestHeader, Hotkey, INFER_PROTOCOL, InferRequestHeader, PROTOCOL_VERSION,
   type InferRequestHeader as InferRequest, type WireLimits,
 } from "../net/messages.ts";
 import { SessionTable, type SessionRecord } from "./sessions.ts";
@@ -17,6 +17,8 @@ import { SessionTable, type SessionRecord } from "./sessions.ts";
 export interface MinerServiceOptions {
   /** The FHE engine (or a wrapper such as FaultyEvaluator). */
   evaluator: MinerEvaluator;
+  /** The hotkey (EVM address) whose seat this miner serves; stated in every `opened` reply. */
+  hotkey: string;
   /** Byte caps per message type (defaults: DEFAULT_LIMITS). */
   limits?: Partial<WireLimits>;
   /** Open sessions in total (default 64) and per peer (default 4). */
@@ -87,6 +89,7 @@ export class MinerService {
   private readonly streamIdleMs: number;
   private readonly idleTtlMs: number;
   private readonly software: string;
+  readonly hotkey: string;
   private inflight = 0;
   private readonly inflightByPeer = new Map<string, number>();
   private pendingOpens = 0;
@@ -105,6 +108,8 @@ export class MinerService {
     this.streamIdleMs = options.streamIdleTimeoutMs ?? 30_000;
     this.idleTtlMs = options.sessionIdleTtlMs ?? 10 * 60_000;
     this.software = options.software ?? "cerberus-miner/0.1.0";
+    this.hotkey = options.hotkey.toLowerCase();
+    if (!Hotkey.safeParse(this.hotkey).success) throw new CerberusError("BAD_HOTKEY", `not an EVM address: ${options.hotkey}`);
     this.sessions = new SessionTable({
       idleTtlMs: this.idleTtlMs, maxLifetimeMs: options.sessionMaxLifetimeMs ?? 60 * 60_000,
     });
@@ -294,7 +299,8 @@ export class MinerService {
         }
         const rec = this.sessions.add(peerId, evalSession);
         this.log.debug({ peerId, sessionId: rec.id }, "session opened");
-        return { header: { v, type: "opened", sessionId: rec.id, planId: this.planId, idleTtlMs: this.idleTtlMs }, parts: [] };
+        return { header: { v, type: "opened", sessionId: rec.id, planId: this.planId, idleTtlMs: this.idleTtlMs,
+          hotkey: this.hotkey }, parts: [] };
       }
       case "step": {
         const rec = this.sessions.get(h.sessionId, peerId);
