@@ -89,6 +89,8 @@ export interface RequestEvent {
   wireBytes: number;
   /** Reply type ("opened", "result", ...) or the error code sent. */
   outcome: string;
+  /** From the whole request having arrived (or its refusal at the header) to the reply written, in ms. */
+  handledMs?: number;
 }
 
 export interface MinerLoad {
@@ -286,6 +288,7 @@ export class MinerService {
     };
     const pending: (() => void)[] = [];
     const release: (() => void)[] = [];
+    let arrived: number | undefined;
     let reply: Reply;
     try {
       if (protocol === HEALTH_PROTOCOL) {
@@ -304,6 +307,7 @@ export class MinerService {
           headerArrived(declared);
         });
         stopTimers();
+        arrived = performance.now();
         for (const r of pending.splice(0)) r();
         if (msg === undefined) return await this.endOfStream(stream, first);
         event.partSizes = msg.parts.map((p) => p.byteLength);
@@ -324,6 +328,7 @@ export class MinerService {
         }
         return false;
       }
+      arrived ??= performance.now();
       reply = this.errorReply(err, peerId);
       // Whatever the peer is still sending (e.g. the payload of a refused open) is dropped, not buffered.
       await stream.closeRead().catch(() => {});
@@ -337,7 +342,12 @@ export class MinerService {
     try {
       await writeMessage(stream, reply.header, reply.parts, { signal: sending.signal });
       // After an error the stream may be out of sync (an unread payload): end it. Otherwise keep it for the next.
-      if (isError) await stream.close({ signal: sending.signal });
+      if (isError) {
+        await stream.close({ signal: sending.signal });
+        // A peer that keeps its half of a refused stream open (still trickling) gets it reset: it holds nothing
+        // here but a muxer entry, yet that counts against the connection's stream cap.
+        setTimeout(() => { if (stream.status === "open") stream.abort(new Error("refused stream kept open")); }, 1_000).unref();
+      }
       delivered = true;
     } catch (err) {
       this.log.debug({ peerId, err: String(err) }, "could not deliver reply");
@@ -345,6 +355,7 @@ export class MinerService {
     } finally {
       sending.clear();
     }
+    if (arrived !== undefined) event.handledMs = performance.now() - arrived;
     this.options.onRequest?.(event);
     return delivered && !isError;
   }

@@ -99,10 +99,16 @@ test("bombs sent to a real miner (open and step, 4 identities) are refused typed
     `honest step median ${med(underAttack).toFixed(0)} ms under attack vs ${med(baseline).toFixed(0)} ms before`);
   for (const t of timings2) assert.equal(t.code, t.kind === "step" ? "BAD_CIPHERTEXT" : "BAD_KEYS", JSON.stringify(t));
 
-  console.log(JSON.stringify({ timings: timings.map((t) => `${t.kind}:${t.ms.toFixed(1)}`), baseline, grew, grewTotal }));
+  console.log(JSON.stringify({ timings: timings.map((t) => `${t.kind}:${t.ms.toFixed(1)}`), baseline, grew, grewTotal,
+    atMiner: miner.events.filter((e) => e.outcome.startsWith("BAD_")).map((e) => e.handledMs!.toFixed(1)) }));
+  // At the miner, from the request's arrival to the typed refusal written: < 100 ms. The client's round trip adds
+  // the upload, noise and scheduling on a shared 2-core machine: bounded generously.
+  const refusals = miner.events.filter((e) => e.outcome === "BAD_KEYS" || e.outcome === "BAD_CIPHERTEXT");
+  assert.equal(refusals.length, 16);
+  for (const e of refusals) assert.ok(e.handledMs! < 100, `${e.outcome} handled in ${e.handledMs!.toFixed(1)} ms at the miner`);
   for (const t of timings) {
     assert.equal(t.code, t.kind === "step" ? "BAD_CIPHERTEXT" : "BAD_KEYS", JSON.stringify(t));
-    assert.ok(t.ms < 100, `${t.kind} refused in ${t.ms.toFixed(1)} ms`);
+    assert.ok(t.ms < 250, `${t.kind} refused in ${t.ms.toFixed(1)} ms (round trip)`);
   }
   assert.ok(grew < 64, `RSS grew ${grew.toFixed(1)} MiB under 8 bombs (each claims 1 GiB)`);
   assert.ok(grewTotal < 64, `RSS grew ${grewTotal.toFixed(1)} MiB under 16 bombs and the honest user's steps`);
