@@ -20,6 +20,8 @@ import { createCerberusNode, type CerberusNode } from "../../../nodes/net/node.t
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { validationWords } from "../../../nodes/validator/challenge.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
+import type { MinerEvaluator as NetEvaluator } from "../../../nodes/net/evaluator.ts";
+import { sealBomb } from "../fhe/bombs.ts";
 
 const CBR = 10n ** 18n;
 
@@ -28,7 +30,7 @@ async function mineTo(chain: ChainClient, block: bigint): Promise<void> {
   if (block > now) await hre.network.provider.request({ method: "hardhat_mine", params: [`0x${(block - now).toString(16)}`] });
 }
 
-test("a peer-id copier (a seat whose peer id answers for another hotkey) scores zero and earns nothing", async () => {
+test("a peer-id copier (a seat whose peer id answers for another hotkey) and a miner answering with bombs score zero and earn nothing", async () => {
   const dir = mkdtempSync(join(tmpdir(), "cerberus-copier-"));
   const log = createLogger("test", "warn");
   const stops: (() => Promise<unknown>)[] = [];
@@ -38,7 +40,7 @@ test("a peer-id copier (a seat whose peer id answers for another hotkey) scores 
     const model = loadBrainModel({ dir, name: "tiny-lm" });
     const deployment = parseDeployment(JSON.parse(JSON.stringify(await deployCerberus(hre))));
     const accounts = (await hre.network.provider.request({ method: "eth_accounts" })) as Address[];
-    const [ownerAddr, mA, mB, mX, vAddr] = accounts as [Address, Address, Address, Address, Address];
+    const [ownerAddr, mA, mB, mX, vAddr, mBomb] = accounts as [Address, Address, Address, Address, Address, Address];
     const as = (a: Address) => new ChainClient({ transport: custom(hre.network.provider), deployment, account: a, logger: log });
     const owner = as(ownerAddr);
     const brainId = await owner.mintBrain({
@@ -80,6 +82,24 @@ test("a peer-id copier (a seat whose peer id answers for another hotkey) scores 
       variant = `chain refused the duplicate (${err.errorName}); X's own miner states A's hotkey`;
     }
 
+    // And a miner of its own hotkey that answers every step with decompression bombs (1 GiB each, 32 KiB on the wire).
+    const bombEv = await MinerEvaluator.create(model.onnxBytes, model.planOptions);
+    const bombs = Array.from({ length: bombEv.descriptor.outputBlocks }, () => sealBomb("ciphertext"));
+    const bomber: NetEvaluator = {
+      planId: bombEv.planId,
+      async openSession(keys) {
+        const real = await bombEv.openSession(keys);
+        return { evaluate: async () => bombs, close: () => real.close() };
+      },
+    };
+    const bombNode: CerberusNode = await createCerberusNode();
+    const bombService = new MinerService(bombNode, { evaluator: bomber, hotkey: mBomb, logger: log });
+    await bombService.start();
+    stops.push(async () => { await bombService.stop(); await bombNode.stop(); bombEv.dispose(); });
+    const bomberUid = await as(mBomb).register(brainId, "Miner", {
+      peerId: bombNode.peerId.toString(), multiaddrs: bombNode.getMultiaddrs().map((m) => m.decapsulateCode(421).toString()),
+    });
+
     let seed = 5;
     const random = () => ((seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647);
     const validator = await ValidatorAgent.start({ chain: as(vAddr), brainId, heldOut: validationWords(), modelDir: dir,
@@ -93,6 +113,8 @@ test("a peer-id copier (a seat whose peer id answers for another hotkey) scores 
     assert.equal(scoreOf(copierUid).answered, 0, `${variant}: the copier's seat answered nothing`);
     assert.equal(scoreOf(copierUid).score, 0);
     assert.ok(!committed.uids.includes(copierUid), "the copier gets no weight");
+    assert.equal(scoreOf(bomberUid).answered, 0, "bombs are unanswered challenges");
+    assert.ok(!committed.uids.includes(bomberUid), "the bomber gets no weight");
 
     const w = await owner.windows(brainId, committed.epoch);
     await mineTo(owner, w.revealFrom);
@@ -102,6 +124,7 @@ test("a peer-id copier (a seat whose peer id answers for another hotkey) scores 
     const after = await owner.brain(brainId);
     const incentive = (uid: number) => after.miners.find((x) => x.uid === uid)!.incentiveRaw;
     assert.equal(incentive(copierUid), 0, "the copier earns nothing");
+    assert.equal(incentive(bomberUid), 0, "the bomber earns nothing");
     assert.ok(incentive(honestA.uid) > 0 && incentive(honestB.uid) > 0, "the honest miners are paid");
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
