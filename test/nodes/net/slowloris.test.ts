@@ -1,6 +1,7 @@
 import "../../../nodes/core/polyfills.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import type { Stream } from "@libp2p/interface";
 import { isCerberusError } from "../../../nodes/core/errors.ts";
 import { InferClient, type RemoteSession } from "../../../nodes/client/transport.ts";
@@ -140,6 +141,35 @@ describe("no slot without bytes", () => {
     await sleep(3_000);
     const left = miner.node.getConnections().filter((c) => ATTACKER_HOSTS.includes(remoteHost(c.remoteAddr))).length;
     assert.equal(left, 0, "idle attacker connections were closed");
+  });
+
+  test("half-open TCP connections (no noise handshake) from 8 addresses cannot hold the upgrade slots", async () => {
+    const miner = await startMiner({}, { inboundConnectionsPerSecondPerHost: 100, inboundUpgradeTimeoutMs: 2_000 });
+    miners.push(miner);
+    const parts = miner.node.getMultiaddrs()[0]!.getComponents();
+    const tcp = { host: parts.find((c) => c.name === "ip4")!.value!, port: Number(parts.find((c) => c.name === "tcp")!.value) };
+    const baseline: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const b = await timedOpen(new InferClient(await clientNode()), miner);
+      baseline.push(b.ms);
+      await b.session.close();
+    }
+    // 8 sockets per address that connect and never speak: libp2p's own limit is 10 upgrading connections in total.
+    const sockets = ATTACKER_HOSTS.flatMap((host) => Array.from({ length: 8 }, () =>
+      connect({ host: tcp.host, port: tcp.port, localAddress: host }).on("error", () => {})));
+    const closedAt = sockets.map((sock) => new Promise<number>((r) => {
+      sock.once("close", () => r(performance.now()));
+      setTimeout(() => r(-1), 10_000).unref();
+    }));
+    await sleep(300);
+    const t0 = performance.now();
+    const fresh = await timedOpen(new InferClient(await clientNode()), miner);
+    await fresh.session.close();
+    assert.ok(fresh.ms < 3 * median(baseline) + 400,
+      `fresh honest open ${fresh.ms.toFixed(0)} ms next to 64 half-open connections (before: ${baseline.map((b) => b.toFixed(0)).join(", ")} ms)`);
+    // Each attacker address got at most 4 into the upgrade; the rest were refused at once, the 4 at the timeout.
+    const closes = await Promise.all(closedAt);
+    assert.ok(closes.every((c) => c > 0 && c - t0 < 4_000), "every half-open socket was closed within the upgrade timeout");
   });
 
   test("16 identities cannot fill the 64-session table from one address; a full table makes room for a new address", async () => {
