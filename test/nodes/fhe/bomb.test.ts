@@ -1,6 +1,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { FheClient, MinerEvaluator, getParamSet, type PlanDescriptor } from "../../../nodes/fhe/index.ts";
+import { FheClient, MinerEvaluator, WorkerPoolEvaluator, getParamSet, type PlanDescriptor } from "../../../nodes/fhe/index.ts";
 import { randomMlp } from "../../../nodes/fhe/random-model.ts";
 import { getContext, loadSeal } from "../../../nodes/fhe/seal.ts";
 import { COMPR_ZSTD, inflateLimit, unwrapSeal, wrapSeal } from "../../../nodes/fhe/serialize.ts";
@@ -113,5 +113,24 @@ test("malformed zstd framing inside a SEAL blob is a typed error, never a SEAL l
   for (const [name, f] of cases) {
     assert.throws(() => client.decryptOutput(Array.from({ length: d.outputBlocks }, () => wrapSeal("ciphertext", sealZstdObject(f)))),
       (e: unknown) => isCerberusError(e, "FHE_CIPHERTEXT_INVALID"), name);
+  }
+});
+
+test("in the worker pool a bomb is a typed refusal too: the worker is neither retired nor replaced", async () => {
+  const pool = await WorkerPoolEvaluator.create(model, {}, { threads: 1 });
+  try {
+    const keys = client.keygen();
+    const open = await measure(() => pool.openSession({ ...keys, galoisKeys: sealBomb("galois keys") }));
+    assert.equal(open.code, "FHE_INFLATE_CAP");
+    assert.ok(open.ms < 100, `refused in ${open.ms.toFixed(1)} ms across the thread boundary`);
+    const s = await pool.openSession(keys);
+    const step = await measure(() => s.evaluate([sealBomb("ciphertext")]));
+    assert.equal(step.code, "FHE_INFLATE_CAP");
+    const y = client.decryptOutput(await s.evaluate(client.encryptInput(randomInput(d.inputDim, 2))));
+    assert.equal(y.length, d.outputDim);
+    s.close();
+    assert.deepEqual(pool.stats(), { threads: 1, live: 1, replaced: 0 });
+  } finally {
+    await pool.dispose();
   }
 });
