@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { loadPinnedModel } from "./client/brain-model.ts";
 import { generate } from "./client/generate.ts";
-import { InferClient } from "./client/transport.ts";
+import { InferClient, seatAddress } from "./client/transport.ts";
 import { CerberusError } from "./core/errors.ts";
 import { createCerberusNode } from "./net/node.ts";
 import { CBR, bigintArg, chainFrom, floatArg, intArg, type ChainFlags } from "./cli/args.ts";
@@ -64,7 +64,7 @@ program.command("generate").description("generate text under encryption from a p
     const b = await chain.brain(o.brain);
     const model = loadPinnedModel(b, { dir: o.modelDir });
     const miners = [...b.miners].filter((m) => m.multiaddrs.length > 0)
-      .sort((x, y) => y.incentiveRaw - x.incentiveRaw || x.uid - y.uid).map((m) => ({ peerId: m.peerId, multiaddrs: m.multiaddrs }));
+      .sort((x, y) => y.incentiveRaw - x.incentiveRaw || x.uid - y.uid).map(seatAddress);
     const node = await createCerberusNode({ listen: [] });
     try {
       process.stdout.write(prompt);

@@ -45,7 +45,8 @@ const quantile = (xs: number[], q: number) => {
 const miner = await createCerberusNode();
 const clientNode = await createCerberusNode({ listen: [] });
 const service = new MinerService(miner, {
-  evaluator: new FixedSizeEvaluator(opts.outCount, opts.outKib * 1024), logger: createLogger("bench-miner", "warn"),
+  evaluator: new FixedSizeEvaluator(opts.outCount, opts.outKib * 1024), hotkey: "0x00000000000000000000000000000000000be4c4",
+  logger: createLogger("bench-miner", "warn"),
 });
 await service.start();
 const address = { peerId: miner.peerId.toString(), multiaddrs: miner.getMultiaddrs().map(String) };

@@ -93,17 +93,29 @@ export class FailoverSession {
 
   /** Runs one step, failing over as needed. Meant for sequential use; concurrent steps are safe but share failover. */
   async step(inputs: readonly Uint8Array[], options: RequestOptions = {}): Promise<StepResult & { miner: MinerAddress }> {
+    return this.stepDecoded(inputs, () => undefined, options);
+  }
+
+  /**
+   * Like `step`, with `decode` (e.g. decrypt) run on the outputs inside the failover: a result that does not decode
+   * — undecryptable, a decompression bomb, the wrong shape — is that miner's failure, and the same step goes to the
+   * next miner instead of failing the caller.
+   */
+  async stepDecoded<T>(
+    inputs: readonly Uint8Array[], decode: (outputs: Uint8Array[]) => T, options: RequestOptions = {},
+  ): Promise<StepResult & { miner: MinerAddress; value: T }> {
     let reopenedSameMiner = false;
     let busyRetries = this.options.busyRetries ?? 2;
     for (;;) {
       const session = await this.open(options);
       try {
         const result = await session.step(inputs, options);
+        const value = decode(result.outputs);
         this.stats.steps += 1;
         this.stats.bytesUp += result.stats.bytesUp;
         this.stats.bytesDown += result.stats.bytesDown;
         this.stats.roundTrips += result.stats.roundTrips;
-        return { ...result, miner: session.miner };
+        return { ...result, miner: session.miner, value };
       } catch (err) {
         if (isCallerError(err)) throw err; // the session itself is fine; keep it
         if (err instanceof RemoteError && err.code === "BUSY" && busyRetries > 0) {

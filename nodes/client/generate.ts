@@ -80,11 +80,12 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
     for (let index = 0; index < request.words; index++) {
       const started = performance.now();
       const inputs = fhe.encryptInput(model.client.contextInput(context));
-      const result = await session.step(inputs, {
+      // Decrypting inside the failover: a miner whose result does not decrypt (a bomb, garbage) is skipped.
+      const result = await session.stepDecoded(inputs, (outputs) => fhe.decryptOutput(outputs), {
         ...(request.stepTimeoutMs !== undefined ? { timeoutMs: request.stepTimeoutMs } : {}),
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
       });
-      const logits = fhe.decryptOutput(result.outputs);
+      const logits = result.value;
       const id = sample(topKOnly(softmax(logits, model.client.vocab.size, temperature), topK), rng, exclude);
       context.push(id);
       const word: GeneratedWord = {

@@ -4,7 +4,7 @@ import type { z } from "zod";
 import { CerberusError } from "../core/errors.ts";
 import type { SessionKeys } from "../net/evaluator.ts";
 import {
-  MessageTooLargeError, ProtocolError, ProtocolViolationError, RemoteError, RequestTimeoutError, TransportError, UnreachableError,
+  HotkeyMismatchError, MessageTooLargeError, ProtocolError, ProtocolViolationError, RemoteError, RequestTimeoutError, TransportError, UnreachableError,
   isWireErrorCode,
 } from "../net/errors.ts";
 import { deadline } from "../net/deadline.ts";
@@ -18,6 +18,16 @@ import {
 export interface MinerAddress {
   peerId: string;
   multiaddrs: readonly string[];
+  /**
+   * The hotkey of the on-chain seat this address came from. When set, `opened` must state it (else
+   * HOTKEY_MISMATCH); always set it for miners read from chain state (`seatAddress`).
+   */
+  hotkey?: string;
+}
+
+/** The dial target of an on-chain miner seat, bound to the seat's hotkey. */
+export function seatAddress(seat: { peerId: string; multiaddrs: readonly string[]; hotkey: string }): MinerAddress {
+  return { peerId: seat.peerId, multiaddrs: seat.multiaddrs, hotkey: seat.hotkey.toLowerCase() };
 }
 
 export interface TransportOptions {
@@ -115,7 +125,13 @@ export class InferClient {
     if (h.type !== "opened" || h.planId !== keys.planId) {
       throw new ProtocolViolationError(`expected "opened" for plan ${keys.planId}, got ${JSON.stringify(h).slice(0, 200)}`);
     }
-    return new RemoteSession(this, miner, h.sessionId, h.planId, h.idleTtlMs, reply.stats);
+    const session = new RemoteSession(this, miner, h.sessionId, h.planId, h.idleTtlMs, reply.stats, h.hotkey);
+    if (miner.hotkey !== undefined && h.hotkey !== miner.hotkey.toLowerCase()) {
+      // Not the seat's miner: free its slot (best effort) and never step on it.
+      void session.close({ timeoutMs: 1_000 }).catch(() => {});
+      throw new HotkeyMismatchError(miner.peerId, miner.hotkey.toLowerCase(), h.hotkey);
+    }
+    return session;
   }
 
   async health(miner: MinerAddress, options: RequestOptions = {}): Promise<HealthReport> {
@@ -326,6 +342,8 @@ export class RemoteSession {
     readonly planId: string,
     readonly idleTtlMs: number,
     openStats: ExchangeStats,
+    /** The hotkey the miner stated in `opened`. */
+    readonly hotkey: string,
   ) {
     this.stats = { open: openStats, steps: 0, bytesUp: 0, bytesDown: 0, roundTrips: 0 };
   }

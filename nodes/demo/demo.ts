@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { custom, type Address, type EIP1193Provider } from "viem";
 import { loadBrainModel } from "../client/brain-model.ts";
 import { generate, type GeneratedWord } from "../client/generate.ts";
-import { InferClient } from "../client/transport.ts";
+import { InferClient, seatAddress } from "../client/transport.ts";
 import { ChainClient } from "../chain/client.ts";
 import { parseDeployment, type DeploymentFile } from "../chain/deployment.ts";
 import { createLogger, type Logger } from "../core/log.ts";
@@ -130,7 +130,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     const brain = await owner.brain(brainId);
     // A user ranks miners by on-chain incentive (all zero before the first epoch: then by uid).
     const miners = [...brain.miners].sort((a, b) => b.incentiveRaw - a.incentiveRaw || a.uid - b.uid)
-      .map((m) => ({ peerId: m.peerId, multiaddrs: m.multiaddrs }));
+      .map(seatAddress);
     const result = await generate({
       model, infer: new InferClient(userNode), miners, prompt: options.prompt, words: options.words,
       seed: options.seed, temperature: 0.8, topK: 40,

@@ -37,6 +37,19 @@ export class SizeCapError extends FheError {
     super("FHE_SIZE_CAP", `${what} is ${size} bytes, over the cap of ${cap} bytes`);
   }
 }
+/**
+ * A zstd-compressed SEAL object would inflate beyond the plan's bound for its kind (a decompression bomb), as read
+ * from its block headers before SEAL inflates anything.
+ */
+export class InflateCapError extends FheError {
+  readonly inflatesTo: number;
+  readonly cap: number;
+  constructor(what: string, inflatesTo: number, cap: number) {
+    super("FHE_INFLATE_CAP", `${what} would inflate to ≥ ${inflatesTo} bytes, over its cap of ${cap} bytes`);
+    this.inflatesTo = inflatesTo;
+    this.cap = cap;
+  }
+}
 /** Session key material is malformed, from another context, or lacks a rotation step the plan needs. */
 export class KeysInvalidError extends FheError {
   constructor(message: string, options?: { cause?: unknown }) { super("FHE_KEYS_INVALID", message, options); }

@@ -1,12 +1,22 @@
 import { createHash } from "node:crypto";
-import { CiphertextInvalidError, KeysInvalidError, SizeCapError } from "./errors.ts";
+import { CiphertextInvalidError, InflateCapError, KeysInvalidError, SizeCapError } from "./errors.ts";
+import { ZSTD_BLOCK_MAX, ZstdFormatError, zstdInflateBound } from "./zstd-bound.ts";
 
 /**
  * SEAL serialization header (16 bytes, little-endian): magic 0xA15E (u16), header size 16 (u8), version major 4,
- * minor (u8 each), compression mode (u8: 0 none, 1 zlib, 2 zstd), reserved (u16 = 0), total size (u64).
+ * minor (u8 each), compression mode (u8: 0 none, 1 zlib, 2 zstd), reserved (u16 = 0), total size (u64) — the size
+ * *as serialized*, i.e. compressed: it says nothing about what the object inflates to.
  * We check it ourselves before SEAL reads anything: a truncated buffer reaching SEAL's loader aborts the WASM
  * instance (measured: "Aborted()"), while one with a consistent header fails with a catchable exception.
+ *
+ * `cap` is the plan's bound for the kind (nodes/fhe/plan.ts `caps`: the uncompressed, unseeded size plus slack).
+ * It bounds both the bytes received and — for zstd — what SEAL would inflate: SEAL inflates the whole stream into
+ * WASM memory before validating anything (and WASM memory never shrinks), so the inflated size is bounded from the
+ * zstd block headers first (zstd-bound.ts) and anything above `cap` plus one zstd block of rounding (a compressed
+ * block counts as a full 128 KiB) is refused with InflateCapError before SEAL sees it.
  */
+export function inflateLimit(cap: number): number { return cap + ZSTD_BLOCK_MAX; }
+
 export const COMPR_ZSTD = 2;
 export const COMPR_ZLIB = 1;
 
@@ -26,6 +36,17 @@ export function checkSealHeader(bytes: Uint8Array, kind: SerializedKind, cap: nu
   const declared = view.getBigUint64(8, true);
   if (declared !== BigInt(bytes.length)) {
     throw new Err(`${kind}: header declares ${declared} bytes but ${bytes.length} arrived (truncated or padded)`);
+  }
+  if (compr === COMPR_ZSTD) {
+    const limit = inflateLimit(cap);
+    let bound;
+    try {
+      bound = zstdInflateBound(bytes.subarray(16), limit - 16);
+    } catch (err) {
+      if (err instanceof ZstdFormatError) throw new Err(`${kind}: ${err.message}`, { cause: err });
+      throw err;
+    }
+    if (bound.exceeded) throw new InflateCapError(kind, 16 + bound.maxBytes, limit);
   }
 }
 

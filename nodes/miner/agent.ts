@@ -5,7 +5,7 @@ import { loadOrCreateIdentity } from "../net/identity.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { MinerEvaluator, WorkerPoolEvaluator } from "../fhe/index.ts";
 import type { MinerEvaluator as NetEvaluator } from "../net/evaluator.ts";
-import { createCerberusNode, type CerberusNode } from "../net/node.ts";
+import { createCerberusNode, type CerberusNode, type NodeOptions } from "../net/node.ts";
 import { FaultyEvaluator } from "./faulty.ts";
 import { MinerService, type MinerServiceOptions } from "./service.ts";
 
@@ -26,7 +26,9 @@ export interface MinerAgentOptions {
   threads?: number;
   /** FOR DEMOS AND TESTS ONLY: fraction of steps answered with wrong outputs (see FaultyEvaluator). */
   faultyRate?: number;
-  service?: Omit<MinerServiceOptions, "evaluator" | "logger">;
+  service?: Omit<MinerServiceOptions, "evaluator" | "logger" | "hotkey">;
+  /** Connection limits of the libp2p node (per-address caps, upgrade timeout; defaults in createCerberusNode). */
+  node?: Omit<NodeOptions, "listen" | "privateKey" | "dialFrom">;
   logger?: Logger;
 }
 
@@ -60,10 +62,11 @@ export class MinerAgent {
     const served: NetEvaluator = faulty ?? evaluator;
     const dataDir = options.dataDir ?? join(".cerberus", `miner-${chain.address.toLowerCase()}`);
     const node = await createCerberusNode({
+      ...options.node,
       privateKey: (await loadOrCreateIdentity(join(dataDir, "identity.key"))).privateKey,
       ...(options.listen !== undefined ? { listen: options.listen } : {}),
     });
-    const service = new MinerService(node, { ...options.service, evaluator: served, logger: log });
+    const service = new MinerService(node, { ...options.service, evaluator: served, hotkey: chain.address, logger: log });
     try {
       await service.start();
       const multiaddrs = node.getMultiaddrs().map((m) => m.decapsulateCode(421).toString());

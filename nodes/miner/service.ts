@@ -1,7 +1,8 @@
 import type { Libp2p, Stream, Connection } from "@libp2p/interface";
 import { CerberusError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
-import type { MinerEvaluator } from "../net/evaluator.ts";
+import type { EvalSession, MinerEvaluator } from "../net/evaluator.ts";
+import { remoteHost } from "../net/address-gate.ts";
 import {
   BusyError, EvalFailedError, MalformedMessageError, PlanMismatchError, ProtocolError, SessionLimitError,
   UnknownSessionError, isWireErrorCode, type WireErrorCode,
@@ -9,7 +10,7 @@ import {
 import { deadline } from "../net/deadline.ts";
 import { FrameReader, readMessage, writeMessage, type OutgoingHeader } from "../net/framing.ts";
 import {
-  DEFAULT_LIMITS, HEALTH_PROTOCOL, HealthRequestHeader, INFER_PROTOCOL, InferRequestHeader, PROTOCOL_VERSION,
+  DEFAULT_LIMITS, HEALTH_PROTOCOL, HealthRequestHeader, Hotkey, INFER_PROTOCOL, InferRequestHeader, PROTOCOL_VERSION,
   type InferRequestHeader as InferRequest, type WireLimits,
 } from "../net/messages.ts";
 import { SessionTable, type SessionRecord } from "./sessions.ts";
@@ -17,19 +18,48 @@ import { SessionTable, type SessionRecord } from "./sessions.ts";
 export interface MinerServiceOptions {
   /** The FHE engine (or a wrapper such as FaultyEvaluator). */
   evaluator: MinerEvaluator;
+  /** The hotkey (EVM address) whose seat this miner serves; stated in every `opened` reply. */
+  hotkey: string;
   /** Byte caps per message type (defaults: DEFAULT_LIMITS). */
   limits?: Partial<WireLimits>;
-  /** Open sessions in total (default 64) and per peer (default 4). */
+  /** Open sessions in total (default 64), per peer (default 4) and per remote address (default 16). */
   maxSessions?: number;
   maxSessionsPerPeer?: number;
-  /** Requests (open/step) being processed in total (default 8) and per peer (default 2). Beyond → BUSY. */
+  maxSessionsPerAddress?: number;
+  /**
+   * A full session table gives up a session idle this long (default 60 s) — or one of an address holding more
+   * than its share — for a newcomer (SessionTable.evictionCandidate).
+   */
+  evictIdleSessionsAfterMs?: number;
+  /**
+   * Requests (open/step) being evaluated in total (default 8), per peer (default 2) and per remote address (default
+   * 4). A request takes its slot only once all its bytes have arrived; beyond → BUSY.
+   */
   maxInflight?: number;
   maxInflightPerPeer?: number;
+  maxInflightPerAddress?: number;
+  /**
+   * Requests whose header arrived and whose payload is still arriving: per peer (default = maxInflightPerPeer), per
+   * remote address (default 8), and their declared payload bytes in total (default 128 MiB). Beyond → BUSY.
+   */
+  maxPendingPerPeer?: number;
+  maxPendingPerAddress?: number;
+  maxPendingBytes?: number;
+  /** The first request's header must arrive within this of the stream opening (default 5 s). */
+  headerTimeoutMs?: number;
+  /**
+   * After a header, its payload must keep arriving at this rate at least (bytes/s, default 128 KiB/s = 1 Mbit/s),
+   * measured after a grace period (default 5 s): a slower stream is reset.
+   */
+  minTransferRate?: number;
+  payloadGraceMs?: number;
+  /** An inbound connection with no stream for this long is closed (default 60 s). */
+  connectionIdleTimeoutMs?: number;
   /** A session's keys are dropped after this long without a step (default 10 min)… */
   sessionIdleTtlMs?: number;
   /** …or this long after opening, whichever is first (default 1 h). */
   sessionMaxLifetimeMs?: number;
-  /** A request must arrive completely within this time of its stream opening or its header (default 60 s). */
+  /** Deadline for delivering a reply (default 60 s). */
   requestReadTimeoutMs?: number;
   /** A stream kept open between requests is reset after this long without one (default 30 s). */
   streamIdleTimeoutMs?: number;
@@ -59,6 +89,8 @@ export interface RequestEvent {
   wireBytes: number;
   /** Reply type ("opened", "result", ...) or the error code sent. */
   outcome: string;
+  /** From the whole request having arrived (or its refusal at the header) to the reply written, in ms. */
+  handledMs?: number;
 }
 
 export interface MinerLoad {
@@ -70,10 +102,43 @@ export interface MinerLoad {
 
 interface Reply { header: OutgoingHeader; parts: Uint8Array[] }
 
+/** Who sent a request: its peer id and remote host (identities are free, addresses are not). */
+interface Remote { peerId: string; address: string }
+
+/** Counts held per key and in total; `take` returns the release. */
+class Tally {
+  total = 0;
+  private readonly by = new Map<string, number>();
+  get(key: string): number { return this.by.get(key) ?? 0; }
+  take(key: string, n = 1): () => void {
+    this.total += n;
+    this.by.set(key, this.get(key) + n);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total -= n;
+      const left = this.get(key) - n;
+      if (left > 0) this.by.set(key, left);
+      else this.by.delete(key);
+    };
+  }
+}
+
+/** The stream's bytes, counted as they arrive (the minimum-rate check reads the count). */
+async function* counted(stream: Stream, counter: { bytes: number }): AsyncGenerator<Uint8Array> {
+  for await (const chunk of stream) {
+    counter.bytes += chunk.byteLength;
+    yield chunk instanceof Uint8Array ? chunk : chunk.subarray();
+  }
+}
+
 /**
  * Serves /cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on a libp2p node: request/reply pairs on each stream,
- * sessions cached with expiry, limits per peer and in total, every failure answered with a typed `error` reply.
- * It never sees a secret key or a plaintext: it passes opaque bytes to the injected evaluator.
+ * sessions cached with expiry, limits per peer, per remote address and in total, every failure answered with a typed
+ * `error` reply. No slot without bytes: a header must come within seconds, a payload at a minimum rate, and a
+ * request takes an evaluation slot only once all its bytes are here. It never sees a secret key or a plaintext: it
+ * passes opaque bytes to the injected evaluator.
  */
 export class MinerService {
   readonly limits: WireLimits;
@@ -81,16 +146,31 @@ export class MinerService {
   private readonly log: Logger;
   private readonly maxSessions: number;
   private readonly maxSessionsPerPeer: number;
+  private readonly maxSessionsPerAddress: number;
+  private readonly evictIdleMs: number;
   private readonly maxInflight: number;
   private readonly maxInflightPerPeer: number;
-  private readonly readTimeoutMs: number;
+  private readonly maxInflightPerAddress: number;
+  private readonly maxPendingPerPeer: number;
+  private readonly maxPendingPerAddress: number;
+  private readonly maxPendingBytes: number;
+  private readonly headerTimeoutMs: number;
+  private readonly minRate: number;
+  private readonly graceMs: number;
+  private readonly connIdleMs: number;
+  private readonly replyTimeoutMs: number;
   private readonly streamIdleMs: number;
   private readonly idleTtlMs: number;
   private readonly software: string;
-  private inflight = 0;
-  private readonly inflightByPeer = new Map<string, number>();
-  private pendingOpens = 0;
-  private readonly pendingOpensByPeer = new Map<string, number>();
+  readonly hotkey: string;
+  private readonly inflightPeer = new Tally();
+  private readonly inflightAddr = new Tally();
+  private readonly pendingPeer = new Tally();
+  private readonly pendingAddr = new Tally();
+  private readonly pendingBytes = new Tally();
+  private readonly opensPeer = new Tally();
+  private readonly opensAddr = new Tally();
+  private readonly lastActivity = new WeakMap<Connection, number>();
   private sweeper: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private stopping = false;
@@ -99,12 +179,24 @@ export class MinerService {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.maxSessions = options.maxSessions ?? 64;
     this.maxSessionsPerPeer = options.maxSessionsPerPeer ?? 4;
+    this.maxSessionsPerAddress = options.maxSessionsPerAddress ?? 16;
+    this.evictIdleMs = options.evictIdleSessionsAfterMs ?? 60_000;
     this.maxInflight = options.maxInflight ?? 8;
     this.maxInflightPerPeer = options.maxInflightPerPeer ?? 2;
-    this.readTimeoutMs = options.requestReadTimeoutMs ?? 60_000;
+    this.maxInflightPerAddress = options.maxInflightPerAddress ?? 4;
+    this.maxPendingPerPeer = options.maxPendingPerPeer ?? this.maxInflightPerPeer;
+    this.maxPendingPerAddress = options.maxPendingPerAddress ?? 8;
+    this.maxPendingBytes = options.maxPendingBytes ?? 128 * 2 ** 20;
+    this.headerTimeoutMs = options.headerTimeoutMs ?? 5_000;
+    this.minRate = options.minTransferRate ?? 128 * 1024;
+    this.graceMs = options.payloadGraceMs ?? 5_000;
+    this.connIdleMs = options.connectionIdleTimeoutMs ?? 60_000;
+    this.replyTimeoutMs = options.requestReadTimeoutMs ?? 60_000;
     this.streamIdleMs = options.streamIdleTimeoutMs ?? 30_000;
     this.idleTtlMs = options.sessionIdleTtlMs ?? 10 * 60_000;
     this.software = options.software ?? "cerberus-miner/0.1.0";
+    this.hotkey = options.hotkey.toLowerCase();
+    if (!Hotkey.safeParse(this.hotkey).success) throw new CerberusError("BAD_HOTKEY", `not an EVM address: ${options.hotkey}`);
     this.sessions = new SessionTable({
       idleTtlMs: this.idleTtlMs, maxLifetimeMs: options.sessionMaxLifetimeMs ?? 60 * 60_000,
     });
@@ -114,22 +206,26 @@ export class MinerService {
   get planId(): string { return this.options.evaluator.planId; }
 
   get load(): MinerLoad {
-    return { sessions: this.sessions.size, maxSessions: this.maxSessions, inflight: this.inflight, maxInflight: this.maxInflight };
+    return {
+      sessions: this.sessions.size, maxSessions: this.maxSessions, inflight: this.inflightPeer.total,
+      maxInflight: this.maxInflight,
+    };
   }
 
   async start(): Promise<void> {
     this.startedAt = Date.now();
     this.stopping = false;
-    // Let more streams through than we serve concurrently, so excess load gets a typed BUSY, not a stream reset.
-    const maxInboundStreams = 256;
+    // More streams than we serve concurrently, so excess load gets a typed BUSY, not a stream reset; clients use ≤ 8
+    // concurrent requests per miner plus as many idle pooled streams.
     await this.node.handle(INFER_PROTOCOL, (stream, conn) => this.serve(stream, conn, INFER_PROTOCOL),
-      { maxInboundStreams });
+      { maxInboundStreams: 32 });
     await this.node.handle(HEALTH_PROTOCOL, (stream, conn) => this.serve(stream, conn, HEALTH_PROTOCOL),
       { maxInboundStreams: 8 });
-    const every = Math.max(50, Math.min(5_000, Math.floor(this.idleTtlMs / 4)));
+    const every = Math.max(50, Math.min(5_000, Math.floor(Math.min(this.idleTtlMs, this.connIdleMs) / 4)));
     this.sweeper = setInterval(() => {
       const n = this.sessions.sweep();
       if (n > 0) this.log.debug({ expired: n }, "sessions expired");
+      this.pruneIdleConnections();
     }, every);
     this.sweeper.unref();
     this.log.info({ planId: this.planId, peerId: this.node.peerId.toString() }, "miner service started");
@@ -142,35 +238,62 @@ export class MinerService {
     this.sessions.clear();
   }
 
+  /** Inbound connections that carry no stream and sent no request for connectionIdleTimeoutMs are closed. */
+  private pruneIdleConnections(): void {
+    const now = Date.now();
+    for (const c of this.node.getConnections()) {
+      if (c.direction !== "inbound" || c.status !== "open" || c.streams.length > 0) continue;
+      if (now - (this.lastActivity.get(c) ?? c.timeline.open) < this.connIdleMs) continue;
+      this.log.debug({ peerId: c.remotePeer.toString(), addr: c.remoteAddr.toString() }, "closing idle connection");
+      void c.close().catch((err: unknown) => c.abort(err instanceof Error ? err : new Error(String(err))));
+    }
+  }
+
   // ---- a stream carries requests one after another: read one, answer it, read the next
   private async serve(stream: Stream, connection: Connection, protocol: string): Promise<void> {
-    const peerId = connection.remotePeer.toString();
-    const reader = new FrameReader(stream);
+    const remote: Remote = { peerId: connection.remotePeer.toString(), address: remoteHost(connection.remoteAddr) };
+    this.lastActivity.set(connection, Date.now());
+    const counter = { bytes: 0 };
+    const reader = new FrameReader(counted(stream, counter));
     for (let first = true; ; first = false) {
-      const again = await this.serveOne(stream, reader, peerId, protocol, first);
+      const again = await this.serveOne(stream, reader, counter, remote, protocol, first);
+      this.lastActivity.set(connection, Date.now());
       if (!again) return;
     }
   }
 
   /** Serves one request on the stream; returns whether the stream stays open for another. */
   private async serveOne(
-    stream: Stream, reader: FrameReader, peerId: string, protocol: string, first: boolean,
+    stream: Stream, reader: FrameReader, counter: { bytes: number }, remote: Remote, protocol: string, first: boolean,
   ): Promise<boolean> {
+    const { peerId } = remote;
     const event: RequestEvent = { peerId, protocol, partSizes: [], wireBytes: 0, outcome: "" };
-    // Before a header: the first request must come within the read timeout, later ones within the idle timeout.
-    // After the header: the rest of the message must come within the read timeout.
-    let timer = setTimeout(() => stream.abort(new Error(first ? "request not received in time" : "stream idle")),
-      first ? this.readTimeoutMs : this.streamIdleMs);
-    const headerArrived = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => stream.abort(new Error("request not received in time")), this.readTimeoutMs);
+    // Before a header: the first request's header within headerTimeoutMs of the stream opening, a later one within
+    // the idle timeout. After the header: its payload at minTransferRate at least (after a grace period).
+    const headerTimer = setTimeout(() => stream.abort(new Error(first ? "no request header in time" : "stream idle")),
+      first ? this.headerTimeoutMs : this.streamIdleMs);
+    let rateTimer: NodeJS.Timeout | undefined;
+    const stopTimers = () => { clearTimeout(headerTimer); if (rateTimer !== undefined) clearInterval(rateTimer); };
+    const headerArrived = (declared: number) => {
+      clearTimeout(headerTimer);
+      if (declared === 0) return;
+      const t0 = Date.now();
+      const base = counter.bytes;
+      rateTimer = setInterval(() => {
+        const late = Date.now() - t0 - this.graceMs;
+        if (late > 0 && counter.bytes - base < Math.min(declared, (late / 1000) * this.minRate)) {
+          stream.abort(new Error(`payload slower than ${this.minRate} B/s`));
+        }
+      }, 250);
     };
+    const pending: (() => void)[] = [];
     const release: (() => void)[] = [];
+    let arrived: number | undefined;
     let reply: Reply;
     try {
       if (protocol === HEALTH_PROTOCOL) {
-        const msg = await readMessage(reader, this.limits, HealthRequestHeader, headerArrived);
-        clearTimeout(timer);
+        const msg = await readMessage(reader, this.limits, HealthRequestHeader, () => headerArrived(0));
+        stopTimers();
         if (msg === undefined) return await this.endOfStream(stream, first);
         event.header = msg.header;
         event.headerJson = msg.headerJson;
@@ -178,42 +301,53 @@ export class MinerService {
         reply = { header: this.healthReport(), parts: [] };
       } else {
         const msg = await readMessage(reader, this.limits, InferRequestHeader, (h) => {
-          headerArrived();
           event.header = h;
-          release.push(...this.admit(peerId, h));
+          const declared = h.parts.reduce((s, n) => s + n, 0);
+          pending.push(...this.admit(remote, h, declared));
+          headerArrived(declared);
         });
-        clearTimeout(timer);
+        stopTimers();
+        arrived = performance.now();
+        for (const r of pending.splice(0)) r();
         if (msg === undefined) return await this.endOfStream(stream, first);
         event.partSizes = msg.parts.map((p) => p.byteLength);
         event.headerJson = msg.headerJson;
         event.wireBytes = msg.wireBytes;
-        reply = await this.dispatch(peerId, msg.header, msg.parts);
+        if (msg.header.type === "open") release.push(this.opensPeer.take(peerId), this.opensAddr.take(remote.address));
+        if (msg.header.type !== "close") release.push(...this.takeSlot(remote));
+        reply = await this.dispatch(remote, msg.header, msg.parts);
       }
     } catch (err) {
-      clearTimeout(timer);
+      stopTimers();
       if (stream.status !== "open") {
-        // Reset by the peer, or our timeout: nobody to answer. (An idle stream timing out is not a request.)
-        for (const r of release.splice(0)) r();
+        // Reset by the peer, or our timeouts: nobody to answer. (An idle stream timing out is not a request.)
+        for (const r of [...pending.splice(0), ...release.splice(0)]) r();
         if (event.header !== undefined || first) {
           event.outcome = "ABORTED";
           this.options.onRequest?.(event);
         }
         return false;
       }
+      arrived ??= performance.now();
       reply = this.errorReply(err, peerId);
       // Whatever the peer is still sending (e.g. the payload of a refused open) is dropped, not buffered.
       await stream.closeRead().catch(() => {});
     } finally {
-      for (const r of release.splice(0)) r();
+      for (const r of [...pending.splice(0), ...release.splice(0)]) r();
     }
     const isError = reply.header.type === "error";
     event.outcome = isError ? String(reply.header.code) : reply.header.type;
-    const sending = deadline(this.readTimeoutMs);
+    const sending = deadline(this.replyTimeoutMs);
     let delivered = false;
     try {
       await writeMessage(stream, reply.header, reply.parts, { signal: sending.signal });
       // After an error the stream may be out of sync (an unread payload): end it. Otherwise keep it for the next.
-      if (isError) await stream.close({ signal: sending.signal });
+      if (isError) {
+        await stream.close({ signal: sending.signal });
+        // A peer that keeps its half of a refused stream open (still trickling) gets it reset: it holds nothing
+        // here but a muxer entry, yet that counts against the connection's stream cap.
+        setTimeout(() => { if (stream.status === "open") stream.abort(new Error("refused stream kept open")); }, 1_000).unref();
+      }
       delivered = true;
     } catch (err) {
       this.log.debug({ peerId, err: String(err) }, "could not deliver reply");
@@ -221,6 +355,7 @@ export class MinerService {
     } finally {
       sending.clear();
     }
+    if (arrived !== undefined) event.handledMs = performance.now() - arrived;
     this.options.onRequest?.(event);
     return delivered && !isError;
   }
@@ -234,50 +369,64 @@ export class MinerService {
 
   /**
    * Checks limits as soon as a header is known, before its payload is read: a refused 16 MiB key upload costs us a
-   * header, not 16 MiB of buffer. Returns the releases of what it reserved.
+   * header, not 16 MiB of buffer. Reserves only a *pending* slot (peer, address, declared bytes) while the payload
+   * arrives — never an evaluation slot. Returns the releases of what it reserved.
    */
-  private admit(peerId: string, h: InferRequest): (() => void)[] {
+  private admit(remote: Remote, h: InferRequest, declared: number): (() => void)[] {
+    const { peerId, address } = remote;
     if (this.stopping) throw new ProtocolError("SHUTTING_DOWN", "miner is stopping");
     if (h.type === "close") return [];
     if (h.type === "open") {
       if (h.planId !== this.planId) throw new PlanMismatchError(`this miner serves plan ${this.planId}`);
-      const mine = this.sessions.countFor(peerId) + (this.pendingOpensByPeer.get(peerId) ?? 0);
-      if (mine >= this.maxSessionsPerPeer) {
+      if (this.sessions.countFor(peerId) + this.opensPeer.get(peerId) + this.pendingPeerOpens(peerId) >= this.maxSessionsPerPeer) {
         throw new SessionLimitError(`at most ${this.maxSessionsPerPeer} open sessions per peer; close one first`);
       }
-      if (this.sessions.size + this.pendingOpens >= this.maxSessions) {
+      if (this.sessions.countForAddress(address) + this.opensAddr.get(address) >= this.maxSessionsPerAddress) {
+        throw new SessionLimitError(`at most ${this.maxSessionsPerAddress} open sessions per address`);
+      }
+      if (this.sessions.size + this.opensPeer.total >= this.maxSessions &&
+          this.sessions.evictionCandidate(address, this.evictIdleMs) === undefined) {
         throw new SessionLimitError(`miner is at its limit of ${this.maxSessions} sessions`);
       }
     } else if (this.sessions.get(h.sessionId, peerId) === undefined) {
       throw new UnknownSessionError("no such session (never opened, expired or closed); open a new one");
     }
-    const peerInflight = this.inflightByPeer.get(peerId) ?? 0;
-    if (peerInflight >= this.maxInflightPerPeer) {
-      throw new BusyError(`at most ${this.maxInflightPerPeer} requests in flight per peer`);
+    // Refuse early what could not be evaluated now anyway (nothing is reserved for it).
+    this.checkSlot(remote);
+    if (this.pendingPeer.get(peerId) >= this.maxPendingPerPeer) {
+      throw new BusyError(`at most ${this.maxPendingPerPeer} requests arriving per peer`);
     }
-    if (this.inflight >= this.maxInflight) throw new BusyError("miner is at capacity");
-    this.inflight += 1;
-    this.inflightByPeer.set(peerId, peerInflight + 1);
-    const releases = [() => {
-      this.inflight -= 1;
-      const n = (this.inflightByPeer.get(peerId) ?? 1) - 1;
-      if (n > 0) this.inflightByPeer.set(peerId, n);
-      else this.inflightByPeer.delete(peerId);
-    }];
-    if (h.type === "open") {
-      this.pendingOpens += 1;
-      this.pendingOpensByPeer.set(peerId, (this.pendingOpensByPeer.get(peerId) ?? 0) + 1);
-      releases.push(() => {
-        this.pendingOpens -= 1;
-        const n = (this.pendingOpensByPeer.get(peerId) ?? 1) - 1;
-        if (n > 0) this.pendingOpensByPeer.set(peerId, n);
-        else this.pendingOpensByPeer.delete(peerId);
-      });
+    if (this.pendingAddr.get(address) >= this.maxPendingPerAddress) {
+      throw new BusyError(`at most ${this.maxPendingPerAddress} requests arriving per address`);
     }
+    if (this.pendingBytes.total + declared > this.maxPendingBytes) throw new BusyError("miner is receiving too much at once");
+    const releases = [this.pendingPeer.take(peerId), this.pendingAddr.take(address), this.pendingBytes.take("", declared)];
+    if (h.type === "open") releases.push(this.pendingOpensPeer.take(peerId));
     return releases;
   }
 
-  private async dispatch(peerId: string, h: InferRequest, parts: Uint8Array[]): Promise<Reply> {
+  /** Opens whose header arrived and whose keys are still arriving, per peer (they count against its sessions). */
+  private readonly pendingOpensPeer = new Tally();
+  private pendingPeerOpens(peerId: string): number { return this.pendingOpensPeer.get(peerId); }
+
+  private checkSlot(remote: Remote): void {
+    if (this.inflightPeer.get(remote.peerId) >= this.maxInflightPerPeer) {
+      throw new BusyError(`at most ${this.maxInflightPerPeer} requests in flight per peer`);
+    }
+    if (this.inflightAddr.get(remote.address) >= this.maxInflightPerAddress) {
+      throw new BusyError(`at most ${this.maxInflightPerAddress} requests in flight per address`);
+    }
+    if (this.inflightPeer.total >= this.maxInflight) throw new BusyError("miner is at capacity");
+  }
+
+  /** An evaluation slot, taken once the whole request has arrived. */
+  private takeSlot(remote: Remote): (() => void)[] {
+    this.checkSlot(remote);
+    return [this.inflightPeer.take(remote.peerId), this.inflightAddr.take(remote.address)];
+  }
+
+  private async dispatch(remote: Remote, h: InferRequest, parts: Uint8Array[]): Promise<Reply> {
+    const { peerId, address } = remote;
     const v = PROTOCOL_VERSION;
     switch (h.type) {
       case "open": {
@@ -292,9 +441,10 @@ export class MinerService {
           evalSession.close();
           throw new ProtocolError("SHUTTING_DOWN", "miner is stopping");
         }
-        const rec = this.sessions.add(peerId, evalSession);
-        this.log.debug({ peerId, sessionId: rec.id }, "session opened");
-        return { header: { v, type: "opened", sessionId: rec.id, planId: this.planId, idleTtlMs: this.idleTtlMs }, parts: [] };
+        const rec = this.addSession(remote, evalSession);
+        this.log.debug({ peerId, address, sessionId: rec.id }, "session opened");
+        return { header: { v, type: "opened", sessionId: rec.id, planId: this.planId, idleTtlMs: this.idleTtlMs,
+          hotkey: this.hotkey }, parts: [] };
       }
       case "step": {
         const rec = this.sessions.get(h.sessionId, peerId);
@@ -309,6 +459,26 @@ export class MinerService {
         return { header: { v, type: "closed", sessionId: h.sessionId }, parts: [] };
       }
     }
+  }
+
+  /** Adds a session whose keys loaded; a full table gives one up for it if its policy allows (else SESSION_LIMIT). */
+  private addSession(remote: Remote, evalSession: EvalSession): SessionRecord {
+    let refusal: string | undefined;
+    if (this.sessions.countForAddress(remote.address) >= this.maxSessionsPerAddress) {
+      refusal = `at most ${this.maxSessionsPerAddress} open sessions per address`;
+    } else if (this.sessions.size >= this.maxSessions) {
+      const victim = this.sessions.evictionCandidate(remote.address, this.evictIdleMs);
+      if (victim === undefined) refusal = `miner is at its limit of ${this.maxSessions} sessions`;
+      else {
+        this.log.debug({ evicted: victim.id, from: victim.address, for: remote.address }, "session evicted");
+        this.sessions.remove(victim);
+      }
+    }
+    if (refusal !== undefined) {
+      evalSession.close();
+      throw new SessionLimitError(refusal);
+    }
+    return this.sessions.add(remote.peerId, remote.address, evalSession);
   }
 
   private async evaluate(rec: SessionRecord, inputs: Uint8Array[]): Promise<Uint8Array[]> {
@@ -334,6 +504,9 @@ export class MinerService {
         this.sessions.remove(rec);
         throw new UnknownSessionError(`session lost with its FHE worker; open a new one (${err.message})`);
       }
+      if (err instanceof CerberusError && BAD_INPUT_CODES.has(err.code)) {
+        throw new ProtocolError("BAD_CIPHERTEXT", `input refused [${err.code}]: ${err.message}`.slice(0, 512));
+      }
       throw asWireError(err, "EVAL_FAILED", "evaluation failed");
     } finally {
       limit.clear();
@@ -357,6 +530,14 @@ export class MinerService {
     return { header, parts: [] };
   }
 }
+
+/**
+ * Evaluator codes that mean "your input is bad", not "we failed" (nodes/fhe/errors.ts): the client learns
+ * BAD_CIPHERTEXT and must not retry the same bytes elsewhere expecting a different answer.
+ */
+const BAD_INPUT_CODES: ReadonlySet<string> = new Set([
+  "FHE_CIPHERTEXT_INVALID", "FHE_SIZE_CAP", "FHE_INFLATE_CAP", "FHE_SHAPE", "FHE_PARAMS_MISMATCH",
+]);
 
 /** Any thrown value → an error that is safe to put on the wire (a stable code, no stack, bounded message). */
 function asWireError(err: unknown, fallback: WireErrorCode, what: string): ProtocolError {

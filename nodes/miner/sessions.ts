@@ -5,6 +5,8 @@ import type { EvalSession } from "../net/evaluator.ts";
 export interface SessionRecord {
   readonly id: string;
   readonly peerId: string;
+  /** Remote host (IP) the session was opened from: the unit of fairness (identities cost nothing). */
+  readonly address: string;
   readonly eval: EvalSession;
   readonly openedAt: number;
   lastUsedAt: number;
@@ -27,6 +29,7 @@ export interface SessionTableOptions {
 export class SessionTable {
   private readonly byId = new Map<string, SessionRecord>();
   private readonly countByPeer = new Map<string, number>();
+  private readonly countByAddress = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly options: SessionTableOptions) {
@@ -35,15 +38,38 @@ export class SessionTable {
 
   get size(): number { return this.byId.size; }
   countFor(peerId: string): number { return this.countByPeer.get(peerId) ?? 0; }
+  countForAddress(address: string): number { return this.countByAddress.get(address) ?? 0; }
 
-  add(peerId: string, evalSession: EvalSession): SessionRecord {
+  add(peerId: string, address: string, evalSession: EvalSession): SessionRecord {
     let id: string;
     do id = randomBytes(16).toString("hex"); while (this.byId.has(id));
     const t = this.now();
-    const rec: SessionRecord = { id, peerId, eval: evalSession, openedAt: t, lastUsedAt: t, inflight: 0, removed: false };
+    const rec: SessionRecord = {
+      id, peerId, address, eval: evalSession, openedAt: t, lastUsedAt: t, inflight: 0, removed: false,
+    };
     this.byId.set(id, rec);
     this.countByPeer.set(peerId, this.countFor(peerId) + 1);
+    this.countByAddress.set(address, this.countForAddress(address) + 1);
     return rec;
+  }
+
+  /**
+   * Which session a full table gives up for a newcomer from `address` (docs/PROTOCOL.md, "Sessions"), or undefined:
+   *  1. the least recently used session idle for at least `idleAfterMs`, from anyone; else
+   *  2. the least recently used idle session of the address holding the most sessions, if that address holds at
+   *     least two more than the newcomer's (so addresses converge to equal shares and never ping-pong).
+   * Sessions with a step in flight are never evicted.
+   */
+  evictionCandidate(address: string, idleAfterMs: number): SessionRecord | undefined {
+    const t = this.now();
+    const idle = [...this.byId.values()].filter((r) => r.inflight === 0 && !this.isExpired(r))
+      .sort((a, b) => a.lastUsedAt - b.lastUsedAt);
+    const stale = idle[0];
+    if (stale !== undefined && t - stale.lastUsedAt >= idleAfterMs) return stale;
+    let top: string | undefined;
+    for (const [a, n] of this.countByAddress) if (top === undefined || n > this.countForAddress(top)) top = a;
+    if (top === undefined || this.countForAddress(top) < this.countForAddress(address) + 2) return undefined;
+    return idle.find((r) => r.address === top);
   }
 
   /** The live session with this id owned by this peer, or undefined (unknown, expired, or someone else's). */
@@ -72,6 +98,9 @@ export class SessionTable {
     const n = this.countFor(rec.peerId) - 1;
     if (n > 0) this.countByPeer.set(rec.peerId, n);
     else this.countByPeer.delete(rec.peerId);
+    const m = this.countForAddress(rec.address) - 1;
+    if (m > 0) this.countByAddress.set(rec.address, m);
+    else this.countByAddress.delete(rec.address);
     if (rec.inflight === 0) closeQuietly(rec);
   }
 

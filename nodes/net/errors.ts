@@ -28,6 +28,7 @@ export const LOCAL_ERROR_CODES = [
   "ALL_MINERS_FAILED", // failover ran out of miners
   "ABORTED", // the caller's AbortSignal fired
   "SESSION_CLOSED", // step on a session the caller already closed
+  "HOTKEY_MISMATCH", // the miner behind a seat's peer id serves another hotkey (a copied peer id)
 ] as const;
 export type LocalErrorCode = (typeof LOCAL_ERROR_CODES)[number];
 export type NetErrorCode = WireErrorCode | LocalErrorCode;
@@ -97,6 +98,19 @@ export class UnreachableError extends TransportError {
 }
 export class ProtocolViolationError extends TransportError {
   constructor(message: string, options?: { cause?: unknown }) { super("PROTOCOL_VIOLATION", message, options); }
+}
+/**
+ * The peer we dialled for a seat answered `opened` stating another hotkey: the seat's hotkey registered a peer id
+ * that is not its own (it would be paid for another miner's work). Users fail over; validators score it zero.
+ */
+export class HotkeyMismatchError extends TransportError {
+  readonly seatHotkey: string;
+  readonly statedHotkey: string;
+  constructor(peerId: string, seatHotkey: string, statedHotkey: string) {
+    super("HOTKEY_MISMATCH", `miner ${peerId.slice(-8)} serves hotkey ${statedHotkey}, not the seat's ${seatHotkey}`);
+    this.seatHotkey = seatHotkey;
+    this.statedHotkey = statedHotkey;
+  }
 }
 export class AllMinersFailedError extends TransportError {
   readonly attempts: readonly { peerId: string; code: string; message: string }[];

@@ -5,7 +5,11 @@ import { z } from "zod";
  * protocol version `v` and a `type`; binary parts (ciphertexts, keys) travel outside the JSON (see envelope.ts) and
  * the header only lists their byte lengths in `parts`.
  */
-export const PROTOCOL_VERSION = 1 as const;
+/**
+ * 2: `opened` states the hotkey (EVM address) the miner serves, so a seat that registered someone else's peer id
+ * is caught by the first reply (v1 had no way to tell). Strict schemas make any new field a version change.
+ */
+export const PROTOCOL_VERSION = 2 as const;
 export const INFER_PROTOCOL = "/cerberus/infer/1.0.0";
 export const HEALTH_PROTOCOL = "/cerberus/health/1.0.0";
 
@@ -36,6 +40,8 @@ export const DEFAULT_LIMITS: Readonly<WireLimits> = Object.freeze({
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`));
 export const PlanId = hex(32); // sha256, lowercase hex
 export const SessionId = hex(16); // 128 random bits chosen by the miner
+/** An EVM address in lowercase hex (the canonical form on the wire; compare lowercase). */
+export const Hotkey = z.string().regex(/^0x[0-9a-f]{40}$/);
 const Version = z.literal(PROTOCOL_VERSION);
 const PartLen = z.number().int().min(1).max(2 ** 32 - 1);
 const NoParts = z.array(PartLen).max(0);
@@ -57,7 +63,10 @@ export const InferRequestHeader = z.discriminatedUnion("type", [OpenHeader, Step
 // ---- /cerberus/infer/1.0.0: replies (miner → client)
 export const OpenedHeader = z.strictObject({
   v: Version, type: z.literal("opened"), sessionId: SessionId, planId: PlanId,
-  idleTtlMs: z.number().int().min(1), parts: NoParts,
+  idleTtlMs: z.number().int().min(1),
+  /** The hotkey whose seat this miner serves; said inside the noise channel, so it is bound to the peer id. */
+  hotkey: Hotkey,
+  parts: NoParts,
 });
 export const ResultHeader = z.strictObject({
   v: Version, type: z.literal("result"), sessionId: SessionId, seq: Seq,

@@ -5,6 +5,7 @@ import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { identify, type Identify } from "@libp2p/identify";
 import type { PrivateKey } from "@libp2p/interface";
+import { AddressGate } from "./address-gate.ts";
 
 export type CerberusNode = Libp2p<{ identify: Identify }>;
 
@@ -15,20 +16,50 @@ export interface NodeOptions {
   privateKey?: PrivateKey;
   /** Cap on open connections (default 256). */
   maxConnections?: number;
+  /** Inbound connections (established + upgrading) per remote IP (default 16). */
+  maxConnectionsPerAddress?: number;
+  /** Inbound connections per remote IP still in their noise/yamux upgrade (default 4). */
+  maxPendingPerAddress?: number;
+  /** Inbound connections being upgraded, in total (default 64; libp2p's own default is 10). */
+  maxIncomingPendingConnections?: number;
+  /** An inbound noise + yamux upgrade must finish within this (default 5 s; libp2p's default is 10 s). */
+  inboundUpgradeTimeoutMs?: number;
+  /** New inbound connections per second from one host before they are refused (default 5, libp2p's). */
+  inboundConnectionsPerSecondPerHost?: number;
+  /** Source address of outbound TCP dials (multi-homed hosts; tests use loopback aliases 127.0.0.x). */
+  dialFrom?: string;
 }
 
 /**
  * One libp2p 3 node as every Cerberus agent uses it: TCP + noise + yamux + identify, nothing else (no DHT, no
- * relay, no mDNS — peers come from chain state). Listens on 127.0.0.1 unless told otherwise.
+ * relay, no mDNS — peers come from chain state). Listens on 127.0.0.1 unless told otherwise. Inbound connections are
+ * capped in total, per remote address and while upgrading (docs/PROTOCOL.md, "Limits and errors"), so idle or
+ * half-open connections from a few addresses cannot lock everyone else out.
  */
 export async function createCerberusNode(options: NodeOptions = {}): Promise<CerberusNode> {
-  return createLibp2p({
+  const upgradeTimeoutMs = options.inboundUpgradeTimeoutMs ?? 5_000;
+  const gate = new AddressGate({
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 16,
+    maxPendingPerAddress: options.maxPendingPerAddress ?? 4,
+    upgradeTimeoutMs,
+  });
+  // net.connect takes localAddress; @libp2p/tcp passes dialOpts through but its type lists only a few socket options.
+  const dialOpts = options.dialFrom !== undefined ? ({ localAddress: options.dialFrom } as object) : undefined;
+  const node = await createLibp2p({
     ...(options.privateKey !== undefined ? { privateKey: options.privateKey } : {}),
     addresses: { listen: options.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
-    transports: [tcp()],
+    transports: [tcp(dialOpts !== undefined ? { dialOpts } : {})],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify() },
-    connectionManager: { maxConnections: options.maxConnections ?? 256 },
+    connectionGater: gate.gater(),
+    connectionManager: {
+      maxConnections: options.maxConnections ?? 256,
+      maxIncomingPendingConnections: options.maxIncomingPendingConnections ?? 64,
+      inboundUpgradeTimeout: upgradeTimeoutMs,
+      inboundConnectionThreshold: options.inboundConnectionsPerSecondPerHost ?? 5,
+    },
   });
+  gate.attach(() => node.getConnections());
+  return node;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Hex } from "viem";
 import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
-import { InferClient, type TransportOptions } from "../client/transport.ts";
+import { InferClient, seatAddress, type TransportOptions } from "../client/transport.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { weightsCommitHash } from "../chain/yuma.ts";
 import { ChainRevertError } from "../chain/errors.ts";
@@ -92,7 +92,7 @@ export class ValidatorAgent {
       const outcomes = miner.peerId === ""
         ? contexts.map(() => ({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 }))
         : await challengeMiner({ model: this.model, reference: this.reference, infer: this.infer,
-          miner: { peerId: miner.peerId, multiaddrs: miner.multiaddrs }, contexts });
+          miner: seatAddress(miner), contexts });
       const s = scoreMiner(miner.uid, outcomes, rule);
       scores.push(s);
       this.log.info({ miner: miner.uid, correct: s.correct, of: s.challenges, medianMs: Math.round(s.medianMs),

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { isCerberusError } from "../../../nodes/core/errors.ts";
 import { FrameReader, encodeMessage, readMessage } from "../../../nodes/net/framing.ts";
-import { DEFAULT_LIMITS, InferRequestHeader, InferReplyHeader, KiB } from "../../../nodes/net/messages.ts";
+import { DEFAULT_LIMITS, InferRequestHeader, InferReplyHeader, KiB, PROTOCOL_VERSION } from "../../../nodes/net/messages.ts";
 import { loadOrCreateIdentity } from "../../../nodes/net/identity.ts";
 
 /** Re-chunks bytes at the given cut points, as TCP/yamux may deliver them. */
@@ -30,9 +30,9 @@ describe("envelope framing (header frame + binary payload frame)", () => {
     await fc.assert(fc.asyncProperty(
       fc.array(part, { minLength: 1, maxLength: 8 }), fc.nat(2 ** 32 - 1), fc.array(fc.nat(), { maxLength: 40 }),
       async (parts, seq, cuts) => {
-        const header = { v: 1, type: "step", sessionId: "0f".repeat(16), seq };
+        const header = { v: PROTOCOL_VERSION, type: "step", sessionId: "0f".repeat(16), seq };
         const one = flat(encodeMessage(header, parts).chunks);
-        const close = flat(encodeMessage({ v: 1, type: "close", sessionId: "0f".repeat(16) }).chunks);
+        const close = flat(encodeMessage({ v: PROTOCOL_VERSION, type: "close", sessionId: "0f".repeat(16) }).chunks);
         const reader = new FrameReader(chunked(flat([one, close]), cuts));
         const m = await readMessage(reader, DEFAULT_LIMITS, InferRequestHeader);
         assert.ok(m !== undefined);
@@ -48,7 +48,7 @@ describe("envelope framing (header frame + binary payload frame)", () => {
 
   test("caps are enforced from the header, before the payload is buffered", async () => {
     // the payload never arrives: a refusal must not wait for it
-    const encoded = encodeMessage({ v: 1, type: "step", sessionId: "0f".repeat(16), seq: 0 }, [new Uint8Array(10)]);
+    const encoded = encodeMessage({ v: PROTOCOL_VERSION, type: "step", sessionId: "0f".repeat(16), seq: 0 }, [new Uint8Array(10)]);
     const headerOnly = flat(encoded.chunks.slice(0, 2)); // uvarint(len) + header JSON
     const limits = { ...DEFAULT_LIMITS, maxStepBytes: 5 };
     async function* headerOnlyThenHang(): AsyncGenerator<Uint8Array> {
@@ -58,17 +58,17 @@ describe("envelope framing (header frame + binary payload frame)", () => {
     await assert.rejects(readMessage(new FrameReader(headerOnlyThenHang()), limits, InferRequestHeader),
       (e: unknown) => isCerberusError(e, "TOO_LARGE"));
     // a reply type without parts may not carry any
-    const withParts = flat(encodeMessage({ v: 1, type: "closed", sessionId: "0f".repeat(16) }, [new Uint8Array(3)]).chunks);
+    const withParts = flat(encodeMessage({ v: PROTOCOL_VERSION, type: "closed", sessionId: "0f".repeat(16) }, [new Uint8Array(3)]).chunks);
     await assert.rejects(readMessage(new FrameReader(chunked(withParts, [])), DEFAULT_LIMITS, InferReplyHeader),
       (e: unknown) => isCerberusError(e, "TOO_LARGE"));
     // header frame cap
-    const fat = flat(encodeMessage({ v: 1, type: "close", sessionId: "0f".repeat(16), pad: "x".repeat(17 * KiB) }).chunks);
+    const fat = flat(encodeMessage({ v: PROTOCOL_VERSION, type: "close", sessionId: "0f".repeat(16), pad: "x".repeat(17 * KiB) }).chunks);
     await assert.rejects(readMessage(new FrameReader(chunked(fat, [])), DEFAULT_LIMITS, InferRequestHeader),
       (e: unknown) => isCerberusError(e, "TOO_LARGE"));
   });
 
   test("empty binary parts cannot be encoded (the format reserves length ≥ 1)", () => {
-    assert.throws(() => encodeMessage({ v: 1, type: "step" }, [new Uint8Array(0)]), (e: unknown) => isCerberusError(e, "MALFORMED"));
+    assert.throws(() => encodeMessage({ v: PROTOCOL_VERSION, type: "step" }, [new Uint8Array(0)]), (e: unknown) => isCerberusError(e, "MALFORMED"));
   });
 });
 

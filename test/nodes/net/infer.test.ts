@@ -5,7 +5,7 @@ import * as varint from "uint8-varint";
 import { InferClient } from "../../../nodes/client/transport.ts";
 import { RemoteError } from "../../../nodes/net/errors.ts";
 import { encodeMessage } from "../../../nodes/net/framing.ts";
-import { InferReplyHeader, KiB, MiB } from "../../../nodes/net/messages.ts";
+import { InferReplyHeader, KiB, MiB, PROTOCOL_VERSION } from "../../../nodes/net/messages.ts";
 import { isCerberusError } from "../../../nodes/core/errors.ts";
 import type { CerberusNode } from "../../../nodes/net/node.ts";
 import { rawExchange, startClientNode, startMiner, type TestMiner } from "./fixtures/harness.ts";
@@ -129,20 +129,20 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
     const ct = ckks.encrypt(randomInput(7));
     // a step before any open, for a made-up session
     await expectRemote(client.exchange(miner.address, "/cerberus/infer/1.0.0",
-      { v: 1, type: "step", sessionId: "ab".repeat(16), seq: 0 }, [ct], InferReplyHeader, 10_000), "UNKNOWN_SESSION");
+      { v: PROTOCOL_VERSION, type: "step", sessionId: "ab".repeat(16), seq: 0 }, [ct], InferReplyHeader, 10_000), "UNKNOWN_SESSION");
     // another peer using our session id
     const mine = await client.openSession(miner.address, ckks.sessionKeys());
     const thief = new InferClient(otherNode);
     await expectRemote(thief.exchange(miner.address, "/cerberus/infer/1.0.0",
-      { v: 1, type: "step", sessionId: mine.sessionId, seq: 0 }, [ct], InferReplyHeader, 10_000), "UNKNOWN_SESSION");
+      { v: PROTOCOL_VERSION, type: "step", sessionId: mine.sessionId, seq: 0 }, [ct], InferReplyHeader, 10_000), "UNKNOWN_SESSION");
     await expectRemote(thief.exchange(miner.address, "/cerberus/infer/1.0.0",
-      { v: 1, type: "close", sessionId: mine.sessionId }, [], InferReplyHeader, 10_000), "UNKNOWN_SESSION");
+      { v: PROTOCOL_VERSION, type: "close", sessionId: mine.sessionId }, [], InferReplyHeader, 10_000), "UNKNOWN_SESSION");
     const r = await mine.step([ct]);
     assert.equal(r.outputs.length, 2);
     await mine.close();
     // a step after close
     await expectRemote(client.exchange(miner.address, "/cerberus/infer/1.0.0",
-      { v: 1, type: "step", sessionId: mine.sessionId, seq: 1 }, [ct], InferReplyHeader, 10_000), "UNKNOWN_SESSION");
+      { v: PROTOCOL_VERSION, type: "step", sessionId: mine.sessionId, seq: 1 }, [ct], InferReplyHeader, 10_000), "UNKNOWN_SESSION");
   });
 
   test("malformed, oversized and unsupported messages get typed error replies, never a bare reset", async () => {
@@ -151,23 +151,23 @@ describe("/cerberus/infer/1.0.0 and /cerberus/health/1.0.0 on real libp2p + node
       { name: "header not UTF-8", bytes: [frame(Uint8Array.of(0xff, 0xfe, 0xfd))], code: "MALFORMED" },
       { name: "header a JSON array", bytes: [jsonFrame([1, 2])], code: "MALFORMED" },
       { name: "no version", bytes: [jsonFrame({ type: "step", parts: [] })], code: "MALFORMED" },
-      { name: "future version", bytes: [jsonFrame({ v: 2, type: "step", parts: [] })], code: "UNSUPPORTED_VERSION" },
-      { name: "unknown type", bytes: [jsonFrame({ v: 1, type: "hello", parts: [] })], code: "MALFORMED" },
-      { name: "bad session id", bytes: [jsonFrame({ v: 1, type: "close", sessionId: "xyz", parts: [] })], code: "MALFORMED" },
-      { name: "extra header field", bytes: [jsonFrame({ v: 1, type: "close", sessionId: "ab".repeat(16), parts: [], challenge: true })], code: "MALFORMED" },
-      { name: "negative part length", bytes: [jsonFrame({ v: 1, type: "step", sessionId: "ab".repeat(16), seq: 0, parts: [-1] })], code: "MALFORMED" },
-      { name: "open with one key part", bytes: [jsonFrame({ v: 1, type: "open", planId: evaluator.planId, parts: [10] })], code: "MALFORMED" },
-      { name: "header over 16 KiB", bytes: [jsonFrame({ v: 1, type: "close", pad: "x".repeat(20 * KiB), parts: [] })], code: "TOO_LARGE" },
-      { name: "open declaring 3 MiB of keys (cap 2 MiB)", bytes: [jsonFrame({ v: 1, type: "open", planId: evaluator.planId, parts: [2 * MiB, MiB] }), new Uint8Array(256 * KiB)], code: "TOO_LARGE" },
-      { name: "step declaring 600 KiB (cap 512 KiB)", bytes: [jsonFrame({ v: 1, type: "step", sessionId: "ab".repeat(16), seq: 0, parts: [600 * KiB] })], code: "TOO_LARGE" },
-      { name: "step with 9 parts (cap 8)", bytes: [jsonFrame({ v: 1, type: "step", sessionId: "ab".repeat(16), seq: 0, parts: [1, 1, 1, 1, 1, 1, 1, 1, 1] })], code: "TOO_LARGE" },
-      { name: "close with a payload", bytes: [jsonFrame({ v: 1, type: "close", sessionId: "ab".repeat(16), parts: [4] }), frame(new Uint8Array(4))], code: "TOO_LARGE" },
-      { name: "payload frame shorter than declared", bytes: [jsonFrame({ v: 1, type: "open", planId: evaluator.planId, parts: [100, 100] }), frame(new Uint8Array(150))], code: "MALFORMED" },
-      { name: "payload frame longer than declared", bytes: [jsonFrame({ v: 1, type: "open", planId: evaluator.planId, parts: [100, 100] }), frame(new Uint8Array(250))], code: "TOO_LARGE" },
-      { name: "stream ends inside the payload", closeWrite: true, bytes: [jsonFrame({ v: 1, type: "open", planId: evaluator.planId, parts: [100, 100] }), varint.encode(200), new Uint8Array(50)], code: "MALFORMED" },
+      { name: "future version", bytes: [jsonFrame({ v: PROTOCOL_VERSION + 1, type: "step", parts: [] })], code: "UNSUPPORTED_VERSION" },
+      { name: "unknown type", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "hello", parts: [] })], code: "MALFORMED" },
+      { name: "bad session id", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "close", sessionId: "xyz", parts: [] })], code: "MALFORMED" },
+      { name: "extra header field", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "close", sessionId: "ab".repeat(16), parts: [], challenge: true })], code: "MALFORMED" },
+      { name: "negative part length", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "step", sessionId: "ab".repeat(16), seq: 0, parts: [-1] })], code: "MALFORMED" },
+      { name: "open with one key part", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "open", planId: evaluator.planId, parts: [10] })], code: "MALFORMED" },
+      { name: "header over 16 KiB", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "close", pad: "x".repeat(20 * KiB), parts: [] })], code: "TOO_LARGE" },
+      { name: "open declaring 3 MiB of keys (cap 2 MiB)", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "open", planId: evaluator.planId, parts: [2 * MiB, MiB] }), new Uint8Array(256 * KiB)], code: "TOO_LARGE" },
+      { name: "step declaring 600 KiB (cap 512 KiB)", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "step", sessionId: "ab".repeat(16), seq: 0, parts: [600 * KiB] })], code: "TOO_LARGE" },
+      { name: "step with 9 parts (cap 8)", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "step", sessionId: "ab".repeat(16), seq: 0, parts: [1, 1, 1, 1, 1, 1, 1, 1, 1] })], code: "TOO_LARGE" },
+      { name: "close with a payload", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "close", sessionId: "ab".repeat(16), parts: [4] }), frame(new Uint8Array(4))], code: "TOO_LARGE" },
+      { name: "payload frame shorter than declared", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "open", planId: evaluator.planId, parts: [100, 100] }), frame(new Uint8Array(150))], code: "MALFORMED" },
+      { name: "payload frame longer than declared", bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "open", planId: evaluator.planId, parts: [100, 100] }), frame(new Uint8Array(250))], code: "TOO_LARGE" },
+      { name: "stream ends inside the payload", closeWrite: true, bytes: [jsonFrame({ v: PROTOCOL_VERSION, type: "open", planId: evaluator.planId, parts: [100, 100] }), varint.encode(200), new Uint8Array(50)], code: "MALFORMED" },
       { name: "stream ends before any request", closeWrite: true, bytes: [], code: "MALFORMED" },
-      { name: "wrong plan", bytes: [bytesOf(encodeMessage({ v: 1, type: "open", planId: "00".repeat(32) }, [new Uint8Array(8), new Uint8Array(8)]))], code: "PLAN_MISMATCH" },
-      { name: "garbage keys", bytes: [bytesOf(encodeMessage({ v: 1, type: "open", planId: evaluator.planId }, [new Uint8Array(1000).fill(3), new Uint8Array(1000).fill(4)]))], code: "BAD_KEYS" },
+      { name: "wrong plan", bytes: [bytesOf(encodeMessage({ v: PROTOCOL_VERSION, type: "open", planId: "00".repeat(32) }, [new Uint8Array(8), new Uint8Array(8)]))], code: "PLAN_MISMATCH" },
+      { name: "garbage keys", bytes: [bytesOf(encodeMessage({ v: PROTOCOL_VERSION, type: "open", planId: evaluator.planId }, [new Uint8Array(1000).fill(3), new Uint8Array(1000).fill(4)]))], code: "BAD_KEYS" },
     ];
     for (const c of cases) {
       const reply = await rawExchange(otherNode, miner, c.bytes, { closeWrite: c.closeWrite }).catch((e: unknown) => { throw new Error(`${c.name}: ${String(e)}`); });
