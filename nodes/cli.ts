@@ -5,7 +5,7 @@ import { loadPinnedModel } from "./client/brain-model.ts";
 import { generate } from "./client/generate.ts";
 import { InferClient } from "./client/transport.ts";
 import { CerberusError } from "./core/errors.ts";
-import { createCerberusNode } from "./net/node.ts";
+import { createCerberusNode, DEFAULT_LISTEN } from "./net/node.ts";
 import { CBR, bigintArg, chainFrom, floatArg, intArg, type ChainFlags } from "./cli/args.ts";
 import { registerBrainCommands } from "./cli/brain.ts";
 import { registerStakingCommands } from "./cli/staking.ts";
@@ -27,7 +27,7 @@ registerStakingCommands(program, g);
 // ── agents ──
 program.command("miner").description("run a miner: serve encrypted inference for a Brain")
   .requiredOption("--brain <id>", "Brain id", bigintArg)
-  .option("--listen <multiaddr...>", "libp2p listen addresses", ["/ip4/127.0.0.1/tcp/0"])
+  .option("--listen <multiaddr...>", "libp2p listen addresses (TCP for agents, /ws for browsers)", [...DEFAULT_LISTEN])
   .option("--model-dir <dir>", "model folder (checked against the Brain's hashes)", "models")
   .option("--data-dir <dir>", "identity folder (keeps the peer id across restarts)")
   .option("--threads <n>", "evaluation worker threads (0 = main thread)", intArg, 1)
