@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { loadPinnedModel } from "./client/brain-model.ts";
 import { generate } from "./client/generate.ts";
+import { rankMiners } from "./client/miners.ts";
 import { InferClient } from "./client/transport.ts";
 import { CerberusError } from "./core/errors.ts";
 import { createCerberusNode, DEFAULT_LISTEN } from "./net/node.ts";
@@ -63,8 +64,7 @@ program.command("generate").description("generate text under encryption from a p
     const chain = chainFrom(g(), false);
     const b = await chain.brain(o.brain);
     const model = loadPinnedModel(b, { dir: o.modelDir });
-    const miners = [...b.miners].filter((m) => m.multiaddrs.length > 0)
-      .sort((x, y) => y.incentiveRaw - x.incentiveRaw || x.uid - y.uid).map((m) => ({ peerId: m.peerId, multiaddrs: m.multiaddrs }));
+    const miners = rankMiners(b.miners);
     const node = await createCerberusNode({ listen: [] });
     try {
       process.stdout.write(prompt);

@@ -56,6 +56,8 @@ export interface GenerateResult {
   words: GeneratedWord[];
   /** One-time key upload (bytes) summed over the sessions opened (a failover uploads again). */
   keyBytes: number;
+  /** Wall time of those key uploads (included in the first word's `ms`, and in the word after a failover). */
+  keyUploadMs: number;
   sessionsOpened: number;
   failovers: number;
 }
@@ -97,7 +99,11 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
       });
       const logits = fhe.decryptOutput(result.outputs);
-      const id = sample(topKOnly(softmax(logits, model.client.vocab.size, temperature), topK), rng, exclude);
+      const probs = softmax(logits, model.client.vocab.size, temperature);
+      // Excluded ids leave before the top-k cut: with top-k 1 and <unk> on top, `sample` would otherwise see zero
+      // mass left and return id 1 instead of the best real word.
+      for (const e of exclude) probs[e] = 0;
+      const id = sample(topKOnly(probs, topK), rng, exclude);
       context.push(id);
       const word: GeneratedWord = {
         index, id, word: model.client.vocab.words[id] ?? "<unk>", ms: performance.now() - started,
@@ -115,6 +121,7 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
     text: words.map((w) => w.word).join(" "),
     words,
     keyBytes: session.stats.openBytesUp,
+    keyUploadMs: session.stats.openMs,
     sessionsOpened: session.stats.sessionsOpened,
     failovers: session.stats.failovers,
   };
