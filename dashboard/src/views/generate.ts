@@ -106,7 +106,8 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
         },
         onFailover: (e) => {
           failovers.append(h("li", { "data-failover": e.error.code },
-            `miner ${short(e.from.peerId)} failed (${e.error.code}) during ${e.phase} → ${e.to ? short(e.to.peerId) : "no miner left"}`));
+            `miner ${short(e.from.peerId)} failed during ${e.phase} (${e.error.code}: ${e.error.message.slice(0, 200)}) → ` +
+            `${e.to ? `trying ${short(e.to.peerId)}` : "no miner left"}`));
         },
       });
       const steady = result.words.slice(1).map((w) => w.ms);
@@ -133,7 +134,7 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
       ]));
     } catch (err) {
       console.warn(err);
-      setPhase("error", "");
+      setPhase("error", "Generation failed.");
       errors.replaceChildren(errorBox(err));
     } finally {
       controller = undefined;
