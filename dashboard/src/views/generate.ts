@@ -39,11 +39,11 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
   const prompt = h("textarea", { id: "prompt", rows: 3, cols: 60, placeholder: "the jury said" }) as HTMLTextAreaElement;
   prompt.value = "the jury said";
   const num = (id: string, value: string, attrs: Record<string, string | number> = {}) =>
-    h("input", { id, type: "number", value, ...attrs }) as HTMLInputElement;
+    h("input", { id, type: "number", value, style: "width: 5em", ...attrs }) as HTMLInputElement;
   const words = num("words", "10", { min: 1, max: 200, step: 1 });
   const topK = num("top-k", "40", { min: 1, step: 1 });
   const temperature = num("temperature", "0.8", { min: 0.05, step: 0.05 });
-  const modelName = h("input", { id: "model-name", type: "text", value: DEFAULT_MODEL, size: 12 }) as HTMLInputElement;
+  const modelName = h("input", { id: "model-name", type: "text", value: DEFAULT_MODEL, style: "width: 8em" }) as HTMLInputElement;
   const go = h("button", { id: "generate-btn", type: "submit" }, "Generate") as HTMLButtonElement;
   const stop = h("button", { id: "stop-btn", type: "button", disabled: true }, "Stop") as HTMLButtonElement;
   const progress = h("p", { id: "progress", class: "muted", "data-phase": "idle" }, "");

@@ -25,6 +25,10 @@ import { startRpcProxy, type RpcProxy, type Eip1193 } from "../../../nodes/chain
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
 import { pino } from "pino";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { COMPR_ZSTD, unwrapSeal } from "../../../nodes/fhe/serialize.ts";
 import type { RequestEvent } from "../../../nodes/miner/service.ts";
 import type { SessionKeys } from "../../../nodes/net/evaluator.ts";
@@ -58,6 +62,8 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
   let profile: string;
   let dataDir: string;
   let brainId: bigint;
+  let deadPeerId: string;
+  let deadPort: number;
   const received: { kind: "keys" | "step"; parts: Uint8Array[] }[] = [];
   const requests: RequestEvent[] = [];
 
@@ -74,6 +80,14 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
       modelHash: model.modelHash, fheParamsHash: model.planHash, uri: "brown-lm", tempo: 50,
       limits: { maxMiners: 8, maxValidators: 4, minMinerStake: 0n, minValidatorStake: 100n * CBR, immunityPeriod: 5 },
     });
+    // A miner that registered a /ws address and then went away: it sorts first (uid 0, no incentive yet), so the
+    // page must fail over from it to the live miner.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
+    deadPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    deadPeerId = peerIdFromPrivateKey(await generateKeyPair("Ed25519")).toString();
+    await as(accounts[2]!).register(brainId, "Miner", { peerId: deadPeerId, multiaddrs: [`/ip4/127.0.0.1/tcp/${deadPort}/ws`] });
     miner = await MinerAgent.start({ chain: as(accounts[1]!), brainId, modelDir: join(root, "models"),
       dataDir: join(dataDir, "miner"), logger: minerLog, service: { onRequest: (e) => requests.push(e) } });
     // Record what the miner's evaluator is handed: the bytes a curious miner could look at.
@@ -132,7 +146,7 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
     assert.ok(addrs.some((a) => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/.test(a)), `tcp address among ${addrs.join(" ")}`);
   });
 
-  it("generates 5 words greedily in the page: they equal the plaintext ONNX argmax, the miner saw only ciphertexts", async () => {
+  it("generates 5 words greedily in the page, failing over from a dead miner: the words equal the plaintext ONNX argmax, the miner saw only ciphertexts", async () => {
     const page = await ctx.newPage();
     const problems: string[] = [];
     page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
@@ -142,7 +156,7 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
     page.on("request", (r) => sent.push(r.url()));
     await page.goto(`${base}#/generate/${brainId}`);
     await page.waitForSelector('body[data-ready="generate"]', { timeout: 60_000 });
-    assert.equal(await page.getAttribute("#miner-count", "data-count"), "1");
+    assert.equal(await page.getAttribute("#miner-count", "data-count"), "2");
     await page.fill("#prompt", PROMPT);
     await page.fill("#words", String(WORDS));
     await page.fill("#top-k", "1");
@@ -176,7 +190,11 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
     assert.deepEqual(result.words.map((w) => w.id), expected);
     assert.deepEqual(shown, expected);
     assert.ok(result.words.every((w) => w.miner === miner.peerId));
-    assert.equal(result.failovers, 0);
+    // Failover: the dead miner first (refused dial, before any key left the page), then the live one.
+    assert.equal(result.failovers, 1);
+    assert.equal(result.sessionsOpened, 1);
+    assert.deepEqual(await page.$$eval("#failovers li", (lis) => lis.map((li) => li.getAttribute("data-failover"))), ["UNREACHABLE"]);
+    assert.match((await page.textContent("#failovers"))!, new RegExp(deadPeerId.slice(-4)));
 
     // What the miner got: one key upload, then one step per word, each part a SEAL ciphertext in our envelope.
     const steps = received.filter((r) => r.kind === "step");
@@ -203,7 +221,9 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
     }
     // Nothing of the model or the prompt went anywhere but the page's own origin (model files, RPC) and the miner.
     assert.ok(sent.every((u) => u.startsWith(base) || u.startsWith("data:")), `requests off-origin: ${sent.filter((u) => !u.startsWith(base)).join(" ")}`);
-    assert.deepEqual(problems, []);
+    // The one expected console error: Chromium reporting the dead miner's refused WebSocket.
+    const refused = `WebSocket connection to 'ws://127.0.0.1:${deadPort}/' failed`;
+    assert.deepEqual(problems.filter((p) => !p.startsWith(refused)), []);
 
     const m = {
       sealLoadMs: Math.round(result.sealLoadMs),
