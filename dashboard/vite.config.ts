@@ -2,7 +2,9 @@
  * Vite config of the dashboard. The browser talks to one origin: `/rpc` is proxied to the chain's JSON-RPC
  * (CERBERUS_RPC_URL, default http://127.0.0.1:8545 — the node of `npm start`) and `/deployment.json` serves the
  * deployments file (CERBERUS_DEPLOYMENT, default deployments/localhost.json), read fresh on every request so a
- * redeploy needs no restart. Same-origin avoids CORS on nodes that do not send it.
+ * redeploy needs no restart. Same-origin avoids CORS on nodes that do not send it. `/models/<name>.onnx`,
+ * `.client.json` and `.client.bin` serve the Brain's model files from CERBERUS_MODEL_DIR (default models/) for the
+ * Generate page, which checks them against the Brain's on-chain hashes before use (as the CLI does).
  */
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -16,6 +18,7 @@ const repoRoot = resolve(here, "..");
 export interface DashboardEnv {
   rpcUrl: string;
   deploymentsPath: string;
+  modelDir: string;
 }
 
 export function dashboardEnv(env: NodeJS.ProcessEnv = process.env): DashboardEnv {
@@ -24,6 +27,7 @@ export function dashboardEnv(env: NodeJS.ProcessEnv = process.env): DashboardEnv
   return {
     rpcUrl,
     deploymentsPath: resolve(repoRoot, env.CERBERUS_DEPLOYMENT || "deployments/localhost.json"),
+    modelDir: resolve(repoRoot, env.CERBERUS_MODEL_DIR || "models"),
   };
 }
 
@@ -41,6 +45,31 @@ function deploymentPlugin(path: string): Plugin {
   };
   return {
     name: "cerberus-deployment",
+    configureServer: (server) => void server.middlewares.use(serve),
+    configurePreviewServer: (server) => void server.middlewares.use(serve),
+  };
+}
+
+/** Only these three files per model name, from one folder: nothing else on the machine is reachable by URL. */
+const MODEL_FILE = /^\/models\/([A-Za-z0-9_-]{1,64})\.(onnx|client\.json|client\.bin)$/;
+
+function modelsPlugin(dir: string): Plugin {
+  const serve = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    const m = MODEL_FILE.exec(req.url?.split("?")[0] ?? "");
+    if (m === null) return next();
+    const path = join(dir, `${m[1]}.${m[2]}`);
+    if (!existsSync(path)) {
+      res.statusCode = 404;
+      res.end(`no model file ${m[1]}.${m[2]} in ${dir} (set CERBERUS_MODEL_DIR)`);
+      return;
+    }
+    res.setHeader("content-type", m[2] === "client.json" ? "application/json" : "application/octet-stream");
+    // The page checks the bytes against the chain anyway; no-store keeps a retrained model from being served stale.
+    res.setHeader("cache-control", "no-store");
+    res.end(readFileSync(path));
+  };
+  return {
+    name: "cerberus-models",
     configureServer: (server) => void server.middlewares.use(serve),
     configurePreviewServer: (server) => void server.middlewares.use(serve),
   };
@@ -71,8 +100,11 @@ export default defineConfig(() => {
     },
     preview: { host: "127.0.0.1", port, proxy },
     optimizeDeps: { include: ["viem", "zod"] },
+    // node-seal's package entry is its Node build; the page injects the web build (WASM inlined in the JS), and the
+    // client's lazy default loader must resolve to that same module rather than bundle a second 2 MB copy.
+    resolve: { alias: [{ find: /^node-seal$/, replacement: "node-seal/throws_wasm_web_es.js" }] },
     build: { outDir: join(repoRoot, ".cerberus", "dashboard-dist"), emptyOutDir: true, target: "es2022" },
-    plugins: [deploymentPlugin(env.deploymentsPath)],
+    plugins: [deploymentPlugin(env.deploymentsPath), modelsPlugin(env.modelDir)],
     logLevel: (process.env.DASHBOARD_QUIET ? "warn" : "info") as LogLevel,
   };
 });

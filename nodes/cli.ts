@@ -3,9 +3,10 @@ import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { loadPinnedModel } from "./client/brain-model.ts";
 import { generate } from "./client/generate.ts";
-import { InferClient, seatAddress } from "./client/transport.ts";
+import { rankMiners } from "./client/miners.ts";
+import { InferClient } from "./client/transport.ts";
 import { CerberusError } from "./core/errors.ts";
-import { createCerberusNode } from "./net/node.ts";
+import { createCerberusNode, DEFAULT_LISTEN } from "./net/node.ts";
 import { CBR, bigintArg, chainFrom, floatArg, intArg, type ChainFlags } from "./cli/args.ts";
 import { registerBrainCommands } from "./cli/brain.ts";
 import { registerStakingCommands } from "./cli/staking.ts";
@@ -27,7 +28,7 @@ registerStakingCommands(program, g);
 // ── agents ──
 program.command("miner").description("run a miner: serve encrypted inference for a Brain")
   .requiredOption("--brain <id>", "Brain id", bigintArg)
-  .option("--listen <multiaddr...>", "libp2p listen addresses", ["/ip4/127.0.0.1/tcp/0"])
+  .option("--listen <multiaddr...>", "libp2p listen addresses (TCP for agents, /ws for browsers)", [...DEFAULT_LISTEN])
   .option("--model-dir <dir>", "model folder (checked against the Brain's hashes)", "models")
   .option("--data-dir <dir>", "identity folder (keeps the peer id across restarts)")
   .option("--threads <n>", "evaluation worker threads (0 = main thread)", intArg, 1)
@@ -63,8 +64,7 @@ program.command("generate").description("generate text under encryption from a p
     const chain = chainFrom(g(), false);
     const b = await chain.brain(o.brain);
     const model = loadPinnedModel(b, { dir: o.modelDir });
-    const miners = [...b.miners].filter((m) => m.multiaddrs.length > 0)
-      .sort((x, y) => y.incentiveRaw - x.incentiveRaw || x.uid - y.uid).map(seatAddress);
+    const miners = rankMiners(b.miners);
     const node = await createCerberusNode({ listen: [] });
     try {
       process.stdout.write(prompt);

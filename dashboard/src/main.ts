@@ -3,6 +3,7 @@
  *   #/                 Brains list, emission schedule, recent activity
  *   #/brain/<id>       one Brain: epoch state, incentive chart, validators' commit/reveal, sortable neurons
  *   #/staker[/<addr>]  a staker's positions and claimable rewards; stake/delegate through an injected wallet
+ *   #/generate[/<id>]  private generation: CKKS keys in the page, a miner over libp2p WebSockets
  * When a page has finished loading, <body data-ready="<page>"> is set (the browser test waits on it).
  */
 import { httpReader, parseDeployment, type CerberusReader } from "../../nodes/sdk/index.ts";
@@ -10,6 +11,7 @@ import { errorBox, h } from "./ui.ts";
 import { renderBrains } from "./views/brains.ts";
 import { renderBrain } from "./views/brain.ts";
 import { renderStaker } from "./views/staker.ts";
+import { renderGenerate } from "./views/generate.ts";
 
 const app = document.getElementById("app") as HTMLElement;
 let generation = 0;
@@ -26,6 +28,9 @@ async function route(reader: CerberusReader): Promise<void> {
       page = "brain";
       if (!/^\d+$/.test(parts[1])) throw new Error(`not a Brain id: ${parts[1]}`);
       await renderBrain(reader, view, BigInt(parts[1]), () => gen === generation);
+    } else if (parts[0] === "generate") {
+      page = "generate";
+      await renderGenerate(reader, view, parts[1], () => gen === generation);
     } else if (parts[0] === "staker") {
       page = "staker";
       await renderStaker(reader, view, parts[1], () => gen === generation);

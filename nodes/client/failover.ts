@@ -25,6 +25,8 @@ export interface FailoverStats {
   sessionsOpened: number;
   /** Key-upload bytes over all sessions opened (a failover costs one more upload). */
   openBytesUp: number;
+  /** Wall time of the successful key uploads (session opens), summed. */
+  openMs: number;
   bytesUp: number;
   bytesDown: number;
   roundTrips: number;
@@ -51,7 +53,7 @@ function isCallerError(err: unknown): boolean {
  */
 export class FailoverSession {
   readonly stats: FailoverStats = {
-    failovers: 0, sessionsOpened: 0, openBytesUp: 0, bytesUp: 0, bytesDown: 0, roundTrips: 0, steps: 0,
+    failovers: 0, sessionsOpened: 0, openBytesUp: 0, openMs: 0, bytesUp: 0, bytesDown: 0, roundTrips: 0, steps: 0,
   };
   readonly failures: { peerId: string; code: string; message: string }[] = [];
   private index = 0;
@@ -84,6 +86,7 @@ export class FailoverSession {
         this.session = await this.client.openSession(miner, this.keys, options);
         this.stats.sessionsOpened += 1;
         this.stats.openBytesUp += this.session.stats.open.bytesUp;
+        this.stats.openMs += this.session.stats.open.ms;
       } catch (err) {
         this.fail(miner, err, "open");
       }

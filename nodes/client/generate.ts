@@ -1,6 +1,7 @@
 import { CerberusError } from "../core/errors.ts";
-import { FheClient } from "../fhe/index.ts";
-import { softmax, sample } from "../model/lm.ts";
+import { FheClient } from "../fhe/client.ts";
+import type { SEALLibrary } from "../fhe/seal.ts";
+import { softmax, sample } from "../model/client-model.ts";
 import { createRng } from "../model/prng.ts";
 import type { BrainModel } from "./brain-model.ts";
 import { FailoverSession, type FailoverEvent } from "./failover.ts";
@@ -39,7 +40,14 @@ export interface GenerateRequest extends SamplingOptions {
   stepTimeoutMs?: number;
   onWord?: (word: GeneratedWord) => void;
   onFailover?: (event: FailoverEvent) => void;
+  /**
+   * Called once the session keys exist (before any upload): their size, the time to set up SEAL's context and the
+   * secret key (`setupMs`; the context is cached per process) and to generate the evaluation keys (`keygenMs`).
+   */
+  onKeys?: (keys: { keyBytes: number; setupMs: number; keygenMs: number }) => void;
   signal?: AbortSignal;
+  /** The SEAL library (default: node-seal's Node build; a browser injects the web build). */
+  seal?: SEALLibrary;
 }
 
 export interface GenerateResult {
@@ -48,6 +56,8 @@ export interface GenerateResult {
   words: GeneratedWord[];
   /** One-time key upload (bytes) summed over the sessions opened (a failover uploads again). */
   keyBytes: number;
+  /** Wall time of those key uploads (included in the first word's `ms`, and in the word after a failover). */
+  keyUploadMs: number;
   sessionsOpened: number;
   failovers: number;
 }
@@ -71,8 +81,12 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
   const rng = createRng(request.seed ?? Math.floor(Math.random() * 2 ** 31));
   const exclude = request.excludeUnknown === false ? [] : [model.client.vocab.unkId];
   const context = model.client.encode(request.prompt);
-  const fhe = await FheClient.create(model.descriptor);
-  const session = new FailoverSession(infer, request.miners, fhe.keygen(), {
+  const setupStarted = performance.now();
+  const fhe = await FheClient.create(model.descriptor, request.seal);
+  const keygenStarted = performance.now();
+  const keys = fhe.keygen();
+  request.onKeys?.({ keyBytes: keys.keyBytes, setupMs: keygenStarted - setupStarted, keygenMs: performance.now() - keygenStarted });
+  const session = new FailoverSession(infer, request.miners, keys, {
     ...(request.onFailover !== undefined ? { onFailover: request.onFailover } : {}),
   });
   const words: GeneratedWord[] = [];
@@ -86,7 +100,11 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
       });
       const logits = result.value;
-      const id = sample(topKOnly(softmax(logits, model.client.vocab.size, temperature), topK), rng, exclude);
+      const probs = softmax(logits, model.client.vocab.size, temperature);
+      // Excluded ids leave before the top-k cut: with top-k 1 and <unk> on top, `sample` would otherwise see zero
+      // mass left and return id 1 instead of the best real word.
+      for (const e of exclude) probs[e] = 0;
+      const id = sample(topKOnly(probs, topK), rng, exclude);
       context.push(id);
       const word: GeneratedWord = {
         index, id, word: model.client.vocab.words[id] ?? "<unk>", ms: performance.now() - started,
@@ -104,6 +122,7 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
     text: words.map((w) => w.word).join(" "),
     words,
     keyBytes: session.stats.openBytesUp,
+    keyUploadMs: session.stats.openMs,
     sessionsOpened: session.stats.sessionsOpened,
     failovers: session.stats.failovers,
   };

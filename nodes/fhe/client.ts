@@ -57,8 +57,11 @@ export class FheClient {
     this.evaluator = seal.Evaluator(ctx);
   }
 
-  /** `descriptor` usually arrives from the miner: it is validated with zod before anything is built from it. */
-  static async create(descriptor: unknown): Promise<FheClient> {
+  /**
+   * `descriptor` usually arrives from the miner: it is validated with zod before anything is built from it. `seal`
+   * is the SEAL library to use (default: node-seal's Node build; the browser passes its web build).
+   */
+  static async create(descriptor: unknown, seal?: SEALLibrary): Promise<FheClient> {
     const parsed = PlanDescriptorSchema.safeParse(descriptor);
     if (!parsed.success) throw new PlanDescriptorError(`invalid plan descriptor: ${parsed.error.message}`);
     if (planIdFor(parsed.data.modelHash, parsed.data.options) !== parsed.data.planId) {
@@ -67,7 +70,7 @@ export class FheClient {
     if (parsed.data.options.params !== null && parsed.data.options.params !== parsed.data.params) {
       throw new PlanDescriptorError("plan descriptor's parameter set differs from the one its options force");
     }
-    return new FheClient(await loadSeal(), parsed.data);
+    return new FheClient(seal ?? await loadSeal(), parsed.data);
   }
 
   /** Public evaluation keys for exactly the plan's rotation steps (+ relin keys if it squares), seeded + zstd. */

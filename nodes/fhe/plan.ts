@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../core/sha256.ts";
 import { z } from "zod";
 import { compileOnnx, graphLevels, type Stage, type StageGraph } from "./compiler.ts";
 import { diagonal, linearLayout, nextPow2, type LinearLayout } from "./diagonals.ts";
@@ -100,7 +100,7 @@ export function normalizePlanOptions(o: PlanOptions): NormalizedPlanOptions {
 export interface NormalizedPlanOptions { params: string | null; rotationKeys: RotationMode; babySteps: number | null }
 
 export function modelHashOf(modelBytes: Uint8Array): string {
-  return createHash("sha256").update(modelBytes).digest("hex");
+  return sha256Hex(modelBytes);
 }
 
 /**
@@ -111,8 +111,7 @@ export function modelHashOf(modelBytes: Uint8Array): string {
 export function planIdFor(modelHash: string, options: PlanOptions | NormalizedPlanOptions): string {
   const n = normalizePlanOptions({ params: options.params ?? undefined, rotationKeys: options.rotationKeys,
     babySteps: options.babySteps ?? undefined });
-  return createHash("sha256").update(`cerberus-fhe-plan-v1\u0000${modelHash.toLowerCase()}\u0000${JSON.stringify(n)}`)
-    .digest("hex");
+  return sha256Hex(`cerberus-fhe-plan-v1\u0000${modelHash.toLowerCase()}\u0000${JSON.stringify(n)}`);
 }
 
 export function planIdOf(modelBytes: Uint8Array, options: PlanOptions): string {

@@ -1,4 +1,3 @@
-import SEAL from "node-seal";
 import type { SEALLibrary } from "node-seal/implementation/seal.js";
 import type { Context } from "node-seal/implementation/context.js";
 import type { ParmsIdType } from "node-seal/implementation/parms-id-type.js";
@@ -15,10 +14,14 @@ export type { SEALLibrary };
 export type PublicSeal = Omit<SEALLibrary, "Decryptor" | "KeyGenerator" | "SecretKey">;
 
 let loading: Promise<SEALLibrary> | undefined;
-/** One WASM instance per process (node-seal is single-threaded; more instances would only cost memory). */
+/**
+ * One WASM instance per process (node-seal is single-threaded; more instances would only cost memory). Imported
+ * lazily so that a browser, which injects node-seal's web build instead (FheClient.create's `seal`), never loads
+ * the Node build.
+ */
 export function loadSeal(): Promise<SEALLibrary> {
   // node-seal's typings describe its ES build; on Node the UMD build's module.exports is the factory itself.
-  loading ??= (SEAL as unknown as () => Promise<SEALLibrary>)();
+  loading ??= import("node-seal").then((m) => (m.default as unknown as () => Promise<SEALLibrary>)());
   return loading;
 }
 

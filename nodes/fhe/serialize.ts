@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256 } from "../core/sha256.ts";
 import { CiphertextInvalidError, InflateCapError, KeysInvalidError, SizeCapError } from "./errors.ts";
 import { ZSTD_BLOCK_MAX, ZstdFormatError, zstdInflateBound } from "./zstd-bound.ts";
 
@@ -75,7 +75,7 @@ export function wrapSeal(kind: SerializedKind, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(ENVELOPE_BYTES + body.length);
   out.set(MAGIC, 0);
   out[4] = KIND_CODE[kind];
-  out.set(createHash("sha256").update(body).digest().subarray(0, 16), 8);
+  out.set(sha256(body).subarray(0, 16), 8);
   out.set(body, ENVELOPE_BYTES);
   return out;
 }
@@ -89,7 +89,7 @@ export function unwrapSeal(kind: SerializedKind, bytes: Uint8Array, cap: number,
   if (MAGIC.some((m, i) => bytes[i] !== m)) throw new Err(`${kind}: not a Cerberus FHE message (bad magic)`);
   if (bytes[4] !== KIND_CODE[kind]) throw new Err(`${kind}: message holds kind ${bytes[4]}, not ${kind}`);
   const body = bytes.subarray(ENVELOPE_BYTES);
-  const digest = createHash("sha256").update(body).digest().subarray(0, 16);
+  const digest = sha256(body).subarray(0, 16);
   for (let i = 0; i < 16; i++) {
     if (digest[i] !== bytes[8 + i]) throw new Err(`${kind}: digest mismatch (corrupted or truncated in transit)`);
   }

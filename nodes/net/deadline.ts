@@ -11,6 +11,7 @@ export interface Deadline {
 export function deadline(ms: number): Deadline {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${ms} ms`, "TimeoutError")), ms);
-  timer.unref(); // sockets keep a busy process alive; a pending timeout alone should not
+  // Sockets keep a busy process alive; a pending timeout alone should not. (Browsers' timers are plain numbers.)
+  (timer as { unref?: () => void }).unref?.();
   return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }

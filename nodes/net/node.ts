@@ -1,6 +1,7 @@
 import "../core/polyfills.ts"; // must run before libp2p touches Promise.withResolvers
 import { createLibp2p, type Libp2p } from "libp2p";
 import { tcp } from "@libp2p/tcp";
+import { webSockets } from "@libp2p/websockets";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { identify, type Identify } from "@libp2p/identify";
@@ -10,7 +11,10 @@ import { AddressGate } from "./address-gate.ts";
 export type CerberusNode = Libp2p<{ identify: Identify }>;
 
 export interface NodeOptions {
-  /** Listen addresses; default loopback only on a random port. Pass [] for a dial-only node (clients, validators). */
+  /**
+   * Listen addresses; default loopback only, TCP and WebSockets on random ports (DEFAULT_LISTEN). Pass [] for a
+   * dial-only node (clients, validators).
+   */
   listen?: string[];
   /** A fixed identity (a miner registers its peer id on-chain, so it must persist one). Default: a fresh Ed25519 key. */
   privateKey?: PrivateKey;
@@ -30,11 +34,14 @@ export interface NodeOptions {
   dialFrom?: string;
 }
 
+/** A miner listens on TCP (agents) and on WebSockets (browsers cannot open raw TCP); it registers both on-chain. */
+export const DEFAULT_LISTEN: readonly string[] = ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"];
+
 /**
- * One libp2p 3 node as every Cerberus agent uses it: TCP + noise + yamux + identify, nothing else (no DHT, no
- * relay, no mDNS — peers come from chain state). Listens on 127.0.0.1 unless told otherwise. Inbound connections are
- * capped in total, per remote address and while upgrading (docs/PROTOCOL.md, "Limits and errors"), so idle or
- * half-open connections from a few addresses cannot lock everyone else out.
+ * One libp2p 3 node as every Cerberus agent uses it: TCP + WebSockets + noise + yamux + identify, nothing else (no
+ * DHT, no relay, no mDNS — peers come from chain state). Listens on 127.0.0.1 unless told otherwise. Inbound
+ * connections are capped in total, per remote address and while upgrading (docs/PROTOCOL.md, "Limits and errors"),
+ * so idle or half-open connections from a few addresses cannot lock everyone else out.
  */
 export async function createCerberusNode(options: NodeOptions = {}): Promise<CerberusNode> {
   const upgradeTimeoutMs = options.inboundUpgradeTimeoutMs ?? 5_000;
@@ -47,8 +54,8 @@ export async function createCerberusNode(options: NodeOptions = {}): Promise<Cer
   const dialOpts = options.dialFrom !== undefined ? ({ localAddress: options.dialFrom } as object) : undefined;
   const node = await createLibp2p({
     ...(options.privateKey !== undefined ? { privateKey: options.privateKey } : {}),
-    addresses: { listen: options.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
-    transports: [tcp(dialOpts !== undefined ? { dialOpts } : {})],
+    addresses: { listen: options.listen ?? [...DEFAULT_LISTEN] },
+    transports: [tcp(dialOpts !== undefined ? { dialOpts } : {}), webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify() },

@@ -1,0 +1,92 @@
+/**
+ * The heavy half of the Generate page, loaded only when a person generates: node-seal's web build, a browser
+ * libp2p node, and the SAME client code as the CLI (nodes/client: model checks, generate loop, failover, transport).
+ * The secret key is created inside FheClient in this page and never leaves it; only public evaluation keys and
+ * ciphertexts go to the miner.
+ */
+import SEAL from "node-seal/throws_wasm_web_es.js";
+import { assembleBrainModel, type BrainModel } from "../../../nodes/client/brain-model-core.ts";
+import { generate, type GeneratedWord, type GenerateResult } from "../../../nodes/client/generate.ts";
+import type { FailoverEvent } from "../../../nodes/client/failover.ts";
+import { InferClient, type MinerAddress } from "../../../nodes/client/transport.ts";
+import type { SEALLibrary } from "../../../nodes/fhe/seal.ts";
+import { parseClientModel } from "../../../nodes/model/client-model.ts";
+import { createBrowserNode } from "../../../nodes/net/browser-node.ts";
+
+let seal: Promise<SEALLibrary> | undefined;
+function loadSealWeb(): Promise<SEALLibrary> {
+  // The web build's default export is the factory (its .d.ts types it as the library's loader).
+  seal ??= (SEAL as unknown as () => Promise<SEALLibrary>)();
+  return seal;
+}
+
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const res = await fetch(url, { cache: "no-store" });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+const models = new Map<string, BrainModel>();
+
+/**
+ * The Brain's model files from the dashboard's /models/, checked exactly as the CLI's loadPinnedModel does: the
+ * ONNX bytes must hash to the Brain's modelHash and the compiled FHE plan must have its fheParamsHash (a mismatch is
+ * a typed MODEL_HASH_MISMATCH error), and the client part must fit the plan.
+ */
+export async function loadModel(name: string, brain: { modelHash: string; fheParamsHash: string }): Promise<BrainModel> {
+  const key = `${name} ${brain.modelHash} ${brain.fheParamsHash}`;
+  const cached = models.get(key);
+  if (cached !== undefined) return cached;
+  const base = `/models/${encodeURIComponent(name)}`;
+  const [onnxBytes, clientJson, clientBin] = await Promise.all([
+    fetchBytes(`${base}.onnx`), fetchBytes(`${base}.client.json`), fetchBytes(`${base}.client.bin`),
+  ]);
+  const model = assembleBrainModel({
+    name, onnxBytes, client: parseClientModel(clientJson, clientBin, `${name}.client.json`),
+    expectedModelHash: brain.modelHash, expectedPlanHash: brain.fheParamsHash,
+  });
+  models.set(key, model);
+  return model;
+}
+
+export interface RunOptions {
+  model: BrainModel;
+  miners: readonly MinerAddress[];
+  prompt: string;
+  words: number;
+  topK: number;
+  temperature: number;
+  seed?: number;
+  /** Dial private / plain-ws addresses (local chains); see createBrowserNode. */
+  allowPrivate: boolean;
+  stepTimeoutMs?: number;
+  signal?: AbortSignal;
+  onSeal?: (ms: number) => void;
+  onKeys?: (keys: { keyBytes: number; setupMs: number; keygenMs: number }) => void;
+  onWord?: (word: GeneratedWord) => void;
+  onFailover?: (event: FailoverEvent) => void;
+}
+
+export async function run(o: RunOptions): Promise<GenerateResult & { sealLoadMs: number }> {
+  const t0 = performance.now();
+  const lib = await loadSealWeb();
+  const sealLoadMs = performance.now() - t0;
+  o.onSeal?.(sealLoadMs);
+  const node = await createBrowserNode({ allowPrivate: o.allowPrivate });
+  const infer = new InferClient(node, { stepTimeoutMs: o.stepTimeoutMs ?? 30_000 });
+  try {
+    const result = await generate({
+      model: o.model, infer, miners: o.miners, prompt: o.prompt, words: o.words, topK: o.topK,
+      temperature: o.temperature, seal: lib,
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.signal !== undefined ? { signal: o.signal } : {}),
+      ...(o.onKeys !== undefined ? { onKeys: o.onKeys } : {}),
+      ...(o.onWord !== undefined ? { onWord: o.onWord } : {}),
+      ...(o.onFailover !== undefined ? { onFailover: o.onFailover } : {}),
+    });
+    return { ...result, sealLoadMs };
+  } finally {
+    await infer.close().catch(() => {});
+    await node.stop();
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * Generate: private text generation from the browser. The page reads the Brain from the chain, ranks its miners by
+ * incentive (keeping those with a /ws address), checks the model files against the Brain's hashes, creates the CKKS
+ * keys here (the secret key never leaves the page) and talks to a miner directly over libp2p WebSockets, failing
+ * over to the next miner if one fails. The heavy parts (SEAL, libp2p) load only when generating.
+ */
+import { getBrain, type CerberusReader } from "../../../nodes/sdk/index.ts";
+import { isWebSocketAddr, rankMiners } from "../../../nodes/client/miners.ts";
+import type { GeneratedWord } from "../../../nodes/client/generate.ts";
+import { errorBox, h, kv, plural, short } from "../ui.ts";
+
+const DEFAULT_MODEL = "brown-lm";
+
+const kb = (bytes: number): string => (bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(2)} MB` : `${(bytes / 1024).toFixed(1)} KB`);
+const ms = (x: number): string => `${Math.round(x)} ms`;
+const median = (xs: number[]): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+type KeygenInfo = { keyBytes: number; setupMs: number; keygenMs: number };
+// Read through a function: the callback that fills it is invisible to TypeScript's narrowing.
+const keysOf = (holder: { last?: KeygenInfo }): KeygenInfo | undefined => holder.last;
+
+/** A local chain (Hardhat) or a page served from this machine: its miners listen on loopback/private ws. */
+function isLocal(chainId: number): boolean {
+  return chainId === 31337 || /^(127\.|localhost$|\[::1\]$)/.test(location.hostname);
+}
+
+export async function renderGenerate(r: CerberusReader, view: HTMLElement, brainParam: string | undefined,
+  alive: () => boolean): Promise<void> {
+  if (brainParam !== undefined && !/^\d+$/.test(brainParam)) throw new Error(`not a Brain id: ${brainParam}`);
+  const brainId = BigInt(brainParam ?? "1");
+  const brain = await getBrain(r, brainId);
+  if (!alive()) return;
+  const miners = rankMiners(brain.miners, isWebSocketAddr);
+
+  const prompt = h("textarea", { id: "prompt", rows: 3, cols: 60, placeholder: "the jury said" }) as HTMLTextAreaElement;
+  prompt.value = "the jury said";
+  const num = (id: string, value: string, attrs: Record<string, string | number> = {}) =>
+    h("input", { id, type: "number", value, style: "width: 5em", ...attrs }) as HTMLInputElement;
+  const words = num("words", "10", { min: 1, max: 200, step: 1 });
+  const topK = num("top-k", "40", { min: 1, step: 1 });
+  const temperature = num("temperature", "0.8", { min: 0.05, step: 0.05 });
+  const modelName = h("input", { id: "model-name", type: "text", value: DEFAULT_MODEL, style: "width: 8em" }) as HTMLInputElement;
+  const go = h("button", { id: "generate-btn", type: "submit" }, "Generate") as HTMLButtonElement;
+  const stop = h("button", { id: "stop-btn", type: "button", disabled: true }, "Stop") as HTMLButtonElement;
+  const progress = h("p", { id: "progress", class: "muted", "data-phase": "idle" }, "");
+  const output = h("p", { id: "output", class: "generated" });
+  const stats = h("div", { id: "gen-stats" });
+  const failovers = h("ul", { id: "failovers" });
+  const errors = h("div", { id: "gen-error" });
+
+  const setPhase = (phase: string, text: string) => {
+    progress.dataset.phase = phase;
+    progress.textContent = text;
+  };
+
+  let controller: AbortController | undefined;
+  const keygen: { last?: KeygenInfo } = {};
+  stop.addEventListener("click", () => controller?.abort());
+
+  const onSubmit = async (ev: Event) => {
+    ev.preventDefault();
+    if (controller !== undefined) return;
+    errors.replaceChildren();
+    failovers.replaceChildren();
+    stats.replaceChildren();
+    delete stats.dataset.result;
+    controller = new AbortController();
+    go.disabled = true;
+    stop.disabled = false;
+    const text = prompt.value.trim();
+    const promptSpan = h("span", { class: "prompt" }, text);
+    output.replaceChildren(promptSpan);
+    const seen: GeneratedWord[] = [];
+    let keyInfo = "";
+    delete keygen.last;
+    try {
+      if (text.length === 0) throw new Error("type a prompt first");
+      const n = Number(words.value), k = Number(topK.value), t = Number(temperature.value);
+      if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error("words must be an integer from 1 to 200");
+      if (!Number.isInteger(k) || k < 1) throw new Error("top-k must be a positive integer");
+      if (!(t > 0)) throw new Error("temperature must be > 0");
+      if (miners.length === 0) throw new Error(`Brain #${brainId} has no miner with a WebSocket (/ws) address`);
+      setPhase("loading", "Loading the client (SEAL, libp2p) and the model; checking it against the Brain's hashes…");
+      const engine = await import("../generate/engine.ts");
+      const model = await engine.loadModel(modelName.value.trim() || DEFAULT_MODEL, brain);
+      setPhase("keygen", "Generating CKKS keys in this page (the secret key stays here)…");
+      const result = await engine.run({
+        model, miners, prompt: text, words: n, topK: k, temperature: t, allowPrivate: isLocal(r.deployment.chainId),
+        signal: controller.signal,
+        onKeys: (keys) => {
+          keygen.last = keys;
+          keyInfo = `keys ${kb(keys.keyBytes)} (generated in ${ms(keys.setupMs + keys.keygenMs)})`;
+          setPhase("uploading", `Uploading ${keyInfo} to miner ${short(miners[0]!.peerId)}…`);
+        },
+        onWord: (w) => {
+          seen.push(w);
+          output.append(" ", h("span", { class: "word", "data-id": w.id, "data-ms": Math.round(w.ms), title: `${Math.round(w.ms)} ms` }, w.word));
+          const steady = seen.slice(1).map((x) => x.ms);
+          setPhase("generating", `word ${w.index + 1}/${n} · ${ms(w.ms)}${w.index === 0 ? " (incl. key upload)" : ""} · ` +
+            `${steady.length > 0 ? `${ms(median(steady))}/word · ` : ""}↑ ${kb(w.bytesUp)} ↓ ${kb(w.bytesDown)} per word · ` +
+            `${keyInfo} · miner ${short(w.miner)}`);
+        },
+        onFailover: (e) => {
+          failovers.append(h("li", { "data-failover": e.error.code },
+            `miner ${short(e.from.peerId)} failed during ${e.phase} (${e.error.code}: ${e.error.message.slice(0, 200)}) → ` +
+            `${e.to ? `trying ${short(e.to.peerId)}` : "no miner left"}`));
+        },
+      });
+      const steady = result.words.slice(1).map((w) => w.ms);
+      const perWord = {
+        medianMs: median(result.words.map((w) => w.ms)),
+        steadyMedianMs: median(steady),
+        bytesUp: median(result.words.map((w) => w.bytesUp)),
+        bytesDown: median(result.words.map((w) => w.bytesDown)),
+      };
+      setPhase("done", `${plural(result.words.length, "word")} · ${ms(Number.isNaN(perWord.steadyMedianMs) ? perWord.medianMs : perWord.steadyMedianMs)}/word · ` +
+        `↑ ${kb(perWord.bytesUp)} ↓ ${kb(perWord.bytesDown)} per word · keys ${kb(result.keyBytes)} uploaded in ${ms(result.keyUploadMs)} · ` +
+        `${plural(result.failovers, "failover")}`);
+      stats.dataset.result = JSON.stringify({
+        words: result.words.map((w) => ({ id: w.id, word: w.word, ms: w.ms, bytesUp: w.bytesUp, bytesDown: w.bytesDown, miner: w.miner })),
+        keyBytes: result.keyBytes, keyUploadMs: result.keyUploadMs, failovers: result.failovers,
+        sessionsOpened: result.sessionsOpened, sealLoadMs: result.sealLoadMs, keygen: keysOf(keygen), perWord,
+      });
+      stats.replaceChildren(kv([
+        ["Miner", h("span", { class: "mono" }, result.words.at(-1)?.miner ?? "")],
+        ["SEAL load", ms(result.sealLoadMs)],
+        ["Key generation", keysOf(keygen) ? `${ms(keysOf(keygen)!.setupMs)} context + secret key, ${ms(keysOf(keygen)!.keygenMs)} evaluation keys` : ""],
+        ["Key upload", `${kb(result.keyBytes)} in ${ms(result.keyUploadMs)} (${plural(result.sessionsOpened, "session")})`],
+        ["Per word", `${ms(perWord.steadyMedianMs)} median after the first (first ${ms(result.words[0]?.ms ?? 0)}), ↑ ${kb(perWord.bytesUp)} ↓ ${kb(perWord.bytesDown)}`],
+      ]));
+    } catch (err) {
+      console.warn(err);
+      setPhase("error", "Generation failed.");
+      errors.replaceChildren(errorBox(err));
+    } finally {
+      controller = undefined;
+      go.disabled = false;
+      stop.disabled = true;
+    }
+  };
+  const form = h("form", { id: "generate-form", onsubmit: (ev: Event) => void onSubmit(ev) },
+    h("label", {}, "Prompt", h("br", {}), prompt),
+    h("div", { class: "row" },
+      h("label", {}, "Words ", words), " ",
+      h("label", {}, "Top-k ", topK), " ",
+      h("label", {}, "Temperature ", temperature), " ",
+      h("label", {}, "Model files ", modelName), " ",
+      go, " ", stop),
+  );
+
+  view.replaceChildren(
+    h("h1", {}, `Generate privately · Brain #${brain.id} ${brain.uri ? `(${brain.uri})` : ""}`),
+    h("p", { class: "muted" },
+      "Your prompt and the generated words never leave this page in the clear: the CKKS keys are generated here, the " +
+      "miner receives only public evaluation keys and ciphertexts, and this page decrypts the logits."),
+    h("p", { id: "miner-count", "data-count": miners.length },
+      `${plural(miners.length, "miner")} reachable from the browser (of ${brain.miners.length}), tried in order of on-chain incentive.`),
+    form, progress, output, errors, failovers, stats,
+  );
+}
