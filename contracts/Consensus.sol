@@ -15,8 +15,9 @@ import {YumaMath} from "./lib/YumaMath.sol";
 ///      epoch e during epoch e, reveal during the first ⌊tempo/2⌋ blocks of epoch e+1, and anyone may settle epoch e
 ///      from block genesis + (e+1)·tempo + ⌊tempo/2⌋ on. Epochs settle in increasing order, one at a time per Brain;
 ///      an epoch that was never settled is skipped for good once a later one settles.
-///      Commit hash: keccak256(abi.encode(uint256 brainId, uint256 epoch, uint16[] uids, uint16[] weights, bytes32
-///      salt)). Revealed weights are row-normalized to 65,535 and stored packed (16 uint16 per slot) in a two-epoch
+///      Commit hash: keccak256(abi.encode(uint256 chainId, address consensus, uint256 brainId, uint256 epoch,
+///      address hotkey, uint16 validatorUid, uint16[] uids, uint16[] weights, bytes32 salt)); a seat that changes
+///      hands loses its pending commits and reveals. Revealed weights are row-normalized to 65,535 and stored packed (16 uint16 per slot) in a two-epoch
 ///      ring buffer (epoch parity), so weights must be settled before the reveal window of epoch e+2 opens.
 ///      Settlement is a state machine advanced by `settle(brainId, epoch, steps)`: phase A (one step per miner:
 ///      consensus, clipping, ranks, bond EMA, dividend sums), finalization (emission is minted and split, validator
@@ -140,8 +141,10 @@ contract Consensus is IConsensus, Ownable {
 
     // ─────────────────────────── commit / reveal ───────────────────────────
 
-    /// @notice Validator: commits keccak256(abi.encode(brainId, epoch, uids, weights, salt)) for the current epoch.
-    ///         A later commit in the same epoch replaces the earlier one.
+    /// @notice Validator: commits keccak256(abi.encode(uint256 chainId, address consensus, uint256 brainId, uint256
+    ///         epoch, address hotkey, uint16 validatorUid, uint16[] uids, uint16[] weights, bytes32 salt)) for the
+    ///         current epoch, where hotkey = the committing (and revealing) address and validatorUid its seat. A later
+    ///         commit in the same epoch replaces the earlier one.
     function commit(uint256 brainId, uint256 epoch, bytes32 hash) external {
         uint16 uid = _validatorUid(brainId);
         uint256 cur = epochAt(brainId, block.number);
@@ -162,10 +165,23 @@ contract Consensus is IConsensus, Ownable {
         bytes32 c = st.commits[epoch][uid];
         if (c == bytes32(0)) revert NoCommit(epoch, uid);
         if (st.revealTag[epoch & 1][uid] == epoch + 1) revert AlreadyRevealed(epoch, uid);
-        if (keccak256(abi.encode(brainId, epoch, uids, weights, salt)) != c) revert CommitMismatch();
+        if (_commitHash(brainId, epoch, uid, uids, weights, salt) != c) revert CommitMismatch();
         _storeWeights(st.weights[epoch & 1][uid], brains.limits(brainId).maxMiners, uids, weights);
         st.revealTag[epoch & 1][uid] = uint64(epoch + 1);
         emit WeightsRevealed(brainId, epoch, uid, msg.sender);
+    }
+
+    /// @dev The hash binds the chain, this contract, the Brain, the epoch, the revealing hotkey and its seat, so a
+    ///      commit copied from another validator (or another deployment or chain) can never be revealed by the copier.
+    function _commitHash(
+        uint256 brainId,
+        uint256 epoch,
+        uint16 uid,
+        uint16[] calldata uids,
+        uint16[] calldata weights,
+        bytes32 salt
+    ) private view returns (bytes32) {
+        return keccak256(abi.encode(block.chainid, address(this), brainId, epoch, msg.sender, uid, uids, weights, salt));
     }
 
     function _checkRevealWindow(uint256 brainId, uint256 epoch) private view {
@@ -577,8 +593,7 @@ contract Consensus is IConsensus, Ownable {
         } else {
             _prime(st.s);
             for (uint256 g; g < GROUPS; ++g) st.bonds[uid][g] = ONES16;
-            st.revealTag[0][uid] = 0;
-            st.revealTag[1][uid] = 0;
+            _clearSeatVotes(brainId, st, uid);
             st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         }
     }
@@ -591,8 +606,7 @@ contract Consensus is IConsensus, Ownable {
             if (amount != 0) claimable[hotkey] += amount;
             st.incentive[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         } else {
-            st.revealTag[0][uid] = 0;
-            st.revealTag[1][uid] = 0;
+            _clearSeatVotes(brainId, st, uid);
             st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         }
     }
@@ -668,6 +682,16 @@ contract Consensus is IConsensus, Ownable {
         s.emission = 1;
         s.validatorPaid = 1;
         s.ownerPaid = 1;
+    }
+
+    /// @dev A validator seat that changes hands inherits neither the commits that can still be revealed (this epoch's
+    ///      and the previous one's) nor the reveals of its previous holder.
+    function _clearSeatVotes(uint256 brainId, BrainState storage st, uint16 uid) private {
+        uint256 cur = epochAt(brainId, block.number);
+        if (st.commits[cur][uid] != bytes32(0)) st.commits[cur][uid] = bytes32(0);
+        if (cur != 0 && st.commits[cur - 1][uid] != bytes32(0)) st.commits[cur - 1][uid] = bytes32(0);
+        st.revealTag[0][uid] = 0;
+        st.revealTag[1][uid] = 0;
     }
 
     function _checkHook(uint256 brainId) private view returns (BrainState storage st) {

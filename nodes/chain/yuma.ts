@@ -3,7 +3,7 @@
  * with exactly the same integer operations and truncating divisions. Used by the known-answer tests, and later by
  * dashboards and simulations. Pure functions, no I/O. Spec: docs/PROTOCOL.md "## Consensus math".
  */
-import { encodeAbiParameters, keccak256, type Hex } from "viem";
+import { encodeAbiParameters, keccak256, type Address, type Hex } from "viem";
 import { CerberusError } from "../core/errors.ts";
 
 /** Input the contracts would reject (same rules as Consensus.reveal). */
@@ -20,18 +20,37 @@ export const GWEI = 1_000_000_000n; // miner ledger unit
 export const MAX_MINERS = 256;
 export const MAX_VALIDATORS = 32;
 
-/** keccak256(abi.encode(uint256 brainId, uint256 epoch, uint16[] uids, uint16[] weights, bytes32 salt)). */
+/** What a commit binds besides the weights (Consensus.reveal recomputes it with msg.sender and its seat). */
+export interface CommitBinding {
+  chainId: bigint;
+  /** The Consensus contract. */
+  consensus: Address;
+  brainId: bigint;
+  epoch: bigint;
+  /** The validator hotkey that will reveal. */
+  hotkey: Address;
+  /** Its validator seat in the Brain. */
+  validatorUid: number;
+}
+
+/**
+ * keccak256(abi.encode(uint256 chainId, address consensus, uint256 brainId, uint256 epoch, address hotkey,
+ * uint16 validatorUid, uint16[] uids, uint16[] weights, bytes32 salt)): a copied commit cannot be revealed by anyone
+ * but the hotkey and seat it names, on another chain or on another deployment.
+ */
 export function weightsCommitHash(
-  brainId: bigint,
-  epoch: bigint,
+  b: CommitBinding,
   uids: readonly number[],
   weights: readonly number[],
   salt: Hex,
 ): Hex {
   return keccak256(
     encodeAbiParameters(
-      [{ type: "uint256" }, { type: "uint256" }, { type: "uint16[]" }, { type: "uint16[]" }, { type: "bytes32" }],
-      [brainId, epoch, [...uids], [...weights], salt],
+      [
+        { type: "uint256" }, { type: "address" }, { type: "uint256" }, { type: "uint256" }, { type: "address" },
+        { type: "uint16" }, { type: "uint16[]" }, { type: "uint16[]" }, { type: "bytes32" },
+      ],
+      [b.chainId, b.consensus, b.brainId, b.epoch, b.hotkey, b.validatorUid, [...uids], [...weights], salt],
     ),
   );
 }

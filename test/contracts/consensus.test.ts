@@ -164,7 +164,7 @@ describe("Consensus: commit, reveal, settle", () => {
     const epoch = await nextEpoch(w);
     const v0 = w.validators[0];
     const r = row(HONEST, 0);
-    const hash = h.commitHash(w.brainId, epoch, r.uids, r.weights, r.salt);
+    const hash = h.commitHash(await h.bindingOf(w, w.brainId, v0), w.brainId, epoch, r.uids, r.weights, r.salt);
     await expect(c.connect(w.miners[0]).commit(w.brainId, epoch, hash))
       .to.be.revertedWithCustomError(c, "NotValidator")
       .withArgs(w.brainId, await w.miners[0].getAddress());
@@ -206,7 +206,7 @@ describe("Consensus: commit, reveal, settle", () => {
     await h.gotoCommitWindow(w, w.brainId, e2);
     for (let k = 0; k < 4; k++) {
       const b = bad[k];
-      await c.connect(w.validators[k]).commit(w.brainId, e2, h.commitHash(w.brainId, e2, b.uids, b.weights, b.salt));
+      await c.connect(w.validators[k]).commit(w.brainId, e2, h.commitHash(await h.bindingOf(w, w.brainId, w.validators[k]), w.brainId, e2, b.uids, b.weights, b.salt));
     }
     await h.gotoRevealWindow(w, w.brainId, e2);
     for (let k = 0; k < 4; k++) {
@@ -218,7 +218,7 @@ describe("Consensus: commit, reveal, settle", () => {
     const e3 = e2 + 1n;
     await h.gotoCommitWindow(w, w.brainId, e3);
     const b = bad[4];
-    await c.connect(v1).commit(w.brainId, e3, h.commitHash(w.brainId, e3, b.uids, b.weights, b.salt));
+    await c.connect(v1).commit(w.brainId, e3, h.commitHash(await h.bindingOf(w, w.brainId, v1), w.brainId, e3, b.uids, b.weights, b.salt));
     await h.gotoRevealWindow(w, w.brainId, e3);
     await expect(c.connect(v1).reveal(w.brainId, e3, b.uids, b.weights, b.salt)).to.be.revertedWithCustomError(
       c,

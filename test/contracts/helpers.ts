@@ -110,7 +110,25 @@ export async function registerValidator(
   await (await env.neurons.connect(who).register(brainId, ROLE_VALIDATOR, peerIdOf(1000 + i), addrsOf(1000 + i))).wait();
 }
 
+/** What a commit hash binds besides the weights: chain, Consensus contract, Brain, epoch, hotkey and its seat. */
+export interface CommitBinding {
+  chainId: bigint;
+  consensus: string;
+  hotkey: string;
+  uid: bigint | number;
+}
+
+/** The binding of `who`'s current validator seat in `brainId`. */
+export async function bindingOf(env: Env, brainId: bigint, who: Signer): Promise<CommitBinding> {
+  const hotkey = await who.getAddress();
+  const [, , uid] = await env.neurons.uidOf(brainId, hotkey);
+  const { chainId } = await hre.ethers.provider.getNetwork();
+  return { chainId, consensus: await env.consensus.getAddress(), hotkey, uid };
+}
+
+/** keccak256(abi.encode(chainId, consensus, brainId, epoch, hotkey, validatorUid, uids, weights, salt)). */
 export function commitHash(
+  b: CommitBinding,
   brainId: bigint,
   epoch: bigint,
   uids: readonly number[],
@@ -119,8 +137,8 @@ export function commitHash(
 ): string {
   return hre.ethers.keccak256(
     hre.ethers.AbiCoder.defaultAbiCoder().encode(
-      ["uint256", "uint256", "uint16[]", "uint16[]", "bytes32"],
-      [brainId, epoch, uids, weights, salt],
+      ["uint256", "address", "uint256", "uint256", "address", "uint16", "uint16[]", "uint16[]", "bytes32"],
+      [b.chainId, b.consensus, brainId, epoch, b.hotkey, b.uid, uids, weights, salt],
     ),
   );
 }
@@ -168,9 +186,8 @@ export async function commitAll(env: Env, brainId: bigint, epoch: bigint, vs: Si
   const gas: bigint[] = [];
   for (let k = 0; k < vs.length; k++) {
     const r = rs[k];
-    const rc = await (
-      await env.consensus.connect(vs[k]).commit(brainId, epoch, commitHash(brainId, epoch, r.uids, r.weights, r.salt))
-    ).wait();
+    const hash = commitHash(await bindingOf(env, brainId, vs[k]), brainId, epoch, r.uids, r.weights, r.salt);
+    const rc = await (await env.consensus.connect(vs[k]).commit(brainId, epoch, hash)).wait();
     gas.push(rc!.gasUsed);
   }
   return gas;
@@ -202,4 +219,20 @@ export async function settleAll(env: Env, brainId: bigint, epoch: bigint, steps:
 
 export function salt(k: number): string {
   return hre.ethers.zeroPadValue(hre.ethers.toBeHex(k + 1), 32);
+}
+
+/** Settles `epoch` in one call and returns the validator rewards paid into Staking by hotkey (RewardsDistributed). */
+export async function settleRewards(env: Env, brainId: bigint, epoch: bigint): Promise<Map<string, bigint>> {
+  const rc = await (await env.consensus.settle(brainId, epoch, 1000, { gasLimit: 16_000_000 })).wait();
+  const out = new Map<string, bigint>();
+  for (const log of rc!.logs) {
+    let parsed;
+    try {
+      parsed = env.staking.interface.parseLog(log);
+    } catch {
+      continue;
+    }
+    if (parsed?.name === "RewardsDistributed") out.set(parsed.args.hotkey, parsed.args.amount);
+  }
+  return out;
 }

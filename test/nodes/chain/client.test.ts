@@ -51,8 +51,10 @@ test("ChainClient: a full epoch through the typed client on the in-process EVM",
   const salt = `0x${"ab".repeat(32)}` as const;
   const uids = [mUid];
   const weights = [65_535];
-  await v.commit(brainId, epoch, commitHash(brainId, epoch, uids, weights, salt));
-  assert.equal(await v.commitOf(brainId, epoch, vUid), commitHash(brainId, epoch, uids, weights, salt));
+  const binding = { chainId: BigInt(await v.public.getChainId()), consensus: v.deployment.contracts.Consensus.address,
+    brainId, epoch, hotkey: validator, validatorUid: vUid };
+  await v.commit(brainId, epoch, commitHash(binding, uids, weights, salt));
+  assert.equal(await v.commitOf(brainId, epoch, vUid), commitHash(binding, uids, weights, salt));
   await assert.rejects(v.reveal(brainId, epoch, uids, weights, salt),
     (err: unknown) => err instanceof ChainRevertError && err.errorName === "RevealWindowClosed");
   const w = await v.windows(brainId, epoch);

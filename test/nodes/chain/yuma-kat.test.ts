@@ -120,6 +120,7 @@ test("Consensus settlement on the EVM matches the reference over several random 
     await (await as(neurons, v).register(brainId, 1, "0x1" + i, "0x")).wait();
     validators.push(v);
   }
+  const chainId = (await ethers.provider.getNetwork()).chainId;
   let bonds = Array.from({ length: V }, () => new Array<bigint>(M).fill(0n));
   const [genesis, tempo] = await brains.timing(brainId);
   const now = async () => BigInt(await ethers.provider.getBlockNumber());
@@ -148,7 +149,8 @@ test("Consensus settlement on the EVM matches the reference over several random 
     await goto(genesis + epoch * tempo);
     for (let i = 0; i < V; i++) {
       const x = reveals[i];
-      await (await as(consensus, validators[i]).commit(brainId, epoch, weightsCommitHash(brainId, epoch, x.uids, x.weights, x.salt))).wait();
+      await (await as(consensus, validators[i]).commit(brainId, epoch, weightsCommitHash({ chainId, consensus: d.contracts.Consensus.address as Hex, brainId, epoch,
+        hotkey: validators[i].address as Hex, validatorUid: i }, x.uids, x.weights, x.salt))).wait();
     }
     await goto(genesis + (epoch + 1n) * tempo);
     for (let i = 0; i < V; i++) {
