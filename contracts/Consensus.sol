@@ -280,22 +280,29 @@ contract Consensus is IConsensus, Ownable {
         }
     }
 
+    /// @dev Voting stake of validator seats (docs/PROTOCOL.md "Stake timing"): min(stake at the block before the epoch
+    ///      began, stake now), so stake added during the epoch (a flash stake before `settle`) neither votes nor earns;
+    ///      a validator whose voting stake is below the Brain's minValidatorStake neither votes nor earns either.
     function _start(uint256 brainId, BrainState storage st, uint256 epoch, bool store)
         private
         returns (uint256[32] memory shares)
     {
+        uint256 minStake = brains.limits(brainId).minValidatorStake;
         Settlement storage s = st.s;
         (uint256 minerMask, uint256 vMask) = neurons.occupancy(brainId);
         address[32] memory hk = neurons.validatorHotkeys(brainId);
         uint256 parity = epoch & 1;
+        (uint256 epochStart,,) = windows(brainId, epoch);
         uint256[32] memory stakes;
         uint256 total;
         uint32 revealed;
         for (uint256 i; i < 32; ++i) {
             if (vMask & (1 << i) == 0 || st.revealTag[parity][i] != epoch + 1) continue;
+            uint256 v = _min(staking.stakeAt(hk[i], epochStart - 1), staking.totalStake(hk[i]));
+            if (v < minStake || v == 0) continue;
             revealed |= uint32(1 << i);
-            stakes[i] = staking.totalStake(hk[i]);
-            total += stakes[i];
+            stakes[i] = v;
+            total += v;
         }
         for (uint256 i; i < 32; ++i) {
             shares[i] = YumaMath.stakeShare(stakes[i], total);

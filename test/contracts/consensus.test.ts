@@ -97,6 +97,21 @@ describe("Consensus: commit, reveal, settle", () => {
     expect((await w.consensus.validatorDividends(w.brainId))[3]).to.equal(0n);
   });
 
+  it("a validator whose voting stake fell below the Brain's minimum neither votes nor earns", async () => {
+    const w = await loadFixture(worldFixture);
+    // validator 3 registered with the minimum (100 CBR) and unstakes half before the epoch begins
+    const v3 = await w.validators[3].getAddress();
+    await (await w.staking.connect(w.validators[3]).unstake(v3, 50n * h.CBR)).wait();
+    const epoch = await nextEpoch(w);
+    // it scores like the others: without the rule it would earn its stake share of the dividends
+    await runEpoch(w, epoch, [0, 1, 2, 3].map((k) => row(HONEST, k)));
+    const paid = await h.settleRewards(w, w.brainId, epoch);
+    expect(paid.get(v3) ?? 0n).to.equal(0n);
+    expect(paid.get(await w.validators[0].getAddress())).to.be.greaterThan(0n);
+    const [st] = await w.consensus.settlementState(w.brainId);
+    expect(st.revealedMask).to.equal(0b0111n);
+  });
+
   it("chunked settlement gives the same result as one transaction, with progress events", async () => {
     const rows = [0, 1, 2, 3].map((k) => row([5, 1000, 7, 300, 9000, 1], k));
     const run = async (steps: number) => {
