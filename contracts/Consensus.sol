@@ -65,6 +65,10 @@ contract Consensus is IConsensus, Ownable {
         uint256[2] dividends; // uint16 lanes, share of 65,535
         uint64[32] stakeShare; // snapshot for an epoch settled over several calls (share ≤ 2^32)
         Settlement s;
+        // Miner seats taken per epoch (seat takeover rule): entry k < 4 holds the seats taken in epoch freshTag[k] − 1
+        // (k = epoch mod 4); entry 4 collects evicted entries still needed, tagged with the latest epoch among them.
+        uint256[5] freshMask;
+        uint48[5] freshTag; // epoch + 1, 0 = empty
     }
 
     IERC20 public immutable token;
@@ -313,7 +317,8 @@ contract Consensus is IConsensus, Ownable {
         s.cursor = 0;
         s.revealedMask = revealed;
         s.validatorMask = uint32(vMask);
-        s.minerMask = minerMask;
+        // A miner seat taken after the epoch began did none of the work revealed for it (seat takeover).
+        s.minerMask = minerMask & ~_freshSince(st, epoch);
         s.sumRank = 0;
         s.minerPaid = 0;
         s.emission = 0;
@@ -583,6 +588,7 @@ contract Consensus is IConsensus, Ownable {
     function onNeuronAdded(uint256 brainId, Role role, uint16 uid) external {
         BrainState storage st = _checkHook(brainId);
         if (role == Role.Miner) {
+            _markFresh(brainId, st, uid);
             uint256 shift = (uint256(uid) & 15) << 4;
             uint256 g = uid >> 4;
             (, uint256 vMask) = neurons.occupancy(brainId);
@@ -689,6 +695,36 @@ contract Consensus is IConsensus, Ownable {
         s.emission = 1;
         s.validatorPaid = 1;
         s.ownerPaid = 1;
+    }
+
+    /// @dev Records that miner seat `uid` was taken in the current epoch. An entry of the 4-epoch ring that is reused
+    ///      while its epoch may still be settled is merged into entry 4 under the later tag: its seats then count as
+    ///      taken later than they were (never earlier), so a late settlement can only under-pay them, never pay a
+    ///      newcomer.
+    function _markFresh(uint256 brainId, BrainState storage st, uint16 uid) private {
+        uint256 cur = epochAt(brainId, block.number);
+        uint256 k = cur & 3;
+        uint256 tag = st.freshTag[k];
+        uint256 bit = uint256(1) << uid;
+        if (tag == cur + 1) {
+            st.freshMask[k] |= bit;
+            return;
+        }
+        Settlement storage s = st.s;
+        if (tag != 0 && (!s.settledAny || tag - 1 > s.epoch)) {
+            st.freshMask[4] |= st.freshMask[k];
+            if (st.freshTag[4] < tag) st.freshTag[4] = uint48(tag);
+        }
+        st.freshMask[k] = bit;
+        st.freshTag[k] = uint48(cur + 1);
+    }
+
+    /// @dev Miner seats taken in epoch `epoch` or later: they get no rank and no pay for `epoch`.
+    function _freshSince(BrainState storage st, uint256 epoch) private view returns (uint256 mask) {
+        uint48[5] memory tags = st.freshTag;
+        for (uint256 k; k < 5; ++k) {
+            if (tags[k] > epoch) mask |= st.freshMask[k];
+        }
     }
 
     /// @dev A validator seat that changes hands inherits neither the commits that can still be revealed (this epoch's
