@@ -9,6 +9,10 @@ import {
 } from "./interfaces/ICerberus.sol";
 import {YumaMath} from "./lib/YumaMath.sol";
 
+interface IERC20Cap {
+    function cap() external view returns (uint256);
+}
+
 /// @title Consensus
 /// @notice Commit-reveal of validator weights per Brain and epoch, then the Yuma-style settlement in chunks.
 /// @dev Epochs: epoch e of a Brain covers blocks [genesis + e·tempo, genesis + (e+1)·tempo). Validators commit for
@@ -53,6 +57,14 @@ contract Consensus is IConsensus, Ownable {
         uint256 ownerPaid;
     }
 
+    /// @dev Validator stakes of the epoch being settled (memory): σ_i over the revealed voting stake (S_ONE scale),
+    ///      voting stake S_i in whole gwei (0 for seats that do not vote), and Σ S over every eligible seat.
+    struct Stakes {
+        uint256[32] share;
+        uint256[32] vote;
+        uint256 eligible;
+    }
+
     struct BrainState {
         mapping(uint256 epoch => bytes32[32]) commits;
         uint256[16][32][2] weights; // [parity][validator][group]
@@ -64,6 +76,8 @@ contract Consensus is IConsensus, Ownable {
         uint256[16] incentive; // uint16 lanes, share of 65,535 + 1 for seated miners (0 = empty seat)
         uint256[2] dividends; // uint16 lanes, share of 65,535
         uint64[32] stakeShare; // snapshot for an epoch settled over several calls (share ≤ 2^32)
+        uint64[32] votingStake; // same, voting stake in whole gwei (< 2^60)
+        uint256 eligibleStake; // same, Σ voting stake of the eligible seats (gwei)
         Settlement s;
         // Miner seats taken per epoch (seat takeover rule): entry k < 4 holds the seats taken in epoch freshTag[k] − 1
         // (k = epoch mod 4); entry 4 collects evicted entries still needed, tagged with the latest epoch among them.
@@ -111,10 +125,14 @@ contract Consensus is IConsensus, Ownable {
     error NotNeuronRegistry(address caller);
     error NotMinerHotkey(uint256 brainId, uint16 uid, address caller);
     error NothingToClaim();
+    error CapTooLarge();
 
     constructor(IERC20 token_, IBrainRegistry brains_, INeuronRegistry neurons_, IStaking staking_, IEmission emission_)
         Ownable(msg.sender)
     {
+        // Bounds that make the packed arithmetic exact: every voting stake sum (< supply) fits the median's 64-bit
+        // lanes, and a miner ledger lane (gwei + 1, uint64) can hold the whole supply, so it can never spill.
+        if (IERC20Cap(address(token_)).cap() / GWEI >= YumaMath.MAX_STAKE_GWEI) revert CapTooLarge();
         token = token_;
         brains = brains_;
         neurons = neurons_;
@@ -235,7 +253,7 @@ contract Consensus is IConsensus, Ownable {
         uint256 maxMiners = brains.limits(brainId).maxMiners;
         // Work is done in whole groups of 16 miners: `steps` is rounded up to a multiple of 16.
         uint256 budget = ((steps + 15) >> 4) << 4;
-        uint256[32] memory shares;
+        Stakes memory shares;
         if (s.phase != 0) {
             if (s.epoch != epoch) revert SettlementInProgress(brainId, s.epoch);
         } else {
@@ -251,7 +269,7 @@ contract Consensus is IConsensus, Ownable {
             // (no rank scratch, no payment phase); otherwise ranks go to storage and phase B pays later.
             bool whole = from == 0 && end == maxMiners;
             uint256[] memory ranks = new uint256[](whole ? 256 : 0);
-            if (from != 0) shares = _loadShares(st, s.validatorMask);
+            if (from != 0) shares = _loadStakes(st, s.validatorMask);
             uint256[32] memory dr =
                 _rank(st, epoch & 1, from >> 4, (end + 15) >> 4, ranks, end == maxMiners, shares);
             s.cursor = uint16(end);
@@ -278,18 +296,23 @@ contract Consensus is IConsensus, Ownable {
         return false;
     }
 
-    function _loadShares(BrainState storage st, uint256 vMask) private view returns (uint256[32] memory sh) {
+    function _loadStakes(BrainState storage st, uint256 vMask) private view returns (Stakes memory x) {
         for (uint256 i; i < 32; ++i) {
-            if (vMask & (1 << i) != 0) sh[i] = st.stakeShare[i];
+            if (vMask & (1 << i) != 0) {
+                x.share[i] = st.stakeShare[i];
+                x.vote[i] = st.votingStake[i];
+            }
         }
+        x.eligible = st.eligibleStake;
     }
 
-    /// @dev Voting stake of validator seats (docs/PROTOCOL.md "Stake timing"): min(stake at the block before the epoch
-    ///      began, stake now), so stake added during the epoch (a flash stake before `settle`) neither votes nor earns;
-    ///      a validator whose voting stake is below the Brain's minValidatorStake neither votes nor earns either.
+    /// @dev Voting stake of validator seats (docs/PROTOCOL.md "Stake timing"), in whole gwei: min(stake at the block
+    ///      before the epoch began, stake now), so stake added during the epoch (a flash stake before `settle`) neither
+    ///      votes nor earns; a validator whose voting stake is below the Brain's minValidatorStake neither votes nor
+    ///      earns either. Eligible seats that did not reveal abstain: their stake counts in the median's total.
     function _start(uint256 brainId, BrainState storage st, uint256 epoch, bool store)
         private
-        returns (uint256[32] memory shares)
+        returns (Stakes memory x)
     {
         uint256 minStake = brains.limits(brainId).minValidatorStake;
         Settlement storage s = st.s;
@@ -297,21 +320,27 @@ contract Consensus is IConsensus, Ownable {
         address[32] memory hk = neurons.validatorHotkeys(brainId);
         uint256 parity = epoch & 1;
         (uint256 epochStart,,) = windows(brainId, epoch);
-        uint256[32] memory stakes;
         uint256 total;
         uint32 revealed;
         for (uint256 i; i < 32; ++i) {
-            if (vMask & (1 << i) == 0 || st.revealTag[parity][i] != epoch + 1) continue;
+            if (vMask & (1 << i) == 0) continue;
             uint256 v = _min(staking.stakeAt(hk[i], epochStart - 1), staking.totalStake(hk[i]));
-            if (v < minStake || v == 0) continue;
+            if (v < minStake || v < GWEI) continue;
+            v /= GWEI;
+            x.eligible += v;
+            if (st.revealTag[parity][i] != epoch + 1) continue;
             revealed |= uint32(1 << i);
-            stakes[i] = v;
+            x.vote[i] = v;
             total += v;
         }
         for (uint256 i; i < 32; ++i) {
-            shares[i] = YumaMath.stakeShare(stakes[i], total);
-            if (store && st.stakeShare[i] != shares[i]) st.stakeShare[i] = uint64(shares[i]);
+            x.share[i] = YumaMath.stakeShare(x.vote[i], total);
+            if (store) {
+                if (st.stakeShare[i] != x.share[i]) st.stakeShare[i] = uint64(x.share[i]);
+                if (st.votingStake[i] != x.vote[i]) st.votingStake[i] = uint64(x.vote[i]);
+            }
         }
+        if (store) st.eligibleStake = x.eligible;
         s.epoch = uint64(epoch);
         s.phase = 1;
         s.cursor = 0;
@@ -335,13 +364,15 @@ contract Consensus is IConsensus, Ownable {
         uint256 toGroup,
         uint256[] memory ranks,
         bool last,
-        uint256[32] memory shares
+        Stakes memory shares
     ) private returns (uint256[32] memory dr) {
         Settlement storage s = st.s;
         uint256 revealed = s.revealedMask;
         uint256 vMask = s.validatorMask;
         YumaMath.Group memory x;
-        x.sh = shares;
+        x.sh = shares.share;
+        x.vs = shares.vote;
+        x.eligible = shares.eligible;
         for (uint256 i; i < 32; ++i) {
             if (vMask & (1 << i) == 0) continue;
             // dividend sums carried over from earlier chunks of this epoch (none when starting at group 0)
@@ -356,7 +387,9 @@ contract Consensus is IConsensus, Ownable {
         }
         s.sumRank = sumRank;
         if (last) {
-            dr = x.dr;
+            // D_i = S_i · Σ_j B_ij·R_j: bonds are per unit of stake, the voting stake (whole gwei) scales them here,
+            // at full width, so a small validator's dividends are not floored away.
+            for (uint256 i; i < 32; ++i) dr[i] = x.dr[i] * shares.vote[i];
         } else {
             for (uint256 k; k < 16; ++k) {
                 st.dividendScratch[k] = (x.dr[2 * k] & type(uint128).max) | (x.dr[2 * k + 1] << 128);

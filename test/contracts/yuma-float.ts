@@ -6,7 +6,8 @@
  */
 
 export interface FloatEpoch {
-  /** Per validator seat: raw revealed weights (dense, length = miner seats) or null if it did not reveal. */
+  /** Per validator seat: its revealed row as normalized at reveal (`normalizeFloatRow`), or null if it did not
+   *  reveal. */
   weights: readonly (readonly number[] | null)[];
   /** Per validator seat: voting stake (any unit), i.e. min(stake when the epoch began, stake now). */
   stakes: readonly number[];
@@ -28,17 +29,19 @@ export interface FloatResult {
 
 export const FLOAT_ALPHA = 0.1;
 
+/** The documented reveal normalization: w_j ↦ ⌊w_j·65535/Σw⌋ / 65535 (a row sums to at most 1). */
+export function normalizeFloatRow(raw: readonly number[]): number[] {
+  const sum = raw.reduce((a, b) => a + b, 0);
+  return raw.map((w) => Math.floor((w * 65535) / sum) / 65535);
+}
+
 /** One epoch: `bonds` (per unit of stake, [validator][miner]) are the bonds before it; returns the new ones. */
 export function floatEpoch(e: FloatEpoch, bonds: readonly (readonly number[])[]): FloatResult {
   const nV = e.weights.length;
   const nM = e.minerSeated.length;
   const eligible = e.stakes.map((s, i) => e.validatorSeated[i] && s > 0 && s >= e.minStake);
   const voting = eligible.map((ok, i) => ok && e.weights[i] !== null);
-  const W: number[][] = e.weights.map((row, i) => {
-    if (!voting[i] || row === null) return new Array<number>(nM).fill(0);
-    const sum = row.reduce((a, b) => a + b, 0);
-    return row.map((x) => (sum > 0 ? x / sum : 0));
-  });
+  const W: number[][] = e.weights.map((row, i) => (!voting[i] || row === null ? new Array<number>(nM).fill(0) : [...row]));
   const total = e.stakes.reduce((a, s, i) => (eligible[i] ? a + s : a), 0); // non-revealers abstain
   const revealedTotal = e.stakes.reduce((a, s, i) => (voting[i] ? a + s : a), 0);
   const consensus: number[] = [];
