@@ -63,6 +63,7 @@ contract Consensus is IConsensus, Ownable {
         uint256[32] share;
         uint256[32] vote;
         uint256 eligible;
+        uint256 unit; // gcd of the eligible voting stakes when eligible/unit < 2^28 (exact SWAR median), else 0
     }
 
     struct BrainState {
@@ -78,6 +79,7 @@ contract Consensus is IConsensus, Ownable {
         uint64[32] stakeShare; // snapshot for an epoch settled over several calls (share ≤ 2^32)
         uint64[32] votingStake; // same, voting stake in whole gwei (< 2^60)
         uint256 eligibleStake; // same, Σ voting stake of the eligible seats (gwei)
+        uint256 stakeUnit; // same, Stakes.unit
         Settlement s;
         // Miner seats taken per epoch (seat takeover rule): entry k < 4 holds the seats taken in epoch freshTag[k] − 1
         // (k = epoch mod 4); entry 4 collects evicted entries still needed, tagged with the latest epoch among them.
@@ -304,6 +306,7 @@ contract Consensus is IConsensus, Ownable {
             }
         }
         x.eligible = st.eligibleStake;
+        x.unit = st.stakeUnit;
     }
 
     /// @dev Voting stake of validator seats (docs/PROTOCOL.md "Stake timing"), in whole gwei: min(stake at the block
@@ -318,17 +321,18 @@ contract Consensus is IConsensus, Ownable {
         Settlement storage s = st.s;
         (uint256 minerMask, uint256 vMask) = neurons.occupancy(brainId);
         address[32] memory hk = neurons.validatorHotkeys(brainId);
-        uint256 parity = epoch & 1;
         (uint256 epochStart,,) = windows(brainId, epoch);
         uint256 total;
         uint32 revealed;
+        uint256 g;
         for (uint256 i; i < 32; ++i) {
             if (vMask & (1 << i) == 0) continue;
             uint256 v = _min(staking.stakeAt(hk[i], epochStart - 1), staking.totalStake(hk[i]));
             if (v < minStake || v < GWEI) continue;
             v /= GWEI;
             x.eligible += v;
-            if (st.revealTag[parity][i] != epoch + 1) continue;
+            if (g != 1) g = _gcd(g, v);
+            if (st.revealTag[epoch & 1][i] != epoch + 1) continue;
             revealed |= uint32(1 << i);
             x.vote[i] = v;
             total += v;
@@ -340,7 +344,11 @@ contract Consensus is IConsensus, Ownable {
                 if (st.votingStake[i] != x.vote[i]) st.votingStake[i] = uint64(x.vote[i]);
             }
         }
-        if (store) st.eligibleStake = x.eligible;
+        if (g != 0 && x.eligible / g < (1 << 28)) x.unit = g;
+        if (store) {
+            st.eligibleStake = x.eligible;
+            st.stakeUnit = x.unit;
+        }
         s.epoch = uint64(epoch);
         s.phase = 1;
         s.cursor = 0;
@@ -373,6 +381,7 @@ contract Consensus is IConsensus, Ownable {
         x.sh = shares.share;
         x.vs = shares.vote;
         x.eligible = shares.eligible;
+        x.unit = shares.unit;
         for (uint256 i; i < 32; ++i) {
             if (vMask & (1 << i) == 0) continue;
             // dividend sums carried over from earlier chunks of this epoch (none when starting at group 0)
@@ -780,6 +789,11 @@ contract Consensus is IConsensus, Ownable {
         (bool ok, Role role, uint16 uid) = neurons.uidOf(brainId, msg.sender);
         if (!ok || role != Role.Validator) revert NotValidator(brainId, msg.sender);
         return uid;
+    }
+
+    function _gcd(uint256 a, uint256 b) private pure returns (uint256) {
+        while (b != 0) (a, b) = (b, a % b);
+        return a;
     }
 
     function _min(uint256 a, uint256 b) private pure returns (uint256) {

@@ -61,6 +61,7 @@ library YumaMath {
         uint256[32] sh; // in: stake share σ per seat, scale S_ONE, over the revealed voting stake (0 if not revealed)
         uint256[32] vs; // in: voting stake per seat in whole gwei (used for revealed seats)
         uint256 eligible; // in: Σ voting stake (gwei) of every eligible seat, revealed or not (abstainers count)
+        uint256 unit; // in: gcd of the eligible voting stakes if eligible/unit < 2^28 (exact fast path), else 0
         uint256[32] dr; // in/out: Σ_j B_ij·R_j per seat (revealed seats only)
         uint256[16] rank; // out: R_j per lane (0 for unoccupied lanes)
         uint256[16] cons; // out: consensus C_j per lane
@@ -77,18 +78,20 @@ library YumaMath {
     ///      values); 0 when no c qualifies or the eligible stake is 0.
     function settleGroup(Group memory x, uint256 revealed, uint256 vMask, uint256 laneMask) internal pure {
         uint256 n = dense(x, revealed);
-        (uint256 c0, uint256 c1) = median(x.dense, n, x.eligible);
+        (uint256 c0, uint256 c1) = median(x.dense, n, x.eligible, x.unit);
         _clipRank(x, revealed, c0, c1, laneMask);
         _bondsEma(x, revealed, vMask, laneMask);
     }
 
-    /// @dev Packs (a = ⌊S·2^28/T⌋, even-lane vector, odd-lane vector, S, slot) of every revealed seat densely,
-    ///      zero-padded to a multiple of 4 entries (zero stake: no effect); returns the padded count.
+    /// @dev Packs (a, even-lane vector, odd-lane vector, S, slot) of every revealed seat densely, zero-padded to a
+    ///      multiple of 4 entries (zero stake: no effect); returns the padded count. a = S/unit (exact) when the
+    ///      stakes have a common unit with T/unit < 2^28, else a = ⌊S·2^28/T⌋ (approximate).
     function dense(Group memory x, uint256 revealed) internal pure returns (uint256 n) {
         uint256[32] memory wS = x.wSlot;
         uint256[32] memory vs = x.vs;
         uint256[160] memory d = x.dense;
         uint256 t = x.eligible;
+        uint256 unit = x.unit;
         if (t == 0) return 0;
         assembly ("memory-safe") {
             let p := d
@@ -96,7 +99,9 @@ library YumaMath {
                 if and(shr(i, revealed), 1) {
                     let slot := mload(add(wS, shl(5, i)))
                     let sv := mload(add(vs, shl(5, i)))
-                    mstore(p, div(shl(A_BITS, sv), t))
+                    switch unit
+                    case 0 { mstore(p, div(shl(A_BITS, sv), t)) }
+                    default { mstore(p, div(sv, unit)) }
                     mstore(add(p, 0x20), and(slot, L32))
                     mstore(add(p, 0x40), and(shr(16, slot), L32))
                     mstore(add(p, 0x60), sv)
@@ -117,13 +122,22 @@ library YumaMath {
     }
 
     /// @dev Binary search over bits 15..0 for all 16 lanes (two vectors of 8 × 32-bit lanes); the inner loop is
-    ///      unrolled by 4 (n is a multiple of 4). Fast pass on the approximate stakes a: with A = Σ_{w ≥ k} a, the
+    ///      unrolled by 4 (n is a multiple of 4). When the voting stakes share a unit u with T/u < 2^28 (round stakes:
+    ///      the common case) a = S/u is exact and so is every decision. Otherwise, on the approximate stakes a:
+    ///      with A = Σ_{w ≥ k} a, the
     ///      exact test 2·Σ_{w ≥ k} S ≥ T is certainly true when 2A ≥ 2^28 and certainly false when 2(A + n) < 2^28
     ///      (each a loses less than 1 to the floor); a lane in between is decided exactly by `_exactLane` (ties,
     ///      rare for honest stakes). So the result is exact for any stakes.
-    function median(uint256[160] memory d, uint256 n, uint256 t) internal pure returns (uint256 c0, uint256 c1) {
+    function median(uint256[160] memory d, uint256 n, uint256 t, uint256 unit)
+        internal
+        pure
+        returns (uint256 c0, uint256 c1)
+    {
         if (t == 0) return (0, 0);
         uint256 end;
+        // exact fast path: A = Σ S/unit compared with T/unit, no band; else A ≈ Σ S·2^28/T with a band of 2n
+        uint256 trep = (unit == 0 ? uint256(1) << A_BITS : t / unit) * ONE32;
+        uint256 nrep = unit == 0 ? (n << 1) * ONE32 : 0;
         assembly ("memory-safe") {
             end := add(d, mul(n, 0xa0))
         }
@@ -131,32 +145,12 @@ library YumaMath {
             unchecked {
                 --b;
             }
+            (uint256 a0, uint256 a1) = _accumulate(d, end, c0 | ((uint256(1) << b) * ONE32), c1 | ((uint256(1) << b) * ONE32));
             uint256 sure0;
             uint256 sure1;
             uint256 amb;
             assembly ("memory-safe") {
-                let bitv := mul(shl(b, 1), ONE32)
-                let k0 := or(c0, bitv)
-                let k1 := or(c1, bitv)
-                let a0 := 0
-                let a1 := 0
-                for { let p := d } lt(p, end) { p := add(p, 0x280) } {
-                    let s := mload(p)
-                    a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x20)), G16), k0), G16)), s))
-                    a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x40)), G16), k1), G16)), s))
-                    s := mload(add(p, 0xa0))
-                    a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0xc0)), G16), k0), G16)), s))
-                    a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0xe0)), G16), k1), G16)), s))
-                    s := mload(add(p, 0x140))
-                    a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x160)), G16), k0), G16)), s))
-                    a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x180)), G16), k1), G16)), s))
-                    s := mload(add(p, 0x1e0))
-                    a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x200)), G16), k0), G16)), s))
-                    a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x220)), G16), k1), G16)), s))
-                }
-                // sure: lanes with 2A ≥ 2^28; maybe: lanes with 2(A + n) ≥ 2^28 (guard bit 31 of each lane)
-                let trep := mul(shl(A_BITS, 1), ONE32)
-                let nrep := mul(shl(1, n), ONE32)
+                // sure: lanes with 2A ≥ target; maybe: lanes with 2A + band ≥ target (guard bit 31 of each lane)
                 sure0 := and(sub(add(shl(1, a0), G31), trep), G31)
                 sure1 := and(sub(add(shl(1, a1), G31), trep), G31)
                 let m0 := and(and(sub(add(add(shl(1, a0), nrep), G31), trep), G31), not(sure0))
@@ -172,6 +166,30 @@ library YumaMath {
         }
     }
 
+    /// @dev Σ a·[w ≥ k] per 32-bit lane for the two weight vectors of every dense entry (unrolled by 4).
+    function _accumulate(uint256[160] memory d, uint256 end, uint256 k0, uint256 k1)
+        private
+        pure
+        returns (uint256 a0, uint256 a1)
+    {
+        assembly ("memory-safe") {
+            for { let p := d } lt(p, end) { p := add(p, 0x280) } {
+                let s := mload(p)
+                a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x20)), G16), k0), G16)), s))
+                a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x40)), G16), k1), G16)), s))
+                s := mload(add(p, 0xa0))
+                a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0xc0)), G16), k0), G16)), s))
+                a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0xe0)), G16), k1), G16)), s))
+                s := mload(add(p, 0x140))
+                a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x160)), G16), k0), G16)), s))
+                a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x180)), G16), k1), G16)), s))
+                s := mload(add(p, 0x1e0))
+                a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x200)), G16), k0), G16)), s))
+                a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x220)), G16), k1), G16)), s))
+            }
+        }
+    }
+
     /// @dev Decides the ambiguous lanes of one binary-search step exactly (2·Σ_{w ≥ cand} S ≥ t on whole gwei) for
     ///      one vector q (lanes 2k + q): bit 32k of `amb` flags 32-bit lane k; returns `sure` with the exact bits set.
     function _resolve(uint256[160] memory d, uint256 end, uint256 t, uint256 b, uint256 c, uint256 sure, uint256 amb, uint256 q)
@@ -179,26 +197,22 @@ library YumaMath {
         pure
         returns (uint256)
     {
-        for (uint256 k; k < 8; ++k) {
-            if ((amb >> (k << 5)) & 1 == 0) continue;
-            uint256 cand = ((c >> (k << 5)) & 0xffff) | (uint256(1) << b);
-            if (2 * _stakeAtOrAbove(d, end, (k << 1) + q, cand) >= t) sure |= uint256(1) << ((k << 5) + 31);
-        }
-        return sure;
-    }
-
-    /// @dev Σ S of the dense entries whose weight on `lane` is ≥ cand.
-    function _stakeAtOrAbove(uint256[160] memory d, uint256 end, uint256 lane, uint256 cand)
-        private
-        pure
-        returns (uint256 sum)
-    {
         assembly ("memory-safe") {
-            let sh := shl(4, lane)
-            for { let p := d } lt(p, end) { p := add(p, 0xa0) } {
-                if iszero(lt(and(shr(sh, mload(add(p, 0x80))), 0xffff), cand)) { sum := add(sum, mload(add(p, 0x60))) }
+            for {} amb {} {
+                // lowest flagged 32-bit lane k
+                let k := 0
+                for {} iszero(and(amb, shl(shl(5, k), 1))) {} { k := add(k, 1) }
+                amb := and(amb, not(shl(shl(5, k), 1)))
+                let cand := or(and(shr(shl(5, k), c), 0xffff), shl(b, 1))
+                let sh := shl(4, add(shl(1, k), q))
+                let sum := 0
+                for { let p := d } lt(p, end) { p := add(p, 0xa0) } {
+                    if iszero(lt(and(shr(sh, mload(add(p, 0x80))), 0xffff), cand)) { sum := add(sum, mload(add(p, 0x60))) }
+                }
+                if iszero(lt(shl(1, sum), t)) { sure := or(sure, shl(add(shl(5, k), 31), 1)) }
             }
         }
+        return sure;
     }
 
     /// @dev Clipping w̄ = min(w, C) per seat (packed into x.wbar) and ranks R = Σ σ·w̄ per occupied lane.

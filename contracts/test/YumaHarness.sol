@@ -9,12 +9,14 @@ contract YumaHarness {
     /// @param sh stake shares σ (S_ONE scale) over the revealed voting stake
     /// @param vs voting stakes in whole gwei
     /// @param eligible Σ voting stake of every eligible seat (abstainers included)
+    /// @param unit a common unit of the eligible voting stakes with eligible/unit < 2^28, or 0 (approximate path)
     function settleGroup(
         uint256[32] memory wSlot,
         uint256[32] memory bSlot,
         uint256[32] memory sh,
         uint256[32] memory vs,
         uint256 eligible,
+        uint256 unit,
         uint256 revealed,
         uint256 vMask,
         uint256 laneMask
@@ -29,6 +31,7 @@ contract YumaHarness {
         x.sh = sh;
         x.vs = vs;
         x.eligible = eligible;
+        x.unit = unit;
         YumaMath.settleGroup(x, revealed, vMask, laneMask);
         return (x.rank, x.cons, x.bSlot, x.dr);
     }

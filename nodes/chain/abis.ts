@@ -3412,6 +3412,11 @@ export const consensusAbi = [
   },
   {
     "inputs": [],
+    "name": "CapTooLarge",
+    "type": "error"
+  },
+  {
+    "inputs": [],
     "name": "CommitMismatch",
     "type": "error"
   },

@@ -24,6 +24,13 @@ const { ethers } = hre;
 
 const rng = (seed: number): (() => number) => createRng(seed).next;
 
+/** Consensus._start's stake unit: gcd of the eligible voting stakes if eligible/gcd < 2^28, else 0. */
+function unitOf(votes: readonly bigint[], eligible: bigint): bigint {
+  const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
+  const g = votes.reduce((a, v) => (v === 0n ? a : gcd(a, v)), 0n);
+  return g !== 0n && eligible / g < 1n << 28n ? g : 0n;
+}
+
 function near(actual: bigint, expected: bigint, what: string): void {
   const d = actual > expected ? actual - expected : expected - actual;
   assert.ok(d <= 1n, `${what}: chain ${actual} vs reference ${expected}`);
@@ -59,6 +66,9 @@ test("YumaMath.settleGroup matches the reference on random 16-miner × 32-seat g
       sh,
       votes.map((v, i) => (voting[i] ? v : 0n)),
       eligible,
+      // even trials: the exact fast path (a common unit of the stakes, as Consensus finds it); odd: the approximate
+      // path with the exact fallback (valid for any stakes) — both must give the reference's result
+      trial % 2 === 0 ? unitOf(votes, eligible) : 0n,
       revealed,
       BigInt(vMask),
       BigInt(laneMask),
