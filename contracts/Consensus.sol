@@ -792,7 +792,13 @@ contract Consensus is IConsensus, Ownable {
     }
 
     function _gcd(uint256 a, uint256 b) private pure returns (uint256) {
-        while (b != 0) (a, b) = (b, a % b);
+        assembly ("memory-safe") {
+            for {} b {} {
+                let r := mod(a, b)
+                a := b
+                b := r
+            }
+        }
         return a;
     }
 

@@ -29,4 +29,27 @@ describe("attack: seat takeover after the reveal", () => {
     // the other miners were paid
     expect(await w.consensus.minerPending(w.brainId, (Number(uid) + 1) % 6)).to.be.greaterThan(0n);
   });
+
+  it("seats taken in each later epoch stay unpaid for an epoch settled late, while the ring reuses older entries", async () => {
+    const w = await world({ maxMiners: 12 }); // miners 0..5 seated before the epoch
+    const epoch = await nextEpoch(w);
+    const weights = new Array(12).fill(100);
+    const rows = [0, 1, 2, 3].map((k) => row(weights, k)); // weight on every seat, taken or not
+    await h.gotoCommitWindow(w, w.brainId, epoch);
+    await h.commitAll(w, w.brainId, epoch, w.validators, rows);
+    // a newcomer takes a seat in each of the epochs e .. e+3; the fixture's own registrations (epochs before e) sit
+    // in the ring entries that e+2 and e+3 reuse (merged under the later tag, which is still before e)
+    const late = w.others.slice(0, 4);
+    for (let k = 0; k < 4; k++) {
+      await h.gotoCommitWindow(w, w.brainId, epoch + BigInt(k));
+      if (k === 1) await h.revealAll(w, w.brainId, epoch, w.validators, rows);
+      await h.registerMiner(w, w.brainId, late[k], 200 + k);
+    }
+    await (await w.consensus.settle(w.brainId, epoch, 1000)).wait();
+    for (let k = 0; k < 4; k++) {
+      const [, , uid] = await w.neurons.uidOf(w.brainId, await late[k].getAddress());
+      expect(await w.consensus.minerPending(w.brainId, Number(uid)), `seat taken in epoch e+${k}`).to.equal(0n);
+    }
+    for (let j = 0; j < 6; j++) expect(await w.consensus.minerPending(w.brainId, j)).to.be.greaterThan(0n);
+  });
 });
