@@ -29,6 +29,8 @@ const FIX_COSTS = [
   { fix: "rule 10 exact median, abstention, bonds per unit of stake", gas: 2_786, total: 10_177_230 },
   { fix: "rule 10 exact SWAR path for stakes with a common unit (gcd at settlement start)", gas: 35_509, total: 10_212_739 },
   { fix: "median: comparison guard bit pre-set in the dense weight vectors, gcd in assembly", gas: -480_814, total: 9_731_925 },
+  // the exact-tie worst case (settle_256x32_exact_ties_total_gas) fell from 18,790,343 to 14,461,619 with this one
+  { fix: "median: several undecided lanes in a step are decided together on 64-bit lanes", gas: 59_392, total: 9_791_317 },
 ];
 
 function rng(seed: number): () => number {

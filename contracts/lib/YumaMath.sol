@@ -50,6 +50,9 @@ library YumaMath {
     uint256 private constant G31 = 0x8000000080000000800000008000000080000000800000008000000080000000;
     uint256 private constant ONE32 = 0x0000000100000001000000010000000100000001000000010000000100000001;
     uint256 private constant L64 = 0x000000000000ffff000000000000ffff000000000000ffff000000000000ffff;
+    uint256 private constant G16W = 0x0000000000010000000000000001000000000000000100000000000000010000;
+    uint256 private constant G63 = 0x8000000000000000800000000000000080000000000000008000000000000000;
+    uint256 private constant ONE64 = 0x0000000000000001000000000000000100000000000000010000000000000001;
     /// @dev Scale of the approximate stakes of the median's fast pass: a = ⌊S·2^28/T⌋, so Σa ≤ 2^28 and 2·(Σa + n)
     ///      plus the guard bit fit a 32-bit lane.
     uint256 private constant A_BITS = 28;
@@ -159,8 +162,14 @@ library YumaMath {
                 amb := or(shr(31, m0), shr(30, m1)) // bit 32k ↔ lane 2k, bit 32k + 1 ↔ lane 2k + 1
             }
             if (amb != 0) {
-                sure0 = _resolve(d, end, t, b, c0, sure0, amb & ONE32, 0);
-                sure1 = _resolve(d, end, t, b, c1, sure1, (amb >> 1) & ONE32, 1);
+                if (amb & (amb - 1) == 0) {
+                    // one undecided lane: a scalar sum over the entries
+                    sure0 = _resolve(d, end, t, b, c0, sure0, amb & ONE32, 0);
+                    sure1 = _resolve(d, end, t, b, c1, sure1, (amb >> 1) & ONE32, 1);
+                } else {
+                    // several: the whole step exactly, on 64-bit lanes of gwei stakes
+                    (sure0, sure1) = _exactStep(d, end, t, b, c0, c1);
+                }
             }
             c0 |= sure0 >> (31 - b);
             c1 |= sure1 >> (31 - b);
@@ -214,6 +223,62 @@ library YumaMath {
             }
         }
         return sure;
+    }
+
+    /// @dev One binary-search step decided exactly for all 16 lanes: candidates c | 2^b moved to the 64-bit layout
+    ///      (vector q, lane m ↔ slot lane 4m + q), Σ S·[w ≥ cand] per lane on whole gwei (< 2^60, guard bit 63), and
+    ///      the decisions moved back to the 32-bit layout of `median` (bit 32k + 31 of sure_q ↔ lane 2k + q).
+    function _exactStep(uint256[160] memory d, uint256 end, uint256 t, uint256 b, uint256 c0, uint256 c1)
+        private
+        pure
+        returns (uint256 sure0, uint256 sure1)
+    {
+        uint256[4] memory k;
+        assembly ("memory-safe") {
+            let bit := shl(b, 1)
+            for { let l := 0 } lt(l, 16) { l := add(l, 1) } {
+                let c := c0
+                if and(l, 1) { c := c1 }
+                let cand := or(and(shr(shl(5, shr(1, l)), c), 0xffff), bit)
+                let ptr := add(k, shl(5, and(l, 3)))
+                mstore(ptr, or(mload(ptr), shl(shl(6, shr(2, l)), cand)))
+            }
+        }
+        uint256[4] memory e;
+        (e[0], e[1]) = _exactPair(d, end, k[0], k[1], 0);
+        (e[2], e[3]) = _exactPair(d, end, k[2], k[3], 32);
+        assembly ("memory-safe") {
+            let trep := mul(t, ONE64)
+            for { let q := 0 } lt(q, 4) { q := add(q, 1) } {
+                // bit 63 + 64m set iff 2·Σ ≥ t for lane l = 4m + q
+                let yes := and(sub(add(shl(1, mload(add(e, shl(5, q)))), G63), trep), G63)
+                for { let m := 0 } lt(m, 4) { m := add(m, 1) } {
+                    if and(shr(add(shl(6, m), 63), yes), 1) {
+                        let l := add(shl(2, m), q)
+                        let bitPos := add(shl(5, shr(1, l)), 31)
+                        switch and(l, 1)
+                        case 0 { sure0 := or(sure0, shl(bitPos, 1)) }
+                        default { sure1 := or(sure1, shl(bitPos, 1)) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// @dev Σ S·[w ≥ k] on 64-bit lanes for the weight vectors at shifts `sh` and sh + 16 of every entry's slot.
+    function _exactPair(uint256[160] memory d, uint256 end, uint256 ka, uint256 kb, uint256 sh)
+        private
+        pure
+        returns (uint256 ea, uint256 eb)
+    {
+        assembly ("memory-safe") {
+            for { let p := d } lt(p, end) { p := add(p, 0xa0) } {
+                let slot := shr(sh, mload(add(p, 0x80)))
+                let s := mload(add(p, 0x60))
+                ea := add(ea, mul(shr(16, and(sub(or(and(slot, L64), G16W), ka), G16W)), s))
+                eb := add(eb, mul(shr(16, and(sub(or(and(shr(16, slot), L64), G16W), kb), G16W)), s))
+            }
+        }
     }
 
     /// @dev Clipping w̄ = min(w, C) per seat (packed into x.wbar) and ranks R = Σ σ·w̄ per occupied lane.
