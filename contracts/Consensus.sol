@@ -9,14 +9,19 @@ import {
 } from "./interfaces/ICerberus.sol";
 import {YumaMath} from "./lib/YumaMath.sol";
 
+interface IERC20Cap {
+    function cap() external view returns (uint256);
+}
+
 /// @title Consensus
 /// @notice Commit-reveal of validator weights per Brain and epoch, then the Yuma-style settlement in chunks.
 /// @dev Epochs: epoch e of a Brain covers blocks [genesis + e·tempo, genesis + (e+1)·tempo). Validators commit for
 ///      epoch e during epoch e, reveal during the first ⌊tempo/2⌋ blocks of epoch e+1, and anyone may settle epoch e
 ///      from block genesis + (e+1)·tempo + ⌊tempo/2⌋ on. Epochs settle in increasing order, one at a time per Brain;
 ///      an epoch that was never settled is skipped for good once a later one settles.
-///      Commit hash: keccak256(abi.encode(uint256 brainId, uint256 epoch, uint16[] uids, uint16[] weights, bytes32
-///      salt)). Revealed weights are row-normalized to 65,535 and stored packed (16 uint16 per slot) in a two-epoch
+///      Commit hash: keccak256(abi.encode(uint256 chainId, address consensus, uint256 brainId, uint256 epoch,
+///      address hotkey, uint16 validatorUid, uint16[] uids, uint16[] weights, bytes32 salt)); a seat that changes
+///      hands loses its pending commits and reveals. Revealed weights are row-normalized to 65,535 and stored packed (16 uint16 per slot) in a two-epoch
 ///      ring buffer (epoch parity), so weights must be settled before the reveal window of epoch e+2 opens.
 ///      Settlement is a state machine advanced by `settle(brainId, epoch, steps)`: phase A (one step per miner:
 ///      consensus, clipping, ranks, bond EMA, dividend sums), finalization (emission is minted and split, validator
@@ -52,6 +57,15 @@ contract Consensus is IConsensus, Ownable {
         uint256 ownerPaid;
     }
 
+    /// @dev Validator stakes of the epoch being settled (memory): σ_i over the revealed voting stake (S_ONE scale),
+    ///      voting stake S_i in whole gwei (0 for seats that do not vote), and Σ S over every eligible seat.
+    struct Stakes {
+        uint256[32] share;
+        uint256[32] vote;
+        uint256 eligible;
+        uint256 unit; // gcd of the eligible voting stakes when eligible/unit < 2^28 (exact SWAR median), else 0
+    }
+
     struct BrainState {
         mapping(uint256 epoch => bytes32[32]) commits;
         uint256[16][32][2] weights; // [parity][validator][group]
@@ -63,7 +77,14 @@ contract Consensus is IConsensus, Ownable {
         uint256[16] incentive; // uint16 lanes, share of 65,535 + 1 for seated miners (0 = empty seat)
         uint256[2] dividends; // uint16 lanes, share of 65,535
         uint64[32] stakeShare; // snapshot for an epoch settled over several calls (share ≤ 2^32)
+        uint64[32] votingStake; // same, voting stake in whole gwei (< 2^60)
+        uint256 eligibleStake; // same, Σ voting stake of the eligible seats (gwei)
+        uint256 stakeUnit; // same, Stakes.unit
         Settlement s;
+        // Miner seats taken per epoch (seat takeover rule): entry k < 4 holds the seats taken in epoch freshTag[k] − 1
+        // (k = epoch mod 4); entry 4 collects evicted entries still needed, tagged with the latest epoch among them.
+        uint256[5] freshMask;
+        uint48[5] freshTag; // epoch + 1, 0 = empty
     }
 
     IERC20 public immutable token;
@@ -106,10 +127,14 @@ contract Consensus is IConsensus, Ownable {
     error NotNeuronRegistry(address caller);
     error NotMinerHotkey(uint256 brainId, uint16 uid, address caller);
     error NothingToClaim();
+    error CapTooLarge();
 
     constructor(IERC20 token_, IBrainRegistry brains_, INeuronRegistry neurons_, IStaking staking_, IEmission emission_)
         Ownable(msg.sender)
     {
+        // Bounds that make the packed arithmetic exact: every voting stake sum (< supply) fits the median's 64-bit
+        // lanes, and a miner ledger lane (gwei + 1, uint64) can hold the whole supply, so it can never spill.
+        if (IERC20Cap(address(token_)).cap() / GWEI >= YumaMath.MAX_STAKE_GWEI) revert CapTooLarge();
         token = token_;
         brains = brains_;
         neurons = neurons_;
@@ -140,8 +165,10 @@ contract Consensus is IConsensus, Ownable {
 
     // ─────────────────────────── commit / reveal ───────────────────────────
 
-    /// @notice Validator: commits keccak256(abi.encode(brainId, epoch, uids, weights, salt)) for the current epoch.
-    ///         A later commit in the same epoch replaces the earlier one.
+    /// @notice Validator: commits keccak256(abi.encode(uint256 chainId, address consensus, uint256 brainId, uint256
+    ///         epoch, address hotkey, uint16 validatorUid, uint16[] uids, uint16[] weights, bytes32 salt)) for the
+    ///         current epoch, where hotkey = the committing (and revealing) address and validatorUid its seat. A later
+    ///         commit in the same epoch replaces the earlier one.
     function commit(uint256 brainId, uint256 epoch, bytes32 hash) external {
         uint16 uid = _validatorUid(brainId);
         uint256 cur = epochAt(brainId, block.number);
@@ -162,10 +189,23 @@ contract Consensus is IConsensus, Ownable {
         bytes32 c = st.commits[epoch][uid];
         if (c == bytes32(0)) revert NoCommit(epoch, uid);
         if (st.revealTag[epoch & 1][uid] == epoch + 1) revert AlreadyRevealed(epoch, uid);
-        if (keccak256(abi.encode(brainId, epoch, uids, weights, salt)) != c) revert CommitMismatch();
+        if (_commitHash(brainId, epoch, uid, uids, weights, salt) != c) revert CommitMismatch();
         _storeWeights(st.weights[epoch & 1][uid], brains.limits(brainId).maxMiners, uids, weights);
         st.revealTag[epoch & 1][uid] = uint64(epoch + 1);
         emit WeightsRevealed(brainId, epoch, uid, msg.sender);
+    }
+
+    /// @dev The hash binds the chain, this contract, the Brain, the epoch, the revealing hotkey and its seat, so a
+    ///      commit copied from another validator (or another deployment or chain) can never be revealed by the copier.
+    function _commitHash(
+        uint256 brainId,
+        uint256 epoch,
+        uint16 uid,
+        uint16[] calldata uids,
+        uint16[] calldata weights,
+        bytes32 salt
+    ) private view returns (bytes32) {
+        return keccak256(abi.encode(block.chainid, address(this), brainId, epoch, msg.sender, uid, uids, weights, salt));
     }
 
     function _checkRevealWindow(uint256 brainId, uint256 epoch) private view {
@@ -215,7 +255,7 @@ contract Consensus is IConsensus, Ownable {
         uint256 maxMiners = brains.limits(brainId).maxMiners;
         // Work is done in whole groups of 16 miners: `steps` is rounded up to a multiple of 16.
         uint256 budget = ((steps + 15) >> 4) << 4;
-        uint256[32] memory shares;
+        Stakes memory shares;
         if (s.phase != 0) {
             if (s.epoch != epoch) revert SettlementInProgress(brainId, s.epoch);
         } else {
@@ -231,7 +271,7 @@ contract Consensus is IConsensus, Ownable {
             // (no rank scratch, no payment phase); otherwise ranks go to storage and phase B pays later.
             bool whole = from == 0 && end == maxMiners;
             uint256[] memory ranks = new uint256[](whole ? 256 : 0);
-            if (from != 0) shares = _loadShares(st, s.validatorMask);
+            if (from != 0) shares = _loadStakes(st, s.validatorMask);
             uint256[32] memory dr =
                 _rank(st, epoch & 1, from >> 4, (end + 15) >> 4, ranks, end == maxMiners, shares);
             s.cursor = uint16(end);
@@ -258,39 +298,64 @@ contract Consensus is IConsensus, Ownable {
         return false;
     }
 
-    function _loadShares(BrainState storage st, uint256 vMask) private view returns (uint256[32] memory sh) {
+    function _loadStakes(BrainState storage st, uint256 vMask) private view returns (Stakes memory x) {
         for (uint256 i; i < 32; ++i) {
-            if (vMask & (1 << i) != 0) sh[i] = st.stakeShare[i];
+            if (vMask & (1 << i) != 0) {
+                x.share[i] = st.stakeShare[i];
+                x.vote[i] = st.votingStake[i];
+            }
         }
+        x.eligible = st.eligibleStake;
+        x.unit = st.stakeUnit;
     }
 
+    /// @dev Voting stake of validator seats (docs/PROTOCOL.md "Stake timing"), in whole gwei: min(stake at the block
+    ///      before the epoch began, stake now), so stake added during the epoch (a flash stake before `settle`) neither
+    ///      votes nor earns; a validator whose voting stake is below the Brain's minValidatorStake neither votes nor
+    ///      earns either. Eligible seats that did not reveal abstain: their stake counts in the median's total.
     function _start(uint256 brainId, BrainState storage st, uint256 epoch, bool store)
         private
-        returns (uint256[32] memory shares)
+        returns (Stakes memory x)
     {
+        uint256 minStake = brains.limits(brainId).minValidatorStake;
         Settlement storage s = st.s;
         (uint256 minerMask, uint256 vMask) = neurons.occupancy(brainId);
         address[32] memory hk = neurons.validatorHotkeys(brainId);
-        uint256 parity = epoch & 1;
-        uint256[32] memory stakes;
+        (uint256 epochStart,,) = windows(brainId, epoch);
         uint256 total;
         uint32 revealed;
+        uint256 g;
         for (uint256 i; i < 32; ++i) {
-            if (vMask & (1 << i) == 0 || st.revealTag[parity][i] != epoch + 1) continue;
+            if (vMask & (1 << i) == 0) continue;
+            uint256 v = _min(staking.stakeAt(hk[i], epochStart - 1), staking.totalStake(hk[i]));
+            if (v < minStake || v < GWEI) continue;
+            v /= GWEI;
+            x.eligible += v;
+            if (g != 1) g = _gcd(g, v);
+            if (st.revealTag[epoch & 1][i] != epoch + 1) continue;
             revealed |= uint32(1 << i);
-            stakes[i] = staking.totalStake(hk[i]);
-            total += stakes[i];
+            x.vote[i] = v;
+            total += v;
         }
         for (uint256 i; i < 32; ++i) {
-            shares[i] = YumaMath.stakeShare(stakes[i], total);
-            if (store && st.stakeShare[i] != shares[i]) st.stakeShare[i] = uint64(shares[i]);
+            x.share[i] = YumaMath.stakeShare(x.vote[i], total);
+            if (store) {
+                if (st.stakeShare[i] != x.share[i]) st.stakeShare[i] = uint64(x.share[i]);
+                if (st.votingStake[i] != x.vote[i]) st.votingStake[i] = uint64(x.vote[i]);
+            }
+        }
+        if (g != 0 && x.eligible / g < (1 << 28)) x.unit = g;
+        if (store) {
+            st.eligibleStake = x.eligible;
+            st.stakeUnit = x.unit;
         }
         s.epoch = uint64(epoch);
         s.phase = 1;
         s.cursor = 0;
         s.revealedMask = revealed;
         s.validatorMask = uint32(vMask);
-        s.minerMask = minerMask;
+        // A miner seat taken after the epoch began did none of the work revealed for it (seat takeover).
+        s.minerMask = minerMask & ~_freshSince(st, epoch);
         s.sumRank = 0;
         s.minerPaid = 0;
         s.emission = 0;
@@ -307,13 +372,16 @@ contract Consensus is IConsensus, Ownable {
         uint256 toGroup,
         uint256[] memory ranks,
         bool last,
-        uint256[32] memory shares
+        Stakes memory shares
     ) private returns (uint256[32] memory dr) {
         Settlement storage s = st.s;
         uint256 revealed = s.revealedMask;
         uint256 vMask = s.validatorMask;
         YumaMath.Group memory x;
-        x.sh = shares;
+        x.sh = shares.share;
+        x.vs = shares.vote;
+        x.eligible = shares.eligible;
+        x.unit = shares.unit;
         for (uint256 i; i < 32; ++i) {
             if (vMask & (1 << i) == 0) continue;
             // dividend sums carried over from earlier chunks of this epoch (none when starting at group 0)
@@ -328,7 +396,9 @@ contract Consensus is IConsensus, Ownable {
         }
         s.sumRank = sumRank;
         if (last) {
-            dr = x.dr;
+            // D_i = S_i · Σ_j B_ij·R_j: bonds are per unit of stake, the voting stake (whole gwei) scales them here,
+            // at full width, so a small validator's dividends are not floored away.
+            for (uint256 i; i < 32; ++i) dr[i] = x.dr[i] * shares.vote[i];
         } else {
             for (uint256 k; k < 16; ++k) {
                 st.dividendScratch[k] = (x.dr[2 * k] & type(uint128).max) | (x.dr[2 * k + 1] << 128);
@@ -560,6 +630,7 @@ contract Consensus is IConsensus, Ownable {
     function onNeuronAdded(uint256 brainId, Role role, uint16 uid) external {
         BrainState storage st = _checkHook(brainId);
         if (role == Role.Miner) {
+            _markFresh(brainId, st, uid);
             uint256 shift = (uint256(uid) & 15) << 4;
             uint256 g = uid >> 4;
             (, uint256 vMask) = neurons.occupancy(brainId);
@@ -577,8 +648,7 @@ contract Consensus is IConsensus, Ownable {
         } else {
             _prime(st.s);
             for (uint256 g; g < GROUPS; ++g) st.bonds[uid][g] = ONES16;
-            st.revealTag[0][uid] = 0;
-            st.revealTag[1][uid] = 0;
+            _clearSeatVotes(brainId, st, uid);
             st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         }
     }
@@ -591,8 +661,7 @@ contract Consensus is IConsensus, Ownable {
             if (amount != 0) claimable[hotkey] += amount;
             st.incentive[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         } else {
-            st.revealTag[0][uid] = 0;
-            st.revealTag[1][uid] = 0;
+            _clearSeatVotes(brainId, st, uid);
             st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         }
     }
@@ -675,6 +744,46 @@ contract Consensus is IConsensus, Ownable {
         s.ownerPaid = 1;
     }
 
+    /// @dev Records that miner seat `uid` was taken in the current epoch. An entry of the 4-epoch ring that is reused
+    ///      while its epoch may still be settled is merged into entry 4 under the later tag: its seats then count as
+    ///      taken later than they were (never earlier), so a late settlement can only under-pay them, never pay a
+    ///      newcomer.
+    function _markFresh(uint256 brainId, BrainState storage st, uint16 uid) private {
+        uint256 cur = epochAt(brainId, block.number);
+        uint256 k = cur & 3;
+        uint256 tag = st.freshTag[k];
+        uint256 bit = uint256(1) << uid;
+        if (tag == cur + 1) {
+            st.freshMask[k] |= bit;
+            return;
+        }
+        Settlement storage s = st.s;
+        if (tag != 0 && (!s.settledAny || tag - 1 > s.epoch)) {
+            st.freshMask[4] |= st.freshMask[k];
+            if (st.freshTag[4] < tag) st.freshTag[4] = uint48(tag);
+        }
+        st.freshMask[k] = bit;
+        st.freshTag[k] = uint48(cur + 1);
+    }
+
+    /// @dev Miner seats taken in epoch `epoch` or later: they get no rank and no pay for `epoch`.
+    function _freshSince(BrainState storage st, uint256 epoch) private view returns (uint256 mask) {
+        uint48[5] memory tags = st.freshTag;
+        for (uint256 k; k < 5; ++k) {
+            if (tags[k] > epoch) mask |= st.freshMask[k];
+        }
+    }
+
+    /// @dev A validator seat that changes hands inherits neither the commits that can still be revealed (this epoch's
+    ///      and the previous one's) nor the reveals of its previous holder.
+    function _clearSeatVotes(uint256 brainId, BrainState storage st, uint16 uid) private {
+        uint256 cur = epochAt(brainId, block.number);
+        if (st.commits[cur][uid] != bytes32(0)) st.commits[cur][uid] = bytes32(0);
+        if (cur != 0 && st.commits[cur - 1][uid] != bytes32(0)) st.commits[cur - 1][uid] = bytes32(0);
+        st.revealTag[0][uid] = 0;
+        st.revealTag[1][uid] = 0;
+    }
+
     function _checkHook(uint256 brainId) private view returns (BrainState storage st) {
         if (msg.sender != address(neurons)) revert NotNeuronRegistry(msg.sender);
         st = _st[brainId];
@@ -685,6 +794,17 @@ contract Consensus is IConsensus, Ownable {
         (bool ok, Role role, uint16 uid) = neurons.uidOf(brainId, msg.sender);
         if (!ok || role != Role.Validator) revert NotValidator(brainId, msg.sender);
         return uid;
+    }
+
+    function _gcd(uint256 a, uint256 b) private pure returns (uint256) {
+        assembly ("memory-safe") {
+            for {} b {} {
+                let r := mod(a, b)
+                a := b
+                b := r
+            }
+        }
+        return a;
     }
 
     function _min(uint256 a, uint256 b) private pure returns (uint256) {

@@ -5,15 +5,20 @@ pragma solidity ^0.8.30;
 /// @notice Integer fixed-point pieces of the Yuma-style settlement (docs/PROTOCOL.md "Consensus math"). Every
 ///         division truncates (floors). The TypeScript reference nodes/chain/yuma.ts does exactly the same integer
 ///         operations on bigint.
-/// @dev Scales: weights W_ONE = 65,535 (a revealed row sums to ≤ W_ONE after normalization); stakes S_ONE = 2^32
-///      (validator stake share); bonds BOND_ONE = 2^15; EMA α = 1/10; incentives/dividends for display 65,535.
+/// @dev Scales: weights W_ONE = 65,535 (a revealed row sums to ≤ W_ONE after normalization); voting stake in whole
+///      gwei (median, dividends); stake shares S_ONE = 2^32 (ranks); bonds per unit of stake BOND_ONE = 2^14 (a bond
+///      is ≤ 2·BOND_ONE); EMA α = 1/10; incentives/dividends for display 65,535.
 library YumaMath {
     uint256 internal constant W_ONE = 65_535;
     uint256 internal constant S_ONE = 1 << 32;
-    uint256 internal constant BOND_ONE = 1 << 15;
+    uint256 internal constant BOND_ONE = 1 << 14;
     uint256 internal constant ALPHA_NUM = 1;
     uint256 internal constant ALPHA_DEN = 10;
     uint256 internal constant SHARE_ONE = 65_535;
+    /// @notice Voting stakes are whole gwei; the Consensus constructor checks that the token cap is below 2^60 gwei,
+    ///         so every sum of voting stakes fits the 64-bit SWAR lanes of the median with room for doubling.
+    uint256 internal constant GWEI = 1e9;
+    uint256 internal constant MAX_STAKE_GWEI = 1 << 60;
 
     /// @notice Row normalization: w_k · W_ONE / Σw (floor). Caller guarantees Σw > 0.
     function normalizeWeight(uint256 w, uint256 sum) internal pure returns (uint256) {
@@ -23,42 +28,6 @@ library YumaMath {
     /// @notice Stake share: stake · S_ONE / Σstake (floor); 0 when Σstake = 0.
     function stakeShare(uint256 stake_, uint256 total) internal pure returns (uint256) {
         return total == 0 ? 0 : (stake_ * S_ONE) / total;
-    }
-
-    /// @notice Stake-weighted median with κ = 1/2: the largest c among the w_k such that the stake of the entries with
-    ///         w ≥ c, doubled, reaches sTotal. `keys` holds n entries (w << 64 | s); it is sorted in place (desc).
-    function weightedMedian(uint256[] memory keys, uint256 n, uint256 sTotal) internal pure returns (uint256 c) {
-        if (n == 0 || sTotal == 0) return 0;
-        // Insertion sort, descending (n ≤ 32). Assembly: this loop runs 256 times per settlement.
-        assembly ("memory-safe") {
-            let base := add(keys, 0x20)
-            for { let a := 1 } lt(a, n) { a := add(a, 1) } {
-                let v := mload(add(base, shl(5, a)))
-                let b := a
-                for {} gt(b, 0) {} {
-                    let prev := mload(add(base, shl(5, sub(b, 1))))
-                    if iszero(lt(prev, v)) { break }
-                    mstore(add(base, shl(5, b)), prev)
-                    b := sub(b, 1)
-                }
-                mstore(add(base, shl(5, b)), v)
-            }
-            let cum := 0
-            for { let a := 0 } lt(a, n) { a := add(a, 1) } {
-                let k := mload(add(base, shl(5, a)))
-                cum := add(cum, and(k, 0xffffffffffffffff))
-                if iszero(lt(shl(1, cum), sTotal)) {
-                    c := shr(64, k)
-                    break
-                }
-            }
-        }
-    }
-
-    /// @notice Bond EMA for one (validator, miner): ΔB = s·w̄·BOND_ONE / R (0 if R = 0), B' = (α·ΔB + (1−α)·B).
-    function bondEma(uint256 bOld, uint256 s, uint256 wbar, uint256 r) internal pure returns (uint256) {
-        uint256 db = r == 0 ? 0 : (s * wbar * BOND_ONE) / r;
-        return (ALPHA_NUM * db + (ALPHA_DEN - ALPHA_NUM) * bOld) / ALPHA_DEN;
     }
 
     /// @notice Incentive share for display and pruning: 65,535·R_j/ΣR capped at 65,534 (stored on-chain as share + 1
@@ -78,107 +47,241 @@ library YumaMath {
     // leaving room for a guard bit; for ranks into 4 vectors of 4 × 64-bit lanes ((slot >> 16q) & L64).
     uint256 private constant L32 = 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff;
     uint256 private constant G16 = 0x0001000000010000000100000001000000010000000100000001000000010000;
-    uint256 private constant G24 = 0x0100000001000000010000000100000001000000010000000100000001000000;
+    uint256 private constant G31 = 0x8000000080000000800000008000000080000000800000008000000080000000;
     uint256 private constant ONE32 = 0x0000000100000001000000010000000100000001000000010000000100000001;
     uint256 private constant L64 = 0x000000000000ffff000000000000ffff000000000000ffff000000000000ffff;
+    uint256 private constant G16W = 0x0000000000010000000000000001000000000000000100000000000000010000;
+    uint256 private constant G63 = 0x8000000000000000800000000000000080000000000000008000000000000000;
+    uint256 private constant ONE64 = 0x0000000000000001000000000000000100000000000000010000000000000001;
+    /// @dev Scale of the approximate stakes of the median's fast pass: a = ⌊S·2^28/T⌋, so Σa ≤ 2^28 and 2·(Σa + n)
+    ///      plus the guard bit fit a 32-bit lane.
+    uint256 private constant A_BITS = 28;
 
     /// @notice Scratch for one group of 16 miners × 32 validator seats (all fixed-size, in memory).
     struct Group {
         uint256[32] wSlot; // in: packed weights per validator seat (revealed seats only)
         uint256[32] bSlot; // in/out: packed bonds per validator seat, lanes = bond + 1
-        uint256[32] sh; // in: stake share per seat, scale S_ONE (0 for seats that did not reveal)
+        uint256[32] sh; // in: stake share σ per seat, scale S_ONE, over the revealed voting stake (0 if not revealed)
+        uint256[32] vs; // in: voting stake per seat in whole gwei (used for revealed seats)
+        uint256 eligible; // in: Σ voting stake (gwei) of every eligible seat, revealed or not (abstainers count)
+        uint256 unit; // in: gcd of the eligible voting stakes if eligible/unit < 2^28 (exact fast path), else 0
         uint256[32] dr; // in/out: Σ_j B_ij·R_j per seat (revealed seats only)
         uint256[16] rank; // out: R_j per lane (0 for unoccupied lanes)
         uint256[16] cons; // out: consensus C_j per lane
         uint256[32] wbar; // scratch: packed clipped weights per seat
-        uint256[96] dense; // scratch: (s >> 16, even lanes, odd lanes) per revealed seat
+        uint256[160] dense; // scratch: (a, even lanes, odd lanes, S, slot) per revealed seat
     }
 
-    /// @notice Stake share used by the median: the S_ONE-scaled share truncated to 16 bits (s >> 16), so that the
-    ///         per-lane stake sums fit 32-bit SWAR lanes.
-    function medianStake(uint256 s) internal pure returns (uint256) {
-        return s >> 16;
-    }
-
-    /// @notice Settlement of one group of 16 miners: consensus (stake-weighted median, κ = 1/2) for all lanes at
-    ///         once by a 16-step binary search on the weight bits (SWAR), clipping, ranks, bond EMA and dividend
-    ///         sums. Lanes whose bit in `laneMask` is clear (no miner seated) get rank 0 and keep their bonds.
-    /// @dev The binary search returns the largest c in [0, 65535] with 2·Σ_{w ≥ c} (s >> 16) ≥ Σ (s >> 16), which is
-    ///      the largest such c among the revealed weights (the stake step function only changes at weight values);
-    ///      0 when the sum is 0.
+    /// @notice Settlement of one group of 16 miners: consensus (stake-weighted median, κ = 1/2, exact on whole-gwei
+    ///         voting stake, non-revealing eligible stake abstaining) for all lanes at once by a 16-step binary
+    ///         search on the weight bits (SWAR), clipping, ranks, bond EMA and dividend sums. Lanes whose bit in
+    ///         `laneMask` is clear (no miner seated) get rank 0 and keep their bonds.
+    /// @dev The binary search returns the largest c in [0, 65535] with 2·Σ_{revealed, w ≥ c} S ≥ Σ_{eligible} S,
+    ///      which is the largest such c among the revealed weights (the stake step function only changes at weight
+    ///      values); 0 when no c qualifies or the eligible stake is 0.
     function settleGroup(Group memory x, uint256 revealed, uint256 vMask, uint256 laneMask) internal pure {
-        (uint256 n, uint256 t16) = dense(x, revealed);
-        (uint256 c0, uint256 c1) = median(x.dense, n, t16);
+        uint256 n = dense(x, revealed);
+        (uint256 c0, uint256 c1) = median(x.dense, n, x.eligible, x.unit);
         _clipRank(x, revealed, c0, c1, laneMask);
         _bondsEma(x, revealed, vMask, laneMask);
     }
 
-    /// @dev Packs (s >> 16, even-lane vector, odd-lane vector) of every revealed seat densely, zero-padded to a
-    ///      multiple of 4 entries (zero stake: no effect); returns the padded count and Σ s>>16.
-    function dense(Group memory x, uint256 revealed) internal pure returns (uint256 n, uint256 t16) {
+    /// @dev Packs (a, even-lane vector | G16, odd-lane vector | G16, S, slot) of every revealed seat densely, padded
+    ///      to a multiple of 4 entries with zero-stake entries (no effect); returns the padded count. a = S/unit
+    ///      (exact) when the stakes have a common unit with T/unit < 2^28, else a = ⌊S·2^28/T⌋ (approximate).
+    function dense(Group memory x, uint256 revealed) internal pure returns (uint256 n) {
         uint256[32] memory wS = x.wSlot;
-        uint256[32] memory shs = x.sh;
-        uint256[96] memory d = x.dense;
+        uint256[32] memory vs = x.vs;
+        uint256[160] memory d = x.dense;
+        uint256 t = x.eligible;
+        uint256 unit = x.unit;
+        if (t == 0) return 0;
         assembly ("memory-safe") {
             let p := d
             for { let i := 0 } lt(i, 32) { i := add(i, 1) } {
                 if and(shr(i, revealed), 1) {
                     let slot := mload(add(wS, shl(5, i)))
-                    let s := shr(16, mload(add(shs, shl(5, i))))
-                    mstore(p, s)
-                    mstore(add(p, 0x20), and(slot, L32))
-                    mstore(add(p, 0x40), and(shr(16, slot), L32))
-                    p := add(p, 0x60)
-                    t16 := add(t16, s)
+                    let sv := mload(add(vs, shl(5, i)))
+                    switch unit
+                    case 0 { mstore(p, div(shl(A_BITS, sv), t)) }
+                    default { mstore(p, div(sv, unit)) }
+                    // weight vectors with the comparison guard bit already set (saves an OR per test)
+                    mstore(add(p, 0x20), or(and(slot, L32), G16))
+                    mstore(add(p, 0x40), or(and(shr(16, slot), L32), G16))
+                    mstore(add(p, 0x60), sv)
+                    mstore(add(p, 0x80), slot)
+                    p := add(p, 0xa0)
                     n := add(n, 1)
                 }
             }
             for {} and(n, 3) { n := add(n, 1) } {
                 mstore(p, 0)
-                mstore(add(p, 0x20), 0)
-                mstore(add(p, 0x40), 0)
-                p := add(p, 0x60)
+                mstore(add(p, 0x20), G16)
+                mstore(add(p, 0x40), G16)
+                mstore(add(p, 0x60), 0)
+                mstore(add(p, 0x80), 0)
+                p := add(p, 0xa0)
             }
         }
     }
 
-    /// @dev Binary search over bits 15..0 for all 16 lanes (two vectors of 8); the inner loop is unrolled by 4
-    ///      (n is a multiple of 4).
-    function median(uint256[96] memory d, uint256 n, uint256 t16) internal pure returns (uint256 c0, uint256 c1) {
-        if (t16 == 0) return (0, 0);
+    /// @dev Binary search over bits 15..0 for all 16 lanes (two vectors of 8 × 32-bit lanes); the inner loop is
+    ///      unrolled by 4 (n is a multiple of 4). When the voting stakes share a unit u with T/u < 2^28 (round stakes:
+    ///      the common case) a = S/u is exact and so is every decision. Otherwise, on the approximate stakes a:
+    ///      with A = Σ_{w ≥ k} a, the
+    ///      exact test 2·Σ_{w ≥ k} S ≥ T is certainly true when 2A ≥ 2^28 and certainly false when 2(A + n) < 2^28
+    ///      (each a loses less than 1 to the floor); a lane in between is decided exactly by `_exactLane` (ties,
+    ///      rare for honest stakes). So the result is exact for any stakes.
+    function median(uint256[160] memory d, uint256 n, uint256 t, uint256 unit)
+        internal
+        pure
+        returns (uint256 c0, uint256 c1)
+    {
+        if (t == 0) return (0, 0);
+        uint256 end;
+        // exact fast path: A = Σ S/unit compared with T/unit, no band; else A ≈ Σ S·2^28/T with a band of 2n
+        uint256 trep = (unit == 0 ? uint256(1) << A_BITS : t / unit) * ONE32;
+        uint256 nrep = unit == 0 ? (n << 1) * ONE32 : 0;
         assembly ("memory-safe") {
-            let trep := mul(t16, ONE32)
-            let end := add(d, mul(n, 0x60))
-            for { let b := 16 } b {} {
-                b := sub(b, 1)
-                let bitv := mul(shl(b, 1), ONE32)
-                let k0 := or(c0, bitv)
-                let k1 := or(c1, bitv)
-                let a0 := 0
-                let a1 := 0
-                for { let p := d } lt(p, end) { p := add(p, 0x180) } {
-                    let s := 0
-                    s := mload(add(p, 0x0))
-                    a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x20)), G16), k0), G16)), s))
-                    a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x40)), G16), k1), G16)), s))
-                    s := mload(add(p, 0x60))
-                    a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x80)), G16), k0), G16)), s))
-                    a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0xa0)), G16), k1), G16)), s))
-                    s := mload(add(p, 0xc0))
-                    a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0xe0)), G16), k0), G16)), s))
-                    a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x100)), G16), k1), G16)), s))
-                    s := mload(add(p, 0x120))
-                    a0 := add(a0, mul(shr(16, and(sub(or(mload(add(p, 0x140)), G16), k0), G16)), s))
-                    a1 := add(a1, mul(shr(16, and(sub(or(mload(add(p, 0x160)), G16), k1), G16)), s))
+            end := add(d, mul(n, 0xa0))
+        }
+        for (uint256 b = 16; b != 0;) {
+            unchecked {
+                --b;
+            }
+            (uint256 a0, uint256 a1) = _accumulate(d, end, c0 | ((uint256(1) << b) * ONE32), c1 | ((uint256(1) << b) * ONE32));
+            uint256 sure0;
+            uint256 sure1;
+            uint256 amb;
+            assembly ("memory-safe") {
+                // sure: lanes with 2A ≥ target; maybe: lanes with 2A + band ≥ target (guard bit 31 of each lane)
+                sure0 := and(sub(add(shl(1, a0), G31), trep), G31)
+                sure1 := and(sub(add(shl(1, a1), G31), trep), G31)
+                let m0 := and(and(sub(add(add(shl(1, a0), nrep), G31), trep), G31), not(sure0))
+                let m1 := and(and(sub(add(add(shl(1, a1), nrep), G31), trep), G31), not(sure1))
+                amb := or(shr(31, m0), shr(30, m1)) // bit 32k ↔ lane 2k, bit 32k + 1 ↔ lane 2k + 1
+            }
+            if (amb != 0) {
+                if (amb & (amb - 1) == 0) {
+                    // one undecided lane: a scalar sum over the entries
+                    sure0 = _resolve(d, end, t, b, c0, sure0, amb & ONE32, 0);
+                    sure1 = _resolve(d, end, t, b, c1, sure1, (amb >> 1) & ONE32, 1);
+                } else {
+                    // several: the whole step exactly, on 64-bit lanes of gwei stakes
+                    (sure0, sure1) = _exactStep(d, end, t, b, c0, c1);
                 }
-                // a lane keeps bit b iff 2·acc ≥ t16 (acc ≤ 2^16 per lane; guard bit 24)
-                c0 := or(c0, shr(sub(24, b), and(sub(add(shl(1, a0), G24), trep), G24)))
-                c1 := or(c1, shr(sub(24, b), and(sub(add(shl(1, a1), G24), trep), G24)))
+            }
+            c0 |= sure0 >> (31 - b);
+            c1 |= sure1 >> (31 - b);
+        }
+    }
+
+    /// @dev Σ a·[w ≥ k] per 32-bit lane for the two weight vectors of every dense entry (unrolled by 4).
+    function _accumulate(uint256[160] memory d, uint256 end, uint256 k0, uint256 k1)
+        private
+        pure
+        returns (uint256 a0, uint256 a1)
+    {
+        assembly ("memory-safe") {
+            for { let p := d } lt(p, end) { p := add(p, 0x280) } {
+                let s := mload(p)
+                a0 := add(a0, mul(shr(16, and(sub(mload(add(p, 0x20)), k0), G16)), s))
+                a1 := add(a1, mul(shr(16, and(sub(mload(add(p, 0x40)), k1), G16)), s))
+                s := mload(add(p, 0xa0))
+                a0 := add(a0, mul(shr(16, and(sub(mload(add(p, 0xc0)), k0), G16)), s))
+                a1 := add(a1, mul(shr(16, and(sub(mload(add(p, 0xe0)), k1), G16)), s))
+                s := mload(add(p, 0x140))
+                a0 := add(a0, mul(shr(16, and(sub(mload(add(p, 0x160)), k0), G16)), s))
+                a1 := add(a1, mul(shr(16, and(sub(mload(add(p, 0x180)), k1), G16)), s))
+                s := mload(add(p, 0x1e0))
+                a0 := add(a0, mul(shr(16, and(sub(mload(add(p, 0x200)), k0), G16)), s))
+                a1 := add(a1, mul(shr(16, and(sub(mload(add(p, 0x220)), k1), G16)), s))
             }
         }
     }
 
-    /// @dev Clipping w̄ = min(w, C) per seat (packed into x.wbar) and ranks R = Σ s·w̄ per occupied lane.
+    /// @dev Decides the ambiguous lanes of one binary-search step exactly (2·Σ_{w ≥ cand} S ≥ t on whole gwei) for
+    ///      one vector q (lanes 2k + q): bit 32k of `amb` flags 32-bit lane k; returns `sure` with the exact bits set.
+    function _resolve(uint256[160] memory d, uint256 end, uint256 t, uint256 b, uint256 c, uint256 sure, uint256 amb, uint256 q)
+        private
+        pure
+        returns (uint256)
+    {
+        assembly ("memory-safe") {
+            for {} amb {} {
+                // lowest flagged 32-bit lane k
+                let k := 0
+                for {} iszero(and(amb, shl(shl(5, k), 1))) {} { k := add(k, 1) }
+                amb := and(amb, not(shl(shl(5, k), 1)))
+                let cand := or(and(shr(shl(5, k), c), 0xffff), shl(b, 1))
+                let sh := shl(4, add(shl(1, k), q))
+                let sum := 0
+                for { let p := d } lt(p, end) { p := add(p, 0xa0) } {
+                    if iszero(lt(and(shr(sh, mload(add(p, 0x80))), 0xffff), cand)) { sum := add(sum, mload(add(p, 0x60))) }
+                }
+                if iszero(lt(shl(1, sum), t)) { sure := or(sure, shl(add(shl(5, k), 31), 1)) }
+            }
+        }
+        return sure;
+    }
+
+    /// @dev One binary-search step decided exactly for all 16 lanes: candidates c | 2^b moved to the 64-bit layout
+    ///      (vector q, lane m ↔ slot lane 4m + q), Σ S·[w ≥ cand] per lane on whole gwei (< 2^60, guard bit 63), and
+    ///      the decisions moved back to the 32-bit layout of `median` (bit 32k + 31 of sure_q ↔ lane 2k + q).
+    function _exactStep(uint256[160] memory d, uint256 end, uint256 t, uint256 b, uint256 c0, uint256 c1)
+        private
+        pure
+        returns (uint256 sure0, uint256 sure1)
+    {
+        uint256[4] memory k;
+        assembly ("memory-safe") {
+            let bit := shl(b, 1)
+            for { let l := 0 } lt(l, 16) { l := add(l, 1) } {
+                let c := c0
+                if and(l, 1) { c := c1 }
+                let cand := or(and(shr(shl(5, shr(1, l)), c), 0xffff), bit)
+                let ptr := add(k, shl(5, and(l, 3)))
+                mstore(ptr, or(mload(ptr), shl(shl(6, shr(2, l)), cand)))
+            }
+        }
+        uint256[4] memory e;
+        (e[0], e[1]) = _exactPair(d, end, k[0], k[1], 0);
+        (e[2], e[3]) = _exactPair(d, end, k[2], k[3], 32);
+        assembly ("memory-safe") {
+            let trep := mul(t, ONE64)
+            for { let q := 0 } lt(q, 4) { q := add(q, 1) } {
+                // bit 63 + 64m set iff 2·Σ ≥ t for lane l = 4m + q
+                let yes := and(sub(add(shl(1, mload(add(e, shl(5, q)))), G63), trep), G63)
+                for { let m := 0 } lt(m, 4) { m := add(m, 1) } {
+                    if and(shr(add(shl(6, m), 63), yes), 1) {
+                        let l := add(shl(2, m), q)
+                        let bitPos := add(shl(5, shr(1, l)), 31)
+                        switch and(l, 1)
+                        case 0 { sure0 := or(sure0, shl(bitPos, 1)) }
+                        default { sure1 := or(sure1, shl(bitPos, 1)) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// @dev Σ S·[w ≥ k] on 64-bit lanes for the weight vectors at shifts `sh` and sh + 16 of every entry's slot.
+    function _exactPair(uint256[160] memory d, uint256 end, uint256 ka, uint256 kb, uint256 sh)
+        private
+        pure
+        returns (uint256 ea, uint256 eb)
+    {
+        assembly ("memory-safe") {
+            for { let p := d } lt(p, end) { p := add(p, 0xa0) } {
+                let slot := shr(sh, mload(add(p, 0x80)))
+                let s := mload(add(p, 0x60))
+                ea := add(ea, mul(shr(16, and(sub(or(and(slot, L64), G16W), ka), G16W)), s))
+                eb := add(eb, mul(shr(16, and(sub(or(and(shr(16, slot), L64), G16W), kb), G16W)), s))
+            }
+        }
+    }
+
+    /// @dev Clipping w̄ = min(w, C) per seat (packed into x.wbar) and ranks R = Σ σ·w̄ per occupied lane.
     function _clipRank(Group memory x, uint256 revealed, uint256 c0, uint256 c1, uint256 laneMask) private pure {
         uint256[32] memory wS = x.wSlot;
         uint256[32] memory shs = x.sh;
@@ -217,11 +320,11 @@ library YumaMath {
     }
 
     /// @dev Bond EMA of every seated validator on every occupied lane, and dividend sums of revealed validators.
-    ///      Seats that did not reveal have stake share 0, hence ΔB = 0 (pure decay), and their sums are not kept.
+    ///      Seats that did not reveal (or are not eligible) have w̄ = 0, hence ΔB = 0 (pure decay), and their sums are
+    ///      not kept.
     function _bondsEma(Group memory x, uint256 revealed, uint256 vMask, uint256 laneMask) private pure {
         uint256[32] memory bS = x.bSlot;
         uint256[32] memory drs = x.dr;
-        uint256[32] memory shs = x.sh;
         uint256[32] memory wb = x.wbar;
         uint256 rankPtr;
         {
@@ -230,24 +333,27 @@ library YumaMath {
                 rankPtr := rank
             }
         }
-        // lanes of unoccupied seats keep their old bond: all-ones in the 16 bits of each occupied lane
+        // lanes of unoccupied seats keep their old bond: all-ones in the 16 bits of each unoccupied lane
         uint256 keep;
         for (uint256 l; l < 16; ++l) {
             if ((laneMask >> l) & 1 == 0) keep |= uint256(0xffff) << (l << 4);
         }
         for (uint256 i; i < 32; ++i) {
             if ((vMask >> i) & 1 == 0) continue;
-            (uint256 nb, uint256 d) = _bondRow(bS[i], drs[i], shs[i], wb[i], rankPtr);
+            uint256 w = (revealed >> i) & 1 == 1 ? wb[i] : 0;
+            (uint256 nb, uint256 d) = _bondRow(bS[i], drs[i], w, rankPtr);
             bS[i] = (nb & ~keep) | (bS[i] & keep);
             if ((revealed >> i) & 1 == 1) drs[i] = d;
         }
     }
 
     /// @dev One validator row of a group, unrolled over the 16 lanes (this is the hottest code of the settlement).
-    ///      ΔB = s·w̄·BOND_ONE / R (BOND_ONE = 2^15; the EVM's div by zero yields 0, so ΔB = 0 when R = 0);
-    ///      B' = (ΔB + 9·B) / 10 (α = 1/10); lanes hold B + 1. Ranks of unoccupied lanes are 0, so they add nothing
-    ///      to d; their bond lanes are restored by the caller.
-    function _bondRow(uint256 bs, uint256 d, uint256 s, uint256 wbar, uint256 rankPtr)
+    ///      Bonds per unit of stake: ΔB = w̄·S_ONE·BOND_ONE / R = (w̄ << 46) / R (the EVM's div by zero yields 0, so
+    ///      ΔB = 0 when R = 0); B' = (ΔB + 9·B) / 10 (α = 1/10); lanes hold B + 1. ΔB ≤ 2·BOND_ONE because R ≥ C·S_ONE/2
+    ///      (the validators at or above consensus hold at least half of the revealed stake) and w̄ ≤ C, so a lane
+    ///      never exceeds 2^15 + 1. Ranks of unoccupied lanes are 0, so they add nothing to d; their bond lanes are
+    ///      restored by the caller.
+    function _bondRow(uint256 bs, uint256 d, uint256 wbar, uint256 rankPtr)
         private
         pure
         returns (uint256 nb, uint256)
@@ -256,112 +362,112 @@ library YumaMath {
                 {
                     let r := mload(add(rankPtr, 0x0))
                     let bOld := and(shr(0, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(0, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(0, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(0, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x20))
                     let bOld := and(shr(16, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(16, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(16, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(16, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x40))
                     let bOld := and(shr(32, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(32, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(32, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(32, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x60))
                     let bOld := and(shr(48, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(48, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(48, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(48, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x80))
                     let bOld := and(shr(64, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(64, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(64, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(64, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0xa0))
                     let bOld := and(shr(80, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(80, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(80, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(80, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0xc0))
                     let bOld := and(shr(96, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(96, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(96, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(96, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0xe0))
                     let bOld := and(shr(112, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(112, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(112, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(112, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x100))
                     let bOld := and(shr(128, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(128, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(128, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(128, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x120))
                     let bOld := and(shr(144, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(144, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(144, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(144, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x140))
                     let bOld := and(shr(160, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(160, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(160, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(160, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x160))
                     let bOld := and(shr(176, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(176, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(176, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(176, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x180))
                     let bOld := and(shr(192, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(192, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(192, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(192, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x1a0))
                     let bOld := and(shr(208, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(208, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(208, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(208, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x1c0))
                     let bOld := and(shr(224, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(224, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(224, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(224, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
                 {
                     let r := mload(add(rankPtr, 0x1e0))
                     let bOld := and(shr(240, bs), 0xffff)
-                    let bNew := div(add(div(shl(15, mul(s, and(shr(240, wbar), 0xffff))), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
+                    let bNew := div(add(div(shl(46, and(shr(240, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
                     nb := or(nb, shl(240, add(bNew, 1)))
                     d := add(d, mul(bNew, r))
                 }
@@ -369,36 +475,4 @@ library YumaMath {
         return (nb, d);
     }
 
-    /// @notice One miner column. For validators i with bit i of `revealed` set, reads W_ij from lane `shift` of
-    ///         wSlot[i], computes the consensus C_j = weightedMedian, leaves the clipped weight min(W_ij, C_j) in w[i]
-    ///         (0 for the others) and returns the rank R_j = Σ_i s_i · min(W_ij, C_j).
-    function column(
-        uint256[] memory keys,
-        uint256[] memory w,
-        uint256[] memory wSlot,
-        uint256[] memory sh,
-        uint256 revealed,
-        uint256 shift,
-        uint256 sTotal
-    ) internal pure returns (uint256 r) {
-        uint256 n;
-        unchecked {
-            uint256 m = w.length;
-            for (uint256 i; i < m; ++i) {
-                if (revealed & (1 << i) == 0) {
-                    w[i] = 0;
-                    continue;
-                }
-                uint256 wi = (wSlot[i] >> shift) & 0xffff;
-                w[i] = wi;
-                keys[n++] = (wi << 64) | sh[i];
-            }
-            uint256 c = weightedMedian(keys, n, sTotal);
-            for (uint256 i; i < m; ++i) {
-                uint256 wi = w[i];
-                if (wi > c) w[i] = wi = c;
-                r += sh[i] * wi;
-            }
-        }
-    }
 }

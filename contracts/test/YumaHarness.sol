@@ -5,27 +5,18 @@ import {YumaMath} from "../lib/YumaMath.sol";
 
 /// @notice Test-only harness exposing YumaMath (known-answer tests against nodes/chain/yuma.ts).
 contract YumaHarness {
-    /// @notice Consensus and rank of 16 miners (lanes of the packed weight slots) for up to 32 validators.
-    function columns(uint256[] memory wSlot, uint256[] memory sh, uint256 revealed, uint256 sTotal)
-        external
-        pure
-        returns (uint256[16] memory ranks, uint256[][] memory clipped)
-    {
-        uint256 m = wSlot.length;
-        uint256[] memory keys = new uint256[](m);
-        clipped = new uint256[][](16);
-        for (uint256 l; l < 16; ++l) {
-            uint256[] memory w = new uint256[](m);
-            ranks[l] = YumaMath.column(keys, w, wSlot, sh, revealed, l << 4, sTotal);
-            clipped[l] = w;
-        }
-    }
-
     /// @notice One 16-miner group through YumaMath.settleGroup (the code path of Consensus phase A).
+    /// @param sh stake shares σ (S_ONE scale) over the revealed voting stake
+    /// @param vs voting stakes in whole gwei
+    /// @param eligible Σ voting stake of every eligible seat (abstainers included)
+    /// @param unit a common unit of the eligible voting stakes with eligible/unit < 2^28, or 0 (approximate path)
     function settleGroup(
         uint256[32] memory wSlot,
         uint256[32] memory bSlot,
         uint256[32] memory sh,
+        uint256[32] memory vs,
+        uint256 eligible,
+        uint256 unit,
         uint256 revealed,
         uint256 vMask,
         uint256 laneMask
@@ -38,32 +29,10 @@ contract YumaHarness {
         x.wSlot = wSlot;
         x.bSlot = bSlot;
         x.sh = sh;
+        x.vs = vs;
+        x.eligible = eligible;
+        x.unit = unit;
         YumaMath.settleGroup(x, revealed, vMask, laneMask);
         return (x.rank, x.cons, x.bSlot, x.dr);
-    }
-
-    function probeMedian(uint256[32] memory wSlot, uint256[32] memory sh, uint256 revealed, uint256 reps)
-        external
-        pure
-        returns (uint256 c0)
-    {
-        YumaMath.Group memory x;
-        x.wSlot = wSlot;
-        x.sh = sh;
-        (uint256 n, uint256 t16) = YumaMath.dense(x, revealed);
-        for (uint256 k; k < reps; ++k) {
-            (uint256 a,) = YumaMath.median(x.dense, n, t16);
-            c0 ^= a;
-        }
-    }
-
-    function weightedMedian(uint256[] memory ws, uint256[] memory ss, uint256 sTotal) external pure returns (uint256) {
-        uint256[] memory keys = new uint256[](ws.length);
-        for (uint256 i; i < ws.length; ++i) keys[i] = (ws[i] << 64) | ss[i];
-        return YumaMath.weightedMedian(keys, ws.length, sTotal);
-    }
-
-    function bondEma(uint256 bOld, uint256 s, uint256 wbar, uint256 r) external pure returns (uint256) {
-        return YumaMath.bondEma(bOld, s, wbar, r);
     }
 }

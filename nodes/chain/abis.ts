@@ -4569,6 +4569,11 @@ export const consensusAbi = [
   },
   {
     "inputs": [],
+    "name": "CapTooLarge",
+    "type": "error"
+  },
+  {
+    "inputs": [],
     "name": "CommitMismatch",
     "type": "error"
   },

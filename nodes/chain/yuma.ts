@@ -3,7 +3,7 @@
  * with exactly the same integer operations and truncating divisions. Used by the known-answer tests, and later by
  * dashboards and simulations. Pure functions, no I/O. Spec: docs/PROTOCOL.md "## Consensus math".
  */
-import { encodeAbiParameters, keccak256, type Hex } from "viem";
+import { encodeAbiParameters, keccak256, type Address, type Hex } from "viem";
 import { CerberusError } from "../core/errors.ts";
 
 /** Input the contracts would reject (same rules as Consensus.reveal). */
@@ -11,7 +11,7 @@ export class InvalidWeightsError extends CerberusError {}
 
 export const W_ONE = 65_535n; // a revealed row is normalized to sum ≤ W_ONE
 export const S_ONE = 1n << 32n; // stake share scale
-export const BOND_ONE = 1n << 15n; // bond scale
+export const BOND_ONE = 1n << 14n; // bond scale (bonds are per unit of stake, ≤ 2·BOND_ONE)
 export const ALPHA_NUM = 1n; // bond EMA α = ALPHA_NUM / ALPHA_DEN
 export const ALPHA_DEN = 10n;
 export const SHARE_ONE = 65_535n; // incentive / dividend display shares
@@ -20,18 +20,37 @@ export const GWEI = 1_000_000_000n; // miner ledger unit
 export const MAX_MINERS = 256;
 export const MAX_VALIDATORS = 32;
 
-/** keccak256(abi.encode(uint256 brainId, uint256 epoch, uint16[] uids, uint16[] weights, bytes32 salt)). */
+/** What a commit binds besides the weights (Consensus.reveal recomputes it with msg.sender and its seat). */
+export interface CommitBinding {
+  chainId: bigint;
+  /** The Consensus contract. */
+  consensus: Address;
+  brainId: bigint;
+  epoch: bigint;
+  /** The validator hotkey that will reveal. */
+  hotkey: Address;
+  /** Its validator seat in the Brain. */
+  validatorUid: number;
+}
+
+/**
+ * keccak256(abi.encode(uint256 chainId, address consensus, uint256 brainId, uint256 epoch, address hotkey,
+ * uint16 validatorUid, uint16[] uids, uint16[] weights, bytes32 salt)): a copied commit cannot be revealed by anyone
+ * but the hotkey and seat it names, on another chain or on another deployment.
+ */
 export function weightsCommitHash(
-  brainId: bigint,
-  epoch: bigint,
+  b: CommitBinding,
   uids: readonly number[],
   weights: readonly number[],
   salt: Hex,
 ): Hex {
   return keccak256(
     encodeAbiParameters(
-      [{ type: "uint256" }, { type: "uint256" }, { type: "uint16[]" }, { type: "uint16[]" }, { type: "bytes32" }],
-      [brainId, epoch, [...uids], [...weights], salt],
+      [
+        { type: "uint256" }, { type: "address" }, { type: "uint256" }, { type: "uint256" }, { type: "address" },
+        { type: "uint16" }, { type: "uint16[]" }, { type: "uint16[]" }, { type: "bytes32" },
+      ],
+      [b.chainId, b.consensus, b.brainId, b.epoch, b.hotkey, b.validatorUid, [...uids], [...weights], salt],
     ),
   );
 }
@@ -60,24 +79,30 @@ export function normalizeRow(uids: readonly number[], weights: readonly number[]
   return row;
 }
 
-/** Stake shares over the validators that revealed: stake·S_ONE/Σstake (floor); 0 for the others. */
-export function stakeShares(stakes: readonly bigint[], revealed: readonly boolean[]): bigint[] {
-  const total = stakes.reduce((a, s, i) => (revealed[i] ? a + s : a), 0n);
-  return stakes.map((s, i) => (revealed[i] && total !== 0n ? (s * S_ONE) / total : 0n));
+/** Voting stake in whole gwei of a seat whose stake for the epoch is `wei` (min(stake when the epoch began, stake
+ *  now)); 0 (not eligible: neither votes nor earns) below `minStake` or below 1 gwei. */
+export function votingStake(wei: bigint, minStake: bigint): bigint {
+  return wei < minStake || wei < GWEI ? 0n : wei / GWEI;
+}
+
+/** Stake shares σ over the voting stake of the validators that revealed: S·S_ONE/ΣS (floor); 0 for the others. */
+export function stakeShares(votes: readonly bigint[], revealed: readonly boolean[]): bigint[] {
+  const total = votes.reduce((a, s, i) => (revealed[i] ? a + s : a), 0n);
+  return votes.map((s, i) => (revealed[i] && total !== 0n ? (s * S_ONE) / total : 0n));
 }
 
 /**
- * Stake-weighted median with κ = 1/2 as defined on-chain: the largest c such that twice the median-stake (share >> 16)
- * of the validators with w ≥ c reaches the total median-stake; 0 if that total is 0.
+ * Stake-weighted median with κ = 1/2, exact: the largest c among `ws` such that twice the voting stake of the revealed
+ * validators with w ≥ c reaches `total` — the voting stake of every eligible validator, so non-revealers abstain;
+ * 0 if none does.
  */
-export function weightedMedian(ws: readonly bigint[], s16: readonly bigint[]): bigint {
-  const total = s16.reduce((a, b) => a + b, 0n);
+export function weightedMedian(ws: readonly bigint[], stakes: readonly bigint[], total: bigint): bigint {
   if (total === 0n) return 0n;
   const candidates = [...new Set(ws)].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
   for (const c of candidates) {
     let above = 0n;
     ws.forEach((w, k) => {
-      if (w >= c) above += s16[k];
+      if (w >= c) above += stakes[k];
     });
     if (2n * above >= total) return c;
   }
@@ -87,15 +112,22 @@ export function weightedMedian(ws: readonly bigint[], s16: readonly bigint[]): b
 export interface EpochInput {
   /** Per validator seat: normalized weight row (length maxMiners) if it revealed this epoch, else null. */
   weights: readonly (readonly bigint[] | null)[];
-  /** Per validator seat: total stake on its hotkey at settlement start (ignored if not revealed). */
+  /** Per validator seat (wei): min(stake at the block before the epoch began, stake at settlement start). */
   stakes: readonly bigint[];
+  /** The Brain's minValidatorStake (wei); default 0. */
+  minStake?: bigint;
   /** Bonds before the epoch, [seat][miner], scale BOND_ONE. */
   bonds: readonly (readonly bigint[])[];
   validatorSeated: readonly boolean[];
+  /** Miner seats held since before the epoch began (a seat taken later gets no rank for it). */
   minerSeated: readonly boolean[];
 }
 
 export interface EpochResult {
+  /** Voting stake per seat in whole gwei (0 = not eligible). */
+  votingStakes: bigint[];
+  /** Σ voting stake of the eligible seats (the median's total: non-revealers abstain). */
+  eligibleStake: bigint;
   stakeShares: bigint[];
   consensus: bigint[];
   ranks: bigint[];
@@ -109,9 +141,11 @@ export interface EpochResult {
 export function yumaEpoch(input: EpochInput): EpochResult {
   const nV = input.weights.length;
   const nM = input.minerSeated.length;
-  const revealed = input.weights.map((w, i) => w !== null && input.validatorSeated[i]);
-  const sh = stakeShares(input.stakes, revealed);
-  const s16 = sh.map((s) => s >> 16n);
+  const votes = input.stakes.map((w, i) => (input.validatorSeated[i] ? votingStake(w, input.minStake ?? 0n) : 0n));
+  const eligibleStake = votes.reduce((a, b) => a + b, 0n);
+  const revealed = input.weights.map((w, i) => w !== null && votes[i] > 0n);
+  const voteOf = votes.map((v, i) => (revealed[i] ? v : 0n));
+  const sh = stakeShares(voteOf, revealed);
   const consensus: bigint[] = [];
   const ranks: bigint[] = [];
   const clipped: bigint[][] = Array.from({ length: nV }, () => new Array<bigint>(nM).fill(0n));
@@ -121,9 +155,9 @@ export function yumaEpoch(input: EpochInput): EpochResult {
     for (let i = 0; i < nV; i++) {
       if (!revealed[i]) continue;
       ws.push(input.weights[i]![j]);
-      ss.push(s16[i]);
+      ss.push(voteOf[i]);
     }
-    const c = weightedMedian(ws, ss);
+    const c = weightedMedian(ws, ss, eligibleStake);
     consensus.push(c);
     let r = 0n;
     for (let i = 0; i < nV; i++) {
@@ -141,13 +175,17 @@ export function yumaEpoch(input: EpochInput): EpochResult {
     for (let j = 0; j < nM; j++) {
       if (!input.minerSeated[j]) continue;
       const r = ranks[j];
-      const db = r === 0n ? 0n : (sh[i] * clipped[i][j] * BOND_ONE) / r;
+      // per unit of stake: ΔB = w̄·S_ONE·BOND_ONE / R (no stake factor, so small validators are not floored to 0)
+      const db = r === 0n ? 0n : (clipped[i][j] * S_ONE * BOND_ONE) / r;
       const b = (ALPHA_NUM * db + (ALPHA_DEN - ALPHA_NUM) * bonds[i][j]) / ALPHA_DEN;
       bonds[i][j] = b;
       if (revealed[i]) dividendSums[i] += b * r;
     }
+    dividendSums[i] *= voteOf[i]; // D_i = S_i · Σ_j B_ij·R_j
   }
   return {
+    votingStakes: voteOf,
+    eligibleStake,
     stakeShares: sh,
     consensus,
     ranks,

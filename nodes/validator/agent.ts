@@ -125,7 +125,9 @@ export class ValidatorAgent {
   /** Persists salt and weights, then commits their hash for `epoch`. */
   private async commit(epoch: bigint, uids: number[], weights: number[]): Promise<void> {
     const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
-    const hash = weightsCommitHash(this.brainId, epoch, uids, weights, salt);
+    const d = this.chain.deployment;
+    const hash = weightsCommitHash({ chainId: BigInt(d.chainId), consensus: d.contracts.Consensus.address, brainId: this.brainId,
+      epoch, hotkey: this.chain.address, validatorUid: this.uid }, uids, weights, salt);
     this.state.record({ brainId: this.brainId.toString(), epoch: epoch.toString(), uids, weights, salt, hash, revealed: false });
     await this.chain.commit(this.brainId, epoch, hash);
     this.log.info({ epoch: epoch.toString(), uids, weights }, "weights committed");

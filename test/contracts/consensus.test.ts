@@ -97,6 +97,21 @@ describe("Consensus: commit, reveal, settle", () => {
     expect((await w.consensus.validatorDividends(w.brainId))[3]).to.equal(0n);
   });
 
+  it("a validator whose voting stake fell below the Brain's minimum neither votes nor earns", async () => {
+    const w = await loadFixture(worldFixture);
+    // validator 3 registered with the minimum (100 CBR) and unstakes half before the epoch begins
+    const v3 = await w.validators[3].getAddress();
+    await (await w.staking.connect(w.validators[3]).unstake(v3, 50n * h.CBR)).wait();
+    const epoch = await nextEpoch(w);
+    // it scores like the others: without the rule it would earn its stake share of the dividends
+    await runEpoch(w, epoch, [0, 1, 2, 3].map((k) => row(HONEST, k)));
+    const paid = await h.settleRewards(w, w.brainId, epoch);
+    expect(paid.get(v3) ?? 0n).to.equal(0n);
+    expect(paid.get(await w.validators[0].getAddress())).to.be.greaterThan(0n);
+    const [st] = await w.consensus.settlementState(w.brainId);
+    expect(st.revealedMask).to.equal(0b0111n);
+  });
+
   it("chunked settlement gives the same result as one transaction, with progress events", async () => {
     const rows = [0, 1, 2, 3].map((k) => row([5, 1000, 7, 300, 9000, 1], k));
     const run = async (steps: number) => {
@@ -164,7 +179,7 @@ describe("Consensus: commit, reveal, settle", () => {
     const epoch = await nextEpoch(w);
     const v0 = w.validators[0];
     const r = row(HONEST, 0);
-    const hash = h.commitHash(w.brainId, epoch, r.uids, r.weights, r.salt);
+    const hash = h.commitHash(await h.bindingOf(w, w.brainId, v0), w.brainId, epoch, r.uids, r.weights, r.salt);
     await expect(c.connect(w.miners[0]).commit(w.brainId, epoch, hash))
       .to.be.revertedWithCustomError(c, "NotValidator")
       .withArgs(w.brainId, await w.miners[0].getAddress());
@@ -206,7 +221,7 @@ describe("Consensus: commit, reveal, settle", () => {
     await h.gotoCommitWindow(w, w.brainId, e2);
     for (let k = 0; k < 4; k++) {
       const b = bad[k];
-      await c.connect(w.validators[k]).commit(w.brainId, e2, h.commitHash(w.brainId, e2, b.uids, b.weights, b.salt));
+      await c.connect(w.validators[k]).commit(w.brainId, e2, h.commitHash(await h.bindingOf(w, w.brainId, w.validators[k]), w.brainId, e2, b.uids, b.weights, b.salt));
     }
     await h.gotoRevealWindow(w, w.brainId, e2);
     for (let k = 0; k < 4; k++) {
@@ -218,7 +233,7 @@ describe("Consensus: commit, reveal, settle", () => {
     const e3 = e2 + 1n;
     await h.gotoCommitWindow(w, w.brainId, e3);
     const b = bad[4];
-    await c.connect(v1).commit(w.brainId, e3, h.commitHash(w.brainId, e3, b.uids, b.weights, b.salt));
+    await c.connect(v1).commit(w.brainId, e3, h.commitHash(await h.bindingOf(w, w.brainId, v1), w.brainId, e3, b.uids, b.weights, b.salt));
     await h.gotoRevealWindow(w, w.brainId, e3);
     await expect(c.connect(v1).reveal(w.brainId, e3, b.uids, b.weights, b.salt)).to.be.revertedWithCustomError(
       c,

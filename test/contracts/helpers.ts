@@ -111,7 +111,25 @@ export async function registerValidator(
   await (await env.neurons.connect(who).register(brainId, ROLE_VALIDATOR, peerIdOf(1000 + i), addrsOf(1000 + i))).wait();
 }
 
+/** What a commit hash binds besides the weights: chain, Consensus contract, Brain, epoch, hotkey and its seat. */
+export interface CommitBinding {
+  chainId: bigint;
+  consensus: string;
+  hotkey: string;
+  uid: bigint | number;
+}
+
+/** The binding of `who`'s current validator seat in `brainId`. */
+export async function bindingOf(env: Env, brainId: bigint, who: Signer): Promise<CommitBinding> {
+  const hotkey = await who.getAddress();
+  const [, , uid] = await env.neurons.uidOf(brainId, hotkey);
+  const { chainId } = await hre.ethers.provider.getNetwork();
+  return { chainId, consensus: await env.consensus.getAddress(), hotkey, uid };
+}
+
+/** keccak256(abi.encode(chainId, consensus, brainId, epoch, hotkey, validatorUid, uids, weights, salt)). */
 export function commitHash(
+  b: CommitBinding,
   brainId: bigint,
   epoch: bigint,
   uids: readonly number[],
@@ -120,8 +138,8 @@ export function commitHash(
 ): string {
   return hre.ethers.keccak256(
     hre.ethers.AbiCoder.defaultAbiCoder().encode(
-      ["uint256", "uint256", "uint16[]", "uint16[]", "bytes32"],
-      [brainId, epoch, uids, weights, salt],
+      ["uint256", "address", "uint256", "uint256", "address", "uint16", "uint16[]", "uint16[]", "bytes32"],
+      [b.chainId, b.consensus, brainId, epoch, b.hotkey, b.uid, uids, weights, salt],
     ),
   );
 }
@@ -169,9 +187,8 @@ export async function commitAll(env: Env, brainId: bigint, epoch: bigint, vs: Si
   const gas: bigint[] = [];
   for (let k = 0; k < vs.length; k++) {
     const r = rs[k];
-    const rc = await (
-      await env.consensus.connect(vs[k]).commit(brainId, epoch, commitHash(brainId, epoch, r.uids, r.weights, r.salt))
-    ).wait();
+    const hash = commitHash(await bindingOf(env, brainId, vs[k]), brainId, epoch, r.uids, r.weights, r.salt);
+    const rc = await (await env.consensus.connect(vs[k]).commit(brainId, epoch, hash)).wait();
     gas.push(rc!.gasUsed);
   }
   return gas;
@@ -214,4 +231,20 @@ export async function deactivateBrainsAbove(env: Env, keep: bigint): Promise<voi
     const owner = await hre.ethers.getSigner(await env.brains.ownerOf(id));
     await (await env.brains.connect(owner).deregisterBrain(id)).wait();
   }
+}
+
+/** Settles `epoch` in one call and returns the validator rewards paid into Staking by hotkey (RewardsDistributed). */
+export async function settleRewards(env: Env, brainId: bigint, epoch: bigint): Promise<Map<string, bigint>> {
+  const rc = await (await env.consensus.settle(brainId, epoch, 1000, { gasLimit: 16_000_000 })).wait();
+  const out = new Map<string, bigint>();
+  for (const log of rc!.logs) {
+    let parsed;
+    try {
+      parsed = env.staking.interface.parseLog(log);
+    } catch {
+      continue;
+    }
+    if (parsed?.name === "RewardsDistributed") out.set(parsed.args.hotkey, parsed.args.amount);
+  }
+  return out;
 }

@@ -145,7 +145,7 @@ async function run(w: World & { deposited: bigint }, cmds: Cmd[]): Promise<void>
       await h.gotoCommitWindow(w, w.brainId, epoch);
       for (const [k, v] of seated.entries()) {
         const r = rows[k];
-        await (await w.consensus.connect(signerOf.get(v.a)!).commit(w.brainId, epoch, h.commitHash(w.brainId, epoch, r.uids, r.weights, r.salt))).wait();
+        await (await w.consensus.connect(signerOf.get(v.a)!).commit(w.brainId, epoch, h.commitHash(await h.bindingOf(w, w.brainId, signerOf.get(v.a)!), w.brainId, epoch, r.uids, r.weights, r.salt))).wait();
       }
       await h.gotoRevealWindow(w, w.brainId, epoch);
       for (const [k, v] of seated.entries()) {

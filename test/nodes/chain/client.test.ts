@@ -57,12 +57,18 @@ test("ChainClient: a full epoch through the typed client on the in-process EVM",
   assert.deepEqual(snapshot.miners[0]!.multiaddrs, ["/ip4/127.0.0.1/tcp/4"]);
   assert.equal(snapshot.validators[0]!.stake, 500n * CBR);
 
+  // stake and seats count for an epoch only if they were in place when it began: commit in the next epoch
+  const setupEpoch = await v.epochAt(brainId, await v.blockNumber());
+  await mine(Number((await v.windows(brainId, setupEpoch)).revealFrom - (await v.blockNumber())));
   const epoch = await v.epochAt(brainId, await v.blockNumber());
+  assert.equal(epoch, setupEpoch + 1n);
   const salt = `0x${"ab".repeat(32)}` as const;
   const uids = [mUid];
   const weights = [65_535];
-  await v.commit(brainId, epoch, commitHash(brainId, epoch, uids, weights, salt));
-  assert.equal(await v.commitOf(brainId, epoch, vUid), commitHash(brainId, epoch, uids, weights, salt));
+  const binding = { chainId: BigInt(await v.public.getChainId()), consensus: v.deployment.contracts.Consensus.address,
+    brainId, epoch, hotkey: validator, validatorUid: vUid };
+  await v.commit(brainId, epoch, commitHash(binding, uids, weights, salt));
+  assert.equal(await v.commitOf(brainId, epoch, vUid), commitHash(binding, uids, weights, salt));
   await assert.rejects(v.reveal(brainId, epoch, uids, weights, salt),
     (err: unknown) => err instanceof ChainRevertError && err.errorName === "RevealWindowClosed");
   const w = await v.windows(brainId, epoch);

@@ -8,17 +8,28 @@ import {
   normalizeRow,
   payout,
   splitTake,
+  votingStake,
   weightedMedian,
   yumaEpoch,
 } from "../../../nodes/chain/yuma.ts";
 
-test("weightedMedian: largest weight backed by at least half the stake", () => {
-  assert.equal(weightedMedian([10n, 20n, 30n], [1n, 1n, 1n]), 20n);
-  assert.equal(weightedMedian([10n, 20n, 30n], [1n, 1n, 5n]), 30n);
-  assert.equal(weightedMedian([10n, 20n, 30n], [5n, 1n, 1n]), 10n);
-  assert.equal(weightedMedian([0n, 65535n], [1n, 1n]), 65535n); // exactly half counts (κ = 1/2)
-  assert.equal(weightedMedian([7n], [0n]), 0n);
-  assert.equal(weightedMedian([], []), 0n);
+test("weightedMedian: largest weight backed by at least half the eligible stake, exact", () => {
+  assert.equal(weightedMedian([10n, 20n, 30n], [1n, 1n, 1n], 3n), 20n);
+  assert.equal(weightedMedian([10n, 20n, 30n], [1n, 1n, 5n], 7n), 30n);
+  assert.equal(weightedMedian([10n, 20n, 30n], [5n, 1n, 1n], 7n), 10n);
+  assert.equal(weightedMedian([0n, 65535n], [1n, 1n], 2n), 65535n); // exactly half counts (κ = 1/2)
+  // stakes 1:2:3, the two smaller at or above 0.5: exactly half → 0.5 (no share truncation)
+  assert.equal(weightedMedian([65535n, 32767n, 0n], [1n, 2n, 3n], 6n), 32767n);
+  // abstention: 57% of the revealed but 40% of the eligible stake moves nothing
+  assert.equal(weightedMedian([65535n, 0n], [400n, 300n], 1000n), 0n);
+  assert.equal(weightedMedian([7n], [0n], 0n), 0n);
+  assert.equal(weightedMedian([], [], 5n), 0n);
+});
+
+test("voting stake: whole gwei, 0 below the minimum", () => {
+  assert.equal(votingStake(10n ** 18n + 999n, 10n ** 18n), 10n ** 9n);
+  assert.equal(votingStake(10n ** 18n - 1n, 10n ** 18n), 0n);
+  assert.equal(votingStake(999_999_999n, 0n), 0n);
 });
 
 test("checkWeights / normalizeRow mirror the reveal rules with typed errors", () => {
@@ -39,7 +50,7 @@ test("one epoch: a lone dissenter is clipped away and earns no dividends; payout
   const honest = [30000n, 20000n, 15535n, 0n];
   const r = yumaEpoch({
     weights: [honest, honest, [0n, 0n, 0n, 65535n]],
-    stakes: [100n, 100n, 100n],
+    stakes: [100n, 100n, 100n].map((x) => x * 10n ** 18n),
     bonds: [0, 1, 2].map(() => [0n, 0n, 0n, 0n]),
     validatorSeated: [true, true, true],
     minerSeated: [true, true, true, true],

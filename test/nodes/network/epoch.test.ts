@@ -93,6 +93,9 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     const first = await ValidatorAgent.start({ chain: as(vAddr), brainId, heldOut, modelDir: dir, modelName: "tiny-lm",
       dataDir: vDir, challengesPerMiner: 3, random, logger: log });
     validators.push(first);
+    // Stake and seats count for an epoch only if they were in place when it began: commit in the next epoch.
+    const now = await owner.epochAt(brainId, await owner.blockNumber());
+    await mineTo(owner, (await owner.windows(brainId, now)).revealFrom);
     const committed = await first.scoreAndCommit();
     assert.ok(committed !== undefined);
     const scoreOf = (uid: number) => committed.scores.find((s) => s.uid === uid)!;

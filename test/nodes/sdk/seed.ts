@@ -8,7 +8,6 @@ import {
   createPublicClient,
   createWalletClient,
   custom,
-  encodeAbiParameters,
   getAddress,
   keccak256,
   numberToHex,
@@ -27,6 +26,7 @@ import {
   stakingAbi,
 } from "../../../nodes/chain/abis.ts";
 import { createCerberusReader, parseDeployment, type CerberusReader } from "../../../nodes/sdk/index.ts";
+import { weightsCommitHash } from "../../../nodes/chain/yuma.ts";
 
 export const CBR = 10n ** 18n;
 const ROLE_MINER = 0;
@@ -180,13 +180,14 @@ export async function seedChain(specs: BrainSpec[], log: (s: string) => void = (
         client.readContract({ address: a.consensus, abi: consensusAbi, functionName: "windows", args: [id, e] });
       const head = await client.getBlockNumber();
       let epoch = (await client.readContract({ address: a.consensus, abi: consensusAbi, functionName: "epochAt", args: [id, head + 1n] })) + 1n;
+      const chainId = BigInt(await client.getChainId());
       const reveals = new Map<bigint, { uids: number[]; weights: number[]; salt: Hex }[]>();
       const commitEpoch = async (e: bigint) => {
         const rows = validators.map((_, i) => weightsRow(spec.miners, i, e));
         reveals.set(e, rows);
         for (const [i, v] of validators.entries()) {
           const r = rows[i];
-          await send(v, a.consensus, consensusAbi, "commit", [id, e, commitHash(id, e, r)]);
+          await send(v, a.consensus, consensusAbi, "commit", [id, e, commitHash(id, e, r, { chainId, consensus: a.consensus, hotkey: v, uid: i })]);
         }
       };
       const revealEpoch = async (e: bigint) => {
@@ -221,7 +222,7 @@ export async function seedChain(specs: BrainSpec[], log: (s: string) => void = (
         const rows = validators.slice(0, n).map((_, i) => weightsRow(spec.miners, i, epoch));
         for (const [i, v] of validators.slice(0, n).entries()) {
           const r = rows[i];
-          await send(v, a.consensus, consensusAbi, "commit", [id, epoch, commitHash(id, epoch, r)]);
+          await send(v, a.consensus, consensusAbi, "commit", [id, epoch, commitHash(id, epoch, r, { chainId, consensus: a.consensus, hotkey: v, uid: i })]);
         }
       }
       log(`brain ${id}: settled epochs ${settledEpochs.join(", ")}; ${n} commits for epoch ${epoch}`);
@@ -234,14 +235,15 @@ export async function seedChain(specs: BrainSpec[], log: (s: string) => void = (
   return { reader, client, deploymentJson, brains, delegator, delegatedTo, accounts };
 }
 
-/** keccak256(abi.encode(brainId, epoch, uids, weights, salt)), as Consensus.reveal checks it. */
-export function commitHash(brainId: bigint, epoch: bigint, r: { uids: number[]; weights: number[]; salt: Hex }): Hex {
-  return keccak256(
-    encodeAbiParameters(
-      [{ type: "uint256" }, { type: "uint256" }, { type: "uint16[]" }, { type: "uint16[]" }, { type: "bytes32" }],
-      [brainId, epoch, r.uids, r.weights, r.salt],
-    ),
-  );
+/** The commit hash Consensus.reveal checks (nodes/chain/yuma.ts): validator i of a seeded Brain holds seat i. */
+export function commitHash(
+  brainId: bigint,
+  epoch: bigint,
+  r: { uids: number[]; weights: number[]; salt: Hex },
+  b: { chainId: bigint; consensus: Address; hotkey: Address; uid: number },
+): Hex {
+  return weightsCommitHash({ chainId: b.chainId, consensus: b.consensus, brainId, epoch, hotkey: b.hotkey, validatorUid: b.uid },
+    r.uids, r.weights, r.salt);
 }
 
 /** Validator i's weights in epoch e: a shared preference per miner plus a small per-validator/epoch deviation. */
