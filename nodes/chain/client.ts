@@ -54,6 +54,8 @@ export class ChainClient {
   private readonly log: Logger | undefined;
   private readonly attempts: number;
   private readonly reader: CerberusReader;
+  /** Sends go one at a time: two loops of one agent must not race for the same account nonce. */
+  private sending: Promise<unknown> = Promise.resolve();
 
   constructor(options: ChainClientOptions) {
     this.deployment = options.deployment;
@@ -160,6 +162,15 @@ export class ChainClient {
     const a = last.args;
     return { emission: a.emission!, minerPaid: a.minerPaid!, validatorPaid: a.validatorPaid!, ownerPaid: a.ownerPaid!,
       block: last.blockNumber, validatorRewards };
+  }
+
+  /** The block of `epoch`'s EpochSettled (searching from `fromBlock`), or undefined if it never settled. */
+  async epochSettledBlock(brainId: bigint, epoch: bigint, fromBlock: bigint): Promise<bigint | undefined> {
+    const settled = await this.read("EpochSettled", () => this.public.getContractEvents({
+      address: this.c.Consensus.address, abi: consensusAbi, eventName: "EpochSettled", args: { brainId, epoch },
+      fromBlock, toBlock: "latest",
+    }));
+    return settled.at(-1)?.blockNumber ?? undefined;
   }
 
   /** A hotkey's total stake, its take (basis points) and its unclaimed commission. */
@@ -308,9 +319,12 @@ export class ChainClient {
     const wallet = this.wallet;
     if (wallet === undefined) throw new ChainUnavailableError("NO_ACCOUNT", `${name} needs an account`);
     const simulated = await this.retry(name, () => this.simulate(name, request)) as { result: unknown; request: Record<string, unknown> };
+    const sent = this.sending.then(() =>
+      wallet.writeContract({ ...simulated.request, account: this.account, chain: null } as Parameters<WalletClient["writeContract"]>[0]));
+    this.sending = sent.catch(() => undefined);
     let hash: Hex;
     try {
-      hash = await wallet.writeContract({ ...simulated.request, account: this.account, chain: null } as Parameters<WalletClient["writeContract"]>[0]);
+      hash = await sent;
     } catch (err) {
       throw asRevert(err, name) ?? new ChainUnavailableError("RPC_UNAVAILABLE", `${name}: ${(err as Error).message}`, { cause: err });
     }
