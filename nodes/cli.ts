@@ -3,14 +3,12 @@ import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { http, isAddress, parseUnits, type Address, type Transport } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { loadBrainModel, loadPinnedModel } from "./client/brain-model.ts";
-import { generate } from "./client/generate.ts";
-import { InferClient } from "./client/transport.ts";
 import { ChainClient } from "./chain/client.ts";
 import { loadDeployment } from "./chain/deployment.ts";
 import { CerberusError } from "./core/errors.ts";
 import { createLogger } from "./core/log.ts";
-import { createCerberusNode } from "./net/node.ts";
+// FHE, ONNX, libp2p and the corpus are imported inside the commands that use them: a validator restarted late in an
+// epoch must reach its reveal in a second or two, not after loading half of node_modules (seconds on a busy machine).
 
 const CBR = 10n ** 18n;
 
@@ -63,6 +61,7 @@ brain.command("create")
   .option("--min-validator-stake <cbr>", "stake a validator hotkey needs", cbrArg, 1_000n * CBR)
   .option("--immunity <blocks>", "blocks before a new neuron can be pruned", intArg, 200)
   .action(async (o) => {
+    const { loadBrainModel } = await import("./client/brain-model.ts");
     const model = loadBrainModel({ dir: o.modelDir, name: o.modelName });
     const id = await chainFrom(g()).mintBrain({
       modelHash: model.modelHash, fheParamsHash: model.planHash, uri: `${o.modelDir}/${o.modelName}.onnx`, tempo: o.tempo,
@@ -121,8 +120,12 @@ program.command("validator").description("run a validator: challenge miners, com
   .option("--data-dir <dir>", "state folder (pending reveals survive restarts)")
   .option("--challenges <n>", "challenges per miner per epoch", intArg, 4)
   .action(async (o) => {
+    const chain = chainFrom(g());
+    // Reveals due first, with nothing loaded but the chain client and the state file.
+    const { revealAtStartup } = await import("./validator/startup.ts");
+    await revealAtStartup({ chain, brainId: o.brain, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const [{ ValidatorAgent }, { validationWords }] = await Promise.all([import("./validator/agent.ts"), import("./validator/challenge.ts")]);
-    const agent = await ValidatorAgent.start({ chain: chainFrom(g()), brainId: o.brain, heldOut: validationWords(),
+    const agent = await ValidatorAgent.start({ chain, brainId: o.brain, heldOut: validationWords(),
       modelDir: o.modelDir, challengesPerMiner: o.challenges, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const running = agent.run();
     await untilSignal(() => agent.stop());
@@ -137,6 +140,8 @@ program.command("generate").description("generate text under encryption from a p
   .option("--seed <n>", "sampler seed", intArg)
   .option("--model-dir <dir>", "model folder", "models")
   .action(async (prompt: string, o) => {
+    const [{ loadPinnedModel }, { generate }, { InferClient }, { createCerberusNode }] = await Promise.all([
+      import("./client/brain-model.ts"), import("./client/generate.ts"), import("./client/transport.ts"), import("./net/node.ts")]);
     const chain = chainFrom(g(), false);
     const b = await chain.brain(o.brain);
     const model = loadPinnedModel(b, { dir: o.modelDir });

@@ -173,6 +173,15 @@ export class ChainClient {
     return settled.at(-1)?.blockNumber ?? undefined;
   }
 
+  /** Whether any validator revealed weights for `epoch` (WeightsRevealed, searching from `fromBlock`). */
+  async anyReveal(brainId: bigint, epoch: bigint, fromBlock: bigint): Promise<boolean> {
+    const revealed = await this.read("WeightsRevealed", () => this.public.getContractEvents({
+      address: this.c.Consensus.address, abi: consensusAbi, eventName: "WeightsRevealed", args: { brainId, epoch },
+      fromBlock, toBlock: "latest",
+    }));
+    return revealed.length > 0;
+  }
+
   /** A hotkey's total stake, its take (basis points) and its unclaimed commission. */
   hotkeyInfo(hotkey: Address): Promise<readonly [bigint, number, bigint]> {
     return this.read("hotkeyInfo", () => this.public.readContract({

@@ -1,10 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { join } from "node:path";
-import type { Hex } from "viem";
 import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
 import { InferClient, type TransportOptions } from "../client/transport.ts";
 import type { ChainClient } from "../chain/client.ts";
-import { weightsCommitHash } from "../chain/yuma.ts";
 import { ChainRevertError } from "../chain/errors.ts";
 import { CerberusError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
@@ -12,6 +8,7 @@ import { createCerberusNode, type CerberusNode } from "../net/node.ts";
 import { challengeMiner, PlaintextReference, sampleContexts } from "./challenge.ts";
 import { DEFAULT_SCORING, scoreMiner, toWeights, type MinerScore, type ScoringRule } from "./scoring.ts";
 import { EpochDuties } from "./duties.ts";
+import { revealAtStartup, validatorStatePath } from "./startup.ts";
 import { ValidatorState } from "./state.ts";
 
 export interface ValidatorAgentOptions {
@@ -80,18 +77,9 @@ export class ValidatorAgent {
     const { chain, brainId } = options;
     const log = options.logger ?? createLogger("validator");
     const brain = await chain.brain(brainId);
-    const dataDir = options.dataDir ?? join(".cerberus", `validator-${chain.address.toLowerCase()}`);
-    const state = ValidatorState.load(join(dataDir, "state.json"));
+    const state = ValidatorState.load(validatorStatePath(chain.address, options.dataDir));
     // A restart late in an epoch may have seconds left in a reveal window: reveal before loading anything.
-    const seat = await chain.uidOf(brainId, chain.address);
-    if (seat.registered && seat.role === "Validator" && state.unrevealed.length > 0) {
-      const early = new EpochDuties({ chain, brainId, uid: seat.uid, state, log });
-      const revealed = await early.revealDue().catch((err: unknown) => {
-        log.error({ err: err instanceof Error ? err.message : String(err) }, "start-up reveal failed; the duty loop retries");
-        return [];
-      });
-      if (revealed.length > 0) log.info({ epochs: revealed.map(String) }, "revealed at start-up");
-    }
+    await revealAtStartup({ chain, brainId, logger: log, state });
     const model = loadPinnedModel(brain, { dir: options.modelDir, name: options.modelName });
     // A validator only dials out; its peer info on-chain is informational (it serves nothing).
     const node = await createCerberusNode({ listen: [] });
@@ -159,13 +147,9 @@ export class ValidatorAgent {
     return { epoch: now, ...result };
   }
 
-  /** Persists salt and weights, then commits their hash for `epoch`. */
-  private async commit(epoch: bigint, uids: number[], weights: number[]): Promise<void> {
-    const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
-    const hash = weightsCommitHash(this.brainId, epoch, uids, weights, salt);
-    this.state.record({ brainId: this.brainId.toString(), epoch: epoch.toString(), uid: this.uid, uids, weights, salt, hash });
-    await this.chain.commit(this.brainId, epoch, hash);
-    this.log.info({ epoch: epoch.toString(), uids, weights }, "weights committed");
+  /** Persists salt and weights, then commits their hash for `epoch` (EpochDuties.commit). */
+  private commit(epoch: bigint, uids: number[], weights: number[]): Promise<void> {
+    return this.duties.commit(epoch, uids, weights);
   }
 
   /** Whether one of this validator's saved commits for `epoch` is the one on-chain. */

@@ -1,4 +1,7 @@
+import { randomBytes } from "node:crypto";
+import type { Hex } from "viem";
 import type { ChainClient } from "../chain/client.ts";
+import { weightsCommitHash } from "../chain/yuma.ts";
 import { ChainRevertError } from "../chain/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { CommitRecord, ValidatorState } from "./state.ts";
@@ -40,6 +43,26 @@ export class EpochDuties {
       this.windowCache.set(epoch, w);
     }
     return w;
+  }
+
+  /**
+   * Draws a salt, persists {uids, weights, salt, hash} (fsync'd), then commits the hash for `epoch`. The one place a
+   * commit hash is computed and sent: whatever it binds, the reveal only needs the saved record.
+   */
+  async commit(epoch: bigint, uids: number[], weights: number[]): Promise<void> {
+    const { chain, brainId, state, log, uid } = this.o;
+    const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
+    const hash = weightsCommitHash(brainId, epoch, uids, weights, salt);
+    state.record({ brainId: brainId.toString(), epoch: epoch.toString(), uid, uids, weights, salt, hash });
+    try {
+      await chain.commit(brainId, epoch, hash);
+    } catch (err) {
+      // A revert (simulated, or replayed after a failed inclusion) means this hash is not on-chain: nothing to reveal.
+      // Any other error (RPC lost after sending) keeps the record: the commit may have landed.
+      if (err instanceof ChainRevertError) state.forget(hash);
+      throw err;
+    }
+    log.info({ epoch: epoch.toString(), uids, weights }, "weights committed");
   }
 
   /**
@@ -126,6 +149,15 @@ export class EpochDuties {
         return "already";
       }
       if (s.phase === 0 && s.settledAny && s.epoch > epoch) return this.settledOrLost(epoch);
+      // Settling `epoch` skips every unsettled earlier one for good. The one before it may hold other validators'
+      // reveals (older ones share their weight slots with later epochs and are gone anyway): settle it first.
+      const prior = epoch - 1n;
+      if (epoch > 0n && (!s.settledAny || s.epoch < prior) &&
+        await chain.anyReveal(brainId, prior, (await this.windows(prior)).revealFrom)) {
+        log.info({ epoch: prior.toString(), ours: epoch.toString() }, "settling the previous epoch first: it has reveals");
+        await this.settleRaced(prior);
+        continue;
+      }
       const w = await this.windows(epoch);
       const next = await this.windows(epoch + 2n);
       if ((await chain.blockNumber()) >= next.revealFrom) {
@@ -149,7 +181,7 @@ export class EpochDuties {
   private async settleRaced(epoch: bigint): Promise<void> {
     try {
       await this.o.chain.settle(this.o.brainId, epoch, this.o.settleStepsPerTx);
-      this.o.log.info({ epoch: epoch.toString() }, "finished another settler's epoch");
+      this.o.log.info({ epoch: epoch.toString() }, "settled an epoch that was not ours to keep the order");
     } catch (err) {
       if (!raced(err)) throw err;
     }

@@ -103,6 +103,12 @@ export class ValidatorState {
     this.save();
   }
 
+  /** Drops a record whose commit is known not to be on-chain (its transaction reverted). */
+  forget(hash: `0x${string}`): void {
+    this.commits = this.commits.filter((c) => c.hash !== hash);
+    this.save();
+  }
+
   /** The reveal of `hash` is on-chain: it becomes the epoch's only record (the other candidates were superseded). */
   markRevealed(brainId: bigint, epoch: bigint, hash: `0x${string}`): void {
     const keep = this.forEpoch(brainId, epoch).find((c) => c.hash === hash);
