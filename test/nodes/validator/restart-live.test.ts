@@ -178,9 +178,12 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
         if (e >= a0 && bRevealed.has(e)) assert.ok(paid.validatorRewards.get(aAddr)! > 0n);
       }
       const restartToReveal = r1.at - procs[2]!.startedAt;
+      const k2Reveal = logs.find((l) => l.msg === "weights revealed" && l.epoch === (k2 - 1n).toString() && l.proc.startsWith("A"));
+      const k2Note = k2Reveal === undefined ? "" : `; epoch ${k2 - 1n} revealed by ${k2Reveal.proc}` +
+        (k2Reveal.proc === "A#3" ? ` ${k2Reveal.at - procs[3]!.startedAt} ms after the K2 restart` : " before the K2 kill");
       console.log(`# settled ${settled.join(",")}; A revealed from ${a0}, B revealed ${[...bRevealed].join(",")}; A's dividend share per epoch ${shares.join(" ")}; ` +
         `K1 restart → reveal of epoch ${k1} in ${restartToReveal} ms, at block ${r1Block} of window ` +
-        `[${w1.revealFrom}, ${w1.revealTo})`);
+        `[${w1.revealFrom}, ${w1.revealTo})${k2Note}`);
     } catch (err) {
       // The agents' own account of what happened is the first thing to read when this fails.
       for (const l of logs) {
