@@ -1,8 +1,8 @@
 // Validators that survive restarts, on a live chain: a real `hardhat node` with interval mining (1 s blocks, no
 // automine once set up), one honest miner, validator B left alone and validator A run through the CLI and SIGKILLed
 // at the worst moments:
-//   K1 right after A's first commit (epoch k1), restarted 2 blocks before k1's reveal window opens — the restart the
-//      old agent lost: it re-scored, the scoring crossed the epoch boundary and k1's reveal window passed;
+//   K1 right after A's first commit (epoch k1), restarted to be up ~2 blocks before k1's reveal window opens — the
+//      restart the old agent lost: it re-scored, the scoring crossed the epoch boundary and k1's reveal window passed;
 //   K2 the moment A starts scoring epoch k1+2 — the moment k1+1's reveal is due — and restarted at once.
 // Then: no reveal dropped (A revealed every epoch from its first commit on), every revealed epoch settled (no gap), A's
 // state file knows each of them settled, and each validator's dividends equal — to the wei — the Yuma reference for
@@ -93,12 +93,15 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
       startValidator("B", bAddr);
       let a = startValidator("A", aAddr);
 
-      // K1: right after A's first commit; restart 2 blocks before that epoch's reveal window opens.
+      // K1: right after A's first commit; restarted so that it is up again ~2 blocks before that epoch's reveal window
+      // opens (its first start-up time ahead) — the old agent then re-scored, crossed the boundary and dropped k1.
       const c1 = await waitFor("A's first commit", () => of("A#1", "weights committed")[0], 4 * TEMPO * BLOCK_MS);
       await killA(a);
       const k1 = BigInt(c1.epoch as string);
       const w1 = await owner.windows(brainId, k1);
-      await waitFor("2 blocks before the reveal window", async () => (await owner.blockNumber()) >= w1.revealFrom - 2n, 2 * TEMPO * BLOCK_MS);
+      const startupBlocks = BigInt(Math.ceil((of("A#1", "validator ready")[0]!.at - a.startedAt) / BLOCK_MS));
+      const restartAt = w1.revealFrom - startupBlocks - 2n;
+      await waitFor(`block ${restartAt}`, async () => (await owner.blockNumber()) >= restartAt, 2 * TEMPO * BLOCK_MS);
       a = startValidator("A", aAddr);
       const r1 = await waitFor(`A reveals epoch ${k1}`, () => logs.find((l) => l.proc === "A#2" && l.msg === "weights revealed" &&
         l.epoch === k1.toString()), TEMPO * BLOCK_MS);
@@ -182,7 +185,8 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
       const k2Note = k2Reveal === undefined ? "" : `; epoch ${k2 - 1n} revealed by ${k2Reveal.proc}` +
         (k2Reveal.proc === "A#3" ? ` ${k2Reveal.at - procs[3]!.startedAt} ms after the K2 restart` : " before the K2 kill");
       console.log(`# settled ${settled.join(",")}; A revealed from ${a0}, B revealed ${[...bRevealed].join(",")}; A's dividend share per epoch ${shares.join(" ")}; ` +
-        `K1 restart → reveal of epoch ${k1} in ${restartToReveal} ms, at block ${r1Block} of window ` +
+        `K1 restart at block ${restartAt} (A's start-up took ${startupBlocks} blocks) → reveal of epoch ${k1} ` +
+        `${restartToReveal} ms later, at block ${r1Block} of window ` +
         `[${w1.revealFrom}, ${w1.revealTo})${k2Note}`);
     } catch (err) {
       // The agents' own account of what happened is the first thing to read when this fails.
