@@ -1,8 +1,9 @@
 // Validators that survive restarts, on a live chain: a real `hardhat node` with interval mining (1 s blocks, no
 // automine once set up), one honest miner, validator B left alone and validator A run through the CLI and SIGKILLed
 // at the worst moments:
-//   K1 right after A's first commit (epoch k1), restarted to be up ~2 blocks before k1's reveal window opens — the
-//      restart the old agent lost: it re-scored, the scoring crossed the epoch boundary and k1's reveal window passed;
+//   K1 right after A's first commit (epoch k1), restarted to be up ~2 blocks before k1's reveal window opens — aimed
+//      at the moment the old agent lost (it re-scored, the scoring crossed the boundary, k1's window passed; start-up
+//      times vary, so agent-loops.test.ts pins that case down deterministically);
 //   K2 the moment A starts scoring epoch k1+2 — the moment k1+1's reveal is due — and restarted at once.
 // Then: no reveal dropped (A revealed every epoch from its first commit on), every revealed epoch settled (no gap), A's
 // state file knows each of them settled, and each validator's dividends equal — to the wei — the Yuma reference for
