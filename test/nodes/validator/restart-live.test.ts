@@ -139,8 +139,10 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
       const epochs: bigint[] = [];
       for (let e = a0; e <= last; e++) epochs.push(e);
       for (const e of epochs) assert.ok(revealedBy(aUid).has(e), `A revealed epoch ${e} (no reveal dropped across its restarts)`);
-      const lostLines = logs.filter((l) => l.proc.startsWith("A") && (l.msg.startsWith("epoch lost") || l.msg.includes("reveal window missed")));
-      assert.deepEqual(lostLines, [], "A lost no epoch");
+      // (Before its first commit landed A may have lost a scoring round to a busy machine — not a restart's doing.)
+      const lostLines = logs.filter((l) => l.proc.startsWith("A") && (l.msg.startsWith("epoch lost") ||
+        l.msg.includes("reveal window missed")) && BigInt(l.epoch as string) >= a0);
+      assert.deepEqual(lostLines, [], "A lost no epoch from its first commit on");
 
       // Every epoch anyone revealed settled, in order, none skipped; A's state knows it.
       const settledEvents = await owner.public.getContractEvents({ address: deployment.contracts.Consensus.address,
