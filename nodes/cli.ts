@@ -119,6 +119,8 @@ program.command("validator").description("run a validator: challenge miners, com
   .option("--model-dir <dir>", "model folder", "models")
   .option("--data-dir <dir>", "state folder (pending reveals survive restarts)")
   .option("--challenges <n>", "challenges per miner per epoch", intArg, 4)
+  .option("--poll-ms <ms>", "how often the reveal/settle loop looks at the chain head", intArg, 500)
+  .option("--settle-steps <n>", "miner-steps per settle transaction (default: a whole epoch in one call)", bigintArg)
   .action(async (o) => {
     const chain = chainFrom(g());
     // Reveals due first, with nothing loaded but the chain client and the state file.
@@ -126,7 +128,9 @@ program.command("validator").description("run a validator: challenge miners, com
     await revealAtStartup({ chain, brainId: o.brain, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const [{ ValidatorAgent }, { validationWords }] = await Promise.all([import("./validator/agent.ts"), import("./validator/challenge.ts")]);
     const agent = await ValidatorAgent.start({ chain, brainId: o.brain, heldOut: validationWords(),
-      modelDir: o.modelDir, challengesPerMiner: o.challenges, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
+      modelDir: o.modelDir, challengesPerMiner: o.challenges, pollMs: Math.max(50, o.pollMs),
+      ...(o.settleSteps !== undefined ? { settleStepsPerTx: o.settleSteps } : {}),
+      ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const running = agent.run();
     await untilSignal(() => agent.stop());
     await running;
