@@ -2,6 +2,7 @@
 // case is a fresh ValidatorState loaded from the file the "killed" one left behind.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -256,6 +257,30 @@ test("state file: version 1 files load (revealed → owes a settlement), garbage
     assert.throws(() => ValidatorState.load(path), (err: unknown) => (err as { code?: string }).code === "BAD_STATE");
     writeFileSync(path, "{ truncated");
     assert.throws(() => ValidatorState.load(path), (err: unknown) => (err as { code?: string }).code === "BAD_STATE");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("SIGKILL at any moment while the state file is being written: the file always loads, and holds every record written before", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "cerberus-state-kill-"));
+  try {
+    const path = join(dir, "state.json");
+    const writer = new URL("./fixtures/state-writer.ts", import.meta.url).pathname;
+    let before = 0;
+    for (let round = 0; round < 8; round++) {
+      const child = spawn(process.execPath, ["--import", "tsx", writer, path], { stdio: ["ignore", "pipe", "inherit"] });
+      const exited = new Promise((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
+      await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+      await new Promise((r) => setTimeout(r, 20 + round * 37));
+      child.kill("SIGKILL");
+      assert.equal(await exited, "SIGKILL");
+      const epochs = ValidatorState.load(path).list(1n).map((r) => Number(r.epoch));
+      assert.deepEqual(epochs, epochs.map((_, i) => i), "records 0..n-1, none torn");
+      assert.ok(epochs.length >= before, `nothing written before the kill is lost (${epochs.length} ≥ ${before})`);
+      before = epochs.length;
+    }
+    assert.ok(before > 8, `the writer got writes in (${before})`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
