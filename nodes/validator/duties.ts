@@ -146,6 +146,7 @@ export class EpochDuties {
       }
       if (s.phase === 0 && s.settledAny && s.epoch === epoch) {
         state.markSettled(brainId, epoch);
+        log.info({ epoch: epoch.toString() }, "epoch already settled by another settler");
         return "already";
       }
       if (s.phase === 0 && s.settledAny && s.epoch > epoch) return this.settledOrLost(epoch);

@@ -115,6 +115,12 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
       await killA(a);
       a = startValidator("A", aAddr);
 
+      // K3: right after A reveals k2 (before k2's settlement window): the next process must see k2 settled.
+      await waitFor(`A reveals epoch ${k2}`, () => logs.find((l) => l.proc === "A#3" && l.msg === "weights revealed" &&
+        l.epoch === k2.toString()), 2 * TEMPO * BLOCK_MS);
+      await killA(a);
+      a = startValidator("A", aAddr);
+
       // Run until the epoch after k2 is settled, then stop both validators gracefully.
       const last = k2 + 1n;
       const lastW = await owner.windows(brainId, last);
@@ -157,6 +163,9 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
         assert.deepEqual(stateA.commits.filter((c) => c.epoch === e.toString()).map((c) => c.status), ["settled"],
           `A's state: epoch ${e} settled`);
       }
+
+      assert.ok(logs.some((l) => l.proc === "A#4" && (l.msg === "epoch settled" || l.msg === "epoch already settled by another settler") &&
+        l.epoch === k2.toString()), `A's next process settled (or found settled) epoch ${k2}, revealed before its restart`);
 
       // Dividends: replay the no-restart run (A reveals every epoch from a0 on, B as it did, the same one-miner weights) through
       // the Yuma reference with each epoch's actual emission; every validator's payout must match to the wei.
