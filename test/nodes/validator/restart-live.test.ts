@@ -104,6 +104,7 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
       const restartAt = w1.revealFrom - startupBlocks - 2n;
       await waitFor(`block ${restartAt}`, async () => (await owner.blockNumber()) >= restartAt, 2 * TEMPO * BLOCK_MS);
       a = startValidator("A", aAddr);
+      const restartBlock = await owner.blockNumber();
       const r1 = await waitFor(`A reveals epoch ${k1}`, () => logs.find((l) => l.proc === "A#2" && l.msg === "weights revealed" &&
         l.epoch === k1.toString()), TEMPO * BLOCK_MS);
       const r1Block = await owner.blockNumber();
@@ -197,7 +198,7 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
       const k2Note = k2Reveal === undefined ? "" : `; epoch ${k2 - 1n} revealed by ${k2Reveal.proc}` +
         (k2Reveal.proc === "A#3" ? ` ${k2Reveal.at - procs[3]!.startedAt} ms after the K2 restart` : " before the K2 kill");
       console.log(`# settled ${settled.join(",")}; A revealed from ${a0}, B revealed ${[...bRevealed].join(",")}; A's dividend share per epoch ${shares.join(" ")}; ` +
-        `K1 restart at block ${restartAt} (A's start-up took ${startupBlocks} blocks) → reveal of epoch ${k1} ` +
+        `K1 restart at block ${restartBlock} (aimed at ${restartAt}: A's start-up took ${startupBlocks} blocks) → reveal of epoch ${k1} ` +
         `${restartToReveal} ms later, at block ${r1Block} of window ` +
         `[${w1.revealFrom}, ${w1.revealTo})${k2Note}`);
     } catch (err) {
