@@ -78,7 +78,9 @@ test("restarted just before its reveal window, with scoring that outlasts the wi
       const settledAt = await (async () => {
         for (;;) {
           const s = await owner.settlementState(brainId);
-          if (s.settledAny && s.phase === 0 && s.epoch >= e) return owner.blockNumber();
+          // Settled on-chain, and the agent has recorded it (it writes its state once the receipt is in).
+          const mine = restarted.state.list(brainId).filter((r) => r.epoch === e.toString()).map((r) => r.status);
+          if (s.settledAny && s.phase === 0 && s.epoch >= e && mine.includes("settled")) return owner.blockNumber();
           if ((await owner.blockNumber()) > w.revealTo + BigInt(TEMPO)) return undefined;
           await new Promise((r) => setTimeout(r, 100));
         }

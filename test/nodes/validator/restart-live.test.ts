@@ -129,6 +129,9 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
         const s = await owner.settlementState(brainId);
         return s.settledAny && s.phase === 0 && s.epoch >= last;
       }, Number(lastW.revealTo - (await owner.blockNumber()) + 3n * BigInt(TEMPO)) * BLOCK_MS);
+      // …and A has seen it (its duty loop polls; stopping it earlier would leave its state one poll behind).
+      await waitFor(`A records epoch ${last} settled`, () => logs.some((l) => l.proc.startsWith("A") && l.epoch === last.toString() &&
+        (l.msg === "epoch settled" || l.msg === "epoch already settled by another settler")), 30_000);
       for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGTERM");
       await Promise.all(procs.map((p) => p.exited));
 
