@@ -31,6 +31,7 @@ test("restarted just before its reveal window, with scoring that outlasts the wi
     const provider = hre.network.provider;
     let miner: MinerAgent | undefined;
     const agents: ValidatorAgent[] = [];
+    let finished = false; // ends the slow scorer's wait if the test fails early
     try {
       const { vocab } = loadBrownSplits();
       writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
@@ -69,7 +70,7 @@ test("restarted just before its reveal window, with scoring that outlasts the wi
       const score = restarted.score.bind(restarted);
       let scoringEndedAt = 0n;
       restarted.score = async (epoch, deadline) => {
-        while ((await owner.blockNumber()) < w.revealTo + 2n) await new Promise((r) => setTimeout(r, 100));
+        while (!finished && (await owner.blockNumber()) < w.revealTo + 2n) await new Promise((r) => setTimeout(r, 100));
         const r = await score(epoch, deadline);
         scoringEndedAt = await owner.blockNumber();
         return r;
@@ -96,6 +97,7 @@ test("restarted just before its reveal window, with scoring that outlasts the wi
       agents.pop();
       await running;
     } finally {
+      finished = true;
       await provider.request({ method: "evm_setIntervalMining", params: [0] });
       await provider.request({ method: "evm_setAutomine", params: [true] });
       await Promise.allSettled(agents.map((a) => a.stop()));
