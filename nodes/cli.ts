@@ -1,13 +1,10 @@
 import "./core/polyfills.ts";
 import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { loadPinnedModel } from "./client/brain-model.ts";
-import { generate } from "./client/generate.ts";
-import { rankMiners } from "./client/miners.ts";
-import { InferClient } from "./client/transport.ts";
 import { CerberusError } from "./core/errors.ts";
-import { createCerberusNode, DEFAULT_LISTEN } from "./net/node.ts";
 import { CBR, bigintArg, chainFrom, floatArg, intArg, type ChainFlags } from "./cli/args.ts";
+// FHE, ONNX, libp2p and the corpus are imported inside the commands that use them: a validator restarted late in an
+// epoch must reach its reveal in a second or two, not after loading half of node_modules (seconds on a busy machine).
 import { registerBrainCommands } from "./cli/brain.ts";
 import { registerStakingCommands } from "./cli/staking.ts";
 
@@ -28,7 +25,7 @@ registerStakingCommands(program, g);
 // ── agents ──
 program.command("miner").description("run a miner: serve encrypted inference for a Brain")
   .requiredOption("--brain <id>", "Brain id", bigintArg)
-  .option("--listen <multiaddr...>", "libp2p listen addresses (TCP for agents, /ws for browsers)", [...DEFAULT_LISTEN])
+  .option("--listen <multiaddr...>", "libp2p listen addresses (default: TCP for agents and /ws for browsers, on 127.0.0.1)")
   .option("--model-dir <dir>", "model folder (checked against the Brain's hashes)", "models")
   .option("--data-dir <dir>", "identity folder (keeps the peer id across restarts)")
   .option("--threads <n>", "evaluation worker threads (0 = main thread)", intArg, 1)
@@ -44,10 +41,18 @@ program.command("validator").description("run a validator: challenge miners, com
   .option("--model-dir <dir>", "model folder", "models")
   .option("--data-dir <dir>", "state folder (pending reveals survive restarts)")
   .option("--challenges <n>", "challenges per miner per epoch", intArg, 4)
+  .option("--poll-ms <ms>", "how often the reveal/settle loop looks at the chain head", intArg, 500)
+  .option("--settle-steps <n>", "miner-steps per settle transaction (default: a whole epoch in one call)", bigintArg)
   .action(async (o) => {
+    const chain = chainFrom(g());
+    // Reveals due first, with nothing loaded but the chain client and the state file.
+    const { revealAtStartup } = await import("./validator/startup.ts");
+    await revealAtStartup({ chain, brainId: o.brain, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const [{ ValidatorAgent }, { validationWords }] = await Promise.all([import("./validator/agent.ts"), import("./validator/challenge.ts")]);
-    const agent = await ValidatorAgent.start({ chain: chainFrom(g()), brainId: o.brain, heldOut: validationWords(),
-      modelDir: o.modelDir, challengesPerMiner: o.challenges, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
+    const agent = await ValidatorAgent.start({ chain, brainId: o.brain, heldOut: validationWords(),
+      modelDir: o.modelDir, challengesPerMiner: o.challenges, pollMs: Math.max(50, o.pollMs),
+      ...(o.settleSteps !== undefined ? { settleStepsPerTx: o.settleSteps } : {}),
+      ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const running = agent.run();
     await untilSignal(() => agent.stop());
     await running;
@@ -61,6 +66,9 @@ program.command("generate").description("generate text under encryption from a p
   .option("--seed <n>", "sampler seed", intArg)
   .option("--model-dir <dir>", "model folder", "models")
   .action(async (prompt: string, o) => {
+    const [{ loadPinnedModel }, { generate }, { rankMiners }, { InferClient }, { createCerberusNode }] = await Promise.all([
+      import("./client/brain-model.ts"), import("./client/generate.ts"), import("./client/miners.ts"),
+      import("./client/transport.ts"), import("./net/node.ts")]);
     const chain = chainFrom(g(), false);
     const b = await chain.brain(o.brain);
     const model = loadPinnedModel(b, { dir: o.modelDir });

@@ -55,6 +55,8 @@ export class ChainClient {
   private readonly attempts: number;
   /** The read SDK over the same client (staker views, events). */
   readonly reader: CerberusReader;
+  /** Sends go one at a time: two loops of one agent must not race for the same account nonce. */
+  private sending: Promise<unknown> = Promise.resolve();
 
   constructor(options: ChainClientOptions) {
     this.deployment = options.deployment;
@@ -161,6 +163,24 @@ export class ChainClient {
     const a = last.args;
     return { emission: a.emission!, minerPaid: a.minerPaid!, validatorPaid: a.validatorPaid!, ownerPaid: a.ownerPaid!,
       block: last.blockNumber, validatorRewards };
+  }
+
+  /** The block of `epoch`'s EpochSettled (searching from `fromBlock`), or undefined if it never settled. */
+  async epochSettledBlock(brainId: bigint, epoch: bigint, fromBlock: bigint): Promise<bigint | undefined> {
+    const settled = await this.read("EpochSettled", () => this.public.getContractEvents({
+      address: this.c.Consensus.address, abi: consensusAbi, eventName: "EpochSettled", args: { brainId, epoch },
+      fromBlock, toBlock: "latest",
+    }));
+    return settled.at(-1)?.blockNumber ?? undefined;
+  }
+
+  /** Whether any validator revealed weights for `epoch` (WeightsRevealed, searching from `fromBlock`). */
+  async anyReveal(brainId: bigint, epoch: bigint, fromBlock: bigint): Promise<boolean> {
+    const revealed = await this.read("WeightsRevealed", () => this.public.getContractEvents({
+      address: this.c.Consensus.address, abi: consensusAbi, eventName: "WeightsRevealed", args: { brainId, epoch },
+      fromBlock, toBlock: "latest",
+    }));
+    return revealed.length > 0;
   }
 
   /** A hotkey's total stake, its take (basis points) and its unclaimed commission. */
@@ -339,9 +359,12 @@ export class ChainClient {
     const wallet = this.wallet;
     if (wallet === undefined) throw new ChainUnavailableError("NO_ACCOUNT", `${name} needs an account`);
     const simulated = await this.retry(name, () => this.simulate(name, request)) as { result: unknown; request: Record<string, unknown> };
+    const sent = this.sending.then(() =>
+      wallet.writeContract({ ...simulated.request, account: this.account, chain: null } as Parameters<WalletClient["writeContract"]>[0]));
+    this.sending = sent.catch(() => undefined);
     let hash: Hex;
     try {
-      hash = await wallet.writeContract({ ...simulated.request, account: this.account, chain: null } as Parameters<WalletClient["writeContract"]>[0]);
+      hash = await sent;
     } catch (err) {
       throw asRevert(err, name) ?? new ChainUnavailableError("RPC_UNAVAILABLE", `${name}: ${(err as Error).message}`, { cause: err });
     }

@@ -1,6 +1,5 @@
 /** `cerberus brain create|show` and `cerberus deregister`: Brains and seats. */
 import { Option, type Command } from "commander";
-import { loadBrainModel } from "../client/brain-model.ts";
 import { CBR, bigintArg, cbrLimitArg, chainFrom, intArg, jsonBig, type Globals } from "./args.ts";
 
 export function registerBrainCommands(program: Command, g: Globals): void {
@@ -18,6 +17,7 @@ export function registerBrainCommands(program: Command, g: Globals): void {
       .default(1_000n * CBR, "1000"))
     .option("--immunity <blocks>", "blocks before a new neuron can be pruned", intArg, 200)
     .action(async (o) => {
+      const { loadBrainModel } = await import("../client/brain-model.ts");
       const model = loadBrainModel({ dir: o.modelDir, name: o.modelName });
       const id = await chainFrom(g()).mintBrain({
         modelHash: model.modelHash, fheParamsHash: model.planHash, uri: `${o.modelDir}/${o.modelName}.onnx`, tempo: o.tempo,

@@ -1,16 +1,14 @@
-import { randomBytes } from "node:crypto";
-import { join } from "node:path";
-import type { Hex } from "viem";
 import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
 import { InferClient, seatAddress, type TransportOptions } from "../client/transport.ts";
 import type { ChainClient } from "../chain/client.ts";
-import { weightsCommitHash } from "../chain/yuma.ts";
 import { ChainRevertError } from "../chain/errors.ts";
 import { CerberusError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { createCerberusNode, type CerberusNode } from "../net/node.ts";
 import { challengeMiner, PlaintextReference, sampleContexts } from "./challenge.ts";
 import { DEFAULT_SCORING, scoreMiner, toWeights, type MinerScore, type ScoringRule } from "./scoring.ts";
+import { EpochDuties } from "./duties.ts";
+import { revealAtStartup, validatorStatePath } from "./startup.ts";
 import { ValidatorState } from "./state.ts";
 
 export interface ValidatorAgentOptions {
@@ -20,14 +18,18 @@ export interface ValidatorAgentOptions {
   heldOut: readonly string[];
   modelDir?: string;
   modelName?: string;
-  /** Where pending reveals are persisted (default ".cerberus/validator-<hotkey>"). */
+  /** Where commits, reveals and settlements owed are persisted (default ".cerberus/validator-<hotkey>"). */
   dataDir?: string;
   /** Challenges per miner per epoch (default 4). */
   challengesPerMiner?: number;
   scoring?: ScoringRule;
   transport?: TransportOptions;
-  /** Block polling interval while waiting for a window (default 500 ms). */
+  /** Block polling interval of both loops (default 500 ms). */
   pollMs?: number;
+  /** Blocks before the end of an epoch by which scoring must be done so the commit lands (default max(2, tempo/10)). */
+  commitMarginBlocks?: bigint;
+  /** Miner-steps per settle transaction (default: a whole epoch in one call). */
+  settleStepsPerTx?: bigint;
   random?: () => number;
   logger?: Logger;
 }
@@ -40,16 +42,19 @@ export interface EpochScores {
 }
 
 /**
- * The validator: each epoch it challenges every registered miner with encrypted held-out contexts through the
- * user's own client code path, scores agreement with the plaintext reference and latency, commits
- * keccak256(brainId, epoch, uids, weights, salt), reveals in the next window and settles when due. Salts and
- * weights are persisted before the commit is sent, so a restart between commit and reveal still reveals.
+ * The validator. Two loops run side by side (`run`):
+ *  - the scoring loop: per epoch e, `score(e, deadlineBlock)` challenges every miner with encrypted held-out contexts
+ *    through the user's own client code path, then commits keccak256(brainId, e, uids, weights, salt) in epoch e;
+ *  - the duty loop (EpochDuties): every poll, reveals each saved commit whose reveal window is open and settles, oldest
+ *    first, each revealed epoch whose window has ended — never waiting on scoring.
+ * Salts are persisted before the commit is sent and every step's outcome right after, so a SIGKILL at any moment
+ * loses nothing; at start-up, reveals due are sent before the model is loaded or anything slow runs.
  *
- * The phases are separate methods so an orchestrator (the demo, tests) can drive them; `run` loops them on a live
- * chain, waiting for blocks.
+ * The phases are also public methods so an orchestrator (the demo, tests) can drive them on a chain it mines itself.
  */
 export class ValidatorAgent {
   private stopped = false;
+  readonly duties: EpochDuties;
 
   private constructor(
     readonly chain: ChainClient,
@@ -60,28 +65,38 @@ export class ValidatorAgent {
     readonly reference: PlaintextReference,
     readonly state: ValidatorState,
     readonly uid: number,
+    private readonly tempo: bigint,
     private readonly options: ValidatorAgentOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.duties = new EpochDuties({ chain, brainId, uid, state, log,
+      ...(options.settleStepsPerTx !== undefined ? { settleStepsPerTx: options.settleStepsPerTx } : {}) });
+  }
 
   static async start(options: ValidatorAgentOptions): Promise<ValidatorAgent> {
     const { chain, brainId } = options;
     const log = options.logger ?? createLogger("validator");
     const brain = await chain.brain(brainId);
+    const state = ValidatorState.load(validatorStatePath(chain.address, options.dataDir));
+    // A restart late in an epoch may have seconds left in a reveal window: reveal before loading anything.
+    await revealAtStartup({ chain, brainId, logger: log, state });
     const model = loadPinnedModel(brain, { dir: options.modelDir, name: options.modelName });
-    const dataDir = options.dataDir ?? join(".cerberus", `validator-${chain.address.toLowerCase()}`);
-    const state = ValidatorState.load(join(dataDir, "state.json"));
     // A validator only dials out; its peer info on-chain is informational (it serves nothing).
     const node = await createCerberusNode({ listen: [] });
     const reference = await PlaintextReference.create(model);
     const uid = await chain.register(brainId, "Validator", { peerId: node.peerId.toString(), multiaddrs: [] });
-    log.info({ brainId: brainId.toString(), uid, pendingReveals: state.unrevealed.length }, "validator ready");
+    log.info({ brainId: brainId.toString(), uid, pendingReveals: state.unrevealed.length,
+      settlementsOwed: state.list(brainId, "revealed").length }, "validator ready");
     return new ValidatorAgent(chain, brainId, node, new InferClient(node, options.transport), model, reference, state,
-      uid, options, log);
+      uid, BigInt(brain.tempo), options, log);
   }
 
-  /** Challenges every miner of the Brain and returns scores and the weights it would commit. */
-  async score(): Promise<Omit<EpochScores, "epoch">> {
+  /**
+   * Challenges every miner of the Brain and returns scores and the weights to commit for `epoch`. `deadlineBlock` is
+   * when the results are needed (the commit must still land in the epoch); today's challenges run as one burst and
+   * only report an overrun — a scorer that spreads sessions over the epoch schedules them before the deadline.
+   */
+  async score(epoch?: bigint, deadlineBlock?: bigint): Promise<Omit<EpochScores, "epoch">> {
     const brain = await this.chain.brain(this.brainId);
     const count = this.options.challengesPerMiner ?? 4;
     const rule = this.options.scoring ?? DEFAULT_SCORING;
@@ -98,111 +113,126 @@ export class ValidatorAgent {
       this.log.info({ miner: miner.uid, correct: s.correct, of: s.challenges, medianMs: Math.round(s.medianMs),
         score: +s.score.toFixed(3) }, "miner scored");
     }
+    if (deadlineBlock !== undefined && (await this.chain.blockNumber()) > deadlineBlock) {
+      this.log.warn({ epoch: epoch?.toString(), deadlineBlock: deadlineBlock.toString() }, "scoring overran its deadline");
+    }
     return { scores, ...toWeights(scores) };
   }
 
-  /** Scores the miners and commits for the current epoch (salt persisted first). Undefined if nothing to commit. */
-  async scoreAndCommit(): Promise<EpochScores | undefined> {
-    const result = await this.score();
+  /**
+   * Scores the miners for `epoch` (default: the current one) and commits (salt persisted first). If the epoch ended
+   * before the commit landed, the same fresh scores are committed once for the current epoch, unless this validator
+   * already has a commit there. Undefined if nothing was committed.
+   */
+  async scoreAndCommit(epoch?: bigint, deadlineBlock?: bigint): Promise<EpochScores | undefined> {
+    const target = epoch ?? await this.currentEpoch();
+    const result = await this.score(target, deadlineBlock);
     if (result.uids.length === 0) {
-      this.log.warn("every miner scored zero: nothing to commit this epoch");
+      this.log.warn({ epoch: target.toString() }, "every miner scored zero: nothing to commit this epoch");
       return undefined;
     }
-    // The epoch can roll over between reading it and the commit's inclusion: then commit the same (fresh) scores
-    // for the new epoch, once.
-    for (let attempt = 1; ; attempt++) {
-      const epoch = await this.chain.epochAt(this.brainId, await this.chain.blockNumber());
-      try {
-        await this.commit(epoch, result.uids, result.weights);
-        return { epoch, ...result };
-      } catch (err) {
-        if (attempt >= 2 || !(err instanceof ChainRevertError && err.errorName === "CommitWindowClosed")) throw err;
-        this.log.warn({ epoch: epoch.toString() }, "epoch ended before the commit landed; committing for the next one");
-      }
+    try {
+      await this.commit(target, result.uids, result.weights);
+      return { epoch: target, ...result };
+    } catch (err) {
+      if (!(err instanceof ChainRevertError && err.errorName === "CommitWindowClosed")) throw err;
     }
+    const now = await this.currentEpoch();
+    if (now <= target || await this.hasCommit(now)) {
+      this.log.warn({ epoch: target.toString() }, "epoch ended before the commit landed; nothing committed");
+      return undefined;
+    }
+    this.log.warn({ epoch: target.toString(), next: now.toString() }, "epoch ended before the commit landed; committing for the next one");
+    await this.commit(now, result.uids, result.weights);
+    return { epoch: now, ...result };
   }
 
-  /** Persists salt and weights, then commits their hash for `epoch`. */
-  private async commit(epoch: bigint, uids: number[], weights: number[]): Promise<void> {
-    const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
-    const d = this.chain.deployment;
-    const hash = weightsCommitHash({ chainId: BigInt(d.chainId), consensus: d.contracts.Consensus.address, brainId: this.brainId,
-      epoch, hotkey: this.chain.address, validatorUid: this.uid }, uids, weights, salt);
-    this.state.record({ brainId: this.brainId.toString(), epoch: epoch.toString(), uids, weights, salt, hash, revealed: false });
-    await this.chain.commit(this.brainId, epoch, hash);
-    this.log.info({ epoch: epoch.toString(), uids, weights }, "weights committed");
+  /** Persists salt and weights, then commits their hash for `epoch` (EpochDuties.commit). */
+  private commit(epoch: bigint, uids: number[], weights: number[]): Promise<void> {
+    return this.duties.commit(epoch, uids, weights);
+  }
+
+  /** Whether one of this validator's saved commits for `epoch` is the one on-chain. */
+  async hasCommit(epoch: bigint): Promise<boolean> {
+    const saved = this.state.forEpoch(this.brainId, epoch);
+    if (saved.length === 0) return false;
+    if (saved.some((c) => c.status !== "pending")) return true;
+    const onChain = (await this.chain.commitOf(this.brainId, epoch, this.uid)).toLowerCase();
+    return saved.some((c) => c.hash.toLowerCase() === onChain);
+  }
+
+  /** Reveals every saved commit whose reveal window is open now (see EpochDuties.revealDue). */
+  revealDue(): Promise<bigint[]> {
+    return this.duties.revealDue();
   }
 
   /**
-   * Reveals every persisted commit whose reveal window is open now. Commits whose window has passed are dropped
-   * (nothing can be done for them); those whose window has not opened stay pending. Returns the epochs revealed.
+   * Settles `epoch` (finishing another settler's half-done epoch first). True if this call completed it, false if
+   * someone else had; throws if a later epoch settled first.
    */
-  async revealDue(): Promise<bigint[]> {
-    const block = await this.chain.blockNumber();
-    const revealed: bigint[] = [];
-    for (const p of this.state.unrevealed) {
-      if (BigInt(p.brainId) !== this.brainId) continue;
-      const epoch = BigInt(p.epoch);
-      const w = await this.chain.windows(this.brainId, epoch);
-      if (block < w.revealFrom) continue;
-      if (block >= w.revealTo) {
-        this.log.warn({ epoch: p.epoch }, "reveal window missed; dropping the commit");
-        this.state.markRevealed(this.brainId, epoch);
-        continue;
-      }
-      try {
-        await this.chain.reveal(this.brainId, epoch, p.uids, p.weights, p.salt);
-      } catch (err) {
-        if (!(err instanceof ChainRevertError && err.errorName === "AlreadyRevealed")) throw err;
-      }
-      this.state.markRevealed(this.brainId, epoch);
-      revealed.push(epoch);
-      this.log.info({ epoch: p.epoch }, "weights revealed");
-    }
-    return revealed;
-  }
-
-  /** Settles `epoch` if nobody has yet (anyone may; a race with another settler is not an error). */
   async settle(epoch: bigint): Promise<boolean> {
-    try {
-      const r = await this.chain.settle(this.brainId, epoch);
-      this.log.info({ epoch: epoch.toString(), transactions: r.transactions, gas: r.gasUsed.toString() }, "epoch settled");
-      return true;
-    } catch (err) {
-      if (err instanceof ChainRevertError && (err.errorName === "EpochAlreadySettled" || err.errorName === "SettlementInProgress")) {
-        return false;
-      }
-      throw err;
-    }
+    const outcome = await this.duties.settleEpoch(epoch);
+    if (outcome === "lost") throw new CerberusError("EPOCH_UNSETTLEABLE", `epoch ${epoch} can no longer be settled`);
+    return outcome === "settled";
   }
 
   /** Blocks until the chain reaches `block` (polling), or the agent stops. */
   async waitForBlock(block: bigint): Promise<void> {
     const pollMs = this.options.pollMs ?? 500;
     while (!this.stopped && (await this.chain.blockNumber()) < block) {
-      await new Promise((r) => setTimeout(r, pollMs));
+      await sleep(pollMs);
     }
     if (this.stopped) throw new CerberusError("STOPPED", "validator stopped");
   }
 
-  /** The live loop: resume pending reveals, then per epoch score → commit → reveal → settle. */
+  /** The live agent: the duty loop and the scoring loop, side by side, until `stop`. */
   async run(): Promise<void> {
+    await Promise.all([this.dutyLoop(), this.scoringLoop()]);
+  }
+
+  private async dutyLoop(): Promise<void> {
+    const pollMs = this.options.pollMs ?? 500;
     while (!this.stopped) {
       try {
-        await this.revealDue();
-        const committed = await this.scoreAndCommit();
-        const epoch = committed?.epoch ?? await this.chain.epochAt(this.brainId, await this.chain.blockNumber());
-        const w = await this.chain.windows(this.brainId, epoch);
-        await this.waitForBlock(w.revealFrom);
-        await this.revealDue();
-        await this.waitForBlock(w.revealTo);
-        await this.settle(epoch);
+        const block = await this.chain.blockNumber();
+        await this.duties.revealDue(block);
+        await this.duties.settleDue(block);
       } catch (err) {
         if (this.stopped) return;
-        this.log.error({ err: err instanceof Error ? err.message : String(err) }, "epoch failed; retrying next epoch");
-        await new Promise((r) => setTimeout(r, this.options.pollMs ?? 500));
+        this.log.error({ err: err instanceof Error ? err.message : String(err) }, "reveal/settle failed; retrying");
+      }
+      await sleep(pollMs);
+    }
+  }
+
+  private async scoringLoop(): Promise<void> {
+    const margin = this.options.commitMarginBlocks ?? (this.tempo / 10n > 2n ? this.tempo / 10n : 2n);
+    while (!this.stopped) {
+      try {
+        const block = await this.chain.blockNumber();
+        const epoch = await this.chain.epochAt(this.brainId, block);
+        const w = await this.duties.windows(epoch);
+        const deadline = w.revealFrom - margin;
+        if (await this.hasCommit(epoch)) {
+          // Committed already (before a restart): the next epoch is the next one to score.
+        } else if (block >= deadline) {
+          this.log.info({ epoch: epoch.toString(), block: block.toString(), deadline: deadline.toString() },
+            "too late in the epoch to score; waiting for the next one");
+        } else {
+          this.log.info({ epoch: epoch.toString(), deadline: deadline.toString() }, "scoring started");
+          await this.scoreAndCommit(epoch, deadline);
+        }
+        await this.waitForBlock(w.revealFrom);
+      } catch (err) {
+        if (this.stopped) return;
+        this.log.error({ err: err instanceof Error ? err.message : String(err) }, "scoring failed; retrying");
+        await sleep(this.options.pollMs ?? 500);
       }
     }
+  }
+
+  private async currentEpoch(): Promise<bigint> {
+    return this.chain.epochAt(this.brainId, await this.chain.blockNumber());
   }
 
   async stop(): Promise<void> {
@@ -211,4 +241,8 @@ export class ValidatorAgent {
     await this.reference.release();
     this.log.info("validator stopped");
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

@@ -129,7 +129,10 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     const second = await ValidatorAgent.start({ chain: as(vAddr), brainId, heldOut, modelDir: dir, modelName: "tiny-lm",
       dataDir: vDir, challengesPerMiner: 3, random, logger: log });
     validators.push(second);
-    assert.deepEqual(await second.revealDue(), [committed.epoch], "the restarted validator reveals from its saved state");
+    // The restarted validator reveals from its saved state at start-up, before loading anything slow.
+    assert.deepEqual(second.state.list(brainId, "revealed").map((r) => BigInt(r.epoch)), [committed.epoch],
+      "the restarted validator revealed from its saved state");
+    assert.deepEqual(await second.revealDue(), [], "nothing is left to reveal");
     await mineTo(owner, w.revealTo);
     const from = await owner.blockNumber();
     assert.equal(await second.settle(committed.epoch), true);
@@ -139,6 +142,8 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     const incentive = (m: MinerAgent) => after.miners.find((x) => x.uid === m.uid)!.incentiveRaw;
     assert.ok(incentive(faulty) < incentive(honestB), "the faulty miner's incentive is strictly lower");
     assert.ok(incentive(honestB) >= 65_534, "the only correct miner takes the whole incentive (to one unit of rounding)");
+    assert.ok(after.validators.find((v) => v.uid === second.uid)!.dividends > 0.99, "the restarted validator's reveal counted");
+    assert.deepEqual(second.state.list(brainId, "settled").map((r) => BigInt(r.epoch)), [committed.epoch]);
     const paid = (await owner.epochPayouts(brainId, committed.epoch, from))!;
     assert.ok(paid.emission > 0n);
     assert.equal(paid.minerPaid + paid.validatorPaid + paid.ownerPaid, paid.emission, "the epoch pays exactly its emission");
