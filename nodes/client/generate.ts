@@ -38,8 +38,23 @@ export interface GenerateRequest extends SamplingOptions {
   words: number;
   stepTimeoutMs?: number;
   onWord?: (word: GeneratedWord) => void;
+  /**
+   * Every step's plaintext input and decrypted logits, as they happen (a validator checks them against the
+   * plaintext reference AFTER the session, so checking adds no time between steps that a miner could see).
+   */
+  onStep?: (step: GeneratedStep) => void;
+  /** Pause before word i (the user's think time, see workload.ts); missing entries are 0. */
+  thinkMs?: readonly number[];
   onFailover?: (event: FailoverEvent) => void;
   signal?: AbortSignal;
+}
+
+export interface GeneratedStep {
+  index: number;
+  input: Float32Array;
+  logits: Float32Array;
+  /** Wall time of the encrypted step: encrypt + round trip + decrypt. */
+  ms: number;
 }
 
 export interface GenerateResult {
@@ -78,13 +93,17 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
   const words: GeneratedWord[] = [];
   try {
     for (let index = 0; index < request.words; index++) {
+      const pause = request.thinkMs?.[index] ?? 0;
+      if (pause > 0) await sleep(pause, request.signal);
       const started = performance.now();
-      const inputs = fhe.encryptInput(model.client.contextInput(context));
+      const input = model.client.contextInput(context);
+      const inputs = fhe.encryptInput(input);
       const result = await session.step(inputs, {
         ...(request.stepTimeoutMs !== undefined ? { timeoutMs: request.stepTimeoutMs } : {}),
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
       });
       const logits = fhe.decryptOutput(result.outputs);
+      request.onStep?.({ index, input, logits, ms: performance.now() - started });
       const id = sample(topKOnly(softmax(logits, model.client.vocab.size, temperature), topK), rng, exclude);
       context.push(id);
       const word: GeneratedWord = {
@@ -106,6 +125,15 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
     sessionsOpened: session.stats.sessionsOpened,
     failovers: session.stats.failovers,
   };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(new CerberusError("ABORTED", "generation aborted"));
+    const timer = setTimeout(() => { signal?.removeEventListener("abort", onAbort); resolve(); }, ms);
+    const onAbort = () => { clearTimeout(timer); reject(new CerberusError("ABORTED", "generation aborted")); };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** Keeps the k largest probabilities (ties broken by id), zeroes the rest; `sample` renormalises. */

@@ -2,14 +2,16 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Hex } from "viem";
 import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
-import { InferClient, type TransportOptions } from "../client/transport.ts";
+import type { TransportOptions } from "../client/transport.ts";
+import { USER_WORKLOAD, type WorkloadModel } from "../client/workload.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { weightsCommitHash } from "../chain/yuma.ts";
 import { ChainRevertError } from "../chain/errors.ts";
 import { CerberusError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { createCerberusNode, type CerberusNode } from "../net/node.ts";
-import { challengeMiner, PlaintextReference, sampleContexts } from "./challenge.ts";
+import { PlaintextReference } from "./challenge.ts";
+import { planProbes, runProbes, type PlannedProbe } from "./probes.ts";
 import { DEFAULT_SCORING, scoreMiner, toWeights, type MinerScore, type ScoringRule } from "./scoring.ts";
 import { ValidatorState } from "./state.ts";
 
@@ -22,8 +24,21 @@ export interface ValidatorAgentOptions {
   modelName?: string;
   /** Where pending reveals are persisted (default ".cerberus/validator-<hotkey>"). */
   dataDir?: string;
-  /** Challenges per miner per epoch (default 4). */
+  /** Probe sessions per miner per epoch (default 4); each is a whole generation session (see probes.ts). */
   challengesPerMiner?: number;
+  /** Session lengths and think times of probes: the user workload model (default USER_WORKLOAD). */
+  workload?: WorkloadModel;
+  /**
+   * Probe start times are spread over this window when `score` is given no deadline (default 0: all at once, for
+   * orchestrated demos and tests that fast-forward the chain).
+   */
+  probeWindowMs?: number;
+  /** Expected block time, to turn a deadline block into the probe window (default 2,000 ms). */
+  blockTimeMs?: number;
+  /** Time kept free before the deadline for the last probes to end and the commit to land (default 60 s). */
+  probeTailMs?: number;
+  /** Observer of each probe as it starts (benchmarks label sessions at the miner with it). */
+  onProbe?: (probe: PlannedProbe) => void;
   scoring?: ScoringRule;
   transport?: TransportOptions;
   /** Block polling interval while waiting for a window (default 500 ms). */
@@ -50,12 +65,13 @@ export interface EpochScores {
  */
 export class ValidatorAgent {
   private stopped = false;
+  /** Aborts probes still waiting for their start time when the agent stops. */
+  private readonly probing = new AbortController();
 
   private constructor(
     readonly chain: ChainClient,
     readonly brainId: bigint,
     readonly node: CerberusNode,
-    readonly infer: InferClient,
     readonly model: BrainModel,
     readonly reference: PlaintextReference,
     readonly state: ValidatorState,
@@ -71,29 +87,42 @@ export class ValidatorAgent {
     const model = loadPinnedModel(brain, { dir: options.modelDir, name: options.modelName });
     const dataDir = options.dataDir ?? join(".cerberus", `validator-${chain.address.toLowerCase()}`);
     const state = ValidatorState.load(join(dataDir, "state.json"));
-    // A validator only dials out; its peer info on-chain is informational (it serves nothing).
+    // A validator only dials out; its peer info on-chain is informational (it serves nothing) and it never probes
+    // from this identity: every probe session has a fresh one (probes.ts).
     const node = await createCerberusNode({ listen: [] });
     const reference = await PlaintextReference.create(model);
     const uid = await chain.register(brainId, "Validator", { peerId: node.peerId.toString(), multiaddrs: [] });
     log.info({ brainId: brainId.toString(), uid, pendingReveals: state.unrevealed.length }, "validator ready");
-    return new ValidatorAgent(chain, brainId, node, new InferClient(node, options.transport), model, reference, state,
-      uid, options, log);
+    return new ValidatorAgent(chain, brainId, node, model, reference, state, uid, options, log);
   }
 
-  /** Challenges every miner of the Brain and returns scores and the weights it would commit. */
-  async score(): Promise<Omit<EpochScores, "epoch">> {
+  /**
+   * Probes every miner of the Brain with sessions spread over the time left until `deadlineBlock` (minus the tail
+   * the last sessions need), or over `probeWindowMs` without a deadline, and returns scores and the weights it would
+   * commit. Accuracy and latency come from every step of every probe (scoring.ts).
+   */
+  async score(_epoch?: bigint, deadlineBlock?: bigint): Promise<Omit<EpochScores, "epoch">> {
     const brain = await this.chain.brain(this.brainId);
-    const count = this.options.challengesPerMiner ?? 4;
     const rule = this.options.scoring ?? DEFAULT_SCORING;
+    let windowMs = this.options.probeWindowMs ?? 0;
+    if (deadlineBlock !== undefined) {
+      const left = Number(deadlineBlock - (await this.chain.blockNumber())) * (this.options.blockTimeMs ?? 2_000);
+      windowMs = Math.max(0, left - (this.options.probeTailMs ?? 60_000));
+    }
+    const plan = planProbes(brain.miners.map((m) => ({ uid: m.uid, peerId: m.peerId, multiaddrs: m.multiaddrs })), {
+      sessionsPerMiner: this.options.challengesPerMiner ?? 4, windowMs,
+      workload: this.options.workload ?? USER_WORKLOAD, heldOut: this.options.heldOut,
+      ...(this.options.random !== undefined ? { random: this.options.random } : {}),
+    });
+    this.log.info({ probes: plan.length, windowMs: Math.round(windowMs) }, "probing miners");
+    const outcomes = await runProbes(plan, {
+      model: this.model, reference: this.reference, signal: this.probing.signal,
+      ...(this.options.transport !== undefined ? { transport: this.options.transport } : {}),
+      ...(this.options.onProbe !== undefined ? { onStart: this.options.onProbe } : {}),
+    });
     const scores: MinerScore[] = [];
     for (const miner of brain.miners) {
-      const contexts = sampleContexts(this.options.heldOut, this.model.client.vocab, this.model.client.n, count,
-        this.options.random);
-      const outcomes = miner.peerId === ""
-        ? contexts.map(() => ({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 }))
-        : await challengeMiner({ model: this.model, reference: this.reference, infer: this.infer,
-          miner: { peerId: miner.peerId, multiaddrs: miner.multiaddrs }, contexts });
-      const s = scoreMiner(miner.uid, outcomes, rule);
+      const s = scoreMiner(miner.uid, outcomes.get(miner.uid) ?? [], rule);
       scores.push(s);
       this.log.info({ miner: miner.uid, correct: s.correct, of: s.challenges, medianMs: Math.round(s.medianMs),
         score: +s.score.toFixed(3) }, "miner scored");
@@ -205,6 +234,7 @@ export class ValidatorAgent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.probing.abort();
     await this.node.stop();
     await this.reference.release();
     this.log.info("validator stopped");
