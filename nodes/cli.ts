@@ -109,21 +109,23 @@ program.command("miner").description("run a miner: serve encrypted inference for
   .option("--data-dir <dir>", "identity folder (keeps the peer id across restarts)")
   .option("--threads <n>", "evaluation worker threads (0 = main thread)", intArg, 1)
   .option("--faulty-rate <p>", "FOR DEMOS/TESTS ONLY: answer this fraction of steps wrongly", floatArg, 0)
+  .option("--cheat-users", "FOR DEMOS/TESTS ONLY: answer honestly only sessions that look like validator probes")
   .action(async (o) => {
     const { MinerAgent } = await import("./miner/agent.ts");
     const agent = await MinerAgent.start({ chain: chainFrom(g()), brainId: o.brain, listen: o.listen, modelDir: o.modelDir,
-      threads: o.threads, faultyRate: o.faultyRate, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
+      threads: o.threads, faultyRate: o.faultyRate, cheatUsers: o.cheatUsers === true, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     await untilSignal(() => agent.stop());
   });
 program.command("validator").description("run a validator: challenge miners, commit/reveal weights, settle epochs")
   .requiredOption("--brain <id>", "Brain id", bigintArg)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--data-dir <dir>", "state folder (pending reveals survive restarts)")
-  .option("--challenges <n>", "challenges per miner per epoch", intArg, 4)
+  .option("--challenges <n>", "probe sessions per miner per epoch (spread over the epoch like users' sessions)", intArg, 4)
+  .option("--block-time-ms <ms>", "expected block time, to spread probes over the epoch", intArg, 2_000)
   .action(async (o) => {
     const [{ ValidatorAgent }, { validationWords }] = await Promise.all([import("./validator/agent.ts"), import("./validator/challenge.ts")]);
     const agent = await ValidatorAgent.start({ chain: chainFrom(g()), brainId: o.brain, heldOut: validationWords(),
-      modelDir: o.modelDir, challengesPerMiner: o.challenges, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
+      modelDir: o.modelDir, challengesPerMiner: o.challenges, blockTimeMs: o.blockTimeMs, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const running = agent.run();
     await untilSignal(() => agent.stop());
     await running;

@@ -1,7 +1,7 @@
 import type { Libp2p, Stream, Connection } from "@libp2p/interface";
 import { CerberusError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
-import type { MinerEvaluator } from "../net/evaluator.ts";
+import type { MinerEvaluator, SessionPeer } from "../net/evaluator.ts";
 import {
   BusyError, EvalFailedError, MalformedMessageError, PlanMismatchError, ProtocolError, SessionLimitError,
   UnknownSessionError, isWireErrorCode, type WireErrorCode,
@@ -48,6 +48,17 @@ export interface MinerServiceOptions {
 
 export interface RequestEvent {
   peerId: string;
+  /** The remote multiaddr of the connection (what a miner knows about where a request comes from). */
+  remoteAddr: string;
+  /** libp2p connection and stream ids: which requests shared a connection or a stream. */
+  connectionId: string;
+  streamId: string;
+  /** 0 for the first request on its stream, 1 for the next, … */
+  requestOnStream: number;
+  /** Date.now() when the request's header arrived (undefined if it never did). */
+  receivedAt?: number;
+  /** Session of the request: the header's, or for `open` the one the reply created. */
+  sessionId?: string;
   protocol: string;
   /** The validated request header (undefined if it did not validate). */
   header?: Readonly<Record<string, unknown>>;
@@ -144,19 +155,25 @@ export class MinerService {
 
   // ---- a stream carries requests one after another: read one, answer it, read the next
   private async serve(stream: Stream, connection: Connection, protocol: string): Promise<void> {
-    const peerId = connection.remotePeer.toString();
+    const peer: SessionPeer = { peerId: connection.remotePeer.toString(), remoteAddr: connection.remoteAddr.toString() };
     const reader = new FrameReader(stream);
-    for (let first = true; ; first = false) {
-      const again = await this.serveOne(stream, reader, peerId, protocol, first);
+    for (let n = 0; ; n++) {
+      const again = await this.serveOne(stream, reader, peer, { connectionId: connection.id, streamId: stream.id, n }, protocol);
       if (!again) return;
     }
   }
 
   /** Serves one request on the stream; returns whether the stream stays open for another. */
   private async serveOne(
-    stream: Stream, reader: FrameReader, peerId: string, protocol: string, first: boolean,
+    stream: Stream, reader: FrameReader, peer: SessionPeer, at: { connectionId: string; streamId: string; n: number },
+    protocol: string,
   ): Promise<boolean> {
-    const event: RequestEvent = { peerId, protocol, partSizes: [], wireBytes: 0, outcome: "" };
+    const { peerId } = peer;
+    const first = at.n === 0;
+    const event: RequestEvent = {
+      peerId, remoteAddr: peer.remoteAddr, connectionId: at.connectionId, streamId: at.streamId, requestOnStream: at.n,
+      protocol, partSizes: [], wireBytes: 0, outcome: "",
+    };
     // Before a header: the first request must come within the read timeout, later ones within the idle timeout.
     // After the header: the rest of the message must come within the read timeout.
     let timer = setTimeout(() => stream.abort(new Error(first ? "request not received in time" : "stream idle")),
@@ -179,7 +196,9 @@ export class MinerService {
       } else {
         const msg = await readMessage(reader, this.limits, InferRequestHeader, (h) => {
           headerArrived();
+          event.receivedAt = Date.now();
           event.header = h;
+          if (h.type !== "open") event.sessionId = h.sessionId;
           release.push(...this.admit(peerId, h));
         });
         clearTimeout(timer);
@@ -187,7 +206,8 @@ export class MinerService {
         event.partSizes = msg.parts.map((p) => p.byteLength);
         event.headerJson = msg.headerJson;
         event.wireBytes = msg.wireBytes;
-        reply = await this.dispatch(peerId, msg.header, msg.parts);
+        reply = await this.dispatch(peer, msg.header, msg.parts);
+        if (reply.header.type === "opened") event.sessionId = String(reply.header.sessionId);
       }
     } catch (err) {
       clearTimeout(timer);
@@ -277,14 +297,15 @@ export class MinerService {
     return releases;
   }
 
-  private async dispatch(peerId: string, h: InferRequest, parts: Uint8Array[]): Promise<Reply> {
+  private async dispatch(peer: SessionPeer, h: InferRequest, parts: Uint8Array[]): Promise<Reply> {
     const v = PROTOCOL_VERSION;
+    const { peerId } = peer;
     switch (h.type) {
       case "open": {
         const [galoisKeys, relinKeys] = parts as [Uint8Array, Uint8Array];
         let evalSession;
         try {
-          evalSession = await this.options.evaluator.openSession({ planId: h.planId, galoisKeys, relinKeys });
+          evalSession = await this.options.evaluator.openSession({ planId: h.planId, galoisKeys, relinKeys }, peer);
         } catch (err) {
           throw asWireError(err, "BAD_KEYS", "session keys rejected");
         }

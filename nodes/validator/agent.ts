@@ -132,7 +132,13 @@ export class ValidatorAgent {
 
   /** Scores the miners and commits for the current epoch (salt persisted first). Undefined if nothing to commit. */
   async scoreAndCommit(): Promise<EpochScores | undefined> {
-    const result = await this.score();
+    // Without a fixed probe window, probes are spread over what is left of the current epoch's commit window.
+    let deadline: bigint | undefined;
+    if (this.options.probeWindowMs === undefined) {
+      const epoch = await this.chain.epochAt(this.brainId, await this.chain.blockNumber());
+      deadline = (await this.chain.windows(this.brainId, epoch)).revealFrom;
+    }
+    const result = await this.score(undefined, deadline);
     if (result.uids.length === 0) {
       this.log.warn("every miner scored zero: nothing to commit this epoch");
       return undefined;
