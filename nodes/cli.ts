@@ -175,11 +175,13 @@ program.command("status").description("chain head, Brains' epochs and neuron sco
   });
 
 // ── the whole network in one process ──
-program.command("demo").description("npm start: in-process chain, 3 miners (1 dishonest), 2 validators, a client, one settled epoch")
+program.command("demo").description("npm start: in-process chain, 4 miners (1 faulty, 1 cheating users only), 2 validators, a client, one settled epoch")
   .option("--prompt <text>", "prompt for the client", "the jury said")
   .option("--words <n>", "words to generate", intArg, 20)
   .option("--faulty-rate <p>", "the dishonest miner's wrong-answer rate", floatArg, 0.5)
-  .option("--challenges <n>", "challenges per miner per validator", intArg, 8)
+  .option("--no-cheat-users", "leave out the fourth miner, which answers honestly only what it believes are validator probes")
+  .option("--challenges <n>", "probe sessions per miner per validator", intArg, 3)
+  .option("--user-sessions <n>", "simulated user sessions per miner (checked against the plaintext reference)", intArg, 3)
   .option("--miner-threads <n>", "evaluation worker threads per miner", intArg, 1)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--seed <n>", "seed of the sampler and the challenge picker", intArg, 7)
@@ -190,7 +192,8 @@ program.command("demo").description("npm start: in-process chain, 3 miners (1 di
     const [{ default: hre }, { deployCerberus }, { runDemo, printSummary }] = await Promise.all([
       import("hardhat"), import("../scripts/deploy.ts"), import("./demo/demo.ts")]);
     const summary = await runDemo(hre as never, () => deployCerberus(hre), {
-      prompt: o.prompt, words: o.words, faultyRate: o.faultyRate, challengesPerMiner: o.challenges,
+      prompt: o.prompt, words: o.words, faultyRate: o.faultyRate, cheatUsers: o.cheatUsers !== false,
+      challengesPerMiner: o.challenges, userSessionsPerMiner: o.userSessions,
       minerThreads: o.minerThreads, modelDir: o.modelDir, seed: o.seed,
     });
     printSummary(summary, (line) => console.log(line));

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { join } from "node:path";
 import type { Hex } from "viem";
 import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
@@ -66,7 +67,11 @@ export interface EpochScores {
 export class ValidatorAgent {
   private stopped = false;
   /** Aborts probes still waiting for their start time when the agent stops. */
-  private readonly probing = new AbortController();
+  private readonly probing = (() => {
+    const c = new AbortController();
+    setMaxListeners(0, c.signal); // one listener per probe waiting for its start time
+    return c;
+  })();
 
   private constructor(
     readonly chain: ChainClient,

@@ -20,6 +20,7 @@ import { InferClient, type MinerAddress } from "../../nodes/client/transport.ts"
 import { sampleArrivals, sampleSession, type WorkloadModel } from "../../nodes/client/workload.ts";
 import { CerberusError } from "../../nodes/core/errors.ts";
 import { createLogger } from "../../nodes/core/log.ts";
+import { AllMinersFailedError } from "../../nodes/net/errors.ts";
 import { FheClient, WorkerPoolEvaluator } from "../../nodes/fhe/index.ts";
 import { MinerService, type RequestEvent } from "../../nodes/miner/service.ts";
 import { loadBrownSplits } from "../../nodes/model/corpus.ts";
@@ -104,6 +105,8 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
       } catch (err) {
         if (!(err instanceof CerberusError)) throw err;
         userFailures += 1;
+        const detail = err instanceof AllMinersFailedError ? err.attempts.map((a) => a.message).join("; ") : err.message;
+        log(`user session failed: ${err.code} ${detail.slice(0, 300)}`);
       } finally {
         await userNode.stop();
       }
