@@ -76,7 +76,11 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
   const evaluator = await WorkerPoolEvaluator.create(model.onnxBytes, model.planOptions, { threads: o.minerThreads });
   const events: RequestEvent[] = [];
   const node = await createCerberusNode();
-  const service = new MinerService(node, { evaluator, logger: quiet, onRequest: (e) => events.push(e) });
+  // Requests queue instead of being refused: this measures what a miner sees, not its capacity on a shared 2-core
+  // machine (a BUSY refusal would end users' and probes' sessions alike before the miner saw much of them).
+  const service = new MinerService(node, {
+    evaluator, logger: quiet, onRequest: (e) => events.push(e), maxInflight: 64, maxSessions: 512,
+  });
   await service.start();
   const miner: MinerAddress = { peerId: node.peerId.toString(), multiaddrs: node.getMultiaddrs().map((m) => m.decapsulateCode(421).toString()) };
   const reference = await PlaintextReference.create(model);
