@@ -10,7 +10,10 @@
  * random held-out contexts, each checked against the reference between steps.
  */
 import "../../nodes/core/polyfills.ts";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadBrainModel, type BrainModel } from "../../nodes/client/brain-model.ts";
@@ -19,10 +22,9 @@ import { generate } from "../../nodes/client/generate.ts";
 import { InferClient, type MinerAddress } from "../../nodes/client/transport.ts";
 import { sampleArrivals, sampleSession, type WorkloadModel } from "../../nodes/client/workload.ts";
 import { CerberusError } from "../../nodes/core/errors.ts";
-import { createLogger } from "../../nodes/core/log.ts";
 import { AllMinersFailedError } from "../../nodes/net/errors.ts";
-import { FheClient, WorkerPoolEvaluator } from "../../nodes/fhe/index.ts";
-import { MinerService, type RequestEvent } from "../../nodes/miner/service.ts";
+import { FheClient } from "../../nodes/fhe/index.ts";
+import type { RequestEvent } from "../../nodes/miner/service.ts";
 import { loadBrownSplits } from "../../nodes/model/corpus.ts";
 import { createRng, type Rng } from "../../nodes/model/prng.ts";
 import { writeTinyLm } from "../../nodes/model/tiny-lm.ts";
@@ -72,17 +74,8 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
   } else {
     model = loadBrainModel({});
   }
-  const quiet = createLogger("bench-miner", "silent");
-  const evaluator = await WorkerPoolEvaluator.create(model.onnxBytes, model.planOptions, { threads: o.minerThreads });
   const events: RequestEvent[] = [];
-  const node = await createCerberusNode();
-  // Requests queue instead of being refused: this measures what a miner sees, not its capacity on a shared 2-core
-  // machine (a BUSY refusal would end users' and probes' sessions alike before the miner saw much of them).
-  const service = new MinerService(node, {
-    evaluator, logger: quiet, onRequest: (e) => events.push(e), maxInflight: 64, maxSessions: 512,
-  });
-  await service.start();
-  const miner: MinerAddress = { peerId: node.peerId.toString(), multiaddrs: node.getMultiaddrs().map((m) => m.decapsulateCode(421).toString()) };
+  const { miner, stop: stopMiner } = await spawnMiner(model.name === "tiny-lm" ? dir : "models", model.name, o.minerThreads, events);
   const reference = await PlaintextReference.create(model);
   const heldOut = validationWords();
   const userText = Array.from(train.subarray(0, 200_000), (id) => vocab.words[id]!);
@@ -150,9 +143,7 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
     log(`traffic done after ${((performance.now() - p0) / 1000).toFixed(0)} s: ${events.length} requests at the miner`);
   } finally {
     await Promise.allSettled(legacyNodes.map((n) => n.stop()));
-    await service.stop();
-    await node.stop();
-    await evaluator.dispose();
+    await stopMiner();
     await reference.release();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -165,6 +156,30 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
     sessions: { users: report.samples.users, probes: report.samples.probes, userFailures, probeSteps, probeStepsCorrect },
     seconds: Math.round((performance.now() - started) / 1000),
   };
+}
+
+/** Starts scripts/probes/miner-proc.ts; its request events are appended to `events` as they arrive. */
+async function spawnMiner(dir: string, name: string, threads: number, events: RequestEvent[]):
+  Promise<{ miner: MinerAddress; stop: () => Promise<void> }> {
+  const script = fileURLToPath(new URL("./miner-proc.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", script, dir, name, String(threads)], {
+    stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, CERBERUS_LOG_LEVEL: "warn" },
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const lines = createInterface({ input: child.stdout! });
+  const miner = await new Promise<MinerAddress>((resolve, reject) => {
+    let first = true;
+    lines.on("line", (line) => {
+      if (first) {
+        first = false;
+        resolve(JSON.parse(line) as MinerAddress);
+      } else if (line.startsWith("{")) {
+        events.push(JSON.parse(line) as RequestEvent);
+      }
+    });
+    child.once("exit", () => reject(new Error("bench miner exited before it was ready")));
+  });
+  return { miner, stop: async () => { child.stdin!.end(); await exited; } };
 }
 
 /** main's validator before issue 12 (challengeMiner + sampleContexts at db10f4f), kept here for the "before" column. */
