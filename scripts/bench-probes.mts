@@ -34,12 +34,16 @@ for (const mode of modes) {
   };
   console.error(`[${mode}] ${options.users} users + ${options.probes} probes over ${options.timelineMs / 1000} s, ${epochs} epochs, model ${options.model}`);
   const r: ProbeBenchResult = await runProbeBench(options);
+  const { data, ...summary } = r;
+  mkdirSync("bench/results", { recursive: true });
+  const dataFile = file.replace(/\.json$/, `-${mode}-sessions.json`);
+  writeFileSync(dataFile, JSON.stringify(data) + "\n");
   results[mode] = {
-    ...r, workload: COMPRESSED_WORKLOAD, timelineS: options.timelineMs / 1000, epochs, model: options.model,
+    ...summary, sessionsFile: dataFile, workload: COMPRESSED_WORKLOAD, timelineS: options.timelineMs / 1000, epochs, model: options.model,
     loadavg: loadavg().map((v) => +v.toFixed(2)), date: new Date().toISOString(),
   };
-  console.log(`\n${mode}: overall ${pct(r.report.overall)} (logistic ${pct(r.report.logisticRegression)}, boosted trees ` +
-    `${pct(r.report.boostedTrees)}; ±${pct(r.report.noise95)} is noise) on ${r.sessions.users} user + ${r.sessions.probes} probe sessions, ${r.seconds} s`);
+  console.log(`\n${mode}: miner saw ${r.sessions.users} user and ${r.sessions.probes} probe sessions; overall ${pct(r.report.overall)} (logistic ${pct(r.report.logisticRegression)}, boosted trees ` +
+    `${pct(r.report.boostedTrees)}; ±${pct(r.report.noise95)} is noise) on a balanced ${r.report.samples.users} + ${r.report.samples.probes}, ${r.seconds} s`);
   for (const f of r.report.perFeature) console.log(`  ${f.feature.padEnd(24)} ${pct(f.accuracy)}`);
 }
 mkdirSync("bench/results", { recursive: true });

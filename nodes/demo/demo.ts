@@ -137,7 +137,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     for (const [k, addr] of [v0, v1].entries()) {
       validatorAgents.push(await ValidatorAgent.start({
         chain: clientFor(addr), brainId, heldOut, modelDir: options.modelDir, dataDir: join(dataRoot, `validator-${k}`),
-        challengesPerMiner: options.challengesPerMiner, workload: COMPRESSED_WORKLOAD, probeWindowMs: 4_000, random,
+        challengesPerMiner: options.challengesPerMiner, workload: COMPRESSED_WORKLOAD, probeWindowMs: 8_000, random,
         logger: log.child({ validator: k }),
       }));
     }

@@ -185,6 +185,7 @@ export function boostedTreesTrainer(rounds = 60, depth = 2, rate = 0.15, minLeaf
 }
 
 export interface DiscriminatorReport {
+  /** Sessions used (balanced: equal numbers). */
   samples: { users: number; probes: number };
   /** Cross-validated accuracy of a stump on each feature alone. */
   perFeature: { feature: string; accuracy: number }[];
@@ -196,7 +197,25 @@ export interface DiscriminatorReport {
   noise95: number;
 }
 
-export function discriminate(data: Dataset, folds = 5, seed = 1): DiscriminatorReport {
+/** The same number of users and probes (the majority class subsampled, seeded), so that chance is 50%. */
+export function balance(data: Dataset, seed = 1): Dataset {
+  const rng = createRng(seed);
+  const byLabel = [0, 1].map((label) => data.y.flatMap((v, i) => (v === label ? [i] : [])));
+  const n = Math.min(byLabel[0]!.length, byLabel[1]!.length);
+  const keep = byLabel.flatMap((idx) => {
+    const a = [...idx];
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [a[i], a[j]] = [a[j]!, a[i]!];
+    }
+    return a.slice(0, n);
+  }).sort((a, b) => a - b);
+  return { features: data.features, x: keep.map((i) => data.x[i]!), y: keep.map((i) => data.y[i]!) };
+}
+
+/** Cross-validated accuracies on a balanced subsample of `data` (chance = 50%). */
+export function discriminate(all: Dataset, folds = 5, seed = 1): DiscriminatorReport {
+  const data = balance(all, seed);
   const { x, y } = data;
   const perFeature = data.features.map((f, j) => ({
     feature: f.name, accuracy: round(crossValidate(x, y, stumpTrainer(j, f.categorical === true), folds, seed)),

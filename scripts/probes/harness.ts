@@ -32,7 +32,7 @@ import { createCerberusNode, type CerberusNode } from "../../nodes/net/node.ts";
 import { compare, PlaintextReference, samplePrompt, validationWords } from "../../nodes/validator/challenge.ts";
 import { planProbes, runProbes } from "../../nodes/validator/probes.ts";
 import { isCorrect } from "../../nodes/validator/scoring.ts";
-import { discriminate, type DiscriminatorReport } from "./discriminators.ts";
+import { discriminate, type Dataset, type DiscriminatorReport } from "./discriminators.ts";
 import { datasetOf, sessionsFrom } from "./features.ts";
 
 export interface ProbeBenchOptions {
@@ -57,6 +57,8 @@ export interface ProbeBenchOptions {
 export interface ProbeBenchResult {
   mode: string;
   report: DiscriminatorReport;
+  /** Every session's feature row and label (1 = probe), for re-analysis. */
+  data: Dataset;
   sessions: { users: number; probes: number; userFailures: number; probeStepsCorrect: number; probeSteps: number };
   seconds: number;
 }
@@ -151,9 +153,10 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
   const sessions = sessionsFrom(events);
   const data = datasetOf(sessions, (s) => !userPeers.has(s.peerId), t0, epochMs);
   const report = discriminate(data);
+  const probesSeen = data.y.filter((v) => v === 1).length;
   return {
-    mode: o.mode, report,
-    sessions: { users: report.samples.users, probes: report.samples.probes, userFailures, probeSteps, probeStepsCorrect },
+    mode: o.mode, report, data,
+    sessions: { users: data.y.length - probesSeen, probes: probesSeen, userFailures, probeSteps, probeStepsCorrect },
     seconds: Math.round((performance.now() - started) / 1000),
   };
 }
