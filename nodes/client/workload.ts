@@ -68,8 +68,3 @@ export function sampleArrivals(count: number, windowMs: number, random: () => nu
   }
   return Array.from({ length: count }, () => random() * windowMs).sort((a, b) => a - b);
 }
-
-/** Upper bound of one session's think time, for schedulers that must finish before a deadline. */
-export function expectedMaxSessionMs(w: WorkloadModel, stepMs: number): number {
-  return w.maxWords * stepMs + (w.interactiveShare > 0 ? 3 * w.meanThinkMs * Math.max(0, w.maxWords - 1) : 0);
-}

@@ -12,7 +12,7 @@ import { CerberusError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { createCerberusNode, type CerberusNode } from "../net/node.ts";
 import { PlaintextReference } from "./challenge.ts";
-import { planProbes, runProbes, type PlannedProbe } from "./probes.ts";
+import { planProbes, runProbes } from "./probes.ts";
 import { DEFAULT_SCORING, scoreMiner, toWeights, type MinerScore, type ScoringRule } from "./scoring.ts";
 import { ValidatorState } from "./state.ts";
 
@@ -38,8 +38,6 @@ export interface ValidatorAgentOptions {
   blockTimeMs?: number;
   /** Time kept free before the deadline for the last probes to end and the commit to land (default 60 s). */
   probeTailMs?: number;
-  /** Observer of each probe as it starts (benchmarks label sessions at the miner with it). */
-  onProbe?: (probe: PlannedProbe) => void;
   scoring?: ScoringRule;
   transport?: TransportOptions;
   /** Block polling interval while waiting for a window (default 500 ms). */
@@ -123,7 +121,6 @@ export class ValidatorAgent {
     const outcomes = await runProbes(plan, {
       model: this.model, reference: this.reference, signal: this.probing.signal,
       ...(this.options.transport !== undefined ? { transport: this.options.transport } : {}),
-      ...(this.options.onProbe !== undefined ? { onStart: this.options.onProbe } : {}),
     });
     const scores: MinerScore[] = [];
     for (const miner of brain.miners) {

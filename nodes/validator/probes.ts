@@ -1,6 +1,6 @@
 import type { BrainModel } from "../client/brain-model.ts";
 import type { MinerAddress, TransportOptions } from "../client/transport.ts";
-import { sampleArrivals, sampleSession, type SessionShape, type WorkloadModel } from "../client/workload.ts";
+import { sampleArrivals, sampleSession, validateWorkload, type SessionShape, type WorkloadModel } from "../client/workload.ts";
 import { CerberusError } from "../core/errors.ts";
 import { probeSession, samplePrompt, type PlaintextReference } from "./challenge.ts";
 import type { ChallengeOutcome } from "./scoring.ts";
@@ -34,6 +34,7 @@ export interface ProbePlanOptions {
  */
 export function planProbes(miners: readonly ProbeTarget[], options: ProbePlanOptions): PlannedProbe[] {
   const random = options.random ?? Math.random;
+  validateWorkload(options.workload);
   const plan: PlannedProbe[] = [];
   for (const miner of miners) {
     for (const startMs of sampleArrivals(options.sessionsPerMiner, options.windowMs, random)) {
@@ -49,8 +50,6 @@ export interface ProbeRunContext {
   reference: PlaintextReference;
   transport?: TransportOptions;
   signal?: AbortSignal;
-  /** Observer of each probe as it starts (benchmarks label sessions with it). */
-  onStart?: (probe: PlannedProbe) => void;
 }
 
 /**
@@ -66,7 +65,6 @@ export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunCont
   await Promise.all(plan.map(async (p) => {
     if (!byMiner.has(p.miner.uid)) byMiner.set(p.miner.uid, []);
     await waitUntil(t0 + p.startMs, ctx.signal);
-    ctx.onStart?.(p);
     const outcomes = p.miner.peerId === "" ? unanswered(p.shape.words) : await probeSession({
       model: ctx.model, reference: ctx.reference, miner: { peerId: p.miner.peerId, multiaddrs: p.miner.multiaddrs },
       prompt: p.prompt, shape: p.shape, ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
