@@ -37,8 +37,14 @@ export function stratifiedFolds(y: readonly number[], k: number, rng: Rng): numb
   return folds;
 }
 
-/** Mean held-out accuracy of `train` over stratified k folds. */
-export function crossValidate(x: number[][], y: number[], train: Trainer, k = 5, seed = 1): number {
+/** Mean held-out accuracy of `train` over stratified k folds, repeated with `repeats` different splits. */
+export function crossValidate(x: number[][], y: number[], train: Trainer, k = 5, seed = 1, repeats = 3): number {
+  let sum = 0;
+  for (let r = 0; r < repeats; r++) sum += crossValidateOnce(x, y, train, k, seed + r);
+  return sum / repeats;
+}
+
+function crossValidateOnce(x: number[][], y: number[], train: Trainer, k: number, seed: number): number {
   const folds = stratifiedFolds(y, k, createRng(seed));
   let correct = 0;
   let total = 0;
