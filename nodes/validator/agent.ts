@@ -119,7 +119,7 @@ export class ValidatorAgent {
     });
     this.log.info({ probes: plan.length, windowMs: Math.round(windowMs) }, "probing miners");
     const outcomes = await runProbes(plan, {
-      model: this.model, reference: this.reference, signal: this.probing.signal,
+      model: this.model, reference: this.reference, signal: this.probing.signal, logger: this.log,
       ...(this.options.transport !== undefined ? { transport: this.options.transport } : {}),
     });
     const scores: MinerScore[] = [];

@@ -4,6 +4,8 @@ import type { BrainModel } from "../client/brain-model.ts";
 import { generate, type GeneratedStep } from "../client/generate.ts";
 import { InferClient, type MinerAddress, type TransportOptions } from "../client/transport.ts";
 import type { SessionShape } from "../client/workload.ts";
+import type { Logger } from "../core/log.ts";
+import { AllMinersFailedError } from "../net/errors.ts";
 import { createCerberusNode } from "../net/node.ts";
 import { loadBrownSplits } from "../model/corpus.ts";
 import { argmax } from "../model/lm.ts";
@@ -50,6 +52,7 @@ export interface ProbeSessionOptions {
   shape: SessionShape;
   transport?: TransportOptions;
   seed?: number;
+  logger?: Logger;
 }
 
 /**
@@ -74,6 +77,9 @@ export async function probeSession(options: ProbeSessionOptions): Promise<Challe
       // A miner that errors, times out, drops the session or sends undecryptable bytes fails the step in flight
       // and every step after it (a user's generation would stop there too).
       if (!(err instanceof CerberusError)) throw err;
+      const detail = err instanceof AllMinersFailedError ? err.attempts.map((a) => `${a.code}: ${a.message}`).join("; ") : err.message;
+      options.logger?.warn({ miner: options.miner.peerId, step: steps.length, code: err.code, detail: detail.slice(0, 300) },
+        "probe session failed");
     });
   } finally {
     await node.stop();

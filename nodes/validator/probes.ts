@@ -2,6 +2,7 @@ import type { BrainModel } from "../client/brain-model.ts";
 import type { MinerAddress, TransportOptions } from "../client/transport.ts";
 import { sampleArrivals, sampleSession, validateWorkload, type SessionShape, type WorkloadModel } from "../client/workload.ts";
 import { CerberusError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
 import { probeSession, samplePrompt, type PlaintextReference } from "./challenge.ts";
 import type { ChallengeOutcome } from "./scoring.ts";
 
@@ -50,6 +51,7 @@ export interface ProbeRunContext {
   reference: PlaintextReference;
   transport?: TransportOptions;
   signal?: AbortSignal;
+  logger?: Logger;
 }
 
 /**
@@ -68,6 +70,7 @@ export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunCont
     const outcomes = p.miner.peerId === "" ? unanswered(p.shape.words) : await probeSession({
       model: ctx.model, reference: ctx.reference, miner: { peerId: p.miner.peerId, multiaddrs: p.miner.multiaddrs },
       prompt: p.prompt, shape: p.shape, ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
+      ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
     });
     byMiner.get(p.miner.uid)!.push(...outcomes);
   }));
