@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { COMPRESSED_WORKLOAD } from "../nodes/client/workload.ts";
+import { discriminate, type Dataset } from "./probes/discriminators.ts";
 import { runProbeBench, type ProbeBenchResult } from "./probes/harness.ts";
 
 const { values } = parseArgs({
@@ -18,12 +19,23 @@ const { values } = parseArgs({
     "miner-threads": { type: "string", default: "2" },
     seed: { type: "string", default: "1" },
     out: { type: "string", default: "bench/results/probes.json" },
+    // recompute the discriminators' report from each mode's saved sessions (no traffic)
+    reanalyze: { type: "boolean", default: false },
   },
 });
 const modes = values.mode === "both" ? ["before", "after"] as const : [values.mode as "before" | "after"];
 const file = values.out!;
 const previous = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown> : {};
 const results: Record<string, unknown> = { ...previous };
+if (values.reanalyze) {
+  for (const [mode, r] of Object.entries(previous) as [string, { sessionsFile?: string; report: unknown }][]) {
+    if (r.sessionsFile === undefined || !existsSync(r.sessionsFile)) continue;
+    r.report = discriminate(JSON.parse(readFileSync(r.sessionsFile, "utf8")) as Dataset);
+    console.log(`${mode}: ${JSON.stringify(r.report).slice(0, 200)}…`);
+  }
+  writeFileSync(file, JSON.stringify(previous, null, 2) + "\n");
+  process.exit(0);
+}
 for (const mode of modes) {
   const epochs = mode === "before" ? Math.max(Number(values.epochs), 20) : Number(values.epochs);
   const options = {
