@@ -30,17 +30,19 @@ program.command("miner").description("run a miner: serve encrypted inference for
   .option("--data-dir <dir>", "identity folder (keeps the peer id across restarts)")
   .option("--threads <n>", "evaluation worker threads (0 = main thread)", intArg, 1)
   .option("--faulty-rate <p>", "FOR DEMOS/TESTS ONLY: answer this fraction of steps wrongly", floatArg, 0)
+  .option("--cheat-users", "FOR DEMOS/TESTS ONLY: answer honestly only sessions that look like validator probes")
   .action(async (o) => {
     const { MinerAgent } = await import("./miner/agent.ts");
     const agent = await MinerAgent.start({ chain: chainFrom(g()), brainId: o.brain, listen: o.listen, modelDir: o.modelDir,
-      threads: o.threads, faultyRate: o.faultyRate, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
+      threads: o.threads, faultyRate: o.faultyRate, cheatUsers: o.cheatUsers === true, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     await untilSignal(() => agent.stop());
   });
 program.command("validator").description("run a validator: challenge miners, commit/reveal weights, settle epochs")
   .requiredOption("--brain <id>", "Brain id", bigintArg)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--data-dir <dir>", "state folder (pending reveals survive restarts)")
-  .option("--challenges <n>", "challenges per miner per epoch", intArg, 4)
+  .option("--challenges <n>", "probe sessions per miner per epoch (spread over the epoch like users' sessions)", intArg, 4)
+  .option("--block-time-ms <ms>", "expected block time, to spread probes over the epoch", intArg, 2_000)
   .option("--poll-ms <ms>", "how often the reveal/settle loop looks at the chain head", intArg, 500)
   .option("--settle-steps <n>", "miner-steps per settle transaction (default: a whole epoch in one call)", bigintArg)
   .action(async (o) => {
@@ -50,7 +52,7 @@ program.command("validator").description("run a validator: challenge miners, com
     await revealAtStartup({ chain, brainId: o.brain, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const [{ ValidatorAgent }, { validationWords }] = await Promise.all([import("./validator/agent.ts"), import("./validator/challenge.ts")]);
     const agent = await ValidatorAgent.start({ chain, brainId: o.brain, heldOut: validationWords(),
-      modelDir: o.modelDir, challengesPerMiner: o.challenges, pollMs: Math.max(50, o.pollMs),
+      modelDir: o.modelDir, challengesPerMiner: o.challenges, blockTimeMs: o.blockTimeMs, pollMs: Math.max(50, o.pollMs),
       ...(o.settleSteps !== undefined ? { settleStepsPerTx: o.settleSteps } : {}),
       ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const running = agent.run();
@@ -104,11 +106,13 @@ program.command("status").description("chain head, Brains' epochs and neuron sco
   });
 
 // ── the whole network in one process ──
-program.command("demo").description("npm start: in-process chain, 3 miners (1 dishonest), 2 validators, a client, one settled epoch")
+program.command("demo").description("npm start: in-process chain, 4 miners (1 faulty, 1 cheating users only), 2 validators, a client, one settled epoch")
   .option("--prompt <text>", "prompt for the client", "the jury said")
   .option("--words <n>", "words to generate", intArg, 20)
   .option("--faulty-rate <p>", "the dishonest miner's wrong-answer rate", floatArg, 0.5)
-  .option("--challenges <n>", "challenges per miner per validator", intArg, 8)
+  .option("--no-cheat-users", "leave out the fourth miner, which answers honestly only what it believes are validator probes")
+  .option("--challenges <n>", "probe sessions per miner per validator", intArg, 3)
+  .option("--user-sessions <n>", "simulated user sessions per miner (checked against the plaintext reference)", intArg, 3)
   .option("--miner-threads <n>", "evaluation worker threads per miner", intArg, 1)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--seed <n>", "seed of the sampler and the challenge picker", intArg, 7)
@@ -119,7 +123,8 @@ program.command("demo").description("npm start: in-process chain, 3 miners (1 di
     const [{ default: hre }, { deployCerberus }, { runDemo, printSummary }] = await Promise.all([
       import("hardhat"), import("../scripts/deploy.ts"), import("./demo/demo.ts")]);
     const summary = await runDemo(hre as never, () => deployCerberus(hre), {
-      prompt: o.prompt, words: o.words, faultyRate: o.faultyRate, challengesPerMiner: o.challenges,
+      prompt: o.prompt, words: o.words, faultyRate: o.faultyRate, cheatUsers: o.cheatUsers !== false,
+      challengesPerMiner: o.challenges, userSessionsPerMiner: o.userSessions,
       minerThreads: o.minerThreads, modelDir: o.modelDir, seed: o.seed,
     });
     printSummary(summary, (line) => console.log(line));

@@ -12,6 +12,7 @@ const BENCHES = [
   { name: "fhe", script: "bench:fhe", result: "bench/results/fhe.json" },
   { name: "fhe-memory", script: "bench:fhe-memory", result: "bench/results/fhe-memory.json" },
   { name: "net", script: "bench:net", result: "bench/results/net.json" },
+  { name: "probes", script: "bench:probes", result: "bench/results/probes.json" },
 ];
 
 const args = process.argv.slice(2);

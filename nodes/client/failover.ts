@@ -14,8 +14,8 @@ export interface FailoverEvent {
 export interface FailoverOptions {
   onFailover?: (event: FailoverEvent) => void;
   /**
-   * A BUSY miner is retried after its retryAfterMs hint (capped at 2 s) this many times before we move on
-   * (default 2): moving costs a fresh key upload, waiting a quarter second usually does not.
+   * A BUSY miner is retried after its retryAfterMs hint (capped at 2 s) this many times per open and per step
+   * before we move on (default 2): moving costs a fresh key upload, waiting a quarter second usually does not.
    */
   busyRetries?: number;
 }
@@ -79,6 +79,7 @@ export class FailoverSession {
   }
 
   private async openNext(options: RequestOptions): Promise<RemoteSession> {
+    let busyRetries = this.options.busyRetries ?? 2;
     while (this.session === undefined) {
       const miner = this.miners[this.index];
       if (miner === undefined) throw new AllMinersFailedError(this.failures);
@@ -88,6 +89,13 @@ export class FailoverSession {
         this.stats.openBytesUp += this.session.stats.open.bytesUp;
         this.stats.openMs += this.session.stats.open.ms;
       } catch (err) {
+        // A BUSY open was refused at its header, before the keys were sent: waiting is cheaper than moving on.
+        if (err instanceof RemoteError && err.code === "BUSY" && busyRetries > 0) {
+          busyRetries -= 1;
+          await sleep(Math.min(2_000, err.retryAfterMs ?? 250), options.signal);
+          continue;
+        }
+        busyRetries = this.options.busyRetries ?? 2;
         this.fail(miner, err, "open");
       }
     }

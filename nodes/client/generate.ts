@@ -39,6 +39,13 @@ export interface GenerateRequest extends SamplingOptions {
   words: number;
   stepTimeoutMs?: number;
   onWord?: (word: GeneratedWord) => void;
+  /**
+   * Every step's plaintext input and decrypted logits, as they happen (a validator checks them against the
+   * plaintext reference AFTER the session, so checking adds no time between steps that a miner could see).
+   */
+  onStep?: (step: GeneratedStep) => void;
+  /** Pause before word i (the user's think time, see workload.ts); missing entries are 0. */
+  thinkMs?: readonly number[];
   onFailover?: (event: FailoverEvent) => void;
   /**
    * Called once the session keys exist (before any upload): their size, the time to set up SEAL's context and the
@@ -48,6 +55,14 @@ export interface GenerateRequest extends SamplingOptions {
   signal?: AbortSignal;
   /** The SEAL library (default: node-seal's Node build; a browser injects the web build). */
   seal?: SEALLibrary;
+}
+
+export interface GeneratedStep {
+  index: number;
+  input: Float32Array;
+  logits: Float32Array;
+  /** Wall time of the encrypted step: encrypt + round trip + decrypt. */
+  ms: number;
 }
 
 export interface GenerateResult {
@@ -92,14 +107,18 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
   const words: GeneratedWord[] = [];
   try {
     for (let index = 0; index < request.words; index++) {
+      const pause = request.thinkMs?.[index] ?? 0;
+      if (pause > 0) await sleep(pause, request.signal);
       const started = performance.now();
-      const inputs = fhe.encryptInput(model.client.contextInput(context));
+      const input = model.client.contextInput(context);
+      const inputs = fhe.encryptInput(input);
       // Decrypting inside the failover: a miner whose result does not decrypt (a bomb, garbage) is skipped.
       const result = await session.stepDecoded(inputs, (outputs) => fhe.decryptOutput(outputs), {
         ...(request.stepTimeoutMs !== undefined ? { timeoutMs: request.stepTimeoutMs } : {}),
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
       });
       const logits = result.value;
+      request.onStep?.({ index, input, logits, ms: performance.now() - started });
       const probs = softmax(logits, model.client.vocab.size, temperature);
       // Excluded ids leave before the top-k cut: with top-k 1 and <unk> on top, `sample` would otherwise see zero
       // mass left and return id 1 instead of the best real word.
@@ -126,6 +145,15 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
     sessionsOpened: session.stats.sessionsOpened,
     failovers: session.stats.failovers,
   };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(new CerberusError("ABORTED", "generation aborted"));
+    const timer = setTimeout(() => { signal?.removeEventListener("abort", onAbort); resolve(); }, ms);
+    const onAbort = () => { clearTimeout(timer); reject(new CerberusError("ABORTED", "generation aborted")); };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** Keeps the k largest probabilities (ties broken by id), zeroes the rest; `sample` renormalises. */

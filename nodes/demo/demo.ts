@@ -3,26 +3,32 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { custom, type Address, type EIP1193Provider } from "viem";
-import { loadBrainModel } from "../client/brain-model.ts";
+import { loadBrainModel, type BrainModel } from "../client/brain-model.ts";
+import { COMPRESSED_WORKLOAD, sampleSession } from "../client/workload.ts";
 import { generate, type GeneratedWord } from "../client/generate.ts";
 import { InferClient, seatAddress } from "../client/transport.ts";
 import { ChainClient } from "../chain/client.ts";
 import { parseDeployment, type DeploymentFile } from "../chain/deployment.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { MinerAgent } from "../miner/agent.ts";
-import { validationWords } from "../validator/challenge.ts";
+import { PlaintextReference, probeSession, samplePrompt, validationWords } from "../validator/challenge.ts";
 import { createCerberusNode } from "../net/node.ts";
 import { ValidatorAgent } from "../validator/agent.ts";
-import { median } from "../validator/scoring.ts";
+import { isCorrect, median } from "../validator/scoring.ts";
 
 const CBR = 10n ** 18n;
 
 export interface DemoOptions {
   prompt: string;
   words: number;
-  /** Fraction of wrong answers of the dishonest miner (the last one). */
+  /** Fraction of wrong answers of the dishonest miner (the third one). */
   faultyRate: number;
+  /** Start a fourth miner with `--cheat-users`: honest only to sessions it believes are validator probes. */
+  cheatUsers: boolean;
+  /** Probe sessions per miner per validator. */
   challengesPerMiner: number;
+  /** Simulated user sessions per miner, checked against the plaintext reference by the demo (default 3). */
+  userSessionsPerMiner?: number;
   /** Worker threads per miner (0 = main thread). */
   minerThreads: number;
   modelDir: string;
@@ -39,7 +45,13 @@ export interface DemoSummary {
   epoch: string;
   prompt: string;
   text: string;
-  miners: { uid: number; faulty: boolean; incentive: number; reward: string; peerId: string }[];
+  miners: {
+    uid: number; faulty: boolean; cheat_users: boolean; incentive: number; reward: string; peerId: string;
+    /** Steps of the simulated users' sessions on this miner, and the share answered wrongly (or not at all). */
+    user_steps: number; user_wrong_rate: number;
+    /** Probe steps of all validators on this miner, and the share they scored wrong. */
+    validator_steps: number; validator_wrong_rate: number;
+  }[];
   validators: { uid: number; dividends: number; reward: string }[];
   generated_words: number;
   ms_per_token_median: number;
@@ -79,7 +91,8 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
   out("① deploying contracts on the in-process Hardhat chain …");
   const deployment: DeploymentFile = parseDeployment(JSON.parse(JSON.stringify(await deploy())));
   const accounts = (await provider.request({ method: "eth_accounts" })) as Address[];
-  const [ownerAddr, m0, m1, m2, v0, v1, userAddr, delegatorAddr] = accounts as Address[] as [Address, Address, Address, Address, Address, Address, Address, Address];
+  const [ownerAddr, m0, m1, m2, v0, v1, userAddr, delegatorAddr, cheaterAddr] = accounts as Address[] as
+    [Address, Address, Address, Address, Address, Address, Address, Address, Address];
   const transport = custom(provider);
   const clientFor = (account: Address) => new ChainClient({ transport, deployment, account, logger: log });
   const owner = clientFor(ownerAddr);
@@ -104,14 +117,21 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
   const validatorAgents: ValidatorAgent[] = [];
   let userNode: Awaited<ReturnType<typeof createCerberusNode>> | undefined;
   try {
-    out("② starting 3 miners (miner 3 is dishonest) …");
-    for (const [k, addr] of [m0, m1, m2].entries()) {
+    const minerAccounts = options.cheatUsers ? [m0, m1, m2, cheaterAddr] : [m0, m1, m2];
+    out(`② starting ${minerAccounts.length} miners (miner 3 is dishonest${options.cheatUsers ? ", miner 4 cheats users only" : ""}) …`);
+    for (const [k, addr] of minerAccounts.entries()) {
       const faulty = k === 2;
+      const cheat = k === 3;
       minerAgents.push(await MinerAgent.start({
         chain: clientFor(addr), brainId, modelDir: options.modelDir, dataDir: join(dataRoot, `miner-${k}`),
-        threads: options.minerThreads, faultyRate: faulty ? options.faultyRate : 0, logger: log.child({ miner: k }),
+        threads: options.minerThreads, faultyRate: faulty ? options.faultyRate : 0, cheatUsers: cheat,
+        // One machine stands in for four: requests queue rather than being refused BUSY (a real miner sizes this
+        // to its own cores), so probes overlapping on 2 cores do not count as a miner's failure.
+        service: { maxInflight: 32 },
+        logger: log.child({ miner: k }),
       }));
-      out(`   miner uid ${minerAgents[k]!.uid} ${minerAgents[k]!.peerId.slice(-10)}${faulty ? `  (--faulty-rate ${options.faultyRate})` : ""}`);
+      out(`   miner uid ${minerAgents[k]!.uid} ${minerAgents[k]!.peerId.slice(-10)}` +
+        `${faulty ? `  (--faulty-rate ${options.faultyRate})` : ""}${cheat ? "  (--cheat-users)" : ""}`);
     }
     out("③ starting 2 validators …");
     const heldOut = validationWords();
@@ -120,7 +140,8 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     for (const [k, addr] of [v0, v1].entries()) {
       validatorAgents.push(await ValidatorAgent.start({
         chain: clientFor(addr), brainId, heldOut, modelDir: options.modelDir, dataDir: join(dataRoot, `validator-${k}`),
-        challengesPerMiner: options.challengesPerMiner, random, logger: log.child({ validator: k }),
+        challengesPerMiner: options.challengesPerMiner, workload: COMPRESSED_WORKLOAD, probeWindowMs: 15_000, random,
+        logger: log.child({ validator: k }),
       }));
     }
     await clientFor(delegatorAddr).stake(v1, 1_500n * CBR);
@@ -138,6 +159,11 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     });
     out(`   → ${options.prompt} ${result.text}`);
     const ms = result.words.map((w) => w.ms);
+
+    const perMiner = options.userSessionsPerMiner ?? 3;
+    out(`   simulated users: ${perMiner} short sessions per miner, each from a fresh identity (the demo checks their ` +
+      "answers against the plaintext reference, which a real user cannot)");
+    const userWrong = await simulatedUsers(model, brain.miners, perMiner, validationWords(), random);
 
     out("⑤ epoch: validators challenge every miner through the user code path, then commit …");
     const w0 = await owner.windows(brainId, await owner.epochAt(brainId, await owner.blockNumber()));
@@ -163,7 +189,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     out("⑧ everyone claims: miners their seats' incentive, validators and the delegator their staking rewards …");
     for (const [k, m] of minerAgents.entries()) {
       const seat = after.miners.find((x) => x.uid === m.uid);
-      if (seat !== undefined && seat.pendingReward > 0n) await clientFor([m0, m1, m2][k]!).claimMiner(brainId, m.uid);
+      if (seat !== undefined && seat.pendingReward > 0n) await clientFor(minerAccounts[k]!).claimMiner(brainId, m.uid);
     }
     for (const [staker, hotkey] of [[v0, v0], [v1, v1], [delegatorAddr, v1]] as const) {
       const [, pending] = await owner.positionOf(staker, hotkey);
@@ -173,12 +199,24 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       const [, , commission] = await owner.hotkeyInfo(v);
       if (commission > 0n) await clientFor(v).claimCommission();
     }
+    const probeSteps = new Map<number, { steps: number; wrong: number }>();
+    for (const c of commits) {
+      for (const sc of c?.scores ?? []) {
+        const t = probeSteps.get(sc.uid) ?? { steps: 0, wrong: 0 };
+        t.steps += sc.challenges;
+        t.wrong += sc.challenges - sc.correct;
+        probeSteps.set(sc.uid, t);
+      }
+    }
+    const rate = (t: { steps: number; wrong: number } | undefined) => (t === undefined || t.steps === 0 ? 0 : +(t.wrong / t.steps).toFixed(3));
     const summary: DemoSummary = {
       deployment,
       brainId: brainId.toString(), epoch: epoch.toString(), prompt: options.prompt, text: result.text,
       miners: after.miners.map((m) => ({
-        uid: m.uid, faulty: m.uid === minerAgents[2]!.uid, incentive: m.incentive,
-        reward: fmt(m.pendingReward), peerId: m.peerId,
+        uid: m.uid, faulty: m.uid === minerAgents[2]!.uid, cheat_users: m.uid === minerAgents[3]?.uid,
+        incentive: m.incentive, reward: fmt(m.pendingReward), peerId: m.peerId,
+        user_steps: userWrong.get(m.uid)?.steps ?? 0, user_wrong_rate: rate(userWrong.get(m.uid)),
+        validator_steps: probeSteps.get(m.uid)?.steps ?? 0, validator_wrong_rate: rate(probeSteps.get(m.uid)),
       })),
       validators: after.validators.map((v) => ({
         uid: v.uid, dividends: v.dividends, reward: fmt(payouts.validatorRewards.get(v.hotkey) ?? 0n),
@@ -193,6 +231,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       paid: { miners: fmt(payouts.minerPaid), validators: fmt(payouts.validatorPaid), owner_and_dust: fmt(payouts.ownerPaid) },
       balances: await Promise.all(([
         ["brain owner", ownerAddr], ["miner 1", m0], ["miner 2", m1], ["miner 3 (faulty)", m2],
+        ...(options.cheatUsers ? [["miner 4 (cheats users)", cheaterAddr] as const] : []),
         ["validator 1", v0], ["validator 2", v1], ["delegator ¹", delegatorAddr], ["user", userAddr],
       ] as const).map(async ([role, address]) => ({ role, address, cbr: fmt(await owner.balanceOf(address)) }))),
       seconds: Math.round((performance.now() - started) / 100) / 10,
@@ -211,8 +250,13 @@ export function printSummary(s: DemoSummary, out: (line: string) => void): void 
   out(`Epoch ${s.epoch} of Brain #${s.brainId}: emission ${s.epoch_emission} CBR, paid ${s.epoch_paid_total} CBR ` +
     `(miners ${s.paid.miners}, validators ${s.paid.validators}, owner + dust ${s.paid.owner_and_dust})`);
   out("");
-  out("miner uid  faulty  incentive  reward (CBR)");
-  for (const m of s.miners) out(`${String(m.uid).padStart(9)}  ${(m.faulty ? "yes" : "no").padEnd(6)}  ${m.incentive.toFixed(4).padStart(9)}  ${m.reward}`);
+  out("miner uid  faulty  cheat_users  incentive  users wrong  validators saw wrong  reward (CBR)");
+  const share = (r: number, n: number) => `${(r * 100).toFixed(0).padStart(3)}% of ${String(n).padStart(2)}`;
+  for (const m of s.miners) {
+    out(`${String(m.uid).padStart(9)}  ${(m.faulty ? "yes" : "no").padEnd(6)}  ${(m.cheat_users ? "yes" : "no").padEnd(11)}  ` +
+      `${m.incentive.toFixed(4).padStart(9)}  ${share(m.user_wrong_rate, m.user_steps).padEnd(11)}  ` +
+      `${share(m.validator_wrong_rate, m.validator_steps).padEnd(20)}  ${m.reward}`);
+  }
   out("");
   out("validator uid  dividends  reward (CBR)");
   for (const v of s.validators) out(`${String(v.uid).padStart(13)}  ${v.dividends.toFixed(4).padStart(9)}  ${v.reward}`);
@@ -225,6 +269,33 @@ export function printSummary(s: DemoSummary, out: (line: string) => void): void 
   out(`generated ${s.generated_words} words: median ${s.ms_per_token_median} ms/token, ` +
     `${(s.bytes_up_per_token / 1024).toFixed(0)} KiB up + ${(s.bytes_down_per_token / 1024).toFixed(0)} KiB down per token, ` +
     `${(s.key_upload_bytes / 2 ** 20).toFixed(1)} MiB of keys once per session; whole run ${s.seconds} s`);
+}
+
+/**
+ * Short user sessions (the compressed workload model) to every miner, each from a fresh identity, with every step
+ * checked against the plaintext reference: how often users were served wrong answers (a failed session counts its
+ * remaining steps as wrong, as a user gets no text for them).
+ */
+async function simulatedUsers(model: BrainModel, miners: readonly { uid: number; peerId: string; multiaddrs: readonly string[] }[],
+  perMiner: number, heldOut: readonly string[], random: () => number): Promise<Map<number, { steps: number; wrong: number }>> {
+  const reference = await PlaintextReference.create(model);
+  const tally = new Map<number, { steps: number; wrong: number }>();
+  try {
+    for (const m of miners) {
+      const t = { steps: 0, wrong: 0 };
+      tally.set(m.uid, t);
+      for (let k = 0; k < perMiner; k++) {
+        const shape = sampleSession(COMPRESSED_WORKLOAD, random);
+        // A probe session is exactly a user session plus the reference check, so the demo reuses it as the user.
+        const outcomes = await probeSession({ model, reference, miner: m, prompt: samplePrompt(heldOut, 4, random), shape });
+        t.steps += outcomes.length;
+        t.wrong += outcomes.filter((o) => !isCorrect(o)).length;
+      }
+    }
+  } finally {
+    await reference.release();
+  }
+  return tally;
 }
 
 function progressLine(w: GeneratedWord, total: number): string {

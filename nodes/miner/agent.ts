@@ -7,6 +7,7 @@ import { MinerEvaluator, WorkerPoolEvaluator } from "../fhe/index.ts";
 import type { MinerEvaluator as NetEvaluator } from "../net/evaluator.ts";
 import { createCerberusNode, type CerberusNode, type NodeOptions } from "../net/node.ts";
 import { FaultyEvaluator } from "./faulty.ts";
+import { PeerIdDetector, SelectiveCheater } from "./cheat.ts";
 import { MinerService, type MinerServiceOptions } from "./service.ts";
 
 export interface MinerAgentOptions {
@@ -26,6 +27,11 @@ export interface MinerAgentOptions {
   threads?: number;
   /** FOR DEMOS AND TESTS ONLY: fraction of steps answered with wrong outputs (see FaultyEvaluator). */
   faultyRate?: number;
+  /**
+   * FOR DEMOS AND TESTS ONLY: a selective cheater — honest only to sessions its probe detector calls a validator's,
+   * wrong answers to everyone else (see cheat.ts).
+   */
+  cheatUsers?: boolean;
   service?: Omit<MinerServiceOptions, "evaluator" | "logger" | "hotkey">;
   /** Connection limits of the libp2p node (per-address caps, upgrade timeout; defaults in createCerberusNode). */
   node?: Omit<NodeOptions, "listen" | "privateKey" | "dialFrom">;
@@ -43,6 +49,7 @@ export class MinerAgent {
     readonly service: MinerService,
     readonly evaluator: MinerEvaluator | WorkerPoolEvaluator,
     readonly faulty: FaultyEvaluator | undefined,
+    readonly cheater: SelectiveCheater | undefined,
     readonly model: BrainModel,
     readonly uid: number,
     private readonly log: Logger,
@@ -59,7 +66,11 @@ export class MinerAgent {
       : await MinerEvaluator.create(model.onnxBytes, model.planOptions);
     const faultyRate = options.faultyRate ?? 0;
     const faulty = faultyRate > 0 ? new FaultyEvaluator(evaluator, { rate: faultyRate }) : undefined;
-    const served: NetEvaluator = faulty ?? evaluator;
+    const cheater = options.cheatUsers === true
+      ? new SelectiveCheater(faulty ?? evaluator, new PeerIdDetector(async () =>
+        (await chain.brain(brainId)).validators.map((v) => v.peerId)))
+      : undefined;
+    const served: NetEvaluator = cheater ?? faulty ?? evaluator;
     const dataDir = options.dataDir ?? join(".cerberus", `miner-${chain.address.toLowerCase()}`);
     const node = await createCerberusNode({
       ...options.node,
@@ -72,8 +83,8 @@ export class MinerAgent {
       const multiaddrs = node.getMultiaddrs().map((m) => m.decapsulateCode(421).toString());
       const uid = await chain.register(brainId, "Miner", { peerId: node.peerId.toString(), multiaddrs });
       log.info({ brainId: brainId.toString(), uid, peerId: node.peerId.toString(), multiaddrs, planId: evaluator.planId,
-        faultyRate, plaintextMB: +(evaluator.memory.plaintextBytes / 2 ** 20).toFixed(1) }, "miner serving");
-      return new MinerAgent(node, service, evaluator, faulty, model, uid, log);
+        faultyRate, cheatUsers: cheater !== undefined, plaintextMB: +(evaluator.memory.plaintextBytes / 2 ** 20).toFixed(1) }, "miner serving");
+      return new MinerAgent(node, service, evaluator, faulty, cheater, model, uid, log);
     } catch (err) {
       await service.stop().catch(() => {});
       await Promise.resolve(node.stop()).catch(() => {});

@@ -1,7 +1,7 @@
 import type { Libp2p, Stream, Connection } from "@libp2p/interface";
 import { CerberusError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
-import type { EvalSession, MinerEvaluator } from "../net/evaluator.ts";
+import type { EvalSession, MinerEvaluator, SessionPeer } from "../net/evaluator.ts";
 import { remoteHost } from "../net/address-gate.ts";
 import {
   BusyError, EvalFailedError, MalformedMessageError, PlanMismatchError, ProtocolError, SessionLimitError,
@@ -78,6 +78,17 @@ export interface MinerServiceOptions {
 
 export interface RequestEvent {
   peerId: string;
+  /** The remote multiaddr of the connection (what a miner knows about where a request comes from). */
+  remoteAddr: string;
+  /** libp2p connection and stream ids: which requests shared a connection or a stream. */
+  connectionId: string;
+  streamId: string;
+  /** 0 for the first request on its stream, 1 for the next, … */
+  requestOnStream: number;
+  /** Date.now() when the request's header arrived (undefined if it never did). */
+  receivedAt?: number;
+  /** Session of the request: the header's, or for `open` the one the reply created. */
+  sessionId?: string;
   protocol: string;
   /** The validated request header (undefined if it did not validate). */
   header?: Readonly<Record<string, unknown>>;
@@ -103,7 +114,8 @@ export interface MinerLoad {
 interface Reply { header: OutgoingHeader; parts: Uint8Array[] }
 
 /** Who sent a request: its peer id and remote host (identities are free, addresses are not). */
-interface Remote { peerId: string; address: string }
+/** Who sent a request: its peer id, its host (per-address limits) and its full remote multiaddr (the request log). */
+interface Remote { peerId: string; address: string; remoteAddr: string }
 
 /** Counts held per key and in total; `take` returns the release. */
 class Tally {
@@ -251,12 +263,14 @@ export class MinerService {
 
   // ---- a stream carries requests one after another: read one, answer it, read the next
   private async serve(stream: Stream, connection: Connection, protocol: string): Promise<void> {
-    const remote: Remote = { peerId: connection.remotePeer.toString(), address: remoteHost(connection.remoteAddr) };
+    const remote: Remote = { peerId: connection.remotePeer.toString(), address: remoteHost(connection.remoteAddr),
+      remoteAddr: connection.remoteAddr.toString() };
     this.lastActivity.set(connection, Date.now());
     const counter = { bytes: 0 };
     const reader = new FrameReader(counted(stream, counter));
-    for (let first = true; ; first = false) {
-      const again = await this.serveOne(stream, reader, counter, remote, protocol, first);
+    for (let n = 0; ; n++) {
+      const again = await this.serveOne(stream, reader, counter, remote,
+        { connectionId: connection.id, streamId: stream.id, n }, protocol);
       this.lastActivity.set(connection, Date.now());
       if (!again) return;
     }
@@ -264,10 +278,16 @@ export class MinerService {
 
   /** Serves one request on the stream; returns whether the stream stays open for another. */
   private async serveOne(
-    stream: Stream, reader: FrameReader, counter: { bytes: number }, remote: Remote, protocol: string, first: boolean,
+    stream: Stream, reader: FrameReader, counter: { bytes: number }, remote: Remote,
+    at: { connectionId: string; streamId: string; n: number }, protocol: string,
   ): Promise<boolean> {
     const { peerId } = remote;
-    const event: RequestEvent = { peerId, protocol, partSizes: [], wireBytes: 0, outcome: "" };
+    const first = at.n === 0;
+    // What a miner can see of a request, logged for the probe discriminator (bench:probes) and operators.
+    const event: RequestEvent = {
+      peerId, remoteAddr: remote.remoteAddr, connectionId: at.connectionId, streamId: at.streamId, requestOnStream: at.n,
+      protocol, partSizes: [], wireBytes: 0, outcome: "",
+    };
     // Before a header: the first request's header within headerTimeoutMs of the stream opening, a later one within
     // the idle timeout. After the header: its payload at minTransferRate at least (after a grace period).
     const headerTimer = setTimeout(() => stream.abort(new Error(first ? "no request header in time" : "stream idle")),
@@ -301,7 +321,9 @@ export class MinerService {
         reply = { header: this.healthReport(), parts: [] };
       } else {
         const msg = await readMessage(reader, this.limits, InferRequestHeader, (h) => {
+          event.receivedAt = Date.now();
           event.header = h;
+          if (h.type !== "open") event.sessionId = h.sessionId;
           const declared = h.parts.reduce((s, n) => s + n, 0);
           pending.push(...this.admit(remote, h, declared));
           headerArrived(declared);
@@ -316,6 +338,7 @@ export class MinerService {
         if (msg.header.type === "open") release.push(this.opensPeer.take(peerId), this.opensAddr.take(remote.address));
         if (msg.header.type !== "close") release.push(...this.takeSlot(remote));
         reply = await this.dispatch(remote, msg.header, msg.parts);
+        if (reply.header.type === "opened") event.sessionId = String(reply.header.sessionId);
       }
     } catch (err) {
       stopTimers();
@@ -431,9 +454,10 @@ export class MinerService {
     switch (h.type) {
       case "open": {
         const [galoisKeys, relinKeys] = parts as [Uint8Array, Uint8Array];
+        const peer: SessionPeer = { peerId, remoteAddr: remote.remoteAddr };
         let evalSession;
         try {
-          evalSession = await this.options.evaluator.openSession({ planId: h.planId, galoisKeys, relinKeys });
+          evalSession = await this.options.evaluator.openSession({ planId: h.planId, galoisKeys, relinKeys }, peer);
         } catch (err) {
           throw asWireError(err, "BAD_KEYS", "session keys rejected");
         }

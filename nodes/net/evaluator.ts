@@ -12,11 +12,20 @@ export interface SessionKeys {
   relinKeys: Uint8Array;
 }
 
+/** Who opened a session, as the miner's transport knows it (an honest engine ignores it). */
+export interface SessionPeer {
+  peerId: string;
+  remoteAddr: string;
+}
+
 export interface MinerEvaluator {
   /** sha256 hex (64 lowercase hex chars) of model bytes + plan options. */
   readonly planId: string;
-  /** Loads and validates the keys; throws a CerberusError (e.g. code BAD_KEYS) if they are unusable. */
-  openSession(keys: SessionKeys): Promise<EvalSession>;
+  /**
+   * Loads and validates the keys; throws a CerberusError (e.g. code BAD_KEYS) if they are unusable. `peer` is
+   * passed because a miner has it anyway; only the demo's selective cheater (miner/cheat.ts) looks at it.
+   */
+  openSession(keys: SessionKeys, peer?: SessionPeer): Promise<EvalSession>;
 }
 
 export interface EvalSession {

@@ -1,11 +1,14 @@
+import { setMaxListeners } from "node:events";
 import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
-import { InferClient, seatAddress, type TransportOptions } from "../client/transport.ts";
+import { seatAddress, type TransportOptions } from "../client/transport.ts";
+import { USER_WORKLOAD, type WorkloadModel } from "../client/workload.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { ChainRevertError } from "../chain/errors.ts";
 import { CerberusError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { createCerberusNode, type CerberusNode } from "../net/node.ts";
-import { challengeMiner, PlaintextReference, sampleContexts } from "./challenge.ts";
+import { PlaintextReference } from "./challenge.ts";
+import { planProbes, runProbes } from "./probes.ts";
 import { DEFAULT_SCORING, scoreMiner, toWeights, type MinerScore, type ScoringRule } from "./scoring.ts";
 import { EpochDuties } from "./duties.ts";
 import { revealAtStartup, validatorStatePath } from "./startup.ts";
@@ -20,8 +23,19 @@ export interface ValidatorAgentOptions {
   modelName?: string;
   /** Where commits, reveals and settlements owed are persisted (default ".cerberus/validator-<hotkey>"). */
   dataDir?: string;
-  /** Challenges per miner per epoch (default 4). */
+  /** Probe sessions per miner per epoch (default 4); each is a whole generation session (see probes.ts). */
   challengesPerMiner?: number;
+  /** Session lengths and think times of probes: the user workload model (default USER_WORKLOAD). */
+  workload?: WorkloadModel;
+  /**
+   * Probe start times are spread over this window when `score` is given no deadline (default: up to the end of the
+   * epoch's commit window; 0 = all at once, for orchestrated demos and tests that fast-forward the chain).
+   */
+  probeWindowMs?: number;
+  /** Expected block time, to turn a deadline block into the probe window (default 2,000 ms). */
+  blockTimeMs?: number;
+  /** Time kept free before the deadline for the last probes to end and the commit to land (default 60 s). */
+  probeTailMs?: number;
   scoring?: ScoringRule;
   transport?: TransportOptions;
   /** Block polling interval of both loops (default 500 ms). */
@@ -43,8 +57,9 @@ export interface EpochScores {
 
 /**
  * The validator. Two loops run side by side (`run`):
- *  - the scoring loop: per epoch e, `score(e, deadlineBlock)` challenges every miner with encrypted held-out contexts
- *    through the user's own client code path, then commits keccak256(brainId, e, uids, weights, salt) in epoch e;
+ *  - the scoring loop: per epoch e, `score(e, deadlineBlock)` probes every miner with real generation sessions (held-out
+ *    prompts, fresh never-registered identities, lengths and start times from the user workload model, spread up to
+ *    the deadline; probes.ts), then commits the bound weights hash in epoch e;
  *  - the duty loop (EpochDuties): every poll, reveals each saved commit whose reveal window is open and settles, oldest
  *    first, each revealed epoch whose window has ended — never waiting on scoring.
  * Salts are persisted before the commit is sent and every step's outcome right after, so a SIGKILL at any moment
@@ -55,12 +70,17 @@ export interface EpochScores {
 export class ValidatorAgent {
   private stopped = false;
   readonly duties: EpochDuties;
+  /** Aborts probes still waiting for their start time when the agent stops. */
+  private readonly probing = (() => {
+    const c = new AbortController();
+    setMaxListeners(0, c.signal); // one listener per probe waiting for its start time
+    return c;
+  })();
 
   private constructor(
     readonly chain: ChainClient,
     readonly brainId: bigint,
     readonly node: CerberusNode,
-    readonly infer: InferClient,
     readonly model: BrainModel,
     readonly reference: PlaintextReference,
     readonly state: ValidatorState,
@@ -81,34 +101,43 @@ export class ValidatorAgent {
     // A restart late in an epoch may have seconds left in a reveal window: reveal before loading anything.
     await revealAtStartup({ chain, brainId, logger: log, state });
     const model = loadPinnedModel(brain, { dir: options.modelDir, name: options.modelName });
-    // A validator only dials out; its peer info on-chain is informational (it serves nothing).
+    // A validator only dials out; its peer info on-chain is informational (it serves nothing) and it never probes
+    // from this identity: every probe session has a fresh one (probes.ts).
     const node = await createCerberusNode({ listen: [] });
     const reference = await PlaintextReference.create(model);
     const uid = await chain.register(brainId, "Validator", { peerId: node.peerId.toString(), multiaddrs: [] });
     log.info({ brainId: brainId.toString(), uid, pendingReveals: state.unrevealed.length,
       settlementsOwed: state.list(brainId, "revealed").length }, "validator ready");
-    return new ValidatorAgent(chain, brainId, node, new InferClient(node, options.transport), model, reference, state,
-      uid, BigInt(brain.tempo), options, log);
+    return new ValidatorAgent(chain, brainId, node, model, reference, state, uid, BigInt(brain.tempo), options, log);
   }
 
   /**
-   * Challenges every miner of the Brain and returns scores and the weights to commit for `epoch`. `deadlineBlock` is
-   * when the results are needed (the commit must still land in the epoch); today's challenges run as one burst and
-   * only report an overrun — a scorer that spreads sessions over the epoch schedules them before the deadline.
+   * Probes every miner of the Brain with sessions spread over the time left until `deadlineBlock` (minus the tail
+   * the last sessions need), or over `probeWindowMs` without a deadline, and returns scores and the weights to commit
+   * for `epoch`. Accuracy and latency come from every step of every probe (scoring.ts).
    */
   async score(epoch?: bigint, deadlineBlock?: bigint): Promise<Omit<EpochScores, "epoch">> {
     const brain = await this.chain.brain(this.brainId);
-    const count = this.options.challengesPerMiner ?? 4;
     const rule = this.options.scoring ?? DEFAULT_SCORING;
+    let windowMs = this.options.probeWindowMs ?? 0;
+    if (deadlineBlock !== undefined) {
+      const left = Number(deadlineBlock - (await this.chain.blockNumber())) * (this.options.blockTimeMs ?? 2_000);
+      windowMs = Math.max(0, left - (this.options.probeTailMs ?? 60_000));
+    }
+    // Each seat is dialled bound to its hotkey: a miner answering for another seat's hotkey is refused (and scores 0).
+    const plan = planProbes(brain.miners.map((m) => ({ uid: m.uid, ...seatAddress(m) })), {
+      sessionsPerMiner: this.options.challengesPerMiner ?? 4, windowMs,
+      workload: this.options.workload ?? USER_WORKLOAD, heldOut: this.options.heldOut,
+      ...(this.options.random !== undefined ? { random: this.options.random } : {}),
+    });
+    this.log.info({ epoch: epoch?.toString(), probes: plan.length, windowMs: Math.round(windowMs) }, "probing miners");
+    const outcomes = await runProbes(plan, {
+      model: this.model, reference: this.reference, signal: this.probing.signal, logger: this.log,
+      ...(this.options.transport !== undefined ? { transport: this.options.transport } : {}),
+    });
     const scores: MinerScore[] = [];
     for (const miner of brain.miners) {
-      const contexts = sampleContexts(this.options.heldOut, this.model.client.vocab, this.model.client.n, count,
-        this.options.random);
-      const outcomes = miner.peerId === ""
-        ? contexts.map(() => ({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 }))
-        : await challengeMiner({ model: this.model, reference: this.reference, infer: this.infer,
-          miner: seatAddress(miner), contexts });
-      const s = scoreMiner(miner.uid, outcomes, rule);
+      const s = scoreMiner(miner.uid, outcomes.get(miner.uid) ?? [], rule);
       scores.push(s);
       this.log.info({ miner: miner.uid, correct: s.correct, of: s.challenges, medianMs: Math.round(s.medianMs),
         score: +s.score.toFixed(3) }, "miner scored");
@@ -126,7 +155,10 @@ export class ValidatorAgent {
    */
   async scoreAndCommit(epoch?: bigint, deadlineBlock?: bigint): Promise<EpochScores | undefined> {
     const target = epoch ?? await this.currentEpoch();
-    const result = await this.score(target, deadlineBlock);
+    // Without a deadline or a fixed probe window, probes are spread over what is left of the epoch's commit window.
+    const deadline = deadlineBlock ?? (this.options.probeWindowMs === undefined
+      ? (await this.duties.windows(target)).revealFrom : undefined);
+    const result = await this.score(target, deadline);
     if (result.uids.length === 0) {
       this.log.warn({ epoch: target.toString() }, "every miner scored zero: nothing to commit this epoch");
       return undefined;
@@ -237,6 +269,7 @@ export class ValidatorAgent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.probing.abort();
     await this.node.stop();
     await this.reference.release();
     this.log.info("validator stopped");

@@ -1,9 +1,12 @@
 import * as ort from "onnxruntime-node";
 import { CerberusError } from "../core/errors.ts";
 import type { BrainModel } from "../client/brain-model.ts";
-import { FailoverSession } from "../client/failover.ts";
-import type { InferClient, MinerAddress } from "../client/transport.ts";
-import { FheClient } from "../fhe/index.ts";
+import { generate, type GeneratedStep } from "../client/generate.ts";
+import { InferClient, type MinerAddress, type TransportOptions } from "../client/transport.ts";
+import type { SessionShape } from "../client/workload.ts";
+import type { Logger } from "../core/log.ts";
+import { AllMinersFailedError } from "../net/errors.ts";
+import { createCerberusNode } from "../net/node.ts";
 import { loadBrownSplits } from "../model/corpus.ts";
 import { argmax } from "../model/lm.ts";
 import type { ChallengeOutcome } from "./scoring.ts";
@@ -30,67 +33,62 @@ export class PlaintextReference {
 }
 
 /**
- * Held-out contexts (words of the validation split: never trained on) to challenge miners with, as ids of the
- * Brain's own vocabulary (unknown words → the unknown symbol). Each challenge is the miner input of one context —
- * the same kind of vector a user's generate step sends.
+ * A held-out prompt: `words` consecutive words of the validation split (never trained on) from a random position.
+ * Its length is invisible to a miner (the client embeds only the last n−1 words of the context).
  */
-export function sampleContexts(words: readonly string[], vocab: { idOf(word: string): number }, n: number, count: number,
-  random: () => number = Math.random): number[][] {
-  if (words.length < n - 1) throw new CerberusError("BAD_INPUT", "held-out text shorter than one context");
-  return Array.from({ length: count }, () => {
-    const start = Math.floor(random() * (words.length - (n - 1) + 1));
-    return words.slice(start, start + n - 1).map((w) => vocab.idOf(w));
-  });
+export function samplePrompt(heldOut: readonly string[], words: number, random: () => number = Math.random): string {
+  if (heldOut.length < words || words < 1) throw new CerberusError("BAD_INPUT", "held-out text shorter than one prompt");
+  const start = Math.floor(random() * (heldOut.length - words + 1));
+  return heldOut.slice(start, start + words).join(" ");
 }
 
-export interface ChallengeRunOptions {
+export interface ProbeSessionOptions {
   model: BrainModel;
   reference: PlaintextReference;
-  infer: InferClient;
   miner: MinerAddress;
-  /** Context id sequences (n−1 ids each). */
-  contexts: readonly number[][];
-  stepTimeoutMs?: number;
+  /** Held-out prompt (samplePrompt). */
+  prompt: string;
+  /** Words to generate and pauses before each, drawn from the user workload model (workload.ts). */
+  shape: SessionShape;
+  transport?: TransportOptions;
+  seed?: number;
+  logger?: Logger;
 }
 
 /**
- * Challenges one miner through EXACTLY the user's code path: fresh session keys from a new FheClient, a session
- * opened by the same InferClient/FailoverSession a user's generate loop uses (with a one-miner list, so no
- * failover), the same step messages. The miner cannot tell these requests from a user's.
+ * One probe: a real generation session, indistinguishable from a user's by construction. It runs `generate` — the
+ * users' own autoregressive loop (same sampler, same failover session with a one-miner list, same messages) — from a
+ * FRESH libp2p identity created for this session only and registered nowhere, with a length and think times drawn
+ * from the user workload model. Every step's input and decrypted logits are recorded and checked against the
+ * plaintext ONNX reference only after the session has ended, so checking adds nothing a miner could time.
+ * Steps not reached because the miner failed the session count as unanswered.
  */
-export async function challengeMiner(options: ChallengeRunOptions): Promise<ChallengeOutcome[]> {
-  const { model, reference, infer, miner } = options;
-  const fhe = await FheClient.create(model.descriptor);
-  const session = new FailoverSession(infer, [miner], fhe.keygen());
-  const outcomes: ChallengeOutcome[] = [];
+export async function probeSession(options: ProbeSessionOptions): Promise<ChallengeOutcome[]> {
+  const { model, reference, shape } = options;
+  const node = await createCerberusNode({ listen: [] });
+  const steps: GeneratedStep[] = [];
   try {
-    for (const context of options.contexts) {
-      const x = model.client.contextInput(context);
-      const expected = await reference.logits(x);
-      const started = performance.now();
-      try {
-        const result = await session.step(fhe.encryptInput(x),
-          options.stepTimeoutMs !== undefined ? { timeoutMs: options.stepTimeoutMs } : {});
-        const got = fhe.decryptOutput(result.outputs);
-        const ms = performance.now() - started;
-        outcomes.push(compare(got, expected, model.client.vocab.size, ms));
-      } catch (err) {
-        // A miner that errors, times out or sends undecryptable bytes has not answered this challenge.
-        outcomes.push({ answered: false, top1Match: false, maxRelError: Infinity, ms: performance.now() - started });
-        if (!(err instanceof CerberusError)) throw err;
-        if (err.code === "ALL_MINERS_FAILED") {
-          // The session is gone (the miner dropped us): the remaining challenges are unanswered too.
-          for (let k = outcomes.length; k < options.contexts.length; k++) {
-            outcomes.push({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 });
-          }
-          break;
-        }
-      }
-    }
+    await generate({
+      model, infer: new InferClient(node, options.transport), miners: [options.miner], prompt: options.prompt,
+      words: shape.words, thinkMs: shape.thinkMs,
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      onStep: (s) => { steps.push(s); },
+    }).catch((err: unknown) => {
+      // A miner that errors, times out, drops the session or sends undecryptable bytes fails the step in flight
+      // and every step after it (a user's generation would stop there too).
+      if (!(err instanceof CerberusError)) throw err;
+      const detail = err instanceof AllMinersFailedError ? err.attempts.map((a) => `${a.code}: ${a.message}`).join("; ") : err.message;
+      options.logger?.warn({ miner: options.miner.peerId, step: steps.length, code: err.code, detail: detail.slice(0, 300) },
+        "probe session failed");
+    });
   } finally {
-    await session.close();
-    fhe.dispose();
+    await node.stop();
   }
+  const outcomes: ChallengeOutcome[] = [];
+  for (const s of steps) {
+    outcomes.push(compare(s.logits, await reference.logits(s.input), model.client.vocab.size, s.ms));
+  }
+  while (outcomes.length < shape.words) outcomes.push({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 });
   return outcomes;
 }
 

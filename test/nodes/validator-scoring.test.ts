@@ -1,7 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DEFAULT_SCORING, isCorrect, median, scoreMiner, toWeights, type ChallengeOutcome } from "../../nodes/validator/scoring.ts";
-import { compare, sampleContexts } from "../../nodes/validator/challenge.ts";
+import { compare, samplePrompt } from "../../nodes/validator/challenge.ts";
+import { planProbes } from "../../nodes/validator/probes.ts";
+import { COMPRESSED_WORKLOAD, USER_WORKLOAD, sampleArrivals, sampleSession } from "../../nodes/client/workload.ts";
+import { createRng } from "../../nodes/model/prng.ts";
 
 const ok = (ms: number): ChallengeOutcome => ({ answered: true, top1Match: true, maxRelError: 1e-5, ms });
 const wrong = (ms: number): ChallengeOutcome => ({ answered: true, top1Match: false, maxRelError: 0.3, ms });
@@ -45,12 +48,46 @@ test("compare: relative error against the reference's range, top-1 over the real
   assert.equal(median([]), 0);
 });
 
-test("sampleContexts maps held-out words into the Brain's vocabulary (unknown words → the unknown id)", () => {
-  const vocab = { idOf: (w: string) => ({ the: 1, jury: 2 } as Record<string, number>)[w] ?? 0 };
+test("samplePrompt takes consecutive held-out words", () => {
   let r = 0;
-  const contexts = sampleContexts(["the", "jury", "zebra", "the"], vocab, 3, 50, () => (r = (r + 0.37) % 1));
-  assert.equal(contexts.length, 50);
-  for (const c of contexts) assert.equal(c.length, 2);
-  assert.ok(contexts.some((c) => c.includes(0)), "an out-of-vocabulary word becomes id 0");
-  assert.throws(() => sampleContexts(["the"], vocab, 3, 1), /shorter than one context/);
+  const held = ["a", "b", "c", "d", "e"];
+  for (let k = 0; k < 20; k++) {
+    const p = samplePrompt(held, 3, () => (r = (r + 0.37) % 1)).split(" ");
+    assert.equal(p.length, 3);
+    const i = held.indexOf(p[0]!);
+    assert.deepEqual(p, held.slice(i, i + 3));
+  }
+  assert.throws(() => samplePrompt(["the"], 3), /shorter than one prompt/);
+});
+
+test("workload model: lengths within [1, max] around the median, arrivals uniform over the window", () => {
+  const rng = createRng(7);
+  const shapes = Array.from({ length: 4_000 }, () => sampleSession(USER_WORKLOAD, rng.next));
+  const words = shapes.map((s) => s.words).sort((a, b) => a - b);
+  assert.ok(words[0]! >= 1 && words.at(-1)! <= USER_WORKLOAD.maxWords);
+  assert.ok(Math.abs(words[2_000]! - USER_WORKLOAD.medianWords) <= 1, `median ${words[2_000]}`);
+  const interactive = shapes.filter((s) => s.thinkMs.some((t) => t > 0)).length / shapes.length;
+  assert.ok(Math.abs(interactive - USER_WORKLOAD.interactiveShare) < 0.05, `interactive share ${interactive}`);
+  assert.ok(shapes.every((s) => s.thinkMs.length === s.words && s.thinkMs[0] === 0));
+  const starts = sampleArrivals(4_000, 1_000, rng.next);
+  for (let q = 1; q < 4; q++) {
+    const inQuarter = starts.filter((t) => t >= (q - 1) * 250 && t < q * 250).length;
+    assert.ok(Math.abs(inQuarter - 1_000) < 120, `quarter ${q}: ${inQuarter} of 4,000 starts`);
+  }
+});
+
+test("probe plan: every miner gets its sessions, spread over the window and shaped like users' sessions", () => {
+  const rng = createRng(3);
+  const miners = [{ uid: 0, peerId: "a", multiaddrs: [] }, { uid: 5, peerId: "b", multiaddrs: [] }];
+  const plan = planProbes(miners, { sessionsPerMiner: 300, windowMs: 60_000, workload: COMPRESSED_WORKLOAD,
+    heldOut: ["the", "jury", "said", "it", "was", "fine", "and", "then", "went", "home", "to", "eat", "soup"], random: rng.next });
+  assert.equal(plan.length, 600);
+  assert.equal(plan.filter((p) => p.miner.uid === 5).length, 300);
+  const late = plan.filter((p) => p.startMs >= 45_000).length;
+  assert.ok(late > 110 && late < 190, `${late} of 600 probes start in the last quarter (not bunched at the start)`);
+  assert.ok(plan.every((p) => p.shape.words >= 1 && p.shape.words <= COMPRESSED_WORKLOAD.maxWords));
+  const mean = plan.reduce((s, p) => s + p.shape.words, 0) / plan.length;
+  const users = Array.from({ length: 600 }, () => sampleSession(COMPRESSED_WORKLOAD, rng.next).words);
+  const userMean = users.reduce((a, b) => a + b, 0) / users.length;
+  assert.ok(Math.abs(mean - userMean) < 0.3, `probe mean length ${mean} vs users' ${userMean}`);
 });

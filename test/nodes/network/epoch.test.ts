@@ -17,6 +17,7 @@ import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
 import { createCerberusNode } from "../../../nodes/net/node.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { validationWords } from "../../../nodes/validator/challenge.ts";
+import { COMPRESSED_WORKLOAD } from "../../../nodes/client/workload.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
 import type { RequestEvent } from "../../../nodes/miner/service.ts";
 
@@ -91,7 +92,7 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     let seed = 11;
     const random = () => ((seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647);
     const first = await ValidatorAgent.start({ chain: as(vAddr), brainId, heldOut, modelDir: dir, modelName: "tiny-lm",
-      dataDir: vDir, challengesPerMiner: 3, random, logger: log });
+      dataDir: vDir, challengesPerMiner: 3, workload: COMPRESSED_WORKLOAD, random, logger: log });
     validators.push(first);
     // Stake and seats count for an epoch only if they were in place when it began: commit in the next epoch.
     const now = await owner.epochAt(brainId, await owner.blockNumber());
@@ -99,9 +100,14 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     const committed = await first.scoreAndCommit();
     assert.ok(committed !== undefined);
     const scoreOf = (uid: number) => committed.scores.find((s) => s.uid === uid)!;
-    assert.equal(scoreOf(honestB.uid).correct, 3, "the honest miner answers every challenge correctly");
+    assert.ok(scoreOf(honestB.uid).challenges >= 3, "three probe sessions of at least one step each");
+    assert.equal(scoreOf(honestB.uid).correct, scoreOf(honestB.uid).challenges, "the honest miner answers every step correctly");
     assert.equal(scoreOf(faulty.uid).correct, 0, "every answer of the always-faulty miner is caught");
     assert.equal(scoreOf(honestA.uid).answered, 0, "the stopped miner answers nothing");
+    const probeOpens = seenByB.filter((x) => x.phase === "validator" && (x.event.header as { type?: string }).type === "open");
+    assert.equal(probeOpens.length, 3, "three probe sessions reached miner B");
+    assert.equal(new Set(probeOpens.map((x) => x.event.peerId)).size, 3, "each probe session from its own identity");
+    assert.ok(probeOpens.every((x) => x.event.peerId !== first.node.peerId.toString()), "never the validator's registered identity");
     await first.stop();
     validators.pop();
 

@@ -1,0 +1,89 @@
+import type { BrainModel } from "../client/brain-model.ts";
+import type { MinerAddress, TransportOptions } from "../client/transport.ts";
+import { sampleArrivals, sampleSession, validateWorkload, type SessionShape, type WorkloadModel } from "../client/workload.ts";
+import { CerberusError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import { probeSession, samplePrompt, type PlaintextReference } from "./challenge.ts";
+import type { ChallengeOutcome } from "./scoring.ts";
+
+export interface ProbeTarget extends MinerAddress {
+  uid: number;
+}
+
+export interface PlannedProbe {
+  miner: ProbeTarget;
+  /** Start offset from the beginning of the window. */
+  startMs: number;
+  shape: SessionShape;
+  prompt: string;
+}
+
+export interface ProbePlanOptions {
+  /** Probe sessions per miner in the window. */
+  sessionsPerMiner: number;
+  /** The window the sessions' start times are spread over (a Poisson process, as users arrive). */
+  windowMs: number;
+  workload: WorkloadModel;
+  heldOut: readonly string[];
+  random?: () => number;
+}
+
+/**
+ * The probe generator: per miner, `sessionsPerMiner` sessions whose start times, lengths and think times are drawn
+ * from the user workload model (workload.ts) — the same sampler the benchmark's simulated users use — and whose
+ * prompts are held-out text. Nothing about a probe depends on the miner it targets or on the validator sending it.
+ */
+export function planProbes(miners: readonly ProbeTarget[], options: ProbePlanOptions): PlannedProbe[] {
+  const random = options.random ?? Math.random;
+  validateWorkload(options.workload);
+  const plan: PlannedProbe[] = [];
+  for (const miner of miners) {
+    for (const startMs of sampleArrivals(options.sessionsPerMiner, options.windowMs, random)) {
+      const promptWords = 3 + Math.floor(random() * 10);
+      plan.push({ miner, startMs, shape: sampleSession(options.workload, random), prompt: samplePrompt(options.heldOut, promptWords, random) });
+    }
+  }
+  return plan.sort((a, b) => a.startMs - b.startMs);
+}
+
+export interface ProbeRunContext {
+  model: BrainModel;
+  reference: PlaintextReference;
+  transport?: TransportOptions;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+/**
+ * Runs a plan in real time: each probe starts at its offset, independently of the others (so probes overlap as
+ * users' sessions do). Resolves with every miner's outcomes once all probes have ended. A miner without a peer id
+ * is not probed: its planned steps count as unanswered.
+ */
+export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunContext): Promise<Map<number, ChallengeOutcome[]>> {
+  const byMiner = new Map<number, ChallengeOutcome[]>();
+  const t0 = performance.now();
+  const unanswered = (n: number): ChallengeOutcome[] =>
+    Array.from({ length: n }, () => ({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 }));
+  await Promise.all(plan.map(async (p) => {
+    if (!byMiner.has(p.miner.uid)) byMiner.set(p.miner.uid, []);
+    await waitUntil(t0 + p.startMs, ctx.signal);
+    const outcomes = p.miner.peerId === "" ? unanswered(p.shape.words) : await probeSession({
+      model: ctx.model, reference: ctx.reference, miner: { peerId: p.miner.peerId, multiaddrs: p.miner.multiaddrs },
+      prompt: p.prompt, shape: p.shape, ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
+      ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
+    });
+    byMiner.get(p.miner.uid)!.push(...outcomes);
+  }));
+  return byMiner;
+}
+
+function waitUntil(at: number, signal?: AbortSignal): Promise<void> {
+  const ms = at - performance.now();
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(new CerberusError("STOPPED", "probing stopped"));
+    if (ms <= 0) return resolve();
+    const onAbort = () => { clearTimeout(timer); reject(new CerberusError("STOPPED", "probing stopped")); };
+    const timer = setTimeout(() => { signal?.removeEventListener("abort", onAbort); resolve(); }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

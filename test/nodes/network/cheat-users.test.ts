@@ -1,0 +1,120 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import hre from "hardhat";
+import { custom, type Address } from "viem";
+import { deployCerberus } from "../../../scripts/deploy.ts";
+import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
+import { FailoverSession } from "../../../nodes/client/failover.ts";
+import { InferClient } from "../../../nodes/client/transport.ts";
+import { COMPRESSED_WORKLOAD, sampleSession } from "../../../nodes/client/workload.ts";
+import { ChainClient } from "../../../nodes/chain/client.ts";
+import { parseDeployment } from "../../../nodes/chain/deployment.ts";
+import { createLogger } from "../../../nodes/core/log.ts";
+import { FheClient } from "../../../nodes/fhe/index.ts";
+import { MinerAgent } from "../../../nodes/miner/agent.ts";
+import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
+import { createRng } from "../../../nodes/model/prng.ts";
+import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
+import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
+import { compare, PlaintextReference, probeSession, samplePrompt, validationWords } from "../../../nodes/validator/challenge.ts";
+import { isCorrect } from "../../../nodes/validator/scoring.ts";
+
+const CBR = 10n ** 18n;
+
+async function mineTo(chain: ChainClient, block: bigint): Promise<void> {
+  const now = await chain.blockNumber();
+  if (block > now) await hre.network.provider.request({ method: "hardhat_mine", params: [`0x${(block - now).toString(16)}`] });
+}
+
+test("--cheat-users: a miner honest only to what it takes for probes earns less than every honest miner, and validators see the wrong answers users get", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "cerberus-cheat-"));
+  const log = createLogger("test", "warn");
+  const miners: MinerAgent[] = [];
+  let validator: ValidatorAgent | undefined;
+  const { vocab } = loadBrownSplits();
+  writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
+  const model = loadBrainModel({ dir, name: "tiny-lm" });
+  const reference = await PlaintextReference.create(model);
+  try {
+    const deployment = parseDeployment(JSON.parse(JSON.stringify(await deployCerberus(hre))));
+    const accounts = (await hre.network.provider.request({ method: "eth_accounts" })) as Address[];
+    const [ownerAddr, mA, mB, mC, vAddr] = accounts as [Address, Address, Address, Address, Address];
+    const as = (a: Address) => new ChainClient({ transport: custom(hre.network.provider), deployment, account: a, logger: log });
+    const owner = as(ownerAddr);
+    const brainId = await owner.mintBrain({
+      modelHash: model.modelHash, fheParamsHash: model.planHash, uri: "tiny", tempo: 20,
+      limits: { maxMiners: 16, maxValidators: 4, minMinerStake: 0n, minValidatorStake: 100n * CBR, immunityPeriod: 5 },
+    });
+    await owner.transfer(vAddr, 500n * CBR);
+    await as(vAddr).stake(vAddr, 500n * CBR);
+    for (const [k, addr] of [mA, mB, mC].entries()) {
+      miners.push(await MinerAgent.start({ chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
+        dataDir: join(dir, `miner-${k}`), cheatUsers: k === 2, logger: log }));
+    }
+    const [honestA, honestB, cheater] = miners as [MinerAgent, MinerAgent, MinerAgent];
+    const heldOut = validationWords();
+    const rng = createRng(5);
+    validator = await ValidatorAgent.start({ chain: as(vAddr), brainId, heldOut, modelDir: dir, modelName: "tiny-lm",
+      dataDir: join(dir, "validator"), challengesPerMiner: 4, workload: COMPRESSED_WORKLOAD, probeWindowMs: 2_000,
+      random: rng.next, logger: log });
+    const brain = await owner.brain(brainId);
+    const seat = (m: MinerAgent) => brain.miners.find((x) => x.uid === m.uid)!;
+
+    // The attack as it worked before issue 12: a request from the validator's registered identity is answered
+    // honestly (so the cheater really does discriminate; it is not just a faulty miner).
+    {
+      const fhe = await FheClient.create(model.descriptor);
+      const infer = new InferClient(validator.node);
+      const session = new FailoverSession(infer, [seat(cheater)], fhe.keygen());
+      const x = model.client.contextInput([1, 2]);
+      const got = fhe.decryptOutput((await session.step(fhe.encryptInput(x))).outputs);
+      assert.ok(isCorrect(compare(got, await reference.logits(x), model.client.vocab.size, 0)),
+        "the cheater answers the validator's registered identity honestly");
+      await session.close();
+      await infer.close();
+      fhe.dispose();
+    }
+
+    // Users (each session from a fresh identity, as `cerberus generate`): the cheater serves them wrong answers.
+    let userSteps = 0;
+    let userWrong = 0;
+    for (let k = 0; k < 3; k++) {
+      const outcomes = await probeSession({ model, reference, miner: seat(cheater), prompt: samplePrompt(heldOut, 4, rng.next),
+        shape: { ...sampleSession(COMPRESSED_WORKLOAD, rng.next), thinkMs: [] } });
+      userSteps += outcomes.length;
+      userWrong += outcomes.filter((o) => !isCorrect(o)).length;
+    }
+    const userWrongRate = userWrong / userSteps;
+    assert.ok(userWrongRate >= 0.9, `users got wrong answers from the cheater (${userWrong}/${userSteps})`);
+
+    const committed = await validator.scoreAndCommit();
+    assert.ok(committed !== undefined);
+    const scoreOf = (m: MinerAgent) => committed.scores.find((s) => s.uid === m.uid)!;
+    const seen = scoreOf(cheater);
+    const validatorWrongRate = (seen.challenges - seen.correct) / seen.challenges;
+    assert.ok(validatorWrongRate >= 0.9, `the validator saw the wrong answers too (${seen.challenges - seen.correct}/${seen.challenges})`);
+    assert.ok(Math.abs(validatorWrongRate - userWrongRate) <= 0.1, `users ${userWrongRate} vs validator ${validatorWrongRate}`);
+    assert.equal(cheater.cheater!.stats.probeSessions, 1, "only the registered identity's session was taken for a probe");
+    // (an honest probe may still fail on a loaded test machine: BUSY or a timeout — not a wrong answer)
+    for (const m of [honestA, honestB]) assert.ok(scoreOf(m).accuracy >= 0.75, `honest miner ${m.uid}: ${scoreOf(m).correct}/${scoreOf(m).challenges}`);
+
+    const w = await owner.windows(brainId, committed.epoch);
+    await mineTo(owner, w.revealFrom);
+    assert.deepEqual(await validator.revealDue(), [committed.epoch]);
+    await mineTo(owner, w.revealTo);
+    assert.equal(await validator.settle(committed.epoch), true);
+    const after = await owner.brain(brainId);
+    const incentive = (m: MinerAgent) => after.miners.find((x) => x.uid === m.uid)!.incentiveRaw;
+    for (const m of [honestA, honestB]) {
+      assert.ok(incentive(cheater) < incentive(m), `cheater ${incentive(cheater)} < honest ${incentive(m)}`);
+    }
+  } finally {
+    await validator?.stop();
+    await Promise.allSettled(miners.map((m) => m.stop()));
+    await reference.release();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
