@@ -44,7 +44,8 @@ async function setup(maxMiners: number, validators: number) {
     await owner.transfer(addr, 500n * CBR);
     const chain = as(addr);
     await chain.stake(addr, 500n * CBR);
-    const uid = await chain.register(brainId, "Validator", { peerId: PEER, multiaddrs: [] });
+    // Peer ids are unique per Brain (PeerIdTaken): each validator gets its own.
+    const uid = await chain.register(brainId, "Validator", { peerId: `${PEER.slice(0, -1)}${"BCDEFGHJ"[k]}`, multiaddrs: [] });
     vs.push({ chain, uid, statePath: join(dir, `v${k}`, "state.json"), logs: [] });
   }
   // A "process" of validator k: its duties over the state file as it is on disk now (what a restart sees).
