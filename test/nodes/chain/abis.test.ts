@@ -18,3 +18,19 @@ test("the token's custom errors are in the ABI of every contract a token revert 
     assert.ok(errors.includes(name), `Staking ABI lacks ${name}`);
   }
 });
+
+test("docs/PROTOCOL.md lists every view, write and custom error of the published ABIs", () => {
+  const doc = readFileSync("docs/PROTOCOL.md", "utf8");
+  const ref = doc.slice(doc.indexOf("## Contract reference"));
+  const missing: string[] = [];
+  for (const file of Object.keys(renderAbiFiles(".") as Record<string, string>)) {
+    const abi = JSON.parse(readFileSync(`abi/${file}`, "utf8")) as { type: string; name?: string }[];
+    const from = ref.indexOf(`### ${file.replace(".json", "")}\n`);
+    const to = ref.indexOf("\n### ", from + 1);
+    const section = ref.slice(from, to === -1 ? undefined : to);
+    for (const f of abi) {
+      if ((f.type === "function" || f.type === "error") && !section.includes(`\`${f.name}(`)) missing.push(`${file}: ${f.name}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});
