@@ -68,7 +68,9 @@ export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunCont
     if (!byMiner.has(p.miner.uid)) byMiner.set(p.miner.uid, []);
     await waitUntil(t0 + p.startMs, ctx.signal);
     const outcomes = p.miner.peerId === "" ? unanswered(p.shape.words) : await probeSession({
-      model: ctx.model, reference: ctx.reference, miner: { peerId: p.miner.peerId, multiaddrs: p.miner.multiaddrs },
+      // The whole seat address, hotkey included: a peer answering for another seat's hotkey fails (HOTKEY_MISMATCH).
+      model: ctx.model, reference: ctx.reference, miner: { peerId: p.miner.peerId, multiaddrs: p.miner.multiaddrs,
+        ...(p.miner.hotkey !== undefined ? { hotkey: p.miner.hotkey } : {}) },
       prompt: p.prompt, shape: p.shape, ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
       ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
     });

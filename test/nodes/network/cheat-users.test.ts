@@ -90,6 +90,9 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
     const userWrongRate = userWrong / userSteps;
     assert.ok(userWrongRate >= 0.9, `users got wrong answers from the cheater (${userWrong}/${userSteps})`);
 
+    // Stake and seats count from the epoch after they were in place (voting stake): score and commit in that one.
+    const e0 = await owner.epochAt(brainId, await owner.blockNumber());
+    await mineTo(owner, (await owner.windows(brainId, e0 + 1n)).commitFrom);
     const committed = await validator.scoreAndCommit();
     assert.ok(committed !== undefined);
     const scoreOf = (m: MinerAgent) => committed.scores.find((s) => s.uid === m.uid)!;
