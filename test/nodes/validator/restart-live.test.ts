@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getAddress, http, type Address } from "viem";
-import { consensusAbi } from "../../../nodes/chain/abis.ts";
+import { consensusAbi, stakingAbi } from "../../../nodes/chain/abis.ts";
 import { ChainClient } from "../../../nodes/chain/client.ts";
 import { parseDeployment } from "../../../nodes/chain/deployment.ts";
 import { normalizeRow, payout, yumaEpoch } from "../../../nodes/chain/yuma.ts";
@@ -27,6 +27,7 @@ import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
 import { spawnCli, startHardhatNode, waitFor, type AgentProcess, type LogLine } from "./fixtures/live-chain.ts";
 
 const CBR = 10n ** 18n;
+const MIN_VALIDATOR_STAKE = 100n * CBR;
 const TEMPO = 30; // blocks; reveal window 15 blocks (restarts on a busy 2-core machine take seconds)
 const BLOCK_MS = 1_000;
 const MAX_MINERS = 16;
@@ -63,7 +64,7 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
       const model = loadBrainModel({ dir });
       const brainId = await owner.mintBrain({
         modelHash: model.modelHash, fheParamsHash: model.planHash, uri: "tiny", tempo: TEMPO,
-        limits: { maxMiners: MAX_MINERS, maxValidators: MAX_VALIDATORS, minMinerStake: 0n, minValidatorStake: 100n * CBR,
+        limits: { maxMiners: MAX_MINERS, maxValidators: MAX_VALIDATORS, minMinerStake: 0n, minValidatorStake: MIN_VALIDATOR_STAKE,
           immunityPeriod: 5 },
       });
       const stakes = new Map<Address, bigint>([[aAddr, 3_000n * CBR], [bAddr, 1_000n * CBR]]);
@@ -175,14 +176,19 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
       // the Yuma reference with each epoch's actual emission; every validator's payout must match to the wei.
       const row = normalizeRow([miner.uid], [65_535], MAX_MINERS);
       let bonds: bigint[][] = Array.from({ length: MAX_VALIDATORS }, () => new Array<bigint>(MAX_MINERS).fill(0n));
-      const seatStake = new Array<bigint>(MAX_VALIDATORS).fill(0n);
-      seatStake[aUid] = stakes.get(aAddr)!;
-      seatStake[bUid] = stakes.get(bAddr)!;
       const shares: string[] = [];
       for (const [k, e] of settled.entries()) {
         const weights = Array.from({ length: MAX_VALIDATORS }, (_, i) =>
           (i === aUid && e >= a0) || (i === bUid && bRevealed.has(e)) ? row : null);
-        const r = yumaEpoch({ weights, stakes: seatStake, bonds,
+        // Voting stake: what was in place when epoch e began (the stakes never change after setup).
+        const { commitFrom } = await owner.windows(brainId, e);
+        const seatStake = new Array<bigint>(MAX_VALIDATORS).fill(0n);
+        for (const [uid, addr] of [[aUid, aAddr], [bUid, bAddr]] as const) {
+          const before = await owner.public.readContract({ address: deployment.contracts.Staking.address, abi: stakingAbi,
+            functionName: "stakeAt", args: [addr, commitFrom - 1n] });
+          seatStake[uid] = before < stakes.get(addr)! ? before : stakes.get(addr)!;
+        }
+        const r = yumaEpoch({ weights, stakes: seatStake, minStake: MIN_VALIDATOR_STAKE, bonds,
           validatorSeated: Array.from({ length: MAX_VALIDATORS }, (_, i) => i === aUid || i === bUid),
           minerSeated: Array.from({ length: MAX_MINERS }, (_, j) => j === miner!.uid) });
         bonds = r.bonds;
@@ -194,7 +200,7 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
             `epoch ${e}: validator uid ${uid}'s dividends equal the no-restart run's`);
         }
         shares.push(`${e}:${(Number(expected.dividendShares[aUid]) / 65_535).toFixed(4)}`);
-        if (e >= a0 && bRevealed.has(e)) assert.ok(paid.validatorRewards.get(aAddr)! > 0n);
+        if (e >= a0 && bRevealed.has(e) && r.votingStakes[aUid]! > 0n) assert.ok(paid.validatorRewards.get(aAddr)! > 0n);
       }
       const restartToReveal = r1.at - procs[2]!.startedAt;
       const k2Reveal = logs.find((l) => l.msg === "weights revealed" && l.epoch === (k2 - 1n).toString() && l.proc.startsWith("A"));
