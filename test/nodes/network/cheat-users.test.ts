@@ -21,13 +21,9 @@ import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { compare, PlaintextReference, probeSession, samplePrompt, validationWords } from "../../../nodes/validator/challenge.ts";
 import { isCorrect } from "../../../nodes/validator/scoring.ts";
+import { mineTo, mineToNextEpoch } from "./fixtures.ts";
 
 const CBR = 10n ** 18n;
-
-async function mineTo(chain: ChainClient, block: bigint): Promise<void> {
-  const now = await chain.blockNumber();
-  if (block > now) await hre.network.provider.request({ method: "hardhat_mine", params: [`0x${(block - now).toString(16)}`] });
-}
 
 test("--cheat-users: a miner honest only to what it takes for probes earns less than every honest miner, and validators see the wrong answers users get", async () => {
   const dir = mkdtempSync(join(tmpdir(), "cerberus-cheat-"));
@@ -90,9 +86,7 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
     const userWrongRate = userWrong / userSteps;
     assert.ok(userWrongRate >= 0.9, `users got wrong answers from the cheater (${userWrong}/${userSteps})`);
 
-    // Stake and seats count from the epoch after they were in place (voting stake): score and commit in that one.
-    const e0 = await owner.epochAt(brainId, await owner.blockNumber());
-    await mineTo(owner, (await owner.windows(brainId, e0 + 1n)).commitFrom);
+    await mineToNextEpoch(owner, brainId);
     const committed = await validator.scoreAndCommit();
     assert.ok(committed !== undefined);
     const scoreOf = (m: MinerAgent) => committed.scores.find((s) => s.uid === m.uid)!;

@@ -23,13 +23,9 @@ import { createLogger } from "../../../nodes/core/log.ts";
 import type { MinerEvaluator as NetEvaluator } from "../../../nodes/net/evaluator.ts";
 import { sealBomb } from "../fhe/bombs.ts";
 import { COMPRESSED_WORKLOAD } from "../../../nodes/client/workload.ts";
+import { mineTo, mineToNextEpoch } from "./fixtures.ts";
 
 const CBR = 10n ** 18n;
-
-async function mineTo(chain: ChainClient, block: bigint): Promise<void> {
-  const now = await chain.blockNumber();
-  if (block > now) await hre.network.provider.request({ method: "hardhat_mine", params: [`0x${(block - now).toString(16)}`] });
-}
 
 test("a peer-id copier (a seat whose peer id answers for another hotkey) and a miner answering with bombs score zero and earn nothing", async () => {
   const dir = mkdtempSync(join(tmpdir(), "cerberus-copier-"));
@@ -107,9 +103,7 @@ test("a peer-id copier (a seat whose peer id answers for another hotkey) and a m
       modelName: "tiny-lm", dataDir: join(dir, "validator"), challengesPerMiner: 3, random, logger: log,
       workload: COMPRESSED_WORKLOAD, probeWindowMs: 0 });
     stops.push(() => validator.stop());
-    // Stake and seats count from the epoch after they were in place (voting stake): score and commit in that one.
-    const e0 = await owner.epochAt(brainId, await owner.blockNumber());
-    await mineTo(owner, (await owner.windows(brainId, e0 + 1n)).commitFrom);
+    await mineToNextEpoch(owner, brainId);
     const committed = await validator.scoreAndCommit();
     assert.ok(committed !== undefined);
     const scoreOf = (uid: number) => committed.scores.find((s) => s.uid === uid)!;

@@ -20,13 +20,9 @@ import { validationWords } from "../../../nodes/validator/challenge.ts";
 import { COMPRESSED_WORKLOAD } from "../../../nodes/client/workload.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
 import type { RequestEvent } from "../../../nodes/miner/service.ts";
+import { mineTo } from "./fixtures.ts";
 
 const CBR = 10n ** 18n;
-
-async function mineTo(chain: ChainClient, block: bigint): Promise<void> {
-  const now = await chain.blockNumber();
-  if (block > now) await hre.network.provider.request({ method: "hardhat_mine", params: [`0x${(block - now).toString(16)}`] });
-}
 
 test("a whole epoch on real parts: failover mid-generation, validator restart between commit and reveal, faulty miner loses", async () => {
   const dir = mkdtempSync(join(tmpdir(), "cerberus-epoch-"));
