@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { Address } from "viem";
 import { getStakerView } from "../sdk/index.ts";
 import { CerberusError } from "../core/errors.ts";
-import { addressArg, cbrArg, chainFrom, formatCbr, minerSeatArg, takeArg, type Globals } from "./args.ts";
+import { addressArg, cbrArg, chainFrom, formatCbr, jsonBig, minerSeatArg, takeArg, type Globals } from "./args.ts";
 
 export function registerStakingCommands(program: Command, g: Globals): void {
   program.command("transfer").description("send CBR").argument("<to>", "address", addressArg).argument("<amount>", "CBR", cbrArg)
@@ -60,7 +60,7 @@ export function registerStakingCommands(program: Command, g: Globals): void {
       const c = chainFrom(flags, address === undefined);
       const v = await getStakerView(c.reader, address ?? c.address);
       if (o.json) {
-        console.log(JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x), 2));
+        console.log(JSON.stringify(v, jsonBig, 2));
         return;
       }
       console.log(`staker ${v.staker} at block ${v.head}: balance ${formatCbr(v.balance)} CBR`);
