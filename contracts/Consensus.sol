@@ -48,6 +48,7 @@ contract Consensus is IConsensus, Ownable {
         uint32 revealedMask; // validators counted in this epoch
         uint32 validatorMask; // validators occupied at start (bonds updated)
         uint64 lastSettledBlock; // block of the last completed settlement
+        uint32 departedValidators; // seats whose reveal for this epoch was made by a hotkey that has left the seat
         uint256 minerMask; // miners occupied at start
         uint256 sumRank;
         uint256 minerPool;
@@ -85,6 +86,21 @@ contract Consensus is IConsensus, Ownable {
         // (k = epoch mod 4); entry 4 collects evicted entries still needed, tagged with the latest epoch among them.
         uint256[5] freshMask;
         uint48[5] freshTag; // epoch + 1, 0 = empty
+        // Seats that changed hands before settlement ("work is paid to the hotkey that did it"): miner seats whose
+        // holder through `epoch` left before `epoch` settled, and that holder (paid into `claimable`).
+        mapping(uint256 epoch => uint256) departedMiners;
+        mapping(uint256 epoch => mapping(uint256 uid => address)) departedMiner;
+        // Validator reveals kept for the hotkey that made them after it left the seat, per buffer parity; the masks
+        // may hold stale bits (a record counts only while its tag matches the seat's revealTag and the epoch).
+        Revealer[32][2] departedRevealer;
+        uint64 departedV; // seats with a record: bits 0..31 parity 0, bits 32..63 parity 1
+        uint32 bondReset; // seats taken while a left holder's reveal was pending: bonds reset at the next settlement
+    }
+
+    /// @dev The hotkey that revealed the weights in a seat's buffer, kept after it left the seat.
+    struct Revealer {
+        address hotkey;
+        uint64 tag; // epoch + 1 of the reveal
     }
 
     IERC20 public immutable token;
@@ -111,6 +127,9 @@ contract Consensus is IConsensus, Ownable {
     );
     event MinerRewardClaimed(uint256 indexed brainId, uint16 uid, address indexed hotkey, uint256 amount);
     event RemovedRewardClaimed(address indexed hotkey, uint256 amount);
+    /// @notice A miner that held seat `uid` through `epoch` and left before its settlement was paid its work for
+    ///         that epoch into `claimable[hotkey]`.
+    event DepartedMinerPaid(uint256 indexed brainId, uint256 indexed epoch, uint16 uid, address indexed hotkey, uint256 amount);
 
     error UnknownBrain(uint256 brainId);
     error NotValidator(uint256 brainId, address caller);
@@ -278,7 +297,7 @@ contract Consensus is IConsensus, Ownable {
             if (end == maxMiners) {
                 _finalize(brainId, st, dr);
                 if (whole && s.phase == 2) {
-                    _payMiners(st, 0, maxMiners, ranks);
+                    _payMiners(brainId, st, 0, maxMiners, ranks);
                     _close(brainId, st);
                     return true;
                 }
@@ -286,7 +305,7 @@ contract Consensus is IConsensus, Ownable {
         }
         if (s.phase == 2 && budget != 0) {
             uint256 end = _min(uint256(s.cursor) + budget, maxMiners);
-            _payMiners(st, s.cursor, end, new uint256[](0));
+            _payMiners(brainId, st, s.cursor, end, new uint256[](0));
             s.cursor = uint16(end);
             if (end == maxMiners) {
                 _close(brainId, st);
@@ -319,23 +338,25 @@ contract Consensus is IConsensus, Ownable {
     {
         uint256 minStake = brains.limits(brainId).minValidatorStake;
         Settlement storage s = st.s;
-        (uint256 minerMask, uint256 vMask) = neurons.occupancy(brainId);
-        address[32] memory hk = neurons.validatorHotkeys(brainId);
+        (uint256 minerMask, uint256 vMask, address[32] memory hk) = _seats(brainId, st, epoch);
         (uint256 epochStart,,) = windows(brainId, epoch);
         uint256 total;
         uint32 revealed;
         uint256 g;
-        for (uint256 i; i < 32; ++i) {
-            if (vMask & (1 << i) == 0) continue;
-            uint256 v = _min(staking.stakeAt(hk[i], epochStart - 1), staking.totalStake(hk[i]));
-            if (v < minStake || v < GWEI) continue;
-            v /= GWEI;
-            x.eligible += v;
-            if (g != 1) g = _gcd(g, v);
-            if (st.revealTag[epoch & 1][i] != epoch + 1) continue;
-            revealed |= uint32(1 << i);
-            x.vote[i] = v;
-            total += v;
+        // unchecked: stakes sum below the token cap (< 2^90); epochStart ≥ the Brain's genesis block > 0
+        unchecked {
+            for (uint256 i; i < 32; ++i) {
+                if (vMask & (1 << i) == 0) continue;
+                uint256 v = _min(staking.stakeAt(hk[i], epochStart - 1), staking.totalStake(hk[i]));
+                if (v < minStake || v < GWEI) continue;
+                v /= GWEI;
+                x.eligible += v;
+                if (g != 1) g = _gcd(g, v);
+                if (st.revealTag[epoch & 1][i] != epoch + 1) continue;
+                revealed |= uint32(1 << i);
+                x.vote[i] = v;
+                total += v;
+            }
         }
         for (uint256 i; i < 32; ++i) {
             x.share[i] = YumaMath.stakeShare(x.vote[i], total);
@@ -354,14 +375,28 @@ contract Consensus is IConsensus, Ownable {
         s.cursor = 0;
         s.revealedMask = revealed;
         s.validatorMask = uint32(vMask);
-        // A miner seat taken after the epoch began did none of the work revealed for it (seat takeover).
-        s.minerMask = minerMask & ~_freshSince(st, epoch);
+        // A miner seat taken after the epoch began did none of the work revealed for it (seat takeover); a seat whose
+        // holder through the epoch has left is ranked and paid to that holder.
+        s.minerMask = (minerMask & ~_freshSince(st, epoch)) | st.departedMiners[epoch];
         s.sumRank = 0;
         s.minerPaid = 0;
         s.emission = 0;
         s.validatorPaid = 0;
         s.ownerPaid = 0;
         emit SettlementStarted(brainId, epoch, revealed);
+    }
+
+    /// @dev Occupied seats and validator hotkeys for the settlement of `epoch`: a reveal made by a hotkey that has
+    ///      since left its seat votes and earns for that hotkey (its seat counts as a validator seat of the epoch).
+    function _seats(uint256 brainId, BrainState storage st, uint256 epoch)
+        private
+        returns (uint256 minerMask, uint256 vMask, address[32] memory hk)
+    {
+        (minerMask, vMask) = neurons.occupancy(brainId);
+        hk = neurons.validatorHotkeys(brainId);
+        uint32 left = _departedRevealers(st, epoch, hk);
+        st.s.departedValidators = left;
+        vMask |= left;
     }
 
     /// @dev Phase A over whole 16-miner groups [fromGroup, toGroup): see YumaMath.settleGroup.
@@ -375,7 +410,6 @@ contract Consensus is IConsensus, Ownable {
         Stakes memory shares
     ) private returns (uint256[32] memory dr) {
         Settlement storage s = st.s;
-        uint256 revealed = s.revealedMask;
         uint256 vMask = s.validatorMask;
         YumaMath.Group memory x;
         x.sh = shares.share;
@@ -388,11 +422,11 @@ contract Consensus is IConsensus, Ownable {
             if (fromGroup != 0) x.dr[i] = (st.dividendScratch[i >> 1] >> ((i & 1) << 7)) & type(uint128).max;
         }
         uint256 sumRank = s.sumRank;
-        for (uint256 g = fromGroup; g < toGroup; ++g) {
-            _loadGroup(st, x, parity, g, revealed, vMask);
-            YumaMath.settleGroup(x, revealed, vMask, (s.minerMask >> (g << 4)) & 0xffff);
-            sumRank += _recordRanks(st, x, g, ranks);
-            _storeBonds(st, x, g, vMask);
+        {
+            uint256 reset = _bondResets(st);
+            for (uint256 g = fromGroup; g < toGroup; ++g) {
+                sumRank += _rankGroup(st, x, parity, g, ranks, reset);
+            }
         }
         s.sumRank = sumRank;
         if (last) {
@@ -406,26 +440,65 @@ contract Consensus is IConsensus, Ownable {
         }
     }
 
+    /// @dev Seats taken while a left holder's reveal was pending kept that holder's bonds for its dividends: they are
+    ///      reset after this epoch if it settles that reveal, else before use (a new holder never inherits bonds).
+    ///      Bits 0..31: reset before use; bits 32..63: reset after.
+    function _bondResets(BrainState storage st) private view returns (uint256) {
+        uint256 reset = st.bondReset;
+        if (reset == 0) return 0;
+        uint256 left = st.s.departedValidators;
+        return (reset & ~left) | ((reset & left) << 32);
+    }
+
+    /// @dev One group of phase A: load, consensus/ranks/bonds, store; returns the group's rank sum.
+    function _rankGroup(
+        BrainState storage st,
+        YumaMath.Group memory x,
+        uint256 parity,
+        uint256 g,
+        uint256[] memory ranks,
+        uint256 reset
+    ) private returns (uint256 sum) {
+        Settlement storage s = st.s;
+        uint256 revealed = s.revealedMask;
+        uint256 vMask = s.validatorMask;
+        _loadGroup(st, x, parity, g, revealed, vMask);
+        if (reset != 0) _resetBonds(x, reset & type(uint32).max);
+        YumaMath.settleGroup(x, revealed, vMask, (s.minerMask >> (g << 4)) & 0xffff);
+        sum = _recordRanks(st, x, g, ranks);
+        if (reset != 0) _resetBonds(x, reset >> 32);
+        _storeBonds(st, x, g, vMask);
+    }
+
+    function _resetBonds(YumaMath.Group memory x, uint256 seats) private pure {
+        for (uint256 i; i < 32; ++i) {
+            if ((seats >> i) & 1 != 0) x.bSlot[i] = ONES16;
+        }
+    }
+
     /// @dev Keeps the group's ranks in `ranks` (single-call settlement) or in the rank scratch; returns their sum.
     function _recordRanks(BrainState storage st, YumaMath.Group memory x, uint256 g, uint256[] memory ranks)
         private
         returns (uint256 sum)
     {
-        if (ranks.length != 0) {
-            for (uint256 l; l < 16; ++l) {
-                ranks[(g << 4) + l] = x.rank[l];
-                sum += x.rank[l];
+        // unchecked: ranks are < 2^64
+        unchecked {
+            if (ranks.length != 0) {
+                for (uint256 l; l < 16; ++l) {
+                    ranks[(g << 4) + l] = x.rank[l];
+                    sum += x.rank[l];
+                }
+                return sum;
             }
-            return sum;
-        }
-        for (uint256 q; q < 4; ++q) {
-            uint256 packed;
-            for (uint256 k; k < 4; ++k) {
-                uint256 r = x.rank[(q << 2) + k];
-                sum += r;
-                packed |= (r + 1) << (k << 6);
+            for (uint256 q; q < 4; ++q) {
+                uint256 packed;
+                for (uint256 k; k < 4; ++k) {
+                    uint256 r = x.rank[(q << 2) + k];
+                    sum += r;
+                    packed |= (r + 1) << (k << 6);
+                }
+                if (st.rankScratch[(g << 2) + q] != packed) st.rankScratch[(g << 2) + q] = packed;
             }
-            if (st.rankScratch[(g << 2) + q] != packed) st.rankScratch[(g << 2) + q] = packed;
         }
     }
 
@@ -469,7 +542,9 @@ contract Consensus is IConsensus, Ownable {
         uint256 sumDr;
         for (uint256 i; i < 32; ++i) {
             if ((s.revealedMask >> i) & 1 == 0) dr[i] = 0;
-            sumDr += dr[i];
+            unchecked {
+                sumDr += dr[i]; // each < 2^188 (Σ B·R < 2^128 times a stake < 2^60 gwei)
+            }
         }
         // Only the emission accrued up to the end of the settled epoch is released (or forfeited): a late settlement
         // must not take the accrual of the epochs after it.
@@ -504,14 +579,19 @@ contract Consensus is IConsensus, Ownable {
         uint256 sumDr
     ) private returns (uint256 paid) {
         address[32] memory hk = neurons.validatorHotkeys(brainId);
+        uint256 left = st.s.departedValidators;
         address[] memory hks = new address[](32);
         uint256[] memory amounts = new uint256[](32);
         uint256[2] memory shares;
         for (uint256 i; i < 32; ++i) {
-            hks[i] = hk[i];
+            bool gone = (left >> i) & 1 != 0;
+            // dividends go to the hotkey that revealed; the seat's (new) holder shows none
+            hks[i] = gone ? st.departedRevealer[st.s.epoch & 1][i].hotkey : hk[i];
             amounts[i] = YumaMath.share(validatorPool, dr[i], sumDr);
-            paid += amounts[i];
-            shares[i >> 4] |= YumaMath.share(YumaMath.SHARE_ONE, dr[i], sumDr) << ((i & 15) << 4);
+            unchecked {
+                paid += amounts[i]; // Σ ≤ validatorPool
+            }
+            if (!gone) shares[i >> 4] |= YumaMath.share(YumaMath.SHARE_ONE, dr[i], sumDr) << ((i & 15) << 4);
         }
         st.dividends[0] = shares[0];
         st.dividends[1] = shares[1];
@@ -523,16 +603,20 @@ contract Consensus is IConsensus, Ownable {
 
     /// @dev Pays miners [from, to) (whole groups): pending += minerPool · R_j / ΣR, incentive share for display and
     ///      pruning. Ranks come from `ranks` (same call) or from the rank scratch (chunked settlement).
-    function _payMiners(BrainState storage st, uint256 from, uint256 to, uint256[] memory ranks) private {
+    function _payMiners(uint256 brainId, BrainState storage st, uint256 from, uint256 to, uint256[] memory ranks)
+        private
+    {
         Settlement storage s = st.s;
         uint256 pool = s.minerPool;
         uint256 sumRank = s.sumRank;
         uint256 minerMask = s.minerMask;
         uint256 paid = s.minerPaid;
+        uint256 departed = st.departedMiners[s.epoch];
         uint256[16] memory r;
         for (uint256 g = from >> 4; (g << 4) < to; ++g) {
-            uint256 occ = (minerMask >> (g << 4)) & 0xffff;
-            if (occ == 0) {
+            uint256 gone = (departed >> (g << 4)) & 0xffff;
+            uint256 occ = (minerMask >> (g << 4)) & 0xffff & ~gone; // seats paid into their ledger lane
+            if (occ | gone == 0) {
                 st.incentive[g] = 0;
                 continue;
             }
@@ -547,18 +631,61 @@ contract Consensus is IConsensus, Ownable {
                     }
                 }
             }
-            uint256[4] memory pend;
-            for (uint256 q; q < 4; ++q) {
-                if ((occ >> (q << 2)) & 15 != 0) pend[q] = st.minerPending[(g << 2) + q];
-            }
-            uint256 inc;
-            (inc, paid) = _payGroup(r, pend, occ, pool, sumRank, paid);
-            for (uint256 q; q < 4; ++q) {
-                if ((occ >> (q << 2)) & 15 != 0) st.minerPending[(g << 2) + q] = pend[q];
-            }
-            st.incentive[g] = inc;
+            paid = _payLanes(st, g, occ, r, pool, sumRank, paid);
+            if (gone != 0) paid = _payDeparted(brainId, st, g, gone, r, pool, sumRank, paid);
         }
         s.minerPaid = paid;
+    }
+
+    /// @dev Seats `occ` of group g: credits their ledger lanes and writes the group's incentive lanes.
+    function _payLanes(
+        BrainState storage st,
+        uint256 g,
+        uint256 occ,
+        uint256[16] memory r,
+        uint256 pool,
+        uint256 sumRank,
+        uint256 paid
+    ) private returns (uint256) {
+        uint256[4] memory pend;
+        for (uint256 q; q < 4; ++q) {
+            if ((occ >> (q << 2)) & 15 != 0) pend[q] = st.minerPending[(g << 2) + q];
+        }
+        uint256 inc;
+        (inc, paid) = _payGroup(r, pend, occ, pool, sumRank, paid);
+        for (uint256 q; q < 4; ++q) {
+            if ((occ >> (q << 2)) & 15 != 0) st.minerPending[(g << 2) + q] = pend[q];
+        }
+        st.incentive[g] = inc;
+        return paid;
+    }
+
+    /// @dev Seats of group g whose holder through the epoch has left: its pay (full wei) goes to `claimable[holder]`.
+    function _payDeparted(
+        uint256 brainId,
+        BrainState storage st,
+        uint256 g,
+        uint256 gone,
+        uint256[16] memory r,
+        uint256 pool,
+        uint256 sumRank,
+        uint256 paid
+    ) private returns (uint256) {
+        uint256 epoch = st.s.epoch;
+        // unchecked: pool·R_j < 2^256 (pool < supply < 2^90, R_j < 2^64) and Σ amount ≤ pool
+        unchecked {
+            for (uint256 l; l < 16; ++l) {
+                if ((gone >> l) & 1 == 0) continue;
+                uint256 amount = (pool * r[l]) / sumRank;
+                if (amount == 0) continue;
+                uint256 uid = (g << 4) + l;
+                address hotkey = st.departedMiner[epoch][uid];
+                claimable[hotkey] += amount;
+                paid += amount;
+                emit DepartedMinerPaid(brainId, epoch, uint16(uid), hotkey, amount);
+            }
+        }
+        return paid;
     }
 
     /// @dev One group of 16 seats: credits the uint64 ledger lanes (gwei + 1) in `pend` and returns the packed
@@ -600,6 +727,7 @@ contract Consensus is IConsensus, Ownable {
         }
         s.phase = 0;
         s.settledAny = true;
+        if (st.bondReset != 0) st.bondReset = 0;
         s.lastSettledBlock = uint64(block.number);
         emit EpochSettled(brainId, s.epoch, s.emission, s.minerPaid, s.validatorPaid, s.ownerPaid);
     }
@@ -647,21 +775,29 @@ contract Consensus is IConsensus, Ownable {
             if ((pSlot >> ps) & type(uint64).max == 0) st.minerPending[uid >> 2] = pSlot | (uint256(1) << ps);
         } else {
             _prime(st.s);
-            for (uint256 g; g < GROUPS; ++g) st.bonds[uid][g] = ONES16;
-            _clearSeatVotes(brainId, st, uid);
+            // The new holder never inherits bonds; while a left holder's reveal is pending its bonds stay until that
+            // epoch's settlement (which pays them to it) and are reset then.
+            uint256 dv = st.departedV;
+            if (((dv | (dv >> 32)) >> uid) & 1 != 0) st.bondReset |= uint32(1 << uid);
+            else for (uint256 g; g < GROUPS; ++g) st.bonds[uid][g] = ONES16;
+            _clearSeatCommits(brainId, st, uid);
             st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         }
     }
 
-    /// @notice NeuronRegistry hook: a seat was freed. A miner's pending reward moves to `claimable[hotkey]`.
+    /// @notice NeuronRegistry hook: a seat was freed. A miner's pending reward moves to `claimable[hotkey]`, and its
+    ///         pay for the unsettled epochs it held the seat through will follow there at their settlement; a
+    ///         validator's unsettled reveals are kept and settle for `hotkey`. Its unrevealed commits are dropped.
     function onNeuronRemoved(uint256 brainId, Role role, uint16 uid, address hotkey) external {
         BrainState storage st = _checkHook(brainId);
         if (role == Role.Miner) {
             uint256 amount = _takePending(st, uid);
             if (amount != 0) claimable[hotkey] += amount;
             st.incentive[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
+            _keepMinerWork(brainId, st, uid, hotkey);
         } else {
-            _clearSeatVotes(brainId, st, uid);
+            _keepReveals(st, uid, hotkey);
+            _clearSeatCommits(brainId, st, uid);
             st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         }
     }
@@ -673,7 +809,9 @@ contract Consensus is IConsensus, Ownable {
         BrainState storage st = _st[brainId];
         for (uint256 j; j < 256; ++j) {
             uint256 lane = (st.incentive[j >> 4] >> ((j & 15) << 4)) & 0xffff;
-            out[j] = lane == 0 ? 0 : uint16(lane - 1);
+            unchecked {
+                out[j] = lane == 0 ? 0 : uint16(lane - 1);
+            }
         }
     }
 
@@ -686,7 +824,9 @@ contract Consensus is IConsensus, Ownable {
     /// @notice Unclaimed incentive of a miner seat.
     function minerPending(uint256 brainId, uint16 uid) public view returns (uint256) {
         uint256 lane = (_st[brainId].minerPending[uid >> 2] >> ((uint256(uid) & 3) << 6)) & type(uint64).max;
-        return lane == 0 ? 0 : (lane - 1) * GWEI;
+        unchecked {
+            return lane == 0 ? 0 : (lane - 1) * GWEI; // lane < 2^64
+        }
     }
 
     /// @notice Bond of validator `vUid` on miner `mUid` (scale 2^15).
@@ -725,7 +865,9 @@ contract Consensus is IConsensus, Ownable {
         uint256 slot = st.minerPending[uid >> 2];
         uint256 lane = (slot >> ps) & type(uint64).max;
         if (lane <= 1) return 0;
-        amount = (lane - 1) * GWEI;
+        unchecked {
+            amount = (lane - 1) * GWEI; // lane < 2^64
+        }
         st.minerPending[uid >> 2] = (slot & ~(uint256(type(uint64).max) << ps)) | (uint256(1) << ps);
     }
 
@@ -749,21 +891,24 @@ contract Consensus is IConsensus, Ownable {
     ///      taken later than they were (never earlier), so a late settlement can only under-pay them, never pay a
     ///      newcomer.
     function _markFresh(uint256 brainId, BrainState storage st, uint16 uid) private {
-        uint256 cur = epochAt(brainId, block.number);
-        uint256 k = cur & 3;
-        uint256 tag = st.freshTag[k];
-        uint256 bit = uint256(1) << uid;
-        if (tag == cur + 1) {
-            st.freshMask[k] |= bit;
-            return;
+        // unchecked: epochs are far below 2^48
+        unchecked {
+            uint256 cur = epochAt(brainId, block.number);
+            uint256 k = cur & 3;
+            uint256 tag = st.freshTag[k];
+            uint256 bit = uint256(1) << uid;
+            if (tag == cur + 1) {
+                st.freshMask[k] |= bit;
+                return;
+            }
+            Settlement storage s = st.s;
+            if (tag != 0 && (!s.settledAny || tag - 1 > s.epoch)) {
+                st.freshMask[4] |= st.freshMask[k];
+                if (st.freshTag[4] < tag) st.freshTag[4] = uint48(tag);
+            }
+            st.freshMask[k] = bit;
+            st.freshTag[k] = uint48(cur + 1);
         }
-        Settlement storage s = st.s;
-        if (tag != 0 && (!s.settledAny || tag - 1 > s.epoch)) {
-            st.freshMask[4] |= st.freshMask[k];
-            if (st.freshTag[4] < tag) st.freshTag[4] = uint48(tag);
-        }
-        st.freshMask[k] = bit;
-        st.freshTag[k] = uint48(cur + 1);
     }
 
     /// @dev Miner seats taken in epoch `epoch` or later: they get no rank and no pay for `epoch`.
@@ -774,14 +919,78 @@ contract Consensus is IConsensus, Ownable {
         }
     }
 
-    /// @dev A validator seat that changes hands inherits neither the commits that can still be revealed (this epoch's
-    ///      and the previous one's) nor the reveals of its previous holder.
-    function _clearSeatVotes(uint256 brainId, BrainState storage st, uint16 uid) private {
+    /// @dev A validator seat that changes hands inherits none of the commits that can still be revealed (this epoch's
+    ///      and the previous one's). Reveals are never inherited either: a leaving holder's reveals are kept as its own
+    ///      (`_keepReveals`) and a new holder cannot reveal an epoch it did not commit for while holding the seat.
+    function _clearSeatCommits(uint256 brainId, BrainState storage st, uint16 uid) private {
         uint256 cur = epochAt(brainId, block.number);
         if (st.commits[cur][uid] != bytes32(0)) st.commits[cur][uid] = bytes32(0);
         if (cur != 0 && st.commits[cur - 1][uid] != bytes32(0)) st.commits[cur - 1][uid] = bytes32(0);
-        st.revealTag[0][uid] = 0;
-        st.revealTag[1][uid] = 0;
+    }
+
+    /// @dev Validator seat `uid` is freed by `hotkey`: each reveal in the seat's buffer for an epoch not yet settled is
+    ///      kept for the hotkey that made it (`hotkey`, or an earlier holder whose reveal was kept already); reveals of
+    ///      settled epochs are dropped.
+    function _keepReveals(BrainState storage st, uint16 uid, address hotkey) private {
+        Settlement storage s = st.s;
+        for (uint256 p; p < 2; ++p) {
+            uint64 tag = st.revealTag[p][uid];
+            if (tag == 0) continue;
+            if (s.settledAny && tag <= s.epoch + 1) {
+                st.revealTag[p][uid] = 0;
+                continue;
+            }
+            uint64 bit = uint64(1) << (uid + (p << 5));
+            uint64 dv = st.departedV;
+            if (dv & bit != 0 && st.departedRevealer[p][uid].tag == tag) continue; // an earlier holder's, kept
+            st.departedRevealer[p][uid] = Revealer(hotkey, tag);
+            st.departedV = dv | bit;
+        }
+    }
+
+    /// @dev The reveals of `epoch` made by hotkeys that have left their seats: writes those hotkeys into `hk` and
+    ///      returns their seats; drops records of epochs up to `epoch` from the parity's mask (settled or skipped).
+    function _departedRevealers(BrainState storage st, uint256 epoch, address[32] memory hk)
+        private
+        returns (uint32 used)
+    {
+        uint256 p = epoch & 1;
+        uint256 dv = st.departedV;
+        uint256 bits = (dv >> (p << 5)) & type(uint32).max;
+        if (bits == 0) return 0;
+        uint256 keep;
+        uint256 tag = epoch + 1;
+        for (uint256 i; i < 32; ++i) {
+            if ((bits >> i) & 1 == 0) continue;
+            Revealer memory r = st.departedRevealer[p][i];
+            if (r.tag == tag && st.revealTag[p][i] == tag) {
+                hk[i] = r.hotkey;
+                used |= uint32(1 << i);
+            } else if (r.tag > tag) {
+                keep |= 1 << i;
+            }
+        }
+        if (keep != bits) st.departedV = uint64((dv & ~(uint256(type(uint32).max) << (p << 5))) | (keep << (p << 5)));
+    }
+
+    /// @dev Miner seat `uid` is freed by `hotkey` in epoch d: for every epoch e < d not yet settled (at most the three
+    ///      before d, the ones whose reveals can still be in the buffer) that `hotkey` held the seat through — it took
+    ///      the seat before e began — the seat's pay for e is recorded for `hotkey`. Epoch d itself, which it left
+    ///      during, pays nobody on this seat (its scores mix two holders' work).
+    function _keepMinerWork(uint256 brainId, BrainState storage st, uint16 uid, address hotkey) private {
+        uint256 d = epochAt(brainId, block.number);
+        Settlement storage s = st.s;
+        unchecked {
+            uint256 first = s.settledAny ? s.epoch + 1 : 0;
+            if (d > 3 && d - 3 > first) first = d - 3;
+            uint256 bit = uint256(1) << uid;
+            for (uint256 e = d; e > first;) {
+                --e;
+                if (_freshSince(st, e) & bit != 0) break; // taken in e or later: not held through e (nor earlier)
+                st.departedMiners[e] |= bit;
+                st.departedMiner[e][uid] = hotkey;
+            }
+        }
     }
 
     function _checkHook(uint256 brainId) private view returns (BrainState storage st) {
