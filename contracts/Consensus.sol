@@ -548,7 +548,7 @@ contract Consensus is IConsensus, Ownable {
         }
         // Only the emission accrued up to the end of the settled epoch is released (or forfeited): a late settlement
         // must not take the accrual of the epochs after it.
-        (, uint256 epochEnd,) = windows(brainId, s.epoch);
+        (uint256 epochStart, uint256 epochEnd,) = windows(brainId, s.epoch);
         if (s.sumRank == 0) {
             s.emission = emission.forfeit(brainId, epochEnd);
             s.ownerPaid = 0;
@@ -559,7 +559,7 @@ contract Consensus is IConsensus, Ownable {
         s.emission = total;
         s.minerPool = minerPool;
         s.ownerPaid = ownerPool;
-        uint256 paid = _payValidators(brainId, st, validatorPool, dr, sumDr);
+        uint256 paid = _payValidators(brainId, st, validatorPool, dr, sumDr, epochStart);
         s.validatorPaid = paid;
         uint256 dust = validatorPool - paid;
         if (dust != 0) {
@@ -576,7 +576,8 @@ contract Consensus is IConsensus, Ownable {
         BrainState storage st,
         uint256 validatorPool,
         uint256[32] memory dr,
-        uint256 sumDr
+        uint256 sumDr,
+        uint256 epochStart
     ) private returns (uint256 paid) {
         address[32] memory hk = neurons.validatorHotkeys(brainId);
         uint256 left = st.s.departedValidators;
@@ -597,7 +598,8 @@ contract Consensus is IConsensus, Ownable {
         st.dividends[1] = shares[1];
         if (paid != 0) {
             token.safeTransfer(address(staking), paid);
-            staking.distribute(hks, amounts);
+            // only stake in place when the epoch began shares in its dividends
+            staking.distribute(hks, amounts, epochStart);
         }
     }
 
@@ -940,7 +942,7 @@ contract Consensus is IConsensus, Ownable {
                 st.revealTag[p][uid] = 0;
                 continue;
             }
-            uint64 bit = uint64(1) << (uid + (p << 5));
+            uint64 bit = uint64(uint256(1) << (uid + (p << 5)));
             uint64 dv = st.departedV;
             if (dv & bit != 0 && st.departedRevealer[p][uid].tag == tag) continue; // an earlier holder's, kept
             st.departedRevealer[p][uid] = Revealer(hotkey, tag);

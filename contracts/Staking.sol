@@ -15,17 +15,24 @@ import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 ///         adds to it and restarts its clock), then `withdraw`. Validator dividends arrive via `distribute`
 ///         (Consensus only): the hotkey's take (commission, ≤ 20%) goes to the hotkey's commission balance, the rest to
 ///         the hotkey's *active* stake (its own stake included) through a reward-per-share accumulator.
-///         Warm-up: stake added to a hotkey is *warming* until the hotkey's next distribution, which it does not
-///         share in; then it is active. A stake made in the block before a settlement therefore earns nothing from
-///         it. Unstaking takes the position's warming stake first. `totalStake`/`stakeAt` count active + warming.
+///         Warm-up: only stake in place when an epoch began shares in that epoch's dividends — Consensus passes
+///         the epoch's first block to `distribute`, and stake made at or after it is *warming* for that epoch (a
+///         stake made mid-epoch, or in the block before a settlement, earns nothing from it and shares from the next
+///         epoch on). Unstaking takes the position's warming stake first. `totalStake`/`stakeAt` count active +
+///         warming.
 ///         Take changes: a decrease applies at once; an increase only after max(one epoch of the hotkey's Brain,
 ///         `minTakeDelay`) blocks (`takeInfo` shows it), so a settlement inside the delay pays at the old take.
 ///         Miner seats lock their Brain's minimum stake out of the hotkey's own stake (NeuronRegistry calls
 ///         `lockOwnStake`/`unlockOwnStake`); `unstake` cannot dip into it (`StakeLocked`).
-/// @dev Accumulator scale 1e18. Warming uses generations: per hotkey, the stake added since its last distribution
-///      forms generation `gen`; at a distribution the increment is computed over the active stake, then generation
-///      `gen` becomes active and the accumulator value at that moment is kept in `_activatedAt[hotkey][gen]`.
-///      Positions remember (warming amount, generation) and settle lazily. Rewards are tracked as accumulator
+/// @dev Accumulator scale 1e18. Warming uses generations: stake made at block b is ready for epochs starting at or
+///      after the first epoch start after b of the hotkey's validator Brain (b + 1 without one); stake of the same
+///      ready block joins one generation (at most MAX_LIVE_GENS live per hotkey). A distribution for the epoch that
+///      began at B first activates the generations ready by B — their word then keeps the accumulator value at that
+///      moment — and then computes the increment over the active stake.
+///      Positions remember up to two (warming amount, generation) parts and settle lazily. Bounds only ever delay:
+///      a stake that finds its hotkey's MAX_LIVE_GENS generations live joins the newest, which then waits for it; a
+///      position with two older warming parts moves the newer one into the new stake's generation.
+///      Rewards are tracked as accumulator
 ///      differences (never `amount · acc` absolute, which could overflow after tiny-stake distributions). The
 ///      accumulator credits at most what was distributed: the rounding remainder (rounded up) goes to commission.
 contract Staking is IStaking, Ownable {
@@ -36,17 +43,20 @@ contract Staking is IStaking, Ownable {
     uint256 public constant BPS = 10_000;
     uint16 public constant DEFAULT_TAKE_BPS = 1_800;
     uint16 public constant MAX_TAKE_BPS = 2_000;
+    /// @dev Live warming generations per hotkey (stake of the last epoch, this epoch and the next, when settlement
+    ///      lags by up to one epoch); beyond it the newest generation takes the new stake and waits as long as it.
+    uint256 private constant MAX_LIVE_GENS = 3;
 
     struct Hotkey {
-        uint128 total; // active + warming: all stake on this hotkey
-        uint96 warming; // stake of generation `warmingGen`; still warming only while warmingGen == gen
-        uint32 warmingGen; // (lets a distribution end the warm-up by bumping `gen` without rewriting this slot)
+        uint128 total; // active + warming: all stake on this hotkey (warming = the live generations' amounts)
         uint256 accPerShare; // cumulative rewards per active staked wei, scaled by 1e18 (starts at 1)
         uint96 commission; // claimable take + rounding remainders, stored + 1 once initialized (see _addCommission)
         uint16 take; // take in bps + 1; 0 = never set (DEFAULT_TAKE_BPS)
         uint16 nextTake; // scheduled raise in bps + 1; 0 = none
         uint64 nextTakeBlock; // block from which `nextTake` applies
-        uint32 gen; // the warming generation: stake added now joins it
+        uint32 tail; // id of the next generation
+        uint32 head; // oldest live generation; the generations below it are active (packed with the take and
+        // commission, which a distribution writes anyway)
     }
 
     struct Position {
@@ -54,7 +64,9 @@ contract Staking is IStaking, Ownable {
         uint96 warming; // part of `amount` in generation `gen`, not active until that generation is
         uint32 gen; // (packed with amount: a stake writes one slot for all three)
         uint256 snap; // accPerShare when the active part was last settled
-        uint256 owed; // rewards settled but not claimed
+        uint128 owed; // rewards settled but not claimed
+        uint96 warming2; // a second warming part, in a later generation `gen2` (0 = none)
+        uint32 gen2;
     }
 
     struct Unbond {
@@ -78,8 +90,12 @@ contract Staking is IStaking, Ownable {
     mapping(address staker => Unbond) public unbonds;
     /// @dev Each hotkey's total stake by block (one checkpoint per block that changed it), for stake-at-epoch-start.
     mapping(address hotkey => Checkpoints.Trace208) private _stakeHistory;
-    /// @dev accPerShare at the moment each warming generation became active (1 = placeholder, written at staking).
-    mapping(address hotkey => mapping(uint256 gen => uint256)) private _activatedAt;
+    /// @dev Each hotkey's generations of warming stake; live ones are [head, tail), at most MAX_LIVE_GENS, oldest
+    ///      first. A live generation's word is amount (bits 0..95) | readyAt << 96: it shares in distributions for
+    ///      epochs that start at or after block `readyAt` (nondecreasing along the generations). Once activated, the
+    ///      word holds accPerShare just before the distribution that activated it (one slot, written once per stake
+    ///      generation and once at activation).
+    mapping(address hotkey => mapping(uint256 gen => uint256)) private _gens;
     /// @notice Own stake of each hotkey locked by its miner seats (sum of their Brains' minMinerStake).
     mapping(address hotkey => uint256) public lockedStake;
 
@@ -129,11 +145,12 @@ contract Staking is IStaking, Ownable {
     }
 
     /// @notice Stakes `amount` CBR (approve first) on `hotkey`. Own stake if hotkey == msg.sender, else delegation,
-    ///         which needs `hotkey` to hold a validator seat in an active Brain. The stake warms up: it shares in the
-    ///         hotkey's dividends from its second distribution after now on.
+    ///         which needs `hotkey` to hold a validator seat in an active Brain. The stake warms up: it shares only in
+    ///         the distributions of epochs that begin after it was made (of the hotkey's validator Brain).
     function stake(address hotkey, uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
-        if (hotkey != msg.sender && neurons.validatorBrainOf(hotkey) == 0) revert NotAValidator(hotkey);
+        uint256 brainId = neurons.validatorBrainOf(hotkey);
+        if (hotkey != msg.sender && brainId == 0) revert NotAValidator(hotkey);
         token.safeTransferFrom(msg.sender, address(this), amount);
         Hotkey storage h = _hotkeys[hotkey];
         uint256 acc = h.accPerShare;
@@ -143,21 +160,12 @@ contract Staking is IStaking, Ownable {
             h.accPerShare = acc = 1;
             if (h.commission == 0) h.commission = 1;
         }
-        uint32 gen = h.gen;
         uint96 a = SafeCast.toUint96(amount);
-        if (h.warmingGen == gen && h.warming != 0) {
-            h.warming += a;
-        } else {
-            h.warming = a;
-            h.warmingGen = gen;
-            // First stake of a generation: the staker pre-writes its activation slot (same reason as above).
-            if (_activatedAt[hotkey][gen] == 0) _activatedAt[hotkey][gen] = 1;
-        }
+        uint32 gen = _warm(h, hotkey, a, _readyAt(brainId), brainId != 0);
         Position storage p = _positions[msg.sender][hotkey];
-        _settle(p, hotkey, acc, gen);
+        _settle(p, hotkey, acc, h.head);
+        _addWarming(p, hotkey, a, gen);
         p.amount += a;
-        p.warming += a;
-        p.gen = gen;
         uint256 total = h.total + amount;
         h.total = uint128(total);
         _record(hotkey, total);
@@ -178,14 +186,23 @@ contract Staking is IStaking, Ownable {
             uint256 locked = lockedStake[hotkey];
             if (have - amount < locked) revert StakeLocked(hotkey, locked, have);
         }
-        uint32 gen = h.gen;
-        _settle(p, hotkey, h.accPerShare, gen);
-        uint96 w = p.warming;
-        if (w != 0) {
-            // after _settle, a position's warming stake is in the hotkey's current generation (= h.warmingGen)
-            uint96 fromWarming = amount < w ? uint96(amount) : w;
-            p.warming = w - fromWarming;
-            h.warming -= fromWarming;
+        _settle(p, hotkey, h.accPerShare, h.head);
+        // warming stake goes first, the newest first; after _settle both parts are in live generations
+        uint256 left = amount;
+        uint96 w2 = p.warming2;
+        if (w2 != 0) {
+            uint96 x = left < w2 ? uint96(left) : w2;
+            _gens[hotkey][p.gen2] -= x; // amount is the word's low part, ≥ x
+            p.warming2 = w2 - x;
+            left -= x;
+        }
+        uint96 w1 = p.warming;
+        if (w1 != 0 && left != 0) {
+            uint96 x = left < w1 ? uint96(left) : w1;
+            _gens[hotkey][p.gen] -= x;
+            p.warming = w1 - x;
+            left -= x;
+            if (p.warming == 0 && p.warming2 != 0) _promote(p);
         }
         p.amount = uint128(have - amount);
         uint256 total = h.total - amount;
@@ -243,7 +260,7 @@ contract Staking is IStaking, Ownable {
     function claimRewards(address hotkey) external returns (uint256 amount) {
         Hotkey storage h = _hotkeys[hotkey];
         Position storage p = _positions[msg.sender][hotkey];
-        _settle(p, hotkey, h.accPerShare, h.gen);
+        _settle(p, hotkey, h.accPerShare, h.head);
         amount = p.owed;
         if (amount == 0) revert NothingToClaim();
         p.owed = 0;
@@ -262,9 +279,10 @@ contract Staking is IStaking, Ownable {
         emit CommissionClaimed(msg.sender, amount);
     }
 
-    /// @notice Consensus only: credits validator dividends already transferred to this contract. Each listed
-    ///         hotkey's warming stake becomes active after its increment (amount 0 included; address 0 is skipped).
-    function distribute(address[] calldata hotkeys, uint256[] calldata amounts) external {
+    /// @notice Consensus only: credits validator dividends of the epoch that began at block `epochStart`, already
+    ///         transferred to this contract. First, each listed hotkey's warming stake made before `epochStart` becomes
+    ///         active (amount 0 included; address 0 is skipped); only active stake shares in the amount.
+    function distribute(address[] calldata hotkeys, uint256[] calldata amounts, uint256 epochStart) external {
         if (msg.sender != consensus) revert NotConsensus(msg.sender);
         if (hotkeys.length != amounts.length) revert LengthMismatch();
         for (uint256 k; k < hotkeys.length; ++k) {
@@ -272,8 +290,8 @@ contract Staking is IStaking, Ownable {
             if (hk == address(0)) continue;
             Hotkey storage h = _hotkeys[hk];
             uint256 amount = amounts[k];
-            uint32 gen = h.gen;
-            uint256 warming = h.warmingGen == gen ? h.warming : 0;
+            uint256 warming;
+            if (h.tail != h.head) warming = _activate(h, hk, epochStart);
             if (amount != 0) {
                 (uint16 takeBps, bool matured) = _takeNow(h);
                 if (matured) {
@@ -295,11 +313,87 @@ contract Staking is IStaking, Ownable {
                 }
                 emit RewardsDistributed(hk, amount, take);
             }
-            if (warming != 0) {
-                _activatedAt[hk][gen] = h.accPerShare;
-                h.gen = gen + 1;
+        }
+    }
+
+    /// @dev Activates `hk`'s live generations ready for the epoch that began at `epochStart` and returns the stake of
+    ///      those still warming (at most MAX_LIVE_GENS words read).
+    function _activate(Hotkey storage h, address hk, uint256 epochStart) private returns (uint256 warming) {
+        uint32 head = h.head;
+        uint32 tail = h.tail;
+        uint256 acc = h.accPerShare;
+        uint32 g = head;
+        for (; g != tail; ++g) {
+            uint256 word = _gens[hk][g];
+            if (word >> 96 > epochStart) {
+                warming += uint96(word);
+                for (uint32 n = g + 1; n != tail; ++n) warming += uint96(_gens[hk][n]);
+                break;
+            }
+            _gens[hk][g] = acc;
+        }
+        if (g != head) h.head = g;
+    }
+
+    /// @dev Stake of `hotkey`'s live (warming) generations.
+    function _warmingOf(address hotkey) private view returns (uint256 warming) {
+        Hotkey storage h = _hotkeys[hotkey];
+        for (uint32 g = h.head; g != h.tail; ++g) warming += uint96(_gens[hotkey][g]);
+    }
+
+    /// @dev The first epoch start block at which stake made now is in place: the next epoch start of the hotkey's
+    ///      validator Brain, or the next block if it has none (its own stake: it earns nothing before it has a seat).
+    function _readyAt(uint256 brainId) private view returns (uint256) {
+        uint256 b = block.number;
+        if (brainId == 0) return b + 1;
+        (uint64 g, uint32 t) = neurons.brains().timing(brainId);
+        return b < g ? g : g + ((b - g) / t + 1) * t;
+    }
+
+    /// @dev Adds `a` to the hotkey's warming generation for `readyAt` and returns its id: the newest generation if it
+    ///      is ready no earlier, else a new one; when MAX_LIVE_GENS are live, or the hotkey has no validator seat (no
+    ///      epoch grid: it is paid nothing before it has one), the newest takes it and waits until `readyAt` (its
+    ///      stake then starts later than it could, never earlier).
+    function _warm(Hotkey storage h, address hotkey, uint96 a, uint256 readyAt, bool grid) private returns (uint32) {
+        uint32 head = h.head;
+        uint32 tail = h.tail;
+        if (tail != head) {
+            uint256 last = _gens[hotkey][tail - 1];
+            uint256 r = last >> 96;
+            if (r >= readyAt || !grid || tail - head >= MAX_LIVE_GENS) {
+                if (r < readyAt) r = readyAt;
+                _gens[hotkey][tail - 1] = (uint96(last) + a) | (r << 96);
+                return tail - 1;
             }
         }
+        // (also the slot activation rewrites: settlements never pay a 20k-gas zero→nonzero write)
+        _gens[hotkey][tail] = a | (readyAt << 96);
+        h.tail = tail + 1;
+        return tail;
+    }
+
+    /// @dev Adds warming stake `a` of generation `gen` (≥ the position's generations) to a settled position; with both
+    ///      parts taken by older generations, the newer part moves into `gen` (it waits longer, never less).
+    function _addWarming(Position storage p, address hotkey, uint96 a, uint32 gen) private {
+        uint96 w1 = p.warming;
+        if (w1 == 0 || p.gen == gen) {
+            p.warming = w1 + a;
+            p.gen = gen;
+            return;
+        }
+        uint96 w2 = p.warming2;
+        if (w2 != 0 && p.gen2 != gen) {
+            _gens[hotkey][p.gen2] -= w2;
+            _gens[hotkey][gen] += w2; // the amount part stays below 2^96 (it is at most the supply)
+        }
+        p.warming2 = w2 + a;
+        p.gen2 = gen;
+    }
+
+    function _promote(Position storage p) private {
+        p.warming = p.warming2;
+        p.gen = p.gen2;
+        p.warming2 = 0;
     }
 
     /// @notice NeuronRegistry only: locks `amount` more of `hotkey`'s own stake (a miner seat's minimum).
@@ -330,10 +424,10 @@ contract Staking is IStaking, Ownable {
         return _hotkeys[hotkey].total;
     }
 
-    /// @notice Stake on `hotkey` that shares in its next distribution (total minus warming).
+    /// @notice Stake on `hotkey` that is active (total minus warming); a distribution first activates the warming
+    ///         stake made before its epoch began.
     function activeStake(address hotkey) external view returns (uint256) {
-        Hotkey storage h = _hotkeys[hotkey];
-        return h.total - (h.warmingGen == h.gen ? h.warming : 0);
+        return _hotkeys[hotkey].total - _warmingOf(hotkey);
     }
 
     /// @inheritdoc IStaking
@@ -356,13 +450,20 @@ contract Staking is IStaking, Ownable {
         Position storage p = _positions[staker][hotkey];
         Hotkey storage h = _hotkeys[hotkey];
         amount = p.amount;
-        warming = p.warming;
+        uint256 w1 = p.warming;
+        uint256 w2 = p.warming2;
         uint256 acc = h.accPerShare;
-        pending = p.owed + ((amount - warming) * (acc - p.snap)) / PREC;
-        if (warming != 0 && p.gen < h.gen) {
-            pending += (warming * (acc - _activatedAt[hotkey][p.gen])) / PREC;
-            warming = 0;
+        uint32 head = h.head;
+        pending = p.owed + ((amount - w1 - w2) * (acc - p.snap)) / PREC;
+        if (w1 != 0 && p.gen < head) {
+            pending += (w1 * (acc - _gens[hotkey][p.gen])) / PREC;
+            w1 = 0;
         }
+        if (w2 != 0 && p.gen2 < head) {
+            pending += (w2 * (acc - _gens[hotkey][p.gen2])) / PREC;
+            w2 = 0;
+        }
+        warming = w1 + w2;
     }
 
     /// @notice Take (bps) in force now and claimable commission of a hotkey.
@@ -382,20 +483,29 @@ contract Staking is IStaking, Ownable {
         return (current, current, 0);
     }
 
-    /// @dev Settles a position to accumulator value `acc`: rewards of its active part since its snapshot, and of its
-    ///      warming part since its generation became active (if it has).
-    function _settle(Position storage p, address hotkey, uint256 acc, uint32 gen) private {
-        uint256 amount = p.amount;
-        uint256 warming = p.warming;
+    /// @dev Settles a position to accumulator value `acc`: rewards of its active part since its snapshot, and of each
+    ///      warming part since its generation became active (generations below `head`); active parts join the rest.
+    function _settle(Position storage p, address hotkey, uint256 acc, uint32 head) private {
+        uint256 w1 = p.warming;
+        uint256 w2 = p.warming2;
+        bool a1 = w1 != 0 && p.gen < head;
+        bool a2 = w2 != 0 && p.gen2 < head;
         uint256 snap = p.snap;
-        if (snap == acc && (warming == 0 || p.gen == gen)) return;
-        uint256 owed = ((amount - warming) * (acc - snap)) / PREC;
-        if (warming != 0 && p.gen != gen) {
-            owed += (warming * (acc - _activatedAt[hotkey][p.gen])) / PREC;
+        if (snap == acc && !a1 && !a2) return;
+        uint256 owed = ((p.amount - w1 - w2) * (acc - snap)) / PREC;
+        if (a1) {
+            owed += (w1 * (acc - _gens[hotkey][p.gen])) / PREC;
             p.warming = 0;
         }
+        if (a2) {
+            // (the older part is then active too: generations activate in order)
+            owed += (w2 * (acc - _gens[hotkey][p.gen2])) / PREC;
+            p.warming2 = 0;
+        } else if (a1 && w2 != 0) {
+            _promote(p);
+        }
         p.snap = acc;
-        if (owed != 0) p.owed += owed;
+        if (owed != 0) p.owed += SafeCast.toUint128(owed);
     }
 
     /// @dev The take in force now (a scheduled raise counts once its block is reached) and whether such a raise

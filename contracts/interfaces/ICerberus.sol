@@ -29,7 +29,9 @@ interface IStaking {
     function totalStake(address hotkey) external view returns (uint256);
     /// @notice Total stake on `hotkey` as of the end of block `blockNumber` (≤ the current block).
     function stakeAt(address hotkey, uint256 blockNumber) external view returns (uint256);
-    function distribute(address[] calldata hotkeys, uint256[] calldata amounts) external;
+    /// @notice Consensus only: dividends of the epoch that began at block `epochStart`; only stake made before that
+    ///         block shares in them.
+    function distribute(address[] calldata hotkeys, uint256[] calldata amounts, uint256 epochStart) external;
     /// @notice NeuronRegistry only: locks `amount` more of `hotkey`'s own stake (a miner seat's minimum).
     function lockOwnStake(address hotkey, uint256 amount) external;
     /// @notice NeuronRegistry only: releases `amount` of `hotkey`'s locked own stake.

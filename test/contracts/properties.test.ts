@@ -117,7 +117,7 @@ async function run(w: World & { deposited: bigint }, cmds: Cmd[]): Promise<void>
         () => w.token.connect(a).mint(addr, 1n),
         () => w.emission.connect(a).release(w.brainId, 0n),
         () => w.emission.connect(a).setSplit(2000, 4000, 4000),
-        () => w.staking.connect(a).distribute([addr], [1n]),
+        () => w.staking.connect(a).distribute([addr], [1n], 0n),
         () => w.consensus.connect(a).onNeuronAdded(w.brainId, 0, 0),
         () => w.consensus.connect(a).onNeuronRemoved(w.brainId, 0, 0, addr),
         () => w.brains.connect(a).setLimits(w.brainId, h.limitsOf({ maxMiners: 20, maxValidators: 6 })),

@@ -45,7 +45,7 @@ describe("Staking gas", () => {
     const total = amounts.reduce((a, b) => a + b, 0n);
     const pay = async () => {
       await (await w.token.transfer(stakingAddr, total)).wait();
-      return gasOf(w.staking.connect(cs).distribute(addrs, amounts));
+      return gasOf(w.staking.connect(cs).distribute(addrs, amounts, BigInt(await hre.ethers.provider.getBlockNumber())));
     };
     report.distribute32First = await pay();
     report.distribute32Steady = await pay();
@@ -54,7 +54,7 @@ describe("Staking gas", () => {
     await hre.network.provider.send("hardhat_stopImpersonatingAccount", [ca]);
 
     if (process.env.STAKING_GAS) console.log(JSON.stringify(Object.fromEntries(Object.entries(report).map(([k, x]) => [k, Number(x)])), null, 2));
-    for (const k of ["stakeOwnFirst", "stakeOwnAgain", "delegateFirst", "delegateAgain"]) expect(report[k], k).to.be.lt(260_000n);
+    for (const k of ["stakeOwnFirst", "stakeOwnAgain", "delegateFirst", "delegateAgain"]) expect(report[k], k).to.be.lt(300_000n);
     for (const k of ["unstakeDelegation", "unstakeOwn", "unstakeValidatorOwn"]) expect(report[k], k).to.be.lt(260_000n);
     for (const k of ["distribute32First", "distribute32Steady", "distribute32AfterNewStake"]) {
       expect(report[k], k).to.be.lt(1_500_000n);

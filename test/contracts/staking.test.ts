@@ -55,16 +55,20 @@ describe("Staking", () => {
     await w.staking.connect(d).stake(v0a, 400n * h.CBR); // equal to the validator's own 400
     await expect(w.staking.connect(v0).setTake(1000)).to.emit(w.staking, "TakeChanged").withArgs(v0a, 1000);
     await expect(w.staking.connect(v0).setTake(2001)).to.be.revertedWithCustomError(w.staking, "TakeTooHigh").withArgs(2001);
-    // warm-up: stake shares in a hotkey's distributions only after the first one since it was added
+    // warm-up: stake shares only in the dividends of epochs that begin after it was made; here both the validator's
+    // own 400 and the delegator's 400 were in place when the first epoch began
     expect(await w.staking.activeStake(v0a)).to.equal(0n);
     expect((await w.staking.positionInfo(da, v0a))[1]).to.equal(400n * h.CBR);
     const warmUp = await nextEpoch(w);
     await runEpoch(w, warmUp, [0, 1, 2, 3].map((k) => row([10, 20, 30, 40, 50, 60], k)));
     await (await w.consensus.settle(w.brainId, warmUp, 1000)).wait();
     expect(await w.staking.activeStake(v0a)).to.equal(800n * h.CBR);
-    const [, warmingAfter, pendingAfterWarmUp] = await w.staking.positionInfo(da, v0a);
-    expect([warmingAfter, pendingAfterWarmUp]).to.deep.equal([0n, 0n]); // nothing from the warm-up distribution
-    await (await w.staking.connect(v0).claimCommission()).wait(); // (all of it went to the hotkey: no active stake)
+    const [, warmingAfter, pendingAfterFirst] = await w.staking.positionInfo(da, v0a);
+    expect(warmingAfter).to.equal(0n);
+    expect(pendingAfterFirst).to.be.greaterThan(0n); // the first distribution already pays the stake in place
+    await (await w.staking.connect(d).claimRewards(v0a)).wait();
+    await (await w.staking.connect(v0).claimRewards(v0a)).wait();
+    await (await w.staking.connect(v0).claimCommission()).wait();
     const epoch = warmUp + 1n;
     await runEpoch(w, epoch, [0, 1, 2, 3].map((k) => row([10, 20, 30, 40, 50, 60], 10 + k)));
     const tx = await w.consensus.settle(w.brainId, epoch, 1000);
@@ -118,17 +122,17 @@ describe("Staking", () => {
   it("only Consensus distributes; wiring is one-time", async () => {
     const w = await loadFixture(worldFixture);
     const [x] = w.others;
-    await expect(w.staking.connect(x).distribute([], []))
+    await expect(w.staking.connect(x).distribute([], [], 0n))
       .to.be.revertedWithCustomError(w.staking, "NotConsensus")
       .withArgs(await x.getAddress());
     const ca = await w.consensus.getAddress();
     await hre.network.provider.send("hardhat_impersonateAccount", [ca]);
     await hre.network.provider.send("hardhat_setBalance", [ca, "0xDE0B6B3A7640000"]);
     const cs = await hre.ethers.getSigner(ca);
-    await expect(w.staking.connect(cs).distribute([ca], [])).to.be.revertedWithCustomError(w.staking, "LengthMismatch");
+    await expect(w.staking.connect(cs).distribute([ca], [], 0n)).to.be.revertedWithCustomError(w.staking, "LengthMismatch");
     // a hotkey with no stake keeps the whole amount as commission
     await w.token.transfer(await w.staking.getAddress(), 7n);
-    await w.staking.connect(cs).distribute([await x.getAddress()], [7n]);
+    await w.staking.connect(cs).distribute([await x.getAddress()], [7n], 0n);
     const [, , commission] = await w.staking.hotkeyInfo(await x.getAddress());
     expect(commission).to.equal(7n);
     await hre.network.provider.send("hardhat_stopImpersonatingAccount", [ca]);

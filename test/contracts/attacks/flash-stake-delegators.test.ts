@@ -1,8 +1,8 @@
 /**
  * Attack (issue 11 #2, delegator half): stake on a validator one block before `settle` and collect that epoch's
- * dividends like a delegator who was staked the whole epoch. Defence: stake added to a hotkey is *warming* until the
- * hotkey has received one distribution after it was added; only active stake shares in a distribution. Unstaking takes
- * warming stake first, exactly. (The vote half — the flash validator's miner — is Consensus's stake-at-epoch-start.)
+ * dividends like a delegator who was staked the whole epoch. Defence: only stake made before an epoch began shares in
+ * that epoch's dividends (Consensus passes the epoch's start block to `Staking.distribute`); later stake is warming.
+ * Unstaking takes warming stake first, exactly. (The vote half — the flash validator's miner — is Consensus's stake-at-epoch-start.)
  */
 import { expect } from "chai";
 import hre from "hardhat";
@@ -51,12 +51,21 @@ describe("attack: flash stake (delegators)", () => {
     expect(lateEarned, "late delegator's dividends for the epoch it joined at the last block").to.equal(0n);
     expect(flashEarned, "flash delegator's dividends").to.equal(0n);
 
-    // Epoch e2: `late` was in place for the whole epoch now and earns exactly like `early` (same amount).
-    // It also tops up by 100 in the block before settlement and takes those 100 out again: warming goes first.
+    // Epoch e2: `late` staked after e2 began (in its first half, before e1 settled): nothing for e2 either.
     e += 1n;
     await runEpoch(w, e, ROWS(20));
-    const eB = await pending(w, early, v0);
-    const lB = await pending(w, late, v0);
+    let eB = await pending(w, early, v0);
+    let lB = await pending(w, late, v0);
+    await (await w.consensus.settle(w.brainId, e, 1000)).wait();
+    expect((await pending(w, early, v0)) - eB).to.be.gt(0n);
+    expect((await pending(w, late, v0)) - lB, "late delegator's dividends for the epoch it arrived in").to.equal(0n);
+
+    // Epoch e3: `late` was in place when it began and earns exactly like `early` (same amount).
+    // It also tops up by 100 in the block before settlement and takes those 100 out again: warming goes first.
+    e += 1n;
+    await runEpoch(w, e, ROWS(30));
+    eB = await pending(w, early, v0);
+    lB = await pending(w, late, v0);
     await (await w.staking.connect(late).stake(v0, 100n * h.CBR)).wait();
     await (await w.staking.connect(late).unstake(v0, 100n * h.CBR)).wait();
     await (await w.consensus.settle(w.brainId, e, 1000)).wait();

@@ -1,0 +1,85 @@
+/**
+ * Late delegator (issue 11 #2, delegator half, strictly): stake on a validator after an epoch began — here in the
+ * first half of epoch e+1, before epoch e is settled — and collect e+1's dividends like a delegator who was in place
+ * for the whole of e+1, diluting it. Rule: only stake made before the epoch's first block (the block voting stake is
+ * read at) shares in that epoch's dividends; Consensus passes the epoch's start block to `Staking.distribute`.
+ * Also: a hotkey's very first distribution pays the stake that was in place when the epoch began (it used to go to
+ * the validator's commission because nothing was active yet).
+ */
+import { expect } from "chai";
+import hre from "hardhat";
+import type { Signer } from "ethers";
+import * as h from "../helpers";
+import { world, nextEpoch, runEpoch, row, type World } from "../fixture";
+
+const ROWS = (k0: number) => [0, 1, 2, 3].map((k) => row([10, 20, 30, 40, 50, 60], k0 + k));
+
+async function fund(w: World, who: Signer, amount: bigint): Promise<void> {
+  await (await w.token.transfer(await who.getAddress(), amount)).wait();
+  await (await w.token.connect(who).approve(await w.staking.getAddress(), hre.ethers.MaxUint256)).wait();
+}
+
+async function pending(w: World, who: Signer, hotkey: string): Promise<bigint> {
+  return (await w.staking.positionOf(await who.getAddress(), hotkey))[1];
+}
+
+describe("attack: late delegator (stake after the epoch began)", () => {
+  it("stake made after an epoch began earns nothing for it, then its proportional share", async () => {
+    const w = await world();
+    const [early, late] = w.others;
+    const v0 = await w.validators[0].getAddress();
+    for (const x of [early, late]) await fund(w, x, 1_000n * h.CBR);
+    await (await w.staking.connect(early).stake(v0, 400n * h.CBR)).wait(); // in place before epoch e began
+
+    const e = await nextEpoch(w);
+    await runEpoch(w, e, ROWS(0)); // now in epoch e+1 (its reveal window for e), before e settles
+    const [e1Start] = await w.consensus.windows(w.brainId, e + 1n);
+    expect(BigInt(await hre.ethers.provider.getBlockNumber())).to.be.greaterThanOrEqual(e1Start);
+    await (await w.staking.connect(late).stake(v0, 400n * h.CBR)).wait(); // after e+1 began
+    await (await w.consensus.settle(w.brainId, e, 1000)).wait();
+    expect(await pending(w, late, v0), "late delegator's dividends for epoch e").to.equal(0n);
+
+    // epoch e+1: `late` arrived after it began, `early` was in place for all of it
+    await runEpoch(w, e + 1n, ROWS(10));
+    const eB = await pending(w, early, v0);
+    const lB = await pending(w, late, v0);
+    await (await w.consensus.settle(w.brainId, e + 1n, 1000)).wait();
+    const earlyE1 = (await pending(w, early, v0)) - eB;
+    const lateE1 = (await pending(w, late, v0)) - lB;
+    console.log(`      epoch e+1: whole-epoch delegator ${earlyE1} wei, delegator that arrived mid-epoch ${lateE1} wei`);
+    expect(earlyE1).to.be.greaterThan(0n);
+    expect(lateE1, "dividends for the epoch it arrived in after its start").to.equal(0n);
+
+    // epoch e+2: both were in place when it began and earn alike (same stake)
+    await runEpoch(w, e + 2n, ROWS(20));
+    const eB2 = await pending(w, early, v0);
+    const lB2 = await pending(w, late, v0);
+    await (await w.consensus.settle(w.brainId, e + 2n, 1000)).wait();
+    const earlyE2 = (await pending(w, early, v0)) - eB2;
+    const lateE2 = (await pending(w, late, v0)) - lB2;
+    expect(earlyE2).to.be.greaterThan(0n);
+    expect(lateE2).to.be.closeTo(earlyE2, 2n);
+  });
+
+  it("a hotkey's first distribution pays the stake in place when the epoch began, not only the commission", async () => {
+    const w = await world();
+    const [d] = w.others;
+    const v = w.validators[0];
+    const v0 = await v.getAddress();
+    await fund(w, d, 1_000n * h.CBR);
+    await (await w.staking.connect(d).stake(v0, 400n * h.CBR)).wait(); // v0 has 400 own + 400 delegated
+    const e = await nextEpoch(w);
+    await runEpoch(w, e, ROWS(0));
+    const paid = await h.settleRewards(w, w.brainId, e);
+    const amount = paid.get(v0)!;
+    expect(amount).to.be.greaterThan(0n);
+    const [, takeBps, commission] = await w.staking.hotkeyInfo(v0);
+    const take = (amount * BigInt(takeBps)) / 10_000n;
+    const own = await pending(w, v, v0);
+    const delegated = await pending(w, d, v0);
+    console.log(`      first distribution ${amount} wei: commission ${commission}, own stake ${own}, delegator ${delegated}`);
+    expect(commission, "the commission is the take (plus rounding dust)").to.be.closeTo(take, 4n);
+    expect(delegated).to.be.closeTo((amount - take) / 2n, 2n);
+    expect(own).to.be.closeTo((amount - take) / 2n, 2n);
+  });
+});
