@@ -3848,6 +3848,11 @@ export const stakingAbi = [
         "internalType": "uint256[]",
         "name": "amounts",
         "type": "uint256[]"
+      },
+      {
+        "internalType": "uint256",
+        "name": "epochStart",
+        "type": "uint256"
       }
     ],
     "name": "distribute",
@@ -4797,6 +4802,43 @@ export const consensusAbi = [
       },
       {
         "indexed": false,
+        "internalType": "uint16",
+        "name": "uid",
+        "type": "uint16"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hotkey",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "DepartedMinerPaid",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
         "internalType": "uint256",
         "name": "emission",
         "type": "uint256"
@@ -5491,6 +5533,11 @@ export const consensusAbi = [
             "internalType": "uint64",
             "name": "lastSettledBlock",
             "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "departedValidators",
+            "type": "uint32"
           },
           {
             "internalType": "uint256",
