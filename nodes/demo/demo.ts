@@ -263,8 +263,8 @@ export function printSummary(s: DemoSummary, out: (line: string) => void): void 
   out("");
   out("balances (CBR)");
   for (const b of s.balances) out(`  ${b.role.padEnd(18)} ${b.cbr}`);
-  out("  ¹ new stake warms up through the hotkey's next settlement and earns from the one after (docs/PROTOCOL.md,");
-  out("    Staking accounting), so in this one-epoch demo the delegator's dividends went to validator 2's commission");
+  out("  ¹ staked before the scored epoch began, so it shares in that epoch's dividends (docs/PROTOCOL.md, Staking");
+  out("    accounting: only stake in place when an epoch begins earns for it)");
   out("");
   out(`generated ${s.generated_words} words: median ${s.ms_per_token_median} ms/token, ` +
     `${(s.bytes_up_per_token / 1024).toFixed(0)} KiB up + ${(s.bytes_down_per_token / 1024).toFixed(0)} KiB down per token, ` +
