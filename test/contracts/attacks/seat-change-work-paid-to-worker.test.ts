@@ -148,4 +148,40 @@ describe("attack: seat change before settlement (work is paid to the hotkey that
     for (let j = 0; j < 6; j++) expect(await w.consensus.bond(w.brainId, 3, j)).to.equal(0n);
     expect(await w.consensus.bond(w.brainId, 2, 0)).to.be.greaterThan(0n);
   });
+
+  it("a kept reveal whose epoch is skipped leaves no bonds to the seat's new holder", async () => {
+    // In both worlds validator 3 leaves during epoch e+1 and a newcomer takes seat 3; epoch e is never settled (e+1
+    // settles first). In `kept` validator 3 had revealed e (its bonds stay on the seat for e's settlement), in
+    // `fresh` it had not. The newcomer's bonds after e+1 must be the same: it inherits nothing.
+    const bondsAfter = async (revealFirst: boolean) => {
+      const w = await world();
+      const epoch = await nextEpoch(w);
+      // a first settled epoch gives every validator bonds
+      await workEpoch(w, epoch, 0);
+      await settle(w, epoch);
+      const e = epoch + 1n;
+      const newcomer = w.others[0];
+      await h.selfStake(w, newcomer, 500n * h.CBR); // in place before e+1 begins: it votes in e+1
+      await h.gotoCommitWindow(w, w.brainId, e);
+      await h.commitAll(w, w.brainId, e, w.validators, ROWS(10));
+      await h.gotoRevealWindow(w, w.brainId, e);
+      if (revealFirst) await h.revealAll(w, w.brainId, e, w.validators, ROWS(10));
+      await (await w.neurons.connect(w.validators[3]).deregister(w.brainId)).wait();
+      await (await w.neurons.connect(newcomer).register(w.brainId, h.ROLE_VALIDATOR, h.peerIdOf(1007), h.addrsOf(1007))).wait();
+      expect(await uidOf(w, newcomer)).to.equal(3);
+      // epoch e+1: everyone (newcomer included) commits and reveals; e+1 settles before e (e is skipped)
+      const vs = [...w.validators.slice(0, 3), newcomer];
+      await h.gotoCommitWindow(w, w.brainId, e + 1n);
+      await h.commitAll(w, w.brainId, e + 1n, vs, ROWS(20));
+      await h.gotoRevealWindow(w, w.brainId, e + 1n);
+      await h.revealAll(w, w.brainId, e + 1n, vs, ROWS(20));
+      await h.gotoSettle(w, w.brainId, e + 1n);
+      await (await w.consensus.settle(w.brainId, e + 1n, 1000)).wait();
+      return Promise.all([0, 1, 2, 3, 4, 5].map((j) => w.consensus.bond(w.brainId, 3, j)));
+    };
+    const kept = await bondsAfter(true);
+    const fresh = await bondsAfter(false);
+    expect(kept).to.deep.equal(fresh);
+    expect(fresh[0]).to.be.greaterThan(0n);
+  });
 });
