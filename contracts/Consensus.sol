@@ -48,7 +48,6 @@ contract Consensus is IConsensus, Ownable {
         uint32 revealedMask; // validators counted in this epoch
         uint32 validatorMask; // validators occupied at start (bonds updated)
         uint64 lastSettledBlock; // block of the last completed settlement
-        uint32 departedValidators; // seats whose reveal for this epoch was made by a hotkey that has left the seat
         uint256 minerMask; // miners occupied at start
         uint256 sumRank;
         uint256 minerPool;
@@ -95,6 +94,7 @@ contract Consensus is IConsensus, Ownable {
         Revealer[32][2] departedRevealer;
         uint64 departedV; // seats with a record: bits 0..31 parity 0, bits 32..63 parity 1
         uint32 bondReset; // seats taken while a left holder's reveal was pending: bonds reset at the next settlement
+        uint32 departedValidators; // seats whose reveal for the epoch being settled was made by a hotkey that left
     }
 
     /// @dev The hotkey that revealed the weights in a seat's buffer, kept after it left the seat.
@@ -395,7 +395,7 @@ contract Consensus is IConsensus, Ownable {
         (minerMask, vMask) = neurons.occupancy(brainId);
         hk = neurons.validatorHotkeys(brainId);
         uint32 left = _departedRevealers(st, epoch, hk);
-        st.s.departedValidators = left;
+        st.departedValidators = left;
         vMask |= left;
     }
 
@@ -446,7 +446,7 @@ contract Consensus is IConsensus, Ownable {
     function _bondResets(BrainState storage st) private view returns (uint256) {
         uint256 reset = st.bondReset;
         if (reset == 0) return 0;
-        uint256 left = st.s.departedValidators;
+        uint256 left = st.departedValidators;
         return (reset & ~left) | ((reset & left) << 32);
     }
 
@@ -463,16 +463,26 @@ contract Consensus is IConsensus, Ownable {
         uint256 revealed = s.revealedMask;
         uint256 vMask = s.validatorMask;
         _loadGroup(st, x, parity, g, revealed, vMask);
-        if (reset != 0) _resetBonds(x, reset & type(uint32).max);
+        if (reset != 0) _resetBonds(x, reset & type(uint32).max, type(uint256).max);
         YumaMath.settleGroup(x, revealed, vMask, (s.minerMask >> (g << 4)) & 0xffff);
         sum = _recordRanks(st, x, g, ranks);
-        if (reset != 0) _resetBonds(x, reset >> 32);
+        if (reset != 0) _resetBonds(x, reset >> 32, type(uint256).max);
+        // a seat whose holder through the epoch has left keeps no bonds for its next holder (they served this epoch)
+        uint256 gone = (st.departedMiners[s.epoch] >> (g << 4)) & 0xffff;
+        if (gone != 0) {
+            uint256 m;
+            for (uint256 l; l < 16; ++l) {
+                if ((gone >> l) & 1 != 0) m |= uint256(0xffff) << (l << 4);
+            }
+            _resetBonds(x, vMask, m);
+        }
         _storeBonds(st, x, g, vMask);
     }
 
-    function _resetBonds(YumaMath.Group memory x, uint256 seats) private pure {
+    /// @dev Resets to 0 the bond lanes `m` of validator seats `seats` in the group's bond slots.
+    function _resetBonds(YumaMath.Group memory x, uint256 seats, uint256 m) private pure {
         for (uint256 i; i < 32; ++i) {
-            if ((seats >> i) & 1 != 0) x.bSlot[i] = ONES16;
+            if ((seats >> i) & 1 != 0) x.bSlot[i] = (x.bSlot[i] & ~m) | (ONES16 & m);
         }
     }
 
@@ -580,7 +590,7 @@ contract Consensus is IConsensus, Ownable {
         uint256 epochStart
     ) private returns (uint256 paid) {
         address[32] memory hk = neurons.validatorHotkeys(brainId);
-        uint256 left = st.s.departedValidators;
+        uint256 left = st.departedValidators;
         address[] memory hks = new address[](32);
         uint256[] memory amounts = new uint256[](32);
         uint256[2] memory shares;
@@ -937,11 +947,8 @@ contract Consensus is IConsensus, Ownable {
         Settlement storage s = st.s;
         for (uint256 p; p < 2; ++p) {
             uint64 tag = st.revealTag[p][uid];
-            if (tag == 0) continue;
-            if (s.settledAny && tag <= s.epoch + 1) {
-                st.revealTag[p][uid] = 0;
-                continue;
-            }
+            // (a reveal of a settled or skipped epoch can never count again: left as it is)
+            if (tag == 0 || (s.settledAny && tag <= s.epoch + 1)) continue;
             uint64 bit = uint64(uint256(1) << (uid + (p << 5)));
             uint64 dv = st.departedV;
             if (dv & bit != 0 && st.departedRevealer[p][uid].tag == tag) continue; // an earlier holder's, kept
@@ -972,7 +979,7 @@ contract Consensus is IConsensus, Ownable {
                 keep |= 1 << i;
             }
         }
-        if (keep != bits) st.departedV = uint64((dv & ~(uint256(type(uint32).max) << (p << 5))) | (keep << (p << 5)));
+        st.departedV = uint64((dv & ~(uint256(type(uint32).max) << (p << 5))) | (keep << (p << 5)));
     }
 
     /// @dev Miner seat `uid` is freed by `hotkey` in epoch d: for every epoch e < d not yet settled (at most the three

@@ -5535,11 +5535,6 @@ export const consensusAbi = [
             "type": "uint64"
           },
           {
-            "internalType": "uint32",
-            "name": "departedValidators",
-            "type": "uint32"
-          },
-          {
             "internalType": "uint256",
             "name": "minerMask",
             "type": "uint256"

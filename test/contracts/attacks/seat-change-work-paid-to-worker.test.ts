@@ -67,6 +67,9 @@ describe("attack: seat change before settlement (work is paid to the hotkey that
       expect(await w.consensus.minerPending(w.brainId, j)).to.equal(await c.consensus.minerPending(c.brainId, j));
     }
     await expect(w.consensus.connect(victim).claimRemoved()).to.changeTokenBalance(w.token, victim, got);
+    // the validators' bonds on the seat served the pruned miner's epoch and do not carry over to the newcomer
+    for (let i = 0; i < 4; i++) expect(await w.consensus.bond(w.brainId, i, 0), `validator ${i} bond on seat 0`).to.equal(0n);
+    expect(await w.consensus.bond(w.brainId, 0, 1)).to.be.greaterThan(0n);
   });
 
   it("A→B→C on one seat before settlement pays A once and B and C nothing", async () => {
