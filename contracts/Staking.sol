@@ -32,9 +32,9 @@ import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 ///      Positions remember up to two (warming amount, generation) parts and settle lazily. Bounds only ever delay:
 ///      a stake that finds its hotkey's MAX_LIVE_GENS generations live joins the newest, which then waits for it; a
 ///      position with two older warming parts moves the newer one into the new stake's generation.
-///      Rewards are tracked as accumulator
-///      differences (never `amount · acc` absolute, which could overflow after tiny-stake distributions). The
-///      accumulator credits at most what was distributed: the rounding remainder (rounded up) goes to commission.
+///      Rewards are tracked as accumulator differences (never `amount · acc` absolute, which could overflow after
+///      tiny-stake distributions). The accumulator credits at most what was distributed: the rounding remainder
+///      (rounded up) goes to commission.
 contract Staking is IStaking, Ownable {
     using SafeERC20 for IERC20;
     using Checkpoints for Checkpoints.Trace208;
