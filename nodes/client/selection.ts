@@ -8,8 +8,10 @@ import type { InferClient, HealthReport, MinerAddress } from "./transport.ts";
  *
  * "Power of d choices": `choices` candidates are drawn without replacement with probability ∝ incentive (so better
  * miners get more users, as their weights earned them), their health is asked in parallel, and the one with the
- * lowest cost = (stated expected wait + stated step time) / (½ + ½·incentive) is tried first. Drawing a few at random
- * instead of asking everyone keeps simultaneous users from all piling onto the one miner that looked idle.
+ * lowest cost (`minerCost`: the stated time to a result, discounted by incentive) is tried first; costs within 20%
+ * of each other count as equal and keep the random draw order. Drawing a few at random instead of asking everyone,
+ * and not splitting hairs between similar miners, keeps simultaneous users from all piling onto the one miner that
+ * looked a little faster.
  * A miner whose health fails (unreachable, malformed: PROTOCOL_VIOLATION), serves another plan, or states a wait
  * beyond `maxQueueWaitMs` is "unfit": users try it only after every other (or never, with `unfit: "drop"`).
  */
@@ -45,10 +47,17 @@ export function unfitReason(h: HealthReport | CerberusError, planId: string | un
   return undefined;
 }
 
-/** Expected time to a result as the miner states it, discounted by incentive. */
+/**
+ * Expected time per word of a new session as the miner states it — its queue's wait, plus its step time stretched by
+ * the sessions that will share its workers (open sessions + this one, per worker) — discounted by incentive.
+ */
 export function minerCost(h: HealthReport, incentive: number): number {
-  return (h.queue.expectedWaitMs + Math.max(1, h.queue.recentStepMs)) / (0.5 + 0.5 * clamp01(incentive));
+  const share = Math.max(1, (h.load.sessions + 1) / h.queue.workers);
+  return (h.queue.expectedWaitMs + Math.max(1, h.queue.recentStepMs) * share) / (0.5 + 0.5 * clamp01(incentive));
 }
+
+/** Costs within this factor of each other are treated as equal (their random draw order stands). */
+export const COST_TOLERANCE = 1.2;
 
 export async function chooseMiners(infer: InferClient, miners: readonly MinerAddress[], options: {
   planId?: string; policy?: Partial<SelectionPolicy>; random?: () => number; signal?: AbortSignal;
@@ -88,7 +97,8 @@ export async function chooseMiners(infer: InferClient, miners: readonly MinerAdd
     if (why !== undefined) unfit.set(miners[i]!.peerId, why);
     else fit.push({ i, cost: minerCost(h as HealthReport, incentives[i]!) });
   }
-  fit.sort((a, b) => a.cost - b.cost); // stable: equal costs keep their (random) draw order
+  // Stable: equal (within the tolerance) costs keep their random draw order.
+  fit.sort((a, b) => (Math.max(a.cost, b.cost) <= COST_TOLERANCE * Math.min(a.cost, b.cost) ? 0 : a.cost - b.cost));
   const rest = pool.sort((a, b) => incentives[b]! - incentives[a]! || a - b);
   const order = [...fit.map((f) => f.i), ...rest];
   if (policy.unfit === "last") order.push(...drawn.filter((i) => unfit.has(miners[i]!.peerId)));
