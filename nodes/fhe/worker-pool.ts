@@ -8,8 +8,9 @@ import { abortSplit, SPLIT_SIGNAL_BYTES } from "./split-channel.ts";
  * Parallelism: the same miner surface as MinerEvaluator, but evaluations run in `threads` worker threads (node-seal is
  * single-threaded WASM; two cores → at most two evaluations at once). Every worker holds its own copy of the encoded
  * weights (≈ 96 MiB for the Brown LM) and the keys of every open session, so one FIFO queue feeds whichever worker is
- * free. When a step finds the queue empty and a second worker idle, the two split it (`MinerEvaluator.runSplit`):
- * a lone user on an idle miner gets both cores for one step. The main thread's event loop stays free throughout.
+ * free. When a step finds the queue empty, a second worker idle and fewer sessions open than workers, the two split
+ * it (`MinerEvaluator.runSplit`): a lone user on an idle miner gets both cores for one step. The main thread's event
+ * loop stays free throughout.
  */
 export interface WorkerPoolOptions {
   readonly threads?: number;
@@ -128,6 +129,8 @@ export class WorkerPoolEvaluator {
   private readonly respawning = new Set<Promise<void>>();
   private readonly queue: Job[] = [];
   private readonly canSplit: boolean;
+  /** Sessions open in the pool (a split pays only while there are fewer sessions than workers). */
+  private openCount = 0;
 
   private constructor(started: Started[], private readonly modelBytes: Uint8Array, private readonly plan: PlanOptions,
     split: boolean) {
@@ -202,6 +205,7 @@ export class WorkerPoolEvaluator {
       throw failure.reason;
     }
     for (const pw of holders) pw.sids.add(sid);
+    this.openCount += 1;
     const session: PoolSession = { sid, closed: false, lost: false };
     const pool = this;
     return {
@@ -218,6 +222,7 @@ export class WorkerPoolEvaluator {
       close(): void {
         if (session.closed) return;
         session.closed = true;
+        pool.openCount -= 1;
         pool.forget(sid);
       },
     };
@@ -248,8 +253,13 @@ export class WorkerPoolEvaluator {
       const idle = holders.filter((w) => !w.busy);
       if (idle.length === 0) { i++; continue; }
       this.queue.splice(i, 1);
-      if (this.canSplit && idle.length >= 2 && this.queue.length === 0) this.runSplit(job, idle[0]!, idle[1]!);
-      else this.runWhole(job, idle[0]!);
+      // Split only a lone user's step: with as many sessions as workers, the other users' next steps will want the
+      // second worker, and a split costs ≈ 20% more work in total (cores may also be shared with other processes).
+      if (this.canSplit && idle.length >= 2 && this.queue.length === 0 && this.openCount < this.workers.length) {
+        this.runSplit(job, idle[0]!, idle[1]!);
+      } else {
+        this.runWhole(job, idle[0]!);
+      }
     }
   }
 
@@ -298,6 +308,7 @@ export class WorkerPoolEvaluator {
     if (session.closed) return;
     session.closed = true;
     session.lost = true;
+    this.openCount -= 1;
     this.forget(session.sid);
   }
 
