@@ -40,7 +40,7 @@ export interface GenerateRequest extends SamplingOptions {
    * along it.
    */
   miners: readonly MinerAddress[];
-  /** Miner selection knobs (default DEFAULT_SELECTION). */
+  /** Miner selection knobs (default DEFAULT_SELECTION; see ClientPolicy). */
   selection?: Partial<SelectionPolicy>;
   /** Called with the selection before the session opens (the order tried, the health answers). */
   onSelect?: (choice: MinerChoice) => void;

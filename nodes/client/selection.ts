@@ -20,15 +20,25 @@ export interface SelectionPolicy {
   choices: number;
   /** A stated expected wait above this makes a miner unfit (default 10 s: the user would rather go elsewhere). */
   maxQueueWaitMs: number;
-  /** Health request timeout (default 2 s). */
+  /** Health request timeout (default 5 s, the control timeout: a miner whose event loop is busy answers late). */
   healthTimeoutMs: number;
   /** Unfit miners go to the end of the list ("last", users) or are left out ("drop", validator probes). */
   unfit: "last" | "drop";
 }
 
 export const DEFAULT_SELECTION: Readonly<SelectionPolicy> = Object.freeze({
-  choices: 2, maxQueueWaitMs: 10_000, healthTimeoutMs: 2_000, unfit: "last",
+  choices: 2, maxQueueWaitMs: 10_000, healthTimeoutMs: 5_000, unfit: "last",
 });
+
+/**
+ * What a client does around a session besides the messages: how it picks a miner and how long it waits on a BUSY.
+ * Users and validator probes must use the same one (a probe that waits longer than users would be told apart);
+ * demos and tests on one machine lengthen the waits for both.
+ */
+export interface ClientPolicy {
+  selection?: Partial<SelectionPolicy>;
+  busy?: { maxBusyWaitMs?: number; busyBudgetMs?: number };
+}
 
 export interface MinerChoice {
   /** Miners in the order the session will try them. */

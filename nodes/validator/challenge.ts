@@ -4,6 +4,7 @@ import type { BrainModel } from "../client/brain-model.ts";
 import { generate, type GeneratedStep } from "../client/generate.ts";
 import { InferClient, type HealthReport, type MinerAddress, type TransportOptions } from "../client/transport.ts";
 import type { SessionShape } from "../client/workload.ts";
+import type { ClientPolicy } from "../client/selection.ts";
 import type { Logger } from "../core/log.ts";
 import { AllMinersFailedError } from "../net/errors.ts";
 import { createCerberusNode } from "../net/node.ts";
@@ -51,6 +52,8 @@ export interface ProbeSessionOptions {
   /** Words to generate and pauses before each, drawn from the user workload model (workload.ts). */
   shape: SessionShape;
   transport?: TransportOptions;
+  /** The users' client policy (miner choice, BUSY waits); default the users' defaults. */
+  client?: ClientPolicy;
   seed?: number;
   logger?: Logger;
 }
@@ -76,7 +79,8 @@ export async function probeSession(options: ProbeSessionOptions): Promise<Challe
       // A user asks health first and goes elsewhere from a miner whose health fails or states a wait it will not
       // accept: the probe asks the same and, where a user would not have come, does not come either — and the
       // miner did no work for it (every step unanswered). BUSY is met exactly as a user meets it (FailoverSession).
-      selection: { unfit: "drop" },
+      selection: { ...options.client?.selection, unfit: "drop" },
+      ...(options.client?.busy !== undefined ? { busy: options.client.busy } : {}),
       onSelect: (choice) => {
         const h = choice.health.get(options.miner.peerId);
         if (h !== undefined && !(h instanceof CerberusError)) claim = h;

@@ -1,4 +1,5 @@
 import type { BrainModel } from "../client/brain-model.ts";
+import type { ClientPolicy } from "../client/selection.ts";
 import type { MinerAddress, TransportOptions } from "../client/transport.ts";
 import { sampleArrivals, sampleSession, validateWorkload, type SessionShape, type WorkloadModel } from "../client/workload.ts";
 import { CerberusError } from "../core/errors.ts";
@@ -50,6 +51,8 @@ export interface ProbeRunContext {
   model: BrainModel;
   reference: PlaintextReference;
   transport?: TransportOptions;
+  /** The users' client policy (selection.ts): probes wait and choose exactly as users do. */
+  client?: ClientPolicy;
   signal?: AbortSignal;
   logger?: Logger;
 }
@@ -72,6 +75,7 @@ export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunCont
       model: ctx.model, reference: ctx.reference, miner: { peerId: p.miner.peerId, multiaddrs: p.miner.multiaddrs,
         ...(p.miner.hotkey !== undefined ? { hotkey: p.miner.hotkey } : {}) },
       prompt: p.prompt, shape: p.shape, ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
+      ...(ctx.client !== undefined ? { client: ctx.client } : {}),
       ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
     });
     byMiner.get(p.miner.uid)!.push(...outcomes);
