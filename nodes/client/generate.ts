@@ -192,7 +192,19 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Keeps the k largest probabilities (ties broken by id), zeroes the rest; `sample` renormalises. */
 export function topKOnly(probs: Float64Array, k: number): Float64Array {
   if (k >= probs.length) return probs;
-  const threshold = [...probs].sort((a, b) => b - a)[k - 1]!;
+  // The k-th largest value, from the k largest kept in ascending order (one pass; sorting all 14k costs ~5 ms a word).
+  const top: number[] = [];
+  for (let i = 0; i < probs.length; i++) {
+    const v = probs[i]!;
+    if (top.length === k) {
+      if (v <= top[0]!) continue;
+      top.shift();
+    }
+    let j = top.length;
+    while (j > 0 && top[j - 1]! > v) j--;
+    top.splice(j, 0, v);
+  }
+  const threshold = top[0]!;
   const out = new Float64Array(probs.length);
   let kept = 0;
   for (let i = 0; i < probs.length && kept < k; i++) {
