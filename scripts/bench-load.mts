@@ -33,6 +33,7 @@ const o = program.opts<{ levels: string; words: number; miners: number; threads:
   modelDir: string; model: string; seed: number; json: string; svg: string }>();
 
 const started = new Date();
+const loadAtStart = loadavg();
 const rows = await runLoadBench({
   levels: ints(o.levels), words: o.words, miners: o.miners, threads: o.threads, split: o.split, oneHost: o.oneHost, modelDir: o.modelDir,
   modelName: o.model, seed: o.seed, log: (line) => console.error(line),
@@ -60,7 +61,8 @@ writeFileSync(o.json, JSON.stringify({
   what: "real encrypted generate sessions of the committed model against miner processes with FHE worker threads, " +
     "libp2p on 127.0.0.1; per-address caps lifted (one host), every other limit at its default",
   date: started.toISOString(),
-  machine: { cores: cpus().length, loadavg_at_start: loadavg().map((x) => +x.toFixed(2)) },
+  machine: { cores: cpus().length, loadavg_at_start: loadAtStart.map((x) => +x.toFixed(2)),
+    loadavg_at_end: loadavg().map((x) => +x.toFixed(2)) },
   params: { levels: ints(o.levels), words: o.words, miners: o.miners, threads: o.threads, split: o.split, one_host: o.oneHost, seed: o.seed,
     model: `${o.modelDir}/${o.model}` },
   targets,
