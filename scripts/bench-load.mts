@@ -26,17 +26,18 @@ const program = new Command()
   .option("--model-dir <dir>", "model folder", "models")
   .option("--model <name>", "model base name", "brown-lm")
   .option("--seed <n>", "workload seed (prompts, samplers, miner choice)", (v) => Number.parseInt(v, 10), 1)
+  .option("--stagger-ms <n>", "delay between consecutive users' starts within a level", (v) => Number.parseInt(v, 10), 300)
   .option("--json <file>", "results", "bench/results/load.json")
   .option("--svg <file>", "plot of latency vs concurrency", "bench/results/load.svg")
   .parse();
 const o = program.opts<{ levels: string; words: number; miners: number; threads: number; split: boolean; oneHost: boolean;
-  modelDir: string; model: string; seed: number; json: string; svg: string }>();
+  modelDir: string; model: string; seed: number; staggerMs: number; json: string; svg: string }>();
 
 const started = new Date();
 const loadAtStart = loadavg();
 const rows = await runLoadBench({
   levels: ints(o.levels), words: o.words, miners: o.miners, threads: o.threads, split: o.split, oneHost: o.oneHost, modelDir: o.modelDir,
-  modelName: o.model, seed: o.seed, log: (line) => console.error(line),
+  modelName: o.model, seed: o.seed, staggerMs: o.staggerMs, log: (line) => console.error(line),
 }, loadavg);
 
 console.log(`\nbench:load — ${o.miners} miners × ${o.threads} FHE workers, sessions of ${o.words} words, ${cpus().length} cores`);
@@ -63,7 +64,7 @@ writeFileSync(o.json, JSON.stringify({
   date: started.toISOString(),
   machine: { cores: cpus().length, loadavg_at_start: loadAtStart.map((x) => +x.toFixed(2)),
     loadavg_at_end: loadavg().map((x) => +x.toFixed(2)) },
-  params: { levels: ints(o.levels), words: o.words, miners: o.miners, threads: o.threads, split: o.split, one_host: o.oneHost, seed: o.seed,
+  params: { levels: ints(o.levels), words: o.words, miners: o.miners, threads: o.threads, split: o.split, one_host: o.oneHost, seed: o.seed, stagger_ms: o.staggerMs,
     model: `${o.modelDir}/${o.model}` },
   targets,
   rows,

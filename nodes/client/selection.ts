@@ -8,8 +8,8 @@ import type { InferClient, HealthReport, MinerAddress } from "./transport.ts";
  *
  * "Power of d choices": `choices` candidates are drawn without replacement with probability ∝ incentive (so better
  * miners get more users, as their weights earned them), their health is asked in parallel, and the one with the
- * lowest cost (`minerCost`: the stated time to a result, discounted by incentive) is tried first; costs within 20%
- * of each other count as equal and keep the random draw order. Drawing a few at random instead of asking everyone,
+ * lowest cost (`minerCost`: the stated time to a result, discounted by incentive) is tried first; costs within a
+ * factor 1.5 of each other count as equal and keep the random draw order. Drawing a few at random instead of asking everyone,
  * and not splitting hairs between similar miners, keeps simultaneous users from all piling onto the one miner that
  * looked a little faster.
  * A miner whose health fails (unreachable, malformed: PROTOCOL_VIOLATION), serves another plan, or states a wait
@@ -66,8 +66,12 @@ export function minerCost(h: HealthReport, incentive: number): number {
   return (h.queue.expectedWaitMs + Math.max(1, h.queue.recentStepMs) * share) / (0.5 + 0.5 * clamp01(incentive));
 }
 
-/** Costs within this factor of each other are treated as equal (their random draw order stands). */
-export const COST_TOLERANCE = 1.2;
+/**
+ * Costs within this factor of each other are treated as equal (their random draw order stands): step times differ
+ * between miners for reasons a new session will not see (a lone user's split steps, a warm-up), and chasing a 30%
+ * difference sends every simultaneous user to the same miner.
+ */
+export const COST_TOLERANCE = 1.5;
 
 export async function chooseMiners(infer: InferClient, miners: readonly MinerAddress[], options: {
   planId?: string; policy?: Partial<SelectionPolicy>; random?: () => number; signal?: AbortSignal;

@@ -31,6 +31,8 @@ export interface LoadBenchOptions {
   modelDir: string;
   modelName: string;
   seed: number;
+  /** Delay between consecutive users' starts within a level. */
+  staggerMs: number;
   log?: (line: string) => void;
 }
 
@@ -135,7 +137,12 @@ export async function runLoadBench(o: LoadBenchOptions, loadavg: () => number[])
       const la0 = loadavg();
       log(`level ${users}: ${users} concurrent sessions × ${o.words} words (load ${la0.map((x) => x.toFixed(2)).join(" ")}) …`);
       const t0 = performance.now();
-      const outcomes = await Promise.all(sessions.map((s) => oneSession(model, addresses, s.prompt, o.words, s.seed, s.pick)));
+      // Users arrive `staggerMs` apart (then all run at once): arrivals in the same millisecond would all see the same
+      // idle miners, which no health-based choice can tell apart.
+      const outcomes = await Promise.all(sessions.map(async (s, u) => {
+        await new Promise((r) => setTimeout(r, u * o.staggerMs));
+        return oneSession(model, addresses, s.prompt, o.words, s.seed, s.pick);
+      }));
       const seconds = (performance.now() - t0) / 1000;
       const la1 = loadavg();
       const words = outcomes.flatMap((x) => x.words);
