@@ -54,6 +54,12 @@ export interface ProbeSessionOptions {
   transport?: TransportOptions;
   /** The users' client policy (miner choice, BUSY waits); default the users' defaults. */
   client?: ClientPolicy;
+  /**
+   * Whether a user could have gone to another miner (the Brain has more than one): then an unfit target (health
+   * failed, other plan, too long a stated wait) is not opened and scores as no work. With no alternative a user
+   * comes anyway, and so does the probe. Default true.
+   */
+  alternatives?: boolean;
   seed?: number;
   logger?: Logger;
 }
@@ -79,7 +85,7 @@ export async function probeSession(options: ProbeSessionOptions): Promise<Challe
       // A user asks health first and goes elsewhere from a miner whose health fails or states a wait it will not
       // accept: the probe asks the same and, where a user would not have come, does not come either — and the
       // miner did no work for it (every step unanswered). BUSY is met exactly as a user meets it (FailoverSession).
-      selection: { ...options.client?.selection, unfit: "drop" },
+      selection: { ...options.client?.selection, unfit: options.alternatives === false ? "last" : "drop" },
       ...(options.client?.busy !== undefined ? { busy: options.client.busy } : {}),
       onSelect: (choice) => {
         const h = choice.health.get(options.miner.peerId);

@@ -65,6 +65,8 @@ export interface ProbeRunContext {
 export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunContext): Promise<Map<number, ChallengeOutcome[]>> {
   const byMiner = new Map<number, ChallengeOutcome[]>();
   const t0 = performance.now();
+  // A user avoids an unfit miner only if there is another to go to; so does a probe.
+  const alternatives = new Set(plan.map((p) => p.miner.uid)).size > 1;
   const unanswered = (n: number): ChallengeOutcome[] =>
     Array.from({ length: n }, () => ({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 }));
   await Promise.all(plan.map(async (p) => {
@@ -75,7 +77,7 @@ export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunCont
       model: ctx.model, reference: ctx.reference, miner: { peerId: p.miner.peerId, multiaddrs: p.miner.multiaddrs,
         ...(p.miner.hotkey !== undefined ? { hotkey: p.miner.hotkey } : {}) },
       prompt: p.prompt, shape: p.shape, ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
-      ...(ctx.client !== undefined ? { client: ctx.client } : {}),
+      ...(ctx.client !== undefined ? { client: ctx.client } : {}), alternatives,
       ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
     });
     byMiner.get(p.miner.uid)!.push(...outcomes);
