@@ -100,6 +100,14 @@ export interface PoolStats {
 }
 
 interface PoolSession { sid: number; closed: boolean; lost: boolean }
+
+/** Every this many lone steps, the mode that has been slower lately is tried again (conditions change). */
+const EXPLORE_EVERY = 8;
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
 interface Job {
   session: PoolSession;
   inputs: Uint8Array[];
@@ -131,6 +139,12 @@ export class WorkerPoolEvaluator {
   private readonly canSplit: boolean;
   /** Sessions open in the pool (a split pays only while there are fewer sessions than workers). */
   private openCount = 0;
+  /**
+   * Recent wall times of lone steps, split and whole. A split needs two cores at once: on a machine whose other jobs
+   * leave one, it is slower than a whole step (measured: 443 vs 378 ms per word at load 5), so the pool keeps doing
+   * whichever of the two has been faster lately, trying the other every `EXPLORE_EVERY`-th lone step.
+   */
+  private readonly lone = { split: [] as number[], whole: [] as number[], steps: 0 };
 
   private constructor(started: Started[], private readonly modelBytes: Uint8Array, private readonly plan: PlanOptions,
     split: boolean) {
@@ -254,20 +268,39 @@ export class WorkerPoolEvaluator {
       if (idle.length === 0) { i++; continue; }
       this.queue.splice(i, 1);
       // Split only a lone user's step: with as many sessions as workers, the other users' next steps will want the
-      // second worker, and a split costs ≈ 20% more work in total (cores may also be shared with other processes).
-      if (this.canSplit && idle.length >= 2 && this.queue.length === 0 && this.openCount < this.workers.length) {
-        this.runSplit(job, idle[0]!, idle[1]!);
-      } else {
-        this.runWhole(job, idle[0]!);
-      }
+      // second worker, and a split costs ≈ 20% more work in total.
+      const lone = this.canSplit && idle.length >= 2 && this.queue.length === 0 && this.openCount < this.workers.length;
+      if (lone && this.splitPays()) this.runSplit(job, idle[0]!, idle[1]!);
+      else this.runWhole(job, idle[0]!, lone);
     }
   }
 
-  private runWhole(job: Job, pw: PoolWorker): void {
+  /**
+   * Whether this lone step should be split: the faster mode lately (a split must beat a whole step by 5%), the other
+   * one every EXPLORE_EVERY-th lone step; until both have 3 samples, split except every 4th.
+   */
+  private splitPays(): boolean {
+    const { split, whole } = this.lone;
+    const n = ++this.lone.steps;
+    if (split.length < 3 || whole.length < 3) return n % 4 !== 0;
+    const faster = median(split) < 0.95 * median(whole);
+    return n % EXPLORE_EVERY === 0 ? !faster : faster;
+  }
+
+  private static remember(list: number[], ms: number): void {
+    list.push(ms);
+    if (list.length > 8) list.shift();
+  }
+
+  private runWhole(job: Job, pw: PoolWorker, lone = false): void {
     pw.busy = true;
     this.wholeSteps++;
     const { sid } = job.session;
-    this.guard(pw, pw.call<Uint8Array[]>({ type: "eval", sid, inputs: job.inputs })).then(job.resolve, (e: Error) => {
+    const t0 = performance.now();
+    this.guard(pw, pw.call<Uint8Array[]>({ type: "eval", sid, inputs: job.inputs })).then((out) => {
+      if (lone) WorkerPoolEvaluator.remember(this.lone.whole, performance.now() - t0);
+      job.resolve(out);
+    }, (e: Error) => {
       if (e instanceof errors.WorkerLostError) this.lose(job.session);
       job.reject(e);
     }).finally(() => { pw.busy = false; this.dispatch(); });
@@ -293,7 +326,11 @@ export class WorkerPoolEvaluator {
     const abort = () => abortSplit(signal);
     a.catch(abort);
     b.catch(abort);
-    Promise.all([a, b]).then(([x, y]) => job.resolve([...x, ...y]), (e: Error) => {
+    const t0 = performance.now();
+    Promise.all([a, b]).then(([x, y]) => {
+      WorkerPoolEvaluator.remember(this.lone.split, performance.now() - t0);
+      job.resolve([...x, ...y]);
+    }, (e: Error) => {
       if (e instanceof errors.WorkerLostError) this.lose(job.session);
       job.reject(e);
     });
