@@ -28,7 +28,7 @@ program.command("miner").description("run a miner: serve encrypted inference for
   .option("--listen <multiaddr...>", "libp2p listen addresses (default: TCP for agents and /ws for browsers, on 127.0.0.1)")
   .option("--model-dir <dir>", "model folder (checked against the Brain's hashes)", "models")
   .option("--data-dir <dir>", "identity folder (keeps the peer id across restarts)")
-  .option("--threads <n>", "evaluation worker threads (0 = main thread)", intArg, 1)
+  .option("--threads <n>", "FHE evaluation worker threads (0 = main thread); with ≥ 2 a lone step is split over two", intArg, 2)
   .option("--faulty-rate <p>", "FOR DEMOS/TESTS ONLY: answer this fraction of steps wrongly", floatArg, 0)
   .option("--cheat-users", "FOR DEMOS/TESTS ONLY: answer honestly only sessions that look like validator probes")
   .action(async (o) => {

@@ -13,6 +13,7 @@ const BENCHES = [
   { name: "fhe-memory", script: "bench:fhe-memory", result: "bench/results/fhe-memory.json" },
   { name: "net", script: "bench:net", result: "bench/results/net.json" },
   { name: "probes", script: "bench:probes", result: "bench/results/probes.json" },
+  { name: "load", script: "bench:load", result: "bench/results/load.json" },
 ];
 
 const args = process.argv.slice(2);

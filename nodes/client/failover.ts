@@ -14,10 +14,16 @@ export interface FailoverEvent {
 export interface FailoverOptions {
   onFailover?: (event: FailoverEvent) => void;
   /**
-   * A BUSY miner is retried after its retryAfterMs hint (capped at 2 s) this many times per open and per step
-   * before we move on (default 2): moving costs a fresh key upload, waiting a quarter second usually does not.
+   * BUSY: the miner states when it expects room (`retryAfterMs`). A stated wait up to `maxBusyWaitMs` (default 10 s)
+   * is waited out and the same miner asked again (queueing there: moving costs a fresh key upload), as long as the
+   * waits of this open or step add up to at most `busyBudgetMs` (default 30 s); a longer stated wait, or one past
+   * the budget, moves on to the next miner like any failure. Users and validator probes share this rule, so a miner
+   * sees the same reaction to a BUSY from both.
    */
-  busyRetries?: number;
+  maxBusyWaitMs?: number;
+  busyBudgetMs?: number;
+  /** Called before each wait on a BUSY miner (counts, logs). */
+  onBusy?: (event: { miner: MinerAddress; waitMs: number; phase: "open" | "step" }) => void;
 }
 
 export interface FailoverStats {
@@ -31,6 +37,9 @@ export interface FailoverStats {
   bytesDown: number;
   roundTrips: number;
   steps: number;
+  /** BUSY replies waited out on the same miner, and the time spent waiting. */
+  busyWaits: number;
+  busyWaitMs: number;
 }
 
 /**
@@ -48,12 +57,14 @@ function isCallerError(err: unknown): boolean {
  * and when a step fails (error reply, timeout, reset, bad reply) it opens a session on the next miner and re-sends
  * the SAME step. The caller (the generate loop, a validator) keeps its own state and never sees the switch except
  * through `onFailover`. Two failures stay on the same miner: UNKNOWN_SESSION (expired keys: upload them again,
- * once per step) and BUSY (wait its retryAfterMs, `busyRetries` times); every other failure moves on. It never goes
- * back to a miner that failed.
+ * once per step) and BUSY with a short stated wait (waited out, see FailoverOptions); every other failure moves on.
+ * It never goes back to a miner that failed: when none is left the caller gets AllMinersFailedError listing every
+ * miner's code (BUSY included), never a silent timeout.
  */
 export class FailoverSession {
   readonly stats: FailoverStats = {
     failovers: 0, sessionsOpened: 0, openBytesUp: 0, openMs: 0, bytesUp: 0, bytesDown: 0, roundTrips: 0, steps: 0,
+    busyWaits: 0, busyWaitMs: 0,
   };
   readonly failures: { peerId: string; code: string; message: string }[] = [];
   private index = 0;
@@ -78,8 +89,27 @@ export class FailoverSession {
     return this.opening;
   }
 
+  /**
+   * Whether to wait out a BUSY (and how long), per the rule in FailoverOptions; `waited` is this request's total so
+   * far. Undefined: move on.
+   */
+  private busyWait(err: unknown, waited: number): number | undefined {
+    if (!(err instanceof RemoteError) || err.code !== "BUSY") return undefined;
+    const stated = Math.max(50, err.retryAfterMs ?? 250);
+    if (stated > (this.options.maxBusyWaitMs ?? 10_000)) return undefined;
+    if (waited + stated > (this.options.busyBudgetMs ?? 30_000)) return undefined;
+    return stated;
+  }
+
+  private async waitBusy(miner: MinerAddress, ms: number, phase: "open" | "step", signal?: AbortSignal): Promise<void> {
+    this.options.onBusy?.({ miner, waitMs: ms, phase });
+    this.stats.busyWaits += 1;
+    this.stats.busyWaitMs += ms;
+    await sleep(ms, signal);
+  }
+
   private async openNext(options: RequestOptions): Promise<RemoteSession> {
-    let busyRetries = this.options.busyRetries ?? 2;
+    let waited = 0;
     while (this.session === undefined) {
       const miner = this.miners[this.index];
       if (miner === undefined) throw new AllMinersFailedError(this.failures);
@@ -89,13 +119,14 @@ export class FailoverSession {
         this.stats.openBytesUp += this.session.stats.open.bytesUp;
         this.stats.openMs += this.session.stats.open.ms;
       } catch (err) {
-        // A BUSY open was refused at its header, before the keys were sent: waiting is cheaper than moving on.
-        if (err instanceof RemoteError && err.code === "BUSY" && busyRetries > 0) {
-          busyRetries -= 1;
-          await sleep(Math.min(2_000, err.retryAfterMs ?? 250), options.signal);
+        // A BUSY open was refused at its header, before the keys were sent: a short stated wait is waited out.
+        const wait = this.busyWait(err, waited);
+        if (wait !== undefined) {
+          waited += wait;
+          await this.waitBusy(miner, wait, "open", options.signal);
           continue;
         }
-        busyRetries = this.options.busyRetries ?? 2;
+        waited = 0;
         this.fail(miner, err, "open");
       }
     }
@@ -116,7 +147,7 @@ export class FailoverSession {
     inputs: readonly Uint8Array[], decode: (outputs: Uint8Array[]) => T, options: RequestOptions = {},
   ): Promise<StepResult & { miner: MinerAddress; value: T }> {
     let reopenedSameMiner = false;
-    let busyRetries = this.options.busyRetries ?? 2;
+    let waited = 0;
     for (;;) {
       const session = await this.open(options);
       try {
@@ -129,9 +160,10 @@ export class FailoverSession {
         return { ...result, miner: session.miner, value };
       } catch (err) {
         if (isCallerError(err)) throw err; // the session itself is fine; keep it
-        if (err instanceof RemoteError && err.code === "BUSY" && busyRetries > 0) {
-          busyRetries -= 1;
-          await sleep(Math.min(2_000, err.retryAfterMs ?? 250), options.signal);
+        const wait = this.busyWait(err, waited);
+        if (wait !== undefined) {
+          waited += wait;
+          await this.waitBusy(session.miner, wait, "step", options.signal);
           continue;
         }
         // Another concurrent step may already have replaced this session: then just use the new one.

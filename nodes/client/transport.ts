@@ -23,6 +23,8 @@ export interface MinerAddress {
    * HOTKEY_MISMATCH); always set it for miners read from chain state (`seatAddress`).
    */
   hotkey?: string;
+  /** The seat's incentive relative to the best seat's (0..1), if known: miner selection weighs it (selection.ts). */
+  incentive?: number;
 }
 
 /** The dial target of an on-chain miner seat, bound to the seat's hotkey. */

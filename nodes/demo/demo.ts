@@ -6,6 +6,7 @@ import { custom, type Address, type EIP1193Provider } from "viem";
 import { loadBrainModel, type BrainModel } from "../client/brain-model.ts";
 import { COMPRESSED_WORKLOAD, sampleSession } from "../client/workload.ts";
 import { generate, type GeneratedWord } from "../client/generate.ts";
+import type { ClientPolicy } from "../client/selection.ts";
 import { InferClient, seatAddress } from "../client/transport.ts";
 import { ChainClient } from "../chain/client.ts";
 import { parseDeployment, type DeploymentFile } from "../chain/deployment.ts";
@@ -17,6 +18,12 @@ import { ValidatorAgent } from "../validator/agent.ts";
 import { isCorrect, median } from "../validator/scoring.ts";
 
 const CBR = 10n ** 18n;
+
+/**
+ * One machine stands in for four miners, two validators and the users: queues are longer than a real miner's, so
+ * users and probes alike (one policy, as the protocol requires) accept longer stated waits than the defaults.
+ */
+const DEMO_CLIENT: ClientPolicy = { selection: { maxQueueWaitMs: 60_000 }, busy: { maxBusyWaitMs: 60_000, busyBudgetMs: 120_000 } };
 
 export interface DemoOptions {
   prompt: string;
@@ -127,7 +134,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
         threads: options.minerThreads, faultyRate: faulty ? options.faultyRate : 0, cheatUsers: cheat,
         // One machine stands in for four: requests queue rather than being refused BUSY (a real miner sizes this
         // to its own cores), so probes overlapping on 2 cores do not count as a miner's failure.
-        service: { maxInflight: 32 },
+        service: { maxInflight: 32, maxQueueWaitMs: DEMO_CLIENT.busy!.maxBusyWaitMs! },
         logger: log.child({ miner: k }),
       }));
       out(`   miner uid ${minerAgents[k]!.uid} ${minerAgents[k]!.peerId.slice(-10)}` +
@@ -141,6 +148,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       validatorAgents.push(await ValidatorAgent.start({
         chain: clientFor(addr), brainId, heldOut, modelDir: options.modelDir, dataDir: join(dataRoot, `validator-${k}`),
         challengesPerMiner: options.challengesPerMiner, workload: COMPRESSED_WORKLOAD, probeWindowMs: 15_000, random,
+        client: DEMO_CLIENT,
         logger: log.child({ validator: k }),
       }));
     }
@@ -153,7 +161,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     const miners = [...brain.miners].sort((a, b) => b.incentiveRaw - a.incentiveRaw || a.uid - b.uid)
       .map(seatAddress);
     const result = await generate({
-      model, infer: new InferClient(userNode), miners, prompt: options.prompt, words: options.words,
+      ...DEMO_CLIENT, model, infer: new InferClient(userNode), miners, prompt: options.prompt, words: options.words,
       seed: options.seed, temperature: 0.8, topK: 40,
       onWord: (w: GeneratedWord) => out(progressLine(w, options.words)),
     });
@@ -287,7 +295,8 @@ async function simulatedUsers(model: BrainModel, miners: readonly { uid: number;
       for (let k = 0; k < perMiner; k++) {
         const shape = sampleSession(COMPRESSED_WORKLOAD, random);
         // A probe session is exactly a user session plus the reference check, so the demo reuses it as the user.
-        const outcomes = await probeSession({ model, reference, miner: m, prompt: samplePrompt(heldOut, 4, random), shape });
+        const outcomes = await probeSession({ model, reference, miner: m, prompt: samplePrompt(heldOut, 4, random), shape,
+          client: DEMO_CLIENT });
         t.steps += outcomes.length;
         t.wrong += outcomes.filter((o) => !isCorrect(o)).length;
       }

@@ -73,3 +73,8 @@ export class WorkerLostError extends FheError {
 export class PlanDescriptorError extends FheError {
   constructor(message: string, options?: { cause?: unknown }) { super("FHE_PLAN_DESCRIPTOR", message, options); }
 }
+
+/** One half of a step split over two workers failed, vanished or took longer than the split channel allows. */
+export class SplitAbortedError extends FheError {
+  constructor(message: string) { super("FHE_SPLIT_ABORTED", message); }
+}

@@ -6,6 +6,7 @@ import type { CKKSEncoder } from "node-seal/implementation/ckks-encoder.js";
 import type { Evaluator } from "node-seal/implementation/evaluator.js";
 import { createLogger } from "../core/log.ts";
 import { CiphertextInvalidError, ClosedError, KeysInvalidError, PlanDescriptorError, ShapeError } from "./errors.ts";
+import type { SplitChannel, SplitRole } from "./split-channel.ts";
 import { compilePlan, planSummary, type CompiledPlan, type PlanDescriptor, type PlanOptions, type PlanSummary,
   type StageSchedule } from "./plan.ts";
 import { COMPR_ZSTD, guardedLoad, unwrapSeal, wrapSeal } from "./serialize.ts";
@@ -26,6 +27,8 @@ export interface SessionKeys {
 export interface EvalSession {
   /** Ciphertexts in (the plan's input layout), ciphertexts out (mod-switched to the last level, zstd). */
   evaluate(inputs: Uint8Array[]): Promise<Uint8Array[]>;
+  /** One half of a step split over two workers (only MinerEvaluator's sessions; see `runSplit`). */
+  evaluateSplit?(role: SplitRole, inputs: Uint8Array[], ch: SplitChannel): Uint8Array[];
   close(): void;
   readonly closed: boolean;
 }
@@ -39,6 +42,12 @@ export interface EvaluatorMemory {
 type LinearPts = {
   kind: "linear"; level: number; B: number; chained: boolean; horner: boolean; babies: number[];
   blocks: { giants: { g: number; terms: { j: number; pt: PlainText }[] }[] }[]; bias: PlainText[] | null;
+  /**
+   * The same diagonals for the split step's giant-first order (runSplit): per baby step j (descending), the terms
+   * Σ_g pt ⊙ rot(x, g·B) with each diagonal pre-rotated right by j instead of g·B. Only for the first stage of a
+   * splittable plan, and only when the evaluator was created to split.
+   */
+  byBaby?: { j: number; terms: { g: number; pt: PlainText }[] }[];
 };
 type SquarePts = { kind: "square"; level: number; shift: PlainText[] | null };
 type AffinePts = { kind: "affine"; level: number; scale: PlainText[] | null; shift: PlainText[] | null };
@@ -86,12 +95,17 @@ export class MinerEvaluator {
     this.memory = { plaintexts: count, plaintextBytes: bytes };
   }
 
-  /** Compiles the ONNX model and encodes its weights once. Throws typed FheErrors for unsupported models. */
-  static async create(modelBytes: Uint8Array, options: PlanOptions = {}): Promise<MinerEvaluator> {
+  /**
+   * Compiles the ONNX model and encodes its weights once. Throws typed FheErrors for unsupported models. With
+   * `split`, also encodes what `runSplit` needs (the first stage's diagonals in giant-first order) if the plan's shape
+   * allows a split.
+   */
+  static async create(modelBytes: Uint8Array, options: PlanOptions = {}, engine: { split?: boolean } = {}): Promise<MinerEvaluator> {
     const plan = compilePlan(modelBytes, options);
     const seal: PublicSeal = await loadSeal();
     const t0 = performance.now();
     const ev = new MinerEvaluator(seal, plan);
+    if (engine.split === true) ev.prepareSplit(plan.schedule[0]!);
     log().info({ planId: ev.planId, ...ev.planSummary, galoisSteps: ev.planSummary.galoisSteps.length,
       plaintextMiB: +(ev.memory.plaintextBytes / 2 ** 20).toFixed(1), encodeMs: Math.round(performance.now() - t0) },
     "FHE plan compiled");
@@ -137,6 +151,144 @@ export class MinerEvaluator {
 
   /** Number of sessions still open (their keys are in WASM memory). */
   get openSessions(): number { return this.sessions.size; }
+
+  /**
+   * Whether `runSplit` can run: "min" rotation keys (steps {1, B}), a first linear stage with one output block, then
+   * only blockwise stages (square, affine), then a last linear stage with ≥ 2 output blocks — the LM's shape.
+   */
+  get splittable(): boolean {
+    const st = this.stages;
+    const first = st[0];
+    const last = st[st.length - 1];
+    return this.descriptor.rotationKeys === "min" && st.length >= 2 && first?.kind === "linear" &&
+      first.blocks.length === 1 && first.horner && last?.kind === "linear" && last.blocks.length >= 2 &&
+      last.horner && st.slice(1, -1).every((x) => x.kind !== "linear");
+  }
+
+  /** Encodes the first stage's diagonals in giant-first order (byBaby); ≈ one more copy of that stage's plaintexts. */
+  private prepareSplit(schedule: StageSchedule): void {
+    if (!this.splittable || schedule.kind !== "linear") return;
+    const first = this.stages[0] as LinearPts;
+    if (first.byBaby !== undefined) return;
+    const S = this.fc.slots;
+    const q = this.fc.primeAt[first.level];
+    const byJ = new Map<number, { g: number; pt: PlainText }[]>();
+    const created: PlainText[] = [];
+    try {
+      for (const { g, terms } of schedule.blocks[0]!.giants) {
+        for (const { j, diag: pre } of terms) {
+          // The schedule's diagonal is pre-rotated right by g·B; giant-first wants it pre-rotated right by j.
+          const shift = ((j - g * first.B) % S + S) % S;
+          const v = new Float64Array(S);
+          for (let i = 0; i < S; i++) v[(i + shift) % S] = pre[i]!;
+          const out = this.seal.PlainText({ pool: this.pool });
+          created.push(out);
+          this.encoder.encode(v, q, out, this.pool);
+          if (first.level < this.fc.parmsIds.length - 1) this.evaluator.plainModSwitchTo(out, this.fc.parmsIds[first.level], out);
+          const list = byJ.get(j) ?? [];
+          list.push({ g, pt: out });
+          byJ.set(j, list);
+        }
+      }
+    } catch (err) {
+      created.forEach((pt) => pt.delete());
+      throw err;
+    }
+    first.byBaby = [...byJ.entries()].sort((a, b) => b[0] - a[0]).map(([j, terms]) => ({ j, terms }));
+  }
+
+  /**
+   * One half of a step split over two workers (worker-pool.ts), synchronous like `run`. Both halves load the input
+   * and rotate it by the giant steps (x_g = rot(x, g·B), the only work done twice). The first linear stage then runs
+   * giant-first: `help` computes each baby step's inner sum Σ_g diag ⊙ x_g (rescaled) and streams it, `lead` runs
+   * the Horner chain acc = rot(acc, 1) + inner_j over them, adds the bias, runs the blockwise middle stages and sends
+   * the result to `help`. Both then run the last linear stage (its baby rotations twice, once each) on their half of
+   * the output blocks: `lead` the first ⌈n/2⌉, `help` the rest. Same rotation steps and keys as `run`; the
+   * summation order of the first stage differs, so outputs agree with `run`'s within CKKS noise, not bit for bit.
+   */
+  runSplit(role: SplitRole, inputs: Uint8Array[], gk: GaloisKeys, rk: RelinKeys | null, ch: SplitChannel): Uint8Array[] {
+    if (this.disposed) throw new ClosedError("evaluator");
+    if (!this.splittable) throw new PlanDescriptorError("this plan's shape cannot be split over workers");
+    if (!Array.isArray(inputs) || inputs.length !== 1) {
+      throw new ShapeError(`plan takes 1 input ciphertext, got ${Array.isArray(inputs) ? inputs.length : "none"}`);
+    }
+    const first = this.stages[0] as LinearPts;
+    if (first.byBaby === undefined) throw new PlanDescriptorError("evaluator was not created to split steps");
+    const last = this.stages[this.stages.length - 1] as LinearPts;
+    const ev = this.evaluator;
+    const seal = this.seal;
+    const pool = this.pool;
+    const live: CipherText[] = [];
+    const own = (c: CipherText): CipherText => { live.push(c); return c; };
+    const save = (c: CipherText): Uint8Array => c.saveArray(seal.ComprModeType.none);
+    const load = (bytes: Uint8Array): CipherText => {
+      const c = own(seal.CipherText({ pool }));
+      c.loadArray(this.fc.context, bytes);
+      return c;
+    };
+    try {
+      const x = own(this.loadInput(inputs[0]!));
+      let h: CipherText;
+      const topG = Math.max(...first.byBaby!.flatMap((b) => b.terms.map((t) => t.g)));
+      if (role === "help") {
+        const giants = [x];
+        for (let g = 1; g <= topG; g++) {
+          const r = own(seal.CipherText({ pool }));
+          ev.rotateVector(giants[g - 1]!, first.B, gk, r, pool);
+          giants.push(r);
+        }
+        const tmp = own(seal.CipherText({ pool }));
+        for (const { terms } of first.byBaby!) {
+          const acc = seal.CipherText({ pool });
+          try {
+            ev.multiplyPlain(giants[terms[0]!.g]!, terms[0]!.pt, acc, pool);
+            for (let t = 1; t < terms.length; t++) {
+              ev.multiplyPlain(giants[terms[t]!.g]!, terms[t]!.pt, tmp, pool);
+              ev.add(acc, tmp, acc);
+            }
+            ev.rescaleToNext(acc, acc, pool);
+            ch.send(save(acc));
+          } finally {
+            acc.delete();
+          }
+        }
+        h = load(ch.receive());
+      } else {
+        let acc: CipherText | undefined;
+        let prev = first.byBaby![0]!.j;
+        for (const { j } of first.byBaby!) {
+          const inner = load(ch.receive());
+          if (acc === undefined) acc = inner;
+          else {
+            for (; prev > j; prev--) ev.rotateVector(acc, 1, gk, acc, pool);
+            ev.add(acc, inner, acc);
+          }
+          prev = j;
+        }
+        for (; prev > 0; prev--) ev.rotateVector(acc!, 1, gk, acc!, pool);
+        if (first.bias) ev.addPlain(acc!, alignScale(first.bias[0]!, acc!), acc!, pool);
+        let vec: CipherText[] = [acc!];
+        for (const st of this.stages.slice(1, -1)) {
+          const next = this.runStage(st, vec, gk, rk);
+          next.forEach(own);
+          vec = next;
+        }
+        h = vec[0]!;
+        ch.send(save(h));
+      }
+      const half = Math.ceil(last.blocks.length / 2);
+      const range: [number, number] = role === "lead" ? [0, half] : [half, last.blocks.length];
+      const outs = this.runLinear(last, h, gk, range);
+      outs.forEach(own);
+      const lowest = this.fc.parmsIds[0];
+      return outs.map((ct) => {
+        if (levelOf(ct) !== 0) ev.cipherModSwitchTo(ct, lowest, ct, pool);
+        return wrapSeal("ciphertext", ct.saveArray(seal.ComprModeType.zstd));
+      });
+    } finally {
+      live.forEach((c) => c.delete());
+    }
+  }
 
   /** Closes every session and frees the cached plaintexts. */
   dispose(): void {
@@ -217,7 +369,8 @@ export class MinerEvaluator {
     return this.runLinear(st, vec[0], gk);
   }
 
-  private runLinear(st: LinearPts, x: CipherText, gk: GaloisKeys): CipherText[] {
+  /** The linear stage on `x`, for output blocks [range[0], range[1]) (default all). */
+  private runLinear(st: LinearPts, x: CipherText, gk: GaloisKeys, range: [number, number] = [0, st.blocks.length]): CipherText[] {
     const ev = this.evaluator;
     const seal = this.seal;
     const pool = this.pool;
@@ -263,7 +416,7 @@ export class MinerEvaluator {
         if (early) ev.rescaleToNext(c, c, pool);
         return c;
       };
-      for (let b = 0; b < st.blocks.length; b++) {
+      for (let b = range[0]; b < range[1]; b++) {
         const giants = st.blocks[b].giants;
         let acc: CipherText;
         if (st.horner) {
@@ -363,6 +516,11 @@ class Session implements EvalSession {
     if (!this.gk) throw new ClosedError("session");
     return this.owner.run(inputs, this.gk, this.rk);
   }
+  /** This worker's half of a split step (MinerEvaluator.runSplit). */
+  evaluateSplit(role: SplitRole, inputs: Uint8Array[], ch: SplitChannel): Uint8Array[] {
+    if (!this.gk) throw new ClosedError("session");
+    return this.owner.runSplit(role, inputs, this.gk, this.rk, ch);
+  }
   close(): void {
     if (!this.gk) return;
     this.gk.delete();
@@ -376,6 +534,7 @@ class Session implements EvalSession {
 function forEachPt(st: StagePts, f: (pt: PlainText) => void): void {
   if (st.kind === "linear") {
     st.blocks.forEach((b) => b.giants.forEach((g) => g.terms.forEach((t) => f(t.pt))));
+    st.byBaby?.forEach((b) => b.terms.forEach((t) => f(t.pt)));
     st.bias?.forEach(f);
   } else if (st.kind === "square") st.shift?.forEach(f);
   else { st.scale?.forEach(f); st.shift?.forEach(f); }

@@ -1,12 +1,14 @@
 // Runs one MinerEvaluator inside a worker thread (see worker-pool.ts). Messages are plain objects; byte arrays are
 // transferred, not copied, on the way back.
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { MinerEvaluator, type EvalSession } from "./evaluator.ts";
 import type { PlanOptions } from "./plan.ts";
+import { splitChannel, type SplitRole } from "./split-channel.ts";
 
 type Request =
   | { type: "open"; id: number; sid: number; keys: { planId: string; galoisKeys: Uint8Array; relinKeys: Uint8Array } }
   | { type: "eval"; id: number; sid: number; inputs: Uint8Array[] }
+  | { type: "split"; id: number; sid: number; role: SplitRole; inputs: Uint8Array[]; port: MessagePort; signal: SharedArrayBuffer }
   | { type: "close"; id: number; sid: number }
   | { type: "dispose"; id: number };
 
@@ -19,7 +21,7 @@ const errorOf = (e: unknown) => ({
 });
 
 try {
-  const ev = await MinerEvaluator.create(data.modelBytes, data.plan);
+  const ev = await MinerEvaluator.create(data.modelBytes, data.plan, { split: true });
   const sessions = new Map<number, EvalSession>();
   port.on("message", async (m: Request) => {
     try {
@@ -31,6 +33,15 @@ try {
         if (!s) throw Object.assign(new Error("session is closed"), { name: "ClosedError", code: "FHE_CLOSED" });
         const out = await s.evaluate(m.inputs);
         port.postMessage({ id: m.id, ok: true, value: out }, out.map((b) => b.buffer as ArrayBuffer));
+      } else if (m.type === "split") {
+        try {
+          const s = sessions.get(m.sid);
+          if (!s?.evaluateSplit) throw Object.assign(new Error("session is closed"), { name: "ClosedError", code: "FHE_CLOSED" });
+          const out = s.evaluateSplit(m.role, m.inputs, splitChannel(m.port, m.signal, m.role));
+          port.postMessage({ id: m.id, ok: true, value: out }, out.map((b) => b.buffer as ArrayBuffer));
+        } finally {
+          m.port.close();
+        }
       } else if (m.type === "close") {
         sessions.get(m.sid)?.close();
         sessions.delete(m.sid);
@@ -43,7 +54,7 @@ try {
       port.postMessage({ id: m.id, ok: false, error: errorOf(e) });
     }
   });
-  port.postMessage({ type: "ready", descriptor: ev.descriptor, memory: ev.memory });
+  port.postMessage({ type: "ready", descriptor: ev.descriptor, memory: ev.memory, splittable: ev.splittable });
 } catch (e) {
   port.postMessage({ type: "init-error", error: errorOf(e) });
 }

@@ -1,15 +1,22 @@
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
 import * as errors from "./errors.ts";
 import type { EvalSession, EvaluatorMemory, SessionKeys } from "./evaluator.ts";
 import { planSummary, type PlanDescriptor, type PlanOptions, type PlanSummary } from "./plan.ts";
+import { abortSplit, SPLIT_SIGNAL_BYTES } from "./split-channel.ts";
 
 /**
- * Optional parallelism: the same miner surface as MinerEvaluator, but each evaluation runs in one of `threads`
- * worker threads (node-seal is single-threaded WASM; two cores → at most two evaluations at once). Every worker
- * holds its own copy of the encoded weights (≈ 96 MiB for the Brown LM) and the keys of the sessions pinned to it.
- * The main thread's event loop stays free while ciphertexts are computed.
+ * Parallelism: the same miner surface as MinerEvaluator, but evaluations run in `threads` worker threads (node-seal is
+ * single-threaded WASM; two cores → at most two evaluations at once). Every worker holds its own copy of the encoded
+ * weights (≈ 96 MiB for the Brown LM) and the keys of every open session, so one FIFO queue feeds whichever worker is
+ * free. When a step finds the queue empty, a second worker idle and fewer sessions open than workers, the two split
+ * it (`MinerEvaluator.runSplit`): a lone user on an idle miner gets both cores for one step. The main thread's event
+ * loop stays free throughout.
  */
-export interface WorkerPoolOptions { readonly threads?: number }
+export interface WorkerPoolOptions {
+  readonly threads?: number;
+  /** Split a step over two idle workers when nothing else waits (default true; only plans the split supports). */
+  readonly split?: boolean;
+}
 
 type Reply = { id: number; ok: boolean; value?: unknown; error?: { name: string; code?: string; message: string } };
 
@@ -27,7 +34,9 @@ function rebuildError(e: { name: string; code?: string; message: string }): Erro
 class PoolWorker {
   private next = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  sessions = 0;
+  /** Sessions whose keys are loaded in this worker. */
+  readonly sids = new Set<number>();
+  busy = false;
   dead = false;
   constructor(readonly worker: Worker, onDeath: (pw: PoolWorker) => void) {
     worker.on("message", (m: Reply) => {
@@ -47,17 +56,17 @@ class PoolWorker {
     worker.on("error", (err) => die(`FHE worker failed: ${err.message}`));
     worker.on("exit", (code) => die(`FHE worker exited (code ${code})`));
   }
-  call<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> {
+  call<T>(msg: Record<string, unknown>, transfer: (ArrayBuffer | MessagePort)[] = []): Promise<T> {
     if (this.dead) return Promise.reject(new errors.WorkerLostError("FHE worker is gone"));
     const id = this.next++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...msg, id }, transfer);
+      this.worker.postMessage({ ...msg, id }, transfer as never[]);
     });
   }
 }
 
-interface Started { w: Worker; descriptor: PlanDescriptor; memory: EvaluatorMemory }
+interface Started { w: Worker; descriptor: PlanDescriptor; memory: EvaluatorMemory; splittable: boolean }
 
 /** One worker compiled and ready (or the typed error its initialisation ended in). */
 function spawn(modelBytes: Uint8Array, plan: PlanOptions): Promise<Started> {
@@ -65,8 +74,12 @@ function spawn(modelBytes: Uint8Array, plan: PlanOptions): Promise<Started> {
   const entry = new URL("./worker-entry.ts", import.meta.url).href;
   const w = new Worker(boot, { workerData: { entry, modelBytes, plan } });
   return new Promise<Started>((resolve, reject) => {
-    const onMsg = (m: { type?: string; descriptor?: PlanDescriptor; memory?: EvaluatorMemory; error?: Reply["error"] }) => {
-      if (m.type === "ready") { w.off("message", onMsg); resolve({ w, descriptor: m.descriptor!, memory: m.memory! }); }
+    const onMsg = (m: { type?: string; descriptor?: PlanDescriptor; memory?: EvaluatorMemory; splittable?: boolean;
+      error?: Reply["error"] }) => {
+      if (m.type === "ready") {
+        w.off("message", onMsg);
+        resolve({ w, descriptor: m.descriptor!, memory: m.memory!, splittable: m.splittable === true });
+      }
       if (m.type === "init-error") { w.off("message", onMsg); void w.terminate(); reject(rebuildError(m.error!)); }
     };
     w.on("message", onMsg);
@@ -79,12 +92,35 @@ export interface PoolStats {
   readonly live: number;
   /** Workers started to replace dead or retired ones since creation. */
   readonly replaced: number;
+  /** Steps waiting for a worker. */
+  readonly queued: number;
+  /** Steps evaluated split over two workers / on one. */
+  readonly splitSteps: number;
+  readonly wholeSteps: number;
+}
+
+interface PoolSession { sid: number; closed: boolean; lost: boolean }
+
+/** Every this many lone steps, the mode that has been slower lately is tried again (conditions change). */
+const EXPLORE_EVERY = 8;
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+interface Job {
+  session: PoolSession;
+  inputs: Uint8Array[];
+  resolve: (out: Uint8Array[]) => void;
+  reject: (err: Error) => void;
 }
 
 /**
  * A worker that dies (a WASM abort, an exit) or fails with an untyped error (its heap may be corrupt) is retired
- * and replaced, so no request can take the pool down one worker at a time; the sessions pinned to it end with
- * WorkerLostError and their clients open new ones (the keys lived in that worker).
+ * and replaced, so no request can take the pool down one worker at a time; a session whose step was running there
+ * ends with WorkerLostError (its input may be what killed the worker: it is not retried elsewhere) and its client
+ * opens a new one. Other sessions carry on in the workers that hold their keys; a replacement holds only the keys
+ * of sessions opened after it started.
  */
 export class WorkerPoolEvaluator {
   readonly planId: string;
@@ -95,14 +131,28 @@ export class WorkerPoolEvaluator {
   private nextSid = 1;
   private disposed = false;
   private replaced = 0;
+  private splitSteps = 0;
+  private wholeSteps = 0;
   private readonly workers: PoolWorker[] = [];
   private readonly respawning = new Set<Promise<void>>();
+  private readonly queue: Job[] = [];
+  private readonly canSplit: boolean;
+  /** Sessions open in the pool (a split pays only while there are fewer sessions than workers). */
+  private openCount = 0;
+  /**
+   * Recent wall times of lone steps, split and whole. A split needs two cores at once: on a machine whose other jobs
+   * leave one, it is slower than a whole step (measured: 443 vs 378 ms per word at load 5), so the pool keeps doing
+   * whichever of the two has been faster lately, trying the other every `EXPLORE_EVERY`-th lone step.
+   */
+  private readonly lone = { split: [] as number[], whole: [] as number[], steps: 0 };
 
-  private constructor(started: Started[], private readonly modelBytes: Uint8Array, private readonly plan: PlanOptions) {
+  private constructor(started: Started[], private readonly modelBytes: Uint8Array, private readonly plan: PlanOptions,
+    split: boolean) {
     this.descriptor = started[0].descriptor;
     this.planId = this.descriptor.planId;
     this.planSummary = planSummary(this.descriptor);
     this.memory = started[0].memory;
+    this.canSplit = split && started[0].splittable;
     for (const s of started) this.workers.push(this.adopt(s.w));
   }
 
@@ -114,8 +164,15 @@ export class WorkerPoolEvaluator {
       for (const r of results) if (r.status === "fulfilled") await r.value.w.terminate();
       throw (failed as PromiseRejectedResult).reason;
     }
-    return new WorkerPoolEvaluator(results.map((r) => (r as PromiseFulfilledResult<Started>).value), modelBytes, plan);
+    return new WorkerPoolEvaluator(results.map((r) => (r as PromiseFulfilledResult<Started>).value), modelBytes, plan,
+      pool.split ?? true);
   }
+
+  /** Evaluations run at once: the miner service queues beyond this. */
+  get parallelism(): number { return this.workers.length; }
+
+  /** Whether an idle pool splits a step over two workers (the plan's shape allows it and it was not turned off). */
+  get splits(): boolean { return this.canSplit && this.workers.length >= 2; }
 
   private adopt(w: Worker): PoolWorker {
     return new PoolWorker(w, (dead) => this.replace(dead));
@@ -127,13 +184,16 @@ export class WorkerPoolEvaluator {
       if (this.disposed) { void s.w.terminate(); return; }
       this.workers[this.workers.indexOf(dead)] = this.adopt(s.w);
       this.replaced++;
+      this.dispatch();
     }, () => undefined /* the same model compiled before; a failure here leaves the slot dead (stats().live shows it) */);
     this.respawning.add(job);
     void job.finally(() => this.respawning.delete(job));
+    this.dispatch(); // queued steps of sessions whose keys only the dead worker held now fail
   }
 
   stats(): PoolStats {
-    return { threads: this.workers.length, live: this.workers.filter((w) => !w.dead).length, replaced: this.replaced };
+    return { threads: this.workers.length, live: this.workers.filter((w) => !w.dead).length, replaced: this.replaced,
+      queued: this.queue.length, splitSteps: this.splitSteps, wholeSteps: this.wholeSteps };
   }
 
   /** Resolves once no replacement is being started. */
@@ -141,36 +201,152 @@ export class WorkerPoolEvaluator {
     while (this.respawning.size > 0) await Promise.all([...this.respawning]);
   }
 
-  /** Pins the session to the live worker with the fewest sessions; keys are validated there (typed errors come back). */
+  /** Loads the keys in every live worker (validated there: typed errors come back); any worker may then run a step. */
   async openSession(keys: SessionKeys): Promise<EvalSession> {
     if (this.disposed) throw new errors.ClosedError("evaluator");
     let live = this.workers.filter((w) => !w.dead);
     if (live.length === 0) { await this.settled(); live = this.workers.filter((w) => !w.dead); }
     if (live.length === 0) throw new errors.WorkerLostError("no FHE worker is running");
-    const pw = live.reduce((a, b) => (b.sessions < a.sessions ? b : a));
     const sid = this.nextSid++;
-    pw.sessions++; // counted before the await, so concurrent opens spread over the workers
-    try {
-      await this.guard(pw, pw.call({ type: "open", sid, keys: { planId: keys.planId, galoisKeys: keys.galoisKeys, relinKeys: keys.relinKeys } }));
-    } catch (e) {
-      pw.sessions--;
-      throw e;
+    const msg = { type: "open", sid, keys: { planId: keys.planId, galoisKeys: keys.galoisKeys, relinKeys: keys.relinKeys } };
+    const loaded = await Promise.allSettled(live.map((pw) => this.guard(pw, pw.call(msg)).then(() => pw)));
+    const holders = loaded.filter((r): r is PromiseFulfilledResult<PoolWorker> => r.status === "fulfilled").map((r) => r.value);
+    const failure = loaded.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure !== undefined && (holders.length === 0 || failure.reason instanceof errors.FheError &&
+        !(failure.reason instanceof errors.WorkerLostError))) {
+      // Bad keys are bad everywhere; a worker lost while loading is fine if another one holds them.
+      for (const pw of holders) void pw.call({ type: "close", sid }).catch(() => undefined);
+      throw failure.reason;
     }
-    let closed = false;
-    const guard = this.guard.bind(this);
+    for (const pw of holders) pw.sids.add(sid);
+    this.openCount += 1;
+    const session: PoolSession = { sid, closed: false, lost: false };
+    const pool = this;
     return {
-      get closed() { return closed || pw.dead; },
-      async evaluate(inputs: Uint8Array[]): Promise<Uint8Array[]> {
-        if (closed) throw new errors.ClosedError("session");
-        return guard(pw, pw.call<Uint8Array[]>({ type: "eval", sid, inputs }));
+      get closed() { return session.closed || !pool.workers.some((w) => !w.dead && w.sids.has(sid)); },
+      evaluate(inputs: Uint8Array[]): Promise<Uint8Array[]> {
+        if (session.lost) return Promise.reject(new errors.WorkerLostError("this session's step was running in an FHE worker that died"));
+        if (session.closed) return Promise.reject(new errors.ClosedError("session"));
+        return new Promise<Uint8Array[]>((resolve, reject) => {
+          pool.queue.push({ session, inputs, resolve, reject });
+          // Steps arriving in the same tick are all queued before any is placed, so a burst is not split.
+          queueMicrotask(() => pool.dispatch());
+        });
       },
       close(): void {
-        if (closed) return;
-        closed = true;
-        pw.sessions--;
-        void pw.call({ type: "close", sid }).catch(() => undefined);
+        if (session.closed) return;
+        session.closed = true;
+        pool.openCount -= 1;
+        pool.forget(sid);
       },
     };
+  }
+
+  private forget(sid: number): void {
+    for (const pw of this.workers) {
+      if (pw.sids.delete(sid)) void pw.call({ type: "close", sid }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Starts queued steps on idle workers, oldest first. A step whose session no live worker holds fails at once
+   * (WorkerLostError); one whose holders are all busy waits. The last step in the queue takes two idle workers if
+   * the pool splits.
+   */
+  private dispatch(): void {
+    if (this.disposed) return;
+    for (let i = 0; i < this.queue.length;) {
+      const job = this.queue[i]!;
+      const holders = this.workers.filter((w) => !w.dead && w.sids.has(job.session.sid));
+      if (job.session.closed || holders.length === 0) {
+        this.queue.splice(i, 1);
+        job.reject(job.session.closed ? new errors.ClosedError("session")
+          : new errors.WorkerLostError("the FHE workers holding this session's keys are gone"));
+        continue;
+      }
+      const idle = holders.filter((w) => !w.busy);
+      if (idle.length === 0) { i++; continue; }
+      this.queue.splice(i, 1);
+      // Split only a lone user's step: with as many sessions as workers, the other users' next steps will want the
+      // second worker, and a split costs ≈ 20% more work in total.
+      const lone = this.canSplit && idle.length >= 2 && this.queue.length === 0 && this.openCount < this.workers.length;
+      if (lone && this.splitPays()) this.runSplit(job, idle[0]!, idle[1]!);
+      else this.runWhole(job, idle[0]!, lone);
+    }
+  }
+
+  /**
+   * Whether this lone step should be split: the faster mode lately (a split must beat a whole step by 5%), the other
+   * one every EXPLORE_EVERY-th lone step; until both have 3 samples, split except every 4th.
+   */
+  private splitPays(): boolean {
+    const { split, whole } = this.lone;
+    const n = ++this.lone.steps;
+    if (split.length < 3 || whole.length < 3) return n % 4 !== 0;
+    const faster = median(split) < 0.95 * median(whole);
+    return n % EXPLORE_EVERY === 0 ? !faster : faster;
+  }
+
+  private static remember(list: number[], ms: number): void {
+    list.push(ms);
+    if (list.length > 8) list.shift();
+  }
+
+  private runWhole(job: Job, pw: PoolWorker, lone = false): void {
+    pw.busy = true;
+    this.wholeSteps++;
+    const { sid } = job.session;
+    const t0 = performance.now();
+    this.guard(pw, pw.call<Uint8Array[]>({ type: "eval", sid, inputs: job.inputs })).then((out) => {
+      if (lone) WorkerPoolEvaluator.remember(this.lone.whole, performance.now() - t0);
+      job.resolve(out);
+    }, (e: Error) => {
+      if (e instanceof errors.WorkerLostError) this.lose(job.session);
+      job.reject(e);
+    }).finally(() => { pw.busy = false; this.dispatch(); });
+  }
+
+  /**
+   * Both workers get the input; `lead` and `help` exchange intermediate ciphertexts over a channel of their own
+   * (synchronously, inside their WASM loops) and each returns its share of the output blocks, concatenated here in
+   * block order. Same keys, same bytes on the wire; the outputs equal the unsplit ones within CKKS noise.
+   */
+  private runSplit(job: Job, lead: PoolWorker, help: PoolWorker): void {
+    lead.busy = true;
+    help.busy = true;
+    this.splitSteps++;
+    const { sid } = job.session;
+    const { port1, port2 } = new MessageChannel();
+    const signal = new SharedArrayBuffer(SPLIT_SIGNAL_BYTES);
+    const a = this.guard(lead, lead.call<Uint8Array[]>({ type: "split", role: "lead", sid, inputs: job.inputs, port: port1, signal },
+      [port1 as unknown as MessagePort]));
+    const b = this.guard(help, help.call<Uint8Array[]>({ type: "split", role: "help", sid, inputs: job.inputs, port: port2, signal },
+      [port2 as unknown as MessagePort]));
+    // A part that fails wakes its partner out of any wait (else it would sit until the channel's timeout).
+    const abort = () => abortSplit(signal);
+    a.catch(abort);
+    b.catch(abort);
+    const t0 = performance.now();
+    Promise.all([a, b]).then(([x, y]) => {
+      WorkerPoolEvaluator.remember(this.lone.split, performance.now() - t0);
+      job.resolve([...x, ...y]);
+    }, (e: Error) => {
+      if (e instanceof errors.WorkerLostError) this.lose(job.session);
+      job.reject(e);
+    });
+    // Each worker frees up when its own part ends (a failed partner makes the other time out of its wait).
+    for (const [pw, p] of [[lead, a], [help, b]] as const) {
+      void p.catch(() => undefined).finally(() => { pw.busy = false; this.dispatch(); });
+    }
+  }
+
+  /** A session whose step died with a worker is over: its input may be what killed it. */
+  private lose(session: PoolSession): void {
+    if (session.closed) return;
+    session.closed = true;
+    session.lost = true;
+    this.openCount -= 1;
+    this.forget(session.sid);
   }
 
   /** Typed errors pass through; anything else means the worker's state is suspect: retire it (it is replaced). */
@@ -187,6 +363,7 @@ export class WorkerPoolEvaluator {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    for (const job of this.queue.splice(0)) job.reject(new errors.ClosedError("evaluator"));
     await Promise.all(this.workers.map(async (pw) => {
       await pw.call({ type: "dispose" }).catch(() => undefined);
       await pw.worker.terminate();

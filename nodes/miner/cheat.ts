@@ -50,6 +50,7 @@ export class SelectiveCheater implements MinerEvaluator {
   constructor(private readonly inner: MinerEvaluator, private readonly detector: ProbeDetector) {}
 
   get planId(): string { return this.inner.planId; }
+  get parallelism(): number | undefined { return this.inner.parallelism; }
 
   async openSession(keys: SessionKeys, peer?: SessionPeer): Promise<EvalSession> {
     const honest = peer !== undefined && await this.detector.isValidator(peer);

@@ -46,6 +46,7 @@ export class FaultyEvaluator implements MinerEvaluator {
   }
 
   get planId(): string { return this.inner.planId; }
+  get parallelism(): number | undefined { return this.inner.parallelism; }
 
   async openSession(keys: SessionKeys): Promise<EvalSession> {
     const session = await this.inner.openSession(keys);

@@ -11,7 +11,7 @@ import { deadline } from "../net/deadline.ts";
 import { FrameReader, readMessage, writeMessage, type OutgoingHeader } from "../net/framing.ts";
 import {
   DEFAULT_LIMITS, HEALTH_PROTOCOL, HealthRequestHeader, Hotkey, INFER_PROTOCOL, InferRequestHeader, PROTOCOL_VERSION,
-  type InferRequestHeader as InferRequest, type WireLimits,
+  type HealthQueue, type InferRequestHeader as InferRequest, type WireLimits,
 } from "../net/messages.ts";
 import { SessionTable, type SessionRecord } from "./sessions.ts";
 
@@ -69,6 +69,20 @@ export interface MinerServiceOptions {
    * under a running evaluation.
    */
   evaluationTimeoutMs?: number;
+  /**
+   * Evaluations run at once (default: the evaluator's `parallelism`, else 1). Admitted requests beyond it wait in a
+   * FIFO here; health reports the queue and the expected wait it implies.
+   */
+  workers?: number;
+  /**
+   * A request whose expected wait (requests ahead / workers × recent step time) would exceed this is refused BUSY at
+   * its header, with `retryAfterMs` = when the miner expects room (default 5 s).
+   */
+  maxQueueWaitMs?: number;
+  /** Steps whose evaluation time health's median covers (default 32). */
+  recentStepWindow?: number;
+  /** Step time assumed before any step was measured (default 500 ms). */
+  stepMsHint?: number;
   /** Reported by health (default "cerberus-miner/0.1.0"). */
   software?: string;
   logger?: Logger;
@@ -109,6 +123,43 @@ export interface MinerLoad {
   maxSessions: number;
   inflight: number;
   maxInflight: number;
+}
+
+/** A FIFO of evaluations, `capacity` at a time: requests beyond the evaluator's workers wait here, in order. */
+class EvalGate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(readonly capacity: number) {}
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.capacity) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running += 1;
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next !== undefined) next(); // the slot passes on directly: no newcomer can overtake the queue
+      else this.running -= 1;
+    }
+  }
+}
+
+/** Durations of the last `size` steps; their median is the miner's stated step time. */
+class RecentSteps {
+  private readonly ms: number[] = [];
+  private next = 0;
+  constructor(private readonly size: number) {}
+  add(ms: number): void {
+    if (this.ms.length < this.size) this.ms.push(ms);
+    else this.ms[this.next] = ms;
+    this.next = (this.next + 1) % this.size;
+  }
+  get count(): number { return this.ms.length; }
+  median(): number {
+    if (this.ms.length === 0) return 0;
+    const s = [...this.ms].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  }
 }
 
 interface Reply { header: OutgoingHeader; parts: Uint8Array[] }
@@ -175,6 +226,11 @@ export class MinerService {
   private readonly idleTtlMs: number;
   private readonly software: string;
   readonly hotkey: string;
+  readonly workers: number;
+  private readonly maxQueueWaitMs: number;
+  private readonly stepMsHint: number;
+  private readonly gate: EvalGate;
+  private readonly recent: RecentSteps;
   private readonly inflightPeer = new Tally();
   private readonly inflightAddr = new Tally();
   private readonly pendingPeer = new Tally();
@@ -207,6 +263,11 @@ export class MinerService {
     this.streamIdleMs = options.streamIdleTimeoutMs ?? 30_000;
     this.idleTtlMs = options.sessionIdleTtlMs ?? 10 * 60_000;
     this.software = options.software ?? "cerberus-miner/0.1.0";
+    this.workers = Math.max(1, Math.floor(options.workers ?? options.evaluator.parallelism ?? 1));
+    this.maxQueueWaitMs = options.maxQueueWaitMs ?? 5_000;
+    this.stepMsHint = options.stepMsHint ?? 500;
+    this.gate = new EvalGate(this.workers);
+    this.recent = new RecentSteps(Math.max(1, options.recentStepWindow ?? 32));
     this.hotkey = options.hotkey.toLowerCase();
     if (!Hotkey.safeParse(this.hotkey).success) throw new CerberusError("BAD_HOTKEY", `not an EVM address: ${options.hotkey}`);
     this.sessions = new SessionTable({
@@ -222,6 +283,30 @@ export class MinerService {
       sessions: this.sessions.size, maxSessions: this.maxSessions, inflight: this.inflightPeer.total,
       maxInflight: this.maxInflight,
     };
+  }
+
+  /** The queue as health states it. */
+  get queue(): HealthQueue {
+    const depth = this.inflightPeer.total;
+    return {
+      depth, workers: this.workers, recentStepMs: Math.min(3_600_000, Math.round(this.recent.median())),
+      recentSteps: this.recent.count, expectedWaitMs: Math.min(3_600_000, Math.round(this.waitBehind(depth))),
+    };
+  }
+
+  /** Step time used for estimates: the recent median, or the hint before any step. */
+  private stepMs(): number {
+    return this.recent.count > 0 ? Math.max(1, this.recent.median()) : this.stepMsHint;
+  }
+
+  /** Expected wait of a request that finds `ahead` requests admitted: whole rounds of `workers` evaluations. */
+  private waitBehind(ahead: number): number {
+    return Math.floor(ahead / this.workers) * this.stepMs();
+  }
+
+  /** Time until `completions` admitted requests have finished (rounds of `workers`), at least 50 ms. */
+  private timeFor(completions: number): number {
+    return Math.max(50, Math.ceil(Math.max(1, completions) / this.workers) * this.stepMs());
   }
 
   async start(): Promise<void> {
@@ -416,13 +501,15 @@ export class MinerService {
     }
     // Refuse early what could not be evaluated now anyway (nothing is reserved for it).
     this.checkSlot(remote);
+    // Payloads still arriving finish at the sender's pace: about one step time is an honest guess.
+    const arriving = Math.min(this.stepMs(), 1_000);
     if (this.pendingPeer.get(peerId) >= this.maxPendingPerPeer) {
-      throw new BusyError(`at most ${this.maxPendingPerPeer} requests arriving per peer`);
+      throw new BusyError(`at most ${this.maxPendingPerPeer} requests arriving per peer`, arriving);
     }
     if (this.pendingAddr.get(address) >= this.maxPendingPerAddress) {
-      throw new BusyError(`at most ${this.maxPendingPerAddress} requests arriving per address`);
+      throw new BusyError(`at most ${this.maxPendingPerAddress} requests arriving per address`, arriving);
     }
-    if (this.pendingBytes.total + declared > this.maxPendingBytes) throw new BusyError("miner is receiving too much at once");
+    if (this.pendingBytes.total + declared > this.maxPendingBytes) throw new BusyError("miner is receiving too much at once", arriving);
     const releases = [this.pendingPeer.take(peerId), this.pendingAddr.take(address), this.pendingBytes.take("", declared)];
     if (h.type === "open") releases.push(this.pendingOpensPeer.take(peerId));
     return releases;
@@ -432,14 +519,26 @@ export class MinerService {
   private readonly pendingOpensPeer = new Tally();
   private pendingPeerOpens(peerId: string): number { return this.pendingOpensPeer.get(peerId); }
 
+  /**
+   * BUSY, with the wait the miner expects before it could take the request: for its own caps, the time until enough
+   * admitted requests have finished; for a per-peer or per-address cap, until the whole queue ahead has drained
+   * (the peer's own requests are somewhere in it).
+   */
   private checkSlot(remote: Remote): void {
+    const ahead = this.inflightPeer.total;
     if (this.inflightPeer.get(remote.peerId) >= this.maxInflightPerPeer) {
-      throw new BusyError(`at most ${this.maxInflightPerPeer} requests in flight per peer`);
+      throw new BusyError(`at most ${this.maxInflightPerPeer} requests in flight per peer`, this.timeFor(ahead));
     }
     if (this.inflightAddr.get(remote.address) >= this.maxInflightPerAddress) {
-      throw new BusyError(`at most ${this.maxInflightPerAddress} requests in flight per address`);
+      throw new BusyError(`at most ${this.maxInflightPerAddress} requests in flight per address`, this.timeFor(ahead));
     }
-    if (this.inflightPeer.total >= this.maxInflight) throw new BusyError("miner is at capacity");
+    if (ahead >= this.maxInflight || this.waitBehind(ahead) > this.maxQueueWaitMs) {
+      // Smallest number of completions after which a newcomer would be admitted on both counts.
+      const rounds = Math.floor(this.maxQueueWaitMs / this.stepMs()) + 1;
+      const k = Math.max(ahead - this.maxInflight + 1, ahead - rounds * this.workers + 1, 1);
+      throw new BusyError(`miner is at capacity: ${ahead} requests ahead, ~${Math.round(this.waitBehind(ahead))} ms of queue`,
+        this.timeFor(k));
+    }
   }
 
   /** An evaluation slot, taken once the whole request has arrived. */
@@ -457,7 +556,8 @@ export class MinerService {
         const peer: SessionPeer = { peerId, remoteAddr: remote.remoteAddr };
         let evalSession;
         try {
-          evalSession = await this.options.evaluator.openSession({ planId: h.planId, galoisKeys, relinKeys }, peer);
+          evalSession = await this.gate.run(() =>
+            this.options.evaluator.openSession({ planId: h.planId, galoisKeys, relinKeys }, peer));
         } catch (err) {
           throw asWireError(err, "BAD_KEYS", "session keys rejected");
         }
@@ -473,7 +573,12 @@ export class MinerService {
       case "step": {
         const rec = this.sessions.get(h.sessionId, peerId);
         if (rec === undefined) throw new UnknownSessionError("session expired while the step was arriving");
-        const outputs = await this.evaluate(rec, parts);
+        const outputs = await this.gate.run(async () => {
+          const t0 = performance.now();
+          const out = await this.evaluate(rec, parts);
+          this.recent.add(performance.now() - t0);
+          return out;
+        });
         return { header: { v, type: "result", sessionId: rec.id, seq: h.seq }, parts: outputs };
       }
       case "close": {
@@ -541,7 +646,7 @@ export class MinerService {
     return {
       v: PROTOCOL_VERSION, type: "health-report", planId: this.planId,
       protocols: [INFER_PROTOCOL, HEALTH_PROTOCOL], software: this.software,
-      uptimeMs: Math.max(0, Date.now() - this.startedAt), load: this.load,
+      uptimeMs: Math.max(0, Date.now() - this.startedAt), load: this.load, queue: this.queue,
     };
   }
 
@@ -550,7 +655,7 @@ export class MinerService {
     if (wire.code === "INTERNAL") this.log.error({ peerId, err }, "request failed");
     else this.log.debug({ peerId, code: wire.code, msg: wire.message }, "request refused");
     const header: OutgoingHeader = { v: PROTOCOL_VERSION, type: "error", code: wire.code, message: wire.message.slice(0, 512) };
-    if (wire.code === "BUSY") header.retryAfterMs = 250;
+    if (wire instanceof BusyError) header.retryAfterMs = wire.retryAfterMs;
     return { header, parts: [] };
   }
 }

@@ -60,8 +60,13 @@ export class UnknownSessionError extends ProtocolError {
 export class SessionLimitError extends ProtocolError {
   constructor(message: string) { super("SESSION_LIMIT", message); }
 }
+/** BUSY carries the miner's stated wait: when (in ms) it expects to have room for this request. */
 export class BusyError extends ProtocolError {
-  constructor(message: string) { super("BUSY", message); }
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number) {
+    super("BUSY", message);
+    this.retryAfterMs = Math.max(0, Math.ceil(retryAfterMs));
+  }
 }
 export class PlanMismatchError extends ProtocolError {
   constructor(message: string) { super("PLAN_MISMATCH", message); }

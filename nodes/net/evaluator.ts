@@ -21,6 +21,8 @@ export interface SessionPeer {
 export interface MinerEvaluator {
   /** sha256 hex (64 lowercase hex chars) of model bytes + plan options. */
   readonly planId: string;
+  /** Evaluations it runs at once (FHE worker threads); the miner service queues beyond it. Default 1. */
+  readonly parallelism?: number;
   /**
    * Loads and validates the keys; throws a CerberusError (e.g. code BAD_KEYS) if they are unusable. `peer` is
    * passed because a miner has it anyway; only the demo's selective cheater (miner/cheat.ts) looks at it.

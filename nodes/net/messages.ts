@@ -7,9 +7,11 @@ import { z } from "zod";
  */
 /**
  * 2: `opened` states the hotkey (EVM address) the miner serves, so a seat that registered someone else's peer id
- * is caught by the first reply (v1 had no way to tell). Strict schemas make any new field a version change.
+ * is caught by the first reply (v1 had no way to tell). 3: `health-report` carries `queue` (depth, workers, recent
+ * step latency, expected wait) and a BUSY `error` states its expected wait in `retryAfterMs`. Strict schemas make
+ * any new field a version change.
  */
-export const PROTOCOL_VERSION = 2 as const;
+export const PROTOCOL_VERSION = 3 as const;
 export const INFER_PROTOCOL = "/cerberus/infer/1.0.0";
 export const HEALTH_PROTOCOL = "/cerberus/health/1.0.0";
 
@@ -83,6 +85,23 @@ export const ErrorHeader = z.strictObject({
 export const InferReplyHeader = z.discriminatedUnion("type", [OpenedHeader, ResultHeader, ClosedHeader, ErrorHeader]);
 
 // ---- /cerberus/health/1.0.0
+/** Capped so that a lying miner cannot make a client do arithmetic on absurd numbers (an hour is "never"). */
+const Ms = z.number().int().min(0).max(3_600_000);
+/**
+ * The miner's queue as it states it (docs/PROTOCOL.md, "/cerberus/health/1.0.0"). Clients rank miners by it; a
+ * validator charges the stated wait and step time as latency (a claim cannot score better than the truth).
+ */
+export const HealthQueue = z.strictObject({
+  /** Requests (open/step) admitted and not yet answered: being evaluated or waiting for a worker. */
+  depth: Count,
+  /** Evaluations the miner runs at once (its FHE worker threads). */
+  workers: z.number().int().min(1).max(1024),
+  /** Median evaluation time of the last `recentSteps` steps (0 if none yet). */
+  recentStepMs: Ms,
+  recentSteps: z.number().int().min(0).max(1024),
+  /** What a step arriving now would wait before its evaluation starts. */
+  expectedWaitMs: Ms,
+});
 export const HealthRequestHeader = z.strictObject({ v: Version, type: z.literal("health"), parts: NoParts });
 export const HealthReportHeader = z.strictObject({
   v: Version, type: z.literal("health-report"),
@@ -91,6 +110,7 @@ export const HealthReportHeader = z.strictObject({
   software: z.string().max(64),
   uptimeMs: Count,
   load: z.strictObject({ sessions: Count, maxSessions: Count, inflight: Count, maxInflight: Count }),
+  queue: HealthQueue,
   parts: NoParts,
 });
 export const HealthReplyHeader = z.discriminatedUnion("type", [HealthReportHeader, ErrorHeader]);
@@ -107,6 +127,7 @@ export type InferReplyHeader = z.infer<typeof InferReplyHeader>;
 export type HealthRequestHeader = z.infer<typeof HealthRequestHeader>;
 export type HealthReportHeader = z.infer<typeof HealthReportHeader>;
 export type HealthReplyHeader = z.infer<typeof HealthReplyHeader>;
+export type HealthQueue = z.infer<typeof HealthQueue>;
 
 /** Payload cap and part-count cap of each message type; types without parts have cap 0. */
 export function payloadCap(type: string, limits: WireLimits): { maxBytes: number; maxParts: number } {

@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
 import { seatAddress, type TransportOptions } from "../client/transport.ts";
 import { USER_WORKLOAD, type WorkloadModel } from "../client/workload.ts";
+import type { ClientPolicy } from "../client/selection.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { ChainRevertError } from "../chain/errors.ts";
 import { CerberusError } from "../core/errors.ts";
@@ -38,6 +39,8 @@ export interface ValidatorAgentOptions {
   probeTailMs?: number;
   scoring?: ScoringRule;
   transport?: TransportOptions;
+  /** The users' client policy (miner choice, BUSY waits; default the users' defaults): probes must match users. */
+  client?: ClientPolicy;
   /** Block polling interval of both loops (default 500 ms). */
   pollMs?: number;
   /** Blocks before the end of an epoch by which scoring must be done so the commit lands (default max(2, tempo/10)). */
@@ -133,6 +136,7 @@ export class ValidatorAgent {
     this.log.info({ epoch: epoch?.toString(), probes: plan.length, windowMs: Math.round(windowMs) }, "probing miners");
     const outcomes = await runProbes(plan, {
       model: this.model, reference: this.reference, signal: this.probing.signal, logger: this.log,
+      ...(this.options.client !== undefined ? { client: this.options.client } : {}),
       ...(this.options.transport !== undefined ? { transport: this.options.transport } : {}),
     });
     const scores: MinerScore[] = [];

@@ -2,8 +2,9 @@ import * as ort from "onnxruntime-node";
 import { CerberusError } from "../core/errors.ts";
 import type { BrainModel } from "../client/brain-model.ts";
 import { generate, type GeneratedStep } from "../client/generate.ts";
-import { InferClient, type MinerAddress, type TransportOptions } from "../client/transport.ts";
+import { InferClient, type HealthReport, type MinerAddress, type TransportOptions } from "../client/transport.ts";
 import type { SessionShape } from "../client/workload.ts";
+import type { ClientPolicy } from "../client/selection.ts";
 import type { Logger } from "../core/log.ts";
 import { AllMinersFailedError } from "../net/errors.ts";
 import { createCerberusNode } from "../net/node.ts";
@@ -51,6 +52,14 @@ export interface ProbeSessionOptions {
   /** Words to generate and pauses before each, drawn from the user workload model (workload.ts). */
   shape: SessionShape;
   transport?: TransportOptions;
+  /** The users' client policy (miner choice, BUSY waits); default the users' defaults. */
+  client?: ClientPolicy;
+  /**
+   * Whether a user could have gone to another miner (the Brain has more than one): then an unfit target (health
+   * failed, other plan, too long a stated wait) is not opened and scores as no work. With no alternative a user
+   * comes anyway, and so does the probe. Default true.
+   */
+  alternatives?: boolean;
   seed?: number;
   logger?: Logger;
 }
@@ -67,11 +76,23 @@ export async function probeSession(options: ProbeSessionOptions): Promise<Challe
   const { model, reference, shape } = options;
   const node = await createCerberusNode({ listen: [] });
   const steps: GeneratedStep[] = [];
+  let claim: HealthReport | undefined;
   try {
     await generate({
       model, infer: new InferClient(node, options.transport), miners: [options.miner], prompt: options.prompt,
       words: shape.words, thinkMs: shape.thinkMs,
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      // A user asks health first and goes elsewhere from a miner whose health fails or states a wait it will not
+      // accept: the probe asks the same and, where a user would not have come, does not come either — and the
+      // miner did no work for it (every step unanswered). BUSY is met exactly as a user meets it (FailoverSession).
+      selection: { ...options.client?.selection, unfit: options.alternatives === false ? "last" : "drop" },
+      ...(options.client?.busy !== undefined ? { busy: options.client.busy } : {}),
+      onSelect: (choice) => {
+        const h = choice.health.get(options.miner.peerId);
+        if (h !== undefined && !(h instanceof CerberusError)) claim = h;
+        const why = choice.unfit.get(options.miner.peerId);
+        if (why !== undefined) options.logger?.info({ miner: options.miner.peerId, why }, "probe: a user would not choose this miner");
+      },
       onStep: (s) => { steps.push(s); },
     }).catch((err: unknown) => {
       // A miner that errors, times out, drops the session or sends undecryptable bytes fails the step in flight
@@ -86,10 +107,22 @@ export async function probeSession(options: ProbeSessionOptions): Promise<Challe
   }
   const outcomes: ChallengeOutcome[] = [];
   for (const s of steps) {
-    outcomes.push(compare(s.logits, await reference.logits(s.input), model.client.vocab.size, s.ms));
+    if (s.miner !== options.miner.peerId) continue; // another miner's answer is no work of this one
+    outcomes.push(compare(s.logits, await reference.logits(s.input), model.client.vocab.size, chargedMs(s, claim)));
   }
   while (outcomes.length < shape.words) outcomes.push({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 });
   return outcomes;
+}
+
+/**
+ * The latency a step is scored at: what was measured, or what the miner's health claimed if that is worse (the
+ * stated wait and step time for the first step, the stated step time after). Claiming a long queue to keep users
+ * away therefore costs a miner the latency it claimed; claiming an empty one gains nothing over the measurement.
+ */
+export function chargedMs(step: { index: number; ms: number }, claim: HealthReport | undefined): number {
+  if (claim === undefined) return step.ms;
+  const claimed = claim.queue.recentStepMs + (step.index === 0 ? claim.queue.expectedWaitMs : 0);
+  return Math.max(step.ms, claimed);
 }
 
 export function compare(got: Float32Array, expected: Float32Array, vocab: number, ms: number): ChallengeOutcome {

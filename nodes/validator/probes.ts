@@ -1,4 +1,5 @@
 import type { BrainModel } from "../client/brain-model.ts";
+import type { ClientPolicy } from "../client/selection.ts";
 import type { MinerAddress, TransportOptions } from "../client/transport.ts";
 import { sampleArrivals, sampleSession, validateWorkload, type SessionShape, type WorkloadModel } from "../client/workload.ts";
 import { CerberusError } from "../core/errors.ts";
@@ -50,6 +51,8 @@ export interface ProbeRunContext {
   model: BrainModel;
   reference: PlaintextReference;
   transport?: TransportOptions;
+  /** The users' client policy (selection.ts): probes wait and choose exactly as users do. */
+  client?: ClientPolicy;
   signal?: AbortSignal;
   logger?: Logger;
 }
@@ -62,6 +65,8 @@ export interface ProbeRunContext {
 export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunContext): Promise<Map<number, ChallengeOutcome[]>> {
   const byMiner = new Map<number, ChallengeOutcome[]>();
   const t0 = performance.now();
+  // A user avoids an unfit miner only if there is another to go to; so does a probe.
+  const alternatives = new Set(plan.map((p) => p.miner.uid)).size > 1;
   const unanswered = (n: number): ChallengeOutcome[] =>
     Array.from({ length: n }, () => ({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 }));
   await Promise.all(plan.map(async (p) => {
@@ -72,6 +77,7 @@ export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunCont
       model: ctx.model, reference: ctx.reference, miner: { peerId: p.miner.peerId, multiaddrs: p.miner.multiaddrs,
         ...(p.miner.hotkey !== undefined ? { hotkey: p.miner.hotkey } : {}) },
       prompt: p.prompt, shape: p.shape, ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
+      ...(ctx.client !== undefined ? { client: ctx.client } : {}), alternatives,
       ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
     });
     byMiner.get(p.miner.uid)!.push(...outcomes);

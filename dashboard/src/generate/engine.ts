@@ -8,6 +8,7 @@ import SEAL from "node-seal/throws_wasm_web_es.js";
 import { assembleBrainModel, type BrainModel } from "../../../nodes/client/brain-model-core.ts";
 import { generate, type GeneratedWord, type GenerateResult } from "../../../nodes/client/generate.ts";
 import type { FailoverEvent } from "../../../nodes/client/failover.ts";
+import type { MinerChoice } from "../../../nodes/client/selection.ts";
 import { InferClient, type MinerAddress } from "../../../nodes/client/transport.ts";
 import type { SEALLibrary } from "../../../nodes/fhe/seal.ts";
 import { parseClientModel } from "../../../nodes/model/client-model.ts";
@@ -65,6 +66,8 @@ export interface RunOptions {
   onKeys?: (keys: { keyBytes: number; setupMs: number; keygenMs: number }) => void;
   onWord?: (word: GeneratedWord) => void;
   onFailover?: (event: FailoverEvent) => void;
+  /** The miner choice before the session opens (health asked, unfit miners and why). */
+  onSelect?: (choice: MinerChoice) => void;
 }
 
 export async function run(o: RunOptions): Promise<GenerateResult & { sealLoadMs: number }> {
@@ -83,6 +86,7 @@ export async function run(o: RunOptions): Promise<GenerateResult & { sealLoadMs:
       ...(o.onKeys !== undefined ? { onKeys: o.onKeys } : {}),
       ...(o.onWord !== undefined ? { onWord: o.onWord } : {}),
       ...(o.onFailover !== undefined ? { onFailover: o.onFailover } : {}),
+      ...(o.onSelect !== undefined ? { onSelect: o.onSelect } : {}),
     });
     return { ...result, sealLoadMs };
   } finally {

@@ -104,6 +104,13 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
             `${steady.length > 0 ? `${ms(median(steady))}/word · ` : ""}↑ ${kb(w.bytesUp)} ↓ ${kb(w.bytesDown)} per word · ` +
             `${keyInfo} · miner ${short(w.miner)}`);
         },
+        onSelect: (choice) => {
+          // Miners whose health failed, or that state another plan or too long a wait, are tried last (if at all).
+          for (const [peerId, why] of choice.unfit) {
+            const code = /[A-Z_]{4,}/.exec(why)?.[0] ?? "UNFIT";
+            failovers.append(h("li", { "data-unfit": code }, `miner ${short(peerId)} skipped at selection: ${why}`));
+          }
+        },
         onFailover: (e) => {
           failovers.append(h("li", { "data-failover": e.error.code },
             `miner ${short(e.from.peerId)} failed during ${e.phase} (${e.error.code}: ${e.error.message.slice(0, 200)}) → ` +

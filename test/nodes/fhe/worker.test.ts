@@ -36,7 +36,7 @@ test("worker pool: a worker that dies is replaced; its sessions end with WorkerL
   try {
     const clients = await Promise.all([FheClient.create(pool.descriptor), FheClient.create(pool.descriptor)]);
     const [a, b] = await Promise.all(clients.map((c) => pool.openSession(c.keygen())));
-    assert.deepEqual(pool.stats(), { threads: 2, live: 2, replaced: 0 });
+    assert.deepEqual(liveCounts(pool.stats()), { threads: 2, live: 2, replaced: 0 });
     // Kill the worker that holds session a (sessions go to the least-loaded worker: a → 0, b → 1), mid-evaluation.
     const workers = (pool as unknown as { workers: { worker: Worker }[] }).workers;
     const inFlight = a.evaluate(clients[0].encryptInput(randomInput(16, 3)));
@@ -47,7 +47,7 @@ test("worker pool: a worker that dies is replaced; its sessions end with WorkerL
     const x = randomInput(16, 4);
     assert.ok(relMaxError(clients[1].decryptOutput(await b.evaluate(clients[1].encryptInput(x))), await ref.run(x)) <= 1e-3);
     await pool.settled();
-    assert.deepEqual(pool.stats(), { threads: 2, live: 2, replaced: 1 });
+    assert.deepEqual(liveCounts(pool.stats()), { threads: 2, live: 2, replaced: 1 });
     // The replacement serves new sessions.
     const c = await pool.openSession(clients[0].keygen());
     const again = await pool.openSession(clients[0].keygen());
@@ -62,3 +62,8 @@ test("worker pool: a worker that dies is replaced; its sessions end with WorkerL
     await pool.dispose();
   }
 });
+
+/** The worker counts of PoolStats (the queue and split counters are checked where they matter). */
+function liveCounts(s: { threads: number; live: number; replaced: number }) {
+  return { threads: s.threads, live: s.live, replaced: s.replaced };
+}

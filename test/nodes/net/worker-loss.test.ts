@@ -44,7 +44,12 @@ describe("a miner whose FHE worker thread dies", () => {
     const again = await client.openSession(miner.address, fhe.keygen());
     const after = fhe.decryptOutput((await again.step(fhe.encryptInput(x))).outputs);
     for (let i = 0; i < before.length; i++) assert.ok(Math.abs(after[i]! - before[i]!) < 1e-3, `output ${i}`);
-    assert.deepEqual(pool.stats(), { threads: 1, live: 1, replaced: 1 });
+    assert.deepEqual(liveCounts(pool.stats()), { threads: 1, live: 1, replaced: 1 });
     await again.close();
   });
 });
+
+/** The worker counts of PoolStats (the queue and split counters are checked where they matter). */
+function liveCounts(s: { threads: number; live: number; replaced: number }) {
+  return { threads: s.threads, live: s.live, replaced: s.replaced };
+}

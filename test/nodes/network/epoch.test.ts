@@ -71,6 +71,8 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     const result = await generate({
       model, infer: new InferClient(userNode, { stepTimeoutMs: 10_000 }), miners: [addressOf(honestA), addressOf(honestB)],
       prompt: "the jury said", words: 6, seed: 3,
+      // Selection draws miners at random; this draw takes A then B (both idle, so their order stands): start on A.
+      random: () => 0,
       onWord: (w) => {
         words.push(w.word);
         if (w.index === 1) void honestA.stop();

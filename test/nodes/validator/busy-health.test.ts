@@ -1,0 +1,166 @@
+import "../../../nodes/core/polyfills.ts";
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadBrainModel, type BrainModel } from "../../../nodes/client/brain-model.ts";
+import { generate } from "../../../nodes/client/generate.ts";
+import { chooseMiners } from "../../../nodes/client/selection.ts";
+import { InferClient, type MinerAddress } from "../../../nodes/client/transport.ts";
+import { createLogger } from "../../../nodes/core/log.ts";
+import { MinerEvaluator } from "../../../nodes/fhe/index.ts";
+import { MinerService, type RequestEvent } from "../../../nodes/miner/service.ts";
+import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
+import { createRng } from "../../../nodes/model/prng.ts";
+import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
+import { BusyError } from "../../../nodes/net/errors.ts";
+import type { EvalSession, MinerEvaluator as NetEvaluator, SessionKeys } from "../../../nodes/net/evaluator.ts";
+import type { HealthQueue } from "../../../nodes/net/messages.ts";
+import { createCerberusNode, type CerberusNode } from "../../../nodes/net/node.ts";
+import { chargedMs, PlaintextReference, probeSession } from "../../../nodes/validator/challenge.ts";
+import { scoreMiner, toWeights } from "../../../nodes/validator/scoring.ts";
+
+/**
+ * Issue 14, from the attacker's side: BUSY and health are new things a miner says, so each gets its cheapest lie.
+ * Probes run the validator's real path (probeSession → generate → FailoverSession, scored by scoreMiner/toWeights)
+ * against real miners (MinerService, node-seal, libp2p on 127.0.0.1) serving a tiny LM of the shipped format.
+ */
+const log = createLogger("test", "silent");
+const HOTKEY = "0x00000000000000000000000000000000000b0b01";
+
+/** Answers BUSY to every step (or only to the first `firstN` of each session), stating `waitMs`. */
+class BusyEvaluator implements NetEvaluator {
+  constructor(private readonly inner: NetEvaluator, private readonly waitMs: number, private readonly firstN = Infinity) {}
+  get planId(): string { return this.inner.planId; }
+  async openSession(keys: SessionKeys): Promise<EvalSession> {
+    const s = await this.inner.openSession(keys);
+    let refused = 0;
+    return {
+      evaluate: async (inputs) => {
+        if (refused < this.firstN) { refused += 1; throw new BusyError("busy (attacker)", this.waitMs); }
+        return s.evaluate(inputs);
+      },
+      close: () => s.close(),
+    };
+  }
+}
+
+/** An honest evaluator behind a health report that lies about the queue. */
+class LyingService extends MinerService {
+  claim: Partial<HealthQueue> = {};
+  override get queue(): HealthQueue { return { ...super.queue, ...this.claim }; }
+}
+
+describe("BUSY and health lies earn nothing (validator scoring)", () => {
+  let dir: string;
+  let model: BrainModel;
+  let reference: PlaintextReference;
+  let ev: MinerEvaluator;
+  const stops: (() => Promise<unknown>)[] = [];
+  const shape = { words: 3, thinkMs: [0, 0, 0] };
+
+  const serve = async (evaluator: NetEvaluator, Service: typeof MinerService = MinerService) => {
+    const node: CerberusNode = await createCerberusNode();
+    const events: RequestEvent[] = [];
+    const service = new Service(node, { evaluator, hotkey: HOTKEY, logger: log, onRequest: (e) => events.push(e) });
+    await service.start();
+    stops.push(async () => { await service.stop(); await node.stop(); });
+    const address: MinerAddress = { peerId: node.peerId.toString(), multiaddrs: node.getMultiaddrs().map((m) => m.decapsulateCode(421).toString()) };
+    return { service, address, events };
+  };
+  const probe = (miner: MinerAddress, seed: number) =>
+    probeSession({ model, reference, miner, prompt: "the jury said that", shape, seed, logger: log });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "cerberus-busy-"));
+    const { vocab } = loadBrownSplits();
+    writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
+    model = loadBrainModel({ dir, name: "tiny-lm" });
+    reference = await PlaintextReference.create(model);
+    ev = await MinerEvaluator.create(model.onnxBytes, model.planOptions);
+  });
+  after(async () => {
+    for (const s of stops.reverse()) await s();
+    ev.dispose();
+    await reference.release();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a miner that answers BUSY to everything scores as no work: every probe step unanswered, no weight", async () => {
+    const honest = await serve(ev);
+    const busy = await serve(new BusyEvaluator(ev, 60_000));
+    const good = await probe(honest.address, 1);
+    const t0 = performance.now();
+    const refused = await probe(busy.address, 2);
+    assert.ok(performance.now() - t0 < 5_000, "a long stated wait ends the probe at once (as it ends a user's stay)");
+    assert.equal(refused.length, shape.words, "every planned step is scored, none excluded");
+    assert.ok(refused.every((o) => !o.answered));
+    const scores = [scoreMiner(1, good), scoreMiner(2, refused)];
+    assert.equal(scores[1]!.score, 0);
+    assert.ok(scores[0]!.score > 0.7, JSON.stringify(scores[0]));
+    assert.deepEqual(toWeights(scores).uids, [1], "the BUSY miner gets no weight, so no incentive");
+  });
+
+  test("users and probes react to a BUSY alike (same requests, same pause), so BUSY cannot sort probes from users", async () => {
+    // BUSY on the first step of every session with a short stated wait, then honest: a cheater hoping only probes
+    // come back would serve both, since both wait the stated 300 ms and retry.
+    const m = await serve(new BusyEvaluator(ev, 300, 1));
+    const userNode = await createCerberusNode({ listen: [] });
+    stops.push(async () => { await userNode.stop(); });
+    await generate({ model, infer: new InferClient(userNode), miners: [m.address], prompt: "the jury said that", words: 3, seed: 5 });
+    const probeOutcomes = await probe(m.address, 6);
+    assert.ok(probeOutcomes.every((o) => o.answered && o.top1Match), JSON.stringify(probeOutcomes));
+    const bySession = new Map<string, RequestEvent[]>();
+    for (const e of m.events) {
+      if (e.sessionId === undefined) continue;
+      bySession.set(e.sessionId, [...(bySession.get(e.sessionId) ?? []), e]);
+    }
+    const patterns = [...bySession.values()].map((es) => es.map((e) => `${(e.header as { type?: string })?.type}:${e.outcome}`).join(" "));
+    assert.equal(patterns.length, 2);
+    assert.equal(patterns[0], patterns[1], "the user's and the probe's sessions look the same to the miner");
+    assert.equal(patterns[0], "open:opened step:BUSY step:result step:result step:result close:closed");
+    for (const es of bySession.values()) {
+      const steps = es.filter((e) => (e.header as { type?: string })?.type === "step");
+      assert.ok(steps[1]!.receivedAt! - steps[0]!.receivedAt! >= 300, "both waited the stated wait before asking again");
+    }
+  });
+
+  test("claiming a huge queue to keep users away: users avoid the miner, and so do probes (no work, score 0)", async () => {
+    const liar = await serve(ev, LyingService);
+    (liar.service as LyingService).claim = { depth: 500, expectedWaitMs: 600_000 };
+    const honest = await serve(ev);
+    const user = new InferClient(await createCerberusNode({ listen: [] }).then((n) => { stops.push(async () => { await n.stop(); }); return n; }));
+    const choice = await chooseMiners(user, [liar.address, honest.address], { planId: model.descriptor.planId, random: createRng(3).next });
+    assert.equal(choice.order[0]!.peerId, honest.address.peerId, "the user goes to the honest miner");
+    const outcomes = await probe(liar.address, 7);
+    assert.ok(outcomes.length === shape.words && outcomes.every((o) => !o.answered));
+    assert.equal(scoreMiner(3, outcomes).score, 0);
+    assert.equal(liar.events.filter((e) => (e.header as { type?: string })?.type === "open").length, 0,
+      "the probe never opened, exactly as a user would not");
+  });
+
+  test("claiming a long (but acceptable) queue is charged as latency: the liar scores below an honest miner", async () => {
+    const liar = await serve(ev, LyingService);
+    (liar.service as LyingService).claim = { expectedWaitMs: 6_000, recentStepMs: 4_000 };
+    const honest = await serve(ev);
+    const a = await probe(honest.address, 8);
+    const b = await probe(liar.address, 9);
+    const honestScore = scoreMiner(1, a);
+    const liarScore = scoreMiner(2, b);
+    // Without the charge (scored on measured latency alone) the liar did the same work at the same speed as the
+    // honest miner and scored the same while users stayed away; now its claim is its latency.
+    assert.ok(b[0]!.ms >= 10_000 && b[1]!.ms >= 4_000, JSON.stringify(b.map((o) => o.ms)));
+    assert.ok(liarScore.score < honestScore.score - 0.05, `liar ${liarScore.score} vs honest ${honestScore.score}`);
+  });
+
+  test("claiming an empty queue gains nothing: a step is scored at the worse of claim and measurement", () => {
+    const empty = { planId: "", protocols: [], software: "", uptimeMs: 0, load: { sessions: 0, maxSessions: 1, inflight: 0, maxInflight: 1 },
+      queue: { depth: 0, workers: 1, recentStepMs: 0, recentSteps: 0, expectedWaitMs: 0 } };
+    assert.equal(chargedMs({ index: 0, ms: 2_500 }, empty), 2_500);
+    assert.equal(chargedMs({ index: 3, ms: 900 }, empty), 900);
+    const slow = { ...empty, queue: { ...empty.queue, recentStepMs: 1_000, expectedWaitMs: 3_000 } };
+    assert.equal(chargedMs({ index: 0, ms: 500 }, slow), 4_000);
+    assert.equal(chargedMs({ index: 1, ms: 500 }, slow), 1_000);
+  });
+});
