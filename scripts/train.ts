@@ -2,10 +2,14 @@
 // models/manifest.json (see README "## Model"). Run `npm run train -- --help` for the options.
 import { Command } from "commander";
 import cliProgress from "cli-progress";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger } from "../nodes/core/log.ts";
 import { loadCheckpoint, saveCheckpoint } from "../nodes/model/checkpoint.ts";
+import { KneserNeyTrigram, tuneDiscounts } from "../nodes/model/kn.ts";
+import { fitMixture } from "../nodes/model/mixture-fit.ts";
+import { LmMixture } from "../nodes/model/mixture.ts";
+import { streamPerplexity } from "../nodes/model/perplexity.ts";
 import { loadBrownSplits } from "../nodes/model/corpus.ts";
 import { MlpEngine } from "../nodes/model/engine.ts";
 import { sha256Hex, writeClientModel } from "../nodes/model/lm.ts";
@@ -13,7 +17,7 @@ import { inputSize } from "../nodes/model/mlp.ts";
 import { exportMinerOnnx, paddedVocab, toMinerModel } from "../nodes/model/onnx-export.ts";
 import { DEFAULT_CONFIG, runPipeline, streams, type PipelineConfig } from "../nodes/model/pipeline.ts";
 import { relabelIds } from "../nodes/model/relabel.ts";
-import { perplexity } from "../nodes/model/trainer.ts";
+import { perplexity, targetProbs } from "../nodes/model/trainer.ts";
 
 const MODEL_NAME = "brown-lm";
 
@@ -73,7 +77,7 @@ async function main(): Promise<void> {
   const trainSeconds = thisRunSeconds + earlierSeconds;
 
   // Test-split evaluation of every stage (reported only; no choice above looked at it).
-  const { test } = streams(splits);
+  const { test, valid } = streams(splits);
   const eng = await MlpEngine.create(res.float.params, "poly", false);
   const tEng = await MlpEngine.create(res.float.params, "tanh", false);
   const testPpl = {
@@ -86,23 +90,52 @@ async function main(): Promise<void> {
   for (const m of res.curve) testPpl.curve.push({ rate: m.rate, ppl: await perplexity(eng, m.params, { kind: "poly", c: m.c }, squeezedTest) });
   await eng.release(); await tEng.release();
 
-  // Export the shipped model.
-  mkdirSync(o.out, { recursive: true });
+  // 6. The client mixture (mixture.ts) of the shipped model: KN trigram + cache, weights fitted on validation.
+  const tMix = performance.now();
+  const toModel = (ids: Int32Array) => (res.relabeling ? relabelIds(ids, res.relabeling) : ids);
+  const trainM = toModel(splits.train), validM = toModel(splits.valid), testM = toModel(splits.test);
+  const kn0 = KneserNeyTrigram.fromTrain(trainM, splits.vocab.words.length);
+  const kn = kn0.withDiscounts(tuneDiscounts(kn0, validM).discounts);
   const s = res.shipped;
+  const shippedAct = { kind: "poly", c: s.c } as const;
+  const mixEng = await MlpEngine.create(s.params, "poly", false);
+  const mixOpts = o.maxWords ? { corpusMaxWords: num(o.maxWords, "max-words") } : {};
+  const fit = fitMixture(kn, trainM, validM, await targetProbs(mixEng, s.params, shippedAct, { ids: validM, start: valid.start }), mixOpts);
+  const testShippedP = await targetProbs(mixEng, s.params, shippedAct, { ids: testM, start: test.start });
+  await mixEng.release();
+  // The float twin with its own mixture (same recipe), so "squeezed ≤ 1.05 × float" compares like with like.
+  const fEng = await MlpEngine.create(res.float.params, "tanh", false);
+  const floatFit = fitMixture(kn, trainM, validM, await targetProbs(fEng, res.float.params, { kind: "tanh" }, valid), mixOpts);
+  await fEng.release();
+  const mixSeconds = (performance.now() - tMix) / 1000;
+  const mixture = new LmMixture(kn, fit.config);
+  const testMixed = streamPerplexity(testM, (i) => Math.log(mixture.prob(testM[i]!, testShippedP[i - test.start]!, testM.subarray(0, i)))).ppl;
+  log.info({ valid: fit.valid, floatValid: floatFit.valid, test: testMixed, mixSeconds }, "client mixture fitted");
+
+  // Export the shipped model, its mixture and the float twin (bench:model re-measures both from these files).
+  mkdirSync(o.out, { recursive: true });
   const vPad = paddedVocab(s.params.shape.vocab);
   const onnxBytes = exportMinerOnnx(toMinerModel(s.params, s.c, vPad));
   writeFileSync(join(o.out, `${MODEL_NAME}.onnx`), onnxBytes);
   const words = res.relabeling ? Array.from(res.relabeling.vocab, (old) => splits.vocab.words[old]) : splits.vocab.words;
   const client = writeClientModel(join(o.out, `${MODEL_NAME}.client.json`), words, cfg.n, cfg.embed, vPad, s.params.C, false);
+  const mixtureJson = new TextEncoder().encode(JSON.stringify(fit.config, null, 2) + "\n");
+  writeFileSync(join(o.out, `${MODEL_NAME}.mixture.json`), mixtureJson);
+  const floatBase = join(o.out, `${MODEL_NAME}.float`);
+  saveCheckpoint(floatBase, res.float.params, { kind: "tanh" });
+  const floatFiles = { json: readFileSync(`${floatBase}.json`), bin: readFileSync(`${floatBase}.bin`) };
   const manifest = {
     name: MODEL_NAME,
     files: {
       [`${MODEL_NAME}.onnx`]: sha256Hex(onnxBytes),
       [`${MODEL_NAME}.client.json`]: sha256Hex(client.json),
       [`${MODEL_NAME}.client.bin`]: sha256Hex(client.bin),
+      [`${MODEL_NAME}.mixture.json`]: sha256Hex(mixtureJson),
+      [`${MODEL_NAME}.float.json`]: sha256Hex(floatFiles.json),
+      [`${MODEL_NAME}.float.bin`]: sha256Hex(floatFiles.bin),
     },
     modelHash: sha256Hex(onnxBytes),
-    sizes: { onnx: onnxBytes.byteLength, clientJson: client.json.byteLength, clientBin: client.bin.byteLength },
+    sizes: { onnx: onnxBytes.byteLength, clientJson: client.json.byteLength, clientBin: client.bin.byteLength, mixtureJson: mixtureJson.byteLength, floatBin: floatFiles.bin.byteLength },
     shapes: { n: cfg.n, embed: cfg.embed, input: inputSize(s.params.shape), hidden: cfg.hidden, vocab: s.params.shape.vocab, vPad },
     activation: { form: "p(h) = c0 + c1*h + c2*h^2", coefficients: s.c, naiveFit: res.naive.c, naiveMaxFitError: res.naive.maxFitError, range: res.range },
     squeezeRate: s.rate,
@@ -112,7 +145,9 @@ async function main(): Promise<void> {
     zeroDiagonals: s.zeroDiagonals,
     hiddenOnTrainSample: s.hidden,
     quantization: { weightsAndBiases: `multiples of 2^-${cfg.quantBits}`, bits: cfg.quantBits, method: "post-training round-to-nearest of W1, b1, W2, b2 (measured below)", coefficients: "float32", embeddings: "float32 (client side)" },
-    trainSeconds: Math.round(trainSeconds),
+    // Training = the pipeline + the mixture fit; wall = the whole command (data, test-split report and export too).
+    trainSeconds: Math.round(trainSeconds + mixSeconds),
+    wallSeconds: Math.round((performance.now() - t0) / 1000),
     trainRuns: o.resumeFloat
       ? { floatFrom: o.resumeFloat, floatRunSeconds: earlierSeconds, thisRunSeconds: Math.round(thisRunSeconds), argv: process.argv.slice(2) }
       : { thisRunSeconds: Math.round(thisRunSeconds), argv: process.argv.slice(2) },
@@ -122,12 +157,18 @@ async function main(): Promise<void> {
     validation: {
       float: res.float.validPpl, naivePoly: res.naive.validPpl, target: cfg.target, metTarget: res.metTarget,
       curve: res.curve.map((m) => ({ rate: m.rate, ppl: m.validPpl, pplQuantized: m.validPplQuantized })),
+      mixture: { shipped: fit.valid, float: floatFit.valid, seconds: Math.round(mixSeconds) },
     },
-    test: testPpl,
+    mixture: {
+      file: `${MODEL_NAME}.mixture.json`,
+      note: "client-side: P = λ_mlp·P_mlp + λ_kn·P_KN-trigram + λ_cache·P_unigram-cache, λ per c(u v ·) bucket, fitted on validation (nodes/model/mixture.ts)",
+      cacheSize: fit.config.cache.size,
+    },
+    test: { ...testPpl, shippedWithMixture: testMixed },
   };
   writeFileSync(join(o.out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
-  log.info({ trainSeconds, shipped: s.rate, test: testPpl, files: manifest.files }, "done");
-  console.log(JSON.stringify({ trainSeconds: Math.round(trainSeconds), squeezeRate: s.rate, validation: manifest.validation, test: testPpl }, null, 2));
+  log.info({ trainSeconds: manifest.trainSeconds, wallSeconds: manifest.wallSeconds, shipped: s.rate, test: manifest.test, files: manifest.files }, "done");
+  console.log(JSON.stringify({ trainSeconds: manifest.trainSeconds, wallSeconds: manifest.wallSeconds, squeezeRate: s.rate, validation: manifest.validation, test: manifest.test }, null, 2));
 }
 
 main().catch((e: unknown) => {

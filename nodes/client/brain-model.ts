@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadClientModel } from "../model/lm.ts";
+import { loadClientModel, loadLmMixture } from "../model/lm.ts";
+import type { LmMixture } from "../model/mixture.ts";
 import type { PlanOptions } from "../fhe/plan.ts";
 import { assembleBrainModel, type BrainModel } from "./brain-model-core.ts";
 
@@ -39,4 +40,16 @@ export function loadPinnedModel(brain: { modelHash: string; fheParamsHash: strin
     ...(files.name !== undefined ? { name: files.name } : {}),
     expectedModelHash: brain.modelHash, expectedPlanHash: brain.fheParamsHash,
   });
+}
+
+/**
+ * The client mixture shipped next to the model (<dir>/<name>.mixture.json, see nodes/model/mixture.ts), built for
+ * this model's vocabulary; undefined when the folder has none (then generate samples from the MLP alone).
+ */
+export function loadClientMixture(model: BrainModel, options: { dir?: string | undefined } = {}): { mixture: LmMixture; loadMs: number } | undefined {
+  const path = join(options.dir ?? "models", `${model.name}.mixture.json`);
+  if (!existsSync(path)) return undefined;
+  const t0 = performance.now();
+  const mixture = loadLmMixture(path, model.client);
+  return { mixture, loadMs: performance.now() - t0 };
 }

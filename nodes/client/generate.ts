@@ -2,6 +2,7 @@ import { CerberusError } from "../core/errors.ts";
 import { FheClient } from "../fhe/client.ts";
 import type { SEALLibrary } from "../fhe/seal.ts";
 import { softmax, sample } from "../model/client-model.ts";
+import { temper, type LmMixture } from "../model/mixture.ts";
 import { createRng } from "../model/prng.ts";
 import type { BrainModel } from "./brain-model.ts";
 import { FailoverSession, type FailoverEvent, type FailoverOptions } from "./failover.ts";
@@ -17,6 +18,12 @@ export interface SamplingOptions {
   seed?: number;
   /** Never emit the unknown-word symbol (default true). */
   excludeUnknown?: boolean;
+  /**
+   * The client-side mixture (mixture.ts: KN trigram + cache over the words so far) to sample from instead of the MLP
+   * alone — the distribution `bench:model` scores as the shipped model. Temperature and top-k then apply to the
+   * mixture. Costs the miner nothing: the client holds the context.
+   */
+  mixture?: LmMixture;
 }
 
 export interface GeneratedWord {
@@ -150,7 +157,7 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
       });
       const logits = result.value;
       request.onStep?.({ index, input, logits, ms: performance.now() - started, miner: result.miner.peerId });
-      const probs = softmax(logits, model.client.vocab.size, temperature);
+      const probs = wordDistribution(logits, model.client.vocab.size, context, temperature, request.mixture);
       // Excluded ids leave before the top-k cut: with top-k 1 and <unk> on top, `sample` would otherwise see zero
       // mass left and return id 1 instead of the best real word.
       for (const e of exclude) probs[e] = 0;
@@ -187,6 +194,16 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const onAbort = () => { clearTimeout(timer); reject(new CerberusError("ABORTED", "generation aborted")); };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * The distribution the next word is sampled from (before top-k and excluded ids): the MLP's softmax of the decrypted
+ * logits, mixed on the client when a mixture is given (at temperature 1 exactly what bench:model scores), tempered.
+ */
+export function wordDistribution(logits: ArrayLike<number>, vocab: number, context: readonly number[], temperature: number,
+  mixture?: LmMixture): Float64Array {
+  if (mixture === undefined) return softmax(logits, vocab, temperature);
+  return temper(mixture.distribution(softmax(logits, vocab), context), temperature);
 }
 
 /** Keeps the k largest probabilities (ties broken by id), zeroes the rest; `sample` renormalises. */

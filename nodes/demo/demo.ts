@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { custom, type Address, type EIP1193Provider } from "viem";
-import { loadBrainModel, type BrainModel } from "../client/brain-model.ts";
+import { loadBrainModel, loadClientMixture, type BrainModel } from "../client/brain-model.ts";
 import { COMPRESSED_WORKLOAD, sampleSession } from "../client/workload.ts";
 import { generate, type GeneratedWord } from "../client/generate.ts";
 import type { ClientPolicy } from "../client/selection.ts";
@@ -154,7 +154,10 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     }
     await clientFor(delegatorAddr).stake(v1, 1_500n * CBR);
 
-    out(`④ client: generating ${options.words} words from "${options.prompt}" (encrypted; the miners see ciphertexts only)`);
+    // The user's client samples from the shipped mixture (MLP + KN trigram + cache, nodes/model/mixture.ts).
+    const mixed = loadClientMixture(model, { dir: options.modelDir });
+    out(`④ client: generating ${options.words} words from "${options.prompt}" (encrypted; the miners see ciphertexts only)` +
+      (mixed !== undefined ? `; client mixture (MLP + KN trigram + cache) built in ${(mixed.loadMs / 1000).toFixed(1)} s` : "; no client mixture: MLP alone"));
     userNode = await createCerberusNode({ listen: [] });
     const brain = await owner.brain(brainId);
     // A user ranks miners by on-chain incentive (all zero before the first epoch: then by uid).
@@ -162,7 +165,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       .map(seatAddress);
     const result = await generate({
       ...DEMO_CLIENT, model, infer: new InferClient(userNode), miners, prompt: options.prompt, words: options.words,
-      seed: options.seed, temperature: 0.8, topK: 40,
+      seed: options.seed, temperature: 0.8, topK: 40, ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
       onWord: (w: GeneratedWord) => out(progressLine(w, options.words)),
     });
     out(`   → ${options.prompt} ${result.text}`);

@@ -5,8 +5,9 @@ import type { Activation, MlpParams } from "./mlp.ts";
 import { ModelFileError } from "./lm.ts";
 
 /**
- * Training checkpoints (float and per-squeeze-rate models) so the bench can re-evaluate them. Not committed:
- * models/checkpoints/ is git-ignored. Format: <path>.json header + <path>.bin (C, W1, b1, W2, b2 float32-le).
+ * Training checkpoints: every stage goes to models/checkpoints/ (git-ignored), and the float twin of the shipped model
+ * is also written as models/<name>.float.{json,bin} and committed, so `bench:model` measures the float and naive rows
+ * from the repository. Format: <path>.json header + <path>.bin (C, W1, b1, W2, b2 float32-le).
  */
 const Header = z.object({
   shape: z.object({ vocab: z.number().int(), n: z.number().int(), embed: z.number().int(), hidden: z.number().int() }),

@@ -238,6 +238,14 @@ export class KneserNeyTrigram {
     return new KneserNeyTrigram(this.#counts, discounts);
   }
 
+  /** Bytes held by the count tables (what a client keeps in memory to mix with the MLP). */
+  get byteSize(): number {
+    const c = this.#counts;
+    const arrays = [c.tri.keys, c.tri.counts, c.ctx3.keys, c.ctx3.total, c.ctx3.n1, c.ctx3.n2, c.ctx3.n3, c.bi.keys, c.bi.counts,
+      c.total2, c.n21, c.n22, c.n23, c.uni];
+    return arrays.reduce((a, x) => a + x.byteLength, 0) + (this.#unigramCache?.byteLength ?? 0);
+  }
+
   /** Number of distinct trigrams, bigram continuations and trigram contexts seen in train. */
   get stats(): { trigramTypes: number; bigramTypes: number; trigramContexts: number } {
     const c = this.#counts;
@@ -279,13 +287,65 @@ export class KneserNeyTrigram {
     return p;
   }
 
-  /** The whole next-word distribution after `context` (length V, sums to 1). */
+  /**
+   * The whole next-word distribution after `context` (length V, sums to 1): the same numbers as prob(w, context) for
+   * every w, in O(V + followers) — each level is γ·lower/total for every word plus the discounted counts of the words
+   * seen after the context, which are one contiguous run of the sorted key table. The client mixes this with the
+   * MLP once per generated word (mixture.ts), so it must cost a millisecond, not V binary searches.
+   */
   distribution(context: ArrayLike<number>): Float64Array {
     for (let k = 0; k < context.length; k++) this.#checkId(context[k]!);
-    const V = this.vocabSize;
-    const out = new Float64Array(V);
-    for (let w = 0; w < V; w++) out[w] = this.prob(w, context);
+    const c = this.#counts;
+    const V = c.V;
+    const out = this.#unigram().slice();
+    const n = context.length;
+    if (n >= 1) {
+      const v = context[n - 1]!;
+      const total = c.total2[v]!;
+      if (total > 0) this.#level(out, this.discounts.bigram, c.bi, v, total, c.n21[v]!, c.n22[v]!, c.n23[v]!);
+    }
+    if (n >= 2) {
+      const ctx = context[n - 2]! * V + context[n - 1]!;
+      const j = lookup(c.ctx3.keys, ctx);
+      if (j >= 0) this.#level(out, this.discounts.trigram, c.tri, ctx, c.ctx3.total[j]!, c.ctx3.n1[j]!, c.ctx3.n2[j]!, c.ctx3.n3[j]!);
+    }
     return out;
+  }
+
+  /** Number of train trigrams whose first two words are the last two of `context` (0 if shorter): c(u v ·). */
+  contextCount(context: ArrayLike<number>): number {
+    const n = context.length;
+    if (n < 2) return 0;
+    const c = this.#counts;
+    const u = context[n - 2]!, v = context[n - 1]!;
+    this.#checkId(u);
+    this.#checkId(v);
+    const j = lookup(c.ctx3.keys, u * c.V + v);
+    return j < 0 ? 0 : c.ctx3.total[j]!;
+  }
+
+  #unigramCache?: Float64Array;
+
+  #unigram(): Float64Array {
+    if (this.#unigramCache === undefined) {
+      const p = new Float64Array(this.vocabSize);
+      for (let w = 0; w < p.length; w++) p[w] = this.#p1(w);
+      this.#unigramCache = p;
+    }
+    return this.#unigramCache;
+  }
+
+  /** In place: lower → interpolate(d, count(ctx, w), total, n1, n2, n3, lower) for every w (interpolate's formula). */
+  #level(p: Float64Array, d: DiscountTriple, table: CountTable, ctx: number, total: number, n1: number, n2: number, n3: number): void {
+    const V = this.vocabSize;
+    const gamma = (d[0] * n1 + d[1] * n2 + d[2] * n3) / total;
+    for (let w = 0; w < V; w++) p[w] = p[w]! * gamma;
+    const end = lowerBound(table.keys, (ctx + 1) * V);
+    for (let i = lowerBound(table.keys, ctx * V); i < end; i++) {
+      const w = table.keys[i]! - ctx * V;
+      const cnt = table.counts[i]!;
+      p[w] = p[w]! + Math.max(cnt - discountOf(d, cnt), 0) / total;
+    }
   }
 
   /** ln P(ids[i] | ids[i−2], ids[i−1]) for i ≥ 2. */

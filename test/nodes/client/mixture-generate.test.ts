@@ -1,0 +1,71 @@
+import "../../../nodes/core/polyfills.ts";
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
+import { generate, wordDistribution, type GeneratedStep } from "../../../nodes/client/generate.ts";
+import { InferClient } from "../../../nodes/client/transport.ts";
+import { argmax, softmax } from "../../../nodes/model/client-model.ts";
+import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
+import { KneserNeyTrigram } from "../../../nodes/model/kn.ts";
+import { idStreamSha256, LmMixture, MIXTURE_FORMAT } from "../../../nodes/model/mixture.ts";
+import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
+import { MinerEvaluator } from "../../../nodes/fhe/index.ts";
+import type { CerberusNode } from "../../../nodes/net/node.ts";
+import { startClientNode, startMiner, type TestMiner } from "../net/fixtures/harness.ts";
+
+// The real generate path (real node-seal ciphertexts, real libp2p to a real miner) samples from the client mixture:
+// with top-k 1 every word must be the argmax of the mixture recomputed from the step's decrypted logits, and the
+// mixture must change at least one choice of the MLP alone (else the test could not tell them apart).
+const dir = mkdtempSync(join(tmpdir(), "cerberus-mixture-"));
+let miner: TestMiner;
+let userNode: CerberusNode;
+let evaluator: MinerEvaluator;
+
+before(async () => {
+  const { vocab } = loadBrownSplits({ maxWords: 20_000 });
+  writeTinyLm(dir, { words: vocab.words.slice(0, 300), name: "tiny-lm" });
+  const model = loadBrainModel({ dir, name: "tiny-lm" });
+  evaluator = await MinerEvaluator.create(model.onnxBytes, model.planOptions);
+  miner = await startMiner({ evaluator });
+  userNode = await startClientNode();
+});
+after(async () => {
+  await userNode.stop();
+  await miner.stop();
+  await evaluator.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("generate samples from the client mixture, not the MLP alone", async () => {
+  const model = loadBrainModel({ dir, name: "tiny-lm" });
+  const V = model.client.vocab.size;
+  const { vocab, train } = loadBrownSplits({ maxWords: 20_000 });
+  const ids = train.map((id) => model.client.vocab.idOf(vocab.words[id]!));
+  const kn = KneserNeyTrigram.fromTrain(ids, V);
+  const mixture = new LmMixture(kn, {
+    format: MIXTURE_FORMAT, vocabSize: V,
+    kn: { discounts: { trigram: [...kn.discounts.trigram], bigram: [...kn.discounts.bigram], unigram: [...kn.discounts.unigram] }, train: { words: ids.length, sha256: idStreamSha256(ids) } },
+    cache: { size: 50 }, buckets: [0, 3], weights: [[0.3, 0.5, 0.2], [0.2, 0.7, 0.1]],
+  });
+  const prompt = "the jury said";
+  const steps: GeneratedStep[] = [];
+  const result = await generate({
+    model, infer: new InferClient(userNode, { stepTimeoutMs: 60_000 }), miners: [miner.address], prompt, words: 6,
+    topK: 1, temperature: 1, seed: 1, mixture, onStep: (s) => steps.push(s),
+  });
+  const context = model.client.encode(prompt);
+  let differs = 0;
+  for (const [i, w] of result.words.entries()) {
+    const mixed = wordDistribution(steps[i]!.logits, V, context, 1, mixture);
+    mixed[0] = 0; // generate never emits <unk>
+    assert.equal(w.id, argmax(mixed, V), `word ${i}`);
+    const alone = softmax(steps[i]!.logits, V);
+    alone[0] = 0;
+    if (argmax(alone, V) !== w.id) differs++;
+    context.push(w.id);
+  }
+  assert.ok(differs > 0, "the mixture changed at least one greedy choice");
+});
