@@ -39,7 +39,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   embed: 32,
   n: 5,
   batch: 512,
-  float: { epochs: 6, lr: 2e-3, evalsPerEpoch: 2 },
+  float: { epochs: 5, lr: 2e-3, evalsPerEpoch: 2 },
   calibration: { positions: 16384, quantile: 0.999 },
   poly: { epochs: 2, lr: 1e-3, alpha: 0.5, lambda: 10, evalsPerEpoch: 2, maxFoldShift: 4 },
   squeeze: { rates: [0.25, 0.5], epochs: 2, lr: 5e-4, evalsPerEpoch: 2, rampFraction: 0.6, alpha: 0.5, relabel: true },
