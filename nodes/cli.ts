@@ -45,13 +45,17 @@ program.command("validator").description("run a validator: challenge miners, com
   .option("--block-time-ms <ms>", "expected block time, to spread probes over the epoch", intArg, 2_000)
   .option("--poll-ms <ms>", "how often the reveal/settle loop looks at the chain head", intArg, 500)
   .option("--settle-steps <n>", "miner-steps per settle transaction (default: a whole epoch in one call)", bigintArg)
+  .addOption(new Option("--workload <model>", "probe session lengths and think times: the user workload model, or its " +
+    "time-compressed twin (short sessions and pauses, for demos and tests on small machines)").choices(["user", "compressed"]).default("user"))
   .action(async (o) => {
     const chain = chainFrom(g());
     // Reveals due first, with nothing loaded but the chain client and the state file.
     const { revealAtStartup } = await import("./validator/startup.ts");
     await revealAtStartup({ chain, brainId: o.brain, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
-    const [{ ValidatorAgent }, { validationWords }] = await Promise.all([import("./validator/agent.ts"), import("./validator/challenge.ts")]);
+    const [{ ValidatorAgent }, { validationWords }, { USER_WORKLOAD, COMPRESSED_WORKLOAD }] = await Promise.all([
+      import("./validator/agent.ts"), import("./validator/challenge.ts"), import("./client/workload.ts")]);
     const agent = await ValidatorAgent.start({ chain, brainId: o.brain, heldOut: validationWords(),
+      workload: o.workload === "compressed" ? COMPRESSED_WORKLOAD : USER_WORKLOAD,
       modelDir: o.modelDir, challengesPerMiner: o.challenges, blockTimeMs: o.blockTimeMs, pollMs: Math.max(50, o.pollMs),
       ...(o.settleSteps !== undefined ? { settleStepsPerTx: o.settleSteps } : {}),
       ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });

@@ -1,5 +1,6 @@
 // Validators that survive restarts, on a live chain: a real `hardhat node` with interval mining (1 s blocks, no
-// automine once set up), one honest miner, validator B left alone and validator A run through the CLI and SIGKILLed
+// automine once set up), one honest miner (probes drawn from the time-compressed workload, so that scoring
+// fits the 12-block commit window on 2 cores: USER_WORKLOAD sessions of up to 48 words with 1.5 s pauses overran it), validator B left alone and validator A run through the CLI and SIGKILLed
 // at the worst moments:
 //   K1 right after A's first commit (epoch k1), restarted to be up ~2 blocks before k1's reveal window opens — aimed
 //      at the moment the old agent lost (it re-scored, the scoring crossed the boundary, k1's window passed; start-up
@@ -83,7 +84,7 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
         starts.set(name, n);
         const p = spawnCli(`${name}#${n}`, ["--rpc", node.url, "--deployment", deploymentFile, "--account", addr,
           "validator", "--brain", brainId.toString(), "--model-dir", dir, "--data-dir", join(dir, `validator-${name}`),
-          "--challenges", "2"], logs);
+          "--challenges", "2", "--workload", "compressed"], logs);
         procs.push(p);
         return p;
       };
