@@ -68,3 +68,14 @@ export function row(weights: number[], k: number): h.Reveal {
   });
   return { uids, weights: ws, salt: h.salt(k) };
 }
+
+/** Gives `who` CBR and approves Staking to pull it (a delegator about to stake). */
+export async function fund(w: World, who: Signer, amount: bigint): Promise<void> {
+  await (await w.token.transfer(await who.getAddress(), amount)).wait();
+  await (await w.token.connect(who).approve(await w.staking.getAddress(), hre.ethers.MaxUint256)).wait();
+}
+
+/** A staker's pending (claimable) rewards in its position on `hotkey`. */
+export async function pending(w: World, who: Signer, hotkey: string): Promise<bigint> {
+  return (await w.staking.positionOf(await who.getAddress(), hotkey))[1];
+}

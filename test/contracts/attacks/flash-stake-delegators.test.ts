@@ -5,22 +5,11 @@
  * Unstaking takes warming stake first, exactly. (The vote half — the flash validator's miner — is Consensus's stake-at-epoch-start.)
  */
 import { expect } from "chai";
-import hre from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import type { Signer } from "ethers";
 import * as h from "../helpers";
-import { worldFixture, nextEpoch, runEpoch, row, type World } from "../fixture";
+import { worldFixture, nextEpoch, runEpoch, row, fund, pending } from "../fixture";
 
 const ROWS = (k0: number) => [0, 1, 2, 3].map((k) => row([10, 20, 30, 40, 50, 60], k0 + k));
-
-async function fund(w: World, who: Signer, amount: bigint): Promise<void> {
-  await (await w.token.transfer(await who.getAddress(), amount)).wait();
-  await (await w.token.connect(who).approve(await w.staking.getAddress(), hre.ethers.MaxUint256)).wait();
-}
-
-async function pending(w: World, who: Signer, hotkey: string): Promise<bigint> {
-  return (await w.staking.positionOf(await who.getAddress(), hotkey))[1];
-}
 
 describe("attack: flash stake (delegators)", () => {
   it("a delegator staking one block before settlement earns nothing for that epoch; a whole-epoch delegator earns", async () => {

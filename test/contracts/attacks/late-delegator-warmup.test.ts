@@ -8,20 +8,10 @@
  */
 import { expect } from "chai";
 import hre from "hardhat";
-import type { Signer } from "ethers";
 import * as h from "../helpers";
-import { world, nextEpoch, runEpoch, row, type World } from "../fixture";
+import { world, nextEpoch, runEpoch, row, fund, pending } from "../fixture";
 
 const ROWS = (k0: number) => [0, 1, 2, 3].map((k) => row([10, 20, 30, 40, 50, 60], k0 + k));
-
-async function fund(w: World, who: Signer, amount: bigint): Promise<void> {
-  await (await w.token.transfer(await who.getAddress(), amount)).wait();
-  await (await w.token.connect(who).approve(await w.staking.getAddress(), hre.ethers.MaxUint256)).wait();
-}
-
-async function pending(w: World, who: Signer, hotkey: string): Promise<bigint> {
-  return (await w.staking.positionOf(await who.getAddress(), hotkey))[1];
-}
 
 describe("attack: late delegator (stake after the epoch began)", () => {
   it("stake made after an epoch began earns nothing for it, then its proportional share", async () => {
