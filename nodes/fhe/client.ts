@@ -7,7 +7,7 @@ import type { KeyGenerator } from "node-seal/implementation/key-generator.js";
 import { CiphertextInvalidError, ClosedError, PlanDescriptorError, ShapeError } from "./errors.ts";
 import type { SessionKeys } from "./evaluator.ts";
 import { getParamSet } from "./params.ts";
-import { layoutVector, PlanDescriptorSchema, planIdFor, type PlanDescriptor } from "./plan.ts";
+import { laneVector, layoutVector, PlanDescriptorSchema, planIdFor, type PlanDescriptor } from "./plan.ts";
 import { COMPR_ZSTD, guardedLoad, unwrapSeal, wrapSeal } from "./serialize.ts";
 import { getContext, globalPool, loadSeal, type FheContext, type PoolHandle } from "./seal.ts";
 
@@ -17,8 +17,9 @@ export interface KeygenResult extends SessionKeys {
 }
 
 /**
- * Client side: holds the secret key. Encrypts inputs in the plan's packing (zero-padded to the input period and
- * replicated across all slots, at exactly the level the plan consumes), decrypts outputs. Uploads use SEAL's seeded
+ * Client side: holds the secret key. Encrypts inputs in the plan's packing (zero-padded to the input period, then
+ * replicated across all slots or, for a lane-packed plan, laid out in lanes pre-rotated by 0, 1, 2, …; at exactly
+ * the level the plan consumes), decrypts outputs. Uploads use SEAL's seeded
  * symmetric encryption (half the bytes: the random polynomial travels as a seed) and zstd compression.
  */
 export class FheClient {
@@ -44,6 +45,9 @@ export class FheClient {
     if (descriptor.inputPeriod > this.fc.slots || this.fc.slots % descriptor.inputPeriod !== 0 ||
       descriptor.inputDim > descriptor.inputPeriod) {
       throw new PlanDescriptorError("input period must be a power of two ≥ inputDim dividing the slot count");
+    }
+    if (descriptor.inputLanes !== 0 && descriptor.inputLanes * 2 * descriptor.inputPeriod !== this.fc.slots) {
+      throw new PlanDescriptorError("input lanes must be 0 or slots / (2 · input period)");
     }
     const ctx = this.fc.context;
     this.keygenObj = seal.KeyGenerator(ctx);
@@ -101,7 +105,9 @@ export class FheClient {
     for (let i = 0; i < x.length; i++) {
       if (!Number.isFinite(x[i])) throw new ShapeError(`input value ${i} is not finite`);
     }
-    const [slots] = layoutVector(x, d.inputDim, d.inputPeriod, 1, this.fc.slots);
+    const slots = d.inputLanes > 0
+      ? laneVector(x, d.inputDim, d.inputPeriod, d.inputLanes, this.fc.slots)
+      : layoutVector(x, d.inputDim, d.inputPeriod, 1, this.fc.slots)[0]!;
     const pt = this.seal.PlainText({ pool: this.pool });
     try {
       this.encoder.encode(slots, 2 ** this.fc.set.scaleBits, pt, this.pool);

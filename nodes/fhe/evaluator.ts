@@ -42,16 +42,13 @@ export interface EvaluatorMemory {
 type LinearPts = {
   kind: "linear"; level: number; B: number; chained: boolean; horner: boolean; babies: number[];
   blocks: { giants: { g: number; terms: { j: number; pt: PlainText }[] }[] }[]; bias: PlainText[] | null;
-  /**
-   * The same diagonals for the split step's giant-first order (runSplit): per baby step j (descending), the terms
-   * Σ_g pt ⊙ rot(x, g·B) with each diagonal pre-rotated right by j instead of g·B. Only for the first stage of a
-   * splittable plan, and only when the evaluator was created to split.
-   */
-  byBaby?: { j: number; terms: { g: number; pt: PlainText }[] }[];
+};
+type LanePts = {
+  kind: "lanes"; level: number; B: number; giants: { g: number; pt: PlainText }[]; sumSteps: number[]; bias: PlainText[] | null;
 };
 type SquarePts = { kind: "square"; level: number; shift: PlainText[] | null };
 type AffinePts = { kind: "affine"; level: number; scale: PlainText[] | null; shift: PlainText[] | null };
-type StagePts = LinearPts | SquarePts | AffinePts;
+type StagePts = LinearPts | LanePts | SquarePts | AffinePts;
 
 // Created on first use so that CERBERUS_LOG_LEVEL set by an entry point after imports still applies.
 let logger: ReturnType<typeof createLogger> | undefined;
@@ -70,8 +67,6 @@ export class MinerEvaluator {
   private readonly stages: StagePts[];
   private readonly sessions = new Set<Session>();
   private disposed = false;
-  /** @internal A/B switch for the benchmark of the rescale-before-giant-rotation choice. */
-  static rescaleBeforeGiant = true;
 
   private constructor(seal: PublicSeal, plan: CompiledPlan) {
     this.seal = seal;
@@ -95,17 +90,12 @@ export class MinerEvaluator {
     this.memory = { plaintexts: count, plaintextBytes: bytes };
   }
 
-  /**
-   * Compiles the ONNX model and encodes its weights once. Throws typed FheErrors for unsupported models. With
-   * `split`, also encodes what `runSplit` needs (the first stage's diagonals in giant-first order) if the plan's shape
-   * allows a split.
-   */
-  static async create(modelBytes: Uint8Array, options: PlanOptions = {}, engine: { split?: boolean } = {}): Promise<MinerEvaluator> {
+  /** Compiles the ONNX model and encodes its weights once. Throws typed FheErrors for unsupported models. */
+  static async create(modelBytes: Uint8Array, options: PlanOptions = {}): Promise<MinerEvaluator> {
     const plan = compilePlan(modelBytes, options);
     const seal: PublicSeal = await loadSeal();
     const t0 = performance.now();
     const ev = new MinerEvaluator(seal, plan);
-    if (engine.split === true) ev.prepareSplit(plan.schedule[0]!);
     log().info({ planId: ev.planId, ...ev.planSummary, galoisSteps: ev.planSummary.galoisSteps.length,
       plaintextMiB: +(ev.memory.plaintextBytes / 2 ** 20).toFixed(1), encodeMs: Math.round(performance.now() - t0) },
     "FHE plan compiled");
@@ -153,58 +143,20 @@ export class MinerEvaluator {
   get openSessions(): number { return this.sessions.size; }
 
   /**
-   * Whether `runSplit` can run: "min" rotation keys (steps {1, B}), a first linear stage with one output block, then
-   * only blockwise stages (square, affine), then a last linear stage with ≥ 2 output blocks — the LM's shape.
+   * Whether `runSplit` can run: a last linear stage with ≥ 2 output blocks (the LM's vocabulary), on the single
+   * ciphertext the stages before it leave.
    */
   get splittable(): boolean {
-    const st = this.stages;
-    const first = st[0];
-    const last = st[st.length - 1];
-    return this.descriptor.rotationKeys === "min" && st.length >= 2 && first?.kind === "linear" &&
-      first.blocks.length === 1 && first.horner && last?.kind === "linear" && last.blocks.length >= 2 &&
-      last.horner && st.slice(1, -1).every((x) => x.kind !== "linear");
-  }
-
-  /** Encodes the first stage's diagonals in giant-first order (byBaby); ≈ one more copy of that stage's plaintexts. */
-  private prepareSplit(schedule: StageSchedule): void {
-    if (!this.splittable || schedule.kind !== "linear") return;
-    const first = this.stages[0] as LinearPts;
-    if (first.byBaby !== undefined) return;
-    const S = this.fc.slots;
-    const q = this.fc.primeAt[first.level];
-    const byJ = new Map<number, { g: number; pt: PlainText }[]>();
-    const created: PlainText[] = [];
-    try {
-      for (const { g, terms } of schedule.blocks[0]!.giants) {
-        for (const { j, diag: pre } of terms) {
-          // The schedule's diagonal is pre-rotated right by g·B; giant-first wants it pre-rotated right by j.
-          const shift = ((j - g * first.B) % S + S) % S;
-          const v = new Float64Array(S);
-          for (let i = 0; i < S; i++) v[(i + shift) % S] = pre[i]!;
-          const out = this.seal.PlainText({ pool: this.pool });
-          created.push(out);
-          this.encoder.encode(v, q, out, this.pool);
-          if (first.level < this.fc.parmsIds.length - 1) this.evaluator.plainModSwitchTo(out, this.fc.parmsIds[first.level], out);
-          const list = byJ.get(j) ?? [];
-          list.push({ g, pt: out });
-          byJ.set(j, list);
-        }
-      }
-    } catch (err) {
-      created.forEach((pt) => pt.delete());
-      throw err;
-    }
-    first.byBaby = [...byJ.entries()].sort((a, b) => b[0] - a[0]).map(([j, terms]) => ({ j, terms }));
+    const last = this.stages[this.stages.length - 1];
+    return this.stages.length >= 2 && last?.kind === "linear" && last.blocks.length >= 2;
   }
 
   /**
-   * One half of a step split over two workers (worker-pool.ts), synchronous like `run`. Both halves load the input
-   * and rotate it by the giant steps (x_g = rot(x, g·B), the only work done twice). The first linear stage then runs
-   * giant-first: `help` computes each baby step's inner sum Σ_g diag ⊙ x_g (rescaled) and streams it, `lead` runs
-   * the Horner chain acc = rot(acc, 1) + inner_j over them, adds the bias, runs the blockwise middle stages and sends
-   * the result to `help`. Both then run the last linear stage (its baby rotations twice, once each) on their half of
-   * the output blocks: `lead` the first ⌈n/2⌉, `help` the rest. Same rotation steps and keys as `run`; the
-   * summation order of the first stage differs, so outputs agree with `run`'s within CKKS noise, not bit for bit.
+   * One half of a step split over two workers (worker-pool.ts), synchronous like `run`. `lead` runs every stage but
+   * the last (the lane-packed first stage, the square: ≈ a quarter of the work) and sends the hidden vector to
+   * `help`; both then run the last linear stage, its baby rotations once each, on half of the output blocks: `lead`
+   * the first ⌈n/2⌉, `help` the rest. Same keys, operations and summation order as `run`: the outputs are the ones
+   * `run` gives, block for block.
    */
   runSplit(role: SplitRole, inputs: Uint8Array[], gk: GaloisKeys, rk: RelinKeys | null, ch: SplitChannel): Uint8Array[] {
     if (this.disposed) throw new ClosedError("evaluator");
@@ -212,79 +164,29 @@ export class MinerEvaluator {
     if (!Array.isArray(inputs) || inputs.length !== 1) {
       throw new ShapeError(`plan takes 1 input ciphertext, got ${Array.isArray(inputs) ? inputs.length : "none"}`);
     }
-    const first = this.stages[0] as LinearPts;
-    if (first.byBaby === undefined) throw new PlanDescriptorError("evaluator was not created to split steps");
     const last = this.stages[this.stages.length - 1] as LinearPts;
-    const ev = this.evaluator;
     const seal = this.seal;
-    const pool = this.pool;
     const live: CipherText[] = [];
     const own = (c: CipherText): CipherText => { live.push(c); return c; };
-    const save = (c: CipherText): Uint8Array => c.saveArray(seal.ComprModeType.none);
-    const load = (bytes: Uint8Array): CipherText => {
-      const c = own(seal.CipherText({ pool }));
-      c.loadArray(this.fc.context, bytes);
-      return c;
-    };
     try {
-      const x = own(this.loadInput(inputs[0]!));
       let h: CipherText;
-      const topG = Math.max(...first.byBaby!.flatMap((b) => b.terms.map((t) => t.g)));
-      if (role === "help") {
-        const giants = [x];
-        for (let g = 1; g <= topG; g++) {
-          const r = own(seal.CipherText({ pool }));
-          ev.rotateVector(giants[g - 1]!, first.B, gk, r, pool);
-          giants.push(r);
-        }
-        const tmp = own(seal.CipherText({ pool }));
-        for (const { terms } of first.byBaby!) {
-          const acc = seal.CipherText({ pool });
-          try {
-            ev.multiplyPlain(giants[terms[0]!.g]!, terms[0]!.pt, acc, pool);
-            for (let t = 1; t < terms.length; t++) {
-              ev.multiplyPlain(giants[terms[t]!.g]!, terms[t]!.pt, tmp, pool);
-              ev.add(acc, tmp, acc);
-            }
-            ev.rescaleToNext(acc, acc, pool);
-            ch.send(save(acc));
-          } finally {
-            acc.delete();
-          }
-        }
-        h = load(ch.receive());
-      } else {
-        let acc: CipherText | undefined;
-        let prev = first.byBaby![0]!.j;
-        for (const { j } of first.byBaby!) {
-          const inner = load(ch.receive());
-          if (acc === undefined) acc = inner;
-          else {
-            for (; prev > j; prev--) ev.rotateVector(acc, 1, gk, acc, pool);
-            ev.add(acc, inner, acc);
-          }
-          prev = j;
-        }
-        for (; prev > 0; prev--) ev.rotateVector(acc!, 1, gk, acc!, pool);
-        if (first.bias) ev.addPlain(acc!, alignScale(first.bias[0]!, acc!), acc!, pool);
-        let vec: CipherText[] = [acc!];
-        for (const st of this.stages.slice(1, -1)) {
-          const next = this.runStage(st, vec, gk, rk);
-          next.forEach(own);
-          vec = next;
+      if (role === "lead") {
+        let vec: CipherText[] = [own(this.loadInput(inputs[0]!))];
+        for (const st of this.stages.slice(0, -1)) {
+          vec = this.runStage(st, vec, gk, rk);
+          vec.forEach(own);
         }
         h = vec[0]!;
-        ch.send(save(h));
+        ch.send(h.saveArray(seal.ComprModeType.none));
+      } else {
+        const bytes = ch.receive();
+        h = own(seal.CipherText({ pool: this.pool }));
+        h.loadArray(this.fc.context, bytes);
       }
       const half = Math.ceil(last.blocks.length / 2);
-      const range: [number, number] = role === "lead" ? [0, half] : [half, last.blocks.length];
-      const outs = this.runLinear(last, h, gk, range);
+      const outs = this.runLinear(last, h, gk, role === "lead" ? [0, half] : [half, last.blocks.length]);
       outs.forEach(own);
-      const lowest = this.fc.parmsIds[0];
-      return outs.map((ct) => {
-        if (levelOf(ct) !== 0) ev.cipherModSwitchTo(ct, lowest, ct, pool);
-        return wrapSeal("ciphertext", ct.saveArray(seal.ComprModeType.zstd));
-      });
+      return outs.map((ct) => this.saveOutput(ct));
     } finally {
       live.forEach((c) => c.delete());
     }
@@ -314,14 +216,16 @@ export class MinerEvaluator {
         vec.forEach((c) => c.delete());
         vec = next;
       }
-      const last = this.fc.parmsIds[0];
-      return vec.map((ct) => {
-        if (levelOf(ct) !== 0) this.evaluator.cipherModSwitchTo(ct, last, ct, this.pool);
-        return wrapSeal("ciphertext", ct.saveArray(this.seal.ComprModeType.zstd));
-      });
+      return vec.map((ct) => this.saveOutput(ct));
     } finally {
       vec.forEach((c) => c.delete());
     }
+  }
+
+  /** An output ciphertext, at the last level (the least bytes), zstd. */
+  private saveOutput(ct: CipherText): Uint8Array {
+    if (levelOf(ct) !== 0) this.evaluator.cipherModSwitchTo(ct, this.fc.parmsIds[0], ct, this.pool);
+    return wrapSeal("ciphertext", ct.saveArray(this.seal.ComprModeType.zstd));
   }
 
   private loadInput(bytes: Uint8Array): CipherText {
@@ -366,7 +270,49 @@ export class MinerEvaluator {
         return y;
       });
     }
+    if (st.kind === "lanes") return [this.runLanes(st, vec[0]!, gk)];
     return this.runLinear(st, vec[0], gk);
+  }
+
+  /**
+   * The lane-packed first linear stage (plan.ts, LaneLinearSchedule): Horner over the giant steps on products
+   * rescaled first (acc = rot(acc, B) + rescale(P_g ⊙ z); the rotations then run one level down, where a key switch
+   * is cheaper), then rotate-and-add by p, 2p, …, S/2 to sum the lanes and replicate y.
+   */
+  private runLanes(st: LanePts, z: CipherText, gk: GaloisKeys): CipherText {
+    const ev = this.evaluator;
+    const pool = this.pool;
+    const product = (pt: PlainText): CipherText => {
+      const c = this.seal.CipherText({ pool });
+      ev.multiplyPlain(z, pt, c, pool);
+      ev.rescaleToNext(c, c, pool);
+      return c;
+    };
+    let gi = st.giants.length - 1;
+    const acc = product(st.giants[gi]!.pt);
+    const tmp = this.seal.CipherText({ pool });
+    try {
+      for (let g = st.giants[gi]!.g - 1; g >= 0; g--) {
+        ev.rotateVector(acc, st.B, gk, acc, pool);
+        if (gi > 0 && st.giants[gi - 1]!.g === g) {
+          gi--;
+          const c = product(st.giants[gi]!.pt);
+          ev.add(acc, c, acc);
+          c.delete();
+        }
+      }
+      for (const step of st.sumSteps) {
+        ev.rotateVector(acc, step, gk, tmp, pool);
+        ev.add(acc, tmp, acc);
+      }
+      if (st.bias) ev.addPlain(acc, alignScale(st.bias[0]!, acc), acc, pool);
+      return acc;
+    } catch (err) {
+      acc.delete();
+      throw err;
+    } finally {
+      tmp.delete();
+    }
   }
 
   /** The linear stage on `x`, for output blocks [range[0], range[1]) (default all). */
@@ -410,10 +356,9 @@ export class MinerEvaluator {
       };
       // Each inner sum is rescaled before its giant rotation: key switching at one level lower is cheaper than the
       // extra rescale (measured), and the accumulator then already sits at the output level.
-      const early = MinerEvaluator.rescaleBeforeGiant;
       const innerAt = (terms: { j: number; pt: PlainText }[]): CipherText => {
         const c = inner(terms);
-        if (early) ev.rescaleToNext(c, c, pool);
+        ev.rescaleToNext(c, c, pool);
         return c;
       };
       for (let b = range[0]; b < range[1]; b++) {
@@ -444,7 +389,6 @@ export class MinerEvaluator {
             i.delete();
           }
         }
-        if (!early) ev.rescaleToNext(acc, acc, pool);
         if (st.bias) ev.addPlain(acc, alignScale(st.bias[b], acc), acc, pool);
       }
       return outs.splice(0);
@@ -478,6 +422,12 @@ export class MinerEvaluator {
           const mode = this.descriptor.rotationKeys;
           encoded.push({ kind: "linear", level: st.level, B: st.B, chained: mode === "min", horner: mode === "min",
             babies: st.babies, blocks, bias });
+        } else if (st.kind === "lanes") {
+          const q = fc.primeAt[st.level];
+          const giants = st.giants.map(({ g, diag }) => ({ g, pt: enc(diag, q, st.level) }));
+          scale = (scale * q) / q;
+          const bias = st.bias ? st.bias.map((v) => enc(v, scale, st.level - 1)) : null;
+          encoded.push({ kind: "lanes", level: st.level, B: st.B, giants, sumSteps: st.sumSteps, bias });
         } else if (st.kind === "square") {
           const shift = st.shift ? st.shift.map((v) => enc(v, scale, st.level)) : null;
           scale = (scale * scale) / fc.primeAt[st.level];
@@ -534,7 +484,9 @@ class Session implements EvalSession {
 function forEachPt(st: StagePts, f: (pt: PlainText) => void): void {
   if (st.kind === "linear") {
     st.blocks.forEach((b) => b.giants.forEach((g) => g.terms.forEach((t) => f(t.pt))));
-    st.byBaby?.forEach((b) => b.terms.forEach((t) => f(t.pt)));
+    st.bias?.forEach(f);
+  } else if (st.kind === "lanes") {
+    st.giants.forEach((g) => f(g.pt));
     st.bias?.forEach(f);
   } else if (st.kind === "square") st.shift?.forEach(f);
   else { st.scale?.forEach(f); st.shift?.forEach(f); }

@@ -11,7 +11,8 @@ import { PARAM_SET_NAMES, selectParamSet, slotCount, type ParamSet } from "./par
  *
  * Rotation-key modes (the dial between key bytes and latency):
  *  - "min":   keys for steps {1, B} only. Baby steps are chained rotations by 1, giant steps Horner-style
- *             (acc = rot(acc, B) + inner_g, from the top), diagonals pre-rotated by −g·B. Smallest upload.
+ *             (acc = rot(acc, B) + inner_g, from the top), diagonals pre-rotated by −g·B. A first linear stage whose
+ *             input the client packs in lanes (LaneLinearSchedule) adds the keys p, 2p, …, S/2.
  *  - "full":  keys for every baby step j < B and giant step g·B used; each rotation is one key switch, and a giant
  *             block whose diagonals are all zero skips its rotation. Fastest, ≈ 1 MB of keys per step at N = 8192.
  *  - "naive": the textbook diagonal method without BSGS — one rotation per nonzero diagonal — with SEAL's default
@@ -42,14 +43,38 @@ export interface LinearSchedule {
   readonly blocks: { giants: { g: number; terms: { j: number; diag: Float64Array }[] }[] }[];
   readonly bias: Float64Array[] | null;
 }
+/**
+ * A first linear stage on a lane-packed input ("min" mode; the input is the client's, so its layout costs nothing).
+ * The client encrypts L = S/(2p) lanes of width 2p, lane ℓ holding x rotated left by ℓ (with period p): the baby
+ * steps arrive pre-rotated. The products then cover every lane at once: per giant step g, one plaintext holds in
+ * lane ℓ's first half the diagonal g·B + ℓ, and zero in the second half (where a rotation by g·B ≤ p − B reads into
+ * the next lane), so Σ_g P_g ⊙ rot(z, g·B) holds in lane ℓ the terms of baby step ℓ. Rotate-and-add by p, 2p, …, S/2
+ * then sums the lanes and fills every half: y = M·x replicated with period outP, the layout the next stage reads.
+ * Cost: max g rotations by B (Horner, on products rescaled one level down) + log2(S/p) rotate-and-adds at that
+ * level and one plaintext multiply per giant step — instead of B − 1 rotations at the input level and one multiply
+ * per nonzero diagonal — for log2(S/p) more Galois keys. Used when L ≥ 2 and outP ≤ p.
+ */
+export interface LaneLinearSchedule {
+  readonly kind: "lanes";
+  readonly level: number;
+  readonly layout: LinearLayout;
+  readonly B: number;
+  /** Lanes of the input (S/(2p)); lanes ℓ ≥ B carry no diagonal. */
+  readonly lanes: number;
+  /** Giant steps with a nonzero diagonal, ascending, each plaintext pre-rotated right by g·B (for the Horner chain). */
+  readonly giants: { g: number; diag: Float64Array }[];
+  /** Rotate-and-add steps after the products: p, 2p, …, S/2. */
+  readonly sumSteps: number[];
+  readonly bias: Float64Array[] | null;
+}
 export interface SquareSchedule { readonly kind: "square"; readonly level: number; readonly shift: Float64Array[] | null }
 export interface AffineSchedule {
   readonly kind: "affine"; readonly level: number; readonly scale: Float64Array[] | null; readonly shift: Float64Array[] | null;
 }
-export type StageSchedule = LinearSchedule | SquareSchedule | AffineSchedule;
+export type StageSchedule = LinearSchedule | LaneLinearSchedule | SquareSchedule | AffineSchedule;
 
 export const PlanDescriptorSchema = z.object({
-  version: z.literal(1),
+  version: z.literal(2),
   planId: z.string().regex(/^[0-9a-f]{64}$/),
   modelHash: z.string().regex(/^[0-9a-f]{64}$/),
   options: z.object({
@@ -61,6 +86,11 @@ export const PlanDescriptorSchema = z.object({
   rotationKeys: z.enum(ROTATION_MODES),
   inputDim: z.number().int().positive(),
   inputPeriod: z.number().int().positive(),
+  /**
+   * 0: the input is replicated with period inputPeriod. L > 0: L lanes of width S/L = 2·inputPeriod, lane ℓ holding
+   * the input rotated left by ℓ (LaneLinearSchedule).
+   */
+  inputLanes: z.number().int().nonnegative(),
   inputLevel: z.number().int().nonnegative(),
   outputDim: z.number().int().positive(),
   outputBlocks: z.number().int().positive().max(64),
@@ -104,14 +134,14 @@ export function modelHashOf(modelBytes: Uint8Array): string {
 }
 
 /**
- * planId = sha256("cerberus-fhe-plan-v1" ‖ modelHash ‖ canonical options). Derived from the model's sha256 (the
+ * planId = sha256("cerberus-fhe-plan-v2" ‖ modelHash ‖ canonical options) (v2: lane-packed inputs). Derived from the model's sha256 (the
  * Brain's on-chain modelHash) rather than the bytes, so a client can check a miner's descriptor against the chain
  * with `planIdFor(brain.modelHash, descriptor.options)` without downloading the model.
  */
 export function planIdFor(modelHash: string, options: PlanOptions | NormalizedPlanOptions): string {
   const n = normalizePlanOptions({ params: options.params ?? undefined, rotationKeys: options.rotationKeys,
     babySteps: options.babySteps ?? undefined });
-  return sha256Hex(`cerberus-fhe-plan-v1\u0000${modelHash.toLowerCase()}\u0000${JSON.stringify(n)}`);
+  return sha256Hex(`cerberus-fhe-plan-v2\u0000${modelHash.toLowerCase()}\u0000${JSON.stringify(n)}`);
 }
 
 export function planIdOf(modelBytes: Uint8Array, options: PlanOptions): string {
@@ -149,19 +179,23 @@ function schedulePlan(graph: StageGraph, set: ParamSet, mode: RotationMode, opti
   const schedule: StageSchedule[] = [];
   const lay = (v: Float64Array): Float64Array[] => layoutVector(v, dim, period, blocks, S);
 
-  for (const stage of graph.stages) {
+  let inputLanes = 0;
+  for (const [index, stage] of graph.stages.entries()) {
     if (stage.kind === "linear") {
       if (blocks !== 1) throw new UnsupportedOpError("MatMul", "input spread over several ciphertexts");
       const layout = linearLayout(stage.inDim, stage.outDim, S);
       if (layout.p !== period) throw new Error("internal: layout period mismatch");
-      const lin = scheduleLinear(stage, layout, level, mode, options.babySteps);
+      const lanes = S / (2 * layout.p);
+      const laned = index === 0 && mode === "min" && options.babySteps === undefined && lanes >= 2 && layout.outP <= layout.p;
+      const lin = laned ? scheduleLanes(stage, layout, level) : scheduleLinear(stage, layout, level, mode, options.babySteps);
+      if (laned) inputLanes = lanes;
       schedule.push(lin.schedule);
       lin.steps.forEach((s) => steps.add(s));
       rotations += lin.rotations;
       keySwitches += lin.keySwitches;
       ptMults += lin.ptMults;
       diagonalsTotal += layout.blocks * layout.p;
-      diagonalsSkipped += layout.blocks * layout.p - (lin.ptMults - lin.zeroBlocks);
+      diagonalsSkipped += layout.blocks * layout.p - lin.nonzeroDiagonals;
       dim = stage.outDim;
       period = layout.outP;
       blocks = layout.blocks;
@@ -187,7 +221,7 @@ function schedulePlan(graph: StageGraph, set: ParamSet, mode: RotationMode, opti
   const perKey = dataPrimes * 2 * totalPrimes * N * 8 + 4096;
   const galoisCount = mode === "naive" ? 2 * Math.log2(S) + 1 : steps.size;
   const descriptor: PlanDescriptor = {
-    version: 1,
+    version: 2,
     planId: planIdFor(modelHash, options),
     modelHash,
     options: normalizePlanOptions(options),
@@ -195,6 +229,7 @@ function schedulePlan(graph: StageGraph, set: ParamSet, mode: RotationMode, opti
     rotationKeys: mode,
     inputDim: graph.inputDim,
     inputPeriod: nextPow2(graph.inputDim),
+    inputLanes,
     inputLevel: levels,
     outputDim: dim,
     outputBlocks: blocks,
@@ -210,6 +245,17 @@ function schedulePlan(graph: StageGraph, set: ParamSet, mode: RotationMode, opti
     summary: { levels, rotations, keySwitches, ptMults, ctMults, diagonalsTotal, diagonalsSkipped },
   };
   return { descriptor, set, schedule };
+}
+
+/** The client's input in lanes (LaneLinearSchedule): lane ℓ of width S/lanes holds v rotated left by ℓ, period `period`. */
+export function laneVector(v: ArrayLike<number>, dim: number, period: number, lanes: number, S: number): Float64Array {
+  const width = S / lanes;
+  const slots = new Float64Array(S);
+  for (let i = 0; i < S; i++) {
+    const k = (i % width + Math.floor(i / width)) % period;
+    slots[i] = k < dim ? v[k] : 0;
+  }
+  return slots;
 }
 
 /** Vector → slot vectors of the current layout (replicated with `period`, or split into blocks of S). */
@@ -301,7 +347,48 @@ function scheduleLinear(stage: Extract<Stage, { kind: "linear" }>, layout: Linea
     }
   }
   const schedule: LinearSchedule = { kind: "linear", level, layout, B, G, babies, blocks: blockPlans, bias: null };
-  return { schedule, steps: [...steps], rotations, keySwitches, ptMults, zeroBlocks };
+  return { schedule, steps: [...steps], rotations, keySwitches, ptMults, nonzeroDiagonals: ptMults - zeroBlocks };
+}
+
+function scheduleLanes(stage: Extract<Stage, { kind: "linear" }>, layout: LinearLayout, level: number) {
+  const { p, slots: S } = layout;
+  const width = 2 * p;
+  const lanes = S / width;
+  const B = Math.min(lanes, p);
+  const G = p / B;
+  const giants: LaneLinearSchedule["giants"] = [];
+  let nonzeroDiagonals = 0;
+  const scratch = new Float64Array(S);
+  for (let g = 0; g < G; g++) {
+    const P = new Float64Array(S);
+    let any = false;
+    for (let j = 0; j < B; j++) {
+      const diag = diagonal(stage.M, layout, 0, g * B + j, scratch);
+      if (!diag.some((x) => x !== 0)) continue; // squeezed
+      nonzeroDiagonals++;
+      any = true;
+      // Lane j's first half: rows t < p (the diagonal is periodic in the row, so slot t of lane j means row t).
+      for (let t = 0; t < p; t++) P[j * width + t] = diag[t]!;
+    }
+    if (!any) continue;
+    const pre = new Float64Array(S);
+    for (let i = 0; i < S; i++) pre[(i + g * B) % S] = P[i]!;
+    giants.push({ g, diag: pre });
+  }
+  if (giants.length === 0) {
+    // All diagonals zero: a tiny multiple of the input instead of an encrypted zero (see scheduleLinear).
+    const eps = new Float64Array(S);
+    for (let t = 0; t < p; t++) eps[t] = ZERO_BLOCK_EPSILON;
+    giants.push({ g: 0, diag: eps });
+  }
+  const sumSteps: number[] = [];
+  for (let s = p; s < S; s *= 2) sumSteps.push(s);
+  const top = giants[giants.length - 1]!.g;
+  const steps = new Set<number>(sumSteps);
+  if (top > 0) steps.add(B);
+  const rotations = top + sumSteps.length;
+  const schedule: LaneLinearSchedule = { kind: "lanes", level, layout, B, lanes, giants, sumSteps, bias: null };
+  return { schedule, steps: [...steps], rotations, keySwitches: rotations, ptMults: giants.length, nonzeroDiagonals };
 }
 
 export function planSummary(d: PlanDescriptor): PlanSummary {

@@ -21,7 +21,7 @@ const errorOf = (e: unknown) => ({
 });
 
 try {
-  const ev = await MinerEvaluator.create(data.modelBytes, data.plan, { split: true });
+  const ev = await MinerEvaluator.create(data.modelBytes, data.plan);
   const sessions = new Map<number, EvalSession>();
   port.on("message", async (m: Request) => {
     try {

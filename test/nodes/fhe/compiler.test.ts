@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import onnxProto from "onnx-proto";
 import { compileOnnx, graphLevels, type StageGraph } from "../../../nodes/fhe/compiler.ts";
-import { compilePlan, PlanDescriptorSchema } from "../../../nodes/fhe/plan.ts";
-import { diagonal, linearLayout, pruneDiagonals } from "../../../nodes/fhe/diagonals.ts";
+import { compilePlan, laneVector, PlanDescriptorSchema } from "../../../nodes/fhe/plan.ts";
+import { diagonal, linearLayout, pruneDiagonals, rotateLeft } from "../../../nodes/fhe/diagonals.ts";
 import { encodeModel, randomMlp } from "../../../nodes/fhe/random-model.ts";
 import { InvalidModelError, LevelBudgetError, ParamsMismatchError, UnsupportedOpError } from "../../../nodes/fhe/errors.ts";
 import { selectParamSet } from "../../../nodes/fhe/params.ts";
@@ -113,6 +113,38 @@ test("generalized diagonals: BSGS pre-rotation and the product Σ diag ⊙ rot(x
   }
 });
 
+test("lane packing: the client's lanes, Σ_g rot(P_g ⊙ z, g·B) and rotate-and-add by p … S/2 equal M·x, replicated", () => {
+  // [in, hidden, out]: the first stage is lane-packed when its output period fits its input period, else classic.
+  for (const [dims, laned] of [[[64, 64, 9000], true], [[128, 100, 40], true], [[20, 5, 7], true], [[16, 64, 64], false]] as const) {
+    const { bytes } = randomMlp({ dims: [...dims], seed: 9, pruneRate: 0.25 });
+    const plan = compilePlan(bytes);
+    const first = plan.schedule[0]!;
+    assert.equal(first.kind === "lanes", laned, `${dims.join("→")}`);
+    if (first.kind !== "lanes") { assert.equal(plan.descriptor.inputLanes, 0); continue; }
+    const S = first.layout.slots;
+    const { p, outP } = first.layout;
+    assert.equal(plan.descriptor.inputLanes, S / (2 * p));
+    const x = Float64Array.from({ length: dims[0] }, (_, i) => Math.sin(i + 1));
+    const z = laneVector(x, dims[0], p, plan.descriptor.inputLanes, S);
+    let acc = new Float64Array(S);
+    for (const { g, diag } of first.giants) {
+      const prod = rotateLeft(Float64Array.from(diag, (d, i) => d * z[i]!), g * first.B);
+      acc = acc.map((a, i) => a + prod[i]!);
+    }
+    for (const step of first.sumSteps) {
+      const r = rotateLeft(acc, step);
+      acc = acc.map((a, i) => a + r[i]!);
+    }
+    const M = compileOnnx(bytes).stages[0] as { M: Float64Array; inDim: number; outDim: number };
+    for (let u = 0; u < S; u++) {
+      const row = u % outP;
+      let ref = 0;
+      if (row < M.outDim) for (let i = 0; i < M.inDim; i++) ref += M.M[row * M.inDim + i]! * x[i]!;
+      assert.ok(Math.abs(acc[u]! - ref) < 1e-9, `${dims.join("→")} slot ${u}: ${acc[u]} vs ${ref}`);
+    }
+  }
+});
+
 test("squeeze-rate pruning zeroes exactly that fraction of diagonals and the plan skips them", () => {
   for (const rate of [0.25, 0.5, 0.75]) {
     const { bytes } = randomMlp({ dims: [32, 32, 64], seed: 5, pruneRate: rate });
@@ -129,12 +161,17 @@ test("squeeze-rate pruning zeroes exactly that fraction of diagonals and the pla
 test("plan descriptors are JSON-safe and schema-checked; rotation keys follow the mode", () => {
   const { bytes } = randomMlp({ dims: [128, 128, 16384], seed: 2 });
   const min = compilePlan(bytes).descriptor;
-  assert.deepEqual(min.galoisSteps, [1, 16]);
-  assert.equal(min.summary.rotations, 15 + 7 + 15 + 4 * 7);
-  assert.equal(min.summary.ptMults, 640);
+  // The first stage reads a lane-packed input: 7 Horner giant steps by 16 + 5 rotate-and-adds (128 … 2048), and one
+  // multiply per giant step; the second stage is the usual BSGS (15 babies, 7 giants per block, 128 diagonals each).
+  assert.equal(min.inputLanes, 16);
+  assert.deepEqual(min.galoisSteps, [1, 16, 128, 256, 512, 1024, 2048]);
+  assert.equal(min.summary.rotations, 7 + 5 + 15 + 4 * 7);
+  assert.equal(min.summary.ptMults, 8 + 4 * 128);
+  assert.equal(min.summary.diagonalsSkipped, 0);
   assert.equal(min.outputBlocks, 4);
   const full = compilePlan(bytes, { rotationKeys: "full" }).descriptor;
   assert.equal(full.galoisSteps.length, 15 + 7);
+  assert.equal(full.inputLanes, 0, "only \"min\" packs the input in lanes");
   assert.notEqual(full.planId, min.planId);
   const naive = compilePlan(bytes, { rotationKeys: "naive" }).descriptor;
   assert.equal(naive.galoisPow2, true);
