@@ -7,8 +7,8 @@ import { abortSplit, SPLIT_SIGNAL_BYTES } from "./split-channel.ts";
 /**
  * Parallelism: the same miner surface as MinerEvaluator, but evaluations run in `threads` worker threads (node-seal is
  * single-threaded WASM; two cores → at most two evaluations at once). Every worker holds its own copy of the encoded
- * weights (≈ 96 MiB for the Brown LM) and the keys of every open session, so one FIFO queue feeds whichever worker is
- * free. When a step finds the queue empty, a second worker idle and fewer sessions open than workers, the two split
+ * weights (≈ 34 MiB for the Brown LM) and the keys of every open session (≈ 24 MiB each), so one FIFO queue feeds
+ * whichever worker is free. When a step finds the queue empty, a second worker idle and fewer sessions open than workers, the two split
  * it (`MinerEvaluator.runSplit`): a lone user on an idle miner gets both cores for one step. The main thread's event
  * loop stays free throughout.
  */
@@ -268,7 +268,7 @@ export class WorkerPoolEvaluator {
       if (idle.length === 0) { i++; continue; }
       this.queue.splice(i, 1);
       // Split only a lone user's step: with as many sessions as workers, the other users' next steps will want the
-      // second worker, and a split costs ≈ 20% more work in total.
+      // second worker, and a split costs ≈ 17% more work in total (the last layer's baby rotations run on both).
       const lone = this.canSplit && idle.length >= 2 && this.queue.length === 0 && this.openCount < this.workers.length;
       if (lone && this.splitPays()) this.runSplit(job, idle[0]!, idle[1]!);
       else this.runWhole(job, idle[0]!, lone);
