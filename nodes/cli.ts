@@ -30,13 +30,14 @@ program.command("miner").description("run a miner: serve encrypted inference for
   .option("--data-dir <dir>", "identity folder (keeps the peer id across restarts)")
   .option("--threads <n>", "FHE evaluation worker threads (0 = main thread); with ≥ 2 a lone step is split over two", intArg, 2)
   .option("--max-sessions <n>", "open sessions held at once; each holds the user's evaluation keys in every worker " +
-    "(≈ 24 MiB per worker for the Brown LM's plan), so lower it on a small machine", intArg, 64)
+    "(≈ 24 MiB per worker for the Brown LM's plan) (default: what a quarter of this machine's memory holds, 4 to 64)", intArg)
   .option("--faulty-rate <p>", "FOR DEMOS/TESTS ONLY: answer this fraction of steps wrongly", floatArg, 0)
   .option("--cheat-users", "FOR DEMOS/TESTS ONLY: answer honestly only sessions that look like validator probes")
   .action(async (o) => {
     const { MinerAgent } = await import("./miner/agent.ts");
     const agent = await MinerAgent.start({ chain: chainFrom(g()), brainId: o.brain, listen: o.listen, modelDir: o.modelDir,
-      threads: o.threads, faultyRate: o.faultyRate, cheatUsers: o.cheatUsers === true, service: { maxSessions: o.maxSessions },
+      threads: o.threads, faultyRate: o.faultyRate, cheatUsers: o.cheatUsers === true,
+      ...(o.maxSessions !== undefined ? { service: { maxSessions: o.maxSessions } } : {}),
       ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     await untilSignal(() => agent.stop());
   });

@@ -1,3 +1,4 @@
+import { totalmem } from "node:os";
 import { join } from "node:path";
 import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
 import type { ChainClient } from "../chain/client.ts";
@@ -9,6 +10,7 @@ import { createCerberusNode, type CerberusNode, type NodeOptions } from "../net/
 import { FaultyEvaluator } from "./faulty.ts";
 import { PeerIdDetector, SelectiveCheater } from "./cheat.ts";
 import { MinerService, type MinerServiceOptions } from "./service.ts";
+import { sessionBudget } from "./session-budget.ts";
 
 export interface MinerAgentOptions {
   chain: ChainClient;
@@ -32,6 +34,7 @@ export interface MinerAgentOptions {
    * wrong answers to everyone else (see cheat.ts).
    */
   cheatUsers?: boolean;
+  /** Service limits; `maxSessions` defaults to what a quarter of the machine's memory holds keys for (session-budget.ts). */
   service?: Omit<MinerServiceOptions, "evaluator" | "logger" | "hotkey">;
   /** Connection limits of the libp2p node (per-address caps, upgrade timeout; defaults in createCerberusNode). */
   node?: Omit<NodeOptions, "listen" | "privateKey" | "dialFrom">;
@@ -77,13 +80,16 @@ export class MinerAgent {
       privateKey: (await loadOrCreateIdentity(join(dataDir, "identity.key"))).privateKey,
       ...(options.listen !== undefined ? { listen: options.listen } : {}),
     });
-    const service = new MinerService(node, { ...options.service, evaluator: served, hotkey: chain.address, logger: log });
+    const budget = sessionBudget(evaluator.descriptor.caps, threads, totalmem());
+    const maxSessions = options.service?.maxSessions ?? budget.maxSessions;
+    const service = new MinerService(node, { ...options.service, maxSessions, evaluator: served, hotkey: chain.address, logger: log });
     try {
       await service.start();
       const multiaddrs = node.getMultiaddrs().map((m) => m.decapsulateCode(421).toString());
       const uid = await chain.register(brainId, "Miner", { peerId: node.peerId.toString(), multiaddrs });
       log.info({ brainId: brainId.toString(), uid, peerId: node.peerId.toString(), multiaddrs, planId: evaluator.planId,
-        faultyRate, cheatUsers: cheater !== undefined, plaintextMB: +(evaluator.memory.plaintextBytes / 2 ** 20).toFixed(1) }, "miner serving");
+        faultyRate, cheatUsers: cheater !== undefined, plaintextMB: +(evaluator.memory.plaintextBytes / 2 ** 20).toFixed(1),
+        maxSessions, sessionKeysMB: +(budget.perSessionBytes / 2 ** 20).toFixed(1) }, "miner serving");
       return new MinerAgent(node, service, evaluator, faulty, cheater, model, uid, log);
     } catch (err) {
       await service.stop().catch(() => {});
