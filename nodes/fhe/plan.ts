@@ -52,7 +52,8 @@ export interface LinearSchedule {
  * then sums the lanes and fills every half: y = M·x replicated with period outP, the layout the next stage reads.
  * Cost: max g rotations by B (Horner, on products rescaled one level down) + log2(S/p) rotate-and-adds at that
  * level and one plaintext multiply per giant step — instead of B − 1 rotations at the input level and one multiply
- * per nonzero diagonal — for log2(S/p) more Galois keys. Used when L ≥ 2 and outP ≤ p.
+ * per nonzero diagonal — for log2(S/p) more Galois keys. Used when L ≥ 2, outP ≤ p and it takes fewer rotations
+ * than the classic schedule (so for wide inputs: a narrow one would pay more rotate-and-adds than it saves).
  */
 export interface LaneLinearSchedule {
   readonly kind: "lanes";
@@ -186,9 +187,13 @@ function schedulePlan(graph: StageGraph, set: ParamSet, mode: RotationMode, opti
       const layout = linearLayout(stage.inDim, stage.outDim, S);
       if (layout.p !== period) throw new Error("internal: layout period mismatch");
       const lanes = S / (2 * layout.p);
-      const laned = index === 0 && mode === "min" && options.babySteps === undefined && lanes >= 2 && layout.outP <= layout.p;
-      const lin = laned ? scheduleLanes(stage, layout, level) : scheduleLinear(stage, layout, level, mode, options.babySteps);
-      if (laned) inputLanes = lanes;
+      const classic = scheduleLinear(stage, layout, level, mode, options.babySteps);
+      // Lanes trade the baby rotations for log2(S/p) rotate-and-adds (and as many keys): only where that is fewer
+      // rotations (the LM's 128-wide input: 10 instead of 20; a 16-wide one would need 8 instead of 6).
+      const laned = index === 0 && mode === "min" && options.babySteps === undefined && lanes >= 2 && layout.outP <= layout.p
+        ? scheduleLanes(stage, layout, level) : undefined;
+      const lin = laned !== undefined && laned.rotations < classic.rotations ? laned : classic;
+      if (lin === laned) inputLanes = lanes;
       schedule.push(lin.schedule);
       lin.steps.forEach((s) => steps.add(s));
       rotations += lin.rotations;
