@@ -1,5 +1,5 @@
 import "../../../nodes/core/polyfills.ts";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { isCerberusError } from "../../../nodes/core/errors.ts";
 import { FailoverSession } from "../../../nodes/client/failover.ts";
@@ -9,10 +9,9 @@ import { createRng } from "../../../nodes/model/prng.ts";
 import { RemoteError } from "../../../nodes/net/errors.ts";
 import { FrameReader, readMessage, writeMessage } from "../../../nodes/net/framing.ts";
 import { DEFAULT_LIMITS, HEALTH_PROTOCOL, HealthRequestHeader, PROTOCOL_VERSION } from "../../../nodes/net/messages.ts";
-import { createCerberusNode, type CerberusNode } from "../../../nodes/net/node.ts";
-import type { SessionKeys } from "../../../nodes/net/evaluator.ts";
-import { startClientNode, startMiner, type TestMiner } from "./fixtures/harness.ts";
-import { SealTestEvaluator, TestCkksClient, TEST_PLAN_ID, randomInput } from "./fixtures/seal-evaluator.ts";
+import { createCerberusNode } from "../../../nodes/net/node.ts";
+import { netSuite } from "./fixtures/harness.ts";
+import { SealTestEvaluator, TEST_PLAN_ID, randomInput } from "./fixtures/seal-evaluator.ts";
 
 /**
  * Backpressure users can see (issue 14): a saturated miner says BUSY at the header with the wait it expects, health
@@ -20,30 +19,17 @@ import { SealTestEvaluator, TestCkksClient, TEST_PLAN_ID, randomInput } from "./
  * Real libp2p on 127.0.0.1, real SEAL ciphertexts (the test evaluator's delay stands in for a long evaluation).
  */
 describe("backpressure: BUSY with a stated wait, queue health, failover and selection", () => {
-  let ckks: TestCkksClient;
-  let keys: SessionKeys;
-  const nodes: CerberusNode[] = [];
-  const miners: TestMiner[] = [];
-  const client = async () => { const n = await startClientNode(); nodes.push(n); return new InferClient(n); };
-  const miner = async (...a: Parameters<typeof startMiner>) => { const m = await startMiner(...a); miners.push(m); return m; };
-
-  before(async () => {
-    ckks = await TestCkksClient.create();
-    keys = ckks.sessionKeys();
-  });
-  after(async () => {
-    ckks.delete();
-    for (const n of nodes) await n.stop();
-    for (const m of miners) await m.stop();
-  });
+  const net = netSuite();
+  const client = async () => new InferClient(await net.clientNode());
+  const miner = net.miner;
 
   test("a saturated miner answers BUSY within milliseconds, stating the wait its queue implies; health reports the queue", async () => {
     // one worker, 1.5 s per step, room for 2 admitted requests
     const m = await miner({ evaluator: new SealTestEvaluator({ delayMs: 1_500 }), workers: 1, maxInflight: 2, stepMsHint: 1_500,
       maxInflightPerPeer: 8, maxInflightPerAddress: 8 });
     const c = await client();
-    const sessions = await Promise.all([0, 1, 2].map(() => c.openSession(m.address, keys)));
-    const ct = ckks.encrypt(randomInput(3));
+    const sessions = await Promise.all([0, 1, 2].map(() => c.openSession(m.address, net.keys)));
+    const ct = net.ckks.encrypt(randomInput(3));
     const running = sessions.slice(0, 2).map((s) => s.step([ct]));
     await new Promise((r) => setTimeout(r, 200)); // both admitted: one evaluating, one queued
     const h = await c.health(m.address);
@@ -71,8 +57,8 @@ describe("backpressure: BUSY with a stated wait, queue health, failover and sele
     const m = await miner({ evaluator: new SealTestEvaluator({ delayMs: 1_200 }), workers: 1, maxInflight: 8, stepMsHint: 1_000,
       maxQueueWaitMs: 1_500, maxInflightPerPeer: 8, maxInflightPerAddress: 8 });
     const c = await client();
-    const s = await c.openSession(m.address, keys);
-    const ct = ckks.encrypt(randomInput(4));
+    const s = await c.openSession(m.address, net.keys);
+    const ct = net.ckks.encrypt(randomInput(4));
     const results = await Promise.allSettled([0, 1, 2, 3].map((i) => new Promise((r) => setTimeout(r, 50 * i)).then(() => s.step([ct]))));
     // ahead 0 → 0 ms, 1 → 1 s, 2 → 2 s > 1.5 s: the third and fourth are refused
     assert.deepEqual(results.map((r) => (r.status === "fulfilled" ? "OK" : isCerberusError(r.reason) ? r.reason.code : "?")),
@@ -85,16 +71,16 @@ describe("backpressure: BUSY with a stated wait, queue health, failover and sele
       maxInflightPerPeer: 8, maxInflightPerAddress: 8 });
     const free = await miner();
     const hog = await client();
-    const hogSession = await hog.openSession(slow.address, keys);
-    const ct = ckks.encrypt(randomInput(5));
-    const expected = ckks.check(randomInput(5), (await (await (await client()).openSession(free.address, keys)).step([ct])).outputs);
+    const hogSession = await hog.openSession(slow.address, net.keys);
+    const ct = net.ckks.encrypt(randomInput(5));
+    const expected = net.ckks.check(randomInput(5), (await (await (await client()).openSession(free.address, net.keys)).step([ct])).outputs);
     assert.ok(expected.rotErr < 1e-3);
 
     // short stated wait (≤ maxBusyWaitMs): wait it out on the same miner, no second key upload
     const hogging = hogSession.step([ct]);
     await new Promise((r) => setTimeout(r, 100));
     const waits: number[] = [];
-    const queued = new FailoverSession(await client(), [slow.address, free.address], keys, { onBusy: (e) => waits.push(e.waitMs) });
+    const queued = new FailoverSession(await client(), [slow.address, free.address], net.keys, { onBusy: (e) => waits.push(e.waitMs) });
     const t0 = performance.now();
     const r1 = await queued.step([ct]);
     assert.equal(r1.miner.peerId, slow.address.peerId, "stayed in the queue of the miner it chose");
@@ -107,21 +93,21 @@ describe("backpressure: BUSY with a stated wait, queue health, failover and sele
     // long stated wait (> maxBusyWaitMs): move on to the next miner at once, where the step completes
     const hogging2 = hogSession.step([ct]);
     await new Promise((r) => setTimeout(r, 100));
-    const moved = new FailoverSession(await client(), [slow.address, free.address], keys, { maxBusyWaitMs: 500 });
+    const moved = new FailoverSession(await client(), [slow.address, free.address], net.keys, { maxBusyWaitMs: 500 });
     const t1 = performance.now();
     const r2 = await moved.step([ct]);
     assert.equal(r2.miner.peerId, free.address.peerId);
     assert.equal(moved.stats.failovers, 1);
     assert.equal(moved.failures[0]!.code, "BUSY");
     assert.ok(performance.now() - t1 < 1_400, "moved on without waiting for the slow miner's step");
-    assert.ok(ckks.check(randomInput(5), r2.outputs).rotErr < 1e-3);
+    assert.ok(net.ckks.check(randomInput(5), r2.outputs).rotErr < 1e-3);
     await hogging2;
     await moved.close();
 
     // only a busy miner and a long stated wait: a typed ALL_MINERS_FAILED naming BUSY, never a silent timeout
     const hogging3 = hogSession.step([ct]);
     await new Promise((r) => setTimeout(r, 100));
-    const alone = new FailoverSession(await client(), [slow.address], keys, { maxBusyWaitMs: 500 });
+    const alone = new FailoverSession(await client(), [slow.address], net.keys, { maxBusyWaitMs: 500 });
     await assert.rejects(alone.step([ct]), (e: unknown) => isCerberusError(e, "ALL_MINERS_FAILED") &&
       (e as unknown as { attempts: { code: string }[] }).attempts.every((a) => a.code === "BUSY"));
     await hogging3;
@@ -132,8 +118,8 @@ describe("backpressure: BUSY with a stated wait, queue health, failover and sele
     const loaded = await miner({ evaluator: new SealTestEvaluator({ delayMs: 2_000 }), workers: 1, stepMsHint: 2_000 });
     const idle = await miner({ evaluator: new SealTestEvaluator(), workers: 1, stepMsHint: 2_000 });
     const c = await client();
-    const s = await c.openSession(loaded.address, keys);
-    const busy = s.step([ckks.encrypt(randomInput(6))]);
+    const s = await c.openSession(loaded.address, net.keys);
+    const busy = s.step([net.ckks.encrypt(randomInput(6))]);
     await new Promise((r) => setTimeout(r, 150));
     const user = await client();
     for (let seed = 1; seed <= 5; seed++) {
@@ -153,8 +139,7 @@ describe("backpressure: BUSY with a stated wait, queue health, failover and sele
   });
 
   test("malformed health is rejected with a typed error, and such a miner is unfit", async () => {
-    const liar = await createCerberusNode();
-    nodes.push(liar);
+    const liar = net.track(await createCerberusNode());
     const reports: Record<string, unknown>[] = [
       { v: PROTOCOL_VERSION, type: "health-report", planId: TEST_PLAN_ID, protocols: [], software: "x", uptimeMs: 1,
         load: { sessions: 0, maxSessions: 1, inflight: 0, maxInflight: 1 } }, // no queue

@@ -1,53 +1,32 @@
 import "../../../nodes/core/polyfills.ts";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import type { Stream } from "@libp2p/interface";
-import { isCerberusError } from "../../../nodes/core/errors.ts";
 import { InferClient, type RemoteSession } from "../../../nodes/client/transport.ts";
 import { remoteHost } from "../../../nodes/net/address-gate.ts";
-import type { SessionKeys } from "../../../nodes/net/evaluator.ts";
 import * as varint from "uint8-varint";
 import { INFER_PROTOCOL, MiB, PROTOCOL_VERSION } from "../../../nodes/net/messages.ts";
-import type { CerberusNode } from "../../../nodes/net/node.ts";
-import { startClientNode, startMiner, type TestMiner } from "./fixtures/harness.ts";
-import { TEST_PLAN_ID, TestCkksClient, randomInput } from "./fixtures/seal-evaluator.ts";
+import { codeOf, netSuite, tally, type TestMiner } from "./fixtures/harness.ts";
+import { TEST_PLAN_ID, randomInput } from "./fixtures/seal-evaluator.ts";
 
 /** Attacker hosts: loopback aliases (Linux routes all of 127/8 to lo); honest users stay on 127.0.0.1. */
 const ATTACKER_HOSTS = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
-const codeOf = (r: PromiseSettledResult<unknown>) =>
-  r.status === "fulfilled" ? "OK" : isCerberusError(r.reason) ? r.reason.code : `UNTYPED:${String(r.reason)}`;
-const tally = (codes: string[]) => codes.reduce<Record<string, number>>((m, c) => ({ ...m, [c]: (m[c] ?? 0) + 1 }), {});
-
 describe("no slot without bytes", () => {
-  let ckks: TestCkksClient;
-  let keys: SessionKeys;
-  const nodes: CerberusNode[] = [];
-  const miners: TestMiner[] = [];
-  const clientNode = async (from?: string) => { const n = await startClientNode(from); nodes.push(n); return n; };
-
-  before(async () => {
-    ckks = await TestCkksClient.create();
-    keys = ckks.sessionKeys();
-  });
-  after(async () => {
-    ckks.delete();
-    await Promise.allSettled(nodes.map((n) => n.stop()));
-    for (const m of miners) await m.stop();
-  });
+  const net = netSuite();
+  const clientNode = (from?: string) => net.clientNode(from);
 
   /** Opens and closes a session from `client`, returning the open's latency. */
   async function timedOpen(client: InferClient, miner: TestMiner): Promise<{ ms: number; session: RemoteSession }> {
     const t0 = performance.now();
-    const session = await client.openSession(miner.address, keys);
+    const session = await client.openSession(miner.address, net.keys);
     return { ms: performance.now() - t0, session };
   }
 
   test("slowloris and idle streams from 16 identities on 8 addresses hold no slot: an honest open is served at its usual latency", async () => {
-    const miner = await startMiner({ headerTimeoutMs: 1_000, payloadGraceMs: 1_000 }, { inboundConnectionsPerSecondPerHost: 100 });
-    miners.push(miner);
+    const miner = await net.miner({ headerTimeoutMs: 1_000, payloadGraceMs: 1_000 }, { inboundConnectionsPerSecondPerHost: 100 });
     const honest = new InferClient(await clientNode());
     const baseline: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -56,7 +35,7 @@ describe("no slot without bytes", () => {
       await session.close();
     }
 
-    // Each attacker identity: 4 streams that never send a byte, and 4 `open`s that declare 9 MiB of keys and then
+    // Each attacker identity: 4 streams that never send a byte, and 4 `open`s that declare 9 MiB of net.keys and then
     // trickle 64 bytes every 200 ms (320 B/s). Before this change, 8 such headers held all 8 slots for 60 s.
     const streams: Stream[] = [];
     const trickles: NodeJS.Timeout[] = [];
@@ -87,8 +66,8 @@ describe("no slot without bytes", () => {
     // During the attack: the honest client's open (and a step) at its normal latency; a fresh identity too.
     const during = await timedOpen(honest, miner);
     const x = randomInput(8);
-    const r = await during.session.step([ckks.encrypt(x)]);
-    assert.ok(ckks.check(x, r.outputs).rotErr < 1e-3);
+    const r = await during.session.step([net.ckks.encrypt(x)]);
+    assert.ok(net.ckks.check(x, r.outputs).rotErr < 1e-3);
     await during.session.close();
     const fresh = await timedOpen(new InferClient(await clientNode()), miner);
     await fresh.session.close();
@@ -115,10 +94,9 @@ describe("no slot without bytes", () => {
   });
 
   test("idle connections from 8 addresses are capped per address and pruned; an honest open still gets through", async () => {
-    const miner = await startMiner({ connectionIdleTimeoutMs: 1_500 },
+    const miner = await net.miner({ connectionIdleTimeoutMs: 1_500 },
       { maxConnections: 40, maxConnectionsPerAddress: 4, inboundConnectionsPerSecondPerHost: 100 });
-    miners.push(miner);
-    // Normal latency of a fresh identity's open (dial + noise + keys), before the attack.
+    // Normal latency of a fresh identity's open (dial + noise + net.keys), before the attack.
     const baseline: number[] = [];
     for (let i = 0; i < 3; i++) {
       const b = await timedOpen(new InferClient(await clientNode()), miner);
@@ -144,8 +122,7 @@ describe("no slot without bytes", () => {
   });
 
   test("half-open TCP connections (no noise handshake) from 8 addresses cannot hold the upgrade slots", async () => {
-    const miner = await startMiner({}, { inboundConnectionsPerSecondPerHost: 100, inboundUpgradeTimeoutMs: 2_000 });
-    miners.push(miner);
+    const miner = await net.miner({}, { inboundConnectionsPerSecondPerHost: 100, inboundUpgradeTimeoutMs: 2_000 });
     const parts = miner.node.getMultiaddrs()[0]!.getComponents();
     const tcp = { host: parts.find((c) => c.name === "ip4")!.value!, port: Number(parts.find((c) => c.name === "tcp")!.value) };
     const baseline: number[] = [];
@@ -173,12 +150,11 @@ describe("no slot without bytes", () => {
   });
 
   test("16 identities cannot fill the 64-session table from one address; a full table makes room for a new address", async () => {
-    const miner = await startMiner({}, { inboundConnectionsPerSecondPerHost: 100 });
-    miners.push(miner);
+    const miner = await net.miner({}, { inboundConnectionsPerSecondPerHost: 100 });
     const openMany = async (host: string, identities: number) => {
       const clients = await Promise.all(Array.from({ length: identities }, async () => new InferClient(await clientNode(host))));
       const results: PromiseSettledResult<RemoteSession>[] = [];
-      for (const c of clients) for (let i = 0; i < 4; i++) results.push(...await Promise.allSettled([c.openSession(miner.address, keys)]));
+      for (const c of clients) for (let i = 0; i < 4; i++) results.push(...await Promise.allSettled([c.openSession(miner.address, net.keys)]));
       return { clients, results };
     };
     const one = await openMany(ATTACKER_HOSTS[0]!, 16);
@@ -188,9 +164,9 @@ describe("no slot without bytes", () => {
 
     // A user from a new address: the address holding the most gives up its least recently used session.
     const user = new InferClient(await clientNode());
-    const s = await user.openSession(miner.address, keys);
+    const s = await user.openSession(miner.address, net.keys);
     const x = randomInput(2);
-    assert.ok(ckks.check(x, (await s.step([ckks.encrypt(x)])).outputs).rotErr < 1e-3);
+    assert.ok(net.ckks.check(x, (await s.step([net.ckks.encrypt(x)])).outputs).rotErr < 1e-3);
     assert.equal(miner.service.load.sessions, 64);
     const attackerSessions = [one, ...rest].flatMap((o) => o.results)
       .filter((r): r is PromiseFulfilledResult<RemoteSession> => r.status === "fulfilled").map((r) => r.value);
@@ -200,11 +176,11 @@ describe("no slot without bytes", () => {
     // The attackers try to refill everything: they get back to 63, never the user's place.
     const refill: PromiseSettledResult<RemoteSession>[] = [];
     for (const o of [one, ...rest]) {
-      for (const c of o.clients) for (let i = 0; i < 4; i++) refill.push(...await Promise.allSettled([c.openSession(miner.address, keys)]));
+      for (const c of o.clients) for (let i = 0; i < 4; i++) refill.push(...await Promise.allSettled([c.openSession(miner.address, net.keys)]));
     }
     assert.equal(refill.filter((r) => r.status === "fulfilled").length, 63, JSON.stringify(tally(refill.map(codeOf))));
     assert.equal(miner.service.load.sessions, 64);
-    const r = await s.step([ckks.encrypt(x)]);
+    const r = await s.step([net.ckks.encrypt(x)]);
     assert.equal(r.outputs.length, 2, "the user's session survived the attackers' refill");
     await s.close();
   });

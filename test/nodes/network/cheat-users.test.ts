@@ -3,49 +3,29 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import hre from "hardhat";
-import { custom, type Address } from "viem";
-import { deployCerberus } from "../../../scripts/deploy.ts";
-import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
+import type { Address } from "viem";
 import { FailoverSession } from "../../../nodes/client/failover.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
 import { COMPRESSED_WORKLOAD, sampleSession } from "../../../nodes/client/workload.ts";
-import { ChainClient } from "../../../nodes/chain/client.ts";
-import { parseDeployment } from "../../../nodes/chain/deployment.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
 import { FheClient } from "../../../nodes/fhe/index.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
-import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
 import { createRng } from "../../../nodes/model/prng.ts";
-import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { compare, PlaintextReference, probeSession, samplePrompt, validationWords } from "../../../nodes/validator/challenge.ts";
 import { isCorrect } from "../../../nodes/validator/scoring.ts";
-import { mineTo, mineToNextEpoch } from "./fixtures.ts";
-
-const CBR = 10n ** 18n;
+import { mineTo, mineToNextEpoch, tinyBrain } from "./fixtures.ts";
 
 test("--cheat-users: a miner honest only to what it takes for probes earns less than every honest miner, and validators see the wrong answers users get", async () => {
   const dir = mkdtempSync(join(tmpdir(), "cerberus-cheat-"));
   const log = createLogger("test", "warn");
   const miners: MinerAgent[] = [];
   let validator: ValidatorAgent | undefined;
-  const { vocab } = loadBrownSplits();
-  writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
-  const model = loadBrainModel({ dir, name: "tiny-lm" });
-  const reference = await PlaintextReference.create(model);
+  let reference: PlaintextReference | undefined;
   try {
-    const deployment = parseDeployment(JSON.parse(JSON.stringify(await deployCerberus(hre))));
-    const accounts = (await hre.network.provider.request({ method: "eth_accounts" })) as Address[];
-    const [ownerAddr, mA, mB, mC, vAddr] = accounts as [Address, Address, Address, Address, Address];
-    const as = (a: Address) => new ChainClient({ transport: custom(hre.network.provider), deployment, account: a, logger: log });
-    const owner = as(ownerAddr);
-    const brainId = await owner.mintBrain({
-      modelHash: model.modelHash, fheParamsHash: model.planHash, uri: "tiny", tempo: 20,
-      limits: { maxMiners: 16, maxValidators: 4, minMinerStake: 0n, minValidatorStake: 100n * CBR, immunityPeriod: 5 },
-    });
-    await owner.transfer(vAddr, 500n * CBR);
-    await as(vAddr).stake(vAddr, 500n * CBR);
+    const { model, accounts, as, owner, brainId } = await tinyBrain(dir, log);
+    const ref = reference = await PlaintextReference.create(model);
+    const [, mA, mB, mC, vAddr] = accounts as [Address, Address, Address, Address, Address];
     for (const [k, addr] of [mA, mB, mC].entries()) {
       miners.push(await MinerAgent.start({ chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
         dataDir: join(dir, `miner-${k}`), cheatUsers: k === 2, logger: log }));
@@ -67,7 +47,7 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
       const session = new FailoverSession(infer, [seat(cheater)], fhe.keygen());
       const x = model.client.contextInput([1, 2]);
       const got = fhe.decryptOutput((await session.step(fhe.encryptInput(x))).outputs);
-      assert.ok(isCorrect(compare(got, await reference.logits(x), model.client.vocab.size, 0)),
+      assert.ok(isCorrect(compare(got, await ref.logits(x), model.client.vocab.size, 0)),
         "the cheater answers the validator's registered identity honestly");
       await session.close();
       await infer.close();
@@ -78,7 +58,7 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
     let userSteps = 0;
     let userWrong = 0;
     for (let k = 0; k < 3; k++) {
-      const outcomes = await probeSession({ model, reference, miner: seat(cheater), prompt: samplePrompt(heldOut, 4, rng.next),
+      const outcomes = await probeSession({ model, reference: ref, miner: seat(cheater), prompt: samplePrompt(heldOut, 4, rng.next),
         shape: { ...sampleSession(COMPRESSED_WORKLOAD, rng.next), thinkMs: [] } });
       userSteps += outcomes.length;
       userWrong += outcomes.filter((o) => !isCorrect(o)).length;
@@ -111,7 +91,7 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
   } finally {
     await validator?.stop();
     await Promise.allSettled(miners.map((m) => m.stop()));
-    await reference.release();
+    await reference?.release();
     rmSync(dir, { recursive: true, force: true });
   }
 });

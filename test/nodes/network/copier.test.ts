@@ -4,18 +4,11 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import hre from "hardhat";
-import { custom, type Address } from "viem";
-import { deployCerberus } from "../../../scripts/deploy.ts";
-import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
-import { ChainClient } from "../../../nodes/chain/client.ts";
-import { parseDeployment } from "../../../nodes/chain/deployment.ts";
+import type { Address } from "viem";
 import { ChainRevertError } from "../../../nodes/chain/errors.ts";
 import { MinerEvaluator } from "../../../nodes/fhe/index.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
 import { MinerService } from "../../../nodes/miner/service.ts";
-import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
-import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
 import { createCerberusNode, type CerberusNode } from "../../../nodes/net/node.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { validationWords } from "../../../nodes/validator/challenge.ts";
@@ -23,29 +16,15 @@ import { createLogger } from "../../../nodes/core/log.ts";
 import type { MinerEvaluator as NetEvaluator } from "../../../nodes/net/evaluator.ts";
 import { sealBomb } from "../fhe/bombs.ts";
 import { COMPRESSED_WORKLOAD } from "../../../nodes/client/workload.ts";
-import { mineTo, mineToNextEpoch } from "./fixtures.ts";
-
-const CBR = 10n ** 18n;
+import { mineTo, mineToNextEpoch, tinyBrain } from "./fixtures.ts";
 
 test("a peer-id copier (a seat whose peer id answers for another hotkey) and a miner answering with bombs score zero and earn nothing", async () => {
   const dir = mkdtempSync(join(tmpdir(), "cerberus-copier-"));
   const log = createLogger("test", "warn");
   const stops: (() => Promise<unknown>)[] = [];
   try {
-    const { vocab } = loadBrownSplits();
-    writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
-    const model = loadBrainModel({ dir, name: "tiny-lm" });
-    const deployment = parseDeployment(JSON.parse(JSON.stringify(await deployCerberus(hre))));
-    const accounts = (await hre.network.provider.request({ method: "eth_accounts" })) as Address[];
-    const [ownerAddr, mA, mB, mX, vAddr, mBomb] = accounts as [Address, Address, Address, Address, Address, Address];
-    const as = (a: Address) => new ChainClient({ transport: custom(hre.network.provider), deployment, account: a, logger: log });
-    const owner = as(ownerAddr);
-    const brainId = await owner.mintBrain({
-      modelHash: model.modelHash, fheParamsHash: model.planHash, uri: "tiny", tempo: 20,
-      limits: { maxMiners: 16, maxValidators: 4, minMinerStake: 0n, minValidatorStake: 100n * CBR, immunityPeriod: 5 },
-    });
-    await owner.transfer(vAddr, 500n * CBR);
-    await as(vAddr).stake(vAddr, 500n * CBR);
+    const { model, accounts, as, owner, brainId } = await tinyBrain(dir, log);
+    const [, mA, mB, mX, vAddr, mBomb] = accounts as [Address, Address, Address, Address, Address, Address];
 
     const start = async (addr: Address, k: number) => {
       const m = await MinerAgent.start({ chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",

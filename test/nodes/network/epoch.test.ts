@@ -3,26 +3,17 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import hre from "hardhat";
-import { custom, type Address } from "viem";
-import { deployCerberus } from "../../../scripts/deploy.ts";
-import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
+import type { Address } from "viem";
 import { generate } from "../../../nodes/client/generate.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
-import { ChainClient } from "../../../nodes/chain/client.ts";
-import { parseDeployment } from "../../../nodes/chain/deployment.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
-import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
-import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
 import { createCerberusNode } from "../../../nodes/net/node.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { validationWords } from "../../../nodes/validator/challenge.ts";
 import { COMPRESSED_WORKLOAD } from "../../../nodes/client/workload.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
 import type { RequestEvent } from "../../../nodes/miner/service.ts";
-import { mineTo } from "./fixtures.ts";
-
-const CBR = 10n ** 18n;
+import { mineTo, tinyBrain } from "./fixtures.ts";
 
 test("a whole epoch on real parts: failover mid-generation, validator restart between commit and reveal, faulty miner loses", async () => {
   const dir = mkdtempSync(join(tmpdir(), "cerberus-epoch-"));
@@ -31,21 +22,8 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
   const validators: ValidatorAgent[] = [];
   const userNode = await createCerberusNode({ listen: [] });
   try {
-    const { vocab } = loadBrownSplits();
-    writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
-    const model = loadBrainModel({ dir, name: "tiny-lm" });
-
-    const deployment = parseDeployment(JSON.parse(JSON.stringify(await deployCerberus(hre))));
-    const accounts = (await hre.network.provider.request({ method: "eth_accounts" })) as Address[];
-    const [ownerAddr, mA, mB, mC, vAddr] = accounts as [Address, Address, Address, Address, Address];
-    const as = (a: Address) => new ChainClient({ transport: custom(hre.network.provider), deployment, account: a, logger: log });
-    const owner = as(ownerAddr);
-    const brainId = await owner.mintBrain({
-      modelHash: model.modelHash, fheParamsHash: model.planHash, uri: "tiny", tempo: 20,
-      limits: { maxMiners: 16, maxValidators: 4, minMinerStake: 0n, minValidatorStake: 100n * CBR, immunityPeriod: 5 },
-    });
-    await owner.transfer(vAddr, 500n * CBR);
-    await as(vAddr).stake(vAddr, 500n * CBR);
+    const { model, accounts, as, owner, brainId } = await tinyBrain(dir, log);
+    const [, mA, mB, mC, vAddr] = accounts as [Address, Address, Address, Address, Address];
 
     // Every request miner B receives, to compare a user's traffic with a validator's.
     const seenByB: { phase: "user" | "validator"; event: RequestEvent }[] = [];
