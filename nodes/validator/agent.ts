@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
-import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
+import { loadClientMixture, loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
+import type { LmMixture } from "../model/mixture.ts";
 import { seatAddress, type TransportOptions } from "../client/transport.ts";
 import { USER_WORKLOAD, type WorkloadModel } from "../client/workload.ts";
 import type { ClientPolicy } from "../client/selection.ts";
@@ -86,6 +87,8 @@ export class ValidatorAgent {
     readonly node: CerberusNode,
     readonly model: BrainModel,
     readonly reference: PlaintextReference,
+    /** The client mixture shipped with the model, if any: probes sample from it as users' clients do. */
+    readonly mixture: LmMixture | undefined,
     readonly state: ValidatorState,
     readonly uid: number,
     private readonly tempo: bigint,
@@ -108,10 +111,11 @@ export class ValidatorAgent {
     // from this identity: every probe session has a fresh one (probes.ts).
     const node = await createCerberusNode({ listen: [] });
     const reference = await PlaintextReference.create(model);
+    const mixture = loadClientMixture(model, { dir: options.modelDir })?.mixture;
     const uid = await chain.register(brainId, "Validator", { peerId: node.peerId.toString(), multiaddrs: [] });
-    log.info({ brainId: brainId.toString(), uid, pendingReveals: state.unrevealed.length,
+    log.info({ brainId: brainId.toString(), uid, probesMix: mixture !== undefined, pendingReveals: state.unrevealed.length,
       settlementsOwed: state.list(brainId, "revealed").length }, "validator ready");
-    return new ValidatorAgent(chain, brainId, node, model, reference, state, uid, BigInt(brain.tempo), options, log);
+    return new ValidatorAgent(chain, brainId, node, model, reference, mixture, state, uid, BigInt(brain.tempo), options, log);
   }
 
   /**
@@ -136,6 +140,7 @@ export class ValidatorAgent {
     this.log.info({ epoch: epoch?.toString(), probes: plan.length, windowMs: Math.round(windowMs) }, "probing miners");
     const outcomes = await runProbes(plan, {
       model: this.model, reference: this.reference, signal: this.probing.signal, logger: this.log,
+      ...(this.mixture !== undefined ? { mixture: this.mixture } : {}),
       ...(this.options.client !== undefined ? { client: this.options.client } : {}),
       ...(this.options.transport !== undefined ? { transport: this.options.transport } : {}),
     });

@@ -10,6 +10,7 @@ import { AllMinersFailedError } from "../net/errors.ts";
 import { createCerberusNode } from "../net/node.ts";
 import { loadBrownSplits } from "../model/corpus.ts";
 import { argmax } from "../model/lm.ts";
+import type { LmMixture } from "../model/mixture.ts";
 import type { ChallengeOutcome } from "./scoring.ts";
 
 /** The plaintext reference: the Brain's ONNX model run by onnxruntime-node on the same input. */
@@ -60,7 +61,11 @@ export interface ProbeSessionOptions {
    * comes anyway, and so does the probe. Default true.
    */
   alternatives?: boolean;
+  /** The client mixture users sample from (loadClientMixture), so probes sample as users do. */
+  mixture?: LmMixture;
   seed?: number;
+  /** Every step as it happens (input, decrypted logits), as `generate` reports it. */
+  onStep?: (step: GeneratedStep) => void;
   logger?: Logger;
 }
 
@@ -82,6 +87,7 @@ export async function probeSession(options: ProbeSessionOptions): Promise<Challe
       model, infer: new InferClient(node, options.transport), miners: [options.miner], prompt: options.prompt,
       words: shape.words, thinkMs: shape.thinkMs,
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      ...(options.mixture !== undefined ? { mixture: options.mixture } : {}),
       // A user asks health first and goes elsewhere from a miner whose health fails or states a wait it will not
       // accept: the probe asks the same and, where a user would not have come, does not come either — and the
       // miner did no work for it (every step unanswered). BUSY is met exactly as a user meets it (FailoverSession).
@@ -93,7 +99,7 @@ export async function probeSession(options: ProbeSessionOptions): Promise<Challe
         const why = choice.unfit.get(options.miner.peerId);
         if (why !== undefined) options.logger?.info({ miner: options.miner.peerId, why }, "probe: a user would not choose this miner");
       },
-      onStep: (s) => { steps.push(s); },
+      onStep: (s) => { steps.push(s); options.onStep?.(s); },
     }).catch((err: unknown) => {
       // A miner that errors, times out, drops the session or sends undecryptable bytes fails the step in flight
       // and every step after it (a user's generation would stop there too).

@@ -4,6 +4,7 @@ import type { MinerAddress, TransportOptions } from "../client/transport.ts";
 import { sampleArrivals, sampleSession, validateWorkload, type SessionShape, type WorkloadModel } from "../client/workload.ts";
 import { CerberusError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import type { LmMixture } from "../model/mixture.ts";
 import { probeSession, samplePrompt, type PlaintextReference } from "./challenge.ts";
 import type { ChallengeOutcome } from "./scoring.ts";
 
@@ -53,6 +54,8 @@ export interface ProbeRunContext {
   transport?: TransportOptions;
   /** The users' client policy (selection.ts): probes wait and choose exactly as users do. */
   client?: ClientPolicy;
+  /** The client mixture users sample from: probes sample from it too. */
+  mixture?: LmMixture;
   signal?: AbortSignal;
   logger?: Logger;
 }
@@ -78,6 +81,7 @@ export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunCont
         ...(p.miner.hotkey !== undefined ? { hotkey: p.miner.hotkey } : {}) },
       prompt: p.prompt, shape: p.shape, ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
       ...(ctx.client !== undefined ? { client: ctx.client } : {}), alternatives,
+      ...(ctx.mixture !== undefined ? { mixture: ctx.mixture } : {}),
       ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
     });
     byMiner.get(p.miner.uid)!.push(...outcomes);

@@ -14,6 +14,8 @@ import { idStreamSha256, LmMixture, MIXTURE_FORMAT } from "../../../nodes/model/
 import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
 import { MinerEvaluator } from "../../../nodes/fhe/index.ts";
 import type { CerberusNode } from "../../../nodes/net/node.ts";
+import { probeSession, PlaintextReference } from "../../../nodes/validator/challenge.ts";
+import { isCorrect } from "../../../nodes/validator/scoring.ts";
 import { startClientNode, startMiner, type TestMiner } from "../net/fixtures/harness.ts";
 
 // The real generate path (real node-seal ciphertexts, real libp2p to a real miner) samples from the client mixture:
@@ -39,17 +41,23 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("generate samples from the client mixture, not the MLP alone", async () => {
-  const model = loadBrainModel({ dir, name: "tiny-lm" });
+/** A mixture for the tiny LM's vocabulary, from the first 20,000 corpus words (the real one is fitted by train). */
+function tinyMixture(model: ReturnType<typeof loadBrainModel>): LmMixture {
   const V = model.client.vocab.size;
   const { vocab, train } = loadBrownSplits({ maxWords: 20_000 });
   const ids = train.map((id) => model.client.vocab.idOf(vocab.words[id]!));
   const kn = KneserNeyTrigram.fromTrain(ids, V);
-  const mixture = new LmMixture(kn, {
+  return new LmMixture(kn, {
     format: MIXTURE_FORMAT, vocabSize: V,
     kn: { discounts: { trigram: [...kn.discounts.trigram], bigram: [...kn.discounts.bigram], unigram: [...kn.discounts.unigram] }, train: { words: ids.length, sha256: idStreamSha256(ids) } },
     cache: { size: 50 }, buckets: [0, 3], weights: [[0.3, 0.5, 0.2], [0.2, 0.7, 0.1]],
   });
+}
+
+test("generate samples from the client mixture, not the MLP alone", async () => {
+  const model = loadBrainModel({ dir, name: "tiny-lm" });
+  const V = model.client.vocab.size;
+  const mixture = tinyMixture(model);
   const prompt = "the jury said";
   const steps: GeneratedStep[] = [];
   const result = await generate({
@@ -68,4 +76,29 @@ test("generate samples from the client mixture, not the MLP alone", async () => 
     context.push(w.id);
   }
   assert.ok(differs > 0, "the mixture changed at least one greedy choice");
+});
+
+test("a validator's probe with the mixture samples exactly as a user's client does (and differently without it)", async () => {
+  const model = loadBrainModel({ dir, name: "tiny-lm" });
+  const mixture = tinyMixture(model);
+  const reference = await PlaintextReference.create(model);
+  try {
+    const shape = { words: 6, thinkMs: [0, 0, 0, 0, 0, 0] };
+    const inputsOf = (steps: GeneratedStep[]) => steps.map((s) => Array.from(s.input));
+    const user: GeneratedStep[] = [];
+    await generate({ model, infer: new InferClient(userNode, { stepTimeoutMs: 60_000 }), miners: [miner.address],
+      prompt: "the jury said", words: shape.words, seed: 11, mixture, onStep: (s) => user.push(s) });
+    const probe = async (withMixture: boolean) => {
+      const steps: GeneratedStep[] = [];
+      const outcomes = await probeSession({ model, reference, miner: miner.address, prompt: "the jury said", shape, seed: 11,
+        ...(withMixture ? { mixture } : {}), onStep: (s) => steps.push(s) });
+      assert.ok(outcomes.every((o) => isCorrect(o)), "the honest miner passes");
+      return inputsOf(steps);
+    };
+    // The inputs encode the words sampled so far: same seed, same mixture → the same contexts, step for step.
+    assert.deepEqual(await probe(true), inputsOf(user));
+    assert.notDeepEqual(await probe(false), inputsOf(user), "without the mixture the probe would sample other words");
+  } finally {
+    await reference.release();
+  }
 });
