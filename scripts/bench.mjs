@@ -9,6 +9,7 @@ const BENCHES = [
   { name: "gas", script: "bench:gas", result: "bench/results/gas.json" },
   { name: "kn", script: "bench:kn", result: "bench/results/kn.json" },
   { name: "model", script: "bench:model", result: "bench/results/model.json" },
+  { name: "sampler", script: "bench:sampler", result: "bench/results/sampler.json" },
   { name: "fhe", script: "bench:fhe", result: "bench/results/fhe.json" },
   { name: "fhe-memory", script: "bench:fhe-memory", result: "bench/results/fhe-memory.json" },
   { name: "net", script: "bench:net", result: "bench/results/net.json" },
