@@ -2,8 +2,8 @@
 // `npm run bench:sampler`: what the sampler settings do to generated text, measured rather than read. The committed
 // model's plaintext twin (onnxruntime, the miner's exact ONNX) continues held-out prompts under each setting — the
 // MLP alone and the shipped client mixture, at several temperatures and top-k — and every continuation is scored for
-// degenerate repetition (a content word that already occurred in the previous 10 words; real held-out text is the
-// yardstick) and variety (distinct bigrams). Writes bench/results/sampler.json. Run: npm run bench:sampler -- --help
+// degenerate repetition (a content word that already occurred in the previous 10 words, prompt included; real
+// held-out text is the yardstick) and variety (distinct bigrams). Writes bench/results/sampler.json. Run: npm run bench:sampler -- --help
 import "../nodes/core/polyfills.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -32,19 +32,23 @@ const FUNCTION_WORDS = new Set(["the", "of", "and", "a", "to", "in", "is", "that
 const isContent = (w: string) => !FUNCTION_WORDS.has(w.toLowerCase()) && /[A-Za-z0-9]/.test(w);
 const WINDOW = 10;
 
-/** Share of content words that already occurred among the previous WINDOW words, and distinct bigrams / bigrams. */
-function textStats(words: readonly string[][]): { repeatPct: number; distinct2: number } {
+/**
+ * Over the continuation words (each text = its preceding context, then `from` on the continuation): the share of
+ * content words that already occurred among the previous WINDOW words, the context included, and distinct bigrams /
+ * bigrams of the continuations.
+ */
+function textStats(texts: readonly { words: readonly string[]; from: number }[]): { repeatPct: number; distinct2: number } {
   let repeats = 0;
   let content = 0;
   let bigrams = 0;
   const seen = new Set<string>();
-  for (const ws of words) {
-    for (let i = 0; i < ws.length; i++) {
+  for (const { words: ws, from } of texts) {
+    for (let i = from; i < ws.length; i++) {
       if (isContent(ws[i]!)) {
         content++;
         if (ws.slice(Math.max(0, i - WINDOW), i).includes(ws[i]!)) repeats++;
       }
-      if (i > 0) { bigrams++; seen.add(`${ws[i - 1]} ${ws[i]}`); }
+      if (i > from) { bigrams++; seen.add(`${ws[i - 1]} ${ws[i]}`); }
     }
   }
   return { repeatPct: +(100 * repeats / Math.max(1, content)).toFixed(1), distinct2: +(seen.size / Math.max(1, bigrams)).toFixed(3) };
@@ -71,7 +75,7 @@ const reference = await PlaintextReference.create(model);
 const rows = [];
 try {
   for (const s of settings) {
-    const continuations: string[][] = [];
+    const continuations: { words: string[]; from: number }[] = [];
     for (let p = 0; p < prompts.length; p++) {
       const rng = createRng(o.seed * 1_000 + p);
       const context = model.client.encode(prompts[p]!);
@@ -82,17 +86,18 @@ try {
         probs[unk] = 0;
         context.push(sample(topKOnly(probs, s.topK), rng, [unk]));
       }
-      continuations.push(context.slice(start).map((id) => model.client.vocab.words[id]!));
+      continuations.push({ words: context.map((id) => model.client.vocab.words[id]!), from: start });
     }
     const stats = textStats(continuations);
     rows.push({ ...s, topK: s.topK >= V ? null : s.topK, ...stats,
-      examples: prompts.slice(0, 3).map((p, i) => `${p} ‖ ${continuations[i]!.join(" ")}`) });
+      examples: continuations.slice(0, 3).map((c) => `${c.words.slice(0, c.from).join(" ")} ‖ ${c.words.slice(c.from).join(" ")}`) });
     console.error(`${s.name}: content-word repeats ${stats.repeatPct}%, distinct-2 ${stats.distinct2}`);
   }
 } finally {
   await reference.release();
 }
-const real = textStats(Array.from({ length: o.prompts }, (_, p) => held.slice(p * 1_000, p * 1_000 + o.words)));
+// Real text: the same number of words after a 10-word held-out context, at as many places in the validation split.
+const real = textStats(Array.from({ length: o.prompts }, (_, p) => ({ words: held.slice(p * 1_000, p * 1_000 + WINDOW + o.words), from: WINDOW })));
 
 console.log(`\nbench:sampler — ${o.prompts} held-out prompts × ${o.words} words per setting (plaintext twin of the miner's ONNX)`);
 console.table([...rows.map((r) => ({ setting: r.name, "content-word repeats % (10-word window)": r.repeatPct, "distinct bigrams": r.distinct2 })),
