@@ -82,6 +82,7 @@ export async function probeSession(options: ProbeSessionOptions): Promise<Challe
   const node = await createCerberusNode({ listen: [] });
   const steps: GeneratedStep[] = [];
   let claim: HealthReport | undefined;
+  let keyUploadMs: number | undefined;
   try {
     await generate({
       model, infer: new InferClient(node, options.transport), miners: [options.miner], prompt: options.prompt,
@@ -100,7 +101,7 @@ export async function probeSession(options: ProbeSessionOptions): Promise<Challe
         if (why !== undefined) options.logger?.info({ miner: options.miner.peerId, why }, "probe: a user would not choose this miner");
       },
       onStep: (s) => { steps.push(s); options.onStep?.(s); },
-    }).catch((err: unknown) => {
+    }).then((r) => { keyUploadMs = r.keyUploadMs; }, (err: unknown) => {
       // A miner that errors, times out, drops the session or sends undecryptable bytes fails the step in flight
       // and every step after it (a user's generation would stop there too).
       if (!(err instanceof CerberusError)) throw err;
@@ -111,13 +112,40 @@ export async function probeSession(options: ProbeSessionOptions): Promise<Challe
   } finally {
     await node.stop();
   }
+  const ours = steps.filter((s) => s.miner === options.miner.peerId); // another miner's answer is no work of this one
+  if (keyUploadMs !== undefined && ours.length === steps.length && brokenClaim(claim, ours, keyUploadMs)) {
+    // It told users it was busy (or slow) and was not: they went elsewhere, so this session counts as no work.
+    options.logger?.info({ miner: options.miner.peerId, claim: claim?.queue, firstStepMs: Math.round(ours[0]?.ms ?? 0) },
+      "probe: the miner stated a queue it did not have");
+    return Array.from({ length: shape.words }, () => ({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 }));
+  }
   const outcomes: ChallengeOutcome[] = [];
-  for (const s of steps) {
-    if (s.miner !== options.miner.peerId) continue; // another miner's answer is no work of this one
+  for (const s of ours) {
     outcomes.push(compare(s.logits, await reference.logits(s.input), model.client.vocab.size, chargedMs(s, claim)));
   }
   while (outcomes.length < shape.words) outcomes.push({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 });
   return outcomes;
+}
+
+/** Claims below this are not checked: a short honest queue may well have drained by the time the steps arrive. */
+export const CLAIM_CHECK_MIN_MS = 1_000;
+
+/**
+ * Whether the probe met a miner's health claim — the claim users choose by. A miner that states a long queue (or
+ * slow steps) so that users go elsewhere, while it serves the probes that come anyway, is lying about the one thing
+ * that sent users away. The claim is broken when it states a wait W ≥ 1 s but the first step waited less than W/4
+ * (its time minus the key upload and the stated step time), or a step time S ≥ 1 s but every later step took less
+ * than S/4. An honest queue of ≥ 1 s does not drain by three quarters during one key upload, and an honest step time
+ * is what the steps measure, so honest miners keep their sessions (tested under load).
+ */
+export function brokenClaim(claim: HealthReport | undefined, steps: readonly { index: number; ms: number }[],
+  keyUploadMs: number): boolean {
+  if (claim === undefined || steps.length === 0) return false;
+  const { expectedWaitMs: W, recentStepMs: S } = claim.queue;
+  const first = steps.find((s) => s.index === 0);
+  if (W >= CLAIM_CHECK_MIN_MS && first !== undefined && first.ms - keyUploadMs - S < W / 4) return true;
+  const later = steps.filter((s) => s.index > 0);
+  return S >= CLAIM_CHECK_MIN_MS && later.length > 0 && later.every((s) => s.ms < S / 4);
 }
 
 /**

@@ -18,7 +18,7 @@ import { BusyError } from "../../../nodes/net/errors.ts";
 import type { EvalSession, MinerEvaluator as NetEvaluator, SessionKeys } from "../../../nodes/net/evaluator.ts";
 import type { HealthQueue } from "../../../nodes/net/messages.ts";
 import { createCerberusNode, type CerberusNode } from "../../../nodes/net/node.ts";
-import { chargedMs, PlaintextReference, probeSession } from "../../../nodes/validator/challenge.ts";
+import { chargedMs, CLAIM_CHECK_MIN_MS, PlaintextReference, probeSession } from "../../../nodes/validator/challenge.ts";
 import { scoreMiner, toWeights } from "../../../nodes/validator/scoring.ts";
 
 /**
@@ -46,6 +46,22 @@ class BusyEvaluator implements NetEvaluator {
   }
 }
 
+/** An honest evaluator that takes `delayMs` more per step (a loaded machine). */
+class SlowEvaluator implements NetEvaluator {
+  constructor(private readonly inner: NetEvaluator, private readonly delayMs: number) {}
+  get planId(): string { return this.inner.planId; }
+  async openSession(keys: SessionKeys): Promise<EvalSession> {
+    const s = await this.inner.openSession(keys);
+    return {
+      evaluate: async (inputs) => {
+        await new Promise((r) => setTimeout(r, this.delayMs));
+        return s.evaluate(inputs);
+      },
+      close: () => s.close(),
+    };
+  }
+}
+
 /** An honest evaluator behind a health report that lies about the queue. */
 class LyingService extends MinerService {
   claim: Partial<HealthQueue> = {};
@@ -60,10 +76,11 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
   const stops: (() => Promise<unknown>)[] = [];
   const shape = { words: 3, thinkMs: [0, 0, 0] };
 
-  const serve = async (evaluator: NetEvaluator, Service: typeof MinerService = MinerService) => {
+  const serve = async (evaluator: NetEvaluator, Service: typeof MinerService = MinerService, workers?: number) => {
     const node: CerberusNode = await createCerberusNode();
     const events: RequestEvent[] = [];
-    const service = new Service(node, { evaluator, hotkey: HOTKEY, logger: log, onRequest: (e) => events.push(e) });
+    const service = new Service(node, { evaluator, hotkey: HOTKEY, logger: log, onRequest: (e) => events.push(e),
+      ...(workers !== undefined ? { workers } : {}) });
     await service.start();
     stops.push(async () => { await service.stop(); await node.stop(); });
     const address: MinerAddress = { peerId: node.peerId.toString(), multiaddrs: node.getMultiaddrs().map((m) => m.decapsulateCode(421).toString()) };
@@ -140,18 +157,44 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
       "the probe never opened, exactly as a user would not");
   });
 
-  test("claiming a long (but acceptable) queue is charged as latency: the liar scores below an honest miner", async () => {
+  test("claiming a long (but acceptable) queue it does not have: users go elsewhere, and the probe's sessions count as no work", async () => {
+    // Before: the claimed wait was charged on the first step only, so with an honest step time the liar's median
+    // latency — and its score — equalled the honest miner's while users stayed away.
     const liar = await serve(ev, LyingService);
-    (liar.service as LyingService).claim = { expectedWaitMs: 6_000, recentStepMs: 4_000 };
+    (liar.service as LyingService).claim = { depth: 40, expectedWaitMs: 8_000 };
     const honest = await serve(ev);
+    const user = new InferClient(await createCerberusNode({ listen: [] }).then((n) => { stops.push(async () => { await n.stop(); }); return n; }));
+    const choice = await chooseMiners(user, [liar.address, honest.address], { planId: model.descriptor.planId, random: createRng(4).next });
+    assert.equal(choice.order[0]!.peerId, honest.address.peerId, "the user goes to the honest miner");
     const a = await probe(honest.address, 8);
     const b = await probe(liar.address, 9);
-    const honestScore = scoreMiner(1, a);
-    const liarScore = scoreMiner(2, b);
-    // Without the charge (scored on measured latency alone) the liar did the same work at the same speed as the
-    // honest miner and scored the same while users stayed away; now its claim is its latency.
-    assert.ok(b[0]!.ms >= 10_000 && b[1]!.ms >= 4_000, JSON.stringify(b.map((o) => o.ms)));
-    assert.ok(liarScore.score < honestScore.score - 0.05, `liar ${liarScore.score} vs honest ${honestScore.score}`);
+    assert.ok(a.every((o) => o.answered && o.top1Match));
+    assert.ok(b.every((o) => !o.answered), JSON.stringify(b));
+    assert.equal(scoreMiner(2, b).score, 0);
+    // Slow steps claimed but not taken are the same lie.
+    (liar.service as LyingService).claim = { expectedWaitMs: 0, recentStepMs: 4_000 };
+    assert.ok((await probe(liar.address, 10)).every((o) => !o.answered));
+  });
+
+  test("an honest miner under load keeps its sessions: the queue it states is the queue a probe meets", async () => {
+    // One worker, 400 ms more per step, three users generating without pause: the stated wait is a real queue.
+    const busy = await serve(new SlowEvaluator(ev, 400), MinerService, 1);
+    const users = [0, 1, 2].map(async (k) => {
+      const n = await createCerberusNode({ listen: [] });
+      stops.push(async () => { await n.stop(); });
+      await generate({ model, infer: new InferClient(n), miners: [busy.address], prompt: "the jury said that", words: 12, seed: 20 + k });
+    });
+    await new Promise((r) => setTimeout(r, 2_500)); // the users' sessions are open and queueing
+    const asker = await createCerberusNode({ listen: [] });
+    stops.push(async () => { await asker.stop(); });
+    const stated = (await new InferClient(asker).health(busy.address)).queue;
+    assert.ok(stated.expectedWaitMs >= CLAIM_CHECK_MIN_MS, `a queue the claim check applies to: ${JSON.stringify(stated)}`);
+    const steps: { index: number; ms: number }[] = [];
+    const outcomes = await probeSession({ model, reference, miner: busy.address, prompt: "the jury said that", shape, seed: 11,
+      logger: log, onStep: (s) => steps.push({ index: s.index, ms: s.ms }) });
+    await Promise.all(users);
+    assert.ok(outcomes.every((o) => o.answered && o.top1Match), JSON.stringify(outcomes));
+    assert.ok(steps[0]!.ms >= 1_000, `the probe met the queue: first step ${Math.round(steps[0]!.ms)} ms`);
   });
 
   test("claiming an empty queue gains nothing: a step is scored at the worse of claim and measurement", () => {
