@@ -135,9 +135,9 @@ export function modelHashOf(modelBytes: Uint8Array): string {
 }
 
 /**
- * planId = sha256("cerberus-fhe-plan-v2" ‖ modelHash ‖ canonical options) (v2: lane-packed inputs). Derived from the model's sha256 (the
- * Brain's on-chain modelHash) rather than the bytes, so a client can check a miner's descriptor against the chain
- * with `planIdFor(brain.modelHash, descriptor.options)` without downloading the model.
+ * planId = sha256("cerberus-fhe-plan-v2" ‖ modelHash ‖ canonical options) (v2: lane-packed inputs). Derived from
+ * the model's sha256 (the Brain's on-chain modelHash) rather than the bytes, so a client can check a miner's
+ * descriptor against the chain with `planIdFor(brain.modelHash, descriptor.options)` without downloading the model.
  */
 export function planIdFor(modelHash: string, options: PlanOptions | NormalizedPlanOptions): string {
   const n = normalizePlanOptions({ params: options.params ?? undefined, rotationKeys: options.rotationKeys,
