@@ -3,6 +3,7 @@
 // RSS after 1,000 within 10% of RSS after 100. Writes bench/results/fhe-memory.json. Takes long on the LM shape:
 // run it in the background with nice.
 import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { dirname } from "node:path";
 import { Command } from "commander";
 import { FheClient, MinerEvaluator } from "../nodes/fhe/index.ts";
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     shape: dims, evals: total, session_every: every, rss_mib_after_100: after100, rss_mib_after_all: afterAll,
     growth_pct: round(((afterAll - after100) / after100) * 100, 2), target_pct: 10,
     plaintext_cache_mib: round(ev.memory.plaintextBytes / 2 ** 20), minutes: round((performance.now() - t0) / 60000, 1),
-    gc_before_samples: gc !== undefined, samples, machine: "shared 2-core VM under load", finished: new Date().toISOString(),
+    gc_before_samples: gc !== undefined, samples, machine: { cores: cpus().length, loadavg_at_end: loadavg().map((x) => round(x, 2)) }, finished: new Date().toISOString(),
   };
   ev.dispose();
   client.dispose();
