@@ -154,9 +154,10 @@ export class MinerEvaluator {
   /**
    * One half of a step split over two workers (worker-pool.ts), synchronous like `run`. `lead` runs every stage but
    * the last (the lane-packed first stage, the square: ≈ a quarter of the work) and sends the hidden vector to
-   * `help`; both then run the last linear stage, its baby rotations once each, on half of the output blocks: `lead`
-   * the first ⌈n/2⌉, `help` the rest. Same keys, operations and summation order as `run`: the outputs are the ones
-   * `run` gives, block for block.
+   * `help`; for a lane-packed first stage `help` loads the input and streams the giant steps' products meanwhile, so
+   * `lead` only rotates. Both then run the last linear stage, its baby rotations once each, on half of the output
+   * blocks: `lead` the first ⌈n/2⌉, `help` the rest. Same keys, operations and summation order as `run` (a
+   * ciphertext saved and loaded is the same ciphertext): the outputs are the ones `run` gives, byte for byte.
    */
   runSplit(role: SplitRole, inputs: Uint8Array[], gk: GaloisKeys, rk: RelinKeys | null, ch: SplitChannel): Uint8Array[] {
     if (this.disposed) throw new ClosedError("evaluator");
@@ -168,20 +169,37 @@ export class MinerEvaluator {
     const seal = this.seal;
     const live: CipherText[] = [];
     const own = (c: CipherText): CipherText => { live.push(c); return c; };
+    const receive = (): CipherText => {
+      const c = seal.CipherText({ pool: this.pool });
+      c.loadArray(this.fc.context, ch.receive());
+      return c;
+    };
+    const first = this.stages[0]!;
     try {
       let h: CipherText;
       if (role === "lead") {
-        let vec: CipherText[] = [own(this.loadInput(inputs[0]!))];
-        for (const st of this.stages.slice(0, -1)) {
+        let vec: CipherText[];
+        let rest = this.stages.slice(0, -1);
+        if (first.kind === "lanes") {
+          // `help` loads the input and makes the lane products; this worker runs the rotations as they arrive.
+          vec = [own(this.runLanes(first, receive, gk))];
+          rest = rest.slice(1);
+        } else vec = [own(this.loadInput(inputs[0]!))];
+        for (const st of rest) {
           vec = this.runStage(st, vec, gk, rk);
           vec.forEach(own);
         }
         h = vec[0]!;
         ch.send(h.saveArray(seal.ComprModeType.none));
       } else {
-        const bytes = ch.receive();
-        h = own(seal.CipherText({ pool: this.pool }));
-        h.loadArray(this.fc.context, bytes);
+        if (first.kind === "lanes") {
+          const z = own(this.loadInput(inputs[0]!));
+          for (let gi = first.giants.length - 1; gi >= 0; gi--) {
+            const c = this.laneProduct(z, first.giants[gi]!.pt);
+            try { ch.send(c.saveArray(seal.ComprModeType.none)); } finally { c.delete(); }
+          }
+        }
+        h = own(receive());
       }
       const half = Math.ceil(last.blocks.length / 2);
       const outs = this.runLinear(last, h, gk, role === "lead" ? [0, half] : [half, last.blocks.length]);
@@ -270,24 +288,33 @@ export class MinerEvaluator {
         return y;
       });
     }
-    if (st.kind === "lanes") return [this.runLanes(st, vec[0]!, gk)];
+    if (st.kind === "lanes") return [this.runLanes(st, (pt) => this.laneProduct(vec[0]!, pt), gk)];
     return this.runLinear(st, vec[0], gk);
+  }
+
+  /** rescale(P_g ⊙ z): one giant step's product of the lane-packed stage, one level down (the caller owns it). */
+  private laneProduct(z: CipherText, pt: PlainText): CipherText {
+    const c = this.seal.CipherText({ pool: this.pool });
+    try {
+      this.evaluator.multiplyPlain(z, pt, c, this.pool);
+      this.evaluator.rescaleToNext(c, c, this.pool);
+      return c;
+    } catch (err) {
+      c.delete();
+      throw err;
+    }
   }
 
   /**
    * The lane-packed first linear stage (plan.ts, LaneLinearSchedule): Horner over the giant steps on products
    * rescaled first (acc = rot(acc, B) + rescale(P_g ⊙ z); the rotations then run one level down, where a key switch
-   * is cheaper), then rotate-and-add by p, 2p, …, S/2 to sum the lanes and replicate y.
+   * is cheaper), then rotate-and-add by p, 2p, …, S/2 to sum the lanes and replicate y. `product` is asked for the
+   * giant steps' products from the top one down (laneProduct, or another worker's, in a split step); it hands over
+   * ownership.
    */
-  private runLanes(st: LanePts, z: CipherText, gk: GaloisKeys): CipherText {
+  private runLanes(st: LanePts, product: (pt: PlainText) => CipherText, gk: GaloisKeys): CipherText {
     const ev = this.evaluator;
     const pool = this.pool;
-    const product = (pt: PlainText): CipherText => {
-      const c = this.seal.CipherText({ pool });
-      ev.multiplyPlain(z, pt, c, pool);
-      ev.rescaleToNext(c, c, pool);
-      return c;
-    };
     let gi = st.giants.length - 1;
     const acc = product(st.giants[gi]!.pt);
     const tmp = this.seal.CipherText({ pool });
