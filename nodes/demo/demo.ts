@@ -15,7 +15,8 @@ import { MinerAgent } from "../miner/agent.ts";
 import { PlaintextReference, probeSession, samplePrompt, validationWords } from "../validator/challenge.ts";
 import { createCerberusNode } from "../net/node.ts";
 import { ValidatorAgent } from "../validator/agent.ts";
-import { isCorrect, median } from "../validator/scoring.ts";
+import { median } from "../core/stats.ts";
+import { isCorrect } from "../validator/scoring.ts";
 
 const CBR = 10n ** 18n;
 

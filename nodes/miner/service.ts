@@ -1,6 +1,7 @@
 import type { Libp2p, Stream, Connection } from "@libp2p/interface";
 import { CerberusError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
+import { median } from "../core/stats.ts";
 import type { EvalSession, MinerEvaluator, SessionPeer } from "../net/evaluator.ts";
 import { remoteHost } from "../net/address-gate.ts";
 import {
@@ -125,6 +126,9 @@ export interface MinerLoad {
   maxInflight: number;
 }
 
+/** The miner's totals by default: open sessions, and requests admitted (being evaluated or queued). */
+export const MINER_TOTALS = Object.freeze({ maxSessions: 64, maxInflight: 8 });
+
 /** A FIFO of evaluations, `capacity` at a time: requests beyond the evaluator's workers wait here, in order. */
 class EvalGate {
   private running = 0;
@@ -154,12 +158,7 @@ class RecentSteps {
     this.next = (this.next + 1) % this.size;
   }
   get count(): number { return this.ms.length; }
-  median(): number {
-    if (this.ms.length === 0) return 0;
-    const s = [...this.ms].sort((a, b) => a - b);
-    const m = s.length >> 1;
-    return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  }
+  median(): number { return median(this.ms); }
 }
 
 interface Reply { header: OutgoingHeader; parts: Uint8Array[] }
@@ -245,11 +244,11 @@ export class MinerService {
 
   constructor(private readonly node: Libp2p, private readonly options: MinerServiceOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.maxSessions = options.maxSessions ?? 64;
+    this.maxSessions = options.maxSessions ?? MINER_TOTALS.maxSessions;
     this.maxSessionsPerPeer = options.maxSessionsPerPeer ?? 4;
     this.maxSessionsPerAddress = options.maxSessionsPerAddress ?? 16;
     this.evictIdleMs = options.evictIdleSessionsAfterMs ?? 60_000;
-    this.maxInflight = options.maxInflight ?? 8;
+    this.maxInflight = options.maxInflight ?? MINER_TOTALS.maxInflight;
     this.maxInflightPerPeer = options.maxInflightPerPeer ?? 2;
     this.maxInflightPerAddress = options.maxInflightPerAddress ?? 4;
     this.maxPendingPerPeer = options.maxPendingPerPeer ?? this.maxInflightPerPeer;

@@ -11,7 +11,7 @@ import { createCerberusNode } from "../net/node.ts";
 import { loadBrownSplits } from "../model/corpus.ts";
 import { argmax } from "../model/lm.ts";
 import type { LmMixture } from "../model/mixture.ts";
-import type { ChallengeOutcome } from "./scoring.ts";
+import { unanswered, type ChallengeOutcome } from "./scoring.ts";
 
 /** The plaintext reference: the Brain's ONNX model run by onnxruntime-node on the same input. */
 export class PlaintextReference {
@@ -117,14 +117,13 @@ export async function probeSession(options: ProbeSessionOptions): Promise<Challe
     // It told users it was busy (or slow) and was not: they went elsewhere, so this session counts as no work.
     options.logger?.info({ miner: options.miner.peerId, claim: claim?.queue, firstStepMs: Math.round(ours[0]?.ms ?? 0) },
       "probe: the miner stated a queue it did not have");
-    return Array.from({ length: shape.words }, () => ({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 }));
+    return unanswered(shape.words);
   }
   const outcomes: ChallengeOutcome[] = [];
   for (const s of ours) {
     outcomes.push(compare(s.logits, await reference.logits(s.input), model.client.vocab.size, chargedMs(s, claim)));
   }
-  while (outcomes.length < shape.words) outcomes.push({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 });
-  return outcomes;
+  return [...outcomes, ...unanswered(shape.words - outcomes.length)];
 }
 
 /** Claims below this are not checked: a short honest queue may well have drained by the time the steps arrive. */

@@ -6,7 +6,7 @@ import { CerberusError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { LmMixture } from "../model/mixture.ts";
 import { probeSession, samplePrompt, type PlaintextReference } from "./challenge.ts";
-import type { ChallengeOutcome } from "./scoring.ts";
+import { unanswered, type ChallengeOutcome } from "./scoring.ts";
 
 export interface ProbeTarget extends MinerAddress {
   uid: number;
@@ -70,8 +70,6 @@ export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunCont
   const t0 = performance.now();
   // A user avoids an unfit miner only if there is another to go to; so does a probe.
   const alternatives = new Set(plan.map((p) => p.miner.uid)).size > 1;
-  const unanswered = (n: number): ChallengeOutcome[] =>
-    Array.from({ length: n }, () => ({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 }));
   await Promise.all(plan.map(async (p) => {
     if (!byMiner.has(p.miner.uid)) byMiner.set(p.miner.uid, []);
     await waitUntil(t0 + p.startMs, ctx.signal);

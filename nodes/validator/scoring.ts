@@ -1,3 +1,5 @@
+import { median } from "../core/stats.ts";
+
 /**
  * How a validator turns one epoch of challenge outcomes into on-chain weights. Pure functions, so the rule is
  * testable on its own and identical in every validator.
@@ -19,6 +21,11 @@ export interface ChallengeOutcome {
   /** max |decrypted − reference| over the logits, relative to the reference's range (max − min). */
   maxRelError: number;
   ms: number;
+}
+
+/** `n` challenges the miner did no work for (not opened, refused, failed, or a session voided): each a wrong one. */
+export function unanswered(n: number): ChallengeOutcome[] {
+  return Array.from({ length: n }, () => ({ answered: false, top1Match: false, maxRelError: Infinity, ms: 0 }));
 }
 
 export interface MinerScore {
@@ -70,9 +77,3 @@ export function toWeights(scores: readonly MinerScore[]): { uids: number[]; weig
   return { uids: rows.map((r) => r.uid), weights: rows.map((r) => r.weight) };
 }
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}

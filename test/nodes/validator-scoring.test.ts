@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULT_SCORING, isCorrect, median, scoreMiner, toWeights, type ChallengeOutcome } from "../../nodes/validator/scoring.ts";
+import { median } from "../../nodes/core/stats.ts";
+import { DEFAULT_SCORING, isCorrect, scoreMiner, toWeights, type ChallengeOutcome } from "../../nodes/validator/scoring.ts";
 import { compare, samplePrompt } from "../../nodes/validator/challenge.ts";
 import { planProbes } from "../../nodes/validator/probes.ts";
 import { COMPRESSED_WORKLOAD, USER_WORKLOAD, sampleArrivals, sampleSession } from "../../nodes/client/workload.ts";
