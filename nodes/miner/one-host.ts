@@ -1,5 +1,5 @@
 import type { NodeOptions } from "../net/node.ts";
-import type { MinerServiceOptions } from "./service.ts";
+import { MINER_TOTALS, type MinerServiceOptions } from "./service.ts";
 
 /**
  * Per-address limits lifted, for BENCHMARKS in which every simulated user dials from one host (127.0.0.1): the caps
@@ -19,8 +19,8 @@ export const ONE_HOST_NODE_LIMITS: Readonly<Pick<NodeOptions, "maxConnectionsPer
 export function oneHostServiceLimits(totals: { maxSessions?: number; maxInflight?: number } = {}):
   Pick<MinerServiceOptions, "maxSessionsPerAddress" | "maxInflightPerAddress" | "maxPendingPerAddress"> {
   return {
-    maxSessionsPerAddress: totals.maxSessions ?? 64,
-    maxInflightPerAddress: totals.maxInflight ?? 8,
+    maxSessionsPerAddress: totals.maxSessions ?? MINER_TOTALS.maxSessions,
+    maxInflightPerAddress: totals.maxInflight ?? MINER_TOTALS.maxInflight,
     maxPendingPerAddress: 64,
   };
 }

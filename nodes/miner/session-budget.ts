@@ -1,3 +1,5 @@
+import { MINER_TOTALS } from "./service.ts";
+
 /**
  * How many sessions a miner holds by default. A session keeps the user's evaluation keys loaded in every FHE worker,
  * at about the uncompressed size the plan caps them at (`PlanDescriptor.caps`; measured for the Brown LM's plan:
@@ -14,7 +16,8 @@ export interface SessionBudget {
 }
 
 export const SESSION_MEMORY_SHARE = 0.25;
-export const MAX_DEFAULT_SESSIONS = 64;
+/** The service's own default total: a big machine gets what a miner without this budget would. */
+export const MAX_DEFAULT_SESSIONS = MINER_TOTALS.maxSessions;
 export const MIN_DEFAULT_SESSIONS = 4;
 
 export function sessionBudget(caps: { galoisKeyBytes: number; relinKeyBytes: number }, workers: number,
