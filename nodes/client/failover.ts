@@ -1,4 +1,4 @@
-import { CerberusError, errorMessage } from "../core/errors.ts";
+import { CerberusError, toCerberusError } from "../core/errors.ts";
 import type { SessionKeys } from "../net/evaluator.ts";
 import { AllMinersFailedError, RemoteError, TransportError } from "../net/errors.ts";
 import type { InferClient, MinerAddress, RemoteSession, RequestOptions, StepResult } from "./transport.ts";
@@ -187,7 +187,7 @@ export class FailoverSession {
 
   private fail(miner: MinerAddress, err: unknown, phase: "open" | "step"): void {
     if (isCallerError(err)) throw err;
-    const error = err instanceof CerberusError ? err : new CerberusError("INTERNAL", errorMessage(err), { cause: err });
+    const error = toCerberusError(err);
     this.failures.push({ peerId: miner.peerId, code: error.code, message: error.message });
     this.index += 1;
     this.stats.failovers += 1;

@@ -1,4 +1,5 @@
-import { CerberusError, errorMessage } from "../core/errors.ts";
+import { CerberusError, toCerberusError } from "../core/errors.ts";
+import type { FailoverOptions } from "./failover.ts";
 import type { InferClient, HealthReport, MinerAddress } from "./transport.ts";
 
 /**
@@ -37,7 +38,7 @@ export const DEFAULT_SELECTION: Readonly<SelectionPolicy> = Object.freeze({
  */
 export interface ClientPolicy {
   selection?: Partial<SelectionPolicy>;
-  busy?: { maxBusyWaitMs?: number; busyBudgetMs?: number };
+  busy?: Pick<FailoverOptions, "maxBusyWaitMs" | "busyBudgetMs">;
 }
 
 export interface MinerChoice {
@@ -100,7 +101,7 @@ export async function chooseMiners(infer: InferClient, miners: readonly MinerAdd
       }));
     } catch (err) {
       if (options.signal?.aborted === true) throw err;
-      health.set(m.peerId, err instanceof CerberusError ? err : new CerberusError("INTERNAL", errorMessage(err), { cause: err }));
+      health.set(m.peerId, toCerberusError(err));
     }
   }));
   const unfit = new Map<string, string>();

@@ -15,6 +15,11 @@ export function isCerberusError(err: unknown, code?: string): err is CerberusErr
   return err instanceof CerberusError && (code === undefined || err.code === code);
 }
 
+/** `err` itself if it is a CerberusError, else an INTERNAL one carrying its readable message (`errorMessage`). */
+export function toCerberusError(err: unknown): CerberusError {
+  return err instanceof CerberusError ? err : new CerberusError("INTERNAL", errorMessage(err), { cause: err });
+}
+
 /**
  * A readable message for anything thrown. Browsers reject a failed WebSocket with a DOM `Event`, which `String()`
  * turns into "[object Event]"; an AggregateError (a dial over several addresses) carries its causes in `errors`.
