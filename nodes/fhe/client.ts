@@ -19,8 +19,8 @@ export interface KeygenResult extends SessionKeys {
 /**
  * Client side: holds the secret key. Encrypts inputs in the plan's packing (zero-padded to the input period, then
  * replicated across all slots or, for a lane-packed plan, laid out in lanes pre-rotated by 0, 1, 2, …; at exactly
- * the level the plan consumes), decrypts outputs. Uploads use SEAL's seeded
- * symmetric encryption (half the bytes: the random polynomial travels as a seed) and zstd compression.
+ * the level the plan consumes), decrypts outputs. Uploads use SEAL's seeded symmetric encryption (half the bytes:
+ * the random polynomial travels as a seed) and zstd compression.
  */
 export class FheClient {
   readonly descriptor: PlanDescriptor;

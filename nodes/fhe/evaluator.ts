@@ -162,9 +162,7 @@ export class MinerEvaluator {
   runSplit(role: SplitRole, inputs: Uint8Array[], gk: GaloisKeys, rk: RelinKeys | null, ch: SplitChannel): Uint8Array[] {
     if (this.disposed) throw new ClosedError("evaluator");
     if (!this.splittable) throw new PlanDescriptorError("this plan's shape cannot be split over workers");
-    if (!Array.isArray(inputs) || inputs.length !== 1) {
-      throw new ShapeError(`plan takes 1 input ciphertext, got ${Array.isArray(inputs) ? inputs.length : "none"}`);
-    }
+    const input = onlyInput(inputs);
     const last = this.stages[this.stages.length - 1] as LinearPts;
     const seal = this.seal;
     const live: CipherText[] = [];
@@ -184,7 +182,7 @@ export class MinerEvaluator {
           // `help` loads the input and makes the lane products; this worker runs the rotations as they arrive.
           vec = [own(this.runLanes(first, receive, gk))];
           rest = rest.slice(1);
-        } else vec = [own(this.loadInput(inputs[0]!))];
+        } else vec = [own(this.loadInput(input))];
         for (const st of rest) {
           vec = this.runStage(st, vec, gk, rk);
           vec.forEach(own);
@@ -193,7 +191,7 @@ export class MinerEvaluator {
         ch.send(h.saveArray(seal.ComprModeType.none));
       } else {
         if (first.kind === "lanes") {
-          const z = own(this.loadInput(inputs[0]!));
+          const z = own(this.loadInput(input));
           for (let gi = first.giants.length - 1; gi >= 0; gi--) {
             const c = this.laneProduct(z, first.giants[gi]!.pt);
             try { ch.send(c.saveArray(seal.ComprModeType.none)); } finally { c.delete(); }
@@ -223,11 +221,7 @@ export class MinerEvaluator {
   /** @internal one evaluation; synchronous WASM work, temporaries freed on every path. */
   run(inputs: Uint8Array[], gk: GaloisKeys, rk: RelinKeys | null): Uint8Array[] {
     if (this.disposed) throw new ClosedError("evaluator");
-    const d = this.descriptor;
-    if (!Array.isArray(inputs) || inputs.length !== 1) {
-      throw new ShapeError(`plan takes 1 input ciphertext, got ${Array.isArray(inputs) ? inputs.length : "none"}`);
-    }
-    let vec: CipherText[] = [this.loadInput(inputs[0])];
+    let vec: CipherText[] = [this.loadInput(onlyInput(inputs))];
     try {
       for (const st of this.stages) {
         const next = this.runStage(st, vec, gk, rk);
@@ -517,6 +511,14 @@ function forEachPt(st: StagePts, f: (pt: PlainText) => void): void {
     st.bias?.forEach(f);
   } else if (st.kind === "square") st.shift?.forEach(f);
   else { st.scale?.forEach(f); st.shift?.forEach(f); }
+}
+
+/** The step's one input ciphertext (every plan takes one: the client packs the whole input vector in it). */
+function onlyInput(inputs: Uint8Array[]): Uint8Array {
+  if (!Array.isArray(inputs) || inputs.length !== 1) {
+    throw new ShapeError(`plan takes 1 input ciphertext, got ${Array.isArray(inputs) ? inputs.length : "none"}`);
+  }
+  return inputs[0]!;
 }
 
 /** SEAL adds only equal scales; our mirrored scale can differ from SEAL's by rounding in the last bit. */

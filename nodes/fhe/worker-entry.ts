@@ -1,6 +1,7 @@
 // Runs one MinerEvaluator inside a worker thread (see worker-pool.ts). Messages are plain objects; byte arrays are
 // transferred, not copied, on the way back.
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { ClosedError } from "./errors.ts";
 import { MinerEvaluator, type EvalSession } from "./evaluator.ts";
 import type { PlanOptions } from "./plan.ts";
 import { splitChannel, type SplitRole } from "./split-channel.ts";
@@ -23,22 +24,24 @@ const errorOf = (e: unknown) => ({
 try {
   const ev = await MinerEvaluator.create(data.modelBytes, data.plan);
   const sessions = new Map<number, EvalSession>();
+  const session = (sid: number): EvalSession => {
+    const s = sessions.get(sid);
+    if (!s) throw new ClosedError("session");
+    return s;
+  };
+  const result = (id: number, out: Uint8Array[]) => port.postMessage({ id, ok: true, value: out }, out.map((b) => b.buffer as ArrayBuffer));
   port.on("message", async (m: Request) => {
     try {
       if (m.type === "open") {
         sessions.set(m.sid, await ev.openSession(m.keys));
         port.postMessage({ id: m.id, ok: true });
       } else if (m.type === "eval") {
-        const s = sessions.get(m.sid);
-        if (!s) throw Object.assign(new Error("session is closed"), { name: "ClosedError", code: "FHE_CLOSED" });
-        const out = await s.evaluate(m.inputs);
-        port.postMessage({ id: m.id, ok: true, value: out }, out.map((b) => b.buffer as ArrayBuffer));
+        result(m.id, await session(m.sid).evaluate(m.inputs));
       } else if (m.type === "split") {
         try {
-          const s = sessions.get(m.sid);
-          if (!s?.evaluateSplit) throw Object.assign(new Error("session is closed"), { name: "ClosedError", code: "FHE_CLOSED" });
-          const out = s.evaluateSplit(m.role, m.inputs, splitChannel(m.port, m.signal, m.role));
-          port.postMessage({ id: m.id, ok: true, value: out }, out.map((b) => b.buffer as ArrayBuffer));
+          const s = session(m.sid);
+          if (!s.evaluateSplit) throw new ClosedError("session");
+          result(m.id, s.evaluateSplit(m.role, m.inputs, splitChannel(m.port, m.signal, m.role)));
         } finally {
           m.port.close();
         }

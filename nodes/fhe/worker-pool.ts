@@ -8,9 +8,9 @@ import { abortSplit, SPLIT_SIGNAL_BYTES } from "./split-channel.ts";
  * Parallelism: the same miner surface as MinerEvaluator, but evaluations run in `threads` worker threads (node-seal is
  * single-threaded WASM; two cores → at most two evaluations at once). Every worker holds its own copy of the encoded
  * weights (≈ 34 MiB for the Brown LM) and the keys of every open session (≈ 24 MiB each), so one FIFO queue feeds
- * whichever worker is free. When a step finds the queue empty, a second worker idle and fewer sessions open than workers, the two split
- * it (`MinerEvaluator.runSplit`): a lone user on an idle miner gets both cores for one step. The main thread's event
- * loop stays free throughout.
+ * whichever worker is free. When a step finds the queue empty, a second worker idle and fewer sessions open than
+ * workers, the two split it (`MinerEvaluator.runSplit`): a lone user on an idle miner gets both cores for one step.
+ * The main thread's event loop stays free throughout.
  */
 export interface WorkerPoolOptions {
   readonly threads?: number;
@@ -300,16 +300,19 @@ export class WorkerPoolEvaluator {
     this.guard(pw, pw.call<Uint8Array[]>({ type: "eval", sid, inputs: job.inputs })).then((out) => {
       if (lone) WorkerPoolEvaluator.remember(this.lone.whole, performance.now() - t0);
       job.resolve(out);
-    }, (e: Error) => {
-      if (e instanceof errors.WorkerLostError) this.lose(job.session);
-      job.reject(e);
-    }).finally(() => { pw.busy = false; this.dispatch(); });
+    }, (e: Error) => this.fail(job, e)).finally(() => { pw.busy = false; this.dispatch(); });
+  }
+
+  /** A step that failed; one whose worker died ends its session (see `lose`). */
+  private fail(job: Job, e: Error): void {
+    if (e instanceof errors.WorkerLostError) this.lose(job.session);
+    job.reject(e);
   }
 
   /**
    * Both workers get the input; `lead` and `help` exchange intermediate ciphertexts over a channel of their own
    * (synchronously, inside their WASM loops) and each returns its share of the output blocks, concatenated here in
-   * block order. Same keys, same bytes on the wire; the outputs equal the unsplit ones within CKKS noise.
+   * block order. Same keys, same bytes on the wire, and the outputs are the unsplit step's, byte for byte.
    */
   private runSplit(job: Job, lead: PoolWorker, help: PoolWorker): void {
     lead.busy = true;
@@ -330,11 +333,8 @@ export class WorkerPoolEvaluator {
     Promise.all([a, b]).then(([x, y]) => {
       WorkerPoolEvaluator.remember(this.lone.split, performance.now() - t0);
       job.resolve([...x, ...y]);
-    }, (e: Error) => {
-      if (e instanceof errors.WorkerLostError) this.lose(job.session);
-      job.reject(e);
-    });
-    // Each worker frees up when its own part ends (a failed partner makes the other time out of its wait).
+    }, (e: Error) => this.fail(job, e));
+    // Each worker frees up when its own part ends (a failed partner wakes the other through the abort flag).
     for (const [pw, p] of [[lead, a], [help, b]] as const) {
       void p.catch(() => undefined).finally(() => { pw.busy = false; this.dispatch(); });
     }
