@@ -29,24 +29,22 @@ describe("attack: late delegator (stake after the epoch began)", () => {
     await (await w.consensus.settle(w.brainId, e, 1000)).wait();
     expect(await pending(w, late, v0), "late delegator's dividends for epoch e").to.equal(0n);
 
+    /** Runs and settles `epoch`; what it paid each delegator. */
+    const paidFor = async (epoch: bigint, k0: number): Promise<[bigint, bigint]> => {
+      await runEpoch(w, epoch, ROWS(k0));
+      const before = [await pending(w, early, v0), await pending(w, late, v0)];
+      await (await w.consensus.settle(w.brainId, epoch, 1000)).wait();
+      return [(await pending(w, early, v0)) - before[0]!, (await pending(w, late, v0)) - before[1]!];
+    };
+
     // epoch e+1: `late` arrived after it began, `early` was in place for all of it
-    await runEpoch(w, e + 1n, ROWS(10));
-    const eB = await pending(w, early, v0);
-    const lB = await pending(w, late, v0);
-    await (await w.consensus.settle(w.brainId, e + 1n, 1000)).wait();
-    const earlyE1 = (await pending(w, early, v0)) - eB;
-    const lateE1 = (await pending(w, late, v0)) - lB;
+    const [earlyE1, lateE1] = await paidFor(e + 1n, 10);
     console.log(`      epoch e+1: whole-epoch delegator ${earlyE1} wei, delegator that arrived mid-epoch ${lateE1} wei`);
     expect(earlyE1).to.be.greaterThan(0n);
     expect(lateE1, "dividends for the epoch it arrived in after its start").to.equal(0n);
 
     // epoch e+2: both were in place when it began and earn alike (same stake)
-    await runEpoch(w, e + 2n, ROWS(20));
-    const eB2 = await pending(w, early, v0);
-    const lB2 = await pending(w, late, v0);
-    await (await w.consensus.settle(w.brainId, e + 2n, 1000)).wait();
-    const earlyE2 = (await pending(w, early, v0)) - eB2;
-    const lateE2 = (await pending(w, late, v0)) - lB2;
+    const [earlyE2, lateE2] = await paidFor(e + 2n, 20);
     expect(earlyE2).to.be.greaterThan(0n);
     expect(lateE2).to.be.closeTo(earlyE2, 2n);
   });

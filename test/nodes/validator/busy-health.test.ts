@@ -86,6 +86,16 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
     const address: MinerAddress = { peerId: node.peerId.toString(), multiaddrs: node.getMultiaddrs().map((m) => m.decapsulateCode(421).toString()) };
     return { service, address, events };
   };
+  /** A miner stating `claim` beside an honest one; a user choosing between them (draw `seed`) takes the honest one. */
+  const liarBesideHonest = async (claim: Partial<HealthQueue>, seed: number) => {
+    const liar = await serve(ev, LyingService);
+    (liar.service as LyingService).claim = claim;
+    const honest = await serve(ev);
+    const user = new InferClient(await createCerberusNode({ listen: [] }).then((n) => { stops.push(async () => { await n.stop(); }); return n; }));
+    const choice = await chooseMiners(user, [liar.address, honest.address], { planId: model.descriptor.planId, random: createRng(seed).next });
+    assert.equal(choice.order[0]!.peerId, honest.address.peerId, "the user goes to the honest miner");
+    return { liar, honest };
+  };
   const probe = (miner: MinerAddress, seed: number) =>
     probeSession({ model, reference, miner, prompt: "the jury said that", shape, seed, logger: log });
 
@@ -144,12 +154,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
   });
 
   test("claiming a huge queue to keep users away: users avoid the miner, and so do probes (no work, score 0)", async () => {
-    const liar = await serve(ev, LyingService);
-    (liar.service as LyingService).claim = { depth: 500, expectedWaitMs: 600_000 };
-    const honest = await serve(ev);
-    const user = new InferClient(await createCerberusNode({ listen: [] }).then((n) => { stops.push(async () => { await n.stop(); }); return n; }));
-    const choice = await chooseMiners(user, [liar.address, honest.address], { planId: model.descriptor.planId, random: createRng(3).next });
-    assert.equal(choice.order[0]!.peerId, honest.address.peerId, "the user goes to the honest miner");
+    const { liar } = await liarBesideHonest({ depth: 500, expectedWaitMs: 600_000 }, 3);
     const outcomes = await probe(liar.address, 7);
     assert.ok(outcomes.length === shape.words && outcomes.every((o) => !o.answered));
     assert.equal(scoreMiner(3, outcomes).score, 0);
@@ -160,12 +165,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
   test("claiming a long (but acceptable) queue it does not have: users go elsewhere, and the probe's sessions count as no work", async () => {
     // Before: the claimed wait was charged on the first step only, so with an honest step time the liar's median
     // latency — and its score — equalled the honest miner's while users stayed away.
-    const liar = await serve(ev, LyingService);
-    (liar.service as LyingService).claim = { depth: 40, expectedWaitMs: 8_000 };
-    const honest = await serve(ev);
-    const user = new InferClient(await createCerberusNode({ listen: [] }).then((n) => { stops.push(async () => { await n.stop(); }); return n; }));
-    const choice = await chooseMiners(user, [liar.address, honest.address], { planId: model.descriptor.planId, random: createRng(4).next });
-    assert.equal(choice.order[0]!.peerId, honest.address.peerId, "the user goes to the honest miner");
+    const { liar, honest } = await liarBesideHonest({ depth: 40, expectedWaitMs: 8_000 }, 4);
     const a = await probe(honest.address, 8);
     const b = await probe(liar.address, 9);
     assert.ok(a.every((o) => o.answered && o.top1Match));
