@@ -7,7 +7,7 @@ import { dirname, resolve } from "node:path";
 import { Command } from "commander";
 import { SingleBar, Presets } from "cli-progress";
 import { createLogger } from "../nodes/core/log.ts";
-import { evaluateKnBaseline, type KnBaselineResult } from "../nodes/model/kn-baseline.ts";
+import { evaluateKnBaseline, type KnBaselineResult } from "../nodes/train/kn-baseline.ts";
 
 const PAPER_KN_BACKOFF_TRIGRAM = 323; // Bengio et al. 2003, Table 1 (Brown), Kneser-Ney back-off trigram, test
 

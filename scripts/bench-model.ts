@@ -9,17 +9,17 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
 import { createLogger } from "../nodes/core/log.ts";
-import { loadCheckpoint } from "../nodes/model/checkpoint.ts";
+import { loadCheckpoint } from "../nodes/train/checkpoint.ts";
 import { loadBrownSplits } from "../nodes/model/corpus.ts";
-import { zeroDiagonals } from "../nodes/model/diagonals.ts";
-import { MlpEngine } from "../nodes/model/engine.ts";
-import { evaluateKnBaseline } from "../nodes/model/kn-baseline.ts";
+import { zeroDiagonals } from "../nodes/train/diagonals.ts";
+import { MlpEngine } from "../nodes/train/engine.ts";
+import { evaluateKnBaseline } from "../nodes/train/kn-baseline.ts";
 import { loadClientModel, loadLmMixture, loadMinerModel, sha256Hex, softmax } from "../nodes/model/lm.ts";
-import type { Activation, MlpParams } from "../nodes/model/mlp.ts";
-import { fitMixture } from "../nodes/model/mixture-fit.ts";
+import type { Activation, MlpParams } from "../nodes/train/mlp.ts";
+import { fitMixture } from "../nodes/train/mixture-fit.ts";
 import { LmMixture, type MixtureConfig } from "../nodes/model/mixture.ts";
 import { FIRST_PREDICTED, PerplexityAccumulator, streamPerplexity } from "../nodes/model/perplexity.ts";
-import { targetProbs, type Stream } from "../nodes/model/trainer.ts";
+import { targetProbs, type Stream } from "../nodes/train/trainer.ts";
 
 const Manifest = z.object({
   name: z.string(),

@@ -12,7 +12,7 @@ import { Command } from "commander";
 import { loadBrainModel, loadClientMixture } from "../nodes/client/brain-model.ts";
 import { topKOnly, wordDistribution } from "../nodes/client/generate.ts";
 import { sample } from "../nodes/model/client-model.ts";
-import { createRng } from "../nodes/model/prng.ts";
+import { createRng } from "../nodes/core/prng.ts";
 import { PlaintextReference, samplePrompt, validationWords } from "../nodes/validator/challenge.ts";
 
 const program = new Command()

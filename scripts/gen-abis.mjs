@@ -2,7 +2,7 @@
 // Publishes the deployed contracts' ABIs from the Hardhat artifacts, in two forms made from one list:
 //  - abi/<Contract>.json: plain JSON ABIs for outside integrators (ethers, web3, viem, any language); the deploy
 //    script copies them into deployments/<network>.json;
-//  - nodes/chain/abis.ts: the same ABIs as `as const` literals so viem types every call, read and event.
+//  - nodes/chain-artifacts/generated/abis.ts: the same ABIs as `as const` literals so viem types every call, read and event.
 // A contract that moves CBR through the token (transferFrom/transfer/burnFrom) can revert with the token's own
 // custom errors (ERC20InsufficientBalance = 0xe450d38c, …); Solidity leaves them out of the caller's ABI, so they are
 // added to it here, or a client would see "unknown custom error". test/nodes/chain/abis.test.ts checks both outputs
@@ -49,11 +49,11 @@ export function renderAbiFiles(root = ".") {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv.includes("--help")) {
-    console.log("usage: node scripts/gen-abis.mjs   (after hardhat compile) → nodes/chain/abis.ts and abi/*.json");
+    console.log("usage: node scripts/gen-abis.mjs   (after hardhat compile) → nodes/chain-artifacts/generated/abis.ts and abi/*.json");
     process.exit(0);
   }
-  writeFileSync("nodes/chain/abis.ts", renderAbis());
+  writeFileSync("nodes/chain-artifacts/generated/abis.ts", renderAbis());
   mkdirSync("abi", { recursive: true });
   for (const [file, text] of Object.entries(renderAbiFiles())) writeFileSync(`abi/${file}`, text);
-  console.log(`wrote nodes/chain/abis.ts and abi/*.json (${CONTRACTS.length} contracts)`);
+  console.log(`wrote nodes/chain-artifacts/generated/abis.ts and abi/*.json (${CONTRACTS.length} contracts)`);
 }

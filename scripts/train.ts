@@ -5,19 +5,20 @@ import cliProgress from "cli-progress";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger } from "../nodes/core/log.ts";
-import { loadCheckpoint, saveCheckpoint } from "../nodes/model/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../nodes/train/checkpoint.ts";
 import { KneserNeyTrigram, tuneDiscounts } from "../nodes/model/kn.ts";
-import { fitMixture } from "../nodes/model/mixture-fit.ts";
+import { fitMixture } from "../nodes/train/mixture-fit.ts";
 import { LmMixture } from "../nodes/model/mixture.ts";
 import { streamPerplexity } from "../nodes/model/perplexity.ts";
 import { loadBrownSplits } from "../nodes/model/corpus.ts";
-import { MlpEngine } from "../nodes/model/engine.ts";
+import { MlpEngine } from "../nodes/train/engine.ts";
 import { sha256Hex, writeClientModel } from "../nodes/model/lm.ts";
-import { inputSize } from "../nodes/model/mlp.ts";
-import { exportMinerOnnx, paddedVocab, toMinerModel } from "../nodes/model/onnx-export.ts";
-import { DEFAULT_CONFIG, runPipeline, streams, type PipelineConfig } from "../nodes/model/pipeline.ts";
-import { relabelIds } from "../nodes/model/relabel.ts";
-import { perplexity, targetProbs } from "../nodes/model/trainer.ts";
+import { inputSize } from "../nodes/train/mlp.ts";
+import { exportMinerOnnx, toMinerModel } from "../nodes/train/onnx-export.ts";
+import { paddedVocab } from "../nodes/model/miner-model.ts";
+import { DEFAULT_CONFIG, runPipeline, streams, type PipelineConfig } from "../nodes/train/pipeline.ts";
+import { relabelIds } from "../nodes/train/relabel.ts";
+import { perplexity, targetProbs } from "../nodes/train/trainer.ts";
 
 const MODEL_NAME = "brown-lm";
 
@@ -140,7 +141,7 @@ async function main(): Promise<void> {
     activation: { form: "p(h) = c0 + c1*h + c2*h^2", coefficients: s.c, naiveFit: res.naive.c, naiveMaxFitError: res.naive.maxFitError, range: res.range },
     squeezeRate: s.rate,
     relabeled: res.relabeling
-      ? { forRate: cfg.squeeze.rates[0], note: "hidden units and word ids renamed for diagonal pruning (nodes/model/relabel.ts); client.json lists the words in the model's id order" }
+      ? { forRate: cfg.squeeze.rates[0], note: "hidden units and word ids renamed for diagonal pruning (nodes/train/relabel.ts); client.json lists the words in the model's id order" }
       : false,
     zeroDiagonals: s.zeroDiagonals,
     hiddenOnTrainSample: s.hidden,

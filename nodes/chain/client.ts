@@ -5,7 +5,7 @@ import {
 import type { Logger } from "../core/log.ts";
 import {
   brainRegistryAbi, cerberusTokenAbi, consensusAbi, neuronRegistryAbi, stakingAbi,
-} from "./abis.ts";
+} from "../chain-artifacts/generated/abis.ts";
 import type { DeploymentFile } from "./deployment.ts";
 import { ChainUnavailableError, asRevert } from "./errors.ts";
 import { encodePeerInfo, parseMultiaddrs, type PeerInfo } from "./peer-info.ts";

@@ -1,13 +1,9 @@
 import { readFileSync } from "node:fs";
-import type { z } from "zod";
 import { CerberusError } from "../core/errors.ts";
-import { deploymentSchema } from "../sdk/deployment.ts";
+import { deploymentSchema, type DeploymentFile } from "../chain-artifacts/deployment.ts";
 
-/**
- * deployments/<network>.json as scripts/deploy.ts writes it. The schema lives in the SDK (it also runs in
- * browsers); this module adds reading it from disk for the agents and CLIs.
- */
-export type DeploymentFile = z.infer<typeof deploymentSchema>;
+/** Reading deployments/<network>.json from disk for the agents and CLIs (the schema is in chain-artifacts). */
+export type { DeploymentFile };
 
 export class DeploymentError extends CerberusError {}
 

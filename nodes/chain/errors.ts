@@ -2,7 +2,7 @@ import { BaseError, ContractFunctionRevertedError, decodeErrorResult, type Abi, 
 import { CerberusError } from "../core/errors.ts";
 import {
   brainRegistryAbi, cerberusLensAbi, cerberusTokenAbi, consensusAbi, emissionAbi, neuronRegistryAbi, stakingAbi,
-} from "./abis.ts";
+} from "../chain-artifacts/generated/abis.ts";
 
 /** A transaction or call reverted; `errorName` is the contract's custom error (or "Error"/"Panic"/"unknown"). */
 export class ChainRevertError extends CerberusError {

@@ -3,7 +3,7 @@ import { FheClient } from "../fhe/client.ts";
 import type { SEALLibrary } from "../fhe/seal.ts";
 import { softmax, sample } from "../model/client-model.ts";
 import { temper, type LmMixture } from "../model/mixture.ts";
-import { createRng } from "../model/prng.ts";
+import { createRng } from "../core/prng.ts";
 import type { BrainModel } from "./brain-model.ts";
 import { FailoverSession, type FailoverEvent, type FailoverOptions } from "./failover.ts";
 import { chooseMiners, type MinerChoice, type SelectionPolicy } from "./selection.ts";

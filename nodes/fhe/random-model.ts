@@ -1,4 +1,4 @@
-import { createRng } from "../model/prng.ts";
+import { createRng } from "../core/prng.ts";
 import onnxProto from "onnx-proto";
 import type { onnx as O } from "onnx-proto";
 import { pruneDiagonals } from "./diagonals.ts";
@@ -24,7 +24,7 @@ export interface RandomMlpOptions {
   readonly zeroRowsFrom?: number;
 }
 
-/** Uniform [0, 1) source from a seed (the project's one seeded PRNG, nodes/model/prng.ts). */
+/** Uniform [0, 1) source from a seed (the project's one seeded PRNG, nodes/core/prng.ts). */
 export function mulberry32(seed: number): () => number {
   return createRng(seed).next;
 }

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { CerberusError } from "../core/errors.ts";
 import { sha256Hex } from "../core/sha256.ts";
 import { tokenize as corpusTokenize, WordVocabulary } from "./vocab.ts";
-import type { Rng } from "./prng.ts";
+import type { Rng } from "../core/prng.ts";
 
 export class ModelFileError extends CerberusError {}
 

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { sha256Hex } from "../core/sha256.ts";
 import { ModelFileError, parseClientModel, type ClientHeader, type ClientModel } from "./client-model.ts";
-import { parseMinerOnnx, type MinerModel } from "./onnx-export.ts";
+import { parseMinerOnnx, type MinerModel } from "./miner-model.ts";
 import { loadBrownSplits } from "./corpus.ts";
 import { buildLmMixture, MixtureError, parseMixtureConfig, type LmMixture, type MixtureConfig } from "./mixture.ts";
 
@@ -14,12 +14,13 @@ import { buildLmMixture, MixtureError, parseMixtureConfig, type LmMixture, type 
  *                         { file, dtype: "float32-le", shape: [V, embed], sha256 }, words: [...] }  (words in id
  *                         order, id 0 = "<unk>")
  *   <name>.client.bin   the embedding table, float32 little-endian, row-major [V, embed]
- * Miner part: <name>.onnx (see onnx-export.ts). The client builds x = concat(C[w_{t−n+1}] … C[w_{t−1}]) (oldest
+ * Miner part: <name>.onnx (see miner-model.ts). The client builds x = concat(C[w_{t−n+1}] … C[w_{t−1}]) (oldest
  * first), the miner computes logits, the client drops logits ≥ V and applies the softmax.
  */
 // The browser-safe half (client model from bytes, softmax, sampling) lives in client-model.ts; re-exported here.
 export { ModelFileError, parseClientModel, softmax, sample, argmax, type ClientHeader, type ClientModel } from "./client-model.ts";
 export { sha256Hex };
+export { minerForward } from "./miner-model.ts";
 
 
 export function writeClientModel(jsonPath: string, words: readonly string[], n: number, embed: number, vPad: number,
@@ -54,23 +55,6 @@ export function loadClientModel(jsonPath: string): ClientModel {
 export function loadMinerModel(onnxPath: string, vocab: number): { model: MinerModel; bytes: Uint8Array; sha256: string } {
   const bytes = new Uint8Array(readFileSync(onnxPath));
   return { model: parseMinerOnnx(bytes, vocab), bytes, sha256: sha256Hex(bytes) };
-}
-
-/** Plaintext reference of the miner part: logits [vPad] (float64 accumulation, float32 result). */
-export function minerForward(m: MinerModel, x: Float32Array): Float32Array {
-  if (x.length !== m.input) throw new ModelFileError("BAD_INPUT", `x has ${x.length} values, expected ${m.input}`);
-  const a = new Float64Array(m.hidden);
-  for (let j = 0; j < m.hidden; j++) {
-    let h = m.b1[j];
-    for (let k = 0; k < m.input; k++) h += x[k] * m.W1[k * m.hidden + j];
-    a[j] = m.c[0] + m.c[1] * h + m.c[2] * h * h;
-  }
-  const out = new Float64Array(m.b2);
-  for (let j = 0; j < m.hidden; j++) {
-    const aj = a[j], row = j * m.vPad;
-    for (let o = 0; o < m.vPad; o++) out[o] += aj * m.W2[row + o];
-  }
-  return Float32Array.from(out);
 }
 
 /** The train split in the model's id order (the client's word list), as the mixture's KN counts see it. */

@@ -10,7 +10,7 @@
  * over the words already seen or generated (uniform 1/V on an empty history); b = the bucket of c(u v ·), the number
  * of train trigrams that start with u v, so the KN weight can grow where the trigram has evidence. The three weights
  * of each bucket sum to 1, so P is a distribution whenever its parts are. Weights, buckets, cache size and the KN
- * discounts are chosen on the validation split by `npm run train` (mixture-fit.ts) and shipped as
+ * discounts are chosen on the validation split by `npm run train` (nodes/train/mixture-fit.ts) and shipped as
  * <name>.mixture.json. `bench:model` scores exactly `prob` below and `generate` samples from `distribution`, which
  * equals `prob` for every word (a unit test checks both).
  */

@@ -3,7 +3,7 @@
  * withdraw. Framework-free: takes a viem WalletClient the caller built over the wallet's provider.
  */
 import { BaseError, ContractFunctionRevertedError, type Address, type Hash, type PublicClient, type WalletClient } from "viem";
-import { cerberusTokenAbi, consensusAbi, stakingAbi } from "../chain/abis.ts";
+import { cerberusTokenAbi, consensusAbi, stakingAbi } from "../chain-artifacts/generated/abis.ts";
 import { SdkError } from "./errors.ts";
 import { checkAddress, type CerberusReader } from "./reader.ts";
 

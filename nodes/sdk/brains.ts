@@ -1,5 +1,5 @@
 /** Brains: the list (two eth_calls for a page of Brains) and one Brain with all its neurons (one eth_call, the lens). */
-import { brainRegistryAbi, cerberusLensAbi, neuronRegistryAbi } from "../chain/abis.ts";
+import { brainRegistryAbi, cerberusLensAbi, neuronRegistryAbi } from "../chain-artifacts/generated/abis.ts";
 import { SdkError } from "./errors.ts";
 import { MULTICALL, checkId, type CerberusReader } from "./reader.ts";
 import { brainRecordSchema, brainViewSchema, bytesToDisplay, parseChain, SHARE_ONE } from "./schemas.ts";

@@ -4,7 +4,7 @@
  * [g + e·t, g + (e+1)·t); reveals for e run during the first ⌊t/2⌋ blocks of e+1; settlement from then on.
  */
 import { getAbiItem, type Address } from "viem";
-import { brainRegistryAbi, cerberusTokenAbi, consensusAbi, emissionAbi } from "../chain/abis.ts";
+import { brainRegistryAbi, cerberusTokenAbi, consensusAbi, emissionAbi } from "../chain-artifacts/generated/abis.ts";
 import { SdkError } from "./errors.ts";
 import { recentEvents } from "./events.ts";
 import { throwIfUnknownBrain } from "./brains.ts";

@@ -3,7 +3,7 @@
  * blocks, because public RPCs cap eth_getLogs ranges and a dashboard must not ask for "0 → latest" on a long chain.
  */
 import { getAbiItem, type Address, type Log } from "viem";
-import { consensusAbi, neuronRegistryAbi, stakingAbi } from "../chain/abis.ts";
+import { consensusAbi, neuronRegistryAbi, stakingAbi } from "../chain-artifacts/generated/abis.ts";
 import { SdkError } from "./errors.ts";
 import { checkId, type CerberusReader } from "./reader.ts";
 import type { EventPage, FeedEvent, FeedName, Role } from "./types.ts";

@@ -4,7 +4,8 @@
  */
 export * from "./types.ts";
 export { SdkError, type SdkErrorCode } from "./errors.ts";
-export { parseDeployment, deploymentSchema, type CerberusDeployment, type CerberusAddresses } from "./deployment.ts";
+export { parseDeployment } from "./deployment.ts";
+export { deploymentSchema, type CerberusDeployment, type CerberusAddresses } from "../chain-artifacts/deployment.ts";
 export { createCerberusReader, httpReader, type CerberusReader } from "./reader.ts";
 export { brainCount, listBrains, getBrain } from "./brains.ts";
 export {
@@ -19,4 +20,4 @@ export { getEventsPage, pageEvents, recentEvents, DEFAULT_PAGE_BLOCKS, type Feed
 export { getStakerView, stakedHotkeys, secondsPerBlock } from "./staker.ts";
 export { stakeWithWallet, sendWithWallet, type StakeResult, type StakingAction } from "./actions.ts";
 export { SHARE_ONE } from "./schemas.ts";
-export * as abis from "../chain/abis.ts";
+export * as abis from "../chain-artifacts/generated/abis.ts";

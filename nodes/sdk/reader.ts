@@ -3,7 +3,7 @@
  * beyond that, so the same functions serve the dashboard, agents and tests.
  */
 import { createPublicClient, http, type Address, type PublicClient } from "viem";
-import type { CerberusDeployment } from "./deployment.ts";
+import type { CerberusDeployment } from "../chain-artifacts/deployment.ts";
 import { SdkError } from "./errors.ts";
 
 export interface CerberusReader {

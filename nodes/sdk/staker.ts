@@ -3,7 +3,7 @@
  * range), then one multicall reads every position, its claimable rewards, the unbond and the balances.
  */
 import type { Address, PublicClient } from "viem";
-import { cerberusTokenAbi, consensusAbi, neuronRegistryAbi, stakingAbi } from "../chain/abis.ts";
+import { cerberusTokenAbi, consensusAbi, neuronRegistryAbi, stakingAbi } from "../chain-artifacts/generated/abis.ts";
 import { DEFAULT_PAGE_BLOCKS } from "./events.ts";
 import { MULTICALL, checkAddress, type CerberusReader } from "./reader.ts";
 import { SdkError } from "./errors.ts";

@@ -14,7 +14,7 @@ import { generate, type GeneratedWord } from "../../nodes/client/generate.ts";
 import { InferClient, type MinerAddress } from "../../nodes/client/transport.ts";
 import { CerberusError } from "../../nodes/core/errors.ts";
 import { loadBrownSplits } from "../../nodes/model/corpus.ts";
-import { createRng } from "../../nodes/model/prng.ts";
+import { createRng } from "../../nodes/core/prng.ts";
 import { AllMinersFailedError } from "../../nodes/net/errors.ts";
 import { createCerberusNode } from "../../nodes/net/node.ts";
 import { samplePrompt } from "../../nodes/validator/challenge.ts";

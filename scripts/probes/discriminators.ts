@@ -4,7 +4,7 @@
  * k-fold cross-validation. No npm package in the allowed list covers boosted trees and cross-validation in plain
  * ESM TypeScript without native code, and these fit 400 × 30 samples in milliseconds.
  */
-import { createRng, type Rng } from "../../nodes/model/prng.ts";
+import { createRng, type Rng } from "../../nodes/core/prng.ts";
 
 export interface FeatureSpec {
   name: string;

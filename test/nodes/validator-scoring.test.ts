@@ -5,7 +5,7 @@ import { DEFAULT_SCORING, isCorrect, scoreMiner, toWeights, type ChallengeOutcom
 import { compare, samplePrompt } from "../../nodes/validator/challenge.ts";
 import { planProbes } from "../../nodes/validator/probes.ts";
 import { COMPRESSED_WORKLOAD, USER_WORKLOAD, sampleArrivals, sampleSession } from "../../nodes/client/workload.ts";
-import { createRng } from "../../nodes/model/prng.ts";
+import { createRng } from "../../nodes/core/prng.ts";
 
 const ok = (ms: number): ChallengeOutcome => ({ answered: true, top1Match: true, maxRelError: 1e-5, ms });
 const wrong = (ms: number): ChallengeOutcome => ({ answered: true, top1Match: false, maxRelError: 0.3, ms });

@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 // @ts-expect-error plain ESM helper script without types
 import { renderAbiFiles, renderAbis } from "../../../scripts/gen-abis.mjs";
 
-test("nodes/chain/abis.ts and abi/*.json match the compiled contracts (run `npm run gen:abis` after changing a contract)", () => {
-  assert.equal(readFileSync("nodes/chain/abis.ts", "utf8"), renderAbis("."));
+test("nodes/chain-artifacts/generated/abis.ts and abi/*.json match the compiled contracts (run `npm run gen:abis` after changing a contract)", () => {
+  assert.equal(readFileSync("nodes/chain-artifacts/generated/abis.ts", "utf8"), renderAbis("."));
   for (const [file, text] of Object.entries(renderAbiFiles(".") as Record<string, string>)) {
     assert.equal(readFileSync(`abi/${file}`, "utf8"), text, `abi/${file}`);
   }

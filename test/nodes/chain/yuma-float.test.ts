@@ -9,7 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { createRng } from "../../../nodes/model/prng.ts";
+import { createRng } from "../../../nodes/core/prng.ts";
 import { GWEI, normalizeRow, yumaEpoch } from "../../../nodes/chain/yuma.ts";
 import { floatEpoch, normalizeFloatRow } from "../../contracts/yuma-float.ts";
 

@@ -2,7 +2,7 @@
  * Known-answer tests: the Solidity settlement (YumaMath via a harness, and the whole Consensus contract on Hardhat's
  * EVM) against the TypeScript reference nodes/chain/yuma.ts on random matrices. Allowed difference: 1 unit.
  */
-import { createRng } from "../../../nodes/model/prng.ts";
+import { createRng } from "../../../nodes/core/prng.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import hre from "hardhat";

@@ -11,7 +11,7 @@ import { argmax, softmax } from "../../../nodes/model/client-model.ts";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
 import { KneserNeyTrigram } from "../../../nodes/model/kn.ts";
 import { idStreamSha256, LmMixture, MIXTURE_FORMAT } from "../../../nodes/model/mixture.ts";
-import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
+import { writeTinyLm } from "../../../nodes/train/tiny-lm.ts";
 import { MinerEvaluator } from "../../../nodes/fhe/index.ts";
 import type { CerberusNode } from "../../../nodes/net/node.ts";
 import { probeSession, PlaintextReference } from "../../../nodes/validator/challenge.ts";

@@ -13,7 +13,7 @@ import hre from "hardhat";
 import { build, preview, type PreviewServer } from "vite";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { parseUnits, type Address } from "viem";
-import { brainRegistryAbi, cerberusTokenAbi, consensusAbi, emissionAbi, stakingAbi } from "../../../nodes/chain/abis.ts";
+import { brainRegistryAbi, cerberusTokenAbi, consensusAbi, emissionAbi, stakingAbi } from "../../../nodes/chain-artifacts/generated/abis.ts";
 import { seedChain, type SeededChain } from "../sdk/seed.ts";
 import { startRpcProxy, type RpcProxy, type Eip1193 } from "../../../nodes/chain/rpc-server.ts";
 

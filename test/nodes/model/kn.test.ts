@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { KneserNeyTrigram, tuneDiscounts, type KnDiscounts } from "../../../nodes/model/kn.ts";
-import { evaluateKnBaseline } from "../../../nodes/model/kn-baseline.ts";
+import { evaluateKnBaseline } from "../../../nodes/train/kn-baseline.ts";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
 import { FIRST_PREDICTED } from "../../../nodes/model/perplexity.ts";
 import { isCerberusError } from "../../../nodes/core/errors.ts";

@@ -7,7 +7,7 @@ import { isCerberusError } from "../../../nodes/core/errors.ts";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
 import { KneserNeyTrigram, tuneDiscounts } from "../../../nodes/model/kn.ts";
 import { loadLmMixture, parseClientModel } from "../../../nodes/model/lm.ts";
-import { fitMixture } from "../../../nodes/model/mixture-fit.ts";
+import { fitMixture } from "../../../nodes/train/mixture-fit.ts";
 import { idStreamSha256, LmMixture, MIXTURE_FORMAT, parseMixtureConfig, temper, type MixtureConfig } from "../../../nodes/model/mixture.ts";
 import { FIRST_PREDICTED } from "../../../nodes/model/perplexity.ts";
 import { sha256Hex } from "../../../nodes/core/sha256.ts";

@@ -5,7 +5,7 @@ import { isCerberusError } from "../../../nodes/core/errors.ts";
 import { FailoverSession } from "../../../nodes/client/failover.ts";
 import { chooseMiners } from "../../../nodes/client/selection.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
-import { createRng } from "../../../nodes/model/prng.ts";
+import { createRng } from "../../../nodes/core/prng.ts";
 import { RemoteError } from "../../../nodes/net/errors.ts";
 import { FrameReader, readMessage, writeMessage } from "../../../nodes/net/framing.ts";
 import { DEFAULT_LIMITS, HEALTH_PROTOCOL, HealthRequestHeader, PROTOCOL_VERSION } from "../../../nodes/net/messages.ts";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { COMPRESSED_WORKLOAD } from "../../../nodes/client/workload.ts";
-import { createRng } from "../../../nodes/model/prng.ts";
+import { createRng } from "../../../nodes/core/prng.ts";
 import { discriminate, type Dataset } from "../../../scripts/probes/discriminators.ts";
 import { runProbeBench } from "../../../scripts/probes/harness.ts";
 

@@ -10,7 +10,7 @@ import { COMPRESSED_WORKLOAD, sampleSession } from "../../../nodes/client/worklo
 import { createLogger } from "../../../nodes/core/log.ts";
 import { FheClient } from "../../../nodes/fhe/index.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
-import { createRng } from "../../../nodes/model/prng.ts";
+import { createRng } from "../../../nodes/core/prng.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { compare, PlaintextReference, probeSession, samplePrompt, validationWords } from "../../../nodes/validator/challenge.ts";
 import { isCorrect } from "../../../nodes/validator/scoring.ts";

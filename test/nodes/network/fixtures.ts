@@ -7,7 +7,7 @@ import { ChainClient } from "../../../nodes/chain/client.ts";
 import { parseDeployment } from "../../../nodes/chain/deployment.ts";
 import type { Logger } from "../../../nodes/core/log.ts";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
-import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
+import { writeTinyLm } from "../../../nodes/train/tiny-lm.ts";
 
 export const CBR = 10n ** 18n;
 

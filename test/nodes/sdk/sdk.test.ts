@@ -24,7 +24,7 @@ import {
   type CerberusReader,
   type FeedEvent,
 } from "../../../nodes/sdk/index.ts";
-import { consensusAbi, emissionAbi, neuronRegistryAbi, stakingAbi } from "../../../nodes/chain/abis.ts";
+import { consensusAbi, emissionAbi, neuronRegistryAbi, stakingAbi } from "../../../nodes/chain-artifacts/generated/abis.ts";
 import { brainViewSchema, parseChain } from "../../../nodes/sdk/schemas.ts";
 import { seedChain, type SeededChain } from "./seed.ts";
 

@@ -24,7 +24,7 @@ import {
   consensusAbi,
   neuronRegistryAbi,
   stakingAbi,
-} from "../../../nodes/chain/abis.ts";
+} from "../../../nodes/chain-artifacts/generated/abis.ts";
 import { createCerberusReader, parseDeployment, type CerberusReader } from "../../../nodes/sdk/index.ts";
 import { weightsCommitHash } from "../../../nodes/chain/yuma.ts";
 

@@ -10,14 +10,14 @@ import { join } from "node:path";
 import hre from "hardhat";
 import { custom, type Address } from "viem";
 import { deployCerberus } from "../../../scripts/deploy.ts";
-import { consensusAbi } from "../../../nodes/chain/abis.ts";
+import { consensusAbi } from "../../../nodes/chain-artifacts/generated/abis.ts";
 import { ChainClient } from "../../../nodes/chain/client.ts";
 import { parseDeployment } from "../../../nodes/chain/deployment.ts";
 import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
-import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
+import { writeTinyLm } from "../../../nodes/train/tiny-lm.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { validationWords } from "../../../nodes/validator/challenge.ts";
 

@@ -57,7 +57,7 @@ async function setup(maxMiners: number, validators: number) {
   };
   const epochNow = async () => owner.epochAt(brainId, await owner.blockNumber());
   const settledEpochs = async () => (await owner.public.getContractEvents({ address: deployment.contracts.Consensus.address,
-    abi: (await import("../../../nodes/chain/abis.ts")).consensusAbi, eventName: "EpochSettled", args: { brainId }, fromBlock: 0n }))
+    abi: (await import("../../../nodes/chain-artifacts/generated/abis.ts")).consensusAbi, eventName: "EpochSettled", args: { brainId }, fromBlock: 0n }))
     .map((e) => e.args.epoch!);
   return { deployment, owner, brainId, minerUid, vs, proc, epochNow, settledEpochs, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

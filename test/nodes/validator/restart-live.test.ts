@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getAddress, http, type Address } from "viem";
-import { consensusAbi, stakingAbi } from "../../../nodes/chain/abis.ts";
+import { consensusAbi, stakingAbi } from "../../../nodes/chain-artifacts/generated/abis.ts";
 import { ChainClient } from "../../../nodes/chain/client.ts";
 import { parseDeployment } from "../../../nodes/chain/deployment.ts";
 import { normalizeRow, payout, yumaEpoch } from "../../../nodes/chain/yuma.ts";
@@ -24,7 +24,7 @@ import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
-import { writeTinyLm } from "../../../nodes/model/tiny-lm.ts";
+import { writeTinyLm } from "../../../nodes/train/tiny-lm.ts";
 import { spawnCli, startHardhatNode, waitFor, type AgentProcess, type LogLine } from "./fixtures/live-chain.ts";
 
 const CBR = 10n ** 18n;

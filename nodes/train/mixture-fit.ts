@@ -3,9 +3,9 @@
  * the VALIDATION split, from the MLP's probability of each validation word. The runtime's own `parts` / `prob` are
  * what is fitted and scored, so the fitted number is the number `generate` samples from.
  */
-import type { KneserNeyTrigram } from "./kn.ts";
-import { idStreamSha256, LmMixture, MIXTURE_FORMAT, type MixtureConfig } from "./mixture.ts";
-import { FIRST_PREDICTED, streamPerplexity } from "./perplexity.ts";
+import type { KneserNeyTrigram } from "../model/kn.ts";
+import { idStreamSha256, LmMixture, MIXTURE_FORMAT, type MixtureConfig } from "../model/mixture.ts";
+import { FIRST_PREDICTED, streamPerplexity } from "../model/perplexity.ts";
 
 export const DEFAULT_BUCKETS = [0, 1, 3, 10, 30, 100, 1000];
 export const DEFAULT_CACHE_SIZES = [200, 500, 1000, 2000];

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { diagonalLayout, diagonalMask, diagonalNorms, zeroDiagonals } from "../../../nodes/model/diagonals.ts";
-import { createRng } from "../../../nodes/model/prng.ts";
+import { diagonalLayout, diagonalMask, diagonalNorms, zeroDiagonals } from "../../../nodes/train/diagonals.ts";
+import { createRng } from "../../../nodes/core/prng.ts";
 
 // Reference: diagonals built literally from interfaces.md — M = Wᵀ (out × in), slot i of diagonal (b, d) holds
 // M[b·S + i][(i + d) mod p], rows replicated (row i ↦ M[i mod out_p]) when out < S, zero outside the real matrix.

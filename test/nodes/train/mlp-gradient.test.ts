@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MlpEngine } from "../../../nodes/model/engine.ts";
-import { initParams, inputSize, type Activation, type MlpParams } from "../../../nodes/model/mlp.ts";
-import { createRng } from "../../../nodes/model/prng.ts";
+import { MlpEngine } from "../../../nodes/train/engine.ts";
+import { initParams, inputSize, type Activation, type MlpParams } from "../../../nodes/train/mlp.ts";
+import { createRng } from "../../../nodes/core/prng.ts";
 
 // Finite-difference check of the ONNX training graph (run by onnxruntime-node) against a float64 TS loss.
 const shape = { vocab: 13, n: 3, embed: 4, hidden: 6 };

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { initParams } from "./mlp.ts";
 import { exportMinerOnnx, toMinerModel } from "./onnx-export.ts";
-import { writeClientModel } from "./lm.ts";
-import { createRng } from "./prng.ts";
+import { writeClientModel } from "../model/lm.ts";
+import { createRng } from "../core/prng.ts";
 
 export interface TinyLmOptions {
   /** Vocabulary in id order; id 0 must be the unknown symbol "<unk>". */

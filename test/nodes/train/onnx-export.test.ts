@@ -5,10 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { loadClientModel, minerForward, softmax, writeClientModel } from "../../../nodes/model/lm.ts";
-import { initParams } from "../../../nodes/model/mlp.ts";
-import { exportMinerOnnx, paddedVocab, parseMinerOnnx, toMinerModel } from "../../../nodes/model/onnx-export.ts";
-import { createRng } from "../../../nodes/model/prng.ts";
-import { quantize } from "../../../nodes/model/quantize.ts";
+import { initParams } from "../../../nodes/train/mlp.ts";
+import { exportMinerOnnx, toMinerModel } from "../../../nodes/train/onnx-export.ts";
+import { paddedVocab, parseMinerOnnx } from "../../../nodes/model/miner-model.ts";
+import { createRng } from "../../../nodes/core/prng.ts";
+import { quantize } from "../../../nodes/train/quantize.ts";
 
 // A model of the real shape (n = 5, embed 32, hidden 128) with a small vocabulary so the test stays fast.
 const shape = { vocab: 300, n: 5, embed: 32, hidden: 128 };

@@ -3,7 +3,8 @@
  * calibrated range [−R, R] (samples outside are clamped to it, which is what the range penalty enforces later).
  * Degree 2 because the FHE plan has exactly one ct×ct multiply to spend on the activation (interfaces.md).
  */
-export type Poly2 = readonly [number, number, number];
+import type { Poly2 } from "../model/miner-model.ts";
+export type { Poly2 };
 
 export function evalPoly(c: Poly2, h: number): number {
   return c[0] + c[1] * h + c[2] * h * h;

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { diagonalMask } from "../../../nodes/model/diagonals.ts";
+import { diagonalMask } from "../../../nodes/train/diagonals.ts";
 import { minerForward } from "../../../nodes/model/lm.ts";
-import { fillContext, initParams, type MlpParams } from "../../../nodes/model/mlp.ts";
-import { toMinerModel } from "../../../nodes/model/onnx-export.ts";
-import { createRng } from "../../../nodes/model/prng.ts";
-import { applyRelabeling, assignMinCost, inverse, planRelabeling, relabelIds } from "../../../nodes/model/relabel.ts";
+import { fillContext, initParams, type MlpParams } from "../../../nodes/train/mlp.ts";
+import { toMinerModel } from "../../../nodes/train/onnx-export.ts";
+import { createRng } from "../../../nodes/core/prng.ts";
+import { applyRelabeling, assignMinCost, inverse, planRelabeling, relabelIds } from "../../../nodes/train/relabel.ts";
 
 const shape = { vocab: 700, n: 5, embed: 32, hidden: 128 };
 

@@ -1,11 +1,11 @@
 import type { Logger } from "../core/log.ts";
-import type { BrownSplits } from "./corpus.ts";
+import type { BrownSplits } from "../model/corpus.ts";
 import { diagonalMask, zeroDiagonals } from "./diagonals.ts";
 import { MlpEngine } from "./engine.ts";
 import { cloneParams, fillContext, initParams, inputSize, type Activation, type MlpParams } from "./mlp.ts";
-import { FIRST_PREDICTED } from "./perplexity.ts";
+import { FIRST_PREDICTED } from "../model/perplexity.ts";
 import { calibrateRange, fitTanhPoly2, maxFitError, type Poly2 } from "./poly.ts";
-import { createRng } from "./prng.ts";
+import { createRng } from "../core/prng.ts";
 import { quantize } from "./quantize.ts";
 import { applyRelabeling, planRelabeling, relabelIds, type Relabeling } from "./relabel.ts";
 import { perplexity, train, type Stream } from "./trainer.ts";

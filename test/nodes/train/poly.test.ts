@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { calibrateRange, evalPoly, fitTanhPoly2, maxFitError, type Poly2 } from "../../../nodes/model/poly.ts";
-import { createRng } from "../../../nodes/model/prng.ts";
+import { calibrateRange, evalPoly, fitTanhPoly2, maxFitError, type Poly2 } from "../../../nodes/train/poly.ts";
+import { createRng } from "../../../nodes/core/prng.ts";
 
 const sse = (c: Poly2, h: Float32Array, R: number) => {
   let s = 0;

@@ -1,5 +1,5 @@
-import { CerberusError } from "../core/errors.ts";
-import type { Rng } from "./prng.ts";
+import { ModelShapeError } from "../model/miner-model.ts";
+import type { Rng } from "../core/prng.ts";
 
 /** Shape of the Bengio-style MLP. Input to the miner part is (n−1)·embed floats. */
 export interface MlpShape {
@@ -25,9 +25,7 @@ export interface MlpParams {
   b2: Float32Array;  // [V]
 }
 
-export class ModelShapeError extends CerberusError {
-  constructor(message: string) { super("MODEL_SHAPE", message); }
-}
+export { ModelShapeError };
 
 export function inputSize(shape: MlpShape): number {
   return (shape.n - 1) * shape.embed;

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
 import type { Activation, MlpParams } from "./mlp.ts";
-import { ModelFileError } from "./lm.ts";
+import { ModelFileError } from "../model/lm.ts";
 
 /**
  * Training checkpoints: every stage goes to models/checkpoints/ (git-ignored), and the float twin of the shipped model

@@ -2,8 +2,8 @@
  * The Kneser-Ney baseline end to end: Brown splits → counts on train → discounts tuned on valid → test perplexity.
  * `npm run bench:kn` prints it; `npm run bench:model` calls evaluateKnBaseline() for the `ppl_kn_trigram` row.
  */
-import { loadBrownSplits } from "./corpus.ts";
-import { KneserNeyTrigram, tuneDiscounts, type KnDiscounts } from "./kn.ts";
+import { loadBrownSplits } from "../model/corpus.ts";
+import { KneserNeyTrigram, tuneDiscounts, type KnDiscounts } from "../model/kn.ts";
 
 export interface KnBaselineResult {
   lowercase: boolean;

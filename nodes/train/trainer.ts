@@ -2,7 +2,7 @@ import type { Logger } from "../core/log.ts";
 import { Adam } from "./adam.ts";
 import type { MlpEngine } from "./engine.ts";
 import { cloneParams, fillContext, inputSize, type Activation, type MlpParams } from "./mlp.ts";
-import { createRng, shuffle } from "./prng.ts";
+import { createRng, shuffle } from "../core/prng.ts";
 
 /** A token stream whose first `start` tokens are context only (e.g. the tail of the previous split). */
 export interface Stream { readonly ids: Int32Array; readonly start: number }

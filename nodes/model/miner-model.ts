@@ -1,7 +1,16 @@
+import onnxProto from "onnx-proto";
 import { z } from "zod";
-import { GraphBuilder, onnx } from "./onnx-builder.ts";
-import { inputSize, ModelShapeError, type MlpParams } from "./mlp.ts";
-import type { Poly2 } from "./poly.ts";
+import { CerberusError } from "../core/errors.ts";
+import { ModelFileError } from "./client-model.ts";
+
+const { onnx } = onnxProto;
+
+/** A quadratic c0 + c1·h + c2·h², the miner part's activation (fitted to tanh at training). */
+export type Poly2 = readonly [number, number, number];
+
+export class ModelShapeError extends CerberusError {
+  constructor(message: string) { super("MODEL_SHAPE", message); }
+}
 
 /**
  * The miner part of the LM: logits = W2ᵀ·p(W1ᵀ·x + b1) + b2 with outputs padded to vPad (zero rows/cols beyond the
@@ -22,36 +31,6 @@ export interface MinerModel {
 /** Next multiple of 4096 (one CKKS ciphertext of 4,096 slots per 4,096 logits). */
 export function paddedVocab(vocab: number, multiple = 4096): number {
   return Math.ceil(vocab / multiple) * multiple;
-}
-
-/** Pads W2/b2 to vPad outputs with zeros. */
-export function toMinerModel(p: MlpParams, c: Poly2, vPad = paddedVocab(p.shape.vocab)): MinerModel {
-  const { vocab: V, hidden: H } = p.shape;
-  if (vPad < V) throw new ModelShapeError(`vPad ${vPad} < vocab ${V}`);
-  const W2 = new Float32Array(H * vPad);
-  for (let k = 0; k < H; k++) W2.set(p.W2.subarray(k * V, k * V + V), k * vPad);
-  const b2 = new Float32Array(vPad);
-  b2.set(p.b2);
-  return { input: inputSize(p.shape), hidden: H, vocab: V, vPad, c, W1: p.W1.slice(), b1: p.b1.slice(), W2, b2 };
-}
-
-/** ONNX bytes exactly in the agreed layout (interfaces.md): input `x` [1, input], output `logits` [1, vPad]. */
-export function exportMinerOnnx(m: MinerModel): Uint8Array {
-  const g = new GraphBuilder("cerberus_brown_lm_miner");
-  g.input("x", [1, m.input]);
-  g.floatInit("W1", [m.input, m.hidden], m.W1);
-  g.floatInit("b1", [m.hidden], m.b1);
-  g.floatInit("c0", [], [m.c[0]]);
-  g.floatInit("c1", [], [m.c[1]]);
-  g.floatInit("c2", [], [m.c[2]]);
-  g.floatInit("W2", [m.hidden, m.vPad], m.W2);
-  g.floatInit("b2", [m.vPad], m.b2);
-  const h = g.node("Add", [g.node("MatMul", ["x", "W1"], {}, "xW1"), "b1"], {}, "h");
-  const hh = g.node("Mul", [h, h], {}, "hh");
-  const p = g.node("Add", [g.node("Add", [g.node("Mul", [hh, "c2"], {}, "c2hh"), g.node("Mul", [h, "c1"], {}, "c1h")], {}, "quad_lin"), "c0"], {}, "p");
-  g.node("Add", [g.node("MatMul", [p, "W2"], {}, "pW2"), "b2"], {}, "logits");
-  g.output("logits", [1, m.vPad]);
-  return g.build(`Cerberus Brown LM miner part: h = x·W1 + b1; p = c2·h² + c1·h + c0; logits = p·W2 + b2 (vocab ${m.vocab}, padded ${m.vPad})`);
 }
 
 const Dims = z.array(z.number().int().nonnegative());
@@ -78,4 +57,21 @@ export function parseMinerOnnx(bytes: Uint8Array, vocab: number): MinerModel {
   if (W2.dims[0] !== hidden || vPad < vocab) throw new ModelShapeError(`W2 shape ${W2.dims} does not fit hidden ${hidden}, vocab ${vocab}`);
   const c: Poly2 = [get("c0", 0).data[0], get("c1", 0).data[0], get("c2", 0).data[0]];
   return { input, hidden, vocab, vPad, c, W1: W1.data, b1: get("b1", 1).data, W2: W2.data, b2: get("b2", 1).data };
+}
+
+/** Plaintext reference of the miner part: logits [vPad] (float64 accumulation, float32 result). */
+export function minerForward(m: MinerModel, x: Float32Array): Float32Array {
+  if (x.length !== m.input) throw new ModelFileError("BAD_INPUT", `x has ${x.length} values, expected ${m.input}`);
+  const a = new Float64Array(m.hidden);
+  for (let j = 0; j < m.hidden; j++) {
+    let h = m.b1[j];
+    for (let k = 0; k < m.input; k++) h += x[k] * m.W1[k * m.hidden + j];
+    a[j] = m.c[0] + m.c[1] * h + m.c[2] * h * h;
+  }
+  const out = new Float64Array(m.b2);
+  for (let j = 0; j < m.hidden; j++) {
+    const aj = a[j], row = j * m.vPad;
+    for (let o = 0; o < m.vPad; o++) out[o] += aj * m.W2[row + o];
+  }
+  return Float32Array.from(out);
 }
