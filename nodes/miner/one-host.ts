@@ -1,5 +1,6 @@
 import type { NodeOptions } from "../net/node.ts";
-import { MINER_TOTALS, type MinerServiceOptions } from "./service.ts";
+import { MINER_TOTALS } from "./admission.ts";
+import type { MinerServiceOptions } from "./service.ts";
 
 /**
  * Per-address limits lifted, for BENCHMARKS in which every simulated user dials from one host (127.0.0.1): the caps

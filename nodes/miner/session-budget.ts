@@ -1,4 +1,4 @@
-import { MINER_TOTALS } from "./service.ts";
+import { MINER_TOTALS } from "./admission.ts";
 
 /**
  * How many sessions a miner holds by default. A session keeps the user's evaluation keys loaded in every FHE worker,
