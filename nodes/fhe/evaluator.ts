@@ -5,17 +5,20 @@ import type { RelinKeys } from "node-seal/implementation/relin-keys.js";
 import type { CKKSEncoder } from "node-seal/implementation/ckks-encoder.js";
 import type { Evaluator } from "node-seal/implementation/evaluator.js";
 import { createLogger } from "../core/log.ts";
+import { encodeStages, forEachPt, type LinearPts, type StagePts } from "./encoded-stages.ts";
+import { StageCircuits } from "./stage-circuits.ts";
 import { CiphertextInvalidError, ClosedError, KeysInvalidError, PlanDescriptorError, ShapeError } from "./errors.ts";
 import type { SplitChannel, SplitRole } from "./split-channel.ts";
-import { compilePlan, planSummary, type CompiledPlan, type PlanDescriptor, type PlanOptions, type PlanSummary,
-  type StageSchedule } from "./plan.ts";
+import { compilePlan, planSummary, type CompiledPlan, type PlanDescriptor, type PlanOptions, type PlanSummary } from "./plan.ts";
 import { COMPR_ZSTD, guardedLoad, unwrapSeal, wrapSeal } from "./serialize.ts";
 import { galoisElt, getContext, globalPool, loadSeal, type FheContext, type PoolHandle, type PublicSeal } from "./seal.ts";
 
 /**
- * Miner side. This module only ever sees `PublicSeal` (SEAL without Decryptor/KeyGenerator/SecretKey), so it cannot
- * decrypt — by type. It owns the model's encoded plaintexts (encoded once, cached for the evaluator's life) and,
- * per session, the client's evaluation keys; every WASM object it creates is deleted by its owner.
+ * The miner's FHE engine: compiles a model's plan, checks each session's keys against it, and runs a step (whole, or
+ * split over two workers) through the stage circuits (stage-circuits.ts) on the plan's encoded weights
+ * (encoded-stages.ts). This module only ever sees `PublicSeal` (SEAL without Decryptor/KeyGenerator/SecretKey), so it
+ * cannot decrypt — by type. It owns the encoded plaintexts (cached for the evaluator's life) and, per session, the
+ * client's evaluation keys; every WASM object it creates is deleted by its owner.
  */
 export interface SessionKeys {
   readonly planId: string;
@@ -39,17 +42,6 @@ export interface EvaluatorMemory {
   readonly plaintexts: number;
 }
 
-type LinearPts = {
-  kind: "linear"; level: number; B: number; chained: boolean; horner: boolean; babies: number[];
-  blocks: { giants: { g: number; terms: { j: number; pt: PlainText }[] }[] }[]; bias: PlainText[] | null;
-};
-type LanePts = {
-  kind: "lanes"; level: number; B: number; giants: { g: number; pt: PlainText }[]; sumSteps: number[]; bias: PlainText[] | null;
-};
-type SquarePts = { kind: "square"; level: number; shift: PlainText[] | null };
-type AffinePts = { kind: "affine"; level: number; scale: PlainText[] | null; shift: PlainText[] | null };
-type StagePts = LinearPts | LanePts | SquarePts | AffinePts;
-
 // Created on first use so that CERBERUS_LOG_LEVEL set by an entry point after imports still applies.
 let logger: ReturnType<typeof createLogger> | undefined;
 const log = () => (logger ??= createLogger("fhe-miner"));
@@ -65,6 +57,7 @@ export class MinerEvaluator {
   private readonly encoder: CKKSEncoder;
   private readonly pool: PoolHandle;
   private readonly stages: StagePts[];
+  private readonly circuits: StageCircuits;
   private readonly sessions = new Set<Session>();
   private disposed = false;
 
@@ -77,11 +70,12 @@ export class MinerEvaluator {
     this.pool = globalPool(seal);
     this.evaluator = seal.Evaluator(this.fc.context);
     this.encoder = seal.CKKSEncoder(this.fc.context);
+    this.circuits = new StageCircuits(seal, this.evaluator, this.pool);
     let count = 0;
     let bytes = 0;
     const track = (pt: PlainText): PlainText => { count++; bytes += pt.coeffCount * 8; return pt; };
     try {
-      this.stages = this.encodeStages(plan.schedule, track);
+      this.stages = encodeStages({ seal, fc: this.fc, encoder: this.encoder, evaluator: this.evaluator, pool: this.pool }, plan.schedule, plan.descriptor.rotationKeys, track);
     } catch (err) {
       this.evaluator.delete();
       this.encoder.delete();
@@ -180,11 +174,11 @@ export class MinerEvaluator {
         let rest = this.stages.slice(0, -1);
         if (first.kind === "lanes") {
           // `help` loads the input and makes the lane products; this worker runs the rotations as they arrive.
-          vec = [own(this.runLanes(first, receive, gk))];
+          vec = [own(this.circuits.runLanes(first, receive, gk))];
           rest = rest.slice(1);
         } else vec = [own(this.loadInput(input))];
         for (const st of rest) {
-          vec = this.runStage(st, vec, gk, rk);
+          vec = this.circuits.run(st, vec, gk, rk);
           vec.forEach(own);
         }
         h = vec[0]!;
@@ -193,14 +187,14 @@ export class MinerEvaluator {
         if (first.kind === "lanes") {
           const z = own(this.loadInput(input));
           for (let gi = first.giants.length - 1; gi >= 0; gi--) {
-            const c = this.laneProduct(z, first.giants[gi]!.pt);
+            const c = this.circuits.laneProduct(z, first.giants[gi]!.pt);
             try { ch.send(c.saveArray(seal.ComprModeType.none)); } finally { c.delete(); }
           }
         }
         h = own(receive());
       }
       const half = Math.ceil(last.blocks.length / 2);
-      const outs = this.runLinear(last, h, gk, role === "lead" ? [0, half] : [half, last.blocks.length]);
+      const outs = this.circuits.runLinear(last, h, gk, role === "lead" ? [0, half] : [half, last.blocks.length]);
       outs.forEach(own);
       return outs.map((ct) => this.saveOutput(ct));
     } finally {
@@ -224,7 +218,7 @@ export class MinerEvaluator {
     let vec: CipherText[] = [this.loadInput(onlyInput(inputs))];
     try {
       for (const st of this.stages) {
-        const next = this.runStage(st, vec, gk, rk);
+        const next = this.circuits.run(st, vec, gk, rk);
         vec.forEach((c) => c.delete());
         vec = next;
       }
@@ -261,217 +255,6 @@ export class MinerEvaluator {
     }
   }
 
-  private runStage(st: StagePts, vec: CipherText[], gk: GaloisKeys, rk: RelinKeys | null): CipherText[] {
-    const ev = this.evaluator;
-    const seal = this.seal;
-    const pool = this.pool;
-    if (st.kind === "square") {
-      return vec.map((x, b) => {
-        const y = seal.CipherText({ pool });
-        if (st.shift) { ev.addPlain(x, alignScale(st.shift[b], x), y, pool); ev.square(y, y, pool); } else ev.square(x, y, pool);
-        ev.relinearize(y, rk!, y, pool);
-        ev.rescaleToNext(y, y, pool);
-        return y;
-      });
-    }
-    if (st.kind === "affine") {
-      return vec.map((x, b) => {
-        const y = x.clone();
-        if (st.scale) { ev.multiplyPlain(y, st.scale[b], y, pool); ev.rescaleToNext(y, y, pool); }
-        if (st.shift) ev.addPlain(y, alignScale(st.shift[b], y), y, pool);
-        return y;
-      });
-    }
-    if (st.kind === "lanes") return [this.runLanes(st, (pt) => this.laneProduct(vec[0]!, pt), gk)];
-    return this.runLinear(st, vec[0], gk);
-  }
-
-  /** rescale(P_g ⊙ z): one giant step's product of the lane-packed stage, one level down (the caller owns it). */
-  private laneProduct(z: CipherText, pt: PlainText): CipherText {
-    const c = this.seal.CipherText({ pool: this.pool });
-    try {
-      this.evaluator.multiplyPlain(z, pt, c, this.pool);
-      this.evaluator.rescaleToNext(c, c, this.pool);
-      return c;
-    } catch (err) {
-      c.delete();
-      throw err;
-    }
-  }
-
-  /**
-   * The lane-packed first linear stage (plan.ts, LaneLinearSchedule): Horner over the giant steps on products
-   * rescaled first (acc = rot(acc, B) + rescale(P_g ⊙ z); the rotations then run one level down, where a key switch
-   * is cheaper), then rotate-and-add by p, 2p, …, S/2 to sum the lanes and replicate y. `product` is asked for the
-   * giant steps' products from the top one down (laneProduct, or another worker's, in a split step); it hands over
-   * ownership.
-   */
-  private runLanes(st: LanePts, product: (pt: PlainText) => CipherText, gk: GaloisKeys): CipherText {
-    const ev = this.evaluator;
-    const pool = this.pool;
-    let gi = st.giants.length - 1;
-    const acc = product(st.giants[gi]!.pt);
-    const tmp = this.seal.CipherText({ pool });
-    try {
-      for (let g = st.giants[gi]!.g - 1; g >= 0; g--) {
-        ev.rotateVector(acc, st.B, gk, acc, pool);
-        if (gi > 0 && st.giants[gi - 1]!.g === g) {
-          gi--;
-          const c = product(st.giants[gi]!.pt);
-          ev.add(acc, c, acc);
-          c.delete();
-        }
-      }
-      for (const step of st.sumSteps) {
-        ev.rotateVector(acc, step, gk, tmp, pool);
-        ev.add(acc, tmp, acc);
-      }
-      if (st.bias) ev.addPlain(acc, alignScale(st.bias[0]!, acc), acc, pool);
-      return acc;
-    } catch (err) {
-      acc.delete();
-      throw err;
-    } finally {
-      tmp.delete();
-    }
-  }
-
-  /** The linear stage on `x`, for output blocks [range[0], range[1]) (default all). */
-  private runLinear(st: LinearPts, x: CipherText, gk: GaloisKeys, range: [number, number] = [0, st.blocks.length]): CipherText[] {
-    const ev = this.evaluator;
-    const seal = this.seal;
-    const pool = this.pool;
-    const baby = new Map<number, CipherText>();
-    const owned: CipherText[] = [];
-    const tmp = seal.CipherText({ pool });
-    const outs: CipherText[] = [];
-    try {
-      baby.set(0, x);
-      if (st.chained) {
-        let prev = x;
-        const max = st.babies[st.babies.length - 1] ?? 0;
-        for (let j = 1; j <= max; j++) {
-          const r = seal.CipherText({ pool });
-          owned.push(r);
-          ev.rotateVector(prev, 1, gk, r, pool);
-          baby.set(j, r);
-          prev = r;
-        }
-      } else {
-        for (const j of st.babies) {
-          if (j === 0) continue;
-          const r = seal.CipherText({ pool });
-          owned.push(r);
-          ev.rotateVector(x, j, gk, r, pool);
-          baby.set(j, r);
-        }
-      }
-      const inner = (terms: { j: number; pt: PlainText }[]): CipherText => {
-        const acc = seal.CipherText({ pool });
-        ev.multiplyPlain(baby.get(terms[0].j)!, terms[0].pt, acc, pool);
-        for (let t = 1; t < terms.length; t++) {
-          ev.multiplyPlain(baby.get(terms[t].j)!, terms[t].pt, tmp, pool);
-          ev.add(acc, tmp, acc);
-        }
-        return acc;
-      };
-      // Each inner sum is rescaled before its giant rotation: key switching at one level lower is cheaper than the
-      // extra rescale (measured), and the accumulator then already sits at the output level.
-      const innerAt = (terms: { j: number; pt: PlainText }[]): CipherText => {
-        const c = inner(terms);
-        ev.rescaleToNext(c, c, pool);
-        return c;
-      };
-      for (let b = range[0]; b < range[1]; b++) {
-        const giants = st.blocks[b].giants;
-        let acc: CipherText;
-        if (st.horner) {
-          // Horner from the top nonzero giant step: acc = rot(acc, B) + inner_g; only the key for step B is needed.
-          let gi = giants.length - 1;
-          acc = innerAt(giants[gi].terms);
-          outs.push(acc);
-          for (let g = giants[gi].g - 1; g >= 0; g--) {
-            ev.rotateVector(acc, st.B, gk, acc, pool);
-            if (gi > 0 && giants[gi - 1].g === g) {
-              gi--;
-              const i = innerAt(giants[gi].terms);
-              ev.add(acc, i, acc);
-              i.delete();
-            }
-          }
-        } else {
-          acc = innerAt(giants[0].terms);
-          outs.push(acc);
-          if (giants[0].g > 0) ev.rotateVector(acc, giants[0].g * st.B, gk, acc, pool);
-          for (let k = 1; k < giants.length; k++) {
-            const i = innerAt(giants[k].terms);
-            ev.rotateVector(i, giants[k].g * st.B, gk, i, pool);
-            ev.add(acc, i, acc);
-            i.delete();
-          }
-        }
-        if (st.bias) ev.addPlain(acc, alignScale(st.bias[b], acc), acc, pool);
-      }
-      return outs.splice(0);
-    } finally {
-      owned.forEach((c) => c.delete());
-      tmp.delete();
-      outs.forEach((c) => c.delete());
-    }
-  }
-
-  private encodeStages(schedule: StageSchedule[], track: (pt: PlainText) => PlainText): StagePts[] {
-    const fc = this.fc;
-    const encoded: StagePts[] = [];
-    let scale = 2 ** fc.set.scaleBits;
-    const enc = (v: Float64Array, s: number, level: number): PlainText => {
-      const pt = this.seal.PlainText({ pool: this.pool });
-      this.encoder.encode(v, s, pt, this.pool);
-      if (level < fc.parmsIds.length - 1) this.evaluator.plainModSwitchTo(pt, fc.parmsIds[level], pt);
-      return track(pt);
-    };
-    try {
-      for (const st of schedule) {
-        // Mirror SEAL's double arithmetic for scales so that plaintexts added later match exactly.
-        if (st.kind === "linear") {
-          const q = fc.primeAt[st.level];
-          const blocks = st.blocks.map((bp) => ({
-            giants: bp.giants.map(({ g, terms }) => ({ g, terms: terms.map(({ j, diag }) => ({ j, pt: enc(diag, q, st.level) })) })),
-          }));
-          scale = (scale * q) / q;
-          const bias = st.bias ? st.bias.map((v) => enc(v, scale, st.level - 1)) : null;
-          const mode = this.descriptor.rotationKeys;
-          encoded.push({ kind: "linear", level: st.level, B: st.B, chained: mode === "min", horner: mode === "min",
-            babies: st.babies, blocks, bias });
-        } else if (st.kind === "lanes") {
-          const q = fc.primeAt[st.level];
-          const giants = st.giants.map(({ g, diag }) => ({ g, pt: enc(diag, q, st.level) }));
-          scale = (scale * q) / q;
-          const bias = st.bias ? st.bias.map((v) => enc(v, scale, st.level - 1)) : null;
-          encoded.push({ kind: "lanes", level: st.level, B: st.B, giants, sumSteps: st.sumSteps, bias });
-        } else if (st.kind === "square") {
-          const shift = st.shift ? st.shift.map((v) => enc(v, scale, st.level)) : null;
-          scale = (scale * scale) / fc.primeAt[st.level];
-          encoded.push({ kind: "square", level: st.level, shift });
-        } else {
-          let sc: PlainText[] | null = null;
-          let lvl = st.level;
-          if (st.scale) {
-            const q = fc.primeAt[st.level];
-            sc = st.scale.map((v) => enc(v, q, st.level));
-            scale = (scale * q) / q;
-            lvl -= 1;
-          }
-          const shift = st.shift ? st.shift.map((v) => enc(v, scale, lvl)) : null;
-          encoded.push({ kind: "affine", level: st.level, scale: sc, shift });
-        }
-      }
-      return encoded;
-    } catch (err) {
-      for (const st of encoded) forEachPt(st, (pt) => pt.delete());
-      throw err;
-    }
-  }
 }
 
 class Session implements EvalSession {
@@ -502,30 +285,12 @@ class Session implements EvalSession {
   }
 }
 
-function forEachPt(st: StagePts, f: (pt: PlainText) => void): void {
-  if (st.kind === "linear") {
-    st.blocks.forEach((b) => b.giants.forEach((g) => g.terms.forEach((t) => f(t.pt))));
-    st.bias?.forEach(f);
-  } else if (st.kind === "lanes") {
-    st.giants.forEach((g) => f(g.pt));
-    st.bias?.forEach(f);
-  } else if (st.kind === "square") st.shift?.forEach(f);
-  else { st.scale?.forEach(f); st.shift?.forEach(f); }
-}
-
 /** The step's one input ciphertext (every plan takes one: the client packs the whole input vector in it). */
 function onlyInput(inputs: Uint8Array[]): Uint8Array {
   if (!Array.isArray(inputs) || inputs.length !== 1) {
     throw new ShapeError(`plan takes 1 input ciphertext, got ${Array.isArray(inputs) ? inputs.length : "none"}`);
   }
   return inputs[0]!;
-}
-
-/** SEAL adds only equal scales; our mirrored scale can differ from SEAL's by rounding in the last bit. */
-function alignScale(pt: PlainText, ct: CipherText): PlainText {
-  const s = ct.scale;
-  if (pt.scale !== s) pt.setScale(s);
-  return pt;
 }
 
 /**
