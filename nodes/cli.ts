@@ -2,6 +2,7 @@ import "./core/polyfills.ts";
 import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { CerberusError } from "./core/errors.ts";
+import { CLI_DEFAULT_WORDS } from "./client/workload.ts";
 import { CBR, bigintArg, chainFrom, floatArg, intArg, type ChainFlags } from "./cli/args.ts";
 // FHE, ONNX, libp2p and the corpus are imported inside the commands that use them: a validator restarted late in an
 // epoch must reach its reveal in a second or two, not after loading half of node_modules (seconds on a busy machine).
@@ -45,8 +46,8 @@ program.command("validator").description("run a validator: challenge miners, com
   .requiredOption("--brain <id>", "Brain id", bigintArg)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--data-dir <dir>", "state folder (pending reveals survive restarts)")
-  .option("--challenges <n>", "probe sessions per miner per epoch (spread over the epoch like users' sessions)", intArg, 4)
-  .option("--block-time-ms <ms>", "expected block time, to spread probes over the epoch", intArg, 2_000)
+  .option("--challenges <n>", "probe sessions per miner per epoch (started without pause, like users' sessions)", intArg, 4)
+  .option("--block-time-ms <ms>", "block time override (default: read from the chain's recent block timestamps)", intArg)
   .option("--poll-ms <ms>", "how often the reveal/settle loop looks at the chain head", intArg, 500)
   .option("--settle-steps <n>", "miner-steps per settle transaction (default: a whole epoch in one call)", bigintArg)
   .addOption(new Option("--workload <model>", "probe session lengths and think times: the user workload model, or its " +
@@ -60,7 +61,8 @@ program.command("validator").description("run a validator: challenge miners, com
       import("./validator/agent.ts"), import("./validator/challenge.ts"), import("./client/workload.ts")]);
     const agent = await ValidatorAgent.start({ chain, brainId: o.brain, heldOut: validationWords(),
       workload: o.workload === "compressed" ? COMPRESSED_WORKLOAD : USER_WORKLOAD,
-      modelDir: o.modelDir, challengesPerMiner: o.challenges, blockTimeMs: o.blockTimeMs, pollMs: Math.max(50, o.pollMs),
+      modelDir: o.modelDir, challengesPerMiner: o.challenges,
+      ...(o.blockTimeMs !== undefined ? { blockTimeMs: o.blockTimeMs } : {}), pollMs: Math.max(50, o.pollMs),
       ...(o.settleSteps !== undefined ? { settleStepsPerTx: o.settleSteps } : {}),
       ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const running = agent.run();
@@ -70,7 +72,7 @@ program.command("validator").description("run a validator: challenge miners, com
 program.command("generate").description("generate text under encryption from a prompt")
   .argument("<prompt>", "the prompt (stays on your machine; only ciphertexts leave it)")
   .requiredOption("--brain <id>", "Brain id", bigintArg)
-  .option("--words <n>", "words to generate", intArg, 20)
+  .option("--words <n>", "words to generate", intArg, CLI_DEFAULT_WORDS)
   .option("--temperature <t>", "softmax temperature", floatArg, 0.8)
   .option("--top-k <k>", "sample among the k likeliest words", intArg, 40)
   .option("--seed <n>", "sampler seed", intArg)

@@ -12,7 +12,7 @@ import { ChainClient } from "../chain/client.ts";
 import { parseDeployment, type DeploymentFile } from "../chain/deployment.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { MinerAgent } from "../miner/agent.ts";
-import { PlaintextReference, probeSession, samplePrompt, validationWords } from "../validator/challenge.ts";
+import { outcomesOf, PlaintextReference, probeSession, samplePrompt, validationWords } from "../validator/challenge.ts";
 import { createCerberusNode } from "../net/node.ts";
 import { ValidatorAgent } from "../validator/agent.ts";
 import { median } from "../core/stats.ts";
@@ -299,8 +299,8 @@ async function simulatedUsers(model: BrainModel, miners: readonly { uid: number;
       for (let k = 0; k < perMiner; k++) {
         const shape = sampleSession(COMPRESSED_WORKLOAD, random);
         // A probe session is exactly a user session plus the reference check, so the demo reuses it as the user.
-        const outcomes = await probeSession({ model, reference, miner: m, prompt: samplePrompt(heldOut, 4, random), shape,
-          client: DEMO_CLIENT });
+        const outcomes = outcomesOf(await probeSession({ model, reference, miners: [m], prompt: samplePrompt(heldOut, 4, random), shape,
+          client: DEMO_CLIENT }), m.peerId);
         t.steps += outcomes.length;
         t.wrong += outcomes.filter((o) => !isCorrect(o)).length;
       }

@@ -3,7 +3,9 @@
 //  - "probes" (default): requests queue instead of being refused, and every request event (MinerService.onRequest)
 //    is printed as one JSON line (bench:probes measures what a miner sees, not its capacity);
 //  - "load": the miner's defaults (queue, BUSY, totals) with only the per-address caps lifted (bench:load);
-//  - "load-strict": the miner's defaults, per-address caps included (bench:load --no-one-host).
+//  - "load-strict": the miner's defaults, per-address caps included (bench:load --no-one-host);
+//  - "probes-real": the "load" profile (miner defaults: queue, BUSY, totals) with every request event printed, so
+//    bench:probes measures what a miner sees and what honest miners lose under their real limits.
 // The first line printed is the miner's address as JSON; then, every 250 ms, {"rss": bytes} for the load profile.
 // Stops when stdin closes.
 import "../../nodes/core/polyfills.ts";
@@ -33,6 +35,7 @@ const service = new MinerService(node, {
     ? { maxInflight: 64, maxSessions: 512, maxQueueWaitMs: 600_000, ...oneHostServiceLimits({ maxSessions: 512, maxInflight: 64 }),
       onRequest: (e) => process.stdout.write(JSON.stringify(e) + "\n") }
     : strict ? {} : oneHostServiceLimits()),
+  ...(profile === "probes-real" ? { onRequest: (e) => process.stdout.write(JSON.stringify(e) + "\n") } : {}),
 });
 await service.start();
 process.stdout.write(JSON.stringify({

@@ -12,7 +12,7 @@ import { FheClient } from "../../../nodes/fhe/index.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
 import { createRng } from "../../../nodes/core/prng.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
-import { compare, PlaintextReference, probeSession, samplePrompt, validationWords } from "../../../nodes/validator/challenge.ts";
+import { compare, PlaintextReference, outcomesOf, probeSession, samplePrompt, validationWords } from "../../../nodes/validator/challenge.ts";
 import { isCorrect } from "../../../nodes/validator/scoring.ts";
 import { mineTo, mineToNextEpoch, tinyBrain } from "./fixtures.ts";
 
@@ -58,8 +58,8 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
     let userSteps = 0;
     let userWrong = 0;
     for (let k = 0; k < 3; k++) {
-      const outcomes = await probeSession({ model, reference: ref, miner: seat(cheater), prompt: samplePrompt(heldOut, 4, rng.next),
-        shape: { ...sampleSession(COMPRESSED_WORKLOAD, rng.next), thinkMs: [] } });
+      const outcomes = outcomesOf(await probeSession({ model, reference: ref, miners: [seat(cheater)], prompt: samplePrompt(heldOut, 4, rng.next),
+        shape: { ...sampleSession(COMPRESSED_WORKLOAD, rng.next), thinkMs: [] } }), seat(cheater).peerId);
       userSteps += outcomes.length;
       userWrong += outcomes.filter((o) => !isCorrect(o)).length;
     }
