@@ -122,13 +122,16 @@ program.command("status").description("chain head, Brains' epochs and neuron sco
   });
 
 // ── the whole network in one process ──
-program.command("demo").description("npm start: in-process chain, 4 miners (1 faulty, 1 cheating users only), 2 validators, a client, one settled epoch")
+program.command("demo").description("npm start: in-process chain, 8 miners (2 honest, 1 faulty, 5 cheaters: users only, " +
+  "epoch tail, a colluding pair, model mismatch), 2 validators, users, one settled epoch, then a client")
   .option("--prompt <text>", "prompt for the client", "the jury said")
   .option("--words <n>", "words to generate", intArg, 20)
   .option("--faulty-rate <p>", "the dishonest miner's wrong-answer rate", floatArg, 0.5)
   .option("--no-cheat-users", "leave out the fourth miner, which answers honestly only what it believes are validator probes")
-  .option("--challenges <n>", "probe sessions per miner per validator", intArg, 3)
+  .option("--no-leak-cheaters", "leave out the tail cheater, the colluding pair and the model-mismatch cheater")
+  .option("--challenges <n>", "probe sessions per miner per validator", intArg, 4)
   .option("--user-sessions <n>", "simulated user sessions per miner (checked against the plaintext reference)", intArg, 3)
+  .option("--epoch-window-s <s>", "wall time the epoch's traffic is spread over (the chain mines along)", intArg, 40)
   .option("--miner-threads <n>", "evaluation worker threads per miner", intArg, 1)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--seed <n>", "seed of the sampler and the challenge picker", intArg, 7)
@@ -140,6 +143,7 @@ program.command("demo").description("npm start: in-process chain, 4 miners (1 fa
       import("hardhat"), import("../scripts/deploy.ts"), import("./demo/demo.ts")]);
     const summary = await runDemo(hre as never, () => deployCerberus(hre), {
       prompt: o.prompt, words: o.words, faultyRate: o.faultyRate, cheatUsers: o.cheatUsers !== false,
+      leakCheaters: o.leakCheaters !== false, epochWindowMs: o.epochWindowS * 1000,
       challengesPerMiner: o.challenges, userSessionsPerMiner: o.userSessions,
       minerThreads: o.minerThreads, modelDir: o.modelDir, seed: o.seed,
     });

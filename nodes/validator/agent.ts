@@ -262,7 +262,7 @@ export class ValidatorAgent {
    * Commits `result` for `target`; if the epoch ended before the commit landed, commits it once for the current
    * epoch instead, unless this validator already has a commit there. Undefined if nothing was committed.
    */
-  private async commitOrNext(target: bigint, result: Omit<EpochScores, "epoch">): Promise<EpochScores | undefined> {
+  async commitOrNext(target: bigint, result: Omit<EpochScores, "epoch">): Promise<EpochScores | undefined> {
     try {
       await this.commit(target, result.uids, result.weights);
       return { epoch: target, ...result };
