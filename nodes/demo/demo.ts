@@ -14,6 +14,7 @@ import { ChainClient } from "../chain/client.ts";
 import { parseDeployment, type DeploymentFile } from "../chain/deployment.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { MinerAgent } from "../miner/agent.ts";
+import { ONE_HOST_NODE_LIMITS, oneHostServiceLimits } from "../miner/one-host.ts";
 import { CollusionRing, RingPolicy, ShapePolicy, TailPolicy, type CheatPolicy } from "../miner/cheat.ts";
 import { PlaintextReference, probeSession, samplePrompt, validationWords } from "../validator/challenge.ts";
 import { createCerberusNode } from "../net/node.ts";
@@ -27,7 +28,9 @@ const CBR = 10n ** 18n;
  * One machine stands in for four miners, two validators and the users: queues are longer than a real miner's, so
  * users and probes alike (one policy, as the protocol requires) accept longer stated waits than the defaults.
  */
-const DEMO_CLIENT: ClientPolicy = { selection: { maxQueueWaitMs: 60_000 }, busy: { maxBusyWaitMs: 60_000, busyBudgetMs: 120_000 } };
+const DEMO_CLIENT: ClientPolicy = {
+  selection: { maxQueueWaitMs: 60_000, healthTimeoutMs: 30_000 }, busy: { maxBusyWaitMs: 60_000, busyBudgetMs: 120_000 },
+};
 
 export interface DemoOptions {
   prompt: string;
@@ -42,7 +45,7 @@ export interface DemoOptions {
    * identities).
    */
   leakCheaters?: boolean;
-  /** The epoch's traffic (users and probes) is spread over this much wall time, the chain mining along (default 40 s). */
+  /** The epoch's traffic (users and probes) is spread over this much wall time, the chain mining along (default 90 s). */
   epochWindowMs?: number;
   /** Probe sessions per miner per validator. */
   challengesPerMiner: number;
@@ -167,7 +170,10 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
         ...(r.policy !== undefined ? { cheatPolicy: r.policy } : {}),
         // One machine stands in for many: requests queue rather than being refused BUSY (a real miner sizes this
         // to its own cores), so probes overlapping on 2 cores do not count as a miner's failure.
-        service: { maxInflight: 32, maxQueueWaitMs: DEMO_CLIENT.busy!.maxBusyWaitMs!,
+        // Every user and probe dials from 127.0.0.1 here: the per-address caps that keep one host from taking a
+        // real miner's connections and slots are lifted (nodes/miner/one-host.ts), as in the benchmarks.
+        node: { ...ONE_HOST_NODE_LIMITS, inboundUpgradeTimeoutMs: 30_000 },
+        service: { maxInflight: 32, maxQueueWaitMs: DEMO_CLIENT.busy!.maxBusyWaitMs!, ...oneHostServiceLimits({ maxInflight: 32 }),
           // The colluding pair pools what its two seats see: who asked each for health or a session.
           ...(r.ringSeat !== undefined ? { onRequest: (e: { peerId: string }) => ring.observe(r.ringSeat!, e.peerId) } : {}) },
         logger: log.child({ miner: k }),
@@ -177,7 +183,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     }
     out("③ starting 2 validators …");
     const heldOut = validationWords();
-    const windowMs = options.epochWindowMs ?? 40_000;
+    const windowMs = options.epochWindowMs ?? 90_000;
     let seed = options.seed;
     const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
     for (const [k, addr] of [v0, v1].entries()) {
@@ -358,7 +364,8 @@ async function simulatedUsers(model: BrainModel, miners: readonly MinerAddress[]
       await new Promise((r) => setTimeout(r, Math.max(0, t0 + startMs - performance.now())));
       // A probe session is exactly a user session plus the reference check, so the demo reuses it as the user.
       const r = await probeSession({ model, reference, miners, prompt, shape, client: DEMO_CLIENT, identities });
-      for (const [peer, outcomes] of r.byMiner) {
+      for (const [key, outcomes] of r.byMiner) {
+        const peer = key.split("/")[0]!;
         const t = tally.get(peer) ?? { steps: 0, wrong: 0 };
         t.steps += outcomes.length;
         t.wrong += outcomes.filter((o) => isWrong(o)).length;

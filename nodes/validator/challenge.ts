@@ -72,9 +72,17 @@ export interface ProbeSessionOptions {
   logger?: Logger;
 }
 
-/** What one probe session found, per miner (peer id) it touched. */
+/**
+ * A seat as a probe result names it: peer id and the hotkey it was dialled bound to ("peer/hotkey"), so a seat that
+ * copied another's peer id is not credited with that miner's answers.
+ */
+export function seatKey(a: { peerId: string; hotkey?: string | undefined }): string {
+  return `${a.peerId}/${a.hotkey?.toLowerCase() ?? ""}`;
+}
+
+/** What one probe session found, per seat (`seatKey`) it touched. */
 export interface ProbeResult {
-  /** Outcomes per miner: each step it answered (checked), and each step it failed or voided (unanswered). */
+  /** Outcomes per seat: each step it answered (checked), and each step it failed or voided (unanswered). */
   byMiner: Map<string, ChallengeOutcome[]>;
   /** Peer ids asked for health before the session opened (the users' choice of d candidates). */
   asked: string[];
@@ -119,7 +127,7 @@ export async function probeSession(options: ProbeSessionOptions): Promise<ProbeR
         claims = new Map([...choice.health].flatMap(([peer, h]) => (h instanceof CerberusError ? [] : [[peer, h] as const])));
         for (const [peer, why] of choice.unfit) options.logger?.info({ miner: peer, why }, "probe: a user would try this miner last");
       },
-      onFailover: (e) => { failures.push(e.from.peerId); },
+      onFailover: (e) => { failures.push(seatKey(e.from)); },
       onStep: (s) => { steps.push(s); options.onStep?.(s); },
     }).then((r) => { keyUploadMs = r.keyUploadMs; }, (err: unknown) => {
       // A miner that errors, times out, drops the session or sends undecryptable bytes fails the step in flight;
@@ -138,17 +146,18 @@ export async function probeSession(options: ProbeSessionOptions): Promise<ProbeR
     const last = died && i === failures.length - 1;
     add(peer, unanswered(last ? Math.max(1, shape.words - steps.length) : 1));
   });
-  const first = steps[0]?.miner;
+  const first = steps[0];
   if (first !== undefined && keyUploadMs !== undefined && failures.length === 0 &&
-      brokenClaim(claims.get(first), steps)) {
+      brokenClaim(claims.get(first.miner), steps)) {
     // It told users it was busy (or slow) and was not: they went elsewhere, so this session counts as no work.
-    options.logger?.info({ miner: first, claim: claims.get(first)?.queue, firstStepMs: Math.round(steps[0]!.ms) },
+    options.logger?.info({ miner: first.miner, claim: claims.get(first.miner)?.queue, firstStepMs: Math.round(first.ms) },
       "probe: the miner stated a queue it did not have");
-    add(first, unanswered(shape.words));
+    add(seatKey({ peerId: first.miner, hotkey: first.hotkey }), unanswered(shape.words));
     return { byMiner, asked };
   }
   for (const s of steps) {
-    add(s.miner, [compare(s.logits, await reference.logits(s.input), model.client.vocab.size, chargedMs(s, claims.get(s.miner)))]);
+    add(seatKey({ peerId: s.miner, hotkey: s.hotkey }),
+      [compare(s.logits, await reference.logits(s.input), model.client.vocab.size, chargedMs(s, claims.get(s.miner)))]);
   }
   return { byMiner, asked };
 }
@@ -205,7 +214,7 @@ export function validationWords(): string[] {
   return Array.from(valid, (id) => vocab.words[id] ?? vocab.words[vocab.unkId]!);
 }
 
-/** The outcomes one probe filed for `peerId` (empty if the session never reached that miner). */
+/** The outcomes one probe filed for the miner `peerId`, over whatever seats it was dialled as (empty if never reached). */
 export function outcomesOf(result: ProbeResult, peerId: string): ChallengeOutcome[] {
-  return result.byMiner.get(peerId) ?? [];
+  return [...result.byMiner].flatMap(([key, o]) => (key.startsWith(`${peerId}/`) ? o : []));
 }

@@ -6,7 +6,7 @@ import { nextArrivalMs, sampleArrivals, sampleSession, validateWorkload, type Se
 import { CerberusError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { LmMixture } from "../model/mixture.ts";
-import { probeSession, samplePrompt, type PlaintextReference, type ProbeResult } from "./challenge.ts";
+import { probeSession, samplePrompt, seatKey, type PlaintextReference, type ProbeResult } from "./challenge.ts";
 import type { ChallengeOutcome } from "./scoring.ts";
 
 /** A miner seat as probes see it: its seat address (hotkey, incentive) and uid. */
@@ -79,10 +79,10 @@ export interface ProbeRunContext {
 /** Outcomes per miner uid, over any number of probe sessions. */
 export type MinerOutcomes = Map<number, ChallengeOutcome[]>;
 
-/** Files one session's per-peer outcomes under the miners' uids (a peer id no seat has is ignored). */
+/** Files one session's per-seat outcomes under the seats' uids (a seat not in `miners` is ignored). */
 export function fileOutcomes(into: MinerOutcomes, result: ProbeResult, miners: readonly ProbeTarget[]): void {
-  for (const [peer, outcomes] of result.byMiner) {
-    const seat = miners.find((m) => m.peerId === peer);
+  for (const [key, outcomes] of result.byMiner) {
+    const seat = miners.find((m) => seatKey(m) === key);
     if (seat === undefined) continue;
     into.set(seat.uid, [...(into.get(seat.uid) ?? []), ...outcomes]);
   }

@@ -34,7 +34,10 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
     const heldOut = validationWords();
     const rng = createRng(5);
     validator = await ValidatorAgent.start({ chain: as(vAddr), brainId, heldOut, modelDir: dir, modelName: "tiny-lm",
-      dataDir: join(dir, "validator"), challengesPerMiner: 4, workload: COMPRESSED_WORKLOAD, probeWindowMs: 2_000,
+      dataDir: join(dir, "validator"), challengesPerMiner: 4, probeWindowMs: 2_000,
+      // Fresh identities only, like the test's users below: this test is about the peer-id detector (a reused
+      // identity is one it takes for a validator's; the demo's model-mismatch cheater covers reuse).
+      workload: { ...COMPRESSED_WORKLOAD, reuse: { share: 0, meanSessions: 1 } },
       random: rng.next, logger: log });
     const brain = await owner.brain(brainId);
     const seat = (m: MinerAgent) => brain.miners.find((x) => x.uid === m.uid)!;

@@ -80,7 +80,7 @@ test("a peer-id copier (a seat whose peer id answers for another hotkey) and a m
     const random = () => ((seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647);
     const validator = await ValidatorAgent.start({ chain: as(vAddr), brainId, heldOut: validationWords(), modelDir: dir,
       modelName: "tiny-lm", dataDir: join(dir, "validator"), challengesPerMiner: 3, random, logger: log,
-      workload: COMPRESSED_WORKLOAD, probeWindowMs: 0 });
+      workload: COMPRESSED_WORKLOAD, probeWindowMs: 4_000 });
     stops.push(() => validator.stop());
     await mineToNextEpoch(owner, brainId);
     const committed = await validator.scoreAndCommit();
