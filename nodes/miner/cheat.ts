@@ -79,9 +79,9 @@ export class SelectiveCheater implements MinerEvaluator {
  */
 export interface CheatPolicy {
   readonly name: string;
-  /** Whether to cheat step `index` of a session opened by `peer` (`opened` = the open's verdict, see atOpen). */
+  /** Whether to cheat the session `peer` is opening (decided at the open, from what the miner can see then). */
   atOpen(peer: SessionPeer): Promise<boolean>;
-  /** Per step, given the open's verdict; default: the open's verdict. */
+  /** Whether to cheat step `index` of it, given the open's verdict; default: the open's verdict. */
   atStep?(cheatSession: boolean, index: number, peer: SessionPeer): boolean;
 }
 

@@ -54,6 +54,11 @@ export interface ProbeBenchOptions {
   /** Seats held by the one operator whose view the discriminators get (seats 0 … operatorSeats − 1). */
   operatorSeats: number;
   minerThreads: number;
+  /**
+   * "real" (default): the miners' default queue, BUSY and handshake limits, so honest probe-step loss is measured
+   * as a miner would cause it; "relaxed": requests queue and handshakes wait (what a miner sees, on a busy machine).
+   */
+  minerProfile?: "real" | "relaxed";
   /** Simulated user hosts (each its own 127.0.0.x). */
   hosts: number;
   seed: number;
@@ -103,7 +108,8 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
   }
   const events: SeatEvent[] = [];
   const spawned = await Promise.all(Array.from({ length: o.miners }, (_, seat) =>
-    spawnMiner(model.name === "tiny-lm" ? dir : "models", model.name, o.minerThreads, (e) => events.push({ ...e, seat }))));
+    spawnMiner(model.name === "tiny-lm" ? dir : "models", model.name, o.minerThreads, o.minerProfile === "relaxed" ? "probes" : "probes-real",
+      (e) => events.push({ ...e, seat }))));
   const miners = spawned.map((s) => s.miner);
   const targets = miners.map((m, uid) => ({ ...m, uid }));
   const reference = await PlaintextReference.create(model);
@@ -238,11 +244,11 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
   };
 }
 
-/** Starts scripts/probes/miner-proc.ts ("probes-real"); its request events go to `onEvent` as they arrive. */
-async function spawnMiner(dir: string, name: string, threads: number, onEvent: (e: RequestEvent) => void):
+/** Starts scripts/probes/miner-proc.ts with `profile`; its request events go to `onEvent` as they arrive. */
+async function spawnMiner(dir: string, name: string, threads: number, profile: string, onEvent: (e: RequestEvent) => void):
   Promise<{ miner: MinerAddress; stop: () => Promise<void> }> {
   const script = fileURLToPath(new URL("./miner-proc.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", script, dir, name, String(threads), "probes-real"], {
+  const child = spawn(process.execPath, ["--import", "tsx", script, dir, name, String(threads), profile], {
     stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, CERBERUS_LOG_LEVEL: "warn" },
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

@@ -23,8 +23,9 @@ const evaluator = await WorkerPoolEvaluator.create(model.onnxBytes, model.planOp
 // Every simulated user and probe dials from 127.0.0.1: the per-address caps that protect a real miner from one host
 // would throttle the bench itself, so they are lifted here (never in a miner's defaults).
 const strict = profile === "load-strict";
+// "probes" also waits out slow handshakes (a starved event loop on a busy test machine must not lose sessions).
 const node = await createCerberusNode(strict ? {} : { ...ONE_HOST_NODE_LIMITS, ...(profile === "probes" ? { maxConnections: 4_096,
-  maxConnectionsPerAddress: 4_096, maxPendingPerAddress: 1_024 } : {}) });
+  maxConnectionsPerAddress: 4_096, maxPendingPerAddress: 1_024, inboundUpgradeTimeoutMs: 60_000 } : {}) });
 const service = new MinerService(node, {
   evaluator, logger: createLogger("bench-miner", "silent"),
   // The bench's clients dial the miner's address without a seat, so no hotkey is checked; any stated one will do.
