@@ -1,5 +1,5 @@
 import {
-  createPublicClient, createWalletClient, type Account, type Address, type Hex,
+  createPublicClient, createWalletClient, parseEventLogs, type Account, type Address, type Hex,
   type PublicClient, type Transport, type WalletClient, type TransactionReceipt,
 } from "viem";
 import { CerberusError } from "../core/errors.ts";
@@ -198,6 +198,15 @@ export class ChainClient {
       address: this.c.Staking.address, abi: stakingAbi, functionName: "takeInfo", args: [hotkey],
     }));
     return { takeBps, pendingTakeBps, effectiveBlock: BigInt(effectiveBlock) };
+  }
+
+  /** CBR that `receipt`'s transaction moved into this client's account (the token's Transfer events to it). */
+  received(receipt: TransactionReceipt): bigint {
+    const token = this.c.CerberusToken.address.toLowerCase();
+    const me = this.address.toLowerCase();
+    return parseEventLogs({ abi: cerberusTokenAbi, eventName: "Transfer", logs: receipt.logs })
+      .filter((log) => log.address.toLowerCase() === token && log.args.to.toLowerCase() === me)
+      .reduce((sum, log) => sum + log.args.value, 0n);
   }
 
   // ─────────────── writes ───────────────
