@@ -85,3 +85,26 @@ export function tokenize(text: string, options: { lowercase?: boolean } = {}): s
   const tokens = normalised.match(TOKEN_RE) ?? [];
   return options.lowercase === true ? tokens.map((t) => t.toLowerCase()) : tokens;
 }
+
+// Tokens written against the word before them, and the ones written against the word after.
+const CLOSING = new Set([",", ".", ";", ":", "?", "!", ")", "''", "'", "%"]);
+const OPENING = new Set(["(", "``", "$"]);
+const DISPLAY: Readonly<Record<string, string>> = { "``": "\u201c", "''": "\u201d", "--": "\u2014" };
+
+/**
+ * Brown-style tokens back to text for people to read: punctuation against the word before it, an opening bracket or
+ * quote against the word after it, `` `` ``/`''` as curly quotes and `--` as an em dash. The inverse of `tokenize` up
+ * to spacing; what the model sees stays the tokens.
+ */
+export function detokenize(tokens: readonly string[]): string {
+  let out = "";
+  let glueNext = true;
+  for (const token of tokens) {
+    const shown = DISPLAY[token] ?? token;
+    if (token === "--") out += ` ${shown}`;
+    else if (glueNext || CLOSING.has(token)) out += shown;
+    else out += ` ${shown}`;
+    glueNext = OPENING.has(token);
+  }
+  return out.trimStart();
+}
