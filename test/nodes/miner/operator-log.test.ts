@@ -14,13 +14,13 @@ import type { Address } from "viem";
 import { generate } from "../../../nodes/client/generate.ts";
 import { rankMiners } from "../../../nodes/client/miners.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
-import { createLogger } from "../../../nodes/core/log.ts";
+import { createLogger, type Logger } from "../../../nodes/core/log.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
 import { createCerberusNode } from "../../../nodes/net/node.ts";
 import { tinyBrain } from "../network/fixtures.ts";
 
 /** A pino logger whose JSON lines land in `lines`. */
-function capture(): { lines: Record<string, unknown>[]; logger: ReturnType<typeof pino> } {
+function capture(): { lines: Record<string, unknown>[]; logger: Logger } {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -28,7 +28,8 @@ function capture(): { lines: Record<string, unknown>[]; logger: ReturnType<typeo
       done();
     },
   });
-  return { lines, logger: pino({ name: "miner", level: "info" }, sink) };
+  const logger: Logger = pino<never>({ name: "miner", level: "info" }, sink);
+  return { lines, logger };
 }
 
 async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
