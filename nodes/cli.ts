@@ -143,7 +143,7 @@ program.command("demo").description("npm start: in-process chain, 8 miners (2 ho
   .option("--no-leak-cheaters", "leave out the tail cheater, the colluding pair and the model-mismatch cheater")
   .option("--challenges <n>", "probe sessions per miner per validator", intArg, 4)
   .option("--user-sessions <n>", "simulated user sessions per miner (checked against the plaintext reference)", intArg, 2)
-  .option("--epoch-window-s <s>", "wall time the epoch's traffic is spread over (the chain mines along)", intArg, 90)
+  .option("--epoch-window-s <s>", "wall time the epoch's traffic is spread over (the chain mines along)", intArg, 120)
   .option("--miner-threads <n>", "evaluation worker threads per miner", intArg, 1)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--seed <n>", "seed of the sampler and the challenge picker", intArg, 7)

@@ -22,6 +22,9 @@ const { values } = parseArgs({
     hosts: { type: "string", default: "40" },
     model: { type: "string", default: "tiny" },
     "miner-threads": { type: "string", default: "1" },
+    // "real": the miners' default queue, BUSY and handshake limits (honest probe-step loss as a miner causes it);
+    // "relaxed": requests queue and handshakes wait (what a miner sees, when the machine is too busy for "real")
+    "miner-profile": { type: "string", default: "real" },
     seed: { type: "string", default: "1" },
     out: { type: "string", default: "bench/results/probes.json" },
     help: { type: "boolean", default: false },
@@ -29,7 +32,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log("npm run bench:probes -- [--users N] [--real-users N] [--probes N] [--timeline-s S] [--epochs N] [--tempo N] " +
-    "[--miners N] [--operator-seats N] [--hosts N] [--model tiny|brown] [--miner-threads N] [--seed N] [--out FILE]");
+    "[--miners N] [--operator-seats N] [--hosts N] [--model tiny|brown] [--miner-threads N] [--miner-profile real|relaxed] [--seed N] [--out FILE]");
   process.exit(0);
 }
 const options = {
@@ -37,6 +40,7 @@ const options = {
   timelineMs: Number(values["timeline-s"]) * 1000, epochs: Number(values.epochs), tempo: Number(values.tempo),
   workload: COMPRESSED_WORKLOAD, model: values.model as "tiny" | "brown", miners: Number(values.miners),
   operatorSeats: Number(values["operator-seats"]), minerThreads: Number(values["miner-threads"]), hosts: Number(values.hosts),
+  minerProfile: values["miner-profile"] as "real" | "relaxed",
   seed: Number(values.seed), log: (line: string) => console.error(line),
 };
 const load: number[][] = [];

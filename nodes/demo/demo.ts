@@ -45,7 +45,7 @@ export interface DemoOptions {
    * identities).
    */
   leakCheaters?: boolean;
-  /** The epoch's traffic (users and probes) is spread over this much wall time, the chain mining along (default 90 s). */
+  /** The epoch's traffic (users and probes) is spread over this much wall time, the chain mining along (default 120 s). */
   epochWindowMs?: number;
   /** Probe sessions per miner per validator. */
   challengesPerMiner: number;
@@ -183,7 +183,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     }
     out("③ starting 2 validators …");
     const heldOut = validationWords();
-    const windowMs = options.epochWindowMs ?? 90_000;
+    const windowMs = options.epochWindowMs ?? 120_000;
     let seed = options.seed;
     const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
     for (const [k, addr] of [v0, v1].entries()) {

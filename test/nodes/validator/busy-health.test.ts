@@ -166,6 +166,25 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
       "the probe never opened there, exactly as a user would not");
   });
 
+  test("a probe asks health where a user asks it: d candidates of the whole Brain, so no seat sees a probe ask only one", async () => {
+    // Before: a probe asked its one target, a user asked two, so an operator with two seats knew a peer that asked
+    // both was a user (99.7%).
+    const seats = [await serve(ev), await serve(ev), await serve(ev)];
+    const miners = seats.map((x) => x.address);
+    const healthAsked = (peer: string) => seats.filter((x) => x.events.some((e) => e.peerId === peer && e.protocol.includes("health"))).length;
+    const userNode = await createCerberusNode({ listen: [] });
+    stops.push(async () => { await userNode.stop(); });
+    await generate({ model, infer: new InferClient(userNode), miners, prompt: "the jury said that", words: 2, seed: 5, random: createRng(8).next });
+    const r = await probeSession({ model, reference, miners, prompt: "the jury said that", shape, seed: 6, random: createRng(8).next, logger: log });
+    const probePeer = seats.flatMap((x) => x.events).find((e) => e.peerId !== userNode.peerId.toString())!.peerId;
+    assert.equal(healthAsked(userNode.peerId.toString()), 2, "the user asked two seats");
+    assert.equal(healthAsked(probePeer), 2, "the probe asked two seats too");
+    assert.deepEqual(r.asked.sort(), seats.filter((x) => x.events.some((e) => e.peerId === probePeer && e.protocol.includes("health")))
+      .map((x) => x.address.peerId).sort());
+    const served = [...r.byMiner.keys()].map((k) => k.split("/")[0]);
+    assert.equal(served.length, 1, "the session ran on one miner, the one the users' choice picked");
+  });
+
   test("claiming a long (but acceptable) queue it does not have: users go elsewhere, and the probe's sessions count as no work", async () => {
     // Before: the claimed wait was charged on the first step only, so with an honest step time the liar's median
     // latency — and its score — equalled the honest miner's while users stayed away.
