@@ -28,6 +28,9 @@ const CBR = 10n ** 18n;
  * One machine stands in for four miners, two validators and the users: queues are longer than a real miner's, so
  * users and probes alike (one policy, as the protocol requires) accept longer stated waits than the defaults.
  */
+/** Request timeouts of the demo's users and probes alike: 2 cores stand in for eight miners and all their clients. */
+const DEMO_TRANSPORT = { stepTimeoutMs: 180_000, openTimeoutMs: 240_000 } as const;
+
 const DEMO_CLIENT: ClientPolicy = {
   selection: { maxQueueWaitMs: 60_000, healthTimeoutMs: 30_000 }, busy: { maxBusyWaitMs: 60_000, busyBudgetMs: 120_000 },
 };
@@ -190,7 +193,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       validatorAgents.push(await ValidatorAgent.start({
         chain: clientFor(addr), brainId, heldOut, modelDir: options.modelDir, dataDir: join(dataRoot, `validator-${k}`),
         challengesPerMiner: options.challengesPerMiner, workload: COMPRESSED_WORKLOAD, probeWindowMs: windowMs, random,
-        client: DEMO_CLIENT,
+        client: DEMO_CLIENT, transport: DEMO_TRANSPORT,
         logger: log.child({ validator: k }),
       }));
     }
@@ -201,7 +204,8 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     const margin = BigInt(Math.max(2, Math.floor(tempo / 10)));
     const target = (await owner.epochAt(brainId, await owner.blockNumber())) + 1n;
     const wt = await owner.windows(brainId, target);
-    const [from, deadline] = [wt.commitFrom - margin, wt.revealFrom - margin];
+    // Each commit transaction mines a block here (automine): the traffic stops early enough for both to land.
+    const [from, deadline] = [wt.commitFrom - margin, wt.revealFrom - margin - BigInt(validatorAgents.length)];
     out(`④ one epoch of traffic: ${perMiner * seats.length} user sessions and both validators' probes ` +
       `(${options.challengesPerMiner} per miner each), spread over blocks ${from}–${deadline} (a whole epoch, the tail after ` +
       `the last commit deadline included) in ${windowMs / 1000} s; users and probes choose miners the same way`);
@@ -363,7 +367,7 @@ async function simulatedUsers(model: BrainModel, miners: readonly MinerAddress[]
       const prompt = samplePrompt(heldOut, 4, random);
       await new Promise((r) => setTimeout(r, Math.max(0, t0 + startMs - performance.now())));
       // A probe session is exactly a user session plus the reference check, so the demo reuses it as the user.
-      const r = await probeSession({ model, reference, miners, prompt, shape, client: DEMO_CLIENT, identities });
+      const r = await probeSession({ model, reference, miners, prompt, shape, client: DEMO_CLIENT, transport: DEMO_TRANSPORT, identities });
       for (const [key, outcomes] of r.byMiner) {
         const peer = key.split("/")[0]!;
         const t = tally.get(peer) ?? { steps: 0, wrong: 0 };
