@@ -420,6 +420,7 @@ export class ValidatorAgent {
           this.log.info({ epoch: epoch.toString(), block: block.toString(), deadline: deadline.toString() },
             "past this epoch's commit deadline; the probes so far count toward the next one");
         } else {
+          this.log.info({ epoch: epoch.toString(), deadline: deadline.toString() }, "scoring started");
           await this.waitForBlock(deadline);
           await this.refreshMiners();
           const result = this.scoreWindow(epoch, this.takeWindow());

@@ -10,6 +10,8 @@ import { COMPRESSED_WORKLOAD, sampleSession } from "../../../nodes/client/worklo
 import { createLogger } from "../../../nodes/core/log.ts";
 import { FheClient } from "../../../nodes/fhe/index.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
+// Every user and probe of the test dials from 127.0.0.1: the per-address connection caps are lifted, as in the benches.
+import { ONE_HOST_NODE_LIMITS } from "../../../nodes/miner/one-host.ts";
 import { createRng } from "../../../nodes/core/prng.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { compare, PlaintextReference, outcomesOf, probeSession, samplePrompt, validationWords } from "../../../nodes/validator/challenge.ts";
@@ -27,7 +29,7 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
     const ref = reference = await PlaintextReference.create(model);
     const [, mA, mB, mC, vAddr] = accounts as [Address, Address, Address, Address, Address];
     for (const [k, addr] of [mA, mB, mC].entries()) {
-      miners.push(await MinerAgent.start({ chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
+      miners.push(await MinerAgent.start({ node: ONE_HOST_NODE_LIMITS, chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
         dataDir: join(dir, `miner-${k}`), cheatUsers: k === 2, logger: log }));
     }
     const [honestA, honestB, cheater] = miners as [MinerAgent, MinerAgent, MinerAgent];

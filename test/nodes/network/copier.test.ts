@@ -8,6 +8,8 @@ import type { Address } from "viem";
 import { ChainRevertError } from "../../../nodes/chain/errors.ts";
 import { MinerEvaluator } from "../../../nodes/fhe/index.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
+// Every user and probe of the test dials from 127.0.0.1: the per-address connection caps are lifted, as in the benches.
+import { ONE_HOST_NODE_LIMITS } from "../../../nodes/miner/one-host.ts";
 import { MinerService } from "../../../nodes/miner/service.ts";
 import { createCerberusNode, type CerberusNode } from "../../../nodes/net/node.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
@@ -27,7 +29,7 @@ test("a peer-id copier (a seat whose peer id answers for another hotkey) and a m
     const [, mA, mB, mX, vAddr, mBomb] = accounts as [Address, Address, Address, Address, Address, Address];
 
     const start = async (addr: Address, k: number) => {
-      const m = await MinerAgent.start({ chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
+      const m = await MinerAgent.start({ node: ONE_HOST_NODE_LIMITS, chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
         dataDir: join(dir, `miner-${k}`), logger: log });
       stops.push(() => m.stop());
       return m;

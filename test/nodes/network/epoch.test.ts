@@ -7,6 +7,8 @@ import type { Address } from "viem";
 import { generate } from "../../../nodes/client/generate.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
+// Every user and probe of the test dials from 127.0.0.1: the per-address connection caps are lifted, as in the benches.
+import { ONE_HOST_NODE_LIMITS } from "../../../nodes/miner/one-host.ts";
 import { createCerberusNode } from "../../../nodes/net/node.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { validationWords } from "../../../nodes/validator/challenge.ts";
@@ -29,7 +31,7 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
     const seenByB: { phase: "user" | "validator"; event: RequestEvent }[] = [];
     let phase: "user" | "validator" = "user";
     const startMiner = async (addr: Address, k: number, faultyRate = 0) => {
-      const m = await MinerAgent.start({ chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
+      const m = await MinerAgent.start({ node: ONE_HOST_NODE_LIMITS, chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
         dataDir: join(dir, `miner-${k}`), faultyRate, logger: log,
         ...(k === 1 ? { service: { onRequest: (event: RequestEvent) => seenByB.push({ phase, event }) } } : {}) });
       miners.push(m);

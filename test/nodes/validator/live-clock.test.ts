@@ -14,6 +14,8 @@ import { COMPRESSED_WORKLOAD } from "../../../nodes/client/workload.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
 import { createRng } from "../../../nodes/core/prng.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
+// Every user and probe of the test dials from 127.0.0.1: the per-address connection caps are lifted, as in the benches.
+import { ONE_HOST_NODE_LIMITS } from "../../../nodes/miner/one-host.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { validationWords } from "../../../nodes/validator/challenge.ts";
 import { mineTo, tinyBrain } from "../network/fixtures.ts";
@@ -32,7 +34,7 @@ test("on a 1 s chain with no block-time flag the validator learns the block time
     try {
       const { accounts, as, owner, brainId } = await tinyBrain(dir, log, Number(TEMPO));
       for (const k of [1, 2]) {
-        miners.push(await MinerAgent.start({ chain: as(accounts[k]!), brainId, modelDir: dir, modelName: "tiny-lm",
+        miners.push(await MinerAgent.start({ node: ONE_HOST_NODE_LIMITS, chain: as(accounts[k]!), brainId, modelDir: dir, modelName: "tiny-lm",
           dataDir: join(dir, `m${k}`), logger: log }));
       }
       // Start one block into a fresh epoch (seats and stake count from there), then live: a block every second.
