@@ -17,6 +17,8 @@ import { DEFAULT_SCORING, scoreMiner, toWeights, type MinerScore, type ScoringRu
 import { EpochDuties } from "./duties.ts";
 import { revealAtStartup, validatorStatePath } from "./startup.ts";
 import { ValidatorState } from "./state.ts";
+import { ScoreMemory } from "./memory.ts";
+import { dirname, join } from "node:path";
 
 export interface ValidatorAgentOptions {
   chain: ChainClient;
@@ -89,10 +91,8 @@ export class ValidatorAgent {
   private window: MinerOutcomes = new Map();
   /** Wall-clock start times (Date.now()) and start blocks of the live loop's probes, for logs and tests. */
   readonly probeStarts: { at: number; block: bigint }[] = [];
-  /** Last score per miner hotkey and the windows since (a miner no probe reached keeps it for a while). */
-  private readonly lastScores = new Map<string, { score: MinerScore; age: number }>();
-  /** Windows a miner (by hotkey) stays at 0 after a wrong answer. */
-  private readonly penalties = new Map<string, number>();
+  /** Last score per miner hotkey, and penalty windows left, kept beside the state file (memory.ts). */
+  private readonly memory: ScoreMemory;
   private miners: ProbeTarget[] = [];
   private readonly identities: SessionIdentities;
   private readonly observed: { at: number; block: bigint }[] = [];
@@ -119,6 +119,7 @@ export class ValidatorAgent {
   ) {
     this.duties = new EpochDuties({ chain, brainId, uid, state, log,
       ...(options.settleStepsPerTx !== undefined ? { settleStepsPerTx: options.settleStepsPerTx } : {}) });
+    this.memory = ScoreMemory.load(join(dirname(validatorStatePath(chain.address, options.dataDir)), "scores.json"));
     const workload = options.workload ?? USER_WORKLOAD;
     this.identities = new SessionIdentities({ meanSessions: workload.reuse.meanSessions,
       ...(options.random !== undefined ? { random: options.random } : {}) });
@@ -217,20 +218,20 @@ export class ValidatorAgent {
       let s: MinerScore;
       if (outs.length > 0) {
         s = scoreMiner(seat.uid, outs, rule);
-        this.lastScores.set(key, { score: s, age: 0 });
+        this.memory.last.set(key, { score: s, age: 0 });
       } else {
-        const last = this.lastScores.get(key);
+        const last = this.memory.last.get(key);
         const kept = last !== undefined && last.age < 3 ? last : undefined;
         if (kept !== undefined) kept.age += 1;
         s = kept !== undefined ? { ...kept.score, uid: seat.uid, challenges: 0, answered: 0, correct: 0, wrong: 0 } : scoreMiner(seat.uid, [], rule);
       }
-      const penalty = this.penalties.get(key) ?? 0;
+      const penalty = this.memory.penalties.get(key) ?? 0;
       if (s.wrong > 0) {
-        this.penalties.set(key, this.options.penaltyWindows ?? 1);
-        this.lastScores.delete(key);
+        this.memory.penalties.set(key, this.options.penaltyWindows ?? 1);
+        this.memory.last.delete(key);
         this.log.warn({ epoch: epoch?.toString(), miner: seat.uid, wrong: s.wrong }, "wrong answer: weight 0 this window and after");
       } else if (penalty > 0) {
-        this.penalties.set(key, penalty - 1);
+        this.memory.penalties.set(key, penalty - 1);
         s = { ...s, score: 0 };
       }
       scores.push(s);
