@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { CerberusError } from "./core/errors.ts";
 import { CLI_DEFAULT_WORDS } from "./client/workload.ts";
-import { CBR, bigintArg, chainFrom, floatArg, intArg, positiveIntArg, type ChainFlags } from "./cli/args.ts";
+import { CBR, DEFAULT_RPC_URL, bigintArg, chainFrom, floatArg, intArg, positiveIntArg, type ChainFlags } from "./cli/args.ts";
 // FHE, ONNX, libp2p and the corpus are imported inside the commands that use them: a validator restarted late in an
 // epoch must reach its reveal in a second or two, not after loading half of node_modules (seconds on a busy machine).
 import { registerBrainCommands } from "./cli/brain.ts";
@@ -11,7 +11,7 @@ import { registerStakingCommands } from "./cli/staking.ts";
 
 const program = new Command("cerberus")
   .description("Cerberus: private (CKKS-FHE) LM inference on a decentralized network of miners and validators")
-  .addOption(new Option("--rpc <url>", "JSON-RPC endpoint").env("CERBERUS_RPC_URL").default("http://127.0.0.1:8545"))
+  .addOption(new Option("--rpc <url>", "JSON-RPC endpoint").env("CERBERUS_RPC_URL").default(DEFAULT_RPC_URL))
   .addOption(new Option("--deployment <file>", "contract addresses written by the deploy script")
     .env("CERBERUS_DEPLOYMENT").default("deployments/localhost.json"))
   .addOption(new Option("--account <address>", "an account the node unlocks (e.g. `npx hardhat node`'s)").env("CERBERUS_ACCOUNT"))
@@ -124,9 +124,23 @@ program.command("generate").description("generate text under encryption from a p
   });
 program.command("status").description("chain head, Brains' epochs and neuron scores")
   .addOption(new Option("--brain <id>", "Brain id").argParser(bigintArg).default(1n, "1"))
-  .action(async (o) => {
+  .option("--until-settled <epoch>", "first wait until this epoch (or a later one) has settled", bigintArg)
+  .action(async (o: { brain: bigint; untilSettled?: bigint }) => {
     const chain = chainFrom(g(), false);
-    const b = await chain.brain(o.brain);
+    let b = await chain.brain(o.brain);
+    if (o.untilSettled !== undefined) {
+      const target = o.untilSettled;
+      let said = "";
+      while (b.lastSettledEpoch === null || b.lastSettledEpoch < target) {
+        const line = `waiting for epoch ${target} to settle: block ${await chain.blockNumber()}, epoch ${b.currentEpoch}, ` +
+          `last settled ${b.lastSettledEpoch ?? "none"}`;
+        if (line !== said) process.stderr.write(process.stderr.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
+        said = line;
+        await new Promise((r) => setTimeout(r, 1_000));
+        b = await chain.brain(o.brain);
+      }
+      if (process.stderr.isTTY && said !== "") process.stderr.write("\n");
+    }
     console.log(`block ${await chain.blockNumber()}  Brain #${b.id} epoch ${b.currentEpoch} (tempo ${b.tempo}), ` +
       `last settled ${b.lastSettledEpoch ?? "none"}`);
     for (const m of b.miners) console.log(`  miner     ${m.uid}  incentive ${m.incentive.toFixed(4)}  ${m.peerId}`);

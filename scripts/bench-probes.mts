@@ -27,12 +27,13 @@ const { values } = parseArgs({
     "miner-profile": { type: "string", default: "real" },
     seed: { type: "string", default: "1" },
     out: { type: "string", default: "bench/results/probes.json" },
-    help: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
 if (values.help) {
-  console.log("npm run bench:probes -- [--users N] [--real-users N] [--probes N] [--timeline-s S] [--epochs N] [--tempo N] " +
-    "[--miners N] [--operator-seats N] [--hosts N] [--model tiny|brown] [--miner-threads N] [--miner-profile real|relaxed] [--seed N] [--out FILE]");
+  console.log("usage: npm run bench:probes -- [--users N] [--real-users N] [--probes N] [--timeline-s S] [--epochs N] [--tempo N] " +
+    "[--miners N] [--operator-seats N] [--hosts N] [--model tiny|brown] [--miner-threads N] [--miner-profile real|relaxed] [--seed N] [--out FILE]\n" +
+    "Trains discriminators to tell validator probes from users on everything an operator of several seats sees; writes bench/results/probes.json.");
   process.exit(0);
 }
 const options = {

@@ -92,19 +92,26 @@ const OPENING = new Set(["(", "``", "$"]);
 const DISPLAY: Readonly<Record<string, string>> = { "``": "\u201c", "''": "\u201d", "--": "\u2014" };
 
 /**
- * Brown-style tokens back to text for people to read: punctuation against the word before it, an opening bracket or
- * quote against the word after it, `` `` ``/`''` as curly quotes and `--` as an em dash. The inverse of `tokenize` up
- * to spacing; what the model sees stays the tokens.
+ * How a token reads after `previous` (undefined at the start): its display form (`` `` ``/`''` as curly quotes, `--` as
+ * an em dash) and whether a space goes before it — none before punctuation that closes, none after a bracket or quote
+ * that opens.
+ */
+export function displayToken(token: string, previous: string | undefined): { space: boolean; text: string } {
+  const text = DISPLAY[token] ?? token;
+  if (previous === undefined) return { space: false, text };
+  if (token === "--") return { space: true, text };
+  return { space: !OPENING.has(previous) && !CLOSING.has(token), text };
+}
+
+/**
+ * Brown-style tokens back to text for people to read (`displayToken` for each). The inverse of `tokenize` up to
+ * spacing; what the model sees stays the tokens.
  */
 export function detokenize(tokens: readonly string[]): string {
   let out = "";
-  let glueNext = true;
-  for (const token of tokens) {
-    const shown = DISPLAY[token] ?? token;
-    if (token === "--") out += ` ${shown}`;
-    else if (glueNext || CLOSING.has(token)) out += shown;
-    else out += ` ${shown}`;
-    glueNext = OPENING.has(token);
-  }
-  return out.trimStart();
+  tokens.forEach((token, i) => {
+    const { space, text } = displayToken(token, tokens[i - 1]);
+    out += space ? ` ${text}` : text;
+  });
+  return out;
 }
