@@ -362,7 +362,6 @@ export class ValidatorAgent {
     const workload = this.options.workload ?? USER_WORKLOAD;
     let epochMs = Number(this.tempo) * (await this.blockTimeMs());
     let refreshedAt = performance.now();
-    const inFlight = new Set<Promise<void>>();
     while (!this.stopped) {
       const rate = Math.max(1, (this.options.challengesPerMiner ?? 4) * Math.max(1, this.miners.length)) / Math.max(1, epochMs);
       try {
@@ -382,14 +381,13 @@ export class ValidatorAgent {
       const miners = this.miners.filter((m) => m.peerId !== "");
       if (miners.length === 0) continue;
       this.probeStarts.push({ at: Date.now(), block: this.observed.at(-1)?.block ?? 0n });
-      const p = runProbe(drawProbe(workload, this.options.heldOut, random), miners, this.probeContext())
+      void runProbe(drawProbe(workload, this.options.heldOut, random), miners, this.probeContext())
         .then((r) => fileOutcomes(this.window, r, miners), (err: unknown) => {
           if (!this.stopped) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, "probe failed");
         });
-      inFlight.add(p);
-      void p.finally(() => inFlight.delete(p));
     }
-    await Promise.allSettled([...inFlight]);
+    // Probes still running when the agent stops are abandoned, not awaited: stopping must be prompt (their nodes
+    // are stopped with the identities, their outcomes would count toward a commit that will not come).
   }
 
   /** Takes the rolling window: every probe outcome filed since the last call. */
