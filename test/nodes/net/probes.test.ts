@@ -31,10 +31,10 @@ test("an operator with both seats cannot tell validator probes from users follow
   { timeout: 600_000 }, async () => {
     const lines: string[] = [];
     const r = await runProbeBench({
-      users: 55, realUsers: 0, probes: 55, timelineMs: 100_000, epochs: 5, tempo: 20, workload: COMPRESSED_WORKLOAD, model: "tiny",
+      users: 75, realUsers: 0, probes: 75, timelineMs: 120_000, epochs: 6, tempo: 20, workload: COMPRESSED_WORKLOAD, model: "tiny",
       miners: 2, operatorSeats: 2, minerThreads: 1, minerProfile: "relaxed", hosts: 20, seed: 3, log: (l) => lines.push(l),
     });
-    assert.ok(r.sessions.users >= 30 && r.sessions.probes >= 30,
+    assert.ok(r.sessions.users >= 45 && r.sessions.probes >= 45,
       `sessions seen by the operator: ${JSON.stringify(r.sessions)}; ${lines.slice(0, 5).join(" | ")}`);
     assert.ok(r.honest.correct >= 0.8 * r.honest.probeSteps, `the honest miners pass the probes: ${JSON.stringify(r.honest)}`);
     assert.equal(r.honest.wrong, 0, "an honest miner never gives a wrong answer");
