@@ -193,9 +193,15 @@ program.command("demo").description("npm start: in-process chain, 8 miners (2 ho
 /** Resolves after SIGINT/SIGTERM once `stop` finished: graceful shutdown for the long-running agents. */
 function untilSignal(stop: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
+    let first: number | undefined;
     const onSignal = () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      // npm and tsx relay the signal a terminal (or a process-group kill) already sent: copies within 2 s are the
+      // same request; a later one (a second Ctrl-C) stops at once.
+      if (first !== undefined) {
+        if (performance.now() - first > 2_000) process.exit(130);
+        return;
+      }
+      first = performance.now();
       stop().then(resolve, (err) => { console.error(err); resolve(); });
     };
     process.on("SIGINT", onSignal);

@@ -96,6 +96,8 @@ export class ValidatorAgent {
   private miners: ProbeTarget[] = [];
   private readonly identities: SessionIdentities;
   private readonly observed: { at: number; block: bigint }[] = [];
+  /** Probes of the live loop still running. */
+  private readonly inFlight = new Set<Promise<void>>();
   /** Aborts probes still waiting for their start time when the agent stops. */
   private readonly probing = (() => {
     const c = new AbortController();
@@ -381,13 +383,15 @@ export class ValidatorAgent {
       const miners = this.miners.filter((m) => m.peerId !== "");
       if (miners.length === 0) continue;
       this.probeStarts.push({ at: Date.now(), block: this.observed.at(-1)?.block ?? 0n });
-      void runProbe(drawProbe(workload, this.options.heldOut, random), miners, this.probeContext())
+      const p: Promise<void> = runProbe(drawProbe(workload, this.options.heldOut, random), miners, this.probeContext())
         .then((r) => fileOutcomes(this.window, r, miners), (err: unknown) => {
           if (!this.stopped) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, "probe failed");
-        });
+        })
+        .finally(() => this.inFlight.delete(p));
+      this.inFlight.add(p);
     }
-    // Probes still running when the agent stops are abandoned, not awaited: stopping must be prompt (their nodes
-    // are stopped with the identities, their outcomes would count toward a commit that will not come).
+    // Probes still running when the agent stops are not awaited here; `stop` gives them a moment before it frees the
+    // plaintext reference they may be using.
   }
 
   /** Takes the rolling window: every probe outcome filed since the last call. */
@@ -448,6 +452,9 @@ export class ValidatorAgent {
     this.probing.abort();
     await this.identities.close();
     await this.node.stop();
+    // A probe may be inside the ONNX reference (onnxruntime must not free a session mid-run): their nodes are
+    // stopping, so they end at once; give them up to 5 s.
+    await Promise.race([Promise.allSettled([...this.inFlight]), sleep(5_000)]);
     await this.reference.release();
     this.log.info("validator stopped");
   }
