@@ -2,8 +2,8 @@ import "./core/polyfills.ts";
 import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { CerberusError } from "./core/errors.ts";
+import { CLI_DEFAULT_WORDS } from "./client/workload.ts";
 import { CBR, DEFAULT_RPC_URL, bigintArg, chainFrom, floatArg, intArg, positiveIntArg, type ChainFlags } from "./cli/args.ts";
-import type { ChainClient } from "./chain/client.ts";
 // FHE, ONNX, libp2p and the corpus are imported inside the commands that use them: a validator restarted late in an
 // epoch must reach its reveal in a second or two, not after loading half of node_modules (seconds on a busy machine).
 import { registerBrainCommands } from "./cli/brain.ts";
@@ -46,9 +46,8 @@ program.command("validator").description("run a validator: challenge miners, com
   .requiredOption("--brain <id>", "Brain id", bigintArg)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--data-dir <dir>", "state folder (pending reveals survive restarts)")
-  .option("--challenges <n>", "probe sessions per miner per epoch (spread over the epoch like users' sessions)", intArg, 4)
-  .option("--block-time-ms <ms>", "the chain's block time, to spread probes over the epoch (default: measured from the " +
-    "last 64 blocks' timestamps; 2,000 if the chain is too young to tell)", intArg)
+  .option("--challenges <n>", "probe sessions per miner per epoch (started without pause, like users' sessions)", intArg, 4)
+  .option("--block-time-ms <ms>", "block time override (default: read from the chain's recent block timestamps)", intArg)
   .option("--poll-ms <ms>", "how often the reveal/settle loop looks at the chain head", intArg, 500)
   .option("--settle-steps <n>", "miner-steps per settle transaction (default: a whole epoch in one call)", bigintArg)
   .addOption(new Option("--workload <model>", "probe session lengths and think times: the user workload model, or its " +
@@ -58,12 +57,12 @@ program.command("validator").description("run a validator: challenge miners, com
     // Reveals due first, with nothing loaded but the chain client and the state file.
     const { revealAtStartup } = await import("./validator/startup.ts");
     await revealAtStartup({ chain, brainId: o.brain, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
-    const blockTimeMs: number = o.blockTimeMs ?? await measuredBlockTimeMs(chain);
     const [{ ValidatorAgent }, { validationWords }, { USER_WORKLOAD, COMPRESSED_WORKLOAD }] = await Promise.all([
       import("./validator/agent.ts"), import("./validator/challenge.ts"), import("./client/workload.ts")]);
     const agent = await ValidatorAgent.start({ chain, brainId: o.brain, heldOut: validationWords(),
       workload: o.workload === "compressed" ? COMPRESSED_WORKLOAD : USER_WORKLOAD,
-      modelDir: o.modelDir, challengesPerMiner: o.challenges, blockTimeMs, pollMs: Math.max(50, o.pollMs),
+      modelDir: o.modelDir, challengesPerMiner: o.challenges,
+      ...(o.blockTimeMs !== undefined ? { blockTimeMs: o.blockTimeMs } : {}), pollMs: Math.max(50, o.pollMs),
       ...(o.settleSteps !== undefined ? { settleStepsPerTx: o.settleSteps } : {}),
       ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const running = agent.run();
@@ -73,7 +72,7 @@ program.command("validator").description("run a validator: challenge miners, com
 program.command("generate").description("generate text under encryption from a prompt (the text on stdout, progress on stderr)")
   .argument("<prompt>", "the prompt (stays on your machine; only ciphertexts leave it)")
   .requiredOption("--brain <id>", "Brain id", bigintArg)
-  .option("--words <n>", "words to generate (at least 1)", positiveIntArg, 20)
+  .option("--words <n>", "words to generate (at least 1)", positiveIntArg, CLI_DEFAULT_WORDS)
   .option("--temperature <t>", "softmax temperature", floatArg, 0.8)
   .option("--top-k <k>", "sample among the k likeliest words", positiveIntArg, 40)
   .option("--seed <n>", "sampler seed", intArg)
@@ -149,13 +148,16 @@ program.command("status").description("chain head, Brains' epochs and neuron sco
   });
 
 // ── the whole network in one process ──
-program.command("demo").description("npm start: in-process chain, 4 miners (1 faulty, 1 cheating users only), 2 validators, a client, one settled epoch")
+program.command("demo").description("npm start: in-process chain, 8 miners (2 honest, 1 faulty, 5 cheaters: users only, " +
+  "epoch tail, a colluding pair, model mismatch), 2 validators, users, one settled epoch, then a client")
   .option("--prompt <text>", "prompt for the client", "the jury said")
   .option("--words <n>", "words to generate", intArg, 20)
   .option("--faulty-rate <p>", "the dishonest miner's wrong-answer rate", floatArg, 0.5)
   .option("--no-cheat-users", "leave out the fourth miner, which answers honestly only what it believes are validator probes")
-  .option("--challenges <n>", "probe sessions per miner per validator", intArg, 3)
-  .option("--user-sessions <n>", "simulated user sessions per miner (checked against the plaintext reference)", intArg, 3)
+  .option("--no-leak-cheaters", "leave out the tail cheater, the colluding pair and the model-mismatch cheater")
+  .option("--challenges <n>", "probe sessions per miner per validator", intArg, 4)
+  .option("--user-sessions <n>", "simulated user sessions per miner (checked against the plaintext reference)", intArg, 2)
+  .option("--epoch-window-s <s>", "wall time the epoch's traffic is spread over (the chain mines along)", intArg, 120)
   .option("--miner-threads <n>", "evaluation worker threads per miner", intArg, 1)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--seed <n>", "seed of the sampler and the challenge picker", intArg, 7)
@@ -167,6 +169,7 @@ program.command("demo").description("npm start: in-process chain, 4 miners (1 fa
       import("hardhat"), import("../scripts/deploy.ts"), import("./demo/demo.ts")]);
     const summary = await runDemo(hre as never, () => deployCerberus(hre), {
       prompt: o.prompt, words: o.words, faultyRate: o.faultyRate, cheatUsers: o.cheatUsers !== false,
+      leakCheaters: o.leakCheaters !== false, epochWindowMs: o.epochWindowS * 1000,
       challengesPerMiner: o.challenges, userSessionsPerMiner: o.userSessions,
       minerThreads: o.minerThreads, modelDir: o.modelDir, seed: o.seed,
     });
@@ -187,19 +190,18 @@ program.command("demo").description("npm start: in-process chain, 4 miners (1 fa
     }
   });
 
-/** The chain's block time from its last 64 blocks' timestamps (1 s resolution), or 2 s on a chain too young to tell. */
-async function measuredBlockTimeMs(chain: ChainClient): Promise<number> {
-  const { secondsPerBlock } = await import("./sdk/index.ts");
-  const seconds = await secondsPerBlock(chain.reader, await chain.blockNumber());
-  return seconds === undefined ? 2_000 : Math.max(1, Math.round(seconds * 1000));
-}
-
 /** Resolves after SIGINT/SIGTERM once `stop` finished: graceful shutdown for the long-running agents. */
 function untilSignal(stop: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
+    let first: number | undefined;
     const onSignal = () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      // npm and tsx relay the signal a terminal (or a process-group kill) already sent: copies within 2 s are the
+      // same request; a later one (a second Ctrl-C) stops at once.
+      if (first !== undefined) {
+        if (performance.now() - first > 2_000) process.exit(130);
+        return;
+      }
+      first = performance.now();
       stop().then(resolve, (err) => { console.error(err); resolve(); });
     };
     process.on("SIGINT", onSignal);

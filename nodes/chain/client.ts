@@ -82,6 +82,21 @@ export class ChainClient {
     return this.retry("blockNumber", () => this.public.getBlockNumber({ cacheTime: 0 }));
   }
 
+  /**
+   * The chain's block time as its recent blocks show it: (timestamp of the head − timestamp `span` blocks back) / span,
+   * in ms. Undefined when the chain is younger than two blocks or its timestamps have not moved (blocks faster than
+   * the 1 s timestamp resolution over the span).
+   */
+  async recentBlockTimeMs(span = 32n): Promise<number | undefined> {
+    const head = await this.blockNumber();
+    const k = head < span ? head : span;
+    if (k < 1n) return undefined;
+    const [a, b] = await Promise.all([head - k, head].map((n) =>
+      this.retry("getBlock", () => this.public.getBlock({ blockNumber: n }))));
+    const dt = Number(b!.timestamp - a!.timestamp) * 1000;
+    return dt > 0 ? dt / Number(k) : undefined;
+  }
+
   balanceOf(owner: Address): Promise<bigint> {
     return this.read("balanceOf", () => this.public.readContract({
       address: this.c.CerberusToken.address, abi: cerberusTokenAbi, functionName: "balanceOf", args: [owner],

@@ -85,6 +85,8 @@ export interface GeneratedStep {
   ms: number;
   /** Peer id of the miner that answered. */
   miner: string;
+  /** The seat hotkey the session was bound to when it answered (undefined for an address without one). */
+  hotkey?: string;
 }
 
 export interface GenerateResult {
@@ -157,7 +159,8 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
       });
       const logits = result.value;
-      request.onStep?.({ index, input, logits, ms: performance.now() - started, miner: result.miner.peerId });
+      request.onStep?.({ index, input, logits, ms: performance.now() - started, miner: result.miner.peerId,
+        ...(result.miner.hotkey !== undefined ? { hotkey: result.miner.hotkey } : {}) });
       const probs = wordDistribution(logits, model.client.vocab.size, context, temperature, request.mixture);
       // Excluded ids leave before the top-k cut: with top-k 1 and <unk> on top, `sample` would otherwise see zero
       // mass left and return id 1 instead of the best real word.

@@ -4,19 +4,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { custom, type Address, type EIP1193Provider } from "viem";
 import { loadBrainModel, loadClientMixture, type BrainModel } from "../client/brain-model.ts";
-import { COMPRESSED_WORKLOAD, sampleSession } from "../client/workload.ts";
+import { COMPRESSED_WORKLOAD, sampleArrivals, sampleSession } from "../client/workload.ts";
+import { SessionIdentities } from "../client/identities.ts";
+import { rankMiners } from "../client/miners.ts";
 import { generate, type GeneratedWord } from "../client/generate.ts";
 import type { ClientPolicy } from "../client/selection.ts";
-import { InferClient, seatAddress } from "../client/transport.ts";
+import { InferClient, type MinerAddress } from "../client/transport.ts";
 import { ChainClient } from "../chain/client.ts";
 import { parseDeployment, type DeploymentFile } from "../chain/deployment.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { MinerAgent } from "../miner/agent.ts";
+import { ONE_HOST_NODE_LIMITS, oneHostServiceLimits } from "../miner/one-host.ts";
+import { CollusionRing, RingPolicy, ShapePolicy, TailPolicy, type CheatPolicy } from "../miner/cheat.ts";
 import { PlaintextReference, probeSession, samplePrompt, validationWords } from "../validator/challenge.ts";
 import { createCerberusNode } from "../net/node.ts";
 import { ValidatorAgent } from "../validator/agent.ts";
 import { median } from "../core/stats.ts";
-import { isCorrect } from "../validator/scoring.ts";
+import { isWrong } from "../validator/scoring.ts";
 
 const CBR = 10n ** 18n;
 
@@ -24,7 +28,12 @@ const CBR = 10n ** 18n;
  * One machine stands in for four miners, two validators and the users: queues are longer than a real miner's, so
  * users and probes alike (one policy, as the protocol requires) accept longer stated waits than the defaults.
  */
-const DEMO_CLIENT: ClientPolicy = { selection: { maxQueueWaitMs: 60_000 }, busy: { maxBusyWaitMs: 60_000, busyBudgetMs: 120_000 } };
+/** Request timeouts of the demo's users and probes alike: 2 cores stand in for eight miners and all their clients. */
+const DEMO_TRANSPORT = { stepTimeoutMs: 180_000, openTimeoutMs: 240_000 } as const;
+
+const DEMO_CLIENT: ClientPolicy = {
+  selection: { maxQueueWaitMs: 60_000, healthTimeoutMs: 30_000 }, busy: { maxBusyWaitMs: 60_000, busyBudgetMs: 120_000 },
+};
 
 export interface DemoOptions {
   prompt: string;
@@ -33,6 +42,14 @@ export interface DemoOptions {
   faultyRate: number;
   /** Start a fourth miner with `--cheat-users`: honest only to sessions it believes are validator probes. */
   cheatUsers: boolean;
+  /**
+   * Start the miners that cheat with each probe leak (default true): a tail cheater (sessions opened late in the
+   * epoch), a colluding pair (peers seen at both of its seats) and a model-mismatch cheater (long sessions, reused
+   * identities).
+   */
+  leakCheaters?: boolean;
+  /** The epoch's traffic (users and probes) is spread over this much wall time, the chain mining along (default 120 s). */
+  epochWindowMs?: number;
   /** Probe sessions per miner per validator. */
   challengesPerMiner: number;
   /** Simulated user sessions per miner, checked against the plaintext reference by the demo (default 3). */
@@ -54,9 +71,12 @@ export interface DemoSummary {
   prompt: string;
   text: string;
   miners: {
-    uid: number; faulty: boolean; cheat_users: boolean; incentive: number; reward: string; peerId: string;
-    /** Steps of the simulated users' sessions on this miner, and the share answered wrongly (or not at all). */
-    user_steps: number; user_wrong_rate: number;
+    uid: number;
+    /** "honest", "faulty", "cheat-users", "tail", "ring" (one of a colluding pair) or "shape" (model mismatch). */
+    role: string;
+    incentive: number; reward: string; peerId: string;
+    /** Steps of the simulated users' sessions this miner served, and the share it corrupted (provably wrong answers). */
+    user_steps: number; user_corrupted_rate: number;
     /** Probe steps of all validators on this miner, and the share they scored wrong. */
     validator_steps: number; validator_wrong_rate: number;
   }[];
@@ -125,66 +145,96 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
   const validatorAgents: ValidatorAgent[] = [];
   let userNode: Awaited<ReturnType<typeof createCerberusNode>> | undefined;
   try {
-    const minerAccounts = options.cheatUsers ? [m0, m1, m2, cheaterAddr] : [m0, m1, m2];
-    out(`② starting ${minerAccounts.length} miners (miner 3 is dishonest${options.cheatUsers ? ", miner 4 cheats users only" : ""}) …`);
-    for (const [k, addr] of minerAccounts.entries()) {
-      const faulty = k === 2;
-      const cheat = k === 3;
+    const extra = accounts.slice(9, 13) as Address[];
+    const tempo = 20;
+    // Where in its epoch the chain is: what the tail cheater reads before each session.
+    const blockInEpoch = async () => {
+      const block = await owner.blockNumber();
+      const w = await owner.windows(brainId, await owner.epochAt(brainId, block));
+      return { block: Number(block - w.commitFrom), tempo };
+    };
+    const ring = new CollusionRing();
+    const roles: { role: string; addr: Address; faulty?: boolean; cheatUsers?: boolean; policy?: CheatPolicy; ringSeat?: number }[] = [
+      { role: "honest", addr: m0 }, { role: "honest", addr: m1 }, { role: "faulty", addr: m2, faulty: true },
+      ...(options.cheatUsers ? [{ role: "cheat-users", addr: cheaterAddr, cheatUsers: true }] : []),
+      ...(options.leakCheaters !== false ? [
+        { role: "tail", addr: extra[0]!, policy: new TailPolicy(blockInEpoch, 0.6) },
+        { role: "ring", addr: extra[1]!, policy: new RingPolicy(ring, 0), ringSeat: 0 },
+        { role: "ring", addr: extra[2]!, policy: new RingPolicy(ring, 1), ringSeat: 1 },
+        { role: "shape", addr: extra[3]!, policy: new ShapePolicy(4) },
+      ] : []),
+    ];
+    const minerAccounts = roles.map((r) => r.addr);
+    out(`② starting ${roles.length} miners: ${roles.map((r) => r.role).join(", ")} …`);
+    for (const [k, r] of roles.entries()) {
       minerAgents.push(await MinerAgent.start({
-        chain: clientFor(addr), brainId, modelDir: options.modelDir, dataDir: join(dataRoot, `miner-${k}`),
-        threads: options.minerThreads, faultyRate: faulty ? options.faultyRate : 0, cheatUsers: cheat,
-        // One machine stands in for four: requests queue rather than being refused BUSY (a real miner sizes this
+        chain: clientFor(r.addr), brainId, modelDir: options.modelDir, dataDir: join(dataRoot, `miner-${k}`),
+        threads: options.minerThreads, faultyRate: r.faulty === true ? options.faultyRate : 0, cheatUsers: r.cheatUsers === true,
+        ...(r.policy !== undefined ? { cheatPolicy: r.policy } : {}),
+        // One machine stands in for many: requests queue rather than being refused BUSY (a real miner sizes this
         // to its own cores), so probes overlapping on 2 cores do not count as a miner's failure.
-        service: { maxInflight: 32, maxQueueWaitMs: DEMO_CLIENT.busy!.maxBusyWaitMs! },
+        // Every user and probe dials from 127.0.0.1 here: the per-address caps that keep one host from taking a
+        // real miner's connections and slots are lifted (nodes/miner/one-host.ts), as in the benchmarks.
+        node: { ...ONE_HOST_NODE_LIMITS, inboundUpgradeTimeoutMs: 30_000 },
+        service: { maxInflight: 32, maxQueueWaitMs: DEMO_CLIENT.busy!.maxBusyWaitMs!, ...oneHostServiceLimits({ maxInflight: 32 }),
+          // The colluding pair pools what its two seats see: who asked each for health or a session.
+          ...(r.ringSeat !== undefined ? { onRequest: (e: { peerId: string }) => ring.observe(r.ringSeat!, e.peerId) } : {}) },
         logger: log.child({ miner: k }),
       }));
-      out(`   miner uid ${minerAgents[k]!.uid} ${minerAgents[k]!.peerId.slice(-10)}` +
-        `${faulty ? `  (--faulty-rate ${options.faultyRate})` : ""}${cheat ? "  (--cheat-users)" : ""}`);
+      out(`   miner uid ${minerAgents[k]!.uid} ${minerAgents[k]!.peerId.slice(-10)}  ${r.role}` +
+        `${r.faulty === true ? ` (--faulty-rate ${options.faultyRate})` : ""}`);
     }
     out("③ starting 2 validators …");
     const heldOut = validationWords();
+    const windowMs = options.epochWindowMs ?? 120_000;
     let seed = options.seed;
     const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
     for (const [k, addr] of [v0, v1].entries()) {
       validatorAgents.push(await ValidatorAgent.start({
         chain: clientFor(addr), brainId, heldOut, modelDir: options.modelDir, dataDir: join(dataRoot, `validator-${k}`),
-        challengesPerMiner: options.challengesPerMiner, workload: COMPRESSED_WORKLOAD, probeWindowMs: 15_000, random,
-        client: DEMO_CLIENT,
+        challengesPerMiner: options.challengesPerMiner, workload: COMPRESSED_WORKLOAD, probeWindowMs: windowMs, random,
+        client: DEMO_CLIENT, transport: DEMO_TRANSPORT,
         logger: log.child({ validator: k }),
       }));
     }
     await clientFor(delegatorAddr).stake(v1, 1_500n * CBR);
 
-    // The user's client samples from the shipped mixture (MLP + KN trigram + cache, nodes/model/mixture.ts).
-    const mixed = loadClientMixture(model, { dir: options.modelDir });
-    out(`④ client: generating ${options.words} words from "${options.prompt}" (encrypted; the miners see ciphertexts only)` +
-      (mixed !== undefined ? `; client mixture (MLP + KN trigram + cache) built in ${(mixed.loadMs / 1000).toFixed(1)} s` : "; no client mixture: MLP alone"));
-    userNode = await createCerberusNode({ listen: [] });
-    const brain = await owner.brain(brainId);
-    // A user ranks miners by on-chain incentive (all zero before the first epoch: then by uid).
-    const miners = [...brain.miners].sort((a, b) => b.incentiveRaw - a.incentiveRaw || a.uid - b.uid)
-      .map(seatAddress);
-    const result = await generate({
-      ...DEMO_CLIENT, model, infer: new InferClient(userNode), miners, prompt: options.prompt, words: options.words,
-      seed: options.seed, temperature: 0.8, topK: 40, ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
-      onWord: (w: GeneratedWord) => out(progressLine(w, options.words)),
-    });
-    out(`   → ${options.prompt} ${result.text}`);
-    const ms = result.words.map((w) => w.ms);
-
+    const seats = rankMiners((await owner.brain(brainId)).miners);
     const perMiner = options.userSessionsPerMiner ?? 3;
-    out(`   simulated users: ${perMiner} short sessions per miner, each from a fresh identity (the demo checks their ` +
-      "answers against the plaintext reference, which a real user cannot)");
-    const userWrong = await simulatedUsers(model, brain.miners, perMiner, validationWords(), random);
-
-    out("⑤ epoch: validators challenge every miner through the user code path, then commit …");
-    const w0 = await owner.windows(brainId, await owner.epochAt(brainId, await owner.blockNumber()));
-    await mineTo(w0.revealFrom, owner); // start from a fresh epoch so both commits land in the same one
-    const commits = await Promise.all(validatorAgents.map((v) => v.scoreAndCommit()));
+    const margin = BigInt(Math.max(2, Math.floor(tempo / 10)));
+    const target = (await owner.epochAt(brainId, await owner.blockNumber())) + 1n;
+    const wt = await owner.windows(brainId, target);
+    // Each commit transaction mines a block here (automine): the traffic stops early enough for both to land.
+    const [from, deadline] = [wt.commitFrom - margin, wt.revealFrom - margin - BigInt(validatorAgents.length)];
+    out(`④ one epoch of traffic: ${perMiner * seats.length} user sessions and both validators' probes ` +
+      `(${options.challengesPerMiner} per miner each), spread over blocks ${from}–${deadline} (a whole epoch, the tail after ` +
+      `the last commit deadline included) in ${windowMs / 1000} s; users and probes choose miners the same way`);
+    await mineTo(from, owner);
+    // The chain moves while the traffic runs: one block per windowMs / tempo, up to the commit deadline.
+    let ticking = true;
+    const ticker = (async () => {
+      const t0 = performance.now();
+      while (ticking) {
+        const due = from + BigInt(Math.floor((performance.now() - t0) / (windowMs / tempo)));
+        await mineTo(due < deadline ? due : deadline, owner);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const [userTally, ...scored] = await Promise.all([
+      simulatedUsers(model, seats, perMiner * seats.length, windowMs, validationWords(), random),
+      ...validatorAgents.map((v) => v.score(target)),
+    ]);
+    ticking = false;
+    await ticker;
+    await mineTo(deadline, owner);
+    out(`⑤ at the commit deadline (block ${deadline}) both validators commit what their probes found …`);
+    const commits = await Promise.all(validatorAgents.map((v, k) =>
+      scored[k]!.uids.length === 0 ? Promise.resolve(undefined) : v.commitOrNext(target, scored[k]!)));
     const epoch = commits.find((c) => c !== undefined)?.epoch;
     if (epoch === undefined) throw new Error("no validator committed weights");
     for (const [k, c] of commits.entries()) {
-      out(`   validator ${k}: ` + (c?.scores.map((s) => `miner ${s.uid} ${s.correct}/${s.challenges}`).join(", ") ?? "nothing committed"));
+      out(`   validator ${k}: ` + (c?.scores.map((s) => `miner ${s.uid} ${s.correct}/${s.challenges}${s.wrong > 0 ? " WRONG" : ""}`)
+        .join(", ") ?? "nothing committed"));
     }
     const w = await owner.windows(brainId, epoch);
     await mineTo(w.revealFrom, owner);
@@ -211,6 +261,19 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       const [, , commission] = await owner.hotkeyInfo(v);
       if (commission > 0n) await clientFor(v).claimCommission();
     }
+    // The user's client samples from the shipped mixture (MLP + KN trigram + cache, nodes/model/mixture.ts).
+    const mixed = loadClientMixture(model, { dir: options.modelDir });
+    out(`⑨ a user generates ${options.words} words from "${options.prompt}" (encrypted; the miners see ciphertexts only), ` +
+      "choosing miners by the incentive they just earned" +
+      (mixed !== undefined ? `; client mixture (MLP + KN trigram + cache) built in ${(mixed.loadMs / 1000).toFixed(1)} s` : "; no client mixture: MLP alone"));
+    userNode = await createCerberusNode({ listen: [] });
+    const result = await generate({
+      ...DEMO_CLIENT, model, infer: new InferClient(userNode), miners: rankMiners(after.miners), prompt: options.prompt,
+      words: options.words, seed: options.seed, temperature: 0.8, topK: 40, ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
+      onWord: (w: GeneratedWord) => out(progressLine(w, options.words)),
+    });
+    out(`   → ${options.prompt} ${result.text}`);
+    const ms = result.words.map((w) => w.ms);
     const probeSteps = new Map<number, { steps: number; wrong: number }>();
     for (const c of commits) {
       for (const sc of c?.scores ?? []) {
@@ -225,9 +288,9 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       deployment,
       brainId: brainId.toString(), epoch: epoch.toString(), prompt: options.prompt, text: result.text,
       miners: after.miners.map((m) => ({
-        uid: m.uid, faulty: m.uid === minerAgents[2]!.uid, cheat_users: m.uid === minerAgents[3]?.uid,
+        uid: m.uid, role: roles[minerAgents.findIndex((a) => a.uid === m.uid)]?.role ?? "?",
         incentive: m.incentive, reward: fmt(m.pendingReward), peerId: m.peerId,
-        user_steps: userWrong.get(m.uid)?.steps ?? 0, user_wrong_rate: rate(userWrong.get(m.uid)),
+        user_steps: userTally.get(m.peerId)?.steps ?? 0, user_corrupted_rate: rate(userTally.get(m.peerId)),
         validator_steps: probeSteps.get(m.uid)?.steps ?? 0, validator_wrong_rate: rate(probeSteps.get(m.uid)),
       })),
       validators: after.validators.map((v) => ({
@@ -242,8 +305,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       epoch_paid_total: fmt(payouts.minerPaid + payouts.validatorPaid + payouts.ownerPaid),
       paid: { miners: fmt(payouts.minerPaid), validators: fmt(payouts.validatorPaid), owner_and_dust: fmt(payouts.ownerPaid) },
       balances: await Promise.all(([
-        ["brain owner", ownerAddr], ["miner 1", m0], ["miner 2", m1], ["miner 3 (faulty)", m2],
-        ...(options.cheatUsers ? [["miner 4 (cheats users)", cheaterAddr] as const] : []),
+        ["brain owner", ownerAddr], ...roles.map((r, k) => [`miner ${k + 1} (${r.role})`, r.addr] as const),
         ["validator 1", v0], ["validator 2", v1], ["delegator ¹", delegatorAddr], ["user", userAddr],
       ] as const).map(async ([role, address]) => ({ role, address, cbr: fmt(await owner.balanceOf(address)) }))),
       seconds: Math.round((performance.now() - started) / 100) / 10,
@@ -262,13 +324,17 @@ export function printSummary(s: DemoSummary, out: (line: string) => void): void 
   out(`Epoch ${s.epoch} of Brain #${s.brainId}: emission ${s.epoch_emission} CBR, paid ${s.epoch_paid_total} CBR ` +
     `(miners ${s.paid.miners}, validators ${s.paid.validators}, owner + dust ${s.paid.owner_and_dust})`);
   out("");
-  out("miner uid  faulty  cheat_users  incentive  users wrong  validators saw wrong  reward (CBR)");
-  const share = (r: number, n: number) => `${(r * 100).toFixed(0).padStart(3)}% of ${String(n).padStart(2)}`;
+  out("miner uid  role         incentive  user steps corrupted  validators saw wrong  reward (CBR)");
+  const share = (r: number, n: number) => `${(r * 100).toFixed(0).padStart(3)}% of ${String(n).padStart(3)}`;
   for (const m of s.miners) {
-    out(`${String(m.uid).padStart(9)}  ${(m.faulty ? "yes" : "no").padEnd(6)}  ${(m.cheat_users ? "yes" : "no").padEnd(11)}  ` +
-      `${m.incentive.toFixed(4).padStart(9)}  ${share(m.user_wrong_rate, m.user_steps).padEnd(11)}  ` +
-      `${share(m.validator_wrong_rate, m.validator_steps).padEnd(20)}  ${m.reward}`);
+    out(`${String(m.uid).padStart(9)}  ${m.role.padEnd(11)}  ${m.incentive.toFixed(4).padStart(9)}  ` +
+      `${share(m.user_corrupted_rate, m.user_steps).padEnd(20)}  ${share(m.validator_wrong_rate, m.validator_steps).padEnd(20)}  ${m.reward}`);
   }
+  const honest = s.miners.filter((m) => m.role === "honest").map((m) => m.incentive);
+  const least = honest.length === 0 ? 0 : Math.min(...honest);
+  const above = s.miners.filter((m) => m.role !== "honest" && m.incentive >= least);
+  out(above.length === 0 ? `every cheater earned less than the least honest miner (${least.toFixed(4)})`
+    : `NOT every cheater earned less than the least honest miner (${least.toFixed(4)}): ${above.map((m) => `${m.uid} ${m.role}`).join(", ")}`);
   out("");
   out("validator uid  dividends  reward (CBR)");
   for (const v of s.validators) out(`${String(v.uid).padStart(13)}  ${v.dividends.toFixed(4).padStart(9)}  ${v.reward}`);
@@ -284,28 +350,34 @@ export function printSummary(s: DemoSummary, out: (line: string) => void): void 
 }
 
 /**
- * Short user sessions (the compressed workload model) to every miner, each from a fresh identity, with every step
- * checked against the plaintext reference: how often users were served wrong answers (a failed session counts its
- * remaining steps as wrong, as a user gets no text for them).
+ * The users of the demo's epoch: `sessions` sessions drawn from the (compressed) workload model, arriving as a
+ * Poisson process over `windowMs`, each choosing its miner over every seat with the users' policy (as probes do),
+ * with identities fresh or kept as the model says. Every step is checked against the plaintext reference (which a
+ * real user cannot do): per miner peer id, the user steps it served and how many it corrupted (provably wrong).
  */
-async function simulatedUsers(model: BrainModel, miners: readonly { uid: number; peerId: string; multiaddrs: readonly string[] }[],
-  perMiner: number, heldOut: readonly string[], random: () => number): Promise<Map<number, { steps: number; wrong: number }>> {
+async function simulatedUsers(model: BrainModel, miners: readonly MinerAddress[], sessions: number, windowMs: number,
+  heldOut: readonly string[], random: () => number): Promise<Map<string, { steps: number; wrong: number }>> {
   const reference = await PlaintextReference.create(model);
-  const tally = new Map<number, { steps: number; wrong: number }>();
+  const identities = new SessionIdentities({ meanSessions: COMPRESSED_WORKLOAD.reuse.meanSessions, random });
+  const tally = new Map<string, { steps: number; wrong: number }>();
+  const t0 = performance.now();
   try {
-    for (const m of miners) {
-      const t = { steps: 0, wrong: 0 };
-      tally.set(m.uid, t);
-      for (let k = 0; k < perMiner; k++) {
-        const shape = sampleSession(COMPRESSED_WORKLOAD, random);
-        // A probe session is exactly a user session plus the reference check, so the demo reuses it as the user.
-        const outcomes = await probeSession({ model, reference, miner: m, prompt: samplePrompt(heldOut, 4, random), shape,
-          client: DEMO_CLIENT });
+    await Promise.all(sampleArrivals(sessions, windowMs, random).map(async (startMs) => {
+      const shape = sampleSession(COMPRESSED_WORKLOAD, random);
+      const prompt = samplePrompt(heldOut, 4, random);
+      await new Promise((r) => setTimeout(r, Math.max(0, t0 + startMs - performance.now())));
+      // A probe session is exactly a user session plus the reference check, so the demo reuses it as the user.
+      const r = await probeSession({ model, reference, miners, prompt, shape, client: DEMO_CLIENT, transport: DEMO_TRANSPORT, identities });
+      for (const [key, outcomes] of r.byMiner) {
+        const peer = key.split("/")[0]!;
+        const t = tally.get(peer) ?? { steps: 0, wrong: 0 };
         t.steps += outcomes.length;
-        t.wrong += outcomes.filter((o) => !isCorrect(o)).length;
+        t.wrong += outcomes.filter((o) => isWrong(o)).length;
+        tally.set(peer, t);
       }
-    }
+    }));
   } finally {
+    await identities.close();
     await reference.release();
   }
   return tally;

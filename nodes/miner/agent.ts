@@ -9,7 +9,7 @@ import { MinerEvaluator, WorkerPoolEvaluator } from "../fhe/index.ts";
 import type { MinerEvaluator as NetEvaluator } from "../net/evaluator.ts";
 import { createCerberusNode, type CerberusNode, type NodeOptions } from "../net/node.ts";
 import { FaultyEvaluator } from "./faulty.ts";
-import { PeerIdDetector, SelectiveCheater } from "./cheat.ts";
+import { PeerIdDetector, PolicyCheater, SelectiveCheater, type CheatPolicy } from "./cheat.ts";
 import { MinerService, type MinerServiceOptions } from "./service.ts";
 import { sessionBudget } from "./session-budget.ts";
 
@@ -35,6 +35,8 @@ export interface MinerAgentOptions {
    * wrong answers to everyone else (see cheat.ts).
    */
   cheatUsers?: boolean;
+  /** FOR DEMOS AND TESTS ONLY: cheat whom this policy picks (the chain clock, a collusion ring, session shape; cheat.ts). */
+  cheatPolicy?: CheatPolicy;
   /** Service limits; `maxSessions` defaults to what a quarter of the machine's memory holds keys for (session-budget.ts). */
   service?: Omit<MinerServiceOptions, "evaluator" | "logger" | "hotkey">;
   /** Connection limits of the libp2p node (per-address caps, upgrade timeout; defaults in createCerberusNode). */
@@ -56,6 +58,7 @@ export class MinerAgent {
     readonly evaluator: MinerEvaluator | WorkerPoolEvaluator,
     readonly faulty: FaultyEvaluator | undefined,
     readonly cheater: SelectiveCheater | undefined,
+    readonly policyCheater: PolicyCheater | undefined,
     readonly model: BrainModel,
     readonly uid: number,
     private readonly log: Logger,
@@ -113,7 +116,8 @@ export class MinerAgent {
       ? new SelectiveCheater(faulty ?? evaluator, new PeerIdDetector(async () =>
         (await chain.brain(brainId)).validators.map((v) => v.peerId)))
       : undefined;
-    const served: NetEvaluator = cheater ?? faulty ?? evaluator;
+    const policyCheater = options.cheatPolicy !== undefined ? new PolicyCheater(faulty ?? evaluator, options.cheatPolicy) : undefined;
+    const served: NetEvaluator = cheater ?? policyCheater ?? faulty ?? evaluator;
     const dataDir = options.dataDir ?? defaultAgentDir("miner", chain.address);
     const node = await createCerberusNode({
       ...options.node,
@@ -128,9 +132,9 @@ export class MinerAgent {
       const multiaddrs = node.getMultiaddrs().map((m) => m.decapsulateCode(421).toString());
       const uid = await chain.register(brainId, "Miner", { peerId: node.peerId.toString(), multiaddrs });
       log.info({ brainId: brainId.toString(), uid, peerId: node.peerId.toString(), multiaddrs, planId: evaluator.planId,
-        faultyRate, cheatUsers: cheater !== undefined, plaintextMB: +(evaluator.memory.plaintextBytes / 2 ** 20).toFixed(1),
+        faultyRate, cheatUsers: cheater !== undefined, cheatPolicy: options.cheatPolicy?.name, plaintextMB: +(evaluator.memory.plaintextBytes / 2 ** 20).toFixed(1),
         maxSessions, sessionKeysMB: +(budget.perSessionBytes / 2 ** 20).toFixed(1) }, "miner serving");
-      const agent = new MinerAgent(node, service, evaluator, faulty, cheater, model, uid, log, chain, brainId);
+      const agent = new MinerAgent(node, service, evaluator, faulty, cheater, policyCheater, model, uid, log, chain, brainId);
       agent.watchSeat(options.seatCheckMs ?? 30_000);
       return agent;
     } catch (err) {

@@ -293,6 +293,7 @@ export class MinerService {
         const msg = await readMessage(reader, this.limits, HealthRequestHeader, () => headerArrived(0));
         stopTimers();
         if (msg === undefined) return await this.endOfStream(stream, first);
+        event.receivedAt = Date.now();
         event.header = msg.header;
         event.headerJson = msg.headerJson;
         event.wireBytes = msg.wireBytes;

@@ -6,6 +6,7 @@ import { InferClient, type HealthReport, type MinerAddress, type TransportOption
 import type { SessionShape } from "../client/workload.ts";
 import type { ClientPolicy } from "../client/selection.ts";
 import type { Logger } from "../core/log.ts";
+import type { SessionIdentities } from "../client/identities.ts";
 import { AllMinersFailedError } from "../net/errors.ts";
 import { createCerberusNode } from "../net/node.ts";
 import { loadBrownSplits } from "../model/corpus.ts";
@@ -47,83 +48,118 @@ export function samplePrompt(heldOut: readonly string[], words: number, random: 
 export interface ProbeSessionOptions {
   model: BrainModel;
   reference: PlaintextReference;
-  miner: MinerAddress;
+  /**
+   * Every miner of the Brain, as users see them (seat addresses, with incentive): the probe chooses among them exactly
+   * as a user's client does, and the validator scores whichever miner the session reached.
+   */
+  miners: readonly MinerAddress[];
   /** Held-out prompt (samplePrompt). */
   prompt: string;
-  /** Words to generate and pauses before each, drawn from the user workload model (workload.ts). */
+  /** Words to generate, pauses before each and identity reuse, drawn from the user workload model (workload.ts). */
   shape: SessionShape;
   transport?: TransportOptions;
   /** The users' client policy (miner choice, BUSY waits); default the users' defaults. */
   client?: ClientPolicy;
-  /**
-   * Whether a user could have gone to another miner (the Brain has more than one): then an unfit target (health
-   * failed, other plan, too long a stated wait) is not opened and scores as no work. With no alternative a user
-   * comes anyway, and so does the probe. Default true.
-   */
-  alternatives?: boolean;
+  /** Where the session's identity comes from (fresh, or kept across sessions as apps do); default a fresh node. */
+  identities?: SessionIdentities;
   /** The client mixture users sample from (loadClientMixture), so probes sample as users do. */
   mixture?: LmMixture;
   seed?: number;
+  /** Randomness of the miner choice (default Math.random, as users). */
+  random?: () => number;
   /** Every step as it happens (input, decrypted logits), as `generate` reports it. */
   onStep?: (step: GeneratedStep) => void;
   logger?: Logger;
 }
 
 /**
- * One probe: a real generation session, indistinguishable from a user's by construction. It runs `generate` — the
- * users' own autoregressive loop (same sampler, same failover session with a one-miner list, same messages) — from a
- * FRESH libp2p identity created for this session only and registered nowhere, with a length and think times drawn
- * from the user workload model. Every step's input and decrypted logits are recorded and checked against the
- * plaintext ONNX reference only after the session has ended, so checking adds nothing a miner could time.
- * Steps not reached because the miner failed the session count as unanswered.
+ * A seat as a probe result names it: peer id and the hotkey it was dialled bound to ("peer/hotkey"), so a seat that
+ * copied another's peer id is not credited with that miner's answers.
  */
-export async function probeSession(options: ProbeSessionOptions): Promise<ChallengeOutcome[]> {
+export function seatKey(a: { peerId: string; hotkey?: string | undefined }): string {
+  return `${a.peerId}/${a.hotkey?.toLowerCase() ?? ""}`;
+}
+
+/** What one probe session found, per seat (`seatKey`) it touched. */
+export interface ProbeResult {
+  /** Outcomes per seat: each step it answered (checked), and each step it failed or voided (unanswered). */
+  byMiner: Map<string, ChallengeOutcome[]>;
+  /** Peer ids asked for health before the session opened (the users' choice of d candidates). */
+  asked: string[];
+}
+
+/**
+ * One probe: a real generation session, indistinguishable from a user's by construction. It runs `generate` — the
+ * users' own code: miner choice over the whole Brain (health of d candidates drawn by incentive, unfit ones last),
+ * failover, BUSY waits, the same sampler and messages — from an identity the workload model picks (fresh, or kept
+ * as an app keeps its node), with a length and think times drawn from the workload model. Nothing in it depends on
+ * which miner the validator would like to check: it scores whichever miner the session reached. Every step's input
+ * and decrypted logits are recorded and checked against the plaintext ONNX reference only after the session has
+ * ended, so checking adds nothing a miner could time.
+ *
+ * Attribution: a step answered counts for the miner that answered it; a failure that moved the session on counts as
+ * one unanswered step of the miner that failed; if the session died, the steps it did not reach count as
+ * unanswered for the last miner that failed.
+ */
+export async function probeSession(options: ProbeSessionOptions): Promise<ProbeResult> {
   const { model, reference, shape } = options;
-  const node = await createCerberusNode({ listen: [] });
+  const identity = options.identities !== undefined
+    ? await options.identities.take(shape.reuseIdentity)
+    : await (async () => { const node = await createCerberusNode({ listen: [] }); return { node, release: async () => { await node.stop(); } }; })();
   const steps: GeneratedStep[] = [];
-  let claim: HealthReport | undefined;
+  const failures: string[] = [];
+  let claims = new Map<string, HealthReport>();
+  let asked: string[] = [];
   let keyUploadMs: number | undefined;
+  let died = false;
   try {
     await generate({
-      model, infer: new InferClient(node, options.transport), miners: [options.miner], prompt: options.prompt,
+      model, infer: new InferClient(identity.node, options.transport), miners: options.miners, prompt: options.prompt,
       words: shape.words, thinkMs: shape.thinkMs,
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.mixture !== undefined ? { mixture: options.mixture } : {}),
-      // A user asks health first and goes elsewhere from a miner whose health fails or states a wait it will not
-      // accept: the probe asks the same and, where a user would not have come, does not come either — and the
-      // miner did no work for it (every step unanswered). BUSY is met exactly as a user meets it (FailoverSession).
-      selection: { ...options.client?.selection, unfit: options.alternatives === false ? "last" : "drop" },
+      ...(options.random !== undefined ? { random: options.random } : {}),
+      // Exactly the users' policy: no special case for probes (what a miner sees must not differ).
+      ...(options.client?.selection !== undefined ? { selection: options.client.selection } : {}),
       ...(options.client?.busy !== undefined ? { busy: options.client.busy } : {}),
       onSelect: (choice) => {
-        const h = choice.health.get(options.miner.peerId);
-        if (h !== undefined && !(h instanceof CerberusError)) claim = h;
-        const why = choice.unfit.get(options.miner.peerId);
-        if (why !== undefined) options.logger?.info({ miner: options.miner.peerId, why }, "probe: a user would not choose this miner");
+        asked = [...choice.health.keys()];
+        claims = new Map([...choice.health].flatMap(([peer, h]) => (h instanceof CerberusError ? [] : [[peer, h] as const])));
+        for (const [peer, why] of choice.unfit) options.logger?.info({ miner: peer, why }, "probe: a user would try this miner last");
       },
+      onFailover: (e) => { failures.push(seatKey(e.from)); },
       onStep: (s) => { steps.push(s); options.onStep?.(s); },
     }).then((r) => { keyUploadMs = r.keyUploadMs; }, (err: unknown) => {
-      // A miner that errors, times out, drops the session or sends undecryptable bytes fails the step in flight
-      // and every step after it (a user's generation would stop there too).
+      // A miner that errors, times out, drops the session or sends undecryptable bytes fails the step in flight;
+      // when no miner is left the session ends there, as a user's generation would.
       if (!(err instanceof CerberusError)) throw err;
+      died = true;
       const detail = err instanceof AllMinersFailedError ? err.attempts.map((a) => `${a.code}: ${a.message}`).join("; ") : err.message;
-      options.logger?.warn({ miner: options.miner.peerId, step: steps.length, code: err.code, detail: detail.slice(0, 300) },
-        "probe session failed");
+      options.logger?.warn({ step: steps.length, code: err.code, detail: detail.slice(0, 300) }, "probe session failed");
     });
   } finally {
-    await node.stop();
+    await identity.release();
   }
-  const ours = steps.filter((s) => s.miner === options.miner.peerId); // another miner's answer is no work of this one
-  if (keyUploadMs !== undefined && ours.length === steps.length && brokenClaim(claim, ours, keyUploadMs)) {
+  const byMiner = new Map<string, ChallengeOutcome[]>();
+  const add = (peer: string, o: readonly ChallengeOutcome[]) => byMiner.set(peer, [...(byMiner.get(peer) ?? []), ...o]);
+  failures.forEach((peer, i) => {
+    const last = died && i === failures.length - 1;
+    add(peer, unanswered(last ? Math.max(1, shape.words - steps.length) : 1));
+  });
+  const first = steps[0];
+  if (first !== undefined && keyUploadMs !== undefined && failures.length === 0 &&
+      brokenClaim(claims.get(first.miner), steps)) {
     // It told users it was busy (or slow) and was not: they went elsewhere, so this session counts as no work.
-    options.logger?.info({ miner: options.miner.peerId, claim: claim?.queue, firstStepMs: Math.round(ours[0]?.ms ?? 0) },
+    options.logger?.info({ miner: first.miner, claim: claims.get(first.miner)?.queue, firstStepMs: Math.round(first.ms) },
       "probe: the miner stated a queue it did not have");
-    return unanswered(shape.words);
+    add(seatKey({ peerId: first.miner, hotkey: first.hotkey }), unanswered(shape.words));
+    return { byMiner, asked };
   }
-  const outcomes: ChallengeOutcome[] = [];
-  for (const s of ours) {
-    outcomes.push(compare(s.logits, await reference.logits(s.input), model.client.vocab.size, chargedMs(s, claim)));
+  for (const s of steps) {
+    add(seatKey({ peerId: s.miner, hotkey: s.hotkey }),
+      [compare(s.logits, await reference.logits(s.input), model.client.vocab.size, chargedMs(s, claims.get(s.miner)))]);
   }
-  return [...outcomes, ...unanswered(shape.words - outcomes.length)];
+  return { byMiner, asked };
 }
 
 /** Claims below this are not checked: a short honest queue may well have drained by the time the steps arrive. */
@@ -132,17 +168,17 @@ export const CLAIM_CHECK_MIN_MS = 1_000;
 /**
  * Whether the probe met a miner's health claim — the claim users choose by. A miner that states a long queue (or
  * slow steps) so that users go elsewhere, while it serves the probes that come anyway, is lying about the one thing
- * that sent users away. The claim is broken when it states a wait W ≥ 1 s but the first step waited less than W/4
- * (its time minus the key upload and the stated step time), or a step time S ≥ 1 s but every later step took less
- * than S/4. An honest queue of ≥ 1 s does not drain by three quarters during one key upload, and an honest step time
- * is what the steps measure, so honest miners keep their sessions (tested under load).
+ * that sent users away. The claim is broken when it states a wait W ≥ 1 s but the first word — the session's open
+ * (key upload) and its first step, both of which wait in the miner's one evaluation FIFO — took less than W/4 beyond
+ * the stated step time, or a step time S ≥ 1 s but every later step took less than S/4. The first word's time
+ * includes the open on purpose: an honest queue makes the open wait (keys load in the same FIFO), so the wait a
+ * miner states is served there as often as in the first step.
  */
-export function brokenClaim(claim: HealthReport | undefined, steps: readonly { index: number; ms: number }[],
-  keyUploadMs: number): boolean {
+export function brokenClaim(claim: HealthReport | undefined, steps: readonly { index: number; ms: number }[]): boolean {
   if (claim === undefined || steps.length === 0) return false;
   const { expectedWaitMs: W, recentStepMs: S } = claim.queue;
   const first = steps.find((s) => s.index === 0);
-  if (W >= CLAIM_CHECK_MIN_MS && first !== undefined && first.ms - keyUploadMs - S < W / 4) return true;
+  if (W >= CLAIM_CHECK_MIN_MS && first !== undefined && first.ms - S < W / 4) return true;
   const later = steps.filter((s) => s.index > 0);
   return S >= CLAIM_CHECK_MIN_MS && later.length > 0 && later.every((s) => s.ms < S / 4);
 }
@@ -176,4 +212,9 @@ export function compare(got: Float32Array, expected: Float32Array, vocab: number
 export function validationWords(): string[] {
   const { vocab, valid } = loadBrownSplits();
   return Array.from(valid, (id) => vocab.words[id] ?? vocab.words[vocab.unkId]!);
+}
+
+/** The outcomes one probe filed for the miner `peerId`, over whatever seats it was dialled as (empty if never reached). */
+export function outcomesOf(result: ProbeResult, peerId: string): ChallengeOutcome[] {
+  return [...result.byMiner].flatMap(([key, o]) => (key.startsWith(`${peerId}/`) ? o : []));
 }

@@ -1,19 +1,20 @@
 import type { BrainModel } from "../client/brain-model.ts";
+import type { SessionIdentities } from "../client/identities.ts";
 import type { ClientPolicy } from "../client/selection.ts";
 import type { MinerAddress, TransportOptions } from "../client/transport.ts";
-import { sampleArrivals, sampleSession, validateWorkload, type SessionShape, type WorkloadModel } from "../client/workload.ts";
+import { nextArrivalMs, sampleArrivals, sampleSession, validateWorkload, type SessionShape, type WorkloadModel } from "../client/workload.ts";
 import { CerberusError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { LmMixture } from "../model/mixture.ts";
-import { probeSession, samplePrompt, type PlaintextReference } from "./challenge.ts";
-import { unanswered, type ChallengeOutcome } from "./scoring.ts";
+import { probeSession, samplePrompt, seatKey, type PlaintextReference, type ProbeResult } from "./challenge.ts";
+import type { ChallengeOutcome } from "./scoring.ts";
 
+/** A miner seat as probes see it: its seat address (hotkey, incentive) and uid. */
 export interface ProbeTarget extends MinerAddress {
   uid: number;
 }
 
 export interface PlannedProbe {
-  miner: ProbeTarget;
   /** Start offset from the beginning of the window. */
   startMs: number;
   shape: SessionShape;
@@ -21,8 +22,8 @@ export interface PlannedProbe {
 }
 
 export interface ProbePlanOptions {
-  /** Probe sessions per miner in the window. */
-  sessionsPerMiner: number;
+  /** Probe sessions in the window (all miners together: each lands where a user's session would). */
+  sessions: number;
   /** The window the sessions' start times are spread over (a Poisson process, as users arrive). */
   windowMs: number;
   workload: WorkloadModel;
@@ -30,22 +31,33 @@ export interface ProbePlanOptions {
   random?: () => number;
 }
 
+/** One probe's shape and prompt: the user workload model's draw and held-out text (3–12 words). */
+export function drawProbe(workload: WorkloadModel, heldOut: readonly string[], random: () => number): Omit<PlannedProbe, "startMs"> {
+  const promptWords = 3 + Math.floor(random() * 10);
+  return { shape: sampleSession(workload, random), prompt: samplePrompt(heldOut, promptWords, random) };
+}
+
 /**
- * The probe generator: per miner, `sessionsPerMiner` sessions whose start times, lengths and think times are drawn
- * from the user workload model (workload.ts) — the same sampler the benchmark's simulated users use — and whose
- * prompts are held-out text. Nothing about a probe depends on the miner it targets or on the validator sending it.
+ * A fixed window of probes (orchestrated runs: the demo, tests): `sessions` sessions whose start times, lengths and
+ * think times are drawn from the user workload model (workload.ts) — the sampler the benchmark's simulated users use.
+ * Nothing about a probe names a miner: each runs the users' miner choice (probeSession).
  */
-export function planProbes(miners: readonly ProbeTarget[], options: ProbePlanOptions): PlannedProbe[] {
+export function planProbes(options: ProbePlanOptions): PlannedProbe[] {
   const random = options.random ?? Math.random;
   validateWorkload(options.workload);
-  const plan: PlannedProbe[] = [];
-  for (const miner of miners) {
-    for (const startMs of sampleArrivals(options.sessionsPerMiner, options.windowMs, random)) {
-      const promptWords = 3 + Math.floor(random() * 10);
-      plan.push({ miner, startMs, shape: sampleSession(options.workload, random), prompt: samplePrompt(options.heldOut, promptWords, random) });
-    }
-  }
-  return plan.sort((a, b) => a.startMs - b.startMs);
+  return sampleArrivals(options.sessions, options.windowMs, random)
+    .map((startMs) => ({ startMs, ...drawProbe(options.workload, options.heldOut, random) }));
+}
+
+/**
+ * Probe start times of a validator that never stops: a Poisson process at `ratePerMs(t)` from `fromMs` up to
+ * `toMs`, with no regard to epochs, deadlines, commits or reveals — the rolling window (agent.ts) files each probe
+ * under the first commit after it ended. The live prober draws its gaps one at a time from this same rule.
+ */
+export function probeStartTimes(fromMs: number, toMs: number, ratePerMs: (t: number) => number, random: () => number): number[] {
+  const out: number[] = [];
+  for (let t = fromMs + nextArrivalMs(ratePerMs(fromMs), random); t < toMs; t += nextArrivalMs(ratePerMs(t), random)) out.push(t);
+  return out;
 }
 
 export interface ProbeRunContext {
@@ -56,38 +68,57 @@ export interface ProbeRunContext {
   client?: ClientPolicy;
   /** The client mixture users sample from: probes sample from it too. */
   mixture?: LmMixture;
+  /** Identities of probe sessions (fresh, or kept across sessions as SDK apps keep theirs). */
+  identities?: SessionIdentities;
+  /** Randomness of the miner choice (default Math.random). */
+  random?: () => number;
   signal?: AbortSignal;
   logger?: Logger;
 }
 
+/** Outcomes per miner uid, over any number of probe sessions. */
+export type MinerOutcomes = Map<number, ChallengeOutcome[]>;
+
+/** Files one session's per-seat outcomes under the seats' uids (a seat not in `miners` is ignored). */
+export function fileOutcomes(into: MinerOutcomes, result: ProbeResult, miners: readonly ProbeTarget[]): void {
+  for (const [key, outcomes] of result.byMiner) {
+    const seat = miners.find((m) => seatKey(m) === key);
+    if (seat === undefined) continue;
+    into.set(seat.uid, [...(into.get(seat.uid) ?? []), ...outcomes]);
+  }
+}
+
+/** Runs one probe against the Brain's miners as a user's session would reach them. */
+export function runProbe(p: Omit<PlannedProbe, "startMs">, miners: readonly ProbeTarget[], ctx: ProbeRunContext): Promise<ProbeResult> {
+  return probeSession({
+    model: ctx.model, reference: ctx.reference, miners, prompt: p.prompt, shape: p.shape,
+    ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
+    ...(ctx.client !== undefined ? { client: ctx.client } : {}),
+    ...(ctx.mixture !== undefined ? { mixture: ctx.mixture } : {}),
+    ...(ctx.identities !== undefined ? { identities: ctx.identities } : {}),
+    ...(ctx.random !== undefined ? { random: ctx.random } : {}),
+    ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
+  });
+}
+
 /**
  * Runs a plan in real time: each probe starts at its offset, independently of the others (so probes overlap as
- * users' sessions do). Resolves with every miner's outcomes once all probes have ended. A miner without a peer id
- * is not probed: its planned steps count as unanswered.
+ * users' sessions do), and lands where the users' miner choice sends it. Resolves with every miner's outcomes once
+ * all probes have ended. Miners without a peer id are not offered (users cannot dial them either).
  */
-export async function runProbes(plan: readonly PlannedProbe[], ctx: ProbeRunContext): Promise<Map<number, ChallengeOutcome[]>> {
-  const byMiner = new Map<number, ChallengeOutcome[]>();
+export async function runProbes(plan: readonly PlannedProbe[], miners: readonly ProbeTarget[], ctx: ProbeRunContext): Promise<MinerOutcomes> {
+  const byMiner: MinerOutcomes = new Map();
+  const dialable = miners.filter((m) => m.peerId !== "");
   const t0 = performance.now();
-  // A user avoids an unfit miner only if there is another to go to; so does a probe.
-  const alternatives = new Set(plan.map((p) => p.miner.uid)).size > 1;
   await Promise.all(plan.map(async (p) => {
-    if (!byMiner.has(p.miner.uid)) byMiner.set(p.miner.uid, []);
     await waitUntil(t0 + p.startMs, ctx.signal);
-    const outcomes = p.miner.peerId === "" ? unanswered(p.shape.words) : await probeSession({
-      // The whole seat address, hotkey included: a peer answering for another seat's hotkey fails (HOTKEY_MISMATCH).
-      model: ctx.model, reference: ctx.reference, miner: { peerId: p.miner.peerId, multiaddrs: p.miner.multiaddrs,
-        ...(p.miner.hotkey !== undefined ? { hotkey: p.miner.hotkey } : {}) },
-      prompt: p.prompt, shape: p.shape, ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
-      ...(ctx.client !== undefined ? { client: ctx.client } : {}), alternatives,
-      ...(ctx.mixture !== undefined ? { mixture: ctx.mixture } : {}),
-      ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
-    });
-    byMiner.get(p.miner.uid)!.push(...outcomes);
+    if (dialable.length === 0) return;
+    fileOutcomes(byMiner, await runProbe(p, dialable, ctx), dialable);
   }));
   return byMiner;
 }
 
-function waitUntil(at: number, signal?: AbortSignal): Promise<void> {
+export function waitUntil(at: number, signal?: AbortSignal): Promise<void> {
   const ms = at - performance.now();
   return new Promise((resolve, reject) => {
     if (signal?.aborted === true) return reject(new CerberusError("STOPPED", "probing stopped"));

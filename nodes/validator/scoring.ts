@@ -4,9 +4,17 @@ import { median } from "../core/stats.ts";
  * How a validator turns one epoch of challenge outcomes into on-chain weights. Pure functions, so the rule is
  * testable on its own and identical in every validator.
  *
- * Per miner: accuracy = fraction of challenges whose decrypted logits agree with the plaintext reference (same
- * top-1 word AND max |error| ≤ tolerance·range); an unanswered challenge is a wrong one. latency factor =
- * min(1, targetMs / median ms). score = accuracy² × (1 − latencyWeight + latencyWeight × latency factor).
+ * Per miner, two kinds of failure are kept apart:
+ *  - a WRONG answer: the miner answered and the decrypted logits are off the plaintext reference by more than the FHE
+ *    error bound (max |error| > tolerance·range, or not finite). An honest miner never produces one — the CKKS error is
+ *    bounded far below the tolerance — so one wrong answer in a window sets the miner's score to 0 (weight 0 from this
+ *    validator), and the validator keeps it at 0 for `penaltyWindows` more windows (agent.ts);
+ *  - NO answer (refused, timed out, failed over, a voided health claim): soft, it only lowers accuracy, because a
+ *    busy or restarting honest miner produces it too.
+ * accuracy = fraction of challenges with the right top-1 word AND max |error| ≤ tolerance·range (an unanswered one
+ * counts against it; a top-1 flip within the error bound — a near tie — costs accuracy but is not a wrong answer).
+ * latency factor = min(1, targetMs / median ms). score = accuracy² × (1 − latencyWeight + latencyWeight × latency
+ * factor), or 0 after a wrong answer.
  * Accuracy dominates on purpose: a wrong answer costs a user far more than a slow one, and latency measured from
  * one validator's seat is noisy (its own load, its network path), so latency only separates miners that are
  * equally correct — by at most `latencyWeight` (default 20%). Squaring accuracy keeps a miner that cheats on one
@@ -34,6 +42,8 @@ export interface MinerScore {
   answered: number;
   correct: number;
   medianMs: number;
+  /** Answers off the reference beyond the error bound (each one alone zeroes the score). */
+  wrong: number;
   accuracy: number;
   latencyFactor: number;
   score: number;
@@ -54,15 +64,21 @@ export function isCorrect(o: ChallengeOutcome, rule: ScoringRule = DEFAULT_SCORI
   return o.answered && o.top1Match && o.maxRelError <= rule.tolerance;
 }
 
+/** An answer that cannot come from an honest miner: off the reference beyond the FHE error bound. */
+export function isWrong(o: ChallengeOutcome, rule: ScoringRule = DEFAULT_SCORING): boolean {
+  return o.answered && !(o.maxRelError <= rule.tolerance);
+}
+
 export function scoreMiner(uid: number, outcomes: readonly ChallengeOutcome[], rule: ScoringRule = DEFAULT_SCORING): MinerScore {
   const answered = outcomes.filter((o) => o.answered);
+  const wrong = outcomes.filter((o) => isWrong(o, rule)).length;
   const correct = outcomes.filter((o) => isCorrect(o, rule)).length;
   const medianMs = median(answered.map((o) => o.ms));
   const accuracy = outcomes.length === 0 ? 0 : correct / outcomes.length;
   const latencyFactor = answered.length === 0 ? 0 : Math.min(1, rule.targetMs / Math.max(medianMs, 1e-9));
   return {
-    uid, challenges: outcomes.length, answered: answered.length, correct, medianMs, accuracy, latencyFactor,
-    score: accuracy * accuracy * (1 - rule.latencyWeight + rule.latencyWeight * latencyFactor),
+    uid, challenges: outcomes.length, answered: answered.length, correct, medianMs, wrong, accuracy, latencyFactor,
+    score: wrong > 0 ? 0 : accuracy * accuracy * (1 - rule.latencyWeight + rule.latencyWeight * latencyFactor),
   };
 }
 

@@ -1,13 +1,18 @@
 /**
- * The probe discriminator harness (`npm run bench:probes`; a small run in test/nodes/net/probes.test.ts): a real
- * libp2p miner on 127.0.0.1 with real node-seal evaluation, simulated users drawn from the user workload model and
- * validator probes, everything the miner sees logged per request, then cross-validated discriminators trained to
- * tell probes from users.
+ * The probe discriminator harness (`npm run bench:probes`; a small run in test/nodes/net/probes.test.ts): real libp2p
+ * miners on 127.0.0.1 (one process each, real node-seal evaluation, the miner's default queue and BUSY limits), two
+ * populations of simulated users and the validator's real probe code, everything each miner sees logged per request,
+ * then cross-validated discriminators trained to tell probes from users as an OPERATOR HOLDING `operatorSeats` OF
+ * THE SEATS sees them (its seats' logs pooled: collusion) with the chain clock.
  *
- * Modes: "after" runs the validators' probe generator (nodes/validator/probes.ts, the code `ValidatorAgent.score`
- * runs). "before" reproduces the validators of main before issue 12 (legacySession below): each validator probes
- * from its one registered identity, one session per miner at the start of every epoch, a fixed number of steps of
- * random held-out contexts, each checked against the reference between steps.
+ * - Users "model": sessions drawn from the user workload model (workload.ts: the shipped clients' default lengths,
+ *   SDK apps with think times and identity reuse), each host with its own loopback address 127.0.0.x.
+ * - Users "real": clients that do NOT follow the model: CLI users who type their own --words, dashboard users who
+ *   change the default, SDK apps that reuse one node for many sessions and pause a fixed reading time per word.
+ * - Probes: the validator's live start rule (probeStartTimes: a Poisson process over the whole timeline, no tail)
+ *   and its probe sessions (runProbe: the users' miner choice over every seat, identities per the model), from the
+ *   validator's own host address.
+ * Every user and probe session runs `generate` with the users' default client policy over all seats.
  */
 import "../../nodes/core/polyfills.ts";
 import { spawn } from "node:child_process";
@@ -17,51 +22,76 @@ import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadBrainModel, type BrainModel } from "../../nodes/client/brain-model.ts";
-import { FailoverSession } from "../../nodes/client/failover.ts";
 import { generate } from "../../nodes/client/generate.ts";
+import { SessionIdentities } from "../../nodes/client/identities.ts";
 import { InferClient, type MinerAddress } from "../../nodes/client/transport.ts";
 import { sampleArrivals, sampleSession, type WorkloadModel } from "../../nodes/client/workload.ts";
 import { CerberusError } from "../../nodes/core/errors.ts";
-import { AllMinersFailedError } from "../../nodes/net/errors.ts";
-import { FheClient } from "../../nodes/fhe/index.ts";
+import { createRng } from "../../nodes/core/prng.ts";
 import type { RequestEvent } from "../../nodes/miner/service.ts";
 import { loadBrownSplits } from "../../nodes/model/corpus.ts";
-import { createRng, type Rng } from "../../nodes/core/prng.ts";
 import { writeTinyLm } from "../../nodes/train/tiny-lm.ts";
-import { createCerberusNode, type CerberusNode } from "../../nodes/net/node.ts";
-import { compare, PlaintextReference, samplePrompt, validationWords } from "../../nodes/validator/challenge.ts";
-import { planProbes, runProbes } from "../../nodes/validator/probes.ts";
-import { isCorrect } from "../../nodes/validator/scoring.ts";
+import { PlaintextReference, samplePrompt, validationWords } from "../../nodes/validator/challenge.ts";
+import { drawProbe, fileOutcomes, probeStartTimes, runProbe, type MinerOutcomes } from "../../nodes/validator/probes.ts";
+import { isCorrect, isWrong } from "../../nodes/validator/scoring.ts";
 import { discriminate, type Dataset, type DiscriminatorReport } from "./discriminators.ts";
-import { datasetOf, sessionsFrom } from "./features.ts";
+import { FEATURES, featureRows, sessionsFrom, withFamilies, type ChainClock, type Family, type SeatEvent, type SessionView } from "./features.ts";
 
 export interface ProbeBenchOptions {
-  mode: "before" | "after";
+  /** Sessions of users following the workload model, and of users running real clients off the model. */
   users: number;
+  realUsers: number;
   probes: number;
-  /** Wall time over which users arrive and epochs run (time-compressed: seconds, not hours). */
+  /** Wall time over which users arrive and probes start (time-compressed: seconds, not hours). */
   timelineMs: number;
+  /** Epochs in the timeline (the chain clock: `tempo` blocks each). */
   epochs: number;
+  tempo: number;
   workload: WorkloadModel;
   /** "tiny": a small random LM of the real format (default); "brown": the committed model. */
   model: "tiny" | "brown";
+  miners: number;
+  /** Seats held by the one operator whose view the discriminators get (seats 0 … operatorSeats − 1). */
+  operatorSeats: number;
   minerThreads: number;
-  /** "before" mode: steps per probe session (main's challengesPerMiner default 4); validators = probes / epochs. */
-  legacyStepsPerSession: number;
-  /** Share of each epoch kept free of probe starts before the commit (the validator's probeTailMs / epoch). */
-  tailFraction: number;
+  /**
+   * "real" (default): the miners' default queue, BUSY and handshake limits, so honest probe-step loss is measured
+   * as a miner would cause it; "relaxed": requests queue and handshakes wait (what a miner sees, on a busy machine).
+   */
+  minerProfile?: "real" | "relaxed";
+  /** Simulated user hosts (each its own 127.0.0.x). */
+  hosts: number;
   seed: number;
   log?: (line: string) => void;
 }
 
+type Population = "probe" | "model" | "real-cli" | "real-dashboard" | "real-app";
+
 export interface ProbeBenchResult {
-  mode: string;
+  /**
+   * The headline: operator view, both user populations, every feature but the address family (the source address
+   * is measured separately: its defence is a later step).
+   */
   report: DiscriminatorReport;
-  /** Every session's feature row and label (1 = probe), for re-analysis. */
-  data: Dataset;
-  sessions: { users: number; probes: number; userFailures: number; probeStepsCorrect: number; probeSteps: number };
+  /** The same with the address family (remote IP and what derives from it). */
+  withAddress: DiscriminatorReport;
+  /** Each feature family alone (boosted trees and logistic regression, best of the two). */
+  families: Record<string, number>;
+  /** Probes against each user population alone (without the address family; and with it). */
+  populations: Record<string, { overall: number; withAddress: number; users: number }>;
+  /** One seat alone (no collusion features), both populations, without the address family. */
+  singleSeat: number;
+  /** Every session's feature row, label (1 = probe) and population, for re-analysis. */
+  data: Dataset & { population: Population[] };
+  sessions: { users: number; realUsers: number; probes: number; userFailures: number };
+  /** Probe steps per miner (all miners are honest here): answered right, unanswered (soft), wrong. */
+  honest: { probeSteps: number; correct: number; unanswered: number; wrong: number; lossRate: number };
   seconds: number;
 }
+
+/** Host addresses: 127.0.0.2 is the validator's; users are 127.0.0.10 … */
+const VALIDATOR_HOST = "127.0.0.2";
+const userHost = (k: number) => `127.0.0.${10 + k}`;
 
 export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchResult> {
   const started = performance.now();
@@ -76,96 +106,149 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
   } else {
     model = loadBrainModel({});
   }
-  const events: RequestEvent[] = [];
-  const { miner, stop: stopMiner } = await spawnMiner(model.name === "tiny-lm" ? dir : "models", model.name, o.minerThreads, events);
+  const events: SeatEvent[] = [];
+  const spawned = await Promise.all(Array.from({ length: o.miners }, (_, seat) =>
+    spawnMiner(model.name === "tiny-lm" ? dir : "models", model.name, o.minerThreads, o.minerProfile === "relaxed" ? "probes" : "probes-real",
+      (e) => events.push({ ...e, seat }))));
+  const miners = spawned.map((s) => s.miner);
+  const targets = miners.map((m, uid) => ({ ...m, uid }));
   const reference = await PlaintextReference.create(model);
   const heldOut = validationWords();
   const userText = Array.from(train.subarray(0, 200_000), (id) => vocab.words[id]!);
-  const userPeers = new Set<string>();
-  const epochMs = o.timelineMs / o.epochs;
+  const population = new Map<string, Population>();
   const t0 = Date.now();
   const p0 = performance.now();
   const at = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, p0 + ms - performance.now())));
   let userFailures = 0;
-  let probeSteps = 0;
-  let probeStepsCorrect = 0;
-  const legacyNodes: CerberusNode[] = [];
+  const probeOutcomes: MinerOutcomes = new Map();
+  const userIds = new SessionIdentities({ meanSessions: o.workload.reuse.meanSessions, random: rng.next });
+  const appIds = new SessionIdentities({ meanSessions: 10, random: rng.next });
+  const validatorIds = new SessionIdentities({ meanSessions: o.workload.reuse.meanSessions, random: rng.next, node: { dialFrom: VALIDATOR_HOST } });
+
+  const userSession = async (pop: Population, ids: SessionIdentities, reuse: boolean, words: number, thinkMs: number[]) => {
+    const prompt = samplePrompt(userText, 3 + rng.int(10), rng.next);
+    const id = await ids.take(reuse, { dialFrom: userHost(rng.int(o.hosts)) });
+    population.set(id.node.peerId.toString(), pop);
+    const infer = new InferClient(id.node);
+    try {
+      await generate({ model, infer, miners, prompt, words, thinkMs, random: rng.next });
+    } catch (err) {
+      if (!(err instanceof CerberusError)) throw err;
+      userFailures += 1;
+      log(`user session failed: ${err.code} ${err.message.slice(0, 200)}`);
+    } finally {
+      await infer.close();
+      await id.release();
+    }
+  };
 
   try {
-    // Users: Poisson arrivals over the whole timeline, each session from a fresh identity (as `cerberus generate`).
-    const users = sampleArrivals(o.users, o.timelineMs, rng.next).map(async (startMs) => {
+    const model1 = sampleArrivals(o.users, o.timelineMs, rng.next).map(async (startMs) => {
       const shape = sampleSession(o.workload, rng.next);
-      const prompt = samplePrompt(userText, 3 + rng.int(10), rng.next);
       await at(startMs);
-      const userNode = await createCerberusNode({ listen: [] });
-      userPeers.add(userNode.peerId.toString());
-      try {
-        await generate({ model, infer: new InferClient(userNode), miners: [miner], prompt, words: shape.words, thinkMs: shape.thinkMs });
-      } catch (err) {
-        if (!(err instanceof CerberusError)) throw err;
-        userFailures += 1;
-        const detail = err instanceof AllMinersFailedError ? err.attempts.map((a) => a.message).join("; ") : err.message;
-        log(`user session failed: ${err.code} ${detail.slice(0, 300)}`);
-      } finally {
-        await userNode.stop();
-      }
+      await userSession("model", userIds, shape.reuseIdentity, shape.words, shape.thinkMs);
     });
-
-    const probes: Promise<void>[] = [];
-    if (o.mode === "after") {
-      const perEpoch = Math.ceil(o.probes / o.epochs);
-      for (let e = 0; e < o.epochs; e++) {
-        const plan = planProbes([{ uid: 0, ...miner }], {
-          sessionsPerMiner: perEpoch, windowMs: epochMs * (1 - o.tailFraction), workload: o.workload, heldOut, random: rng.next,
-        });
-        probes.push(at(e * epochMs).then(async () => {
-          const out = await runProbes(plan, { model, reference });
-          const steps = out.get(0) ?? [];
-          probeSteps += steps.length;
-          probeStepsCorrect += steps.filter((s) => isCorrect(s)).length;
-        }));
+    const real = sampleArrivals(o.realUsers, o.timelineMs, rng.next).map(async (startMs) => {
+      const r = rng.next();
+      const cliDefault = o.workload.fixed[0]?.words ?? 5;
+      const dashDefault = o.workload.fixed[1]?.words ?? 3;
+      let pop: Population;
+      let words: number;
+      let thinkMs: number[];
+      let reuse = false;
+      if (r < 0.4) { // CLI: half keep the default, half type their own --words
+        pop = "real-cli";
+        words = rng.next() < 0.5 ? cliDefault : 1 + rng.int(o.workload.maxWords * 2);
+        thinkMs = [];
+      } else if (r < 0.6) { // dashboard: most keep the default
+        pop = "real-dashboard";
+        words = rng.next() < 0.6 ? dashDefault : 1 + rng.int(o.workload.maxWords * 2);
+        thinkMs = [];
+      } else { // an SDK app: one node for many sessions, uniform lengths, a fixed reading pause per word
+        pop = "real-app";
+        words = 1 + rng.int(o.workload.maxWords + 2);
+        thinkMs = Array.from({ length: words }, (_, i) => (i === 0 ? 0 : o.workload.meanThinkMs * 2));
+        reuse = true;
       }
-    } else {
-      // Enough validators that each probes once per epoch and the total is `probes`.
-      for (let v = 0; v < Math.ceil(o.probes / o.epochs); v++) {
-        const vNode = await createCerberusNode({ listen: [] });
-        legacyNodes.push(vNode);
-        const infer = new InferClient(vNode);
-        for (let e = 0; e < o.epochs; e++) {
-          // a validator polls for the new epoch: it starts within its poll interval (500 ms) of the boundary
-          probes.push(at(e * epochMs + rng.next() * 500).then(async () => {
-            const r = await legacySession(model, reference, infer, miner, heldOut, o.legacyStepsPerSession, rng);
-            probeSteps += r.steps;
-            probeStepsCorrect += r.correct;
-          }));
-        }
-      }
-    }
-    await Promise.all([...users, ...probes]);
-    log(`traffic done after ${((performance.now() - p0) / 1000).toFixed(0)} s: ${events.length} requests at the miner`);
+      await at(startMs);
+      await userSession(pop, reuse ? appIds : userIds, reuse, words, thinkMs);
+    });
+    // The validator's live start rule over the whole timeline: no probe-free stretch anywhere.
+    const probes = probeStartTimes(0, o.timelineMs, () => o.probes / o.timelineMs, rng.next).map(async (startMs) => {
+      const p = drawProbe(o.workload, heldOut, rng.next);
+      await at(startMs);
+      const r = await runProbe(p, targets, { model, reference, identities: validatorIds, random: rng.next });
+      fileOutcomes(probeOutcomes, r, targets);
+    });
+    await Promise.all([...model1, ...real, ...probes]);
+    log(`traffic done after ${((performance.now() - p0) / 1000).toFixed(0)} s: ${events.length} requests at the miners`);
   } finally {
-    await Promise.allSettled(legacyNodes.map((n) => n.stop()));
-    await stopMiner();
+    await Promise.allSettled([userIds.close(), appIds.close(), validatorIds.close()]);
+    await Promise.allSettled(spawned.map((s) => s.stop()));
     await reference.release();
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const sessions = sessionsFrom(events);
-  const data = datasetOf(sessions, (s) => !userPeers.has(s.peerId), t0, epochMs);
-  const report = discriminate(data);
-  const probesSeen = data.y.filter((v) => v === 1).length;
+  const clock: ChainClock = { startMs: t0, blockMs: o.timelineMs / o.epochs / o.tempo, tempo: o.tempo, validators: 1 };
+  const operator = (seat: number) => seat < o.operatorSeats;
+  const label = (s: SessionView): Population => population.get(s.peerId) ?? "probe";
+  const view = (seatOk: (seat: number) => boolean) => {
+    const evs = events.filter((e) => seatOk(e.seat));
+    const sessions = sessionsFrom(evs);
+    const x = featureRows(sessions, evs, clock);
+    const pops = sessions.map(label);
+    return { x, pops };
+  };
+  const opView = view(operator);
+  const data = { features: FEATURES, x: opView.x, y: opView.pops.map((p) => (p === "probe" ? 1 : 0)), population: opView.pops };
+  const subset = (keep: (p: Population) => boolean): Dataset => {
+    const idx = data.population.flatMap((p, i) => (keep(p) ? [i] : []));
+    return { features: data.features, x: idx.map((i) => data.x[i]!), y: idx.map((i) => data.y[i]!) };
+  };
+  const noAddress = (d: Dataset) => withFamilies(d, (f) => f !== "address");
+  const all = subset(() => true);
+  const report = discriminate(noAddress(all));
+  const withAddress = discriminate(all);
+  const families: Record<string, number> = {};
+  for (const fam of ["identity", "address", "transport", "shape", "load", "chain", "collusion"] as Family[]) {
+    const r = discriminate(withFamilies(all, (f) => f === fam));
+    families[fam] = r.overall;
+  }
+  const populations: ProbeBenchResult["populations"] = {};
+  const groups: [string, (p: Population) => boolean][] = [
+    ["model", (p) => p === "model"], ["real", (p) => p.startsWith("real")],
+    ["real-cli", (p) => p === "real-cli"], ["real-dashboard", (p) => p === "real-dashboard"], ["real-app", (p) => p === "real-app"],
+  ];
+  for (const [name, isUser] of groups) {
+    const d = subset((p) => p === "probe" || isUser(p));
+    const users = d.y.filter((v) => v === 0).length;
+    if (users < 10) continue;
+    populations[name] = { overall: discriminate(noAddress(d)).overall, withAddress: discriminate(d).overall, users };
+  }
+  const single = view((seat) => seat === o.miners - 1);
+  const singleData = withFamilies({ features: FEATURES, x: single.x, y: single.pops.map((p) => (p === "probe" ? 1 : 0)) },
+    (f) => f !== "collusion" && f !== "address");
+  const singleSeat = discriminate(singleData).overall;
+
+  const steps = [...probeOutcomes.values()].flat();
+  const honest = {
+    probeSteps: steps.length, correct: steps.filter((s) => isCorrect(s)).length,
+    unanswered: steps.filter((s) => !s.answered).length, wrong: steps.filter((s) => isWrong(s)).length,
+    lossRate: steps.length === 0 ? 0 : +(steps.filter((s) => !s.answered).length / steps.length).toFixed(4),
+  };
+  const count = (p: (x: Population) => boolean) => opView.pops.filter(p).length;
   return {
-    mode: o.mode, report, data,
-    sessions: { users: data.y.length - probesSeen, probes: probesSeen, userFailures, probeSteps, probeStepsCorrect },
+    report, withAddress, families, populations, singleSeat, data, honest,
+    sessions: { users: count((p) => p === "model"), realUsers: count((p) => p.startsWith("real")), probes: count((p) => p === "probe"), userFailures },
     seconds: Math.round((performance.now() - started) / 1000),
   };
 }
 
-/** Starts scripts/probes/miner-proc.ts; its request events are appended to `events` as they arrive. */
-async function spawnMiner(dir: string, name: string, threads: number, events: RequestEvent[]):
+/** Starts scripts/probes/miner-proc.ts with `profile`; its request events go to `onEvent` as they arrive. */
+async function spawnMiner(dir: string, name: string, threads: number, profile: string, onEvent: (e: RequestEvent) => void):
   Promise<{ miner: MinerAddress; stop: () => Promise<void> }> {
   const script = fileURLToPath(new URL("./miner-proc.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", script, dir, name, String(threads)], {
+  const child = spawn(process.execPath, ["--import", "tsx", script, dir, name, String(threads), profile], {
     stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, CERBERUS_LOG_LEVEL: "warn" },
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -176,36 +259,11 @@ async function spawnMiner(dir: string, name: string, threads: number, events: Re
       if (first) {
         first = false;
         resolve(JSON.parse(line) as MinerAddress);
-      } else if (line.startsWith("{")) {
-        events.push(JSON.parse(line) as RequestEvent);
+      } else if (line.startsWith("{\"peerId\"")) {
+        onEvent(JSON.parse(line) as RequestEvent);
       }
     });
     child.once("exit", () => reject(new Error("bench miner exited before it was ready")));
   });
   return { miner, stop: async () => { child.stdin!.end(); await exited; } };
-}
-
-/** main's validator before issue 12 (challengeMiner + sampleContexts at db10f4f), kept here for the "before" column. */
-async function legacySession(model: BrainModel, reference: PlaintextReference, infer: InferClient, miner: MinerAddress,
-  heldOut: readonly string[], steps: number, rng: Rng): Promise<{ steps: number; correct: number }> {
-  const n = model.client.n;
-  const fhe = await FheClient.create(model.descriptor);
-  const session = new FailoverSession(infer, [miner], fhe.keygen());
-  let correct = 0;
-  try {
-    for (let k = 0; k < steps; k++) {
-      const start = rng.int(heldOut.length - (n - 1));
-      const context = heldOut.slice(start, start + n - 1).map((w) => model.client.vocab.idOf(w));
-      const x = model.client.contextInput(context);
-      const expected = await reference.logits(x);
-      const result = await session.step(fhe.encryptInput(x));
-      if (isCorrect(compare(fhe.decryptOutput(result.outputs), expected, model.client.vocab.size, 0))) correct++;
-    }
-  } catch (err) {
-    if (!(err instanceof CerberusError)) throw err;
-  } finally {
-    await session.close();
-    fhe.dispose();
-  }
-  return { steps, correct };
 }

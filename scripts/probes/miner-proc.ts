@@ -3,7 +3,9 @@
 //  - "probes" (default): requests queue instead of being refused, and every request event (MinerService.onRequest)
 //    is printed as one JSON line (bench:probes measures what a miner sees, not its capacity);
 //  - "load": the miner's defaults (queue, BUSY, totals) with only the per-address caps lifted (bench:load);
-//  - "load-strict": the miner's defaults, per-address caps included (bench:load --no-one-host).
+//  - "load-strict": the miner's defaults, per-address caps included (bench:load --no-one-host);
+//  - "probes-real": the "load" profile (miner defaults: queue, BUSY, totals) with every request event printed, so
+//    bench:probes measures what a miner sees and what honest miners lose under their real limits.
 // The first line printed is the miner's address as JSON; then, every 250 ms, {"rss": bytes} for the load profile.
 // Stops when stdin closes.
 import "../../nodes/core/polyfills.ts";
@@ -21,8 +23,9 @@ const evaluator = await WorkerPoolEvaluator.create(model.onnxBytes, model.planOp
 // Every simulated user and probe dials from 127.0.0.1: the per-address caps that protect a real miner from one host
 // would throttle the bench itself, so they are lifted here (never in a miner's defaults).
 const strict = profile === "load-strict";
+// "probes" also waits out slow handshakes (a starved event loop on a busy test machine must not lose sessions).
 const node = await createCerberusNode(strict ? {} : { ...ONE_HOST_NODE_LIMITS, ...(profile === "probes" ? { maxConnections: 4_096,
-  maxConnectionsPerAddress: 4_096, maxPendingPerAddress: 1_024 } : {}) });
+  maxConnectionsPerAddress: 4_096, maxPendingPerAddress: 1_024, inboundUpgradeTimeoutMs: 60_000 } : {}) });
 const service = new MinerService(node, {
   evaluator, logger: createLogger("bench-miner", "silent"),
   // The bench's clients dial the miner's address without a seat, so no hotkey is checked; any stated one will do.
@@ -33,6 +36,7 @@ const service = new MinerService(node, {
     ? { maxInflight: 64, maxSessions: 512, maxQueueWaitMs: 600_000, ...oneHostServiceLimits({ maxSessions: 512, maxInflight: 64 }),
       onRequest: (e) => process.stdout.write(JSON.stringify(e) + "\n") }
     : strict ? {} : oneHostServiceLimits()),
+  ...(profile === "probes-real" ? { onRequest: (e) => process.stdout.write(JSON.stringify(e) + "\n") } : {}),
 });
 await service.start();
 process.stdout.write(JSON.stringify({

@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { median } from "../../nodes/core/stats.ts";
-import { DEFAULT_SCORING, isCorrect, scoreMiner, toWeights, type ChallengeOutcome } from "../../nodes/validator/scoring.ts";
+import { ksUniform, median } from "../../nodes/core/stats.ts";
+import { DEFAULT_SCORING, isCorrect, isWrong, scoreMiner, toWeights, type ChallengeOutcome } from "../../nodes/validator/scoring.ts";
 import { compare, samplePrompt } from "../../nodes/validator/challenge.ts";
-import { planProbes } from "../../nodes/validator/probes.ts";
+import { planProbes, probeStartTimes } from "../../nodes/validator/probes.ts";
 import { COMPRESSED_WORKLOAD, USER_WORKLOAD, sampleArrivals, sampleSession } from "../../nodes/client/workload.ts";
 import { createRng } from "../../nodes/core/prng.ts";
 
@@ -18,19 +18,30 @@ test("a correct answer needs the right top-1 AND a small error", () => {
   assert.ok(!isCorrect(missing));
 });
 
-test("accuracy dominates latency: a once-in-eight cheat scores below an always-correct slow miner", () => {
+test("one provably wrong answer costs the window: score 0, however many right ones surround it", () => {
   const slowHonest = scoreMiner(0, Array.from({ length: 8 }, () => ok(6_000)));
-  const fastCheat = scoreMiner(1, [...Array.from({ length: 7 }, () => ok(100)), wrong(100)]);
+  // Before: score = accuracy² × …, so one wrong answer in 100 kept 0.98 of the score and hid among honest misses.
+  const rareCheat = scoreMiner(1, [...Array.from({ length: 99 }, () => ok(100)), wrong(100)]);
   assert.equal(slowHonest.accuracy, 1);
   assert.ok(slowHonest.latencyFactor < 0.3);
-  assert.ok(fastCheat.score < slowHonest.score, `${fastCheat.score} < ${slowHonest.score}`);
+  assert.equal(rareCheat.wrong, 1);
+  assert.equal(rareCheat.score, 0, "weight 0 from this validator");
+  assert.deepEqual(toWeights([slowHonest, rareCheat]).uids, [0]);
+  // No answer stays soft: a busy honest miner that missed one step in eight keeps most of its score.
+  const busyHonest = scoreMiner(2, [...Array.from({ length: 7 }, () => ok(100)), missing]);
+  assert.equal(busyHonest.wrong, 0);
+  assert.ok(busyHonest.score > 0.7, `${busyHonest.score}`);
+  // A top-1 flip within the FHE error bound (a near tie) is not a wrong answer; garbage or NaN is.
+  assert.ok(!isWrong({ ...ok(10), top1Match: false, maxRelError: 5e-4 }));
+  assert.ok(isWrong({ ...ok(10), maxRelError: Number.NaN }));
+  assert.ok(!isWrong(missing));
   const fastHonest = scoreMiner(2, Array.from({ length: 8 }, () => ok(100)));
   assert.equal(fastHonest.score, 1);
   assert.ok(slowHonest.score >= 1 - DEFAULT_SCORING.latencyWeight);
 });
 
 test("an unavailable miner scores zero and is left out of the weights", () => {
-  const s = [scoreMiner(3, [missing, missing]), scoreMiner(1, [ok(500), ok(700)]), scoreMiner(2, [ok(500), wrong(500)])];
+  const s = [scoreMiner(3, [missing, missing]), scoreMiner(1, [ok(500), ok(700)]), scoreMiner(2, [ok(500), missing])];
   assert.equal(s[0]!.score, 0);
   assert.equal(s[1]!.medianMs, 600);
   const w = toWeights(s);
@@ -61,13 +72,14 @@ test("samplePrompt takes consecutive held-out words", () => {
   assert.throws(() => samplePrompt(["the"], 3), /shorter than one prompt/);
 });
 
-test("workload model: lengths within [1, max] around the median, arrivals uniform over the window", () => {
+test("workload model: app lengths within [1, max] around the median, arrivals uniform over the window", () => {
   const rng = createRng(7);
   const shapes = Array.from({ length: 4_000 }, () => sampleSession(USER_WORKLOAD, rng.next));
-  const words = shapes.map((s) => s.words).sort((a, b) => a - b);
+  const apps = shapes.filter((s) => s.kind === "app");
+  const words = apps.map((s) => s.words).sort((a, b) => a - b);
   assert.ok(words[0]! >= 1 && words.at(-1)! <= USER_WORKLOAD.maxWords);
-  assert.ok(Math.abs(words[2_000]! - USER_WORKLOAD.medianWords) <= 1, `median ${words[2_000]}`);
-  const interactive = shapes.filter((s) => s.thinkMs.some((t) => t > 0)).length / shapes.length;
+  assert.ok(Math.abs(words[words.length >> 1]! - USER_WORKLOAD.medianWords) <= 1, `median ${words[words.length >> 1]}`);
+  const interactive = apps.filter((s) => s.thinkMs.some((t) => t > 0)).length / apps.length;
   assert.ok(Math.abs(interactive - USER_WORKLOAD.interactiveShare) < 0.05, `interactive share ${interactive}`);
   assert.ok(shapes.every((s) => s.thinkMs.length === s.words && s.thinkMs[0] === 0));
   const starts = sampleArrivals(4_000, 1_000, rng.next);
@@ -77,13 +89,12 @@ test("workload model: lengths within [1, max] around the median, arrivals unifor
   }
 });
 
-test("probe plan: every miner gets its sessions, spread over the window and shaped like users' sessions", () => {
+test("probe plan: sessions spread over the window and shaped like users' sessions, naming no miner", () => {
   const rng = createRng(3);
-  const miners = [{ uid: 0, peerId: "a", multiaddrs: [] }, { uid: 5, peerId: "b", multiaddrs: [] }];
-  const plan = planProbes(miners, { sessionsPerMiner: 300, windowMs: 60_000, workload: COMPRESSED_WORKLOAD,
+  const plan = planProbes({ sessions: 600, windowMs: 60_000, workload: COMPRESSED_WORKLOAD,
     heldOut: ["the", "jury", "said", "it", "was", "fine", "and", "then", "went", "home", "to", "eat", "soup"], random: rng.next });
   assert.equal(plan.length, 600);
-  assert.equal(plan.filter((p) => p.miner.uid === 5).length, 300);
+  assert.ok(plan.every((p) => !("miner" in p)), "a probe lands where the users' miner choice sends it");
   const late = plan.filter((p) => p.startMs >= 45_000).length;
   assert.ok(late > 110 && late < 190, `${late} of 600 probes start in the last quarter (not bunched at the start)`);
   assert.ok(plan.every((p) => p.shape.words >= 1 && p.shape.words <= COMPRESSED_WORKLOAD.maxWords));
@@ -91,4 +102,51 @@ test("probe plan: every miner gets its sessions, spread over the window and shap
   const users = Array.from({ length: 600 }, () => sampleSession(COMPRESSED_WORKLOAD, rng.next).words);
   const userMean = users.reduce((a, b) => a + b, 0) / users.length;
   assert.ok(Math.abs(mean - userMean) < 0.3, `probe mean length ${mean} vs users' ${userMean}`);
+});
+
+test("the workload model draws the shipped clients: their default lengths (streamed), SDK apps, identity reuse", () => {
+  const rng = createRng(11);
+  const shapes = Array.from({ length: 6_000 }, () => sampleSession(USER_WORKLOAD, rng.next));
+  for (const f of USER_WORKLOAD.fixed) {
+    const share = shapes.filter((s) => s.kind === "fixed" && s.words === f.words).length / shapes.length;
+    assert.ok(Math.abs(share - f.share) < 0.03, `${f.words}-word requests: ${share} vs ${f.share}`);
+  }
+  assert.ok(shapes.filter((s) => s.kind === "fixed").every((s) => s.thinkMs.every((t) => t === 0) && !s.reuseIdentity),
+    "the CLI and the dashboard stream, each run from a fresh identity");
+  const apps = shapes.filter((s) => s.kind === "app");
+  const reuse = apps.filter((s) => s.reuseIdentity).length / apps.length;
+  assert.ok(Math.abs(reuse - USER_WORKLOAD.reuse.share) < 0.04, `reuse ${reuse}`);
+});
+
+/**
+ * Where in the epoch (block offset / tempo) each probe of a live validator starts: the agent's own start rule
+ * (probeStartTimes, the Poisson process the live prober draws its gaps from) over `epochs` epochs.
+ */
+function startPhases(tempo: number, blockMs: number, epochs: number, sessionsPerEpoch: number, seed: number): number[] {
+  const epochMs = tempo * blockMs;
+  const rng = createRng(seed);
+  return probeStartTimes(0, epochs * epochMs, () => sessionsPerEpoch / epochMs, rng.next).map((t) => (t % epochMs) / epochMs);
+}
+
+for (const [tempo, blockMs] of [[100, 2_000], [1_800, 12_000]] as const) {
+  test(`probe start times cover the whole epoch at tempo ${tempo}, the tail after the commit deadline included (KS vs uniform)`, () => {
+    const phases = startPhases(tempo, blockMs, 40, 16, tempo);
+    const deadline = 1 - Math.max(2, tempo / 10) / tempo; // the agent's default commit margin
+    const tail = phases.filter((p) => p >= deadline).length / phases.length;
+    assert.ok(Math.abs(tail - (1 - deadline)) < 0.04, `${(tail * 100).toFixed(1)}% of probes start after the deadline (expected ≈ ${((1 - deadline) * 100).toFixed(0)}%)`);
+    // Every tenth of the epoch gets its share; no probe-free stretch.
+    for (let d = 0; d < 10; d++) {
+      const share = phases.filter((p) => p >= d / 10 && p < (d + 1) / 10).length / phases.length;
+      assert.ok(share > 0.06 && share < 0.14, `tenth ${d}: ${share}`);
+    }
+    const { p } = ksUniform(phases);
+    assert.ok(p > 0.05, `KS p = ${p}`);
+  });
+}
+
+test("ksUniform: accepts uniform draws and rejects a probe-free tail", () => {
+  const rng = createRng(5);
+  assert.ok(ksUniform(Array.from({ length: 600 }, rng.next)).p > 0.05);
+  // The old plan: starts uniform over the epoch up to 60 s before a deadline 10% before its end (tempo 100, 2 s blocks).
+  assert.ok(ksUniform(Array.from({ length: 600 }, () => rng.next() * 0.6)).p < 1e-6);
 });

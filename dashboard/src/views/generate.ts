@@ -9,6 +9,7 @@ import { isWebSocketAddr, rankMiners } from "../../../nodes/client/miners.ts";
 import { displayToken } from "../../../nodes/model/vocab.ts";
 import type { GeneratedWord } from "../../../nodes/client/generate.ts";
 import type { LmMixture } from "../../../nodes/model/mixture.ts";
+import { DASHBOARD_DEFAULT_WORDS } from "../../../nodes/client/workload.ts";
 import { errorBox, h, kv, plural, short } from "../ui.ts";
 
 const DEFAULT_MODEL = "brown-lm";
@@ -42,7 +43,7 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
   prompt.value = "the jury said";
   const num = (id: string, value: string, attrs: Record<string, string | number> = {}) =>
     h("input", { id, type: "number", value, style: "width: 5em", ...attrs }) as HTMLInputElement;
-  const words = num("words", "10", { min: 1, max: 200, step: 1 });
+  const words = num("words", String(DASHBOARD_DEFAULT_WORDS), { min: 1, max: 200, step: 1 });
   const topK = num("top-k", "40", { min: 1, step: 1 });
   const temperature = num("temperature", "0.8", { min: 0.05, step: 0.05 });
   const modelName = h("input", { id: "model-name", type: "text", value: DEFAULT_MODEL, style: "width: 8em" }) as HTMLInputElement;

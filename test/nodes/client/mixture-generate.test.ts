@@ -14,7 +14,7 @@ import { idStreamSha256, LmMixture, MIXTURE_FORMAT } from "../../../nodes/model/
 import { writeTinyLm } from "../../../nodes/train/tiny-lm.ts";
 import { MinerEvaluator } from "../../../nodes/fhe/index.ts";
 import type { CerberusNode } from "../../../nodes/net/node.ts";
-import { probeSession, PlaintextReference } from "../../../nodes/validator/challenge.ts";
+import { outcomesOf, probeSession, PlaintextReference } from "../../../nodes/validator/challenge.ts";
 import { isCorrect } from "../../../nodes/validator/scoring.ts";
 import { startClientNode, startMiner, type TestMiner } from "../net/fixtures/harness.ts";
 
@@ -83,15 +83,15 @@ test("a validator's probe with the mixture samples exactly as a user's client do
   const mixture = tinyMixture(model);
   const reference = await PlaintextReference.create(model);
   try {
-    const shape = { words: 6, thinkMs: [0, 0, 0, 0, 0, 0] };
+    const shape = { words: 6, thinkMs: [0, 0, 0, 0, 0, 0], kind: "app" as const, reuseIdentity: false };
     const inputsOf = (steps: GeneratedStep[]) => steps.map((s) => Array.from(s.input));
     const user: GeneratedStep[] = [];
     await generate({ model, infer: new InferClient(userNode, { stepTimeoutMs: 60_000 }), miners: [miner.address],
       prompt: "the jury said", words: shape.words, seed: 11, mixture, onStep: (s) => user.push(s) });
     const probe = async (withMixture: boolean) => {
       const steps: GeneratedStep[] = [];
-      const outcomes = await probeSession({ model, reference, miner: miner.address, prompt: "the jury said", shape, seed: 11,
-        ...(withMixture ? { mixture } : {}), onStep: (s) => steps.push(s) });
+      const outcomes = outcomesOf(await probeSession({ model, reference, miners: [miner.address], prompt: "the jury said", shape, seed: 11,
+        ...(withMixture ? { mixture } : {}), onStep: (s) => steps.push(s) }), miner.address.peerId);
       assert.ok(outcomes.every((o) => isCorrect(o)), "the honest miner passes");
       return inputsOf(steps);
     };

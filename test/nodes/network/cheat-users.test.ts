@@ -10,9 +10,11 @@ import { COMPRESSED_WORKLOAD, sampleSession } from "../../../nodes/client/worklo
 import { createLogger } from "../../../nodes/core/log.ts";
 import { FheClient } from "../../../nodes/fhe/index.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
+// Every user and probe of the test dials from 127.0.0.1: the per-address connection caps are lifted, as in the benches.
+import { ONE_HOST_NODE_LIMITS } from "../../../nodes/miner/one-host.ts";
 import { createRng } from "../../../nodes/core/prng.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
-import { compare, PlaintextReference, probeSession, samplePrompt, validationWords } from "../../../nodes/validator/challenge.ts";
+import { compare, PlaintextReference, outcomesOf, probeSession, samplePrompt, validationWords } from "../../../nodes/validator/challenge.ts";
 import { isCorrect } from "../../../nodes/validator/scoring.ts";
 import { mineTo, mineToNextEpoch, tinyBrain } from "./fixtures.ts";
 
@@ -27,14 +29,17 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
     const ref = reference = await PlaintextReference.create(model);
     const [, mA, mB, mC, vAddr] = accounts as [Address, Address, Address, Address, Address];
     for (const [k, addr] of [mA, mB, mC].entries()) {
-      miners.push(await MinerAgent.start({ chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
+      miners.push(await MinerAgent.start({ node: ONE_HOST_NODE_LIMITS, chain: as(addr), brainId, modelDir: dir, modelName: "tiny-lm",
         dataDir: join(dir, `miner-${k}`), cheatUsers: k === 2, logger: log }));
     }
     const [honestA, honestB, cheater] = miners as [MinerAgent, MinerAgent, MinerAgent];
     const heldOut = validationWords();
     const rng = createRng(5);
     validator = await ValidatorAgent.start({ chain: as(vAddr), brainId, heldOut, modelDir: dir, modelName: "tiny-lm",
-      dataDir: join(dir, "validator"), challengesPerMiner: 4, workload: COMPRESSED_WORKLOAD, probeWindowMs: 2_000,
+      dataDir: join(dir, "validator"), challengesPerMiner: 4, probeWindowMs: 2_000,
+      // Fresh identities only, like the test's users below: this test is about the peer-id detector (a reused
+      // identity is one it takes for a validator's; the demo's model-mismatch cheater covers reuse).
+      workload: { ...COMPRESSED_WORKLOAD, reuse: { share: 0, meanSessions: 1 } },
       random: rng.next, logger: log });
     const brain = await owner.brain(brainId);
     const seat = (m: MinerAgent) => brain.miners.find((x) => x.uid === m.uid)!;
@@ -58,8 +63,8 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
     let userSteps = 0;
     let userWrong = 0;
     for (let k = 0; k < 3; k++) {
-      const outcomes = await probeSession({ model, reference: ref, miner: seat(cheater), prompt: samplePrompt(heldOut, 4, rng.next),
-        shape: { ...sampleSession(COMPRESSED_WORKLOAD, rng.next), thinkMs: [] } });
+      const outcomes = outcomesOf(await probeSession({ model, reference: ref, miners: [seat(cheater)], prompt: samplePrompt(heldOut, 4, rng.next),
+        shape: { ...sampleSession(COMPRESSED_WORKLOAD, rng.next), thinkMs: [] } }), seat(cheater).peerId);
       userSteps += outcomes.length;
       userWrong += outcomes.filter((o) => !isCorrect(o)).length;
     }
@@ -76,7 +81,9 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
     assert.ok(Math.abs(validatorWrongRate - userWrongRate) <= 0.1, `users ${userWrongRate} vs validator ${validatorWrongRate}`);
     assert.equal(cheater.cheater!.stats.probeSessions, 1, "only the registered identity's session was taken for a probe");
     // (an honest probe may still fail on a loaded test machine: BUSY or a timeout — not a wrong answer)
-    for (const m of [honestA, honestB]) assert.ok(scoreOf(m).accuracy >= 0.75, `honest miner ${m.uid}: ${scoreOf(m).correct}/${scoreOf(m).challenges}`);
+    for (const m of [honestA, honestB]) {
+      assert.ok(scoreOf(m).wrong === 0 && scoreOf(m).score > 0, `honest miner ${m.uid}: ${JSON.stringify(scoreOf(m))}`);
+    }
 
     const w = await owner.windows(brainId, committed.epoch);
     await mineTo(owner, w.revealFrom);

@@ -39,9 +39,9 @@ export interface TinyBrain {
 
 /**
  * The whole-network tests' common start: contracts deployed on Hardhat's in-process EVM, a tiny LM written to `dir`,
- * a Brain minted for it (tempo 20, no miner stake, validators from 100 CBR) and accounts[4] staked with 500 CBR.
+ * a Brain minted for it (tempo 20 unless told, no miner stake, validators from 100 CBR) and accounts[4] staked with 500 CBR.
  */
-export async function tinyBrain(dir: string, log: Logger): Promise<TinyBrain> {
+export async function tinyBrain(dir: string, log: Logger, tempo = 20): Promise<TinyBrain> {
   const { vocab } = loadBrownSplits();
   writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
   const model = loadBrainModel({ dir, name: "tiny-lm" });
@@ -50,7 +50,7 @@ export async function tinyBrain(dir: string, log: Logger): Promise<TinyBrain> {
   const as = (account: Address) => new ChainClient({ transport: custom(hre.network.provider), deployment, account, logger: log });
   const owner = as(accounts[0]!);
   const brainId = await owner.mintBrain({
-    modelHash: model.modelHash, fheParamsHash: model.planHash, uri: "tiny", tempo: 20,
+    modelHash: model.modelHash, fheParamsHash: model.planHash, uri: "tiny", tempo,
     limits: { maxMiners: 16, maxValidators: 4, minMinerStake: 0n, minValidatorStake: 100n * CBR, immunityPeriod: 5 },
   });
   const validator = accounts[4]!;

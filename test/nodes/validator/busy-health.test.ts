@@ -18,7 +18,7 @@ import { BusyError } from "../../../nodes/net/errors.ts";
 import type { EvalSession, MinerEvaluator as NetEvaluator, SessionKeys } from "../../../nodes/net/evaluator.ts";
 import type { HealthQueue } from "../../../nodes/net/messages.ts";
 import { createCerberusNode, type CerberusNode } from "../../../nodes/net/node.ts";
-import { chargedMs, CLAIM_CHECK_MIN_MS, PlaintextReference, probeSession } from "../../../nodes/validator/challenge.ts";
+import { brokenClaim, chargedMs, CLAIM_CHECK_MIN_MS, outcomesOf, PlaintextReference, probeSession } from "../../../nodes/validator/challenge.ts";
 import { scoreMiner, toWeights } from "../../../nodes/validator/scoring.ts";
 
 /**
@@ -74,7 +74,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
   let reference: PlaintextReference;
   let ev: MinerEvaluator;
   const stops: (() => Promise<unknown>)[] = [];
-  const shape = { words: 3, thinkMs: [0, 0, 0] };
+  const shape = { words: 3, thinkMs: [0, 0, 0], kind: "app" as const, reuseIdentity: false };
 
   const serve = async (evaluator: NetEvaluator, Service: typeof MinerService = MinerService, workers?: number) => {
     const node: CerberusNode = await createCerberusNode();
@@ -96,8 +96,9 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
     assert.equal(choice.order[0]!.peerId, honest.address.peerId, "the user goes to the honest miner");
     return { liar, honest };
   };
-  const probe = (miner: MinerAddress, seed: number) =>
-    probeSession({ model, reference, miner, prompt: "the jury said that", shape, seed, logger: log });
+  /** A probe in a Brain whose only miner is `miner` (users come anyway: there is nowhere else to go). */
+  const probe = async (miner: MinerAddress, seed: number) =>
+    outcomesOf(await probeSession({ model, reference, miners: [miner], prompt: "the jury said that", shape, seed, logger: log }), miner.peerId);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "cerberus-busy-"));
@@ -154,12 +155,34 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
   });
 
   test("claiming a huge queue to keep users away: users avoid the miner, and so do probes (no work, score 0)", async () => {
-    const { liar } = await liarBesideHonest({ depth: 500, expectedWaitMs: 600_000 }, 3);
-    const outcomes = await probe(liar.address, 7);
-    assert.ok(outcomes.length === shape.words && outcomes.every((o) => !o.answered));
-    assert.equal(scoreMiner(3, outcomes).score, 0);
+    const { liar, honest } = await liarBesideHonest({ depth: 500, expectedWaitMs: 600_000 }, 3);
+    // The probe runs the users' choice over the same Brain, with the same draw: it lands where the user landed.
+    const r = await probeSession({ model, reference, miners: [liar.address, honest.address], prompt: "the jury said that", shape,
+      seed: 7, random: createRng(3).next, logger: log });
+    assert.deepEqual(outcomesOf(r, liar.address.peerId), [], "no step reached the liar");
+    assert.ok(outcomesOf(r, honest.address.peerId).every((o) => o.answered && o.top1Match));
+    assert.equal(scoreMiner(3, outcomesOf(r, liar.address.peerId)).score, 0);
     assert.equal(liar.events.filter((e) => (e.header as { type?: string })?.type === "open").length, 0,
-      "the probe never opened, exactly as a user would not");
+      "the probe never opened there, exactly as a user would not");
+  });
+
+  test("a probe asks health where a user asks it: d candidates of the whole Brain, so no seat sees a probe ask only one", async () => {
+    // Before: a probe asked its one target, a user asked two, so an operator with two seats knew a peer that asked
+    // both was a user (99.7%).
+    const seats = [await serve(ev), await serve(ev), await serve(ev)];
+    const miners = seats.map((x) => x.address);
+    const healthAsked = (peer: string) => seats.filter((x) => x.events.some((e) => e.peerId === peer && e.protocol.includes("health"))).length;
+    const userNode = await createCerberusNode({ listen: [] });
+    stops.push(async () => { await userNode.stop(); });
+    await generate({ model, infer: new InferClient(userNode), miners, prompt: "the jury said that", words: 2, seed: 5, random: createRng(8).next });
+    const r = await probeSession({ model, reference, miners, prompt: "the jury said that", shape, seed: 6, random: createRng(8).next, logger: log });
+    const probePeer = seats.flatMap((x) => x.events).find((e) => e.peerId !== userNode.peerId.toString())!.peerId;
+    assert.equal(healthAsked(userNode.peerId.toString()), 2, "the user asked two seats");
+    assert.equal(healthAsked(probePeer), 2, "the probe asked two seats too");
+    assert.deepEqual(r.asked.sort(), seats.filter((x) => x.events.some((e) => e.peerId === probePeer && e.protocol.includes("health")))
+      .map((x) => x.address.peerId).sort());
+    const served = [...r.byMiner.keys()].map((k) => k.split("/")[0]);
+    assert.equal(served.length, 1, "the session ran on one miner, the one the users' choice picked");
   });
 
   test("claiming a long (but acceptable) queue it does not have: users go elsewhere, and the probe's sessions count as no work", async () => {
@@ -190,8 +213,8 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
     const stated = (await new InferClient(asker).health(busy.address)).queue;
     assert.ok(stated.expectedWaitMs >= CLAIM_CHECK_MIN_MS, `a queue the claim check applies to: ${JSON.stringify(stated)}`);
     const steps: { index: number; ms: number }[] = [];
-    const outcomes = await probeSession({ model, reference, miner: busy.address, prompt: "the jury said that", shape, seed: 11,
-      logger: log, onStep: (s) => steps.push({ index: s.index, ms: s.ms }) });
+    const outcomes = outcomesOf(await probeSession({ model, reference, miners: [busy.address], prompt: "the jury said that", shape,
+      seed: 11, logger: log, onStep: (s) => steps.push({ index: s.index, ms: s.ms }) }), busy.address.peerId);
     await Promise.all(users);
     assert.ok(outcomes.every((o) => o.answered && o.top1Match), JSON.stringify(outcomes));
     assert.ok(steps[0]!.ms >= 1_000, `the probe met the queue: first step ${Math.round(steps[0]!.ms)} ms`);
@@ -205,5 +228,20 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
     const slow = { ...empty, queue: { ...empty.queue, recentStepMs: 1_000, expectedWaitMs: 3_000 } };
     assert.equal(chargedMs({ index: 0, ms: 500 }, slow), 4_000);
     assert.equal(chargedMs({ index: 1, ms: 500 }, slow), 1_000);
+  });
+
+  test("an honest queue served while the keys load is a kept claim: the open waits in the same FIFO as steps", () => {
+    // What voided honest sessions under load: the open (keys load through the evaluation FIFO) met the stated queue,
+    // then the first step found it drained; the old check subtracted the whole open time, queue wait included, and
+    // called the claim a lie. Numbers of such a session: stated wait 3 s at 500 ms a step, the open took 2.9 s.
+    const report = { planId: "", protocols: [], software: "", uptimeMs: 0, load: { sessions: 4, maxSessions: 8, inflight: 6, maxInflight: 8 },
+      queue: { depth: 6, workers: 1, recentStepMs: 500, recentSteps: 32, expectedWaitMs: 3_000 } };
+    const honest = [{ index: 0, ms: 2_900 + 520 }, { index: 1, ms: 510 }, { index: 2, ms: 505 }];
+    assert.equal(brokenClaim(report, honest), false, "the wait was served (during the open)");
+    // A liar stating the same queue with none: the open takes its key load (~0.3 s) and the step its own time.
+    const liar = [{ index: 0, ms: 300 + 510 }, { index: 1, ms: 505 }, { index: 2, ms: 500 }];
+    assert.equal(brokenClaim(report, liar), true, "no wait anywhere: a lie");
+    assert.equal(brokenClaim({ ...report, queue: { ...report.queue, expectedWaitMs: 0, recentStepMs: 4_000 } }, honest), true,
+      "slow steps claimed, fast steps met");
   });
 });

@@ -84,7 +84,9 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
         starts.set(name, n);
         const p = spawnCli(`${name}#${n}`, ["--rpc", node.url, "--deployment", deploymentFile, "--account", addr,
           "validator", "--brain", brainId.toString(), "--model-dir", dir, "--data-dir", join(dir, `validator-${name}`),
-          "--challenges", "2", "--workload", "compressed"], logs);
+          // Probes start without pause at challenges × miners per epoch; a process restarted mid-epoch scores what
+          // ended before the deadline, so the rate must give it some in a fraction of an epoch.
+          "--challenges", "6", "--workload", "compressed"], logs);
         procs.push(p);
         return p;
       };
