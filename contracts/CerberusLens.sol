@@ -6,6 +6,7 @@ import {BrainRegistry} from "./BrainRegistry.sol";
 import {NeuronRegistry} from "./NeuronRegistry.sol";
 import {Staking} from "./Staking.sol";
 import {Consensus} from "./Consensus.sol";
+import {Settlement} from "./lib/ConsensusState.sol";
 import {Emission} from "./Emission.sol";
 
 /// @title CerberusLens
@@ -67,7 +68,7 @@ contract CerberusLens {
         v.emissionWeight = e.brainWeight(brainId);
         v.totalEmissionWeight = e.totalWeight();
         v.currentEpoch = consensus.epochAt(brainId, block.number);
-        (Consensus.Settlement memory s, uint64 lastBlock) = consensus.settlementState(brainId);
+        (Settlement memory s, uint64 lastBlock) = consensus.settlementState(brainId);
         v.settledAny = s.settledAny;
         v.settlementEpoch = s.epoch;
         v.settlementPhase = s.phase;

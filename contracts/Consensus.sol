@@ -8,6 +8,8 @@ import {
     Role, BrainLimits, IBrainRegistry, IStaking, INeuronRegistry, IConsensus, IEmission
 } from "./interfaces/ICerberus.sol";
 import {YumaMath} from "./lib/YumaMath.sol";
+import {BrainState, Settlement, Stakes, Revealer} from "./lib/ConsensusState.sol";
+import {SettlementLib} from "./lib/SettlementLib.sol";
 
 interface IERC20Cap {
     function cap() external view returns (uint256);
@@ -32,76 +34,12 @@ interface IERC20Cap {
 contract Consensus is IConsensus, Ownable {
     using SafeERC20 for IERC20;
 
-    uint256 private constant LANES = 16;
     uint256 private constant GROUPS = 16; // 256 miners / 16 lanes
     uint256 private constant ONES16 = 0x0001000100010001000100010001000100010001000100010001000100010001;
     uint256 private constant ONES64 = 0x0000000000000001000000000000000100000000000000010000000000000001;
     /// @dev Miner ledger unit: rewards are credited in whole gwei (4 seats per storage slot); the sub-gwei
     ///      remainder of each miner's share is rounding dust and goes to the Brain owner.
     uint256 private constant GWEI = 1e9;
-
-    struct Settlement {
-        uint64 epoch; // in progress (phase != 0) or last settled
-        uint8 phase; // 0 idle, 1 ranking, 2 paying miners
-        uint16 cursor; // next miner uid to process in the current phase
-        bool settledAny;
-        uint32 revealedMask; // validators counted in this epoch
-        uint32 validatorMask; // validators occupied at start (bonds updated)
-        uint64 lastSettledBlock; // block of the last completed settlement
-        uint256 minerMask; // miners occupied at start
-        uint256 sumRank;
-        uint256 minerPool;
-        uint256 minerPaid;
-        uint256 emission;
-        uint256 validatorPaid;
-        uint256 ownerPaid;
-    }
-
-    /// @dev Validator stakes of the epoch being settled (memory): σ_i over the revealed voting stake (S_ONE scale),
-    ///      voting stake S_i in whole gwei (0 for seats that do not vote), and Σ S over every eligible seat.
-    struct Stakes {
-        uint256[32] share;
-        uint256[32] vote;
-        uint256 eligible;
-        uint256 unit; // gcd of the eligible voting stakes when eligible/unit < 2^28 (exact SWAR median), else 0
-    }
-
-    struct BrainState {
-        mapping(uint256 epoch => bytes32[32]) commits;
-        uint256[16][32][2] weights; // [parity][validator][group]
-        uint64[32][2] revealTag; // epoch + 1 of the weights in the buffer, 0 = none
-        uint256[16][32] bonds; // [validator][group], lanes = bond + 1
-        uint256[64] rankScratch; // 4 × uint64 lanes per slot, lanes = rank + 1
-        uint256[16] dividendScratch; // 2 × uint128 lanes per slot: Σ_j B·R carried between chunks of one epoch
-        uint256[64] minerPending; // 4 × uint64 lanes per slot, lanes = pending (in GWEI units) + 1
-        uint256[16] incentive; // uint16 lanes, share of 65,535 + 1 for seated miners (0 = empty seat)
-        uint256[2] dividends; // uint16 lanes, share of 65,535
-        uint64[32] stakeShare; // snapshot for an epoch settled over several calls (share ≤ 2^32)
-        uint64[32] votingStake; // same, voting stake in whole gwei (< 2^60)
-        uint256 eligibleStake; // same, Σ voting stake of the eligible seats (gwei)
-        uint256 stakeUnit; // same, Stakes.unit
-        Settlement s;
-        // Miner seats taken per epoch (seat takeover rule): entry k < 4 holds the seats taken in epoch freshTag[k] − 1
-        // (k = epoch mod 4); entry 4 collects evicted entries still needed, tagged with the latest epoch among them.
-        uint256[5] freshMask;
-        uint48[5] freshTag; // epoch + 1, 0 = empty
-        // Seats that changed hands before settlement ("work is paid to the hotkey that did it"): miner seats whose
-        // holder through `epoch` left before `epoch` settled, and that holder (paid into `claimable`).
-        mapping(uint256 epoch => uint256) departedMiners;
-        mapping(uint256 epoch => mapping(uint256 uid => address)) departedMiner;
-        // Validator reveals kept for the hotkey that made them after it left the seat, per buffer parity; the masks
-        // may hold stale bits (a record counts only while its tag matches the seat's revealTag and the epoch).
-        Revealer[32][2] departedRevealer;
-        uint64 departedV; // seats with a record: bits 0..31 parity 0, bits 32..63 parity 1
-        uint32 bondReset; // seats taken while a left holder's reveal was pending: bonds reset at the next settlement
-        uint32 departedValidators; // seats whose reveal for the epoch being settled was made by a hotkey that left
-    }
-
-    /// @dev The hotkey that revealed the weights in a seat's buffer, kept after it left the seat.
-    struct Revealer {
-        address hotkey;
-        uint64 tag; // epoch + 1 of the reveal
-    }
 
     IERC20 public immutable token;
     IBrainRegistry public immutable brains;
@@ -289,10 +227,9 @@ contract Consensus is IConsensus, Ownable {
             // A call that runs the whole ranking phase keeps the ranks in memory and pays the miners right away
             // (no rank scratch, no payment phase); otherwise ranks go to storage and phase B pays later.
             bool whole = from == 0 && end == maxMiners;
-            uint256[] memory ranks = new uint256[](whole ? 256 : 0);
             if (from != 0) shares = _loadStakes(st, s.validatorMask);
-            uint256[32] memory dr =
-                _rank(st, epoch & 1, from >> 4, (end + 15) >> 4, ranks, end == maxMiners, shares);
+            (uint256[32] memory dr, uint256[] memory ranks) =
+                SettlementLib.rank(st, from >> 4, (end + 15) >> 4, end == maxMiners, shares);
             s.cursor = uint16(end);
             if (end == maxMiners) {
                 _finalize(brainId, st, dr);
@@ -397,153 +334,6 @@ contract Consensus is IConsensus, Ownable {
         uint32 left = _departedRevealers(st, epoch, hk);
         st.departedValidators = left;
         vMask |= left;
-    }
-
-    /// @dev Phase A over whole 16-miner groups [fromGroup, toGroup): see YumaMath.settleGroup.
-    function _rank(
-        BrainState storage st,
-        uint256 parity,
-        uint256 fromGroup,
-        uint256 toGroup,
-        uint256[] memory ranks,
-        bool last,
-        Stakes memory shares
-    ) private returns (uint256[32] memory dr) {
-        Settlement storage s = st.s;
-        uint256 vMask = s.validatorMask;
-        YumaMath.Group memory x;
-        x.sh = shares.share;
-        x.vs = shares.vote;
-        x.eligible = shares.eligible;
-        x.unit = shares.unit;
-        for (uint256 i; i < 32; ++i) {
-            if (vMask & (1 << i) == 0) continue;
-            // dividend sums carried over from earlier chunks of this epoch (none when starting at group 0)
-            if (fromGroup != 0) x.dr[i] = (st.dividendScratch[i >> 1] >> ((i & 1) << 7)) & type(uint128).max;
-        }
-        uint256 sumRank = s.sumRank;
-        {
-            uint256 reset = _bondResets(st);
-            for (uint256 g = fromGroup; g < toGroup; ++g) {
-                sumRank += _rankGroup(st, x, parity, g, ranks, reset);
-            }
-        }
-        s.sumRank = sumRank;
-        if (last) {
-            // D_i = S_i · Σ_j B_ij·R_j: bonds are per unit of stake, the voting stake (whole gwei) scales them here,
-            // at full width, so a small validator's dividends are not floored away.
-            for (uint256 i; i < 32; ++i) dr[i] = x.dr[i] * shares.vote[i];
-        } else {
-            for (uint256 k; k < 16; ++k) {
-                st.dividendScratch[k] = (x.dr[2 * k] & type(uint128).max) | (x.dr[2 * k + 1] << 128);
-            }
-        }
-    }
-
-    /// @dev Seats taken while a left holder's reveal was pending kept that holder's bonds for its dividends: they are
-    ///      reset after this epoch if it settles that reveal, else before use (a new holder never inherits bonds).
-    ///      Bits 0..31: reset before use; bits 32..63: reset after.
-    function _bondResets(BrainState storage st) private view returns (uint256) {
-        uint256 reset = st.bondReset;
-        if (reset == 0) return 0;
-        uint256 left = st.departedValidators;
-        return (reset & ~left) | ((reset & left) << 32);
-    }
-
-    /// @dev One group of phase A: load, consensus/ranks/bonds, store; returns the group's rank sum.
-    function _rankGroup(
-        BrainState storage st,
-        YumaMath.Group memory x,
-        uint256 parity,
-        uint256 g,
-        uint256[] memory ranks,
-        uint256 reset
-    ) private returns (uint256 sum) {
-        Settlement storage s = st.s;
-        uint256 revealed = s.revealedMask;
-        uint256 vMask = s.validatorMask;
-        _loadGroup(st, x, parity, g, revealed, vMask);
-        if (reset != 0) _resetBonds(x, reset & type(uint32).max, type(uint256).max);
-        YumaMath.settleGroup(x, revealed, vMask, (s.minerMask >> (g << 4)) & 0xffff);
-        sum = _recordRanks(st, x, g, ranks);
-        if (reset != 0) _resetBonds(x, reset >> 32, type(uint256).max);
-        // a seat whose holder through the epoch has left keeps no bonds for its next holder (they served this epoch)
-        uint256 gone = (st.departedMiners[s.epoch] >> (g << 4)) & 0xffff;
-        if (gone != 0) {
-            uint256 m;
-            for (uint256 l; l < 16; ++l) {
-                if ((gone >> l) & 1 != 0) m |= uint256(0xffff) << (l << 4);
-            }
-            _resetBonds(x, vMask, m);
-        }
-        _storeBonds(st, x, g, vMask);
-    }
-
-    /// @dev Resets to 0 the bond lanes `m` of validator seats `seats` in the group's bond slots.
-    function _resetBonds(YumaMath.Group memory x, uint256 seats, uint256 m) private pure {
-        for (uint256 i; i < 32; ++i) {
-            if ((seats >> i) & 1 != 0) x.bSlot[i] = (x.bSlot[i] & ~m) | (ONES16 & m);
-        }
-    }
-
-    /// @dev Keeps the group's ranks in `ranks` (single-call settlement) or in the rank scratch; returns their sum.
-    function _recordRanks(BrainState storage st, YumaMath.Group memory x, uint256 g, uint256[] memory ranks)
-        private
-        returns (uint256 sum)
-    {
-        // unchecked: ranks are < 2^64
-        unchecked {
-            if (ranks.length != 0) {
-                for (uint256 l; l < 16; ++l) {
-                    ranks[(g << 4) + l] = x.rank[l];
-                    sum += x.rank[l];
-                }
-                return sum;
-            }
-            for (uint256 q; q < 4; ++q) {
-                uint256 packed;
-                for (uint256 k; k < 4; ++k) {
-                    uint256 r = x.rank[(q << 2) + k];
-                    sum += r;
-                    packed |= (r + 1) << (k << 6);
-                }
-                if (st.rankScratch[(g << 2) + q] != packed) st.rankScratch[(g << 2) + q] = packed;
-            }
-        }
-    }
-
-    /// @dev Reads the packed weights (revealed seats) and bonds (seated validators) of group g into x.
-    function _loadGroup(
-        BrainState storage st,
-        YumaMath.Group memory x,
-        uint256 parity,
-        uint256 g,
-        uint256 revealed,
-        uint256 vMask
-    ) private view {
-        uint256[16][32] storage w = st.weights[parity];
-        uint256[16][32] storage b = st.bonds;
-        uint256[32] memory wS = x.wSlot;
-        uint256[32] memory bS = x.bSlot;
-        assembly ("memory-safe") {
-            let ws := add(w.slot, g)
-            let bs := add(b.slot, g)
-            for { let i := 0 } lt(i, 32) { i := add(i, 1) } {
-                if and(shr(i, revealed), 1) { mstore(add(wS, shl(5, i)), sload(add(ws, shl(4, i)))) }
-                if and(shr(i, vMask), 1) { mstore(add(bS, shl(5, i)), sload(add(bs, shl(4, i)))) }
-            }
-        }
-    }
-
-    function _storeBonds(BrainState storage st, YumaMath.Group memory x, uint256 g, uint256 vMask) private {
-        uint256[16][32] storage b = st.bonds;
-        uint256[32] memory bS = x.bSlot;
-        assembly ("memory-safe") {
-            let bs := add(b.slot, g)
-            for { let i := 0 } lt(i, 32) { i := add(i, 1) } {
-                if and(shr(i, vMask), 1) { sstore(add(bs, shl(4, i)), mload(add(bS, shl(5, i)))) }
-            }
-        }
     }
 
     /// @dev End of phase A: mint and split emission, pay validators into Staking, record dividend shares.

@@ -5570,7 +5570,7 @@ export const consensusAbi = [
             "type": "uint256"
           }
         ],
-        "internalType": "struct Consensus.Settlement",
+        "internalType": "struct Settlement",
         "name": "s",
         "type": "tuple"
       },
