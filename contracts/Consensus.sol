@@ -265,28 +265,28 @@ contract Consensus is IConsensus, Ownable {
         x.unit = st.stakeUnit;
     }
 
-    /// @dev Voting stake of validator seats (docs/PROTOCOL.md "Stake timing"), in whole gwei: min(stake at the block
-    ///      before the epoch began, stake now), so stake added during the epoch (a flash stake before `settle`) neither
-    ///      votes nor earns; a validator whose voting stake is below the Brain's minValidatorStake neither votes nor
-    ///      earns either. Eligible seats that did not reveal abstain: their stake counts in the median's total.
+    /// @dev Voting stake of validator seats (docs/PROTOCOL.md "Stake timing"), in whole gwei: the least stake the seat's
+    ///      holder had bonded to this Brain from the epoch's first block until now (NeuronRegistry.votingStakes), or, for
+    ///      a reveal kept for a hotkey that has left, until it left — so stake added during the epoch neither votes nor
+    ///      earns, stake that left at any point counts only as what was left, and a seat taken after the epoch began
+    ///      has none. A seat whose voting stake is below the minimum neither votes nor earns either. Eligible seats that
+    ///      did not reveal abstain: their stake counts in the median's total.
     function _start(uint256 brainId, BrainState storage st, uint256 epoch, bool store)
         private
         returns (Stakes memory x)
     {
         uint256 minStake = brains.limits(brainId).minValidatorStake;
         Settlement storage s = st.s;
-        (uint256 minerMask, uint256 vMask, address[32] memory hk) = _seats(brainId, st, epoch);
-        (uint256 epochStart,,) = windows(brainId, epoch);
+        (uint256 minerMask, uint256 vMask, uint256[32] memory votes) = _seats(brainId, st, epoch);
         uint256 total;
         uint32 revealed;
         uint256 g;
-        // unchecked: stakes sum below the token cap (< 2^90); epochStart ≥ the Brain's genesis block > 0
+        // unchecked: voting stakes sum below the token cap (< 2^60 gwei)
         unchecked {
             for (uint256 i; i < 32; ++i) {
                 if (vMask & (1 << i) == 0) continue;
-                uint256 v = _min(staking.stakeAt(hk[i], epochStart - 1), staking.totalStake(hk[i]));
-                if (v < minStake || v < GWEI) continue;
-                v /= GWEI;
+                uint256 v = votes[i];
+                if (v == 0 || v * GWEI < minStake) continue;
                 x.eligible += v;
                 if (g != 1) g = _gcd(g, v);
                 if (st.revealTag[epoch & 1][i] != epoch + 1) continue;
@@ -323,15 +323,16 @@ contract Consensus is IConsensus, Ownable {
         emit SettlementStarted(brainId, epoch, revealed);
     }
 
-    /// @dev Occupied seats and validator hotkeys for the settlement of `epoch`: a reveal made by a hotkey that has
-    ///      since left its seat votes and earns for that hotkey (its seat counts as a validator seat of the epoch).
+    /// @dev Occupied seats and voting stakes for the settlement of `epoch`: a reveal made by a hotkey that has since left
+    ///      its seat votes and earns for that hotkey with the stake recorded when it left (its seat counts as a validator
+    ///      seat of the epoch).
     function _seats(uint256 brainId, BrainState storage st, uint256 epoch)
         private
-        returns (uint256 minerMask, uint256 vMask, address[32] memory hk)
+        returns (uint256 minerMask, uint256 vMask, uint256[32] memory votes)
     {
         (minerMask, vMask) = neurons.occupancy(brainId);
-        hk = neurons.validatorHotkeys(brainId);
-        uint32 left = _departedRevealers(st, epoch, hk);
+        (, votes) = neurons.votingStakes(brainId, epoch);
+        uint32 left = _departedRevealers(st, epoch, votes);
         st.departedValidators = left;
         vMask |= left;
     }
@@ -590,7 +591,7 @@ contract Consensus is IConsensus, Ownable {
     /// @notice NeuronRegistry hook: a seat was freed. A miner's pending reward moves to `claimable[hotkey]`, and its
     ///         pay for the unsettled epochs it held the seat through will follow there at their settlement; a
     ///         validator's unsettled reveals are kept and settle for `hotkey`. Its unrevealed commits are dropped.
-    function onNeuronRemoved(uint256 brainId, Role role, uint16 uid, address hotkey) external {
+    function onNeuronRemoved(uint256 brainId, Role role, uint16 uid, address hotkey, uint256[2] calldata lows) external {
         BrainState storage st = _checkHook(brainId);
         if (role == Role.Miner) {
             uint256 amount = _takePending(st, uid);
@@ -598,7 +599,7 @@ contract Consensus is IConsensus, Ownable {
             st.incentive[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
             _keepMinerWork(brainId, st, uid, hotkey);
         } else {
-            _keepReveals(st, uid, hotkey);
+            _keepReveals(brainId, st, uid, hotkey, lows);
             _clearSeatCommits(brainId, st, uid);
             st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         }
@@ -731,10 +732,14 @@ contract Consensus is IConsensus, Ownable {
     }
 
     /// @dev Validator seat `uid` is freed by `hotkey`: each reveal in the seat's buffer for an epoch not yet settled is
-    ///      kept for the hotkey that made it (`hotkey`, or an earlier holder whose reveal was kept already); reveals of
+    ///      kept for the hotkey that made it (`hotkey`, with the stake it bonded since that epoch began — `lows` for the
+    ///      previous epoch and the one before — or an earlier holder whose reveal was kept already); reveals of
     ///      settled epochs are dropped.
-    function _keepReveals(BrainState storage st, uint16 uid, address hotkey) private {
+    function _keepReveals(uint256 brainId, BrainState storage st, uint16 uid, address hotkey, uint256[2] calldata lows)
+        private
+    {
         Settlement storage s = st.s;
+        uint256 c = epochAt(brainId, block.number);
         for (uint256 p; p < 2; ++p) {
             uint64 tag = st.revealTag[p][uid];
             // (a reveal of a settled or skipped epoch can never count again: left as it is)
@@ -742,14 +747,17 @@ contract Consensus is IConsensus, Ownable {
             uint64 bit = uint64(uint256(1) << (uid + (p << 5)));
             uint64 dv = st.departedV;
             if (dv & bit != 0 && st.departedRevealer[p][uid].tag == tag) continue; // an earlier holder's, kept
-            st.departedRevealer[p][uid] = Revealer(hotkey, tag);
+            // a reveal made in this epoch is of the previous one (tag = c); one made in the previous epoch, of c − 2
+            uint256 stake = tag == c ? lows[0] : tag + 1 == c ? lows[1] : 0;
+            st.departedRevealer[p][uid] = Revealer(hotkey, uint32(tag), uint64(stake));
             st.departedV = dv | bit;
         }
     }
 
-    /// @dev The reveals of `epoch` made by hotkeys that have left their seats: writes those hotkeys into `hk` and
-    ///      returns their seats; drops records of epochs up to `epoch` from the parity's mask (settled or skipped).
-    function _departedRevealers(BrainState storage st, uint256 epoch, address[32] memory hk)
+    /// @dev The reveals of `epoch` made by hotkeys that have left their seats: writes their recorded voting stakes into
+    ///      `votes` and returns their seats; drops records of epochs up to `epoch` from the parity's mask (settled or
+    ///      skipped).
+    function _departedRevealers(BrainState storage st, uint256 epoch, uint256[32] memory votes)
         private
         returns (uint32 used)
     {
@@ -763,7 +771,7 @@ contract Consensus is IConsensus, Ownable {
             if ((bits >> i) & 1 == 0) continue;
             Revealer memory r = st.departedRevealer[p][i];
             if (r.tag == tag && st.revealTag[p][i] == tag) {
-                hk[i] = r.hotkey;
+                votes[i] = r.stake;
                 used |= uint32(1 << i);
             } else if (r.tag > tag) {
                 keep |= 1 << i;

@@ -10,7 +10,9 @@ import {
 /// @notice Miners (uids 0..maxMiners-1) and validators (uids 0..maxValidators-1) per Brain, each with its hotkey
 ///         (the registering address), libp2p peer id and multiaddrs (opaque bytes, as libp2p encodes them).
 ///         Seats: a hotkey holds at most one seat per Brain, and at most one validator seat network-wide
-///         (`AlreadyValidating`), so its stake is bonded to one Brain only. A peer id is held by at most one hotkey
+///         (`AlreadyValidating`), so its stake is bonded to one Brain at a time. Voting stake: per validator hotkey, a
+///         running minimum of its bonded stake over the current epoch of its Brain and the two before it
+///         (`votingStakes`); taking a seat starts it at 0 and leaving records what backed the reveals left behind. A peer id is held by at most one hotkey
 ///         per Brain (`PeerIdTaken`). Only an active Brain takes registrations; deregistration always works.
 ///         Stake: a miner seat needs and *locks* the Brain's `minMinerStake` of the hotkey's own stake until the
 ///         seat is freed; a validator seat needs `minValidatorStake` of total stake (own + delegated) to register.
@@ -55,6 +57,16 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         uint192 stake;
     }
 
+    /// @dev Running minima of the stake a validator hotkey has bonded to its Brain, in whole gwei, per epoch of that
+    ///      Brain: `low0` over epoch `epoch` so far, `low1` and `low2` over the two epochs before it (0 before the seat
+    ///      was taken). Epochs after `epoch` held the seat's current stake throughout.
+    struct StakeLow {
+        uint40 epoch;
+        uint64 low0;
+        uint64 low1;
+        uint64 low2;
+    }
+
     IBrainRegistry public immutable brains;
     IStaking public immutable staking;
     IEmission public immutable emission;
@@ -66,6 +78,9 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
     mapping(address hotkey => uint256) public registrationCount;
     /// @notice Total stake of each Brain's validator hotkeys (its emission weight while the Brain is active).
     mapping(uint256 brainId => uint256) public brainStake;
+    mapping(address hotkey => StakeLow) private _low;
+
+    uint256 private constant GWEI = 1e9;
 
     event Wired(address consensus);
     event NeuronRegistered(
@@ -149,6 +164,8 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         } else {
             uint256 s = staking.totalStake(msg.sender);
             _validatorSeat[msg.sender] = ValidatorSeat(uint64(brainId), uint192(s));
+            // nothing was bonded here before this block: the seat votes from the first epoch that begins after it
+            _low[msg.sender] = StakeLow(uint40(_epochNow(brainId)), 0, 0, 0);
             _setBrainStake(brainId, brainStake[brainId] + s, true);
         }
     }
@@ -215,6 +232,7 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         ValidatorSeat memory v = _validatorSeat[hotkey];
         if (v.brainId == 0) return;
         _validatorSeat[hotkey].stake = uint192(newTotal);
+        _lower(hotkey, v.brainId, v.stake, newTotal);
         _setBrainStake(v.brainId, brainStake[v.brainId] - v.stake + newTotal, brains.brainExists(v.brainId));
     }
 
@@ -265,6 +283,26 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
     }
 
     /// @inheritdoc INeuronRegistry
+    function votingStakes(uint256 brainId, uint256 epoch)
+        external
+        view
+        returns (address[32] memory hotkeys, uint256[32] memory stakes)
+    {
+        BrainNeurons storage bn = _b[brainId];
+        uint256 mask = bn.validatorMask;
+        uint256 c = _epochNow(brainId);
+        for (uint256 i; i < 32; ++i) {
+            if (mask & (1 << i) == 0) continue;
+            address hk = bn.validators[i].hotkey;
+            hotkeys[i] = hk;
+            StakeLow memory l = _low[hk];
+            uint256 held = _validatorSeat[hk].stake / GWEI;
+            _shift(l, c, held);
+            stakes[i] = _minSince(l, held, epoch);
+        }
+    }
+
+    /// @inheritdoc INeuronRegistry
     function minerHotkey(uint256 brainId, uint16 uid) external view returns (address) {
         return _b[brainId].miners[uid].hotkey;
     }
@@ -285,6 +323,7 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         private
     {
         uint256 unlock;
+        uint256[2] memory lows;
         if (role == Role.Miner) {
             delete bn.peerHolder[keccak256(bn.miners[uid].peerId)];
             bn.minerMask &= ~(uint256(1) << uid);
@@ -296,22 +335,70 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
             bn.validatorMask &= ~(uint256(1) << uid);
             delete bn.validators[uid];
             uint256 s = _validatorSeat[hotkey].stake;
+            // the stake it bonded here until now backs the reveals it leaves behind; from now on it is unbonded
+            lows = _lowsAtLeave(hotkey, brainId, s);
             delete _validatorSeat[hotkey];
+            delete _low[hotkey];
             _setBrainStake(brainId, brainStake[brainId] - s, active);
         }
         delete bn.seats[hotkey];
         registrationCount[hotkey] -= 1;
         if (unlock != 0) staking.unlockOwnStake(hotkey, unlock);
         if (active) {
-            consensus.onNeuronRemoved(brainId, role, uid, hotkey);
+            consensus.onNeuronRemoved(brainId, role, uid, hotkey, lows);
         } else {
             // An inactive Brain may be stuck half-settled (the hook reverts SettlementInProgress): leaving it, and
             // getting the seat's stake lock back, must still work. Only the leaver can make this path fail (gas).
-            try consensus.onNeuronRemoved(brainId, role, uid, hotkey) {}
+            try consensus.onNeuronRemoved(brainId, role, uid, hotkey, lows) {}
             catch {
                 emit SeatHookSkipped(brainId, role, uid, hotkey);
             }
         }
+    }
+
+    /// @dev Epoch of `brainId` containing the current block (Consensus.epochAt).
+    function _epochNow(uint256 brainId) private view returns (uint256) {
+        (uint64 g, uint32 t) = brains.timing(brainId);
+        return block.number <= g ? 0 : (block.number - g) / t;
+    }
+
+    /// @dev Moves a ring to epoch `e`: the epochs after its own held `held` (gwei) throughout.
+    function _shift(StakeLow memory l, uint256 e, uint256 held) private pure {
+        uint256 d = e - l.epoch;
+        if (d == 0) return;
+        l.low2 = d == 1 ? l.low1 : d == 2 ? l.low0 : uint64(held);
+        l.low1 = d == 1 ? l.low0 : uint64(held);
+        l.low0 = uint64(held);
+        l.epoch = uint40(e);
+    }
+
+    /// @dev The least stake (gwei) bonded from the first block of epoch `e` until now, given the ring `l` and the stake
+    ///      held now (`held`, gwei); 0 for an epoch older than the ring (more than two before its latest).
+    function _minSince(StakeLow memory l, uint256 held, uint256 e) private pure returns (uint256 m) {
+        if (e > l.epoch) return held;
+        uint256 back = l.epoch - e;
+        if (back > 2) return 0;
+        m = l.low0;
+        if (back != 0 && l.low1 < m) m = l.low1;
+        if (back == 2 && l.low2 < m) m = l.low2;
+    }
+
+    /// @dev `hotkey`'s stake (wei) bonded to its validator Brain goes from `oldTotal` to `newTotal` now.
+    function _lower(address hotkey, uint256 brainId, uint256 oldTotal, uint256 newTotal) private {
+        StakeLow memory l = _low[hotkey];
+        _shift(l, _epochNow(brainId), oldTotal / GWEI);
+        uint256 n = newTotal / GWEI;
+        if (n < l.low0) l.low0 = uint64(n);
+        _low[hotkey] = l;
+    }
+
+    /// @dev For a validator leaving its seat now (epoch c): the least stake it bonded since the start of epoch c − 1
+    ///      and since the start of c − 2 (the epochs whose reveals it can leave behind unsettled), whole gwei.
+    function _lowsAtLeave(address hotkey, uint256 brainId, uint256 stake) private view returns (uint256[2] memory lows) {
+        uint256 c = _epochNow(brainId);
+        StakeLow memory l = _low[hotkey];
+        if (c >= 1) lows[0] = _minSince(l, stake / GWEI, c - 1);
+        if (c >= 2) lows[1] = _minSince(l, stake / GWEI, c - 2);
     }
 
     function _setBrainStake(uint256 brainId, uint256 stake, bool active) private {

@@ -4,7 +4,6 @@ pragma solidity ^0.8.30;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 
@@ -18,7 +17,7 @@ import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 ///         Warm-up: only stake in place when an epoch began shares in that epoch's dividends — Consensus passes
 ///         the epoch's first block to `distribute`, and stake made at or after it is *warming* for that epoch (a
 ///         stake made mid-epoch, or in the block before a settlement, earns nothing from it and shares from the next
-///         epoch on). Unstaking takes the position's warming stake first. `totalStake`/`stakeAt` count active +
+///         epoch on). Unstaking takes the position's warming stake first. `totalStake` counts active +
 ///         warming.
 ///         Take changes: a decrease applies at once; an increase only after max(one epoch of the hotkey's Brain,
 ///         `minTakeDelay`) blocks (`takeInfo` shows it), so a settlement inside the delay pays at the old take.
@@ -37,7 +36,6 @@ import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 ///      (rounded up) goes to commission.
 contract Staking is IStaking, Ownable {
     using SafeERC20 for IERC20;
-    using Checkpoints for Checkpoints.Trace208;
 
     uint256 private constant PREC = 1e18;
     uint256 public constant BPS = 10_000;
@@ -88,8 +86,6 @@ contract Staking is IStaking, Ownable {
     mapping(address hotkey => Hotkey) private _hotkeys;
     mapping(address staker => mapping(address hotkey => Position)) private _positions;
     mapping(address staker => Unbond) public unbonds;
-    /// @dev Each hotkey's total stake by block (one checkpoint per block that changed it), for stake-at-epoch-start.
-    mapping(address hotkey => Checkpoints.Trace208) private _stakeHistory;
     /// @dev Each hotkey's generations of warming stake; live ones are [head, tail), at most MAX_LIVE_GENS, oldest
     ///      first. A live generation's word is amount (bits 0..95) | readyAt << 96: it shares in distributions for
     ///      epochs that start at or after block `readyAt` (nondecreasing along the generations). Once activated, the
@@ -126,7 +122,6 @@ contract Staking is IStaking, Ownable {
     error NotConsensus(address caller);
     error NotNeuronRegistry(address caller);
     error LengthMismatch();
-    error FutureLookup(uint256 blockNumber, uint256 currentBlock);
 
     /// @param minTakeDelay_ least number of blocks between scheduling a take increase and its first use
     constructor(IERC20 token_, uint64 unbondingBlocks_, uint64 minTakeDelay_) Ownable(msg.sender) {
@@ -168,7 +163,6 @@ contract Staking is IStaking, Ownable {
         p.amount += a;
         uint256 total = h.total + amount;
         h.total = uint128(total);
-        _record(hotkey, total);
         totalStaked += amount;
         emit Staked(msg.sender, hotkey, amount);
         neurons.onStakeChanged(hotkey, total);
@@ -207,7 +201,6 @@ contract Staking is IStaking, Ownable {
         p.amount = uint128(have - amount);
         uint256 total = h.total - amount;
         h.total = uint128(total);
-        _record(hotkey, total);
         totalStaked -= amount;
         Unbond storage u = unbonds[msg.sender];
         u.amount += amount;
@@ -430,12 +423,6 @@ contract Staking is IStaking, Ownable {
         return _hotkeys[hotkey].total - _warmingOf(hotkey);
     }
 
-    /// @inheritdoc IStaking
-    function stakeAt(address hotkey, uint256 blockNumber) external view returns (uint256) {
-        if (blockNumber > block.number) revert FutureLookup(blockNumber, block.number);
-        return _stakeHistory[hotkey].upperLookupRecent(SafeCast.toUint48(blockNumber));
-    }
-
     /// @notice The caller-independent view of one position: stake and claimable rewards.
     function positionOf(address staker, address hotkey) external view returns (uint256 amount, uint256 pending) {
         (amount,, pending) = positionInfo(staker, hotkey);
@@ -515,10 +502,6 @@ contract Staking is IStaking, Ownable {
         if (next != 0 && block.number >= h.nextTakeBlock) return (next - 1, true);
         uint16 t = h.take;
         return (t == 0 ? DEFAULT_TAKE_BPS : t - 1, false);
-    }
-
-    function _record(address hotkey, uint256 total) private {
-        _stakeHistory[hotkey].push(SafeCast.toUint48(block.number), SafeCast.toUint208(total));
     }
 
     function _addCommission(Hotkey storage h, uint256 amount) private {

@@ -27,8 +27,6 @@ interface IBrainRegistry {
 
 interface IStaking {
     function totalStake(address hotkey) external view returns (uint256);
-    /// @notice Total stake on `hotkey` as of the end of block `blockNumber` (≤ the current block).
-    function stakeAt(address hotkey, uint256 blockNumber) external view returns (uint256);
     /// @notice Consensus only: dividends of the epoch that began at block `epochStart`; only stake made before that
     ///         block shares in them.
     function distribute(address[] calldata hotkeys, uint256[] calldata amounts, uint256 epochStart) external;
@@ -45,6 +43,13 @@ interface INeuronRegistry {
     function uidOf(uint256 brainId, address hotkey) external view returns (bool registered, Role role, uint16 uid);
     function occupancy(uint256 brainId) external view returns (uint256 minerMask, uint256 validatorMask);
     function validatorHotkeys(uint256 brainId) external view returns (address[32] memory hotkeys);
+    /// @notice The hotkeys of `brainId`'s validator seats and each one's voting stake for `epoch` in whole gwei: the
+    ///         least stake it had bonded to this Brain from the first block of `epoch` until now — 0 for a seat taken
+    ///         after `epoch` began, and for an epoch more than two before the current one.
+    function votingStakes(uint256 brainId, uint256 epoch)
+        external
+        view
+        returns (address[32] memory hotkeys, uint256[32] memory stakes);
     function minerHotkey(uint256 brainId, uint16 uid) external view returns (address);
     /// @notice The Brain in which `hotkey` holds its (network-wide single) validator seat; 0 if none or if that
     ///         Brain is no longer active.
@@ -56,7 +61,9 @@ interface INeuronRegistry {
 
 interface IConsensus {
     function onNeuronAdded(uint256 brainId, Role role, uint16 uid) external;
-    function onNeuronRemoved(uint256 brainId, Role role, uint16 uid, address hotkey) external;
+    /// @param lows for a validator: the least stake (whole gwei) it bonded to the Brain since the start of the
+    ///        previous epoch and since the start of the one before (what backs the reveals it leaves behind)
+    function onNeuronRemoved(uint256 brainId, Role role, uint16 uid, address hotkey, uint256[2] calldata lows) external;
     function minerIncentives(uint256 brainId) external view returns (uint16[256] memory);
     function validatorDividends(uint256 brainId) external view returns (uint16[32] memory);
     /// @notice True while an epoch of `brainId` is half-settled (chunked settlement between calls).

@@ -66,5 +66,6 @@ struct BrainState {
 /// @notice The hotkey that revealed the weights in a seat's buffer, kept after it left the seat.
 struct Revealer {
     address hotkey;
-    uint64 tag; // epoch + 1 of the reveal
+    uint32 tag; // epoch + 1 of the reveal
+    uint64 stake; // its voting stake for that epoch (whole gwei): the least it bonded from the epoch's start until it left
 }

@@ -79,10 +79,12 @@ export function normalizeRow(uids: readonly number[], weights: readonly number[]
   return row;
 }
 
-/** Voting stake in whole gwei of a seat whose stake for the epoch is `wei` (min(stake when the epoch began, stake
- *  now)); 0 (not eligible: neither votes nor earns) below `minStake` or below 1 gwei. */
+/** Voting stake in whole gwei of a seat whose least stake bonded to the Brain from the epoch's first block until the
+ *  settlement is `wei` (the contracts keep it in whole gwei); 0 (not eligible: neither votes nor earns) when that is
+ *  below `minStake` or below 1 gwei. */
 export function votingStake(wei: bigint, minStake: bigint): bigint {
-  return wei < minStake || wei < GWEI ? 0n : wei / GWEI;
+  const g = wei / GWEI;
+  return g === 0n || g * GWEI < minStake ? 0n : g;
 }
 
 /** Stake shares σ over the voting stake of the validators that revealed: S·S_ONE/ΣS (floor); 0 for the others. */
@@ -112,7 +114,8 @@ export function weightedMedian(ws: readonly bigint[], stakes: readonly bigint[],
 export interface EpochInput {
   /** Per validator seat: normalized weight row (length maxMiners) if it revealed this epoch, else null. */
   weights: readonly (readonly bigint[] | null)[];
-  /** Per validator seat (wei): min(stake at the block before the epoch began, stake at settlement start). */
+  /** Per validator seat (wei): the least stake its holder bonded to the Brain from the epoch's first block until the
+   *  settlement (0 for a seat taken after the epoch began). */
   stakes: readonly bigint[];
   /** The Brain's minValidatorStake (wei); default 0. */
   minStake?: bigint;

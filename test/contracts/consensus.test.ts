@@ -250,7 +250,7 @@ describe("Consensus: commit, reveal, settle", () => {
       .to.be.revertedWithCustomError(w.consensus, "NotNeuronRegistry")
       .withArgs(await stranger.getAddress());
     await expect(
-      w.consensus.connect(stranger).onNeuronRemoved(w.brainId, 0, 0, await stranger.getAddress()),
+      w.consensus.connect(stranger).onNeuronRemoved(w.brainId, 0, 0, await stranger.getAddress(), [0, 0]),
     ).to.be.revertedWithCustomError(w.consensus, "NotNeuronRegistry");
   });
 

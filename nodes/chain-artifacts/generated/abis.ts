@@ -3232,6 +3232,35 @@ export const neuronRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      }
+    ],
+    "name": "votingStakes",
+    "outputs": [
+      {
+        "internalType": "address[32]",
+        "name": "hotkeys",
+        "type": "address[32]"
+      },
+      {
+        "internalType": "uint256[32]",
+        "name": "stakes",
+        "type": "uint256[32]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "contract IConsensus",
         "name": "consensus_",
         "type": "address"
@@ -3269,27 +3298,6 @@ export const stakingAbi = [
   {
     "inputs": [],
     "name": "AlreadyWired",
-    "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "CheckpointUnorderedInsertion",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint256",
-        "name": "blockNumber",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "currentBlock",
-        "type": "uint256"
-      }
-    ],
-    "name": "FutureLookup",
     "type": "error"
   },
   {
@@ -4083,30 +4091,6 @@ export const stakingAbi = [
     "name": "stake",
     "outputs": [],
     "stateMutability": "nonpayable",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "hotkey",
-        "type": "address"
-      },
-      {
-        "internalType": "uint256",
-        "name": "blockNumber",
-        "type": "uint256"
-      }
-    ],
-    "name": "stakeAt",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "",
-        "type": "uint256"
-      }
-    ],
-    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -5345,6 +5329,11 @@ export const consensusAbi = [
         "internalType": "address",
         "name": "hotkey",
         "type": "address"
+      },
+      {
+        "internalType": "uint256[2]",
+        "name": "lows",
+        "type": "uint256[2]"
       }
     ],
     "name": "onNeuronRemoved",
