@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
-import {Role} from "./interfaces/ICerberus.sol";
+import {Role, BrainLimits} from "./interfaces/ICerberus.sol";
 import {BrainRegistry} from "./BrainRegistry.sol";
 import {NeuronRegistry} from "./NeuronRegistry.sol";
 import {Staking} from "./Staking.sol";
@@ -32,7 +32,9 @@ contract CerberusLens {
     struct BrainView {
         uint256 brainId;
         address owner;
-        BrainRegistry.Brain brain;
+        BrainRegistry.Brain brain; // with the limits in force now
+        BrainLimits pendingLimits; // limits announced by the owner for a later epoch (= brain.limits if none)
+        uint64 limitsFromBlock; // the block `pendingLimits` apply from (0 = no change pending)
         uint256 currentEpoch;
         uint64 settlementEpoch; // last settled epoch when settlementPhase = 0, else the epoch being settled
         uint8 settlementPhase; // 0 idle, 1 ranking, 2 paying miners (chunked settlement in progress)
@@ -62,6 +64,7 @@ contract CerberusLens {
     function brainView(uint256 brainId) external view returns (BrainView memory v) {
         v.brainId = brainId;
         v.brain = brains.brain(brainId);
+        (v.pendingLimits, v.limitsFromBlock) = brains.pendingLimits(brainId);
         v.active = brains.brainExists(brainId);
         if (v.active) v.owner = brains.ownerOf(brainId);
         Emission e = Emission(address(brains.emission()));

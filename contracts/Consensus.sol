@@ -275,7 +275,9 @@ contract Consensus is IConsensus, Ownable {
         private
         returns (Stakes memory x)
     {
-        uint256 minStake = brains.limits(brainId).minValidatorStake;
+        // the minimum the epoch began with (an owner's change applies only from a later epoch)
+        (uint256 epochStart,,) = windows(brainId, epoch);
+        uint256 minStake = brains.minValidatorStakeAt(brainId, epochStart);
         Settlement storage s = st.s;
         (uint256 minerMask, uint256 vMask, uint256[32] memory votes) = _seats(brainId, st, epoch);
         uint256 total;

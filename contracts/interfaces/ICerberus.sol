@@ -7,7 +7,8 @@ enum Role {
     Validator
 }
 
-/// @notice Per-Brain limits set by the Brain owner (tempo is fixed at mint; see BrainRegistry).
+/// @notice Per-Brain limits set by the Brain owner (tempo is fixed at mint; a change applies from the next epoch; see
+///         BrainRegistry).
 struct BrainLimits {
     uint16 maxMiners; // 1..256; may only grow
     uint16 maxValidators; // 1..32; may only grow
@@ -19,7 +20,10 @@ struct BrainLimits {
 interface IBrainRegistry {
     function ownerOf(uint256 brainId) external view returns (address);
     function brainExists(uint256 brainId) external view returns (bool);
+    /// @notice The limits in force at the current block (an announced change applies from the start of the next epoch).
     function limits(uint256 brainId) external view returns (BrainLimits memory);
+    /// @notice The Brain's minValidatorStake in force at block `blockNumber` (constant over each epoch).
+    function minValidatorStakeAt(uint256 brainId, uint256 blockNumber) external view returns (uint256);
     function timing(uint256 brainId) external view returns (uint64 genesisBlock, uint32 tempo);
     /// @notice The Emission contract Brains are registered with.
     function emission() external view returns (IEmission);

@@ -56,6 +56,9 @@ export interface Neuron {
 }
 
 export interface BrainDetail extends BrainMeta {
+  /** Limits the owner announced for a later epoch and the block they apply from (changes never apply to an epoch
+   *  already begun); null when none is pending. `limits` are the ones in force now. */
+  pendingLimits: { limits: BrainLimits; fromBlock: bigint } | null;
   currentEpoch: bigint;
   /** Some epoch of this Brain was settled at some point. */
   settledAny: boolean;

@@ -160,6 +160,16 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
           ["Limits", `${brain.limits.maxMiners} miners, ${brain.limits.maxValidators} validators`],
           ["Min stake", `miner ${cbr(brain.limits.minMinerStake)} / validator ${cbr(brain.limits.minValidatorStake)} CBR`],
           ["Immunity", `${brain.limits.immunityPeriod} blocks`],
+          ...(brain.pendingLimits === null
+            ? []
+            : [[
+              "Announced limits",
+              h("span", { id: "pending-limits", "data-from": String(brain.pendingLimits.fromBlock) },
+                `from block ${brain.pendingLimits.fromBlock}: ${brain.pendingLimits.limits.maxMiners} miners, ` +
+                `${brain.pendingLimits.limits.maxValidators} validators, min stake miner ` +
+                `${cbr(brain.pendingLimits.limits.minMinerStake)} / validator ${cbr(brain.pendingLimits.limits.minValidatorStake)} CBR, ` +
+                `immunity ${brain.pendingLimits.limits.immunityPeriod} blocks`),
+            ] as [string, ReturnType<typeof h>]]),
         ]),
       ),
       h(

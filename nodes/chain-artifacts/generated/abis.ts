@@ -798,6 +798,11 @@ export const brainRegistryAbi = [
     "type": "constructor"
   },
   {
+    "inputs": [],
+    "name": "CheckpointUnorderedInsertion",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -967,6 +972,22 @@ export const brainRegistryAbi = [
       }
     ],
     "name": "OwnableUnauthorizedAccount",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintDowncast",
     "type": "error"
   },
   {
@@ -1156,6 +1177,12 @@ export const brainRegistryAbi = [
         "internalType": "struct BrainLimits",
         "name": "limits",
         "type": "tuple"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "fromBlock",
+        "type": "uint64"
       }
     ],
     "name": "LimitsUpdated",
@@ -1487,7 +1514,7 @@ export const brainRegistryAbi = [
           }
         ],
         "internalType": "struct BrainRegistry.Brain",
-        "name": "",
+        "name": "b",
         "type": "tuple"
       }
     ],
@@ -1702,6 +1729,30 @@ export const brainRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "blockNumber",
+        "type": "uint256"
+      }
+    ],
+    "name": "minValidatorStakeAt",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "modelHash",
         "type": "bytes32"
@@ -1805,6 +1856,57 @@ export const brainRegistryAbi = [
         "internalType": "address",
         "name": "",
         "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "pendingLimits",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint16",
+            "name": "maxMiners",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "maxValidators",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint128",
+            "name": "minMinerStake",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint128",
+            "name": "minValidatorStake",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint32",
+            "name": "immunityPeriod",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct BrainLimits",
+        "name": "limits_",
+        "type": "tuple"
+      },
+      {
+        "internalType": "uint64",
+        "name": "fromBlock",
+        "type": "uint64"
       }
     ],
     "stateMutability": "view",
@@ -7101,6 +7203,43 @@ export const cerberusLensAbi = [
             "internalType": "struct BrainRegistry.Brain",
             "name": "brain",
             "type": "tuple"
+          },
+          {
+            "components": [
+              {
+                "internalType": "uint16",
+                "name": "maxMiners",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint16",
+                "name": "maxValidators",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint128",
+                "name": "minMinerStake",
+                "type": "uint128"
+              },
+              {
+                "internalType": "uint128",
+                "name": "minValidatorStake",
+                "type": "uint128"
+              },
+              {
+                "internalType": "uint32",
+                "name": "immunityPeriod",
+                "type": "uint32"
+              }
+            ],
+            "internalType": "struct BrainLimits",
+            "name": "pendingLimits",
+            "type": "tuple"
+          },
+          {
+            "internalType": "uint64",
+            "name": "limitsFromBlock",
+            "type": "uint64"
           },
           {
             "internalType": "uint256",
