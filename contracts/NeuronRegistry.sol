@@ -16,9 +16,9 @@ import {
 ///         per Brain (`PeerIdTaken`). Only an active Brain takes registrations; deregistration always works.
 ///         Stake: a miner seat needs and *locks* the Brain's `minMinerStake` of the hotkey's own stake until the
 ///         seat is freed; a validator seat needs `minValidatorStake` of total stake (own + delegated) to register.
-///         Pruning: when the role is full, a validator seat whose stake is below its Brain's minimum goes first
-///         (lowest stake, then lowest uid), immunity or not; otherwise the seat with the lowest score that is past
-///         its immunity period (score: incentive for miners, dividends for validators, as of the last settlement;
+///         Pruning: when the role is full, only seats past their immunity period can go: first a validator seat
+///         whose stake is below its Brain's minimum (lowest stake, then lowest uid); otherwise the seat with the
+///         lowest score (score: incentive for miners, dividends for validators, as of the last settlement;
 ///         ties go to the oldest registration, then the lowest uid); if none is prunable, it reverts.
 ///         Emission weight: each Brain's weight is the total stake of its validator hotkeys, reported to Emission
 ///         whenever a validator seat is taken or freed and whenever Staking changes a validator's stake.
@@ -413,11 +413,14 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
     {
         bool isMiner = role == Role.Miner;
         if (!isMiner) {
-            // Below-minimum validator seats first, immunity or not: the lowest stake, then the lowest uid.
+            // Below-minimum validator seats past their immunity first: the lowest stake, then the lowest uid. Immunity
+            // holds against everything, others' stake moves included (a delegator leaving cannot evict the seat).
             uint256 lowest = lim.minValidatorStake;
             bool below;
             for (uint256 u; u < max; ++u) {
-                uint256 s = _validatorSeat[bn.validators[u].hotkey].stake;
+                Neuron storage n = bn.validators[u];
+                if (block.number < n.registeredAt + lim.immunityPeriod) continue;
+                uint256 s = _validatorSeat[n.hotkey].stake;
                 if (s < lowest) {
                     lowest = s;
                     best = uint16(u);
