@@ -24,9 +24,9 @@ contract CerberusLens {
         uint16 incentive; // miners: share of 65,535 at the last settlement
         uint16 dividends; // validators: share of 65,535 at the last settlement
         uint256 pendingReward; // miners: unclaimed incentive of the seat
-        uint16 takeBps; // validators: take on dividends now
-        uint16 nextTakeBps; // validators: the take from `takeFromBlock` on (= takeBps when no change is pending)
-        uint64 takeFromBlock; // validators: block a pending take raise applies from (0 = none pending)
+        uint16 takeBps; // validators: take on dividends for an epoch beginning now
+        uint16 nextTakeBps; // validators: the take for epochs beginning at or after `takeFromBlock` (= takeBps if none)
+        uint64 takeFromBlock; // validators: first epoch start block a pending take raise applies to (0 = none pending)
     }
 
     struct BrainView {

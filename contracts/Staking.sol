@@ -19,8 +19,9 @@ import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 ///         stake made mid-epoch, or in the block before a settlement, earns nothing from it and shares from the next
 ///         epoch on). Unstaking takes the position's warming stake first. `totalStake` counts active +
 ///         warming.
-///         Take changes: a decrease applies at once; an increase only after max(one epoch of the hotkey's Brain,
-///         `minTakeDelay`) blocks (`takeInfo` shows it), so a settlement inside the delay pays at the old take.
+///         Take changes: a decrease applies at once, to epochs not yet settled too; an increase only to epochs that
+///         begin once max(one epoch of the hotkey's Brain, `minTakeDelay`) blocks have passed (`takeInfo` shows it),
+///         whenever they settle: `distribute` charges the take in force at the epoch's first block.
 ///         Miner seats lock their Brain's minimum stake out of the hotkey's own stake (NeuronRegistry calls
 ///         `lockOwnStake`/`unlockOwnStake`); `unstake` cannot dip into it (`StakeLocked`).
 /// @dev Accumulator scale 1e18. Warming uses generations: stake made at block b is ready for epochs starting at or
@@ -49,9 +50,9 @@ contract Staking is IStaking, Ownable {
         uint128 total; // active + warming: all stake on this hotkey (warming = the live generations' amounts)
         uint256 accPerShare; // cumulative rewards per active staked wei, scaled by 1e18 (starts at 1)
         uint96 commission; // claimable take + rounding remainders, stored + 1 once initialized (see _addCommission)
-        uint16 take; // take in bps + 1; 0 = never set (DEFAULT_TAKE_BPS)
-        uint16 nextTake; // scheduled raise in bps + 1; 0 = none
-        uint64 nextTakeBlock; // block from which `nextTake` applies
+        uint16 take; // take in bps + 1 for epochs that begin before `nextTakeBlock`; 0 = never set (DEFAULT_TAKE_BPS)
+        uint16 nextTake; // raised take in bps + 1 for epochs that begin at or after `nextTakeBlock`; 0 = none
+        uint64 nextTakeBlock; // first epoch start block `nextTake` applies to
         uint32 tail; // id of the next generation
         uint32 head; // oldest live generation; the generations below it are active (packed with the take and
         // commission, which a distribution writes anyway)
@@ -99,9 +100,9 @@ contract Staking is IStaking, Ownable {
     event Staked(address indexed staker, address indexed hotkey, uint256 amount);
     event Unbonding(address indexed staker, address indexed hotkey, uint256 amount, uint64 releaseBlock);
     event Withdrawn(address indexed staker, uint256 amount);
-    /// @notice The take that applies from now on (a decrease, or a scheduled raise at its first use).
+    /// @notice A take decrease: it applies at once, also to the hotkey's epochs not yet settled.
     event TakeChanged(address indexed hotkey, uint16 takeBps);
-    /// @notice A take increase that applies from `effectiveBlock` on.
+    /// @notice A take increase that applies to the epochs beginning at or after `effectiveBlock`.
     event TakeChangeScheduled(address indexed hotkey, uint16 takeBps, uint64 effectiveBlock);
     event RewardsDistributed(address indexed hotkey, uint256 amount, uint256 take);
     event RewardsClaimed(address indexed staker, address indexed hotkey, uint256 amount);
@@ -223,19 +224,26 @@ contract Staking is IStaking, Ownable {
     }
 
     /// @notice Sets the caller's (hotkey's) take on dividends, in basis points, at most 2,000 (20%). A value at or
-    ///         below the current take applies at once (and cancels a scheduled raise); a higher one is scheduled and
-    ///         applies after max(tempo of the caller's validator Brain, `minTakeDelay`) blocks — only a validator
-    ///         can raise its take (`NotAValidator`). A new raise replaces a scheduled one and restarts the delay.
+    ///         below the take for an epoch beginning now applies at once, also to epochs not yet settled (and cancels
+    ///         a scheduled raise); a higher one is scheduled and applies to the epochs that begin at or after
+    ///         max(tempo of the caller's validator Brain, `minTakeDelay`) blocks from now, whenever they settle — only
+    ///         a validator can raise its take (`NotAValidator`). A new raise replaces a scheduled one and restarts the
+    ///         delay; if an earlier raise had already come into force, epochs begun since then and not yet settled are
+    ///         charged the take from before it (never more than delegators saw announced).
     function setTake(uint16 takeBps) external {
         if (takeBps > MAX_TAKE_BPS) revert TakeTooHigh(takeBps);
         Hotkey storage h = _hotkeys[msg.sender];
-        (uint16 current, bool matured) = _takeNow(h);
-        if (matured) emit TakeChanged(msg.sender, current);
-        h.take = current + 1;
+        uint16 old = h.take == 0 ? DEFAULT_TAKE_BPS : h.take - 1;
+        bool matured = h.nextTake != 0 && block.number >= h.nextTakeBlock;
+        uint16 current = matured ? h.nextTake - 1 : old;
         if (takeBps <= current) {
-            h.take = takeBps + 1;
-            h.nextTake = 0;
-            h.nextTakeBlock = 0;
+            h.take = (takeBps < old ? takeBps : old) + 1;
+            if (matured) {
+                h.nextTake = takeBps + 1;
+            } else {
+                h.nextTake = 0;
+                h.nextTakeBlock = 0;
+            }
             emit TakeChanged(msg.sender, takeBps);
             return;
         }
@@ -244,6 +252,7 @@ contract Staking is IStaking, Ownable {
         (, uint32 tempo) = neurons.brains().timing(brainId);
         uint64 delay = tempo > minTakeDelay ? tempo : minTakeDelay;
         uint64 effective = uint64(block.number) + delay;
+        h.take = old + 1;
         h.nextTake = takeBps + 1;
         h.nextTakeBlock = effective;
         emit TakeChangeScheduled(msg.sender, takeBps, effective);
@@ -286,14 +295,8 @@ contract Staking is IStaking, Ownable {
             uint256 warming;
             if (h.tail != h.head) warming = _activate(h, hk, epochStart);
             if (amount != 0) {
-                (uint16 takeBps, bool matured) = _takeNow(h);
-                if (matured) {
-                    h.take = takeBps + 1;
-                    h.nextTake = 0;
-                    h.nextTakeBlock = 0;
-                    emit TakeChanged(hk, takeBps);
-                }
-                uint256 take = (amount * takeBps) / BPS;
+                // the take in force when the epoch began (a raise applies only to epochs begun after its delay)
+                uint256 take = (amount * _takeAt(h, epochStart)) / BPS;
                 uint256 rest = amount - take;
                 uint256 active = h.total - warming;
                 if (active == 0) {
@@ -453,20 +456,18 @@ contract Staking is IStaking, Ownable {
         warming = w1 + w2;
     }
 
-    /// @notice Take (bps) in force now and claimable commission of a hotkey.
+    /// @notice Take (bps) for an epoch beginning now and claimable commission of a hotkey.
     function hotkeyInfo(address hotkey) external view returns (uint256 total, uint16 takeBps, uint256 commission) {
         Hotkey storage h = _hotkeys[hotkey];
-        (takeBps,) = _takeNow(h);
-        return (h.total, takeBps, h.commission == 0 ? 0 : h.commission - 1);
+        return (h.total, _takeAt(h, block.number), h.commission == 0 ? 0 : h.commission - 1);
     }
 
-    /// @notice The take in force now, the take scheduled (= current if none) and the block it applies from (0 if
-    ///         none pending).
+    /// @notice The take for an epoch beginning now, the take scheduled (= current if none) and the first epoch start
+    ///         block it applies to (0 if none pending).
     function takeInfo(address hotkey) external view returns (uint16 current, uint16 pending, uint64 effectiveBlock) {
         Hotkey storage h = _hotkeys[hotkey];
-        bool matured;
-        (current, matured) = _takeNow(h);
-        if (h.nextTake != 0 && !matured) return (current, h.nextTake - 1, h.nextTakeBlock);
+        current = _takeAt(h, block.number);
+        if (h.nextTake != 0 && block.number < h.nextTakeBlock) return (current, h.nextTake - 1, h.nextTakeBlock);
         return (current, current, 0);
     }
 
@@ -495,13 +496,12 @@ contract Staking is IStaking, Ownable {
         if (owed != 0) p.owed += SafeCast.toUint128(owed);
     }
 
-    /// @dev The take in force now (a scheduled raise counts once its block is reached) and whether such a raise
-    ///      matured but is not yet written.
-    function _takeNow(Hotkey storage h) private view returns (uint16 takeBps, bool matured) {
+    /// @dev The take (bps) charged on an epoch that began at block `epochStart`.
+    function _takeAt(Hotkey storage h, uint256 epochStart) private view returns (uint16) {
         uint16 next = h.nextTake;
-        if (next != 0 && block.number >= h.nextTakeBlock) return (next - 1, true);
+        if (next != 0 && epochStart >= h.nextTakeBlock) return next - 1;
         uint16 t = h.take;
-        return (t == 0 ? DEFAULT_TAKE_BPS : t - 1, false);
+        return t == 0 ? DEFAULT_TAKE_BPS : t - 1;
     }
 
     function _addCommission(Hotkey storage h, uint256 amount) private {

@@ -51,7 +51,8 @@ export interface Neuron {
   pendingReward: bigint;
   /** Block of the last settlement that updated this neuron's scores (the Brain's last settlement). */
   lastUpdate: bigint;
-  /** Validators: take on dividends in basis points now, and a pending raise (applies from `takeFromBlock`). */
+  /** Validators: take on dividends in basis points for an epoch beginning now, and a pending raise (applies to the
+   *  epochs that begin at or after `fromBlock`). */
   take: { bps: number; nextBps: number; fromBlock: bigint | null };
 }
 
@@ -151,7 +152,7 @@ export interface StakePosition {
   warming: bigint;
   hotkeyTotalStake: bigint;
   hotkeyTakeBps: number;
-  /** A pending take raise on the hotkey (bps) and the block it applies from; null when none. */
+  /** A pending take raise on the hotkey (bps) and the first epoch start block it applies to; null when none. */
   hotkeyNextTake: { bps: number; fromBlock: bigint } | null;
   /** The Brain the hotkey validates in (null: not a validator — delegation to it earns nothing). */
   validatorOf: bigint | null;

@@ -212,8 +212,9 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
   );
 }
 
-/** "18%", or "0% → 20% from block 1234" while a raise is pending (raises apply only after a delay). */
+/** "18%", or "0% → 20% for epochs from block 1234" while a raise is pending (a raise applies only to epochs that
+ *  begin after its delay). */
 function takeText(t: { bps: number; nextBps: number; fromBlock: bigint | null }): string {
   const now = `${t.bps / 100}%`;
-  return t.fromBlock === null ? now : `${now} → ${t.nextBps / 100}% from block ${t.fromBlock}`;
+  return t.fromBlock === null ? now : `${now} → ${t.nextBps / 100}% for epochs from block ${t.fromBlock}`;
 }
