@@ -22,10 +22,11 @@ import {CerberusToken} from "./CerberusToken.sol";
 ///      price(now) = max(floor, 2p − (2p − floor)·elapsed / priceDecay) for elapsed < priceDecay, else the floor
 ///      (`registrationFee`, set by the protocol owner). So demand doubles the price and it decays linearly back to the
 ///      floor over `priceDecay` blocks. Lifecycle: when `MAX_BRAINS` Brains are active, a mint first deregisters the
-///      active Brain with the lowest emission weight among those minted at least `brainImmunity` blocks ago (ties:
-///      oldest, then lowest id; `NoPrunableBrain` if none). A deregistered Brain's NFT is burned, `brainExists` turns
-///      false (no neuron registrations, no settlements), its emission weight is 0 and its unreleased emission accrual
-///      is forfeited (Emission.BrainRemoved); its record (`brain`, `limits`, `timing`) stays readable so that its
+///      active Brain with the lowest low-water emission weight (the least it held since the start of the previous
+///      prune period, Emission.pruneCandidate) among those minted at least `brainImmunity` blocks ago (ties: oldest,
+///      then lowest id; `NoPrunableBrain` if none). A deregistered Brain's NFT is burned, `brainExists` turns false
+///      (no neuron registrations, no settlements), its emission weight is 0 and its unreleased emission accrual goes
+///      back to the emission schedule (Emission.BrainRemoved, Recycled); its record (`brain`, `limits`, `timing`) stays readable so that its
 ///      neurons can still deregister and claim what they were owed. Deregistration (and so a prune) is refused while
 ///      an epoch of the Brain is half-settled (`SettlementInProgress`).
 contract BrainRegistry is IBrainRegistry, ERC721, Ownable {

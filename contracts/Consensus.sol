@@ -19,8 +19,11 @@ interface IERC20Cap {
 /// @notice Commit-reveal of validator weights per Brain and epoch, then the Yuma-style settlement in chunks.
 /// @dev Epochs: epoch e of a Brain covers blocks [genesis + e·tempo, genesis + (e+1)·tempo). Validators commit for
 ///      epoch e during epoch e, reveal during the first ⌊tempo/2⌋ blocks of epoch e+1, and anyone may settle epoch e
-///      from block genesis + (e+1)·tempo + ⌊tempo/2⌋ on. Epochs settle in increasing order, one at a time per Brain;
-///      an epoch that was never settled is skipped for good once a later one settles.
+///      from block genesis + (e+1)·tempo + ⌊tempo/2⌋ on until its expiry, the opening of epoch e+2's reveal window
+///      (genesis + (e+3)·tempo), when e's weights start to be overwritten. Epochs settle in increasing order, one at a
+///      time per Brain: a later epoch cannot settle while an earlier one with reveals is unsettled and unexpired. Each
+///      settlement releases only its own epoch's accrual; what epochs that expired unsettled leave, and what an epoch in
+///      which no miner earned leaves, goes back to the emission schedule (Emission.recycle).
 ///      Commit hash: keccak256(abi.encode(uint256 chainId, address consensus, uint256 brainId, uint256 epoch,
 ///      address hotkey, uint16 validatorUid, uint16[] uids, uint16[] weights, bytes32 salt)); a seat that changes
 ///      hands loses its pending commits and reveals. Revealed weights are row-normalized to 65,535 and stored packed (16 uint16 per slot) in a two-epoch
@@ -79,6 +82,10 @@ contract Consensus is IConsensus, Ownable {
     error InvalidWeights();
     error EpochNotSettleable(uint256 epoch, uint256 readyBlock);
     error EpochAlreadySettled(uint256 epoch);
+    /// @notice `epoch` can no longer be settled: its expiry block `expiredAt` (= windows(epoch + 2).revealFrom) passed.
+    error EpochExpired(uint256 epoch, uint256 expiredAt);
+    /// @notice The epoch before has reveals and is neither settled nor expired: settle `epoch` first.
+    error EarlierEpochUnsettled(uint256 epoch);
     error SettlementInProgress(uint256 brainId, uint256 epoch);
     error InvalidChunk();
     error NotNeuronRegistry(address caller);
@@ -149,6 +156,7 @@ contract Consensus is IConsensus, Ownable {
         if (_commitHash(brainId, epoch, uid, uids, weights, salt) != c) revert CommitMismatch();
         _storeWeights(st.weights[epoch & 1][uid], brains.limits(brainId).maxMiners, uids, weights);
         st.revealTag[epoch & 1][uid] = uint64(epoch + 1);
+        if (st.revealedEpoch[epoch & 1] != epoch + 1) st.revealedEpoch[epoch & 1] = uint64(epoch + 1);
         emit WeightsRevealed(brainId, epoch, uid, msg.sender);
     }
 
@@ -200,7 +208,9 @@ contract Consensus is IConsensus, Ownable {
     /// @notice Advances the settlement of `epoch`. Anyone may call. With `steps` ≥ the Brain's maxMiners M the whole
     ///         epoch settles in this call (the cheapest path); with fewer, the call ranks `steps` miners (rounded up to
     ///         whole groups of 16), finalizes after the last group, then pays `steps` miners per call (2·M steps in
-    ///         all). A settled epoch reverts EpochAlreadySettled.
+    ///         all). A settled epoch reverts EpochAlreadySettled; from its expiry (`windows(e + 2).revealFrom`) on,
+    ///         EpochExpired; while the epoch before it has reveals and is neither settled nor expired,
+    ///         EarlierEpochUnsettled (settle that one first).
     /// @return done true when the epoch is fully settled by this call
     function settle(uint256 brainId, uint256 epoch, uint256 steps) external returns (bool done) {
         if (!brains.brainExists(brainId)) revert UnknownBrain(brainId);
@@ -217,6 +227,7 @@ contract Consensus is IConsensus, Ownable {
             if (s.epoch != epoch) revert SettlementInProgress(brainId, s.epoch);
         } else {
             if (s.settledAny && epoch <= s.epoch) revert EpochAlreadySettled(epoch);
+            _checkOrder(brainId, st, epoch);
             // stake shares go to storage only when the ranking phase spans several calls
             shares = _start(brainId, st, epoch, budget < maxMiners);
         }
@@ -252,6 +263,22 @@ contract Consensus is IConsensus, Ownable {
         if (s.phase == 0) return true; // finalized with nothing to pay
         emit SettlementProgress(brainId, epoch, s.phase, s.cursor);
         return false;
+    }
+
+    /// @dev Settlement order: `epoch` must not have expired, and the epoch before it, if it has reveals and is
+    ///      unsettled, must have expired. Accrual before `epoch` that no settlement released (expired or never revealed
+    ///      epochs) goes back to the emission schedule.
+    function _checkOrder(uint256 brainId, BrainState storage st, uint256 epoch) private {
+        (uint64 g, uint32 t) = brains.timing(brainId);
+        uint256 start = g + epoch * t;
+        uint256 expiry = start + 3 * uint256(t); // windows(epoch + 2).revealFrom
+        if (block.number >= expiry) revert EpochExpired(epoch, expiry);
+        Settlement storage s = st.s;
+        if (epoch == 0 || (s.settledAny && s.epoch + 1 == epoch)) return;
+        // the epoch before is unsettled: it must not hold reveals that can still be settled (it expires at start + 2t)
+        uint256 prev = epoch - 1;
+        if (st.revealedEpoch[prev & 1] == prev + 1 && block.number < expiry - t) revert EarlierEpochUnsettled(prev);
+        emission.recycle(brainId, start);
     }
 
     function _loadStakes(BrainState storage st, uint256 vMask) private view returns (Stakes memory x) {
@@ -349,11 +376,13 @@ contract Consensus is IConsensus, Ownable {
                 sumDr += dr[i]; // each < 2^188 (Σ B·R < 2^128 times a stake < 2^60 gwei)
             }
         }
-        // Only the emission accrued up to the end of the settled epoch is released (or forfeited): a late settlement
-        // must not take the accrual of the epochs after it.
+        // Only the emission accrued up to the end of the settled epoch is released (or recycled): a late settlement
+        // must not take the accrual of the epochs after it (and the accrual before it was released or recycled at
+        // its start).
         (uint256 epochStart, uint256 epochEnd,) = windows(brainId, s.epoch);
         if (s.sumRank == 0) {
-            s.emission = emission.forfeit(brainId, epochEnd);
+            // no miner earned: the epoch's accrual goes back to the emission schedule
+            s.emission = emission.recycle(brainId, epochEnd);
             s.ownerPaid = 0;
             _close(brainId, st);
             return;

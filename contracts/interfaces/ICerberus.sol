@@ -77,23 +77,25 @@ interface IConsensus {
 interface IEmission {
     /// @notice BrainRegistry only: `brainId` was minted; it shares emission from now on (weight 0 until reported).
     function onBrainAdded(uint256 brainId) external;
-    /// @notice BrainRegistry only: `brainId` was deregistered; its weight drops to 0 and its unreleased accrual is
-    ///         forfeited (returned, never minted).
-    function onBrainRemoved(uint256 brainId) external returns (uint256 forfeited);
+    /// @notice BrainRegistry only: `brainId` was deregistered; its weight drops to 0 and its unreleased accrual goes
+    ///         back to the emission schedule (recycled).
+    function onBrainRemoved(uint256 brainId) external returns (uint256 recycled);
     /// @notice Number of Brains sharing emission.
     function activeBrains() external view returns (uint256);
     /// @notice The Consensus contract that releases emission.
     function consensus() external view returns (address);
-    /// @notice The active Brain to prune: lowest weight, then oldest, then lowest id, among those added at or before
-    ///         block `addedBy`; found = false if none.
+    /// @notice The active Brain to prune: lowest low-water weight (the least weight held since the start of the
+    ///         previous prune period), then oldest, then lowest id, among those added at or before block `addedBy`;
+    ///         found = false if none.
     function pruneCandidate(uint256 addedBy) external view returns (bool found, uint256 brainId);
     /// @notice Consensus only: mints and splits what `brainId` accrued up to block `uptoBlock` (the end of the epoch
     ///         being settled); what accrued after it stays for the next settlement.
     function release(uint256 brainId, uint256 uptoBlock)
         external
         returns (uint256 total, uint256 minerPool, uint256 validatorPool, uint256 ownerPool);
-    /// @notice Consensus only: consumes, without minting, what `brainId` accrued up to block `uptoBlock`.
-    function forfeit(uint256 brainId, uint256 uptoBlock) external returns (uint256 amount);
+    /// @notice Consensus only: returns to the emission schedule (without minting) what `brainId` accrued up to block
+    ///         `uptoBlock` and has not been released: the schedule is rewound by that much and emits it again.
+    function recycle(uint256 brainId, uint256 uptoBlock) external returns (uint256 amount);
     /// @notice NeuronRegistry only: `brainId`'s emission weight is now `weight` (the stake bonded to its validators).
     function setBrainWeight(uint256 brainId, uint256 weight) external;
 }

@@ -217,7 +217,8 @@ export interface Payout {
   dividendShares: bigint[];
 }
 
-/** How an epoch's emission is paid. If no miner has rank the emission is forfeited (never minted): all zero. */
+/** How an epoch's emission is paid. If no miner has rank the epoch's accrual goes back to the emission schedule (not
+ *  minted now): all zero. */
 export function payout(r: EpochResult, emission: bigint, split: Split = DEFAULT_SPLIT): Payout {
   const nV = r.dividendSums.length;
   const nM = r.ranks.length;

@@ -162,13 +162,13 @@ describe("Consensus: commit, reveal, settle", () => {
     );
   });
 
-  it("forfeits the emission of an epoch in which nobody revealed", async () => {
+  it("returns to the emission schedule the emission of an epoch in which nobody revealed", async () => {
     const w = await loadFixture(worldFixture);
     const epoch = await nextEpoch(w);
     await h.gotoSettle(w, w.brainId, epoch);
     const supply = await w.token.totalSupply();
     const tx = w.consensus.settle(w.brainId, epoch, 1000);
-    await expect(tx).to.emit(w.emission, "Forfeited");
+    await expect(tx).to.emit(w.emission, "Recycled");
     await expect(tx).to.emit(w.consensus, "EpochSettled").withArgs(w.brainId, epoch, (x: bigint) => x > 0n, 0, 0, 0);
     expect(await w.token.totalSupply()).to.equal(supply);
   });

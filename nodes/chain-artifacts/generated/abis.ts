@@ -4692,7 +4692,34 @@ export const consensusAbi = [
         "type": "uint256"
       }
     ],
+    "name": "EarlierEpochUnsettled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      }
+    ],
     "name": "EpochAlreadySettled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "expiredAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "EpochExpired",
     "type": "error"
   },
   {
@@ -6137,7 +6164,7 @@ export const emissionAbi = [
       {
         "indexed": false,
         "internalType": "uint256",
-        "name": "forfeited",
+        "name": "recycled",
         "type": "uint256"
       },
       {
@@ -6174,25 +6201,6 @@ export const emissionAbi = [
     "inputs": [
       {
         "indexed": true,
-        "internalType": "uint256",
-        "name": "brainId",
-        "type": "uint256"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      }
-    ],
-    "name": "Forfeited",
-    "type": "event"
-  },
-  {
-    "anonymous": false,
-    "inputs": [
-      {
-        "indexed": true,
         "internalType": "address",
         "name": "previousOwner",
         "type": "address"
@@ -6205,6 +6213,31 @@ export const emissionAbi = [
       }
     ],
     "name": "OwnershipTransferred",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "blocksRewound",
+        "type": "uint256"
+      }
+    ],
+    "name": "Recycled",
     "type": "event"
   },
   {
@@ -6335,6 +6368,19 @@ export const emissionAbi = [
   },
   {
     "inputs": [],
+    "name": "PRUNE_PERIOD",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "activeBrains",
     "outputs": [
       {
@@ -6448,30 +6494,6 @@ export const emissionAbi = [
     "type": "function"
   },
   {
-    "inputs": [
-      {
-        "internalType": "uint256",
-        "name": "brainId",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "uptoBlock",
-        "type": "uint256"
-      }
-    ],
-    "name": "forfeit",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      }
-    ],
-    "stateMutability": "nonpayable",
-    "type": "function"
-  },
-  {
     "inputs": [],
     "name": "genesisBlock",
     "outputs": [
@@ -6580,7 +6602,7 @@ export const emissionAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "forfeited",
+        "name": "recycled",
         "type": "uint256"
       }
     ],
@@ -6650,6 +6672,62 @@ export const emissionAbi = [
       {
         "internalType": "uint256",
         "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "pruneWeight",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "uptoBlock",
+        "type": "uint256"
+      }
+    ],
+    "name": "recycle",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "recycleCarry",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
         "type": "uint256"
       }
     ],
@@ -6746,6 +6824,19 @@ export const emissionAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "scheduleOffset",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -6802,6 +6893,19 @@ export const emissionAbi = [
   {
     "inputs": [],
     "name": "totalMinted",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "totalRecycled",
     "outputs": [
       {
         "internalType": "uint256",

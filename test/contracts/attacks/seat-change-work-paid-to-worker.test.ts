@@ -173,16 +173,17 @@ describe("attack: seat change before settlement (work is paid to the hotkey that
       await (await w.neurons.connect(newcomer).register(w.brainId, h.ROLE_VALIDATOR, h.peerIdOf(1007), h.addrsOf(1007))).wait();
       expect(await uidOf(w, newcomer)).to.equal(3);
       // epochs e+1 and e+2: everyone (newcomer included) commits and reveals — the newcomer, seated during e+1, votes
-      // from e+2 on; e+1 settles before e (e is skipped), then e+2
+      // from e+2 on; nobody settles e before it expires (e+2's reveal window), then e+1 and e+2 settle (e is skipped)
       const vs = [...w.validators.slice(0, 3), newcomer];
       for (const f of [e + 1n, e + 2n]) {
         await h.gotoCommitWindow(w, w.brainId, f);
         await h.commitAll(w, w.brainId, f, vs, ROWS(20));
         await h.gotoRevealWindow(w, w.brainId, f);
         await h.revealAll(w, w.brainId, f, vs, ROWS(20));
-        await h.gotoSettle(w, w.brainId, f);
-        await (await w.consensus.settle(w.brainId, f, 1000)).wait();
       }
+      await h.gotoSettle(w, w.brainId, e + 2n);
+      await expect(w.consensus.settle(w.brainId, e, 1000)).to.be.revertedWithCustomError(w.consensus, "EpochExpired");
+      for (const f of [e + 1n, e + 2n]) await (await w.consensus.settle(w.brainId, f, 1000)).wait();
       return Promise.all([0, 1, 2, 3, 4, 5].map((j) => w.consensus.bond(w.brainId, 3, j)));
     };
     const kept = await bondsAfter(true);
