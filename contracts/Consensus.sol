@@ -32,13 +32,13 @@ interface IERC20Cap {
 ///      consensus, clipping, ranks, bond EMA, dividend sums), finalization (emission is minted and split, validator
 ///      dividends are paid into Staking), phase B (one step per miner: incentive payment into the miner ledger).
 ///      A call that covers all of phase A does phase B from memory in the same call.
-///      Bonds are stored packed as uint16 lanes holding bond+1 so that slots never go back to zero (no 20k-gas
-///      re-initialization each epoch); the same trick (value+1) is used for the rank scratch and the miner ledger.
+///      Bonds are stored packed as 16-bit float lanes (YumaMath._bondRow), a slot of zero bonds coded 0x4000 so that
+///      slots never go back to zero (no 20k-gas re-initialization each epoch); the rank scratch and the miner ledger
+///      hold value+1 for the same reason.
 contract Consensus is IConsensus, Ownable {
     using SafeERC20 for IERC20;
 
     uint256 private constant GROUPS = 16; // 256 miners / 16 lanes
-    uint256 private constant ONES16 = 0x0001000100010001000100010001000100010001000100010001000100010001;
     uint256 private constant ONES64 = 0x0000000000000001000000000000000100000000000000010000000000000001;
     /// @dev Miner ledger unit: rewards are credited in whole gwei (4 seats per storage slot); the sub-gwei
     ///      remainder of each miner's share is rounding dust and goes to the Brain owner.
@@ -455,7 +455,11 @@ contract Consensus is IConsensus, Ownable {
                 continue;
             }
             if (ranks.length != 0) {
-                for (uint256 l; l < 16; ++l) r[l] = ranks[(g << 4) + l];
+                // (the single-call path: ranks has 256 entries, g < 16)
+                assembly ("memory-safe") {
+                    let from_ := add(add(ranks, 0x20), shl(9, g))
+                    for { let l := 0 } lt(l, 0x200) { l := add(l, 0x20) } { mstore(add(r, l), mload(add(from_, l))) }
+                }
             } else {
                 for (uint256 q; q < 4; ++q) {
                     uint256 slot = st.rankScratch[(g << 2) + q];
@@ -532,19 +536,27 @@ contract Consensus is IConsensus, Ownable {
         uint256 sumRank,
         uint256 paid
     ) private pure returns (uint256 inc, uint256) {
-        unchecked {
-            for (uint256 l; l < 16; ++l) {
-                if ((occ >> l) & 1 == 0) continue;
-                uint256 rl = r[l];
-                inc |= (YumaMath.incentiveShare(rl, sumRank) + 1) << (l << 4);
-                uint256 amount = (pool * rl) / sumRank / GWEI; // sumRank > 0 here (checked in _finalize)
-                if (amount == 0) continue;
-                uint256 ps = (l & 3) << 6;
-                uint256 slot = pend[l >> 2];
-                uint256 lane = (slot >> ps) & type(uint64).max;
-                if (lane == 0) lane = 1;
-                pend[l >> 2] = (slot & ~(uint256(type(uint64).max) << ps)) | ((lane + amount) << ps);
-                paid += amount * GWEI;
+        // sumRank > 0 here (checked in _finalize); pool·R_j < 2^256 (pool < 2^90, R_j < 2^64); a lane (gwei + 1) can
+        // hold the whole supply (checked at construction), and Σ amount ≤ pool
+        assembly ("memory-safe") {
+            for { let l := 0 } lt(l, 16) { l := add(l, 1) } {
+                if and(shr(l, occ), 1) {
+                    let rl := mload(add(r, shl(5, l)))
+                    // incentive share 65,535·R_j/ΣR capped at 65,534 (YumaMath.incentiveShare), stored + 1
+                    let x := div(mul(65535, rl), sumRank)
+                    if gt(x, 65534) { x := 65534 }
+                    inc := or(inc, shl(shl(4, l), add(x, 1)))
+                    let amount := div(div(mul(pool, rl), sumRank), GWEI)
+                    if amount {
+                        let ps := shl(6, and(l, 3))
+                        let ptr := add(pend, shl(5, shr(2, l)))
+                        let slot := mload(ptr)
+                        let lane := and(shr(ps, slot), 0xffffffffffffffff)
+                        if iszero(lane) { lane := 1 }
+                        mstore(ptr, or(and(slot, not(shl(ps, 0xffffffffffffffff))), shl(ps, add(lane, amount))))
+                        paid := add(paid, mul(amount, GWEI))
+                    }
+                }
             }
         }
         return (inc, paid);
@@ -598,7 +610,7 @@ contract Consensus is IConsensus, Ownable {
             (, uint256 vMask) = neurons.occupancy(brainId);
             for (uint256 i; i < 32; ++i) {
                 if (vMask & (1 << i) == 0) continue;
-                st.bonds[i][g] = (st.bonds[i][g] & ~(uint256(0xffff) << shift)) | (uint256(1) << shift);
+                st.bonds[i][g] = (st.bonds[i][g] & ~(uint256(0xffff) << shift)) | (uint256(0x4000) << shift); // 0
             }
             st.incentive[g] = (st.incentive[g] & ~(uint256(0xffff) << shift)) | (uint256(1) << shift);
             uint256 rs = (uint256(uid) & 3) << 6;
@@ -613,7 +625,7 @@ contract Consensus is IConsensus, Ownable {
             // epoch's settlement (which pays them to it) and are reset then.
             uint256 dv = st.departedV;
             if (((dv | (dv >> 32)) >> uid) & 1 != 0) st.bondReset |= uint32(1 << uid);
-            else for (uint256 g; g < GROUPS; ++g) st.bonds[uid][g] = ONES16;
+            else for (uint256 g; g < GROUPS; ++g) st.bonds[uid][g] = YumaMath.ZERO_BONDS;
             _clearSeatCommits(brainId, st, uid);
             st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         }
@@ -663,10 +675,11 @@ contract Consensus is IConsensus, Ownable {
         }
     }
 
-    /// @notice Bond of validator `vUid` on miner `mUid` (scale 2^15).
+    /// @notice Bond of validator `vUid` on miner `mUid`, per unit of stake (scale BOND_ONE = 2^24; stored as a 16-bit
+    ///         float lane, code = e << 14 | m, bond = m << 4e).
     function bond(uint256 brainId, uint16 vUid, uint16 mUid) external view returns (uint256) {
         uint256 lane = (_st[brainId].bonds[vUid][mUid >> 4] >> ((uint256(mUid) & 15) << 4)) & 0xffff;
-        return lane == 0 ? 0 : lane - 1;
+        return (lane & 0x3fff) << ((lane >> 14) << 2);
     }
 
     /// @notice Normalized revealed weight of validator `vUid` on miner `mUid` for `epoch` (0 if not revealed).

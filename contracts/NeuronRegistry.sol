@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {
     Role, BrainLimits, IBrainRegistry, IStaking, INeuronRegistry, IConsensus, IEmission
 } from "./interfaces/ICerberus.sol";
@@ -51,21 +52,23 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         uint256[256] minerLock; // own stake locked by each miner seat
     }
 
-    /// @dev A hotkey's one validator seat (brainId 0 = none) and the stake last counted for it in `brainStake`.
+    /// @dev A hotkey's one validator seat (brainId 0 = none), the stake last counted for it in `brainStake` (wei),
+    ///      and the running minimum of the stake it has bonded to that Brain (whole gwei) over epoch `epoch` so far
+    ///      (`low0`; the two epochs before are in `_lowPrev`). Epochs after `epoch` held `stake` throughout. One word,
+    ///      so that a settlement reads one slot per validator unless its stake changed since the epoch began.
     struct ValidatorSeat {
-        uint64 brainId;
-        uint192 stake;
-    }
-
-    /// @dev Running minima of the stake a validator hotkey has bonded to its Brain, in whole gwei, per epoch of that
-    ///      Brain: `low0` over epoch `epoch` so far, `low1` and `low2` over the two epochs before it (0 before the seat
-    ///      was taken). Epochs after `epoch` held the seat's current stake throughout.
-    struct StakeLow {
+        uint40 brainId;
+        uint96 stake;
         uint40 epoch;
         uint64 low0;
+    }
+
+    /// @dev Running minima of the two epochs before `ValidatorSeat.epoch` (0 before the seat was taken).
+    struct LowPrev {
         uint64 low1;
         uint64 low2;
     }
+
 
     IBrainRegistry public immutable brains;
     IStaking public immutable staking;
@@ -78,7 +81,7 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
     mapping(address hotkey => uint256) public registrationCount;
     /// @notice Total stake of each Brain's validator hotkeys (its emission weight while the Brain is active).
     mapping(uint256 brainId => uint256) public brainStake;
-    mapping(address hotkey => StakeLow) private _low;
+    mapping(address hotkey => LowPrev) private _lowPrev;
 
     uint256 private constant GWEI = 1e9;
 
@@ -163,9 +166,10 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
             if (lock != 0) staking.lockOwnStake(msg.sender, lock);
         } else {
             uint256 s = staking.totalStake(msg.sender);
-            _validatorSeat[msg.sender] = ValidatorSeat(uint64(brainId), uint192(s));
             // nothing was bonded here before this block: the seat votes from the first epoch that begins after it
-            _low[msg.sender] = StakeLow(uint40(_epochNow(brainId)), 0, 0, 0);
+            // (low0 = 0 for this epoch; _lowPrev was cleared when the hotkey last left a seat)
+            _validatorSeat[msg.sender] =
+                ValidatorSeat(SafeCast.toUint40(brainId), SafeCast.toUint96(s), uint40(_epochNow(brainId)), 0);
             _setBrainStake(brainId, brainStake[brainId] + s, true);
         }
     }
@@ -231,9 +235,9 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         if (msg.sender != address(staking)) revert NotStaking(msg.sender);
         ValidatorSeat memory v = _validatorSeat[hotkey];
         if (v.brainId == 0) return;
-        _validatorSeat[hotkey].stake = uint192(newTotal);
-        _lower(hotkey, v.brainId, v.stake, newTotal);
-        _setBrainStake(v.brainId, brainStake[v.brainId] - v.stake + newTotal, brains.brainExists(v.brainId));
+        uint256 old = v.stake;
+        _lower(hotkey, v, newTotal); // (writes the new stake into v)
+        _setBrainStake(v.brainId, brainStake[v.brainId] - old + newTotal, brains.brainExists(v.brainId));
     }
 
     /// @notice One seat (an empty seat has hotkey 0).
@@ -290,15 +294,11 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
     {
         BrainNeurons storage bn = _b[brainId];
         uint256 mask = bn.validatorMask;
-        uint256 c = _epochNow(brainId);
         for (uint256 i; i < 32; ++i) {
             if (mask & (1 << i) == 0) continue;
             address hk = bn.validators[i].hotkey;
             hotkeys[i] = hk;
-            StakeLow memory l = _low[hk];
-            uint256 held = _validatorSeat[hk].stake / GWEI;
-            _shift(l, c, held);
-            stakes[i] = _minSince(l, held, epoch);
+            stakes[i] = _minSince(hk, _validatorSeat[hk], epoch);
         }
     }
 
@@ -334,11 +334,14 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
             delete bn.peerHolder[keccak256(bn.validators[uid].peerId)];
             bn.validatorMask &= ~(uint256(1) << uid);
             delete bn.validators[uid];
-            uint256 s = _validatorSeat[hotkey].stake;
+            ValidatorSeat memory v = _validatorSeat[hotkey];
+            uint256 s = v.stake;
             // the stake it bonded here until now backs the reveals it leaves behind; from now on it is unbonded
-            lows = _lowsAtLeave(hotkey, brainId, s);
+            uint256 c = _epochNow(brainId);
+            if (c >= 1) lows[0] = _minSince(hotkey, v, c - 1);
+            if (c >= 2) lows[1] = _minSince(hotkey, v, c - 2);
             delete _validatorSeat[hotkey];
-            delete _low[hotkey];
+            delete _lowPrev[hotkey];
             _setBrainStake(brainId, brainStake[brainId] - s, active);
         }
         delete bn.seats[hotkey];
@@ -362,43 +365,37 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         return block.number <= g ? 0 : (block.number - g) / t;
     }
 
-    /// @dev Moves a ring to epoch `e`: the epochs after its own held `held` (gwei) throughout.
-    function _shift(StakeLow memory l, uint256 e, uint256 held) private pure {
-        uint256 d = e - l.epoch;
-        if (d == 0) return;
-        l.low2 = d == 1 ? l.low1 : d == 2 ? l.low0 : uint64(held);
-        l.low1 = d == 1 ? l.low0 : uint64(held);
-        l.low0 = uint64(held);
-        l.epoch = uint40(e);
-    }
-
-    /// @dev The least stake (gwei) bonded from the first block of epoch `e` until now, given the ring `l` and the stake
-    ///      held now (`held`, gwei); 0 for an epoch older than the ring (more than two before its latest).
-    function _minSince(StakeLow memory l, uint256 held, uint256 e) private pure returns (uint256 m) {
-        if (e > l.epoch) return held;
-        uint256 back = l.epoch - e;
+    /// @dev The least stake (gwei) `hk` (seat `v`) bonded from the first block of epoch `e` until now; 0 for an epoch
+    ///      more than two before the last one its stake changed in (out of the window).
+    function _minSince(address hk, ValidatorSeat memory v, uint256 e) private view returns (uint256 m) {
+        if (e > v.epoch) return v.stake / GWEI; // held throughout since before e began
+        uint256 back = v.epoch - e;
         if (back > 2) return 0;
-        m = l.low0;
-        if (back != 0 && l.low1 < m) m = l.low1;
-        if (back == 2 && l.low2 < m) m = l.low2;
+        m = v.low0;
+        if (back != 0) {
+            LowPrev memory p = _lowPrev[hk];
+            if (p.low1 < m) m = p.low1;
+            if (back == 2 && p.low2 < m) m = p.low2;
+        }
     }
 
-    /// @dev `hotkey`'s stake (wei) bonded to its validator Brain goes from `oldTotal` to `newTotal` now.
-    function _lower(address hotkey, uint256 brainId, uint256 oldTotal, uint256 newTotal) private {
-        StakeLow memory l = _low[hotkey];
-        _shift(l, _epochNow(brainId), oldTotal / GWEI);
+    /// @dev `hotkey`'s stake (wei) bonded to its validator Brain goes from `v.stake` to `newTotal` now: the running
+    ///      minima move to the current epoch (the epochs skipped held `v.stake` throughout) and take the new value.
+    function _lower(address hotkey, ValidatorSeat memory v, uint256 newTotal) private {
+        uint256 e = _epochNow(v.brainId);
+        uint256 held = v.stake / GWEI;
+        uint256 d = e - v.epoch;
+        if (d != 0) {
+            uint256 low1 = d == 1 ? v.low0 : held;
+            uint256 low2 = d == 1 ? _lowPrev[hotkey].low1 : d == 2 ? v.low0 : held;
+            _lowPrev[hotkey] = LowPrev(uint64(low1), uint64(low2));
+            v.low0 = uint64(held);
+            v.epoch = uint40(e);
+        }
         uint256 n = newTotal / GWEI;
-        if (n < l.low0) l.low0 = uint64(n);
-        _low[hotkey] = l;
-    }
-
-    /// @dev For a validator leaving its seat now (epoch c): the least stake it bonded since the start of epoch c − 1
-    ///      and since the start of c − 2 (the epochs whose reveals it can leave behind unsettled), whole gwei.
-    function _lowsAtLeave(address hotkey, uint256 brainId, uint256 stake) private view returns (uint256[2] memory lows) {
-        uint256 c = _epochNow(brainId);
-        StakeLow memory l = _low[hotkey];
-        if (c >= 1) lows[0] = _minSince(l, stake / GWEI, c - 1);
-        if (c >= 2) lows[1] = _minSince(l, stake / GWEI, c - 2);
+        if (n < v.low0) v.low0 = uint64(n);
+        v.stake = SafeCast.toUint96(newTotal);
+        _validatorSeat[hotkey] = v;
     }
 
     function _setBrainStake(uint256 brainId, uint256 stake, bool active) private {

@@ -46,16 +46,18 @@ contract Staking is IStaking, Ownable {
     ///      lags by up to one epoch); beyond it the newest generation takes the new stake and waits as long as it.
     uint256 private constant MAX_LIVE_GENS = 3;
 
+    /// @dev Two words, both written by a distribution anyway: (accPerShare, commission) and (total, take, tail, head).
     struct Hotkey {
-        uint128 total; // active + warming: all stake on this hotkey (warming = the live generations' amounts)
-        uint256 accPerShare; // cumulative rewards per active staked wei, scaled by 1e18 (starts at 1)
+        // cumulative rewards per active staked wei, scaled by 1e18 (starts at 1); < 2^160 because it grows by at most
+        // 1e18 per wei distributed to the hotkey and all that is ever distributed is minted, ≤ the token cap < 2^90
+        uint160 accPerShare;
         uint96 commission; // claimable take + rounding remainders, stored + 1 once initialized (see _addCommission)
+        uint96 total; // active + warming: all stake on this hotkey (warming = the live generations' amounts)
         uint16 take; // take in bps + 1 for epochs that begin before `nextTakeBlock`; 0 = never set (DEFAULT_TAKE_BPS)
         uint16 nextTake; // raised take in bps + 1 for epochs that begin at or after `nextTakeBlock`; 0 = none
         uint64 nextTakeBlock; // first epoch start block `nextTake` applies to
         uint32 tail; // id of the next generation
-        uint32 head; // oldest live generation; the generations below it are active (packed with the take and
-        // commission, which a distribution writes anyway)
+        uint32 head; // oldest live generation; the generations below it are active
     }
 
     struct Position {
@@ -153,7 +155,8 @@ contract Staking is IStaking, Ownable {
         if (acc == 0) {
             // Pre-initialize the hotkey's reward slots so that settlements never pay 20k-gas zero→nonzero writes:
             // an accumulator offset of 1 (1e-18 per staked wei) and the commission sentinel.
-            h.accPerShare = acc = 1;
+            h.accPerShare = 1;
+            acc = 1;
             if (h.commission == 0) h.commission = 1;
         }
         uint96 a = SafeCast.toUint96(amount);
@@ -163,7 +166,7 @@ contract Staking is IStaking, Ownable {
         _addWarming(p, hotkey, a, gen);
         p.amount += a;
         uint256 total = h.total + amount;
-        h.total = uint128(total);
+        h.total = SafeCast.toUint96(total);
         totalStaked += amount;
         emit Staked(msg.sender, hotkey, amount);
         neurons.onStakeChanged(hotkey, total);
@@ -201,7 +204,7 @@ contract Staking is IStaking, Ownable {
         }
         p.amount = uint128(have - amount);
         uint256 total = h.total - amount;
-        h.total = uint128(total);
+        h.total = uint96(total);
         totalStaked -= amount;
         Unbond storage u = unbonds[msg.sender];
         u.amount += amount;
@@ -303,7 +306,7 @@ contract Staking is IStaking, Ownable {
                     _addCommission(h, amount);
                 } else {
                     uint256 inc = (rest * PREC) / active;
-                    h.accPerShare += inc;
+                    h.accPerShare += uint160(inc); // bounded: see Hotkey
                     // round the credited part up so positions can never be owed more than was distributed
                     _addCommission(h, take + rest - (inc * active + PREC - 1) / PREC);
                 }

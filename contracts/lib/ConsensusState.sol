@@ -37,7 +37,7 @@ struct BrainState {
     uint256[16][32][2] weights; // [parity][validator][group]
     uint64[32][2] revealTag; // epoch + 1 of the weights in the buffer, 0 = none
     uint64[2] revealedEpoch; // per buffer parity: epoch + 1 of the latest epoch anyone revealed, 0 = none
-    uint256[16][32] bonds; // [validator][group], lanes = bond + 1
+    uint256[16][32] bonds; // [validator][group], 16-bit float lanes (YumaMath._bondRow)
     uint256[64] rankScratch; // 4 × uint64 lanes per slot, lanes = rank + 1
     uint256[16] dividendScratch; // 2 × uint128 lanes per slot: Σ_j B·R carried between chunks of one epoch
     uint256[64] minerPending; // 4 × uint64 lanes per slot, lanes = pending (in GWEI units) + 1

@@ -10,8 +10,6 @@ import {YumaMath} from "./YumaMath.sol";
 ///         own storage while its bytecode lives here (Consensus stays under the contract size limit). Its state-
 ///         changing function can only be delegate-called.
 library SettlementLib {
-    uint256 private constant ONES16 = 0x0001000100010001000100010001000100010001000100010001000100010001;
-
     /// @notice Consensus only (DELEGATECALL on its storage): phase A of the settlement of the epoch in `st.s` over
     ///         whole 16-miner groups [fromGroup, toGroup) — see YumaMath.settleGroup — with that epoch's weights.
     ///         Group 0 starts the epoch's dividend sums; otherwise they are carried in the dividend scratch.
@@ -99,10 +97,10 @@ library SettlementLib {
         _storeBonds(st, x, g, vMask);
     }
 
-    /// @dev Resets to 0 the bond lanes `m` of validator seats `seats` in the group's bond slots.
+    /// @dev Resets to 0 (coded 0x4000: the slot never becomes zero) the bond lanes `m` of validator seats `seats`.
     function _resetBonds(YumaMath.Group memory x, uint256 seats, uint256 m) private pure {
         for (uint256 i; i < 32; ++i) {
-            if ((seats >> i) & 1 != 0) x.bSlot[i] = (x.bSlot[i] & ~m) | (ONES16 & m);
+            if ((seats >> i) & 1 != 0) x.bSlot[i] = (x.bSlot[i] & ~m) | (YumaMath.ZERO_LANES & m);
         }
     }
 
@@ -114,9 +112,15 @@ library SettlementLib {
         // unchecked: ranks are < 2^64
         unchecked {
             if (ranks.length != 0) {
-                for (uint256 l; l < 16; ++l) {
-                    ranks[(g << 4) + l] = x.rank[l];
-                    sum += x.rank[l];
+                // (g < 16: the group's 16 ranks are within the 256-entry array)
+                uint256[16] memory rk = x.rank;
+                assembly ("memory-safe") {
+                    let to := add(add(ranks, 0x20), shl(9, g))
+                    for { let l := 0 } lt(l, 0x200) { l := add(l, 0x20) } {
+                        let r := mload(add(rk, l))
+                        mstore(add(to, l), r)
+                        sum := add(sum, r)
+                    }
                 }
                 return sum;
             }
