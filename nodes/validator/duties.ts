@@ -122,7 +122,7 @@ export class EpochDuties {
     const now = block ?? await chain.blockNumber();
     const done: bigint[] = [];
     for (const epoch of epochsOf(state.list(brainId, "revealed"))) {
-      // Ascending order matters: settling a later epoch first would make this one unsettleable.
+      // Ascending order: the chain settles a Brain's epochs in order (a later one waits while this one can be settled).
       if (now < (await this.windows(epoch)).revealTo) break;
       if (await this.settleEpoch(epoch) !== "lost") done.push(epoch);
     }
