@@ -141,7 +141,8 @@ contract Consensus is IConsensus, Ownable {
         emit WeightsCommitted(brainId, epoch, uid, msg.sender, hash);
     }
 
-    /// @notice Validator: reveals the weights committed for `epoch` during its reveal window.
+    /// @notice Validator: reveals the weights committed for `epoch` during its reveal window (SettlementInProgress while
+    ///         a chunked settlement of `epoch − 2`, whose weights share the buffer, is unfinished).
     /// @param uids miner uids, strictly increasing, each < the Brain's maxMiners
     /// @param weights raw uint16 weights (any scale; normalized on-chain), not all zero
     function reveal(uint256 brainId, uint256 epoch, uint16[] calldata uids, uint16[] calldata weights, bytes32 salt)
@@ -152,6 +153,10 @@ contract Consensus is IConsensus, Ownable {
         BrainState storage st = _st[brainId];
         bytes32 c = st.commits[epoch][uid];
         if (c == bytes32(0)) revert NoCommit(epoch, uid);
+        // epoch − 2 shares the weight buffer: a settlement of it still in progress (begun before its expiry) must end
+        // before its weights are overwritten (anyone can finish it with `settle`)
+        Settlement storage s = st.s;
+        if (s.phase != 0 && s.epoch + 2 == epoch) revert SettlementInProgress(brainId, s.epoch);
         if (st.revealTag[epoch & 1][uid] == epoch + 1) revert AlreadyRevealed(epoch, uid);
         if (_commitHash(brainId, epoch, uid, uids, weights, salt) != c) revert CommitMismatch();
         _storeWeights(st.weights[epoch & 1][uid], brains.limits(brainId).maxMiners, uids, weights);

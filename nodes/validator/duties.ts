@@ -97,7 +97,7 @@ export class EpochDuties {
         continue;
       }
       try {
-        await chain.reveal(brainId, epoch, match.uids, match.weights, match.salt);
+        await this.reveal(epoch, match);
       } catch (err) {
         if (err instanceof ChainRevertError && err.errorName === "RevealWindowClosed") {
           this.lose(epoch, `reveal window [${w.revealFrom}, ${w.revealTo}) closed while the reveal was in flight`);
@@ -182,6 +182,21 @@ export class EpochDuties {
         // Someone settled or started settling between our read and our transaction: look again.
         if (!raced(err) || attempt >= 8) throw err;
       }
+    }
+  }
+
+  /** Sends a reveal. If a settlement of epoch − 2 (whose weights share the buffer) was left half-done by another
+   *  settler, the chain refuses the reveal until it ends: finish it, then reveal. */
+  private async reveal(epoch: bigint, c: { uids: number[]; weights: number[]; salt: Hex }): Promise<void> {
+    const { chain, brainId, log } = this.o;
+    try {
+      await chain.reveal(brainId, epoch, c.uids, c.weights, c.salt);
+    } catch (err) {
+      if (!(err instanceof ChainRevertError && err.errorName === "SettlementInProgress")) throw err;
+      const s = await chain.settlementState(brainId);
+      log.warn({ epoch: s.epoch.toString(), ours: epoch.toString() }, "finishing a half-done settlement before revealing");
+      await this.settleRaced(s.epoch);
+      await chain.reveal(brainId, epoch, c.uids, c.weights, c.salt);
     }
   }
 

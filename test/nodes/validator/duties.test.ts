@@ -265,6 +265,32 @@ test("an epoch revealed and left unsettled until it expired is recorded lost wit
   }
 });
 
+test("a reveal waits for a half-done settlement of epoch − 2 (same weight buffer): the agent finishes it, then reveals", async () => {
+  const t = await setup(32, 1); // 32 miner seats: a settle of 16 steps leaves the epoch half-done
+  try {
+    const e = await t.epochNow();
+    const v = t.proc(0);
+    await v.duties.commit(e, [t.minerUid], [65_535]);
+    await mineTo(t.owner, (await t.owner.windows(t.brainId, e)).revealFrom);
+    assert.deepEqual(await v.duties.revealDue(), [e]);
+    await mineTo(t.owner, (await t.owner.windows(t.brainId, e + 2n)).commitFrom);
+    await v.duties.commit(e + 2n, [t.minerUid], [65_535]);
+    // another settler starts settling e in chunks in its last block before it expires, and stops
+    const reveal2 = (await t.owner.windows(t.brainId, e + 2n)).revealFrom;
+    await mineTo(t.owner, reveal2 - 2n);
+    const consensus = await hre.ethers.getContractAt("Consensus", t.deployment.contracts.Consensus.address);
+    await (await consensus.settle(t.brainId, e, 16)).wait();
+    assert.equal((await t.owner.settlementState(t.brainId)).phase, 1);
+    await mineTo(t.owner, reveal2);
+    assert.deepEqual(await t.proc(0).duties.revealDue(), [e + 2n]);
+    const s = await t.owner.settlementState(t.brainId);
+    assert.deepEqual([s.phase, s.epoch], [0, e], "epoch e was finished first");
+    assert.ok(t.vs[0]!.logs.some((l) => l.msg === "finishing a half-done settlement before revealing"));
+  } finally {
+    t.cleanup();
+  }
+});
+
 test("state file: version 1 files load (revealed → owes a settlement), garbage is a typed error, writes leave no partial file", () => {
   const dir = mkdtempSync(join(tmpdir(), "cerberus-state-"));
   try {
