@@ -86,6 +86,8 @@ contract Emission is IEmission, Ownable {
     uint256 public immutable genesisBlock;
     /// @notice Sum of the whole schedule: the most this contract can ever mint.
     uint256 public immutable emissionCap;
+    /// @dev Number of eras that pay anything (the reward halves to 0 after them, or after 256 eras).
+    uint256 private immutable _payingEras;
 
     address public brainRegistry;
     address public consensus;
@@ -145,10 +147,12 @@ contract Emission is IEmission, Ownable {
         halvingInterval = halvingInterval_;
         genesisBlock = block.number;
         uint256 cap;
-        for (uint256 era; era < 256 && (initialReward_ >> era) != 0; ++era) {
+        uint256 era;
+        for (; era < 256 && (initialReward_ >> era) != 0; ++era) {
             cap += (initialReward_ >> era) * halvingInterval_;
         }
         emissionCap = cap;
+        _payingEras = era;
         // Field widths of the packed checkpoints (see contract NatSpec).
         if (cap > MASK144 / PREC || token_.cap() / GWEI > MASK64) revert InvalidSchedule();
     }
@@ -424,8 +428,9 @@ contract Emission is IEmission, Ownable {
     }
 
     /// @dev Returns `amount` (+ the carry) to the schedule: rewinds its position by the whole blocks of reward it buys,
-    ///      walking back era by era (an era's blocks pay its reward; eras that pay nothing are passed over), and keeps
-    ///      the remainder as the carry. The offset change starts a new accumulator segment at this block.
+    ///      walking back era by era (an era's blocks pay its reward; the positions past the last paying era, which pay
+    ///      nothing, are passed over at once, so the walk takes at most 256 steps), and keeps the remainder as the
+    ///      carry. The offset change starts a new accumulator segment at this block.
     function _recycle(uint256 brainId, uint256 amount) private {
         if (amount == 0) return;
         totalRecycled += amount;
@@ -435,12 +440,18 @@ contract Emission is IEmission, Ownable {
         uint256 g = genesisBlock;
         uint256 h = halvingInterval;
         uint256 d;
+        // positions past the paying eras emit nothing: rewind over them at once (then ≤ 256 eras, one step each)
+        uint256 payingEnd = g + _payingEras * h;
+        if (pos > payingEnd) {
+            d = pos - payingEnd;
+            pos = payingEnd;
+        }
         while (x != 0 && pos > g) {
-            uint256 era = (pos - g - 1) / h; // the era of position pos − 1
+            uint256 era = (pos - g - 1) / h; // the era of position pos − 1 (< _payingEras: it pays ≥ 1 wei)
             uint256 eraStart = g + era * h;
-            uint256 r = era >= 256 ? 0 : initialReward >> era;
+            uint256 r = initialReward >> era;
             uint256 span = pos - eraStart;
-            uint256 n = r == 0 ? span : x / r;
+            uint256 n = x / r;
             if (n > span) n = span;
             d += n;
             pos -= n;

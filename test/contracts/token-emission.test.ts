@@ -258,6 +258,36 @@ describe("Emission per Brain (stake-weighted, time-weighted)", () => {
     await expect(e.connect(reg).onBrainAdded(2)).to.be.revertedWithCustomError(e, "BrainAlreadyAdded").withArgs(2);
   });
 
+  it("recycling rewinds the schedule by whole blocks of reward, era by era, also long after emission ended", async () => {
+    const [deployer, reg, cons, neu] = await hre.ethers.getSigners();
+    const T = await hre.ethers.getContractFactory("CerberusToken");
+    // 3 paying eras of 4 blocks from the Emission's deployment block g: 4, 2 and 1 wei per block, nothing after
+    const token = await T.deploy(emissionCapOf(4n, 4n) + 1n, 1n, await deployer.getAddress());
+    const E = await hre.ethers.getContractFactory("Emission");
+    const e = (await E.deploy(await token.getAddress(), 4n, 4n)) as unknown as Emission;
+    await (await token.setMinter(await e.getAddress())).wait(); // g + 1
+    await (await e.wire(await reg.getAddress(), await cons.getAddress(), await neu.getAddress())).wait(); // g + 2
+    await (await e.connect(reg).onBrainAdded(1)).wait(); // g + 3
+    const set = BigInt((await (await e.connect(neu).setBrainWeight(1, 10n ** 18n)).wait())!.blockNumber);
+    expect(set).to.equal((await e.genesisBlock()) + 4n); // the Brain weighs from the second era on: 4·2 + 4·1 wei
+    await mine(1_000_000); // emission ended long ago
+    expect(await e.rewardAt(BigInt(await hre.ethers.provider.getBlockNumber()) + 1n)).to.equal(0n);
+    expect(await e.pendingEmission(1)).to.equal(12n);
+    const rc = (await (await e.connect(cons).recycle(1, BigInt(await hre.ethers.provider.getBlockNumber()) + 1n)).wait())!;
+    const ev = rc.logs.map((l) => e.interface.parseLog(l)).find((x) => x?.name === "Recycled")!;
+    const next = BigInt(rc.blockNumber);
+    // 12 wei buy the last era's 4 blocks (1 wei each) and the 4 blocks of the era before (2 wei each): from the
+    // recycling block on, the schedule resumes at the second era's start
+    console.log(`      recycling 12 wei a million blocks after emission ended: rewound ${ev.args.blocksRewound} blocks, ${rc.gasUsed} gas`);
+    expect(ev.args.amount).to.equal(12n);
+    const rewards = [];
+    for (let k = 0n; k < 9n; k++) rewards.push(await e.rewardAt(next + k));
+    expect(rewards).to.deep.equal([2n, 2n, 2n, 2n, 1n, 1n, 1n, 1n, 0n]);
+    expect(await e.recycleCarry()).to.equal(0n);
+    // bounded: the positions past the last paying era are passed over at once (first recycling: new storage too)
+    expect(rc.gasUsed).to.be.lessThan(400_000n);
+  });
+
   it("pruneCandidate: lowest low-water weight, then oldest, past the cutoff; a weight counts once held a whole period", async () => {
     const { e, reg, neu, tx } = await loadFixture(rig);
     const P = await e.PRUNE_PERIOD();
