@@ -68,6 +68,7 @@ describe("attack: the Brain owner changes who votes", () => {
       await w.staking.totalStake(pruned!.args.hotkey)})`);
     // by score the oldest zero-score seat (uid 0, 400 CBR) goes; by the new minimum the lowest stake (uid 3, 100 CBR)
     expect(pruned!.args.uid, "pruned by the minimum announced a block ago").to.equal(0n);
+    await expectSolvent(w);
   });
 
   it("the Lens shows the pending limits and the block they apply from", async () => {
@@ -88,5 +89,6 @@ describe("attack: the Brain owner changes who votes", () => {
     await h.mineTo(from + 1n);
     expect((await w.brains.limits(w.brainId)).minValidatorStake, "applies from the next epoch").to.equal(301n * h.CBR);
     expect((await w.lens.brainView(w.brainId)).limitsFromBlock, "nothing pending any more").to.equal(0n);
+    await expectSolvent(w);
   });
 });
