@@ -231,8 +231,9 @@ contract Staking is IStaking, Ownable {
     ///         a scheduled raise); a higher one is scheduled and applies to the epochs that begin at or after
     ///         max(tempo of the caller's validator Brain, `minTakeDelay`) blocks from now, whenever they settle — only
     ///         a validator can raise its take (`NotAValidator`). A new raise replaces a scheduled one and restarts the
-    ///         delay; if an earlier raise had already come into force, epochs begun since then and not yet settled are
-    ///         charged the take from before it (never more than delegators saw announced).
+    ///         delay. If an earlier raise had come into force less than three delays ago (an epoch begun before it may
+    ///         still be unsettled), the epochs before the new raise are charged the take from before the earlier one
+    ///         (never more than delegators saw announced); after that, the earlier raise's take.
     function setTake(uint16 takeBps) external {
         if (takeBps > MAX_TAKE_BPS) revert TakeTooHigh(takeBps);
         Hotkey storage h = _hotkeys[msg.sender];
@@ -255,6 +256,9 @@ contract Staking is IStaking, Ownable {
         (, uint32 tempo) = neurons.brains().timing(brainId);
         uint64 delay = tempo > minTakeDelay ? tempo : minTakeDelay;
         uint64 effective = uint64(block.number) + delay;
+        // the earlier raise becomes the take for the epochs before the new one once no epoch begun before it can still
+        // be settled (epochs expire 3 tempos after they begin); until then they keep the take from before it
+        if (matured && block.number >= uint256(h.nextTakeBlock) + 3 * uint256(delay)) old = current;
         h.take = old + 1;
         h.nextTake = takeBps + 1;
         h.nextTakeBlock = effective;

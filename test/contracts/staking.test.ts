@@ -147,6 +147,20 @@ describe("Staking", () => {
     await expect(env.staking.connect(v).setTake(50)).to.emit(env.staking, "TakeChanged").withArgs(va, 50);
     expect(await takeOn(raised - 1n)).to.equal(50n);
     expect(await takeOn(raised)).to.equal(50n);
+    // a second raise soon after the first came into force: epochs before it keep the take from before the first
+    // (an epoch begun before the first may still be unsettled) ...
+    const r1 = BigInt((await (await env.staking.connect(v).setTake(300)).wait())!.blockNumber) + 20n;
+    await h.mineTo(r1 + 1n);
+    const r2 = BigInt((await (await env.staking.connect(v).setTake(400)).wait())!.blockNumber) + 20n;
+    expect(await takeOn(r1 - 1n)).to.equal(50n);
+    expect(await takeOn(r1), "epochs begun after the first raise, before the second").to.equal(50n);
+    expect(await takeOn(r2)).to.equal(400n);
+    // ... but once three delays have passed since the first came into force, it is the take before the next one
+    const r3at = r2 + 3n * 20n;
+    await h.mineTo(r3at);
+    const r3 = BigInt((await (await env.staking.connect(v).setTake(500)).wait())!.blockNumber) + 20n;
+    expect(await takeOn(r3 - 1n)).to.equal(400n);
+    expect(await takeOn(r3)).to.equal(500n);
     await hre.network.provider.send("hardhat_stopImpersonatingAccount", [ca]);
   });
 
