@@ -3,6 +3,8 @@ pragma solidity ^0.8.30;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IBrainRegistry, IEmission, IConsensus, BrainLimits} from "./interfaces/ICerberus.sol";
 import {CerberusToken} from "./CerberusToken.sol";
 
@@ -12,18 +14,24 @@ import {CerberusToken} from "./CerberusToken.sol";
 ///         = sha256 of the ONNX bytes, fheParamsHash, uri) and its limits; the holder of the NFT is the Brain owner and
 ///         may update the metadata and limits (seat counts grow only, `minMinerStake` never rises) and deregister it.
 ///         The tempo (blocks per epoch) and the genesis block are fixed at mint because epoch numbers are derived
-///         from them.
+///         from them. Limits decide who votes, who is paid and who may be pruned, so a change never applies to an
+///         epoch already begun: `setLimits` announces it (`LimitsUpdated` with the block it applies from) and it takes
+///         effect at the start of the next epoch (`pendingLimits` shows it until then); an epoch is settled with the
+///         `minValidatorStake` it began with (`minValidatorStakeAt`).
 /// @dev Registration price (as subtensor's network lock cost): each mint burns price p and records it; afterwards
 ///      price(now) = max(floor, 2p − (2p − floor)·elapsed / priceDecay) for elapsed < priceDecay, else the floor
 ///      (`registrationFee`, set by the protocol owner). So demand doubles the price and it decays linearly back to the
 ///      floor over `priceDecay` blocks. Lifecycle: when `MAX_BRAINS` Brains are active, a mint first deregisters the
-///      active Brain with the lowest emission weight among those minted at least `brainImmunity` blocks ago (ties:
-///      oldest, then lowest id; `NoPrunableBrain` if none). A deregistered Brain's NFT is burned, `brainExists` turns
-///      false (no neuron registrations, no settlements), its emission weight is 0 and its unreleased emission accrual
-///      is forfeited (Emission.BrainRemoved); its record (`brain`, `limits`, `timing`) stays readable so that its
+///      active Brain with the lowest low-water emission weight (the least it held since the start of the previous
+///      prune period, Emission.pruneCandidate) among those minted at least `brainImmunity` blocks ago (ties: oldest,
+///      then lowest id; `NoPrunableBrain` if none). A deregistered Brain's NFT is burned, `brainExists` turns false
+///      (no neuron registrations, no settlements), its emission weight is 0 and its unreleased emission accrual goes
+///      back to the emission schedule (Emission.BrainRemoved, Recycled); its record (`brain`, `limits`, `timing`) stays readable so that its
 ///      neurons can still deregister and claim what they were owed. Deregistration (and so a prune) is refused while
 ///      an epoch of the Brain is half-settled (`SettlementInProgress`).
 contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
+    using Checkpoints for Checkpoints.Trace208;
+
     uint256 public constant MAX_BRAINS = 1_024;
     uint256 public constant MAX_MINERS = 256;
     uint256 public constant MAX_VALIDATORS = 32;
@@ -43,6 +51,12 @@ contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
         string uri;
     }
 
+    /// @dev A limits change announced for the epoch that starts at `fromBlock` (0 = none pending).
+    struct PendingLimits {
+        BrainLimits limits;
+        uint64 fromBlock;
+    }
+
     CerberusToken public immutable token;
     IEmission public immutable emission;
     /// @notice Floor of the registration price (CBR wei; settable by the protocol owner).
@@ -59,6 +73,9 @@ contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
     /// @notice Block at which a Brain was deregistered (0 while it is active).
     mapping(uint256 brainId => uint256) public deregisteredAt;
     mapping(uint256 brainId => Brain) private _brains;
+    mapping(uint256 brainId => PendingLimits) private _pending;
+    /// @dev Each Brain's minValidatorStake by the block it applies from (an epoch start).
+    mapping(uint256 brainId => Checkpoints.Trace208) private _minValidatorStake;
 
     event BrainMinted(uint256 indexed brainId, address indexed owner, uint32 tempo, uint256 feeBurned);
     /// @notice `pruned`: deregistered by a mint at capacity (else by its owner).
@@ -66,7 +83,9 @@ contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
     event PriceDecayChanged(uint256 blocks);
     event BrainImmunityChanged(uint256 blocks);
     event ModelUpdated(uint256 indexed brainId, bytes32 modelHash, bytes32 fheParamsHash, string uri);
-    event LimitsUpdated(uint256 indexed brainId, BrainLimits limits);
+    /// @notice `limits` apply from block `fromBlock` on: the mint block for a new Brain, else the start of the epoch
+    ///         after the one in which the owner announced them.
+    event LimitsUpdated(uint256 indexed brainId, BrainLimits limits, uint64 fromBlock);
     event RegistrationFeeChanged(uint256 fee);
 
     error InvalidTempo(uint32 tempo);
@@ -130,12 +149,13 @@ contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
         b.genesisBlock = uint64(block.number);
         b.tempo = tempo;
         b.limits = limits_;
+        _minValidatorStake[brainId].push(SafeCast.toUint48(block.number), limits_.minValidatorStake);
         // Emission first: _safeMint calls the receiver, which must not see (or re-enter) a half-added Brain.
         emission.onBrainAdded(brainId);
         _safeMint(msg.sender, brainId);
         emit BrainMinted(brainId, msg.sender, tempo, fee);
         emit ModelUpdated(brainId, modelHash, fheParamsHash, uri);
-        emit LimitsUpdated(brainId, limits_);
+        emit LimitsUpdated(brainId, limits_, uint64(block.number));
     }
 
     /// @notice Brain owner: updates the pinned model metadata.
@@ -149,18 +169,27 @@ contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
         emit ModelUpdated(brainId, modelHash, fheParamsHash, uri);
     }
 
-    /// @notice Brain owner: updates limits. maxMiners/maxValidators may only grow (uids must stay valid);
-    ///         minMinerStake may not rise (a seated miner would fall below the minimum it locked at registration).
+    /// @notice Brain owner: announces new limits, which apply from the start of the next epoch (never to an epoch
+    ///         already begun; a later announcement in the same epoch replaces this one). Compared with the limits in
+    ///         force now, maxMiners/maxValidators may only grow (uids must stay valid) and minMinerStake may not rise
+    ///         (a seated miner would fall below the minimum it locked at registration).
     function setLimits(uint256 brainId, BrainLimits calldata limits_) external {
         _onlyBrainOwner(brainId);
         _checkLimits(limits_);
-        BrainLimits storage cur = _brains[brainId].limits;
+        Brain storage b = _brains[brainId];
+        PendingLimits storage p = _pending[brainId];
+        if (p.fromBlock != 0 && block.number >= p.fromBlock) b.limits = p.limits; // the announced change applies now
+        BrainLimits storage cur = b.limits;
         if (
             limits_.maxMiners < cur.maxMiners || limits_.maxValidators < cur.maxValidators
                 || limits_.minMinerStake > cur.minMinerStake
         ) revert InvalidLimits();
-        _brains[brainId].limits = limits_;
-        emit LimitsUpdated(brainId, limits_);
+        uint256 g = b.genesisBlock;
+        uint64 from = uint64(g + ((block.number - g) / b.tempo + 1) * b.tempo);
+        p.limits = limits_;
+        p.fromBlock = from;
+        _minValidatorStake[brainId].push(SafeCast.toUint48(from), limits_.minValidatorStake);
+        emit LimitsUpdated(brainId, limits_, from);
     }
 
     /// @notice Brain owner: deregisters the Brain for good (its NFT is burned; see contract NatSpec).
@@ -196,10 +225,26 @@ contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
         return doubled - ((doubled - floor) * elapsed) / decay;
     }
 
-    /// @notice The whole Brain record (also of a deregistered Brain; reverts only for an id never minted).
-    function brain(uint256 brainId) external view returns (Brain memory) {
+    /// @notice The whole Brain record with the limits in force now (also of a deregistered Brain; reverts only for an
+    ///         id never minted).
+    function brain(uint256 brainId) external view returns (Brain memory b) {
         _requireMinted(brainId);
-        return _brains[brainId];
+        b = _brains[brainId];
+        b.limits = _limitsNow(brainId);
+    }
+
+    /// @notice The limits announced for a later epoch and the block they apply from; (the limits in force, 0) if no
+    ///         change is pending.
+    function pendingLimits(uint256 brainId) external view returns (BrainLimits memory limits_, uint64 fromBlock) {
+        _requireMinted(brainId);
+        PendingLimits storage p = _pending[brainId];
+        if (p.fromBlock > block.number) return (p.limits, p.fromBlock);
+        return (_limitsNow(brainId), 0);
+    }
+
+    /// @inheritdoc IBrainRegistry
+    function minValidatorStakeAt(uint256 brainId, uint256 blockNumber) external view returns (uint256) {
+        return _minValidatorStake[brainId].upperLookupRecent(SafeCast.toUint48(blockNumber));
     }
 
     /// @inheritdoc IBrainRegistry
@@ -212,7 +257,7 @@ contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
     /// @dev Readable for deregistered Brains too (seat bookkeeping of their neurons still needs it).
     function limits(uint256 brainId) external view returns (BrainLimits memory) {
         _requireMinted(brainId);
-        return _brains[brainId].limits;
+        return _limitsNow(brainId);
     }
 
     /// @inheritdoc IBrainRegistry
@@ -238,6 +283,13 @@ contract BrainRegistry is IBrainRegistry, ERC721, Ownable {
         _burn(brainId);
         emission.onBrainRemoved(brainId);
         emit BrainDeregistered(brainId, owner_, pruned);
+    }
+
+    /// @dev The limits in force at the current block: an announced change once its block is reached.
+    function _limitsNow(uint256 brainId) private view returns (BrainLimits memory) {
+        PendingLimits storage p = _pending[brainId];
+        if (p.fromBlock != 0 && block.number >= p.fromBlock) return p.limits;
+        return _brains[brainId].limits;
     }
 
     function _setPriceDecay(uint256 blocks) private {

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
-import {Role} from "./interfaces/ICerberus.sol";
+import {Role, BrainLimits} from "./interfaces/ICerberus.sol";
 import {BrainRegistry} from "./BrainRegistry.sol";
 import {NeuronRegistry} from "./NeuronRegistry.sol";
 import {Staking} from "./Staking.sol";
 import {Consensus} from "./Consensus.sol";
+import {Settlement} from "./lib/ConsensusState.sol";
 import {Emission} from "./Emission.sol";
 
 /// @title CerberusLens
@@ -23,15 +24,17 @@ contract CerberusLens {
         uint16 incentive; // miners: share of 65,535 at the last settlement
         uint16 dividends; // validators: share of 65,535 at the last settlement
         uint256 pendingReward; // miners: unclaimed incentive of the seat
-        uint16 takeBps; // validators: take on dividends now
-        uint16 nextTakeBps; // validators: the take from `takeFromBlock` on (= takeBps when no change is pending)
-        uint64 takeFromBlock; // validators: block a pending take raise applies from (0 = none pending)
+        uint16 takeBps; // validators: take on dividends for an epoch beginning now
+        uint16 nextTakeBps; // validators: the take for epochs beginning at or after `takeFromBlock` (= takeBps if none)
+        uint64 takeFromBlock; // validators: first epoch start block a pending take raise applies to (0 = none pending)
     }
 
     struct BrainView {
         uint256 brainId;
         address owner;
-        BrainRegistry.Brain brain;
+        BrainRegistry.Brain brain; // with the limits in force now
+        BrainLimits pendingLimits; // limits announced by the owner for a later epoch (= brain.limits if none)
+        uint64 limitsFromBlock; // the block `pendingLimits` apply from (0 = no change pending)
         uint256 currentEpoch;
         uint64 settlementEpoch; // last settled epoch when settlementPhase = 0, else the epoch being settled
         uint8 settlementPhase; // 0 idle, 1 ranking, 2 paying miners (chunked settlement in progress)
@@ -61,13 +64,14 @@ contract CerberusLens {
     function brainView(uint256 brainId) external view returns (BrainView memory v) {
         v.brainId = brainId;
         v.brain = brains.brain(brainId);
+        (v.pendingLimits, v.limitsFromBlock) = brains.pendingLimits(brainId);
         v.active = brains.brainExists(brainId);
         if (v.active) v.owner = brains.ownerOf(brainId);
         Emission e = Emission(address(brains.emission()));
         v.emissionWeight = e.brainWeight(brainId);
         v.totalEmissionWeight = e.totalWeight();
         v.currentEpoch = consensus.epochAt(brainId, block.number);
-        (Consensus.Settlement memory s, uint64 lastBlock) = consensus.settlementState(brainId);
+        (Settlement memory s, uint64 lastBlock) = consensus.settlementState(brainId);
         v.settledAny = s.settledAny;
         v.settlementEpoch = s.epoch;
         v.settlementPhase = s.phase;

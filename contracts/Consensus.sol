@@ -8,6 +8,8 @@ import {
     Role, BrainLimits, IBrainRegistry, IStaking, INeuronRegistry, IConsensus, IEmission
 } from "./interfaces/ICerberus.sol";
 import {YumaMath} from "./lib/YumaMath.sol";
+import {BrainState, Settlement, Stakes, Revealer} from "./lib/ConsensusState.sol";
+import {SettlementLib} from "./lib/SettlementLib.sol";
 
 interface IERC20Cap {
     function cap() external view returns (uint256);
@@ -17,8 +19,11 @@ interface IERC20Cap {
 /// @notice Commit-reveal of validator weights per Brain and epoch, then the Yuma-style settlement in chunks.
 /// @dev Epochs: epoch e of a Brain covers blocks [genesis + e·tempo, genesis + (e+1)·tempo). Validators commit for
 ///      epoch e during epoch e, reveal during the first ⌊tempo/2⌋ blocks of epoch e+1, and anyone may settle epoch e
-///      from block genesis + (e+1)·tempo + ⌊tempo/2⌋ on. Epochs settle in increasing order, one at a time per Brain;
-///      an epoch that was never settled is skipped for good once a later one settles.
+///      from block genesis + (e+1)·tempo + ⌊tempo/2⌋ on until its expiry, the opening of epoch e+2's reveal window
+///      (genesis + (e+3)·tempo), when e's weights start to be overwritten. Epochs settle in increasing order, one at a
+///      time per Brain: a later epoch cannot settle while an earlier one with reveals is unsettled and unexpired. Each
+///      settlement releases only its own epoch's accrual; what epochs that expired unsettled leave, and what an epoch in
+///      which no miner earned leaves, goes back to the emission schedule (Emission.recycle).
 ///      Commit hash: keccak256(abi.encode(uint256 chainId, address consensus, uint256 brainId, uint256 epoch,
 ///      address hotkey, uint16 validatorUid, uint16[] uids, uint16[] weights, bytes32 salt)); a seat that changes
 ///      hands loses its pending commits and reveals. Revealed weights are row-normalized to 65,535 and stored packed (16 uint16 per slot) in a two-epoch
@@ -27,81 +32,17 @@ interface IERC20Cap {
 ///      consensus, clipping, ranks, bond EMA, dividend sums), finalization (emission is minted and split, validator
 ///      dividends are paid into Staking), phase B (one step per miner: incentive payment into the miner ledger).
 ///      A call that covers all of phase A does phase B from memory in the same call.
-///      Bonds are stored packed as uint16 lanes holding bond+1 so that slots never go back to zero (no 20k-gas
-///      re-initialization each epoch); the same trick (value+1) is used for the rank scratch and the miner ledger.
+///      Bonds are stored packed as 16-bit float lanes (YumaMath._bondRow), a slot of zero bonds coded 0x4000 so that
+///      slots never go back to zero (no 20k-gas re-initialization each epoch); the rank scratch and the miner ledger
+///      hold value+1 for the same reason.
 contract Consensus is IConsensus, Ownable {
     using SafeERC20 for IERC20;
 
-    uint256 private constant LANES = 16;
     uint256 private constant GROUPS = 16; // 256 miners / 16 lanes
-    uint256 private constant ONES16 = 0x0001000100010001000100010001000100010001000100010001000100010001;
     uint256 private constant ONES64 = 0x0000000000000001000000000000000100000000000000010000000000000001;
     /// @dev Miner ledger unit: rewards are credited in whole gwei (4 seats per storage slot); the sub-gwei
     ///      remainder of each miner's share is rounding dust and goes to the Brain owner.
     uint256 private constant GWEI = 1e9;
-
-    struct Settlement {
-        uint64 epoch; // in progress (phase != 0) or last settled
-        uint8 phase; // 0 idle, 1 ranking, 2 paying miners
-        uint16 cursor; // next miner uid to process in the current phase
-        bool settledAny;
-        uint32 revealedMask; // validators counted in this epoch
-        uint32 validatorMask; // validators occupied at start (bonds updated)
-        uint64 lastSettledBlock; // block of the last completed settlement
-        uint256 minerMask; // miners occupied at start
-        uint256 sumRank;
-        uint256 minerPool;
-        uint256 minerPaid;
-        uint256 emission;
-        uint256 validatorPaid;
-        uint256 ownerPaid;
-    }
-
-    /// @dev Validator stakes of the epoch being settled (memory): σ_i over the revealed voting stake (S_ONE scale),
-    ///      voting stake S_i in whole gwei (0 for seats that do not vote), and Σ S over every eligible seat.
-    struct Stakes {
-        uint256[32] share;
-        uint256[32] vote;
-        uint256 eligible;
-        uint256 unit; // gcd of the eligible voting stakes when eligible/unit < 2^28 (exact SWAR median), else 0
-    }
-
-    struct BrainState {
-        mapping(uint256 epoch => bytes32[32]) commits;
-        uint256[16][32][2] weights; // [parity][validator][group]
-        uint64[32][2] revealTag; // epoch + 1 of the weights in the buffer, 0 = none
-        uint256[16][32] bonds; // [validator][group], lanes = bond + 1
-        uint256[64] rankScratch; // 4 × uint64 lanes per slot, lanes = rank + 1
-        uint256[16] dividendScratch; // 2 × uint128 lanes per slot: Σ_j B·R carried between chunks of one epoch
-        uint256[64] minerPending; // 4 × uint64 lanes per slot, lanes = pending (in GWEI units) + 1
-        uint256[16] incentive; // uint16 lanes, share of 65,535 + 1 for seated miners (0 = empty seat)
-        uint256[2] dividends; // uint16 lanes, share of 65,535
-        uint64[32] stakeShare; // snapshot for an epoch settled over several calls (share ≤ 2^32)
-        uint64[32] votingStake; // same, voting stake in whole gwei (< 2^60)
-        uint256 eligibleStake; // same, Σ voting stake of the eligible seats (gwei)
-        uint256 stakeUnit; // same, Stakes.unit
-        Settlement s;
-        // Miner seats taken per epoch (seat takeover rule): entry k < 4 holds the seats taken in epoch freshTag[k] − 1
-        // (k = epoch mod 4); entry 4 collects evicted entries still needed, tagged with the latest epoch among them.
-        uint256[5] freshMask;
-        uint48[5] freshTag; // epoch + 1, 0 = empty
-        // Seats that changed hands before settlement ("work is paid to the hotkey that did it"): miner seats whose
-        // holder through `epoch` left before `epoch` settled, and that holder (paid into `claimable`).
-        mapping(uint256 epoch => uint256) departedMiners;
-        mapping(uint256 epoch => mapping(uint256 uid => address)) departedMiner;
-        // Validator reveals kept for the hotkey that made them after it left the seat, per buffer parity; the masks
-        // may hold stale bits (a record counts only while its tag matches the seat's revealTag and the epoch).
-        Revealer[32][2] departedRevealer;
-        uint64 departedV; // seats with a record: bits 0..31 parity 0, bits 32..63 parity 1
-        uint32 bondReset; // seats taken while a left holder's reveal was pending: bonds reset at the next settlement
-        uint32 departedValidators; // seats whose reveal for the epoch being settled was made by a hotkey that left
-    }
-
-    /// @dev The hotkey that revealed the weights in a seat's buffer, kept after it left the seat.
-    struct Revealer {
-        address hotkey;
-        uint64 tag; // epoch + 1 of the reveal
-    }
 
     IERC20 public immutable token;
     IBrainRegistry public immutable brains;
@@ -141,6 +82,10 @@ contract Consensus is IConsensus, Ownable {
     error InvalidWeights();
     error EpochNotSettleable(uint256 epoch, uint256 readyBlock);
     error EpochAlreadySettled(uint256 epoch);
+    /// @notice `epoch` can no longer be settled: its expiry block `expiredAt` (= windows(epoch + 2).revealFrom) passed.
+    error EpochExpired(uint256 epoch, uint256 expiredAt);
+    /// @notice The epoch before has reveals and is neither settled nor expired: settle `epoch` first.
+    error EarlierEpochUnsettled(uint256 epoch);
     error SettlementInProgress(uint256 brainId, uint256 epoch);
     error InvalidChunk();
     error NotNeuronRegistry(address caller);
@@ -196,7 +141,8 @@ contract Consensus is IConsensus, Ownable {
         emit WeightsCommitted(brainId, epoch, uid, msg.sender, hash);
     }
 
-    /// @notice Validator: reveals the weights committed for `epoch` during its reveal window.
+    /// @notice Validator: reveals the weights committed for `epoch` during its reveal window (SettlementInProgress while
+    ///         a chunked settlement of `epoch − 2`, whose weights share the buffer, is unfinished).
     /// @param uids miner uids, strictly increasing, each < the Brain's maxMiners
     /// @param weights raw uint16 weights (any scale; normalized on-chain), not all zero
     function reveal(uint256 brainId, uint256 epoch, uint16[] calldata uids, uint16[] calldata weights, bytes32 salt)
@@ -207,10 +153,15 @@ contract Consensus is IConsensus, Ownable {
         BrainState storage st = _st[brainId];
         bytes32 c = st.commits[epoch][uid];
         if (c == bytes32(0)) revert NoCommit(epoch, uid);
+        // epoch − 2 shares the weight buffer: a settlement of it still in progress (begun before its expiry) must end
+        // before its weights are overwritten (anyone can finish it with `settle`)
+        Settlement storage s = st.s;
+        if (s.phase != 0 && s.epoch + 2 == epoch) revert SettlementInProgress(brainId, s.epoch);
         if (st.revealTag[epoch & 1][uid] == epoch + 1) revert AlreadyRevealed(epoch, uid);
         if (_commitHash(brainId, epoch, uid, uids, weights, salt) != c) revert CommitMismatch();
         _storeWeights(st.weights[epoch & 1][uid], brains.limits(brainId).maxMiners, uids, weights);
         st.revealTag[epoch & 1][uid] = uint64(epoch + 1);
+        if (st.revealedEpoch[epoch & 1] != epoch + 1) st.revealedEpoch[epoch & 1] = uint64(epoch + 1);
         emit WeightsRevealed(brainId, epoch, uid, msg.sender);
     }
 
@@ -262,7 +213,9 @@ contract Consensus is IConsensus, Ownable {
     /// @notice Advances the settlement of `epoch`. Anyone may call. With `steps` ≥ the Brain's maxMiners M the whole
     ///         epoch settles in this call (the cheapest path); with fewer, the call ranks `steps` miners (rounded up to
     ///         whole groups of 16), finalizes after the last group, then pays `steps` miners per call (2·M steps in
-    ///         all). A settled epoch reverts EpochAlreadySettled.
+    ///         all). A settled epoch reverts EpochAlreadySettled; from its expiry (`windows(e + 2).revealFrom`) on,
+    ///         EpochExpired; while the epoch before it has reveals and is neither settled nor expired,
+    ///         EarlierEpochUnsettled (settle that one first).
     /// @return done true when the epoch is fully settled by this call
     function settle(uint256 brainId, uint256 epoch, uint256 steps) external returns (bool done) {
         if (!brains.brainExists(brainId)) revert UnknownBrain(brainId);
@@ -279,6 +232,7 @@ contract Consensus is IConsensus, Ownable {
             if (s.epoch != epoch) revert SettlementInProgress(brainId, s.epoch);
         } else {
             if (s.settledAny && epoch <= s.epoch) revert EpochAlreadySettled(epoch);
+            _checkOrder(brainId, st, epoch);
             // stake shares go to storage only when the ranking phase spans several calls
             shares = _start(brainId, st, epoch, budget < maxMiners);
         }
@@ -289,10 +243,9 @@ contract Consensus is IConsensus, Ownable {
             // A call that runs the whole ranking phase keeps the ranks in memory and pays the miners right away
             // (no rank scratch, no payment phase); otherwise ranks go to storage and phase B pays later.
             bool whole = from == 0 && end == maxMiners;
-            uint256[] memory ranks = new uint256[](whole ? 256 : 0);
             if (from != 0) shares = _loadStakes(st, s.validatorMask);
-            uint256[32] memory dr =
-                _rank(st, epoch & 1, from >> 4, (end + 15) >> 4, ranks, end == maxMiners, shares);
+            (uint256[32] memory dr, uint256[] memory ranks) =
+                SettlementLib.rank(st, from >> 4, (end + 15) >> 4, end == maxMiners, shares);
             s.cursor = uint16(end);
             if (end == maxMiners) {
                 _finalize(brainId, st, dr);
@@ -317,6 +270,22 @@ contract Consensus is IConsensus, Ownable {
         return false;
     }
 
+    /// @dev Settlement order: `epoch` must not have expired, and the epoch before it, if it has reveals and is
+    ///      unsettled, must have expired. Accrual before `epoch` that no settlement released (expired or never revealed
+    ///      epochs) goes back to the emission schedule.
+    function _checkOrder(uint256 brainId, BrainState storage st, uint256 epoch) private {
+        (uint64 g, uint32 t) = brains.timing(brainId);
+        uint256 start = g + epoch * t;
+        uint256 expiry = start + 3 * uint256(t); // windows(epoch + 2).revealFrom
+        if (block.number >= expiry) revert EpochExpired(epoch, expiry);
+        Settlement storage s = st.s;
+        if (epoch == 0 || (s.settledAny && s.epoch + 1 == epoch)) return;
+        // the epoch before is unsettled: it must not hold reveals that can still be settled (it expires at start + 2t)
+        uint256 prev = epoch - 1;
+        if (st.revealedEpoch[prev & 1] == prev + 1 && block.number < expiry - t) revert EarlierEpochUnsettled(prev);
+        emission.recycle(brainId, start);
+    }
+
     function _loadStakes(BrainState storage st, uint256 vMask) private view returns (Stakes memory x) {
         for (uint256 i; i < 32; ++i) {
             if (vMask & (1 << i) != 0) {
@@ -328,28 +297,30 @@ contract Consensus is IConsensus, Ownable {
         x.unit = st.stakeUnit;
     }
 
-    /// @dev Voting stake of validator seats (docs/PROTOCOL.md "Stake timing"), in whole gwei: min(stake at the block
-    ///      before the epoch began, stake now), so stake added during the epoch (a flash stake before `settle`) neither
-    ///      votes nor earns; a validator whose voting stake is below the Brain's minValidatorStake neither votes nor
-    ///      earns either. Eligible seats that did not reveal abstain: their stake counts in the median's total.
+    /// @dev Voting stake of validator seats (docs/PROTOCOL.md "Stake timing"), in whole gwei: the least stake the seat's
+    ///      holder had bonded to this Brain from the epoch's first block until now (NeuronRegistry.votingStakes), or, for
+    ///      a reveal kept for a hotkey that has left, until it left — so stake added during the epoch neither votes nor
+    ///      earns, stake that left at any point counts only as what was left, and a seat taken after the epoch began
+    ///      has none. A seat whose voting stake is below the minimum neither votes nor earns either. Eligible seats that
+    ///      did not reveal abstain: their stake counts in the median's total.
     function _start(uint256 brainId, BrainState storage st, uint256 epoch, bool store)
         private
         returns (Stakes memory x)
     {
-        uint256 minStake = brains.limits(brainId).minValidatorStake;
-        Settlement storage s = st.s;
-        (uint256 minerMask, uint256 vMask, address[32] memory hk) = _seats(brainId, st, epoch);
+        // the minimum the epoch began with (an owner's change applies only from a later epoch)
         (uint256 epochStart,,) = windows(brainId, epoch);
+        uint256 minStake = brains.minValidatorStakeAt(brainId, epochStart);
+        Settlement storage s = st.s;
+        (uint256 minerMask, uint256 vMask, uint256[32] memory votes) = _seats(brainId, st, epoch);
         uint256 total;
         uint32 revealed;
         uint256 g;
-        // unchecked: stakes sum below the token cap (< 2^90); epochStart ≥ the Brain's genesis block > 0
+        // unchecked: voting stakes sum below the token cap (< 2^60 gwei)
         unchecked {
             for (uint256 i; i < 32; ++i) {
                 if (vMask & (1 << i) == 0) continue;
-                uint256 v = _min(staking.stakeAt(hk[i], epochStart - 1), staking.totalStake(hk[i]));
-                if (v < minStake || v < GWEI) continue;
-                v /= GWEI;
+                uint256 v = votes[i];
+                if (v == 0 || v * GWEI < minStake) continue;
                 x.eligible += v;
                 if (g != 1) g = _gcd(g, v);
                 if (st.revealTag[epoch & 1][i] != epoch + 1) continue;
@@ -386,164 +357,18 @@ contract Consensus is IConsensus, Ownable {
         emit SettlementStarted(brainId, epoch, revealed);
     }
 
-    /// @dev Occupied seats and validator hotkeys for the settlement of `epoch`: a reveal made by a hotkey that has
-    ///      since left its seat votes and earns for that hotkey (its seat counts as a validator seat of the epoch).
+    /// @dev Occupied seats and voting stakes for the settlement of `epoch`: a reveal made by a hotkey that has since left
+    ///      its seat votes and earns for that hotkey with the stake recorded when it left (its seat counts as a validator
+    ///      seat of the epoch).
     function _seats(uint256 brainId, BrainState storage st, uint256 epoch)
         private
-        returns (uint256 minerMask, uint256 vMask, address[32] memory hk)
+        returns (uint256 minerMask, uint256 vMask, uint256[32] memory votes)
     {
         (minerMask, vMask) = neurons.occupancy(brainId);
-        hk = neurons.validatorHotkeys(brainId);
-        uint32 left = _departedRevealers(st, epoch, hk);
+        (, votes) = neurons.votingStakes(brainId, epoch);
+        uint32 left = _departedRevealers(st, epoch, votes);
         st.departedValidators = left;
         vMask |= left;
-    }
-
-    /// @dev Phase A over whole 16-miner groups [fromGroup, toGroup): see YumaMath.settleGroup.
-    function _rank(
-        BrainState storage st,
-        uint256 parity,
-        uint256 fromGroup,
-        uint256 toGroup,
-        uint256[] memory ranks,
-        bool last,
-        Stakes memory shares
-    ) private returns (uint256[32] memory dr) {
-        Settlement storage s = st.s;
-        uint256 vMask = s.validatorMask;
-        YumaMath.Group memory x;
-        x.sh = shares.share;
-        x.vs = shares.vote;
-        x.eligible = shares.eligible;
-        x.unit = shares.unit;
-        for (uint256 i; i < 32; ++i) {
-            if (vMask & (1 << i) == 0) continue;
-            // dividend sums carried over from earlier chunks of this epoch (none when starting at group 0)
-            if (fromGroup != 0) x.dr[i] = (st.dividendScratch[i >> 1] >> ((i & 1) << 7)) & type(uint128).max;
-        }
-        uint256 sumRank = s.sumRank;
-        {
-            uint256 reset = _bondResets(st);
-            for (uint256 g = fromGroup; g < toGroup; ++g) {
-                sumRank += _rankGroup(st, x, parity, g, ranks, reset);
-            }
-        }
-        s.sumRank = sumRank;
-        if (last) {
-            // D_i = S_i · Σ_j B_ij·R_j: bonds are per unit of stake, the voting stake (whole gwei) scales them here,
-            // at full width, so a small validator's dividends are not floored away.
-            for (uint256 i; i < 32; ++i) dr[i] = x.dr[i] * shares.vote[i];
-        } else {
-            for (uint256 k; k < 16; ++k) {
-                st.dividendScratch[k] = (x.dr[2 * k] & type(uint128).max) | (x.dr[2 * k + 1] << 128);
-            }
-        }
-    }
-
-    /// @dev Seats taken while a left holder's reveal was pending kept that holder's bonds for its dividends: they are
-    ///      reset after this epoch if it settles that reveal, else before use (a new holder never inherits bonds).
-    ///      Bits 0..31: reset before use; bits 32..63: reset after.
-    function _bondResets(BrainState storage st) private view returns (uint256) {
-        uint256 reset = st.bondReset;
-        if (reset == 0) return 0;
-        uint256 left = st.departedValidators;
-        return (reset & ~left) | ((reset & left) << 32);
-    }
-
-    /// @dev One group of phase A: load, consensus/ranks/bonds, store; returns the group's rank sum.
-    function _rankGroup(
-        BrainState storage st,
-        YumaMath.Group memory x,
-        uint256 parity,
-        uint256 g,
-        uint256[] memory ranks,
-        uint256 reset
-    ) private returns (uint256 sum) {
-        Settlement storage s = st.s;
-        uint256 revealed = s.revealedMask;
-        uint256 vMask = s.validatorMask;
-        _loadGroup(st, x, parity, g, revealed, vMask);
-        if (reset != 0) _resetBonds(x, reset & type(uint32).max, type(uint256).max);
-        YumaMath.settleGroup(x, revealed, vMask, (s.minerMask >> (g << 4)) & 0xffff);
-        sum = _recordRanks(st, x, g, ranks);
-        if (reset != 0) _resetBonds(x, reset >> 32, type(uint256).max);
-        // a seat whose holder through the epoch has left keeps no bonds for its next holder (they served this epoch)
-        uint256 gone = (st.departedMiners[s.epoch] >> (g << 4)) & 0xffff;
-        if (gone != 0) {
-            uint256 m;
-            for (uint256 l; l < 16; ++l) {
-                if ((gone >> l) & 1 != 0) m |= uint256(0xffff) << (l << 4);
-            }
-            _resetBonds(x, vMask, m);
-        }
-        _storeBonds(st, x, g, vMask);
-    }
-
-    /// @dev Resets to 0 the bond lanes `m` of validator seats `seats` in the group's bond slots.
-    function _resetBonds(YumaMath.Group memory x, uint256 seats, uint256 m) private pure {
-        for (uint256 i; i < 32; ++i) {
-            if ((seats >> i) & 1 != 0) x.bSlot[i] = (x.bSlot[i] & ~m) | (ONES16 & m);
-        }
-    }
-
-    /// @dev Keeps the group's ranks in `ranks` (single-call settlement) or in the rank scratch; returns their sum.
-    function _recordRanks(BrainState storage st, YumaMath.Group memory x, uint256 g, uint256[] memory ranks)
-        private
-        returns (uint256 sum)
-    {
-        // unchecked: ranks are < 2^64
-        unchecked {
-            if (ranks.length != 0) {
-                for (uint256 l; l < 16; ++l) {
-                    ranks[(g << 4) + l] = x.rank[l];
-                    sum += x.rank[l];
-                }
-                return sum;
-            }
-            for (uint256 q; q < 4; ++q) {
-                uint256 packed;
-                for (uint256 k; k < 4; ++k) {
-                    uint256 r = x.rank[(q << 2) + k];
-                    sum += r;
-                    packed |= (r + 1) << (k << 6);
-                }
-                if (st.rankScratch[(g << 2) + q] != packed) st.rankScratch[(g << 2) + q] = packed;
-            }
-        }
-    }
-
-    /// @dev Reads the packed weights (revealed seats) and bonds (seated validators) of group g into x.
-    function _loadGroup(
-        BrainState storage st,
-        YumaMath.Group memory x,
-        uint256 parity,
-        uint256 g,
-        uint256 revealed,
-        uint256 vMask
-    ) private view {
-        uint256[16][32] storage w = st.weights[parity];
-        uint256[16][32] storage b = st.bonds;
-        uint256[32] memory wS = x.wSlot;
-        uint256[32] memory bS = x.bSlot;
-        assembly ("memory-safe") {
-            let ws := add(w.slot, g)
-            let bs := add(b.slot, g)
-            for { let i := 0 } lt(i, 32) { i := add(i, 1) } {
-                if and(shr(i, revealed), 1) { mstore(add(wS, shl(5, i)), sload(add(ws, shl(4, i)))) }
-                if and(shr(i, vMask), 1) { mstore(add(bS, shl(5, i)), sload(add(bs, shl(4, i)))) }
-            }
-        }
-    }
-
-    function _storeBonds(BrainState storage st, YumaMath.Group memory x, uint256 g, uint256 vMask) private {
-        uint256[16][32] storage b = st.bonds;
-        uint256[32] memory bS = x.bSlot;
-        assembly ("memory-safe") {
-            let bs := add(b.slot, g)
-            for { let i := 0 } lt(i, 32) { i := add(i, 1) } {
-                if and(shr(i, vMask), 1) { sstore(add(bs, shl(4, i)), mload(add(bS, shl(5, i)))) }
-            }
-        }
     }
 
     /// @dev End of phase A: mint and split emission, pay validators into Staking, record dividend shares.
@@ -556,11 +381,13 @@ contract Consensus is IConsensus, Ownable {
                 sumDr += dr[i]; // each < 2^188 (Σ B·R < 2^128 times a stake < 2^60 gwei)
             }
         }
-        // Only the emission accrued up to the end of the settled epoch is released (or forfeited): a late settlement
-        // must not take the accrual of the epochs after it.
+        // Only the emission accrued up to the end of the settled epoch is released (or recycled): a late settlement
+        // must not take the accrual of the epochs after it (and the accrual before it was released or recycled at
+        // its start).
         (uint256 epochStart, uint256 epochEnd,) = windows(brainId, s.epoch);
         if (s.sumRank == 0) {
-            s.emission = emission.forfeit(brainId, epochEnd);
+            // no miner earned: the epoch's accrual goes back to the emission schedule
+            s.emission = emission.recycle(brainId, epochEnd);
             s.ownerPaid = 0;
             _close(brainId, st);
             return;
@@ -633,7 +460,11 @@ contract Consensus is IConsensus, Ownable {
                 continue;
             }
             if (ranks.length != 0) {
-                for (uint256 l; l < 16; ++l) r[l] = ranks[(g << 4) + l];
+                // (the single-call path: ranks has 256 entries, g < 16)
+                assembly ("memory-safe") {
+                    let from_ := add(add(ranks, 0x20), shl(9, g))
+                    for { let l := 0 } lt(l, 0x200) { l := add(l, 0x20) } { mstore(add(r, l), mload(add(from_, l))) }
+                }
             } else {
                 for (uint256 q; q < 4; ++q) {
                     uint256 slot = st.rankScratch[(g << 2) + q];
@@ -710,19 +541,27 @@ contract Consensus is IConsensus, Ownable {
         uint256 sumRank,
         uint256 paid
     ) private pure returns (uint256 inc, uint256) {
-        unchecked {
-            for (uint256 l; l < 16; ++l) {
-                if ((occ >> l) & 1 == 0) continue;
-                uint256 rl = r[l];
-                inc |= (YumaMath.incentiveShare(rl, sumRank) + 1) << (l << 4);
-                uint256 amount = (pool * rl) / sumRank / GWEI; // sumRank > 0 here (checked in _finalize)
-                if (amount == 0) continue;
-                uint256 ps = (l & 3) << 6;
-                uint256 slot = pend[l >> 2];
-                uint256 lane = (slot >> ps) & type(uint64).max;
-                if (lane == 0) lane = 1;
-                pend[l >> 2] = (slot & ~(uint256(type(uint64).max) << ps)) | ((lane + amount) << ps);
-                paid += amount * GWEI;
+        // sumRank > 0 here (checked in _finalize); pool·R_j < 2^256 (pool < 2^90, R_j < 2^64); a lane (gwei + 1) can
+        // hold the whole supply (checked at construction), and Σ amount ≤ pool
+        assembly ("memory-safe") {
+            for { let l := 0 } lt(l, 16) { l := add(l, 1) } {
+                if and(shr(l, occ), 1) {
+                    let rl := mload(add(r, shl(5, l)))
+                    // incentive share 65,535·R_j/ΣR capped at 65,534 (YumaMath.incentiveShare), stored + 1
+                    let x := div(mul(65535, rl), sumRank)
+                    if gt(x, 65534) { x := 65534 }
+                    inc := or(inc, shl(shl(4, l), add(x, 1)))
+                    let amount := div(div(mul(pool, rl), sumRank), GWEI)
+                    if amount {
+                        let ps := shl(6, and(l, 3))
+                        let ptr := add(pend, shl(5, shr(2, l)))
+                        let slot := mload(ptr)
+                        let lane := and(shr(ps, slot), 0xffffffffffffffff)
+                        if iszero(lane) { lane := 1 }
+                        mstore(ptr, or(and(slot, not(shl(ps, 0xffffffffffffffff))), shl(ps, add(lane, amount))))
+                        paid := add(paid, mul(amount, GWEI))
+                    }
+                }
             }
         }
         return (inc, paid);
@@ -776,7 +615,7 @@ contract Consensus is IConsensus, Ownable {
             (, uint256 vMask) = neurons.occupancy(brainId);
             for (uint256 i; i < 32; ++i) {
                 if (vMask & (1 << i) == 0) continue;
-                st.bonds[i][g] = (st.bonds[i][g] & ~(uint256(0xffff) << shift)) | (uint256(1) << shift);
+                st.bonds[i][g] = (st.bonds[i][g] & ~(uint256(0xffff) << shift)) | (uint256(0x4000) << shift); // 0
             }
             st.incentive[g] = (st.incentive[g] & ~(uint256(0xffff) << shift)) | (uint256(1) << shift);
             uint256 rs = (uint256(uid) & 3) << 6;
@@ -791,7 +630,7 @@ contract Consensus is IConsensus, Ownable {
             // epoch's settlement (which pays them to it) and are reset then.
             uint256 dv = st.departedV;
             if (((dv | (dv >> 32)) >> uid) & 1 != 0) st.bondReset |= uint32(1 << uid);
-            else for (uint256 g; g < GROUPS; ++g) st.bonds[uid][g] = ONES16;
+            else for (uint256 g; g < GROUPS; ++g) st.bonds[uid][g] = YumaMath.ZERO_BONDS;
             _clearSeatCommits(brainId, st, uid);
             st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         }
@@ -800,7 +639,7 @@ contract Consensus is IConsensus, Ownable {
     /// @notice NeuronRegistry hook: a seat was freed. A miner's pending reward moves to `claimable[hotkey]`, and its
     ///         pay for the unsettled epochs it held the seat through will follow there at their settlement; a
     ///         validator's unsettled reveals are kept and settle for `hotkey`. Its unrevealed commits are dropped.
-    function onNeuronRemoved(uint256 brainId, Role role, uint16 uid, address hotkey) external {
+    function onNeuronRemoved(uint256 brainId, Role role, uint16 uid, address hotkey, uint256[2] calldata lows) external {
         BrainState storage st = _checkHook(brainId);
         if (role == Role.Miner) {
             uint256 amount = _takePending(st, uid);
@@ -808,7 +647,7 @@ contract Consensus is IConsensus, Ownable {
             st.incentive[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
             _keepMinerWork(brainId, st, uid, hotkey);
         } else {
-            _keepReveals(st, uid, hotkey);
+            _keepReveals(brainId, st, uid, hotkey, lows);
             _clearSeatCommits(brainId, st, uid);
             st.dividends[uid >> 4] &= ~(uint256(0xffff) << ((uint256(uid) & 15) << 4));
         }
@@ -841,10 +680,11 @@ contract Consensus is IConsensus, Ownable {
         }
     }
 
-    /// @notice Bond of validator `vUid` on miner `mUid` (scale 2^15).
+    /// @notice Bond of validator `vUid` on miner `mUid`, per unit of stake (scale BOND_ONE = 2^24; stored as a 16-bit
+    ///         float lane, code = e << 14 | m, bond = m << 4e).
     function bond(uint256 brainId, uint16 vUid, uint16 mUid) external view returns (uint256) {
         uint256 lane = (_st[brainId].bonds[vUid][mUid >> 4] >> ((uint256(mUid) & 15) << 4)) & 0xffff;
-        return lane == 0 ? 0 : lane - 1;
+        return (lane & 0x3fff) << ((lane >> 14) << 2);
     }
 
     /// @notice Normalized revealed weight of validator `vUid` on miner `mUid` for `epoch` (0 if not revealed).
@@ -941,10 +781,14 @@ contract Consensus is IConsensus, Ownable {
     }
 
     /// @dev Validator seat `uid` is freed by `hotkey`: each reveal in the seat's buffer for an epoch not yet settled is
-    ///      kept for the hotkey that made it (`hotkey`, or an earlier holder whose reveal was kept already); reveals of
+    ///      kept for the hotkey that made it (`hotkey`, with the stake it bonded since that epoch began — `lows` for the
+    ///      previous epoch and the one before — or an earlier holder whose reveal was kept already); reveals of
     ///      settled epochs are dropped.
-    function _keepReveals(BrainState storage st, uint16 uid, address hotkey) private {
+    function _keepReveals(uint256 brainId, BrainState storage st, uint16 uid, address hotkey, uint256[2] calldata lows)
+        private
+    {
         Settlement storage s = st.s;
+        uint256 c = epochAt(brainId, block.number);
         for (uint256 p; p < 2; ++p) {
             uint64 tag = st.revealTag[p][uid];
             // (a reveal of a settled or skipped epoch can never count again: left as it is)
@@ -952,14 +796,17 @@ contract Consensus is IConsensus, Ownable {
             uint64 bit = uint64(uint256(1) << (uid + (p << 5)));
             uint64 dv = st.departedV;
             if (dv & bit != 0 && st.departedRevealer[p][uid].tag == tag) continue; // an earlier holder's, kept
-            st.departedRevealer[p][uid] = Revealer(hotkey, tag);
+            // a reveal made in this epoch is of the previous one (tag = c); one made in the previous epoch, of c − 2
+            uint256 stake = tag == c ? lows[0] : tag + 1 == c ? lows[1] : 0;
+            st.departedRevealer[p][uid] = Revealer(hotkey, uint32(tag), uint64(stake));
             st.departedV = dv | bit;
         }
     }
 
-    /// @dev The reveals of `epoch` made by hotkeys that have left their seats: writes those hotkeys into `hk` and
-    ///      returns their seats; drops records of epochs up to `epoch` from the parity's mask (settled or skipped).
-    function _departedRevealers(BrainState storage st, uint256 epoch, address[32] memory hk)
+    /// @dev The reveals of `epoch` made by hotkeys that have left their seats: writes their recorded voting stakes into
+    ///      `votes` and returns their seats; drops records of epochs up to `epoch` from the parity's mask (settled or
+    ///      skipped).
+    function _departedRevealers(BrainState storage st, uint256 epoch, uint256[32] memory votes)
         private
         returns (uint32 used)
     {
@@ -973,7 +820,7 @@ contract Consensus is IConsensus, Ownable {
             if ((bits >> i) & 1 == 0) continue;
             Revealer memory r = st.departedRevealer[p][i];
             if (r.tag == tag && st.revealTag[p][i] == tag) {
-                hk[i] = r.hotkey;
+                votes[i] = r.stake;
                 used |= uint32(1 << i);
             } else if (r.tag > tag) {
                 keep |= 1 << i;

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {
     Role, BrainLimits, IBrainRegistry, IStaking, INeuronRegistry, IConsensus, IEmission
 } from "./interfaces/ICerberus.sol";
@@ -10,13 +11,15 @@ import {
 /// @notice Miners (uids 0..maxMiners-1) and validators (uids 0..maxValidators-1) per Brain, each with its hotkey
 ///         (the registering address), libp2p peer id and multiaddrs (opaque bytes, as libp2p encodes them).
 ///         Seats: a hotkey holds at most one seat per Brain, and at most one validator seat network-wide
-///         (`AlreadyValidating`), so its stake is bonded to one Brain only. A peer id is held by at most one hotkey
+///         (`AlreadyValidating`), so its stake is bonded to one Brain at a time. Voting stake: per validator hotkey, a
+///         running minimum of its bonded stake over the current epoch of its Brain and the two before it
+///         (`votingStakes`); taking a seat starts it at 0 and leaving records what backed the reveals left behind. A peer id is held by at most one hotkey
 ///         per Brain (`PeerIdTaken`). Only an active Brain takes registrations; deregistration always works.
 ///         Stake: a miner seat needs and *locks* the Brain's `minMinerStake` of the hotkey's own stake until the
 ///         seat is freed; a validator seat needs `minValidatorStake` of total stake (own + delegated) to register.
-///         Pruning: when the role is full, a validator seat whose stake is below its Brain's minimum goes first
-///         (lowest stake, then lowest uid), immunity or not; otherwise the seat with the lowest score that is past
-///         its immunity period (score: incentive for miners, dividends for validators, as of the last settlement;
+///         Pruning: when the role is full, only seats past their immunity period can go: first a validator seat
+///         whose stake is below its Brain's minimum (lowest stake, then lowest uid); otherwise the seat with the
+///         lowest score (score: incentive for miners, dividends for validators, as of the last settlement;
 ///         ties go to the oldest registration, then the lowest uid); if none is prunable, it reverts.
 ///         Emission weight: each Brain's weight is the total stake of its validator hotkeys, reported to Emission
 ///         whenever a validator seat is taken or freed and whenever Staking changes a validator's stake.
@@ -49,11 +52,23 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         uint256[256] minerLock; // own stake locked by each miner seat
     }
 
-    /// @dev A hotkey's one validator seat (brainId 0 = none) and the stake last counted for it in `brainStake`.
+    /// @dev A hotkey's one validator seat (brainId 0 = none), the stake last counted for it in `brainStake` (wei),
+    ///      and the running minimum of the stake it has bonded to that Brain (whole gwei) over epoch `epoch` so far
+    ///      (`low0`; the two epochs before are in `_lowPrev`). Epochs after `epoch` held `stake` throughout. One word,
+    ///      so that a settlement reads one slot per validator unless its stake changed since the epoch began.
     struct ValidatorSeat {
-        uint64 brainId;
-        uint192 stake;
+        uint40 brainId;
+        uint96 stake;
+        uint40 epoch;
+        uint64 low0;
     }
+
+    /// @dev Running minima of the two epochs before `ValidatorSeat.epoch` (0 before the seat was taken).
+    struct LowPrev {
+        uint64 low1;
+        uint64 low2;
+    }
+
 
     IBrainRegistry public immutable brains;
     IStaking public immutable staking;
@@ -66,6 +81,9 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
     mapping(address hotkey => uint256) public registrationCount;
     /// @notice Total stake of each Brain's validator hotkeys (its emission weight while the Brain is active).
     mapping(uint256 brainId => uint256) public brainStake;
+    mapping(address hotkey => LowPrev) private _lowPrev;
+
+    uint256 private constant GWEI = 1e9;
 
     event Wired(address consensus);
     event NeuronRegistered(
@@ -148,7 +166,10 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
             if (lock != 0) staking.lockOwnStake(msg.sender, lock);
         } else {
             uint256 s = staking.totalStake(msg.sender);
-            _validatorSeat[msg.sender] = ValidatorSeat(uint64(brainId), uint192(s));
+            // nothing was bonded here before this block: the seat votes from the first epoch that begins after it
+            // (low0 = 0 for this epoch; _lowPrev was cleared when the hotkey last left a seat)
+            _validatorSeat[msg.sender] =
+                ValidatorSeat(SafeCast.toUint40(brainId), SafeCast.toUint96(s), uint40(_epochNow(brainId)), 0);
             _setBrainStake(brainId, brainStake[brainId] + s, true);
         }
     }
@@ -214,8 +235,9 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         if (msg.sender != address(staking)) revert NotStaking(msg.sender);
         ValidatorSeat memory v = _validatorSeat[hotkey];
         if (v.brainId == 0) return;
-        _validatorSeat[hotkey].stake = uint192(newTotal);
-        _setBrainStake(v.brainId, brainStake[v.brainId] - v.stake + newTotal, brains.brainExists(v.brainId));
+        uint256 old = v.stake;
+        _lower(hotkey, v, newTotal); // (writes the new stake into v)
+        _setBrainStake(v.brainId, brainStake[v.brainId] - old + newTotal, brains.brainExists(v.brainId));
     }
 
     /// @notice One seat (an empty seat has hotkey 0).
@@ -265,6 +287,22 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
     }
 
     /// @inheritdoc INeuronRegistry
+    function votingStakes(uint256 brainId, uint256 epoch)
+        external
+        view
+        returns (address[32] memory hotkeys, uint256[32] memory stakes)
+    {
+        BrainNeurons storage bn = _b[brainId];
+        uint256 mask = bn.validatorMask;
+        for (uint256 i; i < 32; ++i) {
+            if (mask & (1 << i) == 0) continue;
+            address hk = bn.validators[i].hotkey;
+            hotkeys[i] = hk;
+            stakes[i] = _minSince(hk, _validatorSeat[hk], epoch);
+        }
+    }
+
+    /// @inheritdoc INeuronRegistry
     function minerHotkey(uint256 brainId, uint16 uid) external view returns (address) {
         return _b[brainId].miners[uid].hotkey;
     }
@@ -285,6 +323,7 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
         private
     {
         uint256 unlock;
+        uint256[2] memory lows;
         if (role == Role.Miner) {
             delete bn.peerHolder[keccak256(bn.miners[uid].peerId)];
             bn.minerMask &= ~(uint256(1) << uid);
@@ -295,23 +334,68 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
             delete bn.peerHolder[keccak256(bn.validators[uid].peerId)];
             bn.validatorMask &= ~(uint256(1) << uid);
             delete bn.validators[uid];
-            uint256 s = _validatorSeat[hotkey].stake;
+            ValidatorSeat memory v = _validatorSeat[hotkey];
+            uint256 s = v.stake;
+            // the stake it bonded here until now backs the reveals it leaves behind; from now on it is unbonded
+            uint256 c = _epochNow(brainId);
+            if (c >= 1) lows[0] = _minSince(hotkey, v, c - 1);
+            if (c >= 2) lows[1] = _minSince(hotkey, v, c - 2);
             delete _validatorSeat[hotkey];
+            delete _lowPrev[hotkey];
             _setBrainStake(brainId, brainStake[brainId] - s, active);
         }
         delete bn.seats[hotkey];
         registrationCount[hotkey] -= 1;
         if (unlock != 0) staking.unlockOwnStake(hotkey, unlock);
         if (active) {
-            consensus.onNeuronRemoved(brainId, role, uid, hotkey);
+            consensus.onNeuronRemoved(brainId, role, uid, hotkey, lows);
         } else {
             // An inactive Brain may be stuck half-settled (the hook reverts SettlementInProgress): leaving it, and
             // getting the seat's stake lock back, must still work. Only the leaver can make this path fail (gas).
-            try consensus.onNeuronRemoved(brainId, role, uid, hotkey) {}
+            try consensus.onNeuronRemoved(brainId, role, uid, hotkey, lows) {}
             catch {
                 emit SeatHookSkipped(brainId, role, uid, hotkey);
             }
         }
+    }
+
+    /// @dev Epoch of `brainId` containing the current block (Consensus.epochAt).
+    function _epochNow(uint256 brainId) private view returns (uint256) {
+        (uint64 g, uint32 t) = brains.timing(brainId);
+        return block.number <= g ? 0 : (block.number - g) / t;
+    }
+
+    /// @dev The least stake (gwei) `hk` (seat `v`) bonded from the first block of epoch `e` until now; 0 for an epoch
+    ///      more than two before the last one its stake changed in (out of the window).
+    function _minSince(address hk, ValidatorSeat memory v, uint256 e) private view returns (uint256 m) {
+        if (e > v.epoch) return v.stake / GWEI; // held throughout since before e began
+        uint256 back = v.epoch - e;
+        if (back > 2) return 0;
+        m = v.low0;
+        if (back != 0) {
+            LowPrev memory p = _lowPrev[hk];
+            if (p.low1 < m) m = p.low1;
+            if (back == 2 && p.low2 < m) m = p.low2;
+        }
+    }
+
+    /// @dev `hotkey`'s stake (wei) bonded to its validator Brain goes from `v.stake` to `newTotal` now: the running
+    ///      minima move to the current epoch (the epochs skipped held `v.stake` throughout) and take the new value.
+    function _lower(address hotkey, ValidatorSeat memory v, uint256 newTotal) private {
+        uint256 e = _epochNow(v.brainId);
+        uint256 held = v.stake / GWEI;
+        uint256 d = e - v.epoch;
+        if (d != 0) {
+            uint256 low1 = d == 1 ? v.low0 : held;
+            uint256 low2 = d == 1 ? _lowPrev[hotkey].low1 : d == 2 ? v.low0 : held;
+            _lowPrev[hotkey] = LowPrev(uint64(low1), uint64(low2));
+            v.low0 = uint64(held);
+            v.epoch = uint40(e);
+        }
+        uint256 n = newTotal / GWEI;
+        if (n < v.low0) v.low0 = uint64(n);
+        v.stake = SafeCast.toUint96(newTotal);
+        _validatorSeat[hotkey] = v;
     }
 
     function _setBrainStake(uint256 brainId, uint256 stake, bool active) private {
@@ -326,11 +410,14 @@ contract NeuronRegistry is INeuronRegistry, Ownable {
     {
         bool isMiner = role == Role.Miner;
         if (!isMiner) {
-            // Below-minimum validator seats first, immunity or not: the lowest stake, then the lowest uid.
+            // Below-minimum validator seats past their immunity first: the lowest stake, then the lowest uid. Immunity
+            // holds against everything, others' stake moves included (a delegator leaving cannot evict the seat).
             uint256 lowest = lim.minValidatorStake;
             bool below;
             for (uint256 u; u < max; ++u) {
-                uint256 s = _validatorSeat[bn.validators[u].hotkey].stake;
+                Neuron storage n = bn.validators[u];
+                if (block.number < n.registeredAt + lim.immunityPeriod) continue;
+                uint256 s = _validatorSeat[n.hotkey].stake;
                 if (s < lowest) {
                     lowest = s;
                     best = uint16(u);

@@ -4,7 +4,6 @@ pragma solidity ^0.8.30;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 
@@ -18,10 +17,11 @@ import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 ///         Warm-up: only stake in place when an epoch began shares in that epoch's dividends — Consensus passes
 ///         the epoch's first block to `distribute`, and stake made at or after it is *warming* for that epoch (a
 ///         stake made mid-epoch, or in the block before a settlement, earns nothing from it and shares from the next
-///         epoch on). Unstaking takes the position's warming stake first. `totalStake`/`stakeAt` count active +
+///         epoch on). Unstaking takes the position's warming stake first. `totalStake` counts active +
 ///         warming.
-///         Take changes: a decrease applies at once; an increase only after max(one epoch of the hotkey's Brain,
-///         `minTakeDelay`) blocks (`takeInfo` shows it), so a settlement inside the delay pays at the old take.
+///         Take changes: a decrease applies at once, to epochs not yet settled too; an increase only to epochs that
+///         begin once max(one epoch of the hotkey's Brain, `minTakeDelay`) blocks have passed (`takeInfo` shows it),
+///         whenever they settle: `distribute` charges the take in force at the epoch's first block.
 ///         Miner seats lock their Brain's minimum stake out of the hotkey's own stake (NeuronRegistry calls
 ///         `lockOwnStake`/`unlockOwnStake`); `unstake` cannot dip into it (`StakeLocked`).
 /// @dev Accumulator scale 1e18. Warming uses generations: stake made at block b is ready for epochs starting at or
@@ -37,7 +37,6 @@ import {IStaking, INeuronRegistry} from "./interfaces/ICerberus.sol";
 ///      (rounded up) goes to commission.
 contract Staking is IStaking, Ownable {
     using SafeERC20 for IERC20;
-    using Checkpoints for Checkpoints.Trace208;
 
     uint256 private constant PREC = 1e18;
     uint256 public constant BPS = 10_000;
@@ -47,16 +46,18 @@ contract Staking is IStaking, Ownable {
     ///      lags by up to one epoch); beyond it the newest generation takes the new stake and waits as long as it.
     uint256 private constant MAX_LIVE_GENS = 3;
 
+    /// @dev Two words, both written by a distribution anyway: (accPerShare, commission) and (total, take, tail, head).
     struct Hotkey {
-        uint128 total; // active + warming: all stake on this hotkey (warming = the live generations' amounts)
-        uint256 accPerShare; // cumulative rewards per active staked wei, scaled by 1e18 (starts at 1)
+        // cumulative rewards per active staked wei, scaled by 1e18 (starts at 1); < 2^160 because it grows by at most
+        // 1e18 per wei distributed to the hotkey and all that is ever distributed is minted, ≤ the token cap < 2^90
+        uint160 accPerShare;
         uint96 commission; // claimable take + rounding remainders, stored + 1 once initialized (see _addCommission)
-        uint16 take; // take in bps + 1; 0 = never set (DEFAULT_TAKE_BPS)
-        uint16 nextTake; // scheduled raise in bps + 1; 0 = none
-        uint64 nextTakeBlock; // block from which `nextTake` applies
+        uint96 total; // active + warming: all stake on this hotkey (warming = the live generations' amounts)
+        uint16 take; // take in bps + 1 for epochs that begin before `nextTakeBlock`; 0 = never set (DEFAULT_TAKE_BPS)
+        uint16 nextTake; // raised take in bps + 1 for epochs that begin at or after `nextTakeBlock`; 0 = none
+        uint64 nextTakeBlock; // first epoch start block `nextTake` applies to
         uint32 tail; // id of the next generation
-        uint32 head; // oldest live generation; the generations below it are active (packed with the take and
-        // commission, which a distribution writes anyway)
+        uint32 head; // oldest live generation; the generations below it are active
     }
 
     struct Position {
@@ -88,8 +89,6 @@ contract Staking is IStaking, Ownable {
     mapping(address hotkey => Hotkey) private _hotkeys;
     mapping(address staker => mapping(address hotkey => Position)) private _positions;
     mapping(address staker => Unbond) public unbonds;
-    /// @dev Each hotkey's total stake by block (one checkpoint per block that changed it), for stake-at-epoch-start.
-    mapping(address hotkey => Checkpoints.Trace208) private _stakeHistory;
     /// @dev Each hotkey's generations of warming stake; live ones are [head, tail), at most MAX_LIVE_GENS, oldest
     ///      first. A live generation's word is amount (bits 0..95) | readyAt << 96: it shares in distributions for
     ///      epochs that start at or after block `readyAt` (nondecreasing along the generations). Once activated, the
@@ -103,9 +102,9 @@ contract Staking is IStaking, Ownable {
     event Staked(address indexed staker, address indexed hotkey, uint256 amount);
     event Unbonding(address indexed staker, address indexed hotkey, uint256 amount, uint64 releaseBlock);
     event Withdrawn(address indexed staker, uint256 amount);
-    /// @notice The take that applies from now on (a decrease, or a scheduled raise at its first use).
+    /// @notice A take decrease: it applies at once, also to the hotkey's epochs not yet settled.
     event TakeChanged(address indexed hotkey, uint16 takeBps);
-    /// @notice A take increase that applies from `effectiveBlock` on.
+    /// @notice A take increase that applies to the epochs beginning at or after `effectiveBlock`.
     event TakeChangeScheduled(address indexed hotkey, uint16 takeBps, uint64 effectiveBlock);
     event RewardsDistributed(address indexed hotkey, uint256 amount, uint256 take);
     event RewardsClaimed(address indexed staker, address indexed hotkey, uint256 amount);
@@ -126,7 +125,6 @@ contract Staking is IStaking, Ownable {
     error NotConsensus(address caller);
     error NotNeuronRegistry(address caller);
     error LengthMismatch();
-    error FutureLookup(uint256 blockNumber, uint256 currentBlock);
 
     /// @param minTakeDelay_ least number of blocks between scheduling a take increase and its first use
     constructor(IERC20 token_, uint64 unbondingBlocks_, uint64 minTakeDelay_) Ownable(msg.sender) {
@@ -157,7 +155,8 @@ contract Staking is IStaking, Ownable {
         if (acc == 0) {
             // Pre-initialize the hotkey's reward slots so that settlements never pay 20k-gas zero→nonzero writes:
             // an accumulator offset of 1 (1e-18 per staked wei) and the commission sentinel.
-            h.accPerShare = acc = 1;
+            h.accPerShare = 1;
+            acc = 1;
             if (h.commission == 0) h.commission = 1;
         }
         uint96 a = SafeCast.toUint96(amount);
@@ -167,8 +166,7 @@ contract Staking is IStaking, Ownable {
         _addWarming(p, hotkey, a, gen);
         p.amount += a;
         uint256 total = h.total + amount;
-        h.total = uint128(total);
-        _record(hotkey, total);
+        h.total = SafeCast.toUint96(total);
         totalStaked += amount;
         emit Staked(msg.sender, hotkey, amount);
         neurons.onStakeChanged(hotkey, total);
@@ -206,8 +204,7 @@ contract Staking is IStaking, Ownable {
         }
         p.amount = uint128(have - amount);
         uint256 total = h.total - amount;
-        h.total = uint128(total);
-        _record(hotkey, total);
+        h.total = uint96(total);
         totalStaked -= amount;
         Unbond storage u = unbonds[msg.sender];
         u.amount += amount;
@@ -230,19 +227,27 @@ contract Staking is IStaking, Ownable {
     }
 
     /// @notice Sets the caller's (hotkey's) take on dividends, in basis points, at most 2,000 (20%). A value at or
-    ///         below the current take applies at once (and cancels a scheduled raise); a higher one is scheduled and
-    ///         applies after max(tempo of the caller's validator Brain, `minTakeDelay`) blocks — only a validator
-    ///         can raise its take (`NotAValidator`). A new raise replaces a scheduled one and restarts the delay.
+    ///         below the take for an epoch beginning now applies at once, also to epochs not yet settled (and cancels
+    ///         a scheduled raise); a higher one is scheduled and applies to the epochs that begin at or after
+    ///         max(tempo of the caller's validator Brain, `minTakeDelay`) blocks from now, whenever they settle — only
+    ///         a validator can raise its take (`NotAValidator`). A new raise replaces a scheduled one and restarts the
+    ///         delay. If an earlier raise had come into force less than three delays ago (an epoch begun before it may
+    ///         still be unsettled), the epochs before the new raise are charged the take from before the earlier one
+    ///         (never more than delegators saw announced); after that, the earlier raise's take.
     function setTake(uint16 takeBps) external {
         if (takeBps > MAX_TAKE_BPS) revert TakeTooHigh(takeBps);
         Hotkey storage h = _hotkeys[msg.sender];
-        (uint16 current, bool matured) = _takeNow(h);
-        if (matured) emit TakeChanged(msg.sender, current);
-        h.take = current + 1;
+        uint16 old = h.take == 0 ? DEFAULT_TAKE_BPS : h.take - 1;
+        bool matured = h.nextTake != 0 && block.number >= h.nextTakeBlock;
+        uint16 current = matured ? h.nextTake - 1 : old;
         if (takeBps <= current) {
-            h.take = takeBps + 1;
-            h.nextTake = 0;
-            h.nextTakeBlock = 0;
+            h.take = (takeBps < old ? takeBps : old) + 1;
+            if (matured) {
+                h.nextTake = takeBps + 1;
+            } else {
+                h.nextTake = 0;
+                h.nextTakeBlock = 0;
+            }
             emit TakeChanged(msg.sender, takeBps);
             return;
         }
@@ -251,6 +256,10 @@ contract Staking is IStaking, Ownable {
         (, uint32 tempo) = neurons.brains().timing(brainId);
         uint64 delay = tempo > minTakeDelay ? tempo : minTakeDelay;
         uint64 effective = uint64(block.number) + delay;
+        // the earlier raise becomes the take for the epochs before the new one once no epoch begun before it can still
+        // be settled (epochs expire 3 tempos after they begin); until then they keep the take from before it
+        if (matured && block.number >= uint256(h.nextTakeBlock) + 3 * uint256(delay)) old = current;
+        h.take = old + 1;
         h.nextTake = takeBps + 1;
         h.nextTakeBlock = effective;
         emit TakeChangeScheduled(msg.sender, takeBps, effective);
@@ -293,21 +302,15 @@ contract Staking is IStaking, Ownable {
             uint256 warming;
             if (h.tail != h.head) warming = _activate(h, hk, epochStart);
             if (amount != 0) {
-                (uint16 takeBps, bool matured) = _takeNow(h);
-                if (matured) {
-                    h.take = takeBps + 1;
-                    h.nextTake = 0;
-                    h.nextTakeBlock = 0;
-                    emit TakeChanged(hk, takeBps);
-                }
-                uint256 take = (amount * takeBps) / BPS;
+                // the take in force when the epoch began (a raise applies only to epochs begun after its delay)
+                uint256 take = (amount * _takeAt(h, epochStart)) / BPS;
                 uint256 rest = amount - take;
                 uint256 active = h.total - warming;
                 if (active == 0) {
                     _addCommission(h, amount);
                 } else {
                     uint256 inc = (rest * PREC) / active;
-                    h.accPerShare += inc;
+                    h.accPerShare += uint160(inc); // bounded: see Hotkey
                     // round the credited part up so positions can never be owed more than was distributed
                     _addCommission(h, take + rest - (inc * active + PREC - 1) / PREC);
                 }
@@ -430,12 +433,6 @@ contract Staking is IStaking, Ownable {
         return _hotkeys[hotkey].total - _warmingOf(hotkey);
     }
 
-    /// @inheritdoc IStaking
-    function stakeAt(address hotkey, uint256 blockNumber) external view returns (uint256) {
-        if (blockNumber > block.number) revert FutureLookup(blockNumber, block.number);
-        return _stakeHistory[hotkey].upperLookupRecent(SafeCast.toUint48(blockNumber));
-    }
-
     /// @notice The caller-independent view of one position: stake and claimable rewards.
     function positionOf(address staker, address hotkey) external view returns (uint256 amount, uint256 pending) {
         (amount,, pending) = positionInfo(staker, hotkey);
@@ -466,20 +463,18 @@ contract Staking is IStaking, Ownable {
         warming = w1 + w2;
     }
 
-    /// @notice Take (bps) in force now and claimable commission of a hotkey.
+    /// @notice Take (bps) for an epoch beginning now and claimable commission of a hotkey.
     function hotkeyInfo(address hotkey) external view returns (uint256 total, uint16 takeBps, uint256 commission) {
         Hotkey storage h = _hotkeys[hotkey];
-        (takeBps,) = _takeNow(h);
-        return (h.total, takeBps, h.commission == 0 ? 0 : h.commission - 1);
+        return (h.total, _takeAt(h, block.number), h.commission == 0 ? 0 : h.commission - 1);
     }
 
-    /// @notice The take in force now, the take scheduled (= current if none) and the block it applies from (0 if
-    ///         none pending).
+    /// @notice The take for an epoch beginning now, the take scheduled (= current if none) and the first epoch start
+    ///         block it applies to (0 if none pending).
     function takeInfo(address hotkey) external view returns (uint16 current, uint16 pending, uint64 effectiveBlock) {
         Hotkey storage h = _hotkeys[hotkey];
-        bool matured;
-        (current, matured) = _takeNow(h);
-        if (h.nextTake != 0 && !matured) return (current, h.nextTake - 1, h.nextTakeBlock);
+        current = _takeAt(h, block.number);
+        if (h.nextTake != 0 && block.number < h.nextTakeBlock) return (current, h.nextTake - 1, h.nextTakeBlock);
         return (current, current, 0);
     }
 
@@ -508,17 +503,12 @@ contract Staking is IStaking, Ownable {
         if (owed != 0) p.owed += SafeCast.toUint128(owed);
     }
 
-    /// @dev The take in force now (a scheduled raise counts once its block is reached) and whether such a raise
-    ///      matured but is not yet written.
-    function _takeNow(Hotkey storage h) private view returns (uint16 takeBps, bool matured) {
+    /// @dev The take (bps) charged on an epoch that began at block `epochStart`.
+    function _takeAt(Hotkey storage h, uint256 epochStart) private view returns (uint16) {
         uint16 next = h.nextTake;
-        if (next != 0 && block.number >= h.nextTakeBlock) return (next - 1, true);
+        if (next != 0 && epochStart >= h.nextTakeBlock) return next - 1;
         uint16 t = h.take;
-        return (t == 0 ? DEFAULT_TAKE_BPS : t - 1, false);
-    }
-
-    function _record(address hotkey, uint256 total) private {
-        _stakeHistory[hotkey].push(SafeCast.toUint48(block.number), SafeCast.toUint208(total));
+        return t == 0 ? DEFAULT_TAKE_BPS : t - 1;
     }
 
     function _addCommission(Hotkey storage h, uint256 amount) private {

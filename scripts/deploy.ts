@@ -77,8 +77,8 @@ export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: De
   const [deployer] = await ethers.getSigners();
   const cap = genesisSupply + emissionCapOf(initialReward, halvingInterval);
 
-  const deploy = async (name: ContractName, args: unknown[]) => {
-    const factory = await ethers.getContractFactory(name, deployer);
+  const deploy = async (name: ContractName | "SettlementLib", args: unknown[], libraries?: Record<string, string>) => {
+    const factory = await ethers.getContractFactory(name, { signer: deployer, libraries });
     const c = await factory.deploy(...args);
     await c.waitForDeployment();
     const address = await c.getAddress();
@@ -96,13 +96,13 @@ export async function deployCerberus(hre: HardhatRuntimeEnvironment, options: De
   ]);
   const staking = await deploy("Staking", [token.address, unbondingBlocks, minTakeDelay]);
   const neurons = await deploy("NeuronRegistry", [brains.address, staking.address, emission.address]);
-  const consensus = await deploy("Consensus", [
-    token.address,
-    brains.address,
-    neurons.address,
-    staking.address,
-    emission.address,
-  ]);
+  // Consensus runs phase A of its settlement in a linked library (DELEGATECALL on its own storage).
+  const settlementLib = await deploy("SettlementLib", []);
+  const consensus = await deploy(
+    "Consensus",
+    [token.address, brains.address, neurons.address, staking.address, emission.address],
+    { SettlementLib: settlementLib.address },
+  );
   const lens = await deploy("CerberusLens", [brains.address, neurons.address, staking.address, consensus.address]);
 
   // Wiring: every role is set exactly once; each setter reverts on a second call.

@@ -6,12 +6,18 @@ pragma solidity ^0.8.30;
 ///         division truncates (floors). The TypeScript reference nodes/chain/yuma.ts does exactly the same integer
 ///         operations on bigint.
 /// @dev Scales: weights W_ONE = 65,535 (a revealed row sums to ≤ W_ONE after normalization); voting stake in whole
-///      gwei (median, dividends); stake shares S_ONE = 2^32 (ranks); bonds per unit of stake BOND_ONE = 2^14 (a bond
-///      is ≤ 2·BOND_ONE); EMA α = 1/10; incentives/dividends for display 65,535.
+///      gwei (median, dividends); stake shares S_ONE = 2^32 (ranks); bonds per unit of stake BOND_ONE = 2^24 (a bond
+///      is ≤ 2·BOND_ONE + 1), stored as 16-bit float lanes (≥ 10 significant bits); EMA α = 1/10 rounded to
+///      nearest; incentives/dividends for display 65,535.
 library YumaMath {
     uint256 internal constant W_ONE = 65_535;
     uint256 internal constant S_ONE = 1 << 32;
-    uint256 internal constant BOND_ONE = 1 << 14;
+    uint256 internal constant BOND_ONE = 1 << 24;
+    /// @notice A bond slot whose 16 lanes all hold 0 (lane 0 is coded as e = 1, m = 0), so that it is never zero in
+    ///         storage (no 20k-gas re-initialization); any lane coded 0x4000 reads 0.
+    uint256 internal constant ZERO_BONDS = 0x4000;
+    /// @notice Every lane coded 0x4000 (value 0): the mask value for resetting lanes.
+    uint256 internal constant ZERO_LANES = 0x4000400040004000400040004000400040004000400040004000400040004000;
     uint256 internal constant ALPHA_NUM = 1;
     uint256 internal constant ALPHA_DEN = 10;
     uint256 internal constant SHARE_ONE = 65_535;
@@ -60,7 +66,7 @@ library YumaMath {
     /// @notice Scratch for one group of 16 miners × 32 validator seats (all fixed-size, in memory).
     struct Group {
         uint256[32] wSlot; // in: packed weights per validator seat (revealed seats only)
-        uint256[32] bSlot; // in/out: packed bonds per validator seat, lanes = bond + 1
+        uint256[32] bSlot; // in/out: packed bonds per validator seat, 16-bit float lanes (see _bondRow)
         uint256[32] sh; // in: stake share σ per seat, scale S_ONE, over the revealed voting stake (0 if not revealed)
         uint256[32] vs; // in: voting stake per seat in whole gwei (used for revealed seats)
         uint256 eligible; // in: Σ voting stake (gwei) of every eligible seat, revealed or not (abstainers count)
@@ -80,8 +86,8 @@ library YumaMath {
     ///      which is the largest such c among the revealed weights (the stake step function only changes at weight
     ///      values); 0 when no c qualifies or the eligible stake is 0.
     function settleGroup(Group memory x, uint256 revealed, uint256 vMask, uint256 laneMask) internal pure {
-        uint256 n = dense(x, revealed);
-        (uint256 c0, uint256 c1) = median(x.dense, n, x.eligible, x.unit);
+        (uint256 n, uint256 bits) = dense(x, revealed);
+        (uint256 c0, uint256 c1) = median(x.dense, n, x.eligible, x.unit, bits);
         _clipRank(x, revealed, c0, c1, laneMask);
         _bondsEma(x, revealed, vMask, laneMask);
     }
@@ -89,18 +95,21 @@ library YumaMath {
     /// @dev Packs (a, even-lane vector | G16, odd-lane vector | G16, S, slot) of every revealed seat densely, padded
     ///      to a multiple of 4 entries with zero-stake entries (no effect); returns the padded count. a = S/unit
     ///      (exact) when the stakes have a common unit with T/unit < 2^28, else a = ⌊S·2^28/T⌋ (approximate).
-    function dense(Group memory x, uint256 revealed) internal pure returns (uint256 n) {
+    ///      Also returns the bit length of the largest revealed weight of the group (the median needs no higher bit).
+    function dense(Group memory x, uint256 revealed) internal pure returns (uint256 n, uint256 bits) {
         uint256[32] memory wS = x.wSlot;
         uint256[32] memory vs = x.vs;
         uint256[160] memory d = x.dense;
         uint256 t = x.eligible;
         uint256 unit = x.unit;
-        if (t == 0) return 0;
+        if (t == 0) return (0, 0);
+        uint256 any;
         assembly ("memory-safe") {
             let p := d
             for { let i := 0 } lt(i, 32) { i := add(i, 1) } {
                 if and(shr(i, revealed), 1) {
                     let slot := mload(add(wS, shl(5, i)))
+                    any := or(any, slot)
                     let sv := mload(add(vs, shl(5, i)))
                     switch unit
                     case 0 { mstore(p, div(shl(A_BITS, sv), t)) }
@@ -122,6 +131,12 @@ library YumaMath {
                 mstore(add(p, 0x80), 0)
                 p := add(p, 0xa0)
             }
+            // OR of every weight lane, then its bit length
+            any := or(any, shr(128, any))
+            any := or(any, shr(64, any))
+            any := or(any, shr(32, any))
+            any := and(or(any, shr(16, any)), 0xffff)
+            for {} any { any := shr(1, any) } { bits := add(bits, 1) }
         }
     }
 
@@ -132,7 +147,8 @@ library YumaMath {
     ///      exact test 2·Σ_{w ≥ k} S ≥ T is certainly true when 2A ≥ 2^28 and certainly false when 2(A + n) < 2^28
     ///      (each a loses less than 1 to the floor); a lane in between is decided exactly by `_exactLane` (ties,
     ///      rare for honest stakes). So the result is exact for any stakes.
-    function median(uint256[160] memory d, uint256 n, uint256 t, uint256 unit)
+    /// @param b the bit length of the largest weight (the binary search starts below it: higher bits are all 0)
+    function median(uint256[160] memory d, uint256 n, uint256 t, uint256 unit, uint256 b)
         internal
         pure
         returns (uint256 c0, uint256 c1)
@@ -145,7 +161,8 @@ library YumaMath {
         assembly ("memory-safe") {
             end := add(d, mul(n, 0xa0))
         }
-        for (uint256 b = 16; b != 0;) {
+        // (the parameter `b` counts the bits down: it is the bit being decided in each step)
+        while (b != 0) {
             unchecked {
                 --b;
             }
@@ -311,168 +328,216 @@ library YumaMath {
         }
         uint256[16] memory rank = x.rank;
         uint256[16] memory cons = x.cons;
-        for (uint256 l; l < 16; ++l) {
-            uint256 q = l & 3;
-            uint256 rv = q == 0 ? r0 : q == 1 ? r1 : q == 2 ? r2 : r3;
-            rank[l] = (laneMask >> l) & 1 == 1 ? (rv >> ((l >> 2) << 6)) & 0xffffffffffffffff : 0;
-            cons[l] = ((l & 1 == 0 ? c0 : c1) >> ((l >> 1) << 5)) & 0xffff;
+        // lane l = 4m + q: rank from r_q's 64-bit lane m (0 for an unoccupied lane); consensus from c_(l mod 2)
+        assembly ("memory-safe") {
+            mstore(rank, mul(and(laneMask, 1), and(r0, 0xffffffffffffffff)))
+            mstore(cons, and(c0, 0xffff))
+            mstore(add(rank, 0x20), mul(and(shr(1, laneMask), 1), and(r1, 0xffffffffffffffff)))
+            mstore(add(cons, 0x20), and(c1, 0xffff))
+            mstore(add(rank, 0x40), mul(and(shr(2, laneMask), 1), and(r2, 0xffffffffffffffff)))
+            mstore(add(cons, 0x40), and(shr(32, c0), 0xffff))
+            mstore(add(rank, 0x60), mul(and(shr(3, laneMask), 1), and(r3, 0xffffffffffffffff)))
+            mstore(add(cons, 0x60), and(shr(32, c1), 0xffff))
+            mstore(add(rank, 0x80), mul(and(shr(4, laneMask), 1), and(shr(64, r0), 0xffffffffffffffff)))
+            mstore(add(cons, 0x80), and(shr(64, c0), 0xffff))
+            mstore(add(rank, 0xa0), mul(and(shr(5, laneMask), 1), and(shr(64, r1), 0xffffffffffffffff)))
+            mstore(add(cons, 0xa0), and(shr(64, c1), 0xffff))
+            mstore(add(rank, 0xc0), mul(and(shr(6, laneMask), 1), and(shr(64, r2), 0xffffffffffffffff)))
+            mstore(add(cons, 0xc0), and(shr(96, c0), 0xffff))
+            mstore(add(rank, 0xe0), mul(and(shr(7, laneMask), 1), and(shr(64, r3), 0xffffffffffffffff)))
+            mstore(add(cons, 0xe0), and(shr(96, c1), 0xffff))
+            mstore(add(rank, 0x100), mul(and(shr(8, laneMask), 1), and(shr(128, r0), 0xffffffffffffffff)))
+            mstore(add(cons, 0x100), and(shr(128, c0), 0xffff))
+            mstore(add(rank, 0x120), mul(and(shr(9, laneMask), 1), and(shr(128, r1), 0xffffffffffffffff)))
+            mstore(add(cons, 0x120), and(shr(128, c1), 0xffff))
+            mstore(add(rank, 0x140), mul(and(shr(10, laneMask), 1), and(shr(128, r2), 0xffffffffffffffff)))
+            mstore(add(cons, 0x140), and(shr(160, c0), 0xffff))
+            mstore(add(rank, 0x160), mul(and(shr(11, laneMask), 1), and(shr(128, r3), 0xffffffffffffffff)))
+            mstore(add(cons, 0x160), and(shr(160, c1), 0xffff))
+            mstore(add(rank, 0x180), mul(and(shr(12, laneMask), 1), and(shr(192, r0), 0xffffffffffffffff)))
+            mstore(add(cons, 0x180), and(shr(192, c0), 0xffff))
+            mstore(add(rank, 0x1a0), mul(and(shr(13, laneMask), 1), and(shr(192, r1), 0xffffffffffffffff)))
+            mstore(add(cons, 0x1a0), and(shr(192, c1), 0xffff))
+            mstore(add(rank, 0x1c0), mul(and(shr(14, laneMask), 1), and(shr(192, r2), 0xffffffffffffffff)))
+            mstore(add(cons, 0x1c0), and(shr(224, c0), 0xffff))
+            mstore(add(rank, 0x1e0), mul(and(shr(15, laneMask), 1), and(shr(192, r3), 0xffffffffffffffff)))
+            mstore(add(cons, 0x1e0), and(shr(224, c1), 0xffff))
         }
     }
 
-    /// @dev Bond EMA of every seated validator on every occupied lane, and dividend sums of revealed validators.
-    ///      Seats that did not reveal (or are not eligible) have w̄ = 0, hence ΔB = 0 (pure decay), and their sums are
-    ///      not kept.
+    /// @dev Bond EMA of every seated validator on every occupied lane, and dividend sums of revealed validators; each
+    ///      row is unrolled over its 16 lanes (this is the hottest code of the settlement). Seats that did not reveal
+    ///      (or are not eligible) have w̄ = 0, hence ΔB = 0 (pure decay), and their sums are not kept.
+    ///      Bonds per unit of stake, BOND_ONE = 2^24: ΔB = w̄·S_ONE·BOND_ONE / R = (w̄ << 56) / R (the EVM's div by zero
+    ///      yields 0, so ΔB = 0 when R = 0); B' = ⌊(ΔB + 9·B + 5) / 10⌋ (α = 1/10, rounded to nearest), which feeds
+    ///      the dividend sum at full precision and is stored as a 16-bit float lane: code = e << 14 | m, B = m << 4e,
+    ///      e ∈ {0, 1, 2, 3}; e counts the thresholds 2^14, 2^18 − 8, 2^22 − 128 that B' reaches and
+    ///      m = (B' + half of 2^4e) >> 4e rounds to nearest (the thresholds keep m < 2^14), so every bond keeps at
+    ///      least 10 significant bits (exact below 2^14), however small. ΔB ≤ 2·BOND_ONE + 1 because R ≥ C·S_ONE/2
+    ///      (the validators at or above consensus hold at least half of the revealed stake) and w̄ ≤ C. Ranks of
+    ///      unoccupied lanes are 0, so they add nothing to d; their bond lanes keep their old codes. A slot is never
+    ///      written back as zero (all-zero bonds are coded ZERO_BONDS).
     function _bondsEma(Group memory x, uint256 revealed, uint256 vMask, uint256 laneMask) private pure {
-        uint256[32] memory bS = x.bSlot;
-        uint256[32] memory drs = x.dr;
-        uint256[32] memory wb = x.wbar;
-        uint256 rankPtr;
-        {
-            uint256[16] memory rank = x.rank;
-            assembly ("memory-safe") {
-                rankPtr := rank
-            }
-        }
         // lanes of unoccupied seats keep their old bond: all-ones in the 16 bits of each unoccupied lane
         uint256 keep;
         for (uint256 l; l < 16; ++l) {
             if ((laneMask >> l) & 1 == 0) keep |= uint256(0xffff) << (l << 4);
         }
-        for (uint256 i; i < 32; ++i) {
-            if ((vMask >> i) & 1 == 0) continue;
-            uint256 w = (revealed >> i) & 1 == 1 ? wb[i] : 0;
-            (uint256 nb, uint256 d) = _bondRow(bS[i], drs[i], w, rankPtr);
-            bS[i] = (nb & ~keep) | (bS[i] & keep);
-            if ((revealed >> i) & 1 == 1) drs[i] = d;
+        uint256[32] memory bS = x.bSlot;
+        uint256[32] memory drs = x.dr;
+        uint256[32] memory wb = x.wbar;
+        uint256[16] memory rk = x.rank;
+        uint256[3] memory p = [_ptr(bS), _ptr(drs), _ptr(wb)];
+        assembly ("memory-safe") {
+            let rankPtr := rk
+            for { let i := 0 } lt(i, 32) { i := add(i, 1) } {
+                if and(shr(i, vMask), 1) {
+                    let bs := mload(add(mload(p), shl(5, i)))
+                    let wbar := mul(and(shr(i, revealed), 1), mload(add(mload(add(p, 0x40)), shl(5, i))))
+                    let d := mload(add(mload(add(p, 0x20)), shl(5, i)))
+                    let nb := 0
+                    {
+                        let c := and(bs, 0xffff)
+                        let r := mload(add(rankPtr, 0x0))
+                        let v := div(add(add(div(shl(56, and(wbar, 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1))))))
+                    }
+                    {
+                        let c := and(shr(16, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x20))
+                        let v := div(add(add(div(shl(56, and(shr(16, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(16, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(32, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x40))
+                        let v := div(add(add(div(shl(56, and(shr(32, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(32, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(48, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x60))
+                        let v := div(add(add(div(shl(56, and(shr(48, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(48, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(64, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x80))
+                        let v := div(add(add(div(shl(56, and(shr(64, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(64, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(80, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0xa0))
+                        let v := div(add(add(div(shl(56, and(shr(80, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(80, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(96, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0xc0))
+                        let v := div(add(add(div(shl(56, and(shr(96, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(96, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(112, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0xe0))
+                        let v := div(add(add(div(shl(56, and(shr(112, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(112, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(128, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x100))
+                        let v := div(add(add(div(shl(56, and(shr(128, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(128, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(144, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x120))
+                        let v := div(add(add(div(shl(56, and(shr(144, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(144, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(160, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x140))
+                        let v := div(add(add(div(shl(56, and(shr(160, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(160, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(176, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x160))
+                        let v := div(add(add(div(shl(56, and(shr(176, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(176, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(192, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x180))
+                        let v := div(add(add(div(shl(56, and(shr(192, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(192, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(208, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x1a0))
+                        let v := div(add(add(div(shl(56, and(shr(208, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(208, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(224, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x1c0))
+                        let v := div(add(add(div(shl(56, and(shr(224, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(224, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    {
+                        let c := and(shr(240, bs), 0xffff)
+                        let r := mload(add(rankPtr, 0x1e0))
+                        let v := div(add(add(div(shl(56, and(shr(240, wbar), 0xffff)), r), mul(9, shl(shl(2, shr(14, c)), and(c, 0x3fff)))), 5), 10)
+                        d := add(d, mul(v, r))
+                        let sh := shl(2, add(add(gt(v, 16383), gt(v, 262135)), gt(v, 4194175)))
+                        nb := or(nb, shl(240, or(shl(12, sh), shr(sh, add(v, shr(1, shl(sh, 1)))))))
+                    }
+                    nb := or(and(nb, not(keep)), and(bs, keep))
+                    if iszero(nb) { nb := ZERO_BONDS } // a slot is never written back as zero
+                    mstore(add(mload(p), shl(5, i)), nb)
+                    if and(shr(i, revealed), 1) { mstore(add(mload(add(p, 0x20)), shl(5, i)), d) }
+                }
+            }
         }
     }
 
-    /// @dev One validator row of a group, unrolled over the 16 lanes (this is the hottest code of the settlement).
-    ///      Bonds per unit of stake: ΔB = w̄·S_ONE·BOND_ONE / R = (w̄ << 46) / R (the EVM's div by zero yields 0, so
-    ///      ΔB = 0 when R = 0); B' = (ΔB + 9·B) / 10 (α = 1/10); lanes hold B + 1. ΔB ≤ 2·BOND_ONE because R ≥ C·S_ONE/2
-    ///      (the validators at or above consensus hold at least half of the revealed stake) and w̄ ≤ C, so a lane
-    ///      never exceeds 2^15 + 1. Ranks of unoccupied lanes are 0, so they add nothing to d; their bond lanes are
-    ///      restored by the caller.
-    function _bondRow(uint256 bs, uint256 d, uint256 wbar, uint256 rankPtr)
-        private
-        pure
-        returns (uint256 nb, uint256)
-    {
+    function _ptr(uint256[32] memory a) private pure returns (uint256 q) {
         assembly ("memory-safe") {
-                {
-                    let r := mload(add(rankPtr, 0x0))
-                    let bOld := and(shr(0, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(0, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(0, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x20))
-                    let bOld := and(shr(16, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(16, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(16, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x40))
-                    let bOld := and(shr(32, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(32, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(32, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x60))
-                    let bOld := and(shr(48, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(48, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(48, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x80))
-                    let bOld := and(shr(64, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(64, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(64, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0xa0))
-                    let bOld := and(shr(80, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(80, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(80, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0xc0))
-                    let bOld := and(shr(96, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(96, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(96, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0xe0))
-                    let bOld := and(shr(112, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(112, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(112, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x100))
-                    let bOld := and(shr(128, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(128, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(128, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x120))
-                    let bOld := and(shr(144, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(144, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(144, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x140))
-                    let bOld := and(shr(160, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(160, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(160, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x160))
-                    let bOld := and(shr(176, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(176, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(176, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x180))
-                    let bOld := and(shr(192, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(192, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(192, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x1a0))
-                    let bOld := and(shr(208, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(208, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(208, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x1c0))
-                    let bOld := and(shr(224, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(224, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(224, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
-                {
-                    let r := mload(add(rankPtr, 0x1e0))
-                    let bOld := and(shr(240, bs), 0xffff)
-                    let bNew := div(add(div(shl(46, and(shr(240, wbar), 0xffff)), r), mul(9, sub(bOld, gt(bOld, 0)))), 10)
-                    nb := or(nb, shl(240, add(bNew, 1)))
-                    d := add(d, mul(bNew, r))
-                }
+            q := a
         }
-        return (nb, d);
     }
+
 
 }

@@ -206,8 +206,9 @@ export class ChainClient {
     }));
   }
 
-  /** A hotkey's take in force (bps), the scheduled take (= in force if none) and the block it applies from (0 = none):
-   *  raises wait max(one epoch of the validator's Brain, Staking.minTakeDelay) blocks. */
+  /** A hotkey's take (bps) for an epoch beginning now, the scheduled take (= that if none) and the first epoch start
+   *  block it applies to (0 = none): a raise applies only to epochs that begin max(one epoch of the validator's Brain,
+   *  Staking.minTakeDelay) blocks after it, whenever they settle. */
   async takeInfo(hotkey: Address): Promise<{ takeBps: number; pendingTakeBps: number; effectiveBlock: bigint }> {
     const [takeBps, pendingTakeBps, effectiveBlock] = await this.read("takeInfo", () => this.public.readContract({
       address: this.c.Staking.address, abi: stakingAbi, functionName: "takeInfo", args: [hotkey],

@@ -11,10 +11,29 @@ export class InvalidWeightsError extends CerberusError {}
 
 export const W_ONE = 65_535n; // a revealed row is normalized to sum ≤ W_ONE
 export const S_ONE = 1n << 32n; // stake share scale
-export const BOND_ONE = 1n << 14n; // bond scale (bonds are per unit of stake, ≤ 2·BOND_ONE)
+export const BOND_ONE = 1n << 24n; // bond scale (bonds are per unit of stake, ≤ 2·BOND_ONE + 1)
 export const ALPHA_NUM = 1n; // bond EMA α = ALPHA_NUM / ALPHA_DEN
 export const ALPHA_DEN = 10n;
 export const SHARE_ONE = 65_535n; // incentive / dividend display shares
+/** Thresholds of the bond lanes' exponent (see encodeBond) and half an ulp per exponent. */
+const BOND_T = [1n << 14n, (1n << 18n) - 8n, (1n << 22n) - 128n];
+const BOND_HALF = [0n, 8n, 128n, 2048n];
+
+/**
+ * The 16-bit float lane a bond is stored in (Consensus): code = e << 14 | m with bond = m << 4e; e counts the
+ * thresholds 2^14, 2^18 − 8, 2^22 − 128 that the bond reaches and m = (bond + half an ulp) >> 4e (round to nearest;
+ * the thresholds keep m < 2^14). Every bond keeps at least 10 significant bits (exact below 2^14).
+ */
+export function encodeBond(b: bigint): number {
+  let e = 0;
+  for (const t of BOND_T) if (b >= t) e++;
+  return (e << 14) | Number((b + BOND_HALF[e]) >> BigInt(4 * e));
+}
+
+/** The bond a lane code stands for: m << 4e. */
+export function decodeBond(code: number): bigint {
+  return BigInt(code & 0x3fff) << BigInt(4 * (code >> 14));
+}
 export const BPS = 10_000n;
 export const GWEI = 1_000_000_000n; // miner ledger unit
 export const MAX_MINERS = 256;
@@ -79,10 +98,12 @@ export function normalizeRow(uids: readonly number[], weights: readonly number[]
   return row;
 }
 
-/** Voting stake in whole gwei of a seat whose stake for the epoch is `wei` (min(stake when the epoch began, stake
- *  now)); 0 (not eligible: neither votes nor earns) below `minStake` or below 1 gwei. */
+/** Voting stake in whole gwei of a seat whose least stake bonded to the Brain from the epoch's first block until the
+ *  settlement is `wei` (the contracts keep it in whole gwei); 0 (not eligible: neither votes nor earns) when that is
+ *  below `minStake` or below 1 gwei. */
 export function votingStake(wei: bigint, minStake: bigint): bigint {
-  return wei < minStake || wei < GWEI ? 0n : wei / GWEI;
+  const g = wei / GWEI;
+  return g === 0n || g * GWEI < minStake ? 0n : g;
 }
 
 /** Stake shares σ over the voting stake of the validators that revealed: S·S_ONE/ΣS (floor); 0 for the others. */
@@ -112,11 +133,12 @@ export function weightedMedian(ws: readonly bigint[], stakes: readonly bigint[],
 export interface EpochInput {
   /** Per validator seat: normalized weight row (length maxMiners) if it revealed this epoch, else null. */
   weights: readonly (readonly bigint[] | null)[];
-  /** Per validator seat (wei): min(stake at the block before the epoch began, stake at settlement start). */
+  /** Per validator seat (wei): the least stake its holder bonded to the Brain from the epoch's first block until the
+   *  settlement (0 for a seat taken after the epoch began). */
   stakes: readonly bigint[];
   /** The Brain's minValidatorStake (wei); default 0. */
   minStake?: bigint;
-  /** Bonds before the epoch, [seat][miner], scale BOND_ONE. */
+  /** Bonds before the epoch, [seat][miner], scale BOND_ONE (as stored: decodeBond of their lanes). */
   bonds: readonly (readonly bigint[])[];
   validatorSeated: readonly boolean[];
   /** Miner seats held since before the epoch began (a seat taken later gets no rank for it). */
@@ -175,10 +197,11 @@ export function yumaEpoch(input: EpochInput): EpochResult {
     for (let j = 0; j < nM; j++) {
       if (!input.minerSeated[j]) continue;
       const r = ranks[j];
-      // per unit of stake: ΔB = w̄·S_ONE·BOND_ONE / R (no stake factor, so small validators are not floored to 0)
+      // per unit of stake: ΔB = w̄·S_ONE·BOND_ONE / R (no stake factor, so small validators are not floored to 0);
+      // the EMA rounds to nearest and pays dividends at full precision; the bond is stored as a float lane
       const db = r === 0n ? 0n : (clipped[i][j] * S_ONE * BOND_ONE) / r;
-      const b = (ALPHA_NUM * db + (ALPHA_DEN - ALPHA_NUM) * bonds[i][j]) / ALPHA_DEN;
-      bonds[i][j] = b;
+      const b = (ALPHA_NUM * db + (ALPHA_DEN - ALPHA_NUM) * bonds[i][j] + ALPHA_DEN / 2n) / ALPHA_DEN;
+      bonds[i][j] = decodeBond(encodeBond(b));
       if (revealed[i]) dividendSums[i] += b * r;
     }
     dividendSums[i] *= voteOf[i]; // D_i = S_i · Σ_j B_ij·R_j
@@ -214,7 +237,8 @@ export interface Payout {
   dividendShares: bigint[];
 }
 
-/** How an epoch's emission is paid. If no miner has rank the emission is forfeited (never minted): all zero. */
+/** How an epoch's emission is paid. If no miner has rank the epoch's accrual goes back to the emission schedule (not
+ *  minted now): all zero. */
 export function payout(r: EpochResult, emission: bigint, split: Split = DEFAULT_SPLIT): Payout {
   const nV = r.dividendSums.length;
   const nM = r.ranks.length;

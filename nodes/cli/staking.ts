@@ -110,7 +110,7 @@ export function registerStakingCommands(program: Command, g: Globals): void {
       for (const p of v.positions) {
         const warming = p.warming > 0n ? ` (${formatCbr(p.warming)} warming up)` : "";
         const role = p.validatorOf === null ? "not a validator" : `validator in Brain #${p.validatorOf}`;
-        const raise = p.hotkeyNextTake ? ` → ${p.hotkeyNextTake.bps / 100}% from block ${p.hotkeyNextTake.fromBlock}` : "";
+        const raise = p.hotkeyNextTake ? ` → ${p.hotkeyNextTake.bps / 100}% for epochs from block ${p.hotkeyNextTake.fromBlock}` : "";
         console.log(`  ${p.hotkey} (${role})  staked ${formatCbr(p.amount)} CBR${warming}  ` +
           `claimable ${formatCbr(p.pendingRewards)} CBR  take ${p.hotkeyTakeBps / 100}%${raise}`);
       }

@@ -137,6 +137,7 @@ export async function getBrain(
   });
   return {
     ...metaOf(v.brainId, v.owner, v.active, v.brain),
+    pendingLimits: v.limitsFromBlock === 0n ? null : { limits: v.pendingLimits, fromBlock: v.limitsFromBlock },
     currentEpoch: v.currentEpoch,
     settledAny: v.settledAny,
     lastSettledEpoch: v.settledAny && v.settlementPhase === 0 ? v.settlementEpoch : null,

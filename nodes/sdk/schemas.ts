@@ -54,6 +54,8 @@ export const brainViewSchema = z
     brainId: u,
     owner: address,
     brain: brainRecordSchema,
+    pendingLimits: limitsSchema,
+    limitsFromBlock: u,
     currentEpoch: u,
     settlementEpoch: u,
     settlementPhase: z.union([z.literal(0), z.literal(1), z.literal(2)]),

@@ -51,11 +51,15 @@ export interface Neuron {
   pendingReward: bigint;
   /** Block of the last settlement that updated this neuron's scores (the Brain's last settlement). */
   lastUpdate: bigint;
-  /** Validators: take on dividends in basis points now, and a pending raise (applies from `takeFromBlock`). */
+  /** Validators: take on dividends in basis points for an epoch beginning now, and a pending raise (applies to the
+   *  epochs that begin at or after `fromBlock`). */
   take: { bps: number; nextBps: number; fromBlock: bigint | null };
 }
 
 export interface BrainDetail extends BrainMeta {
+  /** Limits the owner announced for a later epoch and the block they apply from (changes never apply to an epoch
+   *  already begun); null when none is pending. `limits` are the ones in force now. */
+  pendingLimits: { limits: BrainLimits; fromBlock: bigint } | null;
   currentEpoch: bigint;
   /** Some epoch of this Brain was settled at some point. */
   settledAny: boolean;
@@ -148,7 +152,7 @@ export interface StakePosition {
   warming: bigint;
   hotkeyTotalStake: bigint;
   hotkeyTakeBps: number;
-  /** A pending take raise on the hotkey (bps) and the block it applies from; null when none. */
+  /** A pending take raise on the hotkey (bps) and the first epoch start block it applies to; null when none. */
   hotkeyNextTake: { bps: number; fromBlock: bigint } | null;
   /** The Brain the hotkey validates in (null: not a validator — delegation to it earns nothing). */
   validatorOf: bigint | null;

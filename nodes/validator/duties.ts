@@ -97,7 +97,7 @@ export class EpochDuties {
         continue;
       }
       try {
-        await chain.reveal(brainId, epoch, match.uids, match.weights, match.salt);
+        await this.reveal(epoch, match);
       } catch (err) {
         if (err instanceof ChainRevertError && err.errorName === "RevealWindowClosed") {
           this.lose(epoch, `reveal window [${w.revealFrom}, ${w.revealTo}) closed while the reveal was in flight`);
@@ -122,7 +122,7 @@ export class EpochDuties {
     const now = block ?? await chain.blockNumber();
     const done: bigint[] = [];
     for (const epoch of epochsOf(state.list(brainId, "revealed"))) {
-      // Ascending order matters: settling a later epoch first would make this one unsettleable.
+      // Ascending order: the chain settles a Brain's epochs in order (a later one waits while this one can be settled).
       if (now < (await this.windows(epoch)).revealTo) break;
       if (await this.settleEpoch(epoch) !== "lost") done.push(epoch);
     }
@@ -131,9 +131,10 @@ export class EpochDuties {
 
   /**
    * Settles `epoch` to the end. A half-done (chunked) settlement of an earlier epoch — another settler that died
-   * between chunks — is finished first, since the chain settles one epoch at a time. Returns "settled" if this call
-   * completed it, "already" if someone else had, "lost" if a later epoch settled first (logged, and the state
-   * records are marked lost).
+   * between chunks — is finished first, since the chain settles one epoch at a time, and so is the previous epoch if
+   * it has reveals (epochs settle in order). Returns "settled" if this call completed it, "already" if someone else
+   * had, "lost" if it expired unsettled or a later epoch settled first (logged, and the state records are marked
+   * lost).
    */
   async settleEpoch(epoch: bigint): Promise<"settled" | "already" | "lost"> {
     const { chain, brainId, state, log } = this.o;
@@ -152,20 +153,24 @@ export class EpochDuties {
         return "already";
       }
       if (s.phase === 0 && s.settledAny && s.epoch > epoch) return this.settledOrLost(epoch);
-      // Settling `epoch` skips every unsettled earlier one for good. The one before it may hold other validators'
-      // reveals (older ones share their weight slots with later epochs and are gone anyway): settle it first.
+      // An epoch expires when the reveal window of epoch + 2 opens (its weights start to be overwritten): it can no
+      // longer be settled and its accrual goes back to the emission schedule at the next settlement.
+      const w = await this.windows(epoch);
+      const expiry = (await this.windows(epoch + 2n)).revealFrom;
+      const head = await chain.blockNumber();
+      if (head >= expiry) {
+        this.lose(epoch, `it expired unsettled at block ${expiry} (the reveal window of epoch ${epoch + 2n} opened)`);
+        return "lost";
+      }
+      // Epochs settle in order: the one before, while it has reveals and has not expired (at the reveal window of
+      // epoch + 1, one tempo after this epoch's), must be settled first.
       const prior = epoch - 1n;
-      if (epoch > 0n && (!s.settledAny || s.epoch < prior) &&
+      const priorExpiry = w.revealFrom + (w.revealFrom - w.commitFrom);
+      if (epoch > 0n && (!s.settledAny || s.epoch < prior) && head < priorExpiry &&
         await chain.anyReveal(brainId, prior, (await this.windows(prior)).revealFrom)) {
         log.info({ epoch: prior.toString(), ours: epoch.toString() }, "settling the previous epoch first: it has reveals");
         await this.settleRaced(prior);
         continue;
-      }
-      const w = await this.windows(epoch);
-      const next = await this.windows(epoch + 2n);
-      if ((await chain.blockNumber()) >= next.revealFrom) {
-        log.warn({ epoch: epoch.toString() }, "settling after the reveal window of epoch + 2 opened: reveals of that epoch " +
-          "replace this epoch's weights in the two-epoch buffer");
       }
       try {
         const r = await chain.settle(brainId, epoch, this.o.settleStepsPerTx);
@@ -177,6 +182,21 @@ export class EpochDuties {
         // Someone settled or started settling between our read and our transaction: look again.
         if (!raced(err) || attempt >= 8) throw err;
       }
+    }
+  }
+
+  /** Sends a reveal. If a settlement of epoch − 2 (whose weights share the buffer) was left half-done by another
+   *  settler, the chain refuses the reveal until it ends: finish it, then reveal. */
+  private async reveal(epoch: bigint, c: { uids: number[]; weights: number[]; salt: Hex }): Promise<void> {
+    const { chain, brainId, log } = this.o;
+    try {
+      await chain.reveal(brainId, epoch, c.uids, c.weights, c.salt);
+    } catch (err) {
+      if (!(err instanceof ChainRevertError && err.errorName === "SettlementInProgress")) throw err;
+      const s = await chain.settlementState(brainId);
+      log.warn({ epoch: s.epoch.toString(), ours: epoch.toString() }, "finishing a half-done settlement before revealing");
+      await this.settleRaced(s.epoch);
+      await chain.reveal(brainId, epoch, c.uids, c.weights, c.salt);
     }
   }
 
@@ -210,9 +230,10 @@ export class EpochDuties {
   }
 }
 
+/** A settle that lost a race with another settler (or with a reveal of the previous epoch): look again. */
 function raced(err: unknown): boolean {
-  return err instanceof ChainRevertError &&
-    (err.errorName === "EpochAlreadySettled" || err.errorName === "SettlementInProgress");
+  return err instanceof ChainRevertError && (err.errorName === "EpochAlreadySettled" ||
+    err.errorName === "SettlementInProgress" || err.errorName === "EarlierEpochUnsettled");
 }
 
 /** Distinct epochs of some records, ascending. */

@@ -69,6 +69,13 @@ describe("BrainRegistry", () => {
       "UriTooLong",
     );
     await expect(b.connect(owner).setLimits(id, h.limitsOf({ maxMiners: 16, maxValidators: 4 }))).to.emit(b, "LimitsUpdated");
+    // announced: it applies from the next epoch on (never to an epoch already begun)
+    const [pending, from] = await b.pendingLimits(id);
+    expect(pending.maxMiners).to.equal(16n);
+    expect((await b.limits(id)).maxMiners).to.equal(8n);
+    await h.mineTo(from + 1n);
+    expect((await b.limits(id)).maxMiners).to.equal(16n);
+    expect((await b.pendingLimits(id))[1]).to.equal(0n);
     // minMinerStake may fall but never rise after mint (seated miners locked the old minimum)
     await expect(
       b.connect(owner).setLimits(id, h.limitsOf({ maxMiners: 16, maxValidators: 4, minMinerStake: 1n })),

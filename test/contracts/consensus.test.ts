@@ -153,7 +153,19 @@ describe("Consensus: commit, reveal, settle", () => {
     await expect(
       w.neurons.connect(newcomer).register(w.brainId, h.ROLE_MINER, h.peerIdOf(99), h.addrsOf(99)),
     ).to.be.revertedWithCustomError(w.consensus, "SettlementInProgress");
-    await h.settleAll(w, w.brainId, epoch, 1000);
+    // a settlement begun before its epoch expired keeps its weights: the reveals of epoch + 2, which share their
+    // buffer, wait for it to end
+    const e2 = epoch + 2n;
+    const rows2 = [0, 1, 2, 3].map((k) => row(HONEST, 20 + k));
+    await h.gotoCommitWindow(w, w.brainId, e2);
+    await h.commitAll(w, w.brainId, e2, w.validators, rows2);
+    await h.gotoRevealWindow(w, w.brainId, e2);
+    const r0 = rows2[0];
+    await expect(w.consensus.connect(w.validators[0]).reveal(w.brainId, e2, r0.uids, r0.weights, r0.salt))
+      .to.be.revertedWithCustomError(w.consensus, "SettlementInProgress")
+      .withArgs(w.brainId, epoch);
+    await h.settleAll(w, w.brainId, epoch, 1000); // past its expiry, a begun settlement still finishes
+    await h.revealAll(w, w.brainId, e2, w.validators, rows2);
     // skipping ahead is allowed once idle; the older epoch can no longer be settled
     await w.consensus.settle(w.brainId, later, 1000);
     await expect(w.consensus.settle(w.brainId, epoch, 1)).to.be.revertedWithCustomError(
@@ -162,13 +174,13 @@ describe("Consensus: commit, reveal, settle", () => {
     );
   });
 
-  it("forfeits the emission of an epoch in which nobody revealed", async () => {
+  it("returns to the emission schedule the emission of an epoch in which nobody revealed", async () => {
     const w = await loadFixture(worldFixture);
     const epoch = await nextEpoch(w);
     await h.gotoSettle(w, w.brainId, epoch);
     const supply = await w.token.totalSupply();
     const tx = w.consensus.settle(w.brainId, epoch, 1000);
-    await expect(tx).to.emit(w.emission, "Forfeited");
+    await expect(tx).to.emit(w.emission, "Recycled");
     await expect(tx).to.emit(w.consensus, "EpochSettled").withArgs(w.brainId, epoch, (x: bigint) => x > 0n, 0, 0, 0);
     expect(await w.token.totalSupply()).to.equal(supply);
   });
@@ -250,7 +262,7 @@ describe("Consensus: commit, reveal, settle", () => {
       .to.be.revertedWithCustomError(w.consensus, "NotNeuronRegistry")
       .withArgs(await stranger.getAddress());
     await expect(
-      w.consensus.connect(stranger).onNeuronRemoved(w.brainId, 0, 0, await stranger.getAddress()),
+      w.consensus.connect(stranger).onNeuronRemoved(w.brainId, 0, 0, await stranger.getAddress(), [0, 0]),
     ).to.be.revertedWithCustomError(w.consensus, "NotNeuronRegistry");
   });
 

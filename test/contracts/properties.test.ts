@@ -119,7 +119,7 @@ async function run(w: World & { deposited: bigint }, cmds: Cmd[]): Promise<void>
         () => w.emission.connect(a).setSplit(2000, 4000, 4000),
         () => w.staking.connect(a).distribute([addr], [1n], 0n),
         () => w.consensus.connect(a).onNeuronAdded(w.brainId, 0, 0),
-        () => w.consensus.connect(a).onNeuronRemoved(w.brainId, 0, 0, addr),
+        () => w.consensus.connect(a).onNeuronRemoved(w.brainId, 0, 0, addr, [0, 0]),
         () => w.brains.connect(a).setLimits(w.brainId, h.limitsOf({ maxMiners: 20, maxValidators: 6 })),
       ];
       await expect(calls[c.kind]()).to.be.reverted;

@@ -119,6 +119,51 @@ describe("Staking", () => {
     expect((await env.staking.hotkeyInfo(va))[1]).to.equal(700n);
   });
 
+  it("distribute charges the take in force when the epoch began; a decrease reaches unsettled epochs too", async () => {
+    const env = await h.deployEnv({ unbondingBlocks: 10n, minTakeDelay: 5n });
+    const [, owner, v] = env.signers;
+    const va = await v.getAddress();
+    const brainId = await h.mintBrain(env, owner, { tempo: 20 });
+    await h.registerValidator(env, brainId, v, 0, 100n * h.CBR);
+    await (await env.staking.connect(v).setTake(100)).wait();
+    const raised = BigInt((await (await env.staking.connect(v).setTake(1_000)).wait())!.blockNumber) + 20n;
+    const ca = await env.consensus.getAddress();
+    await hre.network.provider.send("hardhat_impersonateAccount", [ca]);
+    await hre.network.provider.send("hardhat_setBalance", [ca, "0xDE0B6B3A7640000"]);
+    const cs = await hre.ethers.getSigner(ca);
+    const takeOn = async (epochStart: bigint) => {
+      await (await env.token.transfer(await env.staking.getAddress(), 10_000n)).wait();
+      const rc = (await (await env.staking.connect(cs).distribute([va], [10_000n], epochStart)).wait())!;
+      const sa = await env.staking.getAddress();
+      return env.staking.interface.parseLog(rc.logs.find((l) => l.address === sa)!)!.args.take as bigint;
+    };
+    await h.mineTo(raised + 3n); // the raise is in force for epochs beginning now...
+    expect(await takeOn(raised - 1n), "an epoch begun before the effective block").to.equal(100n);
+    expect(await takeOn(raised), "an epoch begun at it").to.equal(1_000n);
+    // ...a decrease applies to every epoch not yet settled, older ones included (never above their own take)
+    await expect(env.staking.connect(v).setTake(500)).to.emit(env.staking, "TakeChanged").withArgs(va, 500);
+    expect(await takeOn(raised - 1n)).to.equal(100n);
+    expect(await takeOn(raised)).to.equal(500n);
+    await expect(env.staking.connect(v).setTake(50)).to.emit(env.staking, "TakeChanged").withArgs(va, 50);
+    expect(await takeOn(raised - 1n)).to.equal(50n);
+    expect(await takeOn(raised)).to.equal(50n);
+    // a second raise soon after the first came into force: epochs before it keep the take from before the first
+    // (an epoch begun before the first may still be unsettled) ...
+    const r1 = BigInt((await (await env.staking.connect(v).setTake(300)).wait())!.blockNumber) + 20n;
+    await h.mineTo(r1 + 1n);
+    const r2 = BigInt((await (await env.staking.connect(v).setTake(400)).wait())!.blockNumber) + 20n;
+    expect(await takeOn(r1 - 1n)).to.equal(50n);
+    expect(await takeOn(r1), "epochs begun after the first raise, before the second").to.equal(50n);
+    expect(await takeOn(r2)).to.equal(400n);
+    // ... but once three delays have passed since the first came into force, it is the take before the next one
+    const r3at = r2 + 3n * 20n;
+    await h.mineTo(r3at);
+    const r3 = BigInt((await (await env.staking.connect(v).setTake(500)).wait())!.blockNumber) + 20n;
+    expect(await takeOn(r3 - 1n)).to.equal(400n);
+    expect(await takeOn(r3)).to.equal(500n);
+    await hre.network.provider.send("hardhat_stopImpersonatingAccount", [ca]);
+  });
+
   it("only Consensus distributes; wiring is one-time", async () => {
     const w = await loadFixture(worldFixture);
     const [x] = w.others;

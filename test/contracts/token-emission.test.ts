@@ -94,7 +94,7 @@ describe("Emission", () => {
     const [, a] = env.signers;
     const addr = await a.getAddress();
     await expect(env.emission.connect(a).release(1, 0)).to.be.revertedWithCustomError(env.emission, "NotAuthorized").withArgs(addr);
-    await expect(env.emission.connect(a).forfeit(1, 0)).to.be.revertedWithCustomError(env.emission, "NotAuthorized");
+    await expect(env.emission.connect(a).recycle(1, 0)).to.be.revertedWithCustomError(env.emission, "NotAuthorized");
     await expect(env.emission.connect(a).onBrainAdded(1)).to.be.revertedWithCustomError(env.emission, "NotAuthorized");
     await expect(env.emission.connect(a).onBrainRemoved(1)).to.be.revertedWithCustomError(env.emission, "NotAuthorized");
     await expect(env.emission.wire(addr, addr, addr)).to.be.revertedWithCustomError(env.emission, "AlreadyWired");
@@ -127,6 +127,7 @@ describe("Emission", () => {
  * Consensus and NeuronRegistry, so weights, releases and block numbers are under the test's control.
  */
 const REWARD = 8n * h.CBR;
+const CBR = 10n ** 18n;
 const GWEI = 10n ** 9n;
 
 interface Rig {
@@ -189,20 +190,21 @@ describe("Emission per Brain (stake-weighted, time-weighted)", () => {
     const b3 = await tx(e.connect(neu).setBrainWeight(2, 900n * GWEI));
     await mine(20);
     // take Brain 2's accrual up to a past block inside the 1 : 3 segment: exactly that, the rest stays
-    // (forfeit and release share the same take; release's minting is covered through Consensus)
+    // (recycle and release share the same take; release's minting is covered through Consensus; within one era a
+    // recycled amount rewinds the schedule without changing a block's reward, so the shares below stay exact)
     const upto = b2 + 4n;
     expect(await e.releasable(2, upto)).to.equal(((REWARD * 3n) / 4n) * (upto - b2));
-    const relBlock = await tx(e.connect(cons).forfeit(2, upto));
+    const relBlock = await tx(e.connect(cons).recycle(2, upto));
     expect(await e.releasable(2, upto)).to.equal(0n);
     expect(await e.releasable(2, b3)).to.equal(((REWARD * 3n) / 4n) * (b3 - upto));
     // a later take gets the rest up to its block (an `uptoBlock` in the future is clamped to the current block);
     // an `uptoBlock` before what was already taken gets nothing
-    const rest = await e.connect(cons).forfeit.staticCall(2, relBlock + 100n);
+    const rest = await e.connect(cons).recycle.staticCall(2, relBlock + 100n);
     expect(rest).to.equal(((REWARD * 3n) / 4n) * (b3 - upto) + ((REWARD * 9n) / 10n) * (relBlock - b3)); // eth_call runs at the latest block
-    expect(await e.connect(cons).forfeit.staticCall(2, upto - 1n)).to.equal(0n);
-    await expect(e.connect(cons).forfeit(1, b3))
-      .to.emit(e, "Forfeited")
-      .withArgs(1, REWARD * (b2 - b1) + (REWARD / 4n) * (b3 - b2));
+    expect(await e.connect(cons).recycle.staticCall(2, upto - 1n)).to.equal(0n);
+    await expect(e.connect(cons).recycle(1, b3))
+      .to.emit(e, "Recycled")
+      .withArgs(1, REWARD * (b2 - b1) + (REWARD / 4n) * (b3 - b2), b2 - b1 + (b3 - b2) / 4n);
   });
 
   it("a weight change mid-epoch counts only for the blocks it was in place (no flash weight)", async () => {
@@ -218,7 +220,7 @@ describe("Emission per Brain (stake-weighted, time-weighted)", () => {
     const f1 = await tx(e.connect(neu).setBrainWeight(2, 500n * GWEI));
     const end = f1 + 1n;
     await mine(3);
-    const got = (await e.connect(cons).forfeit.staticCall(2, end)) as bigint;
+    const got = (await e.connect(cons).recycle.staticCall(2, end)) as bigint;
     const equal = (REWARD / 2n) * (end - b0 - 1n); // what 50% for every block would give (from b0+1, when both weigh)
     // the flash adds at most (99/100 − 1/2) of the reward of the 2 flash blocks
     expect(got).to.be.lte(equal + REWARD * (f1 - f0));
@@ -247,7 +249,7 @@ describe("Emission per Brain (stake-weighted, time-weighted)", () => {
     expect(await e.totalWeight()).to.equal(100n * GWEI);
     await mine(5);
     expect(await e.pendingEmission(2)).to.equal(0n);
-    expect(await e.connect(cons).forfeit.staticCall(2, rmBlock + 3n)).to.equal(0n);
+    expect(await e.connect(cons).recycle.staticCall(2, rmBlock + 3n)).to.equal(0n);
     // from the removal block on, Brain 1 has every block
     const p1 = await e.pendingEmission(1);
     await mine(1);
@@ -256,24 +258,67 @@ describe("Emission per Brain (stake-weighted, time-weighted)", () => {
     await expect(e.connect(reg).onBrainAdded(2)).to.be.revertedWithCustomError(e, "BrainAlreadyAdded").withArgs(2);
   });
 
-  it("pruneCandidate: lowest weight, then oldest, past the cutoff; weights below 1 gwei count as 0", async () => {
+  it("recycling rewinds the schedule by whole blocks of reward, era by era, also long after emission ended", async () => {
+    const [deployer, reg, cons, neu] = await hre.ethers.getSigners();
+    const T = await hre.ethers.getContractFactory("CerberusToken");
+    // 3 paying eras of 4 blocks from the Emission's deployment block g: 4, 2 and 1 wei per block, nothing after
+    const token = await T.deploy(emissionCapOf(4n, 4n) + 1n, 1n, await deployer.getAddress());
+    const E = await hre.ethers.getContractFactory("Emission");
+    const e = (await E.deploy(await token.getAddress(), 4n, 4n)) as unknown as Emission;
+    await (await token.setMinter(await e.getAddress())).wait(); // g + 1
+    await (await e.wire(await reg.getAddress(), await cons.getAddress(), await neu.getAddress())).wait(); // g + 2
+    await (await e.connect(reg).onBrainAdded(1)).wait(); // g + 3
+    const set = BigInt((await (await e.connect(neu).setBrainWeight(1, 10n ** 18n)).wait())!.blockNumber);
+    expect(set).to.equal((await e.genesisBlock()) + 4n); // the Brain weighs from the second era on: 4·2 + 4·1 wei
+    await mine(1_000_000); // emission ended long ago
+    expect(await e.rewardAt(BigInt(await hre.ethers.provider.getBlockNumber()) + 1n)).to.equal(0n);
+    expect(await e.pendingEmission(1)).to.equal(12n);
+    const rc = (await (await e.connect(cons).recycle(1, BigInt(await hre.ethers.provider.getBlockNumber()) + 1n)).wait())!;
+    const ev = rc.logs.map((l) => e.interface.parseLog(l)).find((x) => x?.name === "Recycled")!;
+    const next = BigInt(rc.blockNumber);
+    // 12 wei buy the last era's 4 blocks (1 wei each) and the 4 blocks of the era before (2 wei each): from the
+    // recycling block on, the schedule resumes at the second era's start
+    console.log(`      recycling 12 wei a million blocks after emission ended: rewound ${ev.args.blocksRewound} blocks, ${rc.gasUsed} gas`);
+    expect(ev.args.amount).to.equal(12n);
+    const rewards = [];
+    for (let k = 0n; k < 9n; k++) rewards.push(await e.rewardAt(next + k));
+    expect(rewards).to.deep.equal([2n, 2n, 2n, 2n, 1n, 1n, 1n, 1n, 0n]);
+    expect(await e.recycleCarry()).to.equal(0n);
+    // bounded: the positions past the last paying era are passed over at once (first recycling: new storage too)
+    expect(rc.gasUsed).to.be.lessThan(400_000n);
+  });
+
+  it("pruneCandidate: lowest low-water weight, then oldest, past the cutoff; a weight counts once held a whole period", async () => {
     const { e, reg, neu, tx } = await loadFixture(rig);
+    const P = await e.PRUNE_PERIOD();
     const added: bigint[] = [];
     for (const id of [1, 2, 3, 4]) added.push(await tx(e.connect(reg).onBrainAdded(id)));
-    await tx(e.connect(neu).setBrainWeight(1, 50n * GWEI));
-    await tx(e.connect(neu).setBrainWeight(2, 999_999_999n)); // < 1 gwei: weight 0
-    await tx(e.connect(neu).setBrainWeight(3, 7n * GWEI));
-    await tx(e.connect(neu).setBrainWeight(4, 7n * GWEI));
-    expect(await e.brainWeight(2)).to.equal(0n);
+    await tx(e.connect(neu).setBrainWeight(1, 50n * CBR));
+    await tx(e.connect(neu).setBrainWeight(2, 60_000n * GWEI)); // < 65,536 gwei: 0 for pruning
+    await tx(e.connect(neu).setBrainWeight(3, 7n * CBR));
+    await tx(e.connect(neu).setBrainWeight(4, 7n * CBR));
+    // every Brain held 0 earlier in this period: the oldest goes
+    expect(await e.pruneCandidate(added[3])).to.deep.equal([true, 1n]);
+    expect(await e.pruneWeight(3)).to.equal(0n);
+    await mine(2n * P); // a whole period later each low-water mark is the weight held since
+    expect(await e.pruneWeight(3)).to.equal((((7n * CBR) / GWEI) >> 16n << 16n) * GWEI); // steps of 2^16 gwei
+    expect(await e.pruneWeight(2)).to.equal(0n);
     expect(await e.pruneCandidate(added[3])).to.deep.equal([true, 2n]);
-    await tx(e.connect(neu).setBrainWeight(2, 8n * GWEI));
+    await tx(e.connect(neu).setBrainWeight(2, 8n * CBR));
+    expect(await e.pruneCandidate(added[3])).to.deep.equal([true, 2n], "a weight just added does not count yet");
+    await mine(2n * P);
     expect(await e.pruneCandidate(added[3])).to.deep.equal([true, 3n]); // 3 and 4 tie at 7: the older
+    // a flash weight (one block) changes nothing; a dip counts at once
+    await tx(e.connect(neu).setBrainWeight(3, 100n * CBR));
+    await tx(e.connect(neu).setBrainWeight(3, 7n * CBR));
+    expect(await e.pruneCandidate(added[3])).to.deep.equal([true, 3n]);
+    await tx(e.connect(neu).setBrainWeight(4, 1n * CBR));
+    await tx(e.connect(neu).setBrainWeight(4, 7n * CBR));
+    expect(await e.pruneCandidate(added[3])).to.deep.equal([true, 4n]);
     expect(await e.pruneCandidate(added[0])).to.deep.equal([true, 1n]); // only Brain 1 is past the cutoff
     expect(await e.pruneCandidate(added[0] - 1n)).to.deep.equal([false, 0n]);
-    await tx(e.connect(reg).onBrainRemoved(3)); // swap-remove keeps the list consistent
-    expect(await e.pruneCandidate(added[3])).to.deep.equal([true, 4n]);
-    await tx(e.connect(neu).setBrainWeight(4, 9n * GWEI));
-    expect(await e.pruneCandidate(added[3])).to.deep.equal([true, 2n]);
+    await tx(e.connect(reg).onBrainRemoved(4)); // swap-remove keeps the list consistent
+    expect(await e.pruneCandidate(added[3])).to.deep.equal([true, 3n]);
   });
 
   it("setBrainWeight is O(1) and cheap; release stays cheap with a long history", async () => {
@@ -301,9 +346,12 @@ describe("Emission per Brain (stake-weighted, time-weighted)", () => {
     expect(same).to.be.lte(60_000n);
     await mine(3);
     const mid = BigInt(await hre.ethers.provider.getBlockNumber()) - 20n; // a release deep in the history
-    const rc = await (await e.connect(cons).forfeit(1, mid)).wait();
-    console.log(`      forfeit up to a block 20 checkpoints back (binary searches): ${rc!.gasUsed} gas`);
-    expect(rc!.gasUsed).to.be.lte(80_000n);
+    const lookup = await e.releasable.estimateGas(1, mid);
+    const rc = await (await e.connect(cons).recycle(1, mid)).wait();
+    console.log(`      the accrual up to a block 20 checkpoints back (binary searches): ${lookup} gas incl. 21k; recycling ` +
+      `it (rewinding the schedule, first time: new storage) ${rc!.gasUsed} gas`);
+    expect(lookup).to.be.lte(80_000n);
+    expect(rc!.gasUsed).to.be.lte(250_000n);
   });
 
   it("matches an exact per-block reference over random weight changes and releases (fast-check)", async () => {
@@ -328,12 +376,12 @@ describe("Emission per Brain (stake-weighted, time-weighted)", () => {
           } else if (o.t === "mine") {
             await mine(o.n);
           } else {
-            const now = BigInt(await hre.ethers.provider.getBlockNumber()) + 1n; // the forfeit's block
+            const now = BigInt(await hre.ethers.provider.getBlockNumber()) + 1n; // the recycle's block
             const prev = releasedUpto.get(o.brain) ?? start;
             const upto = now - BigInt(o.back) > prev ? now - BigInt(o.back) : prev;
-            const rc = await (await e.connect(cons).forfeit(o.brain, upto)).wait();
-            const ev = rc!.logs.map((l) => e.interface.parseLog(l)).find((x) => x?.name === "Forfeited");
-            const amount = ev!.args.amount as bigint;
+            const rc = await (await e.connect(cons).recycle(o.brain, upto)).wait();
+            const ev = rc!.logs.map((l) => e.interface.parseLog(l)).find((x) => x?.name === "Recycled");
+            const amount = ev === undefined ? 0n : (ev.args.amount as bigint); // nothing to recycle: no event
             releasedUpto.set(o.brain, upto);
             releasedSum.set(o.brain, (releasedSum.get(o.brain) ?? 0n) + amount);
             // cumulative taken vs the exact accrual of [start, upto): never more, and short by < 1e-9 CBR

@@ -9,7 +9,7 @@ export interface FloatEpoch {
   /** Per validator seat: its revealed row as normalized at reveal (`normalizeFloatRow`), or null if it did not
    *  reveal. */
   weights: readonly (readonly number[] | null)[];
-  /** Per validator seat: voting stake (any unit), i.e. min(stake when the epoch began, stake now). */
+  /** Per validator seat: voting stake (any unit), i.e. the least stake bonded from the epoch's start until settlement. */
   stakes: readonly number[];
   /** Minimum voting stake to vote and earn (same unit as stakes). */
   minStake: number;

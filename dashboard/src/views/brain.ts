@@ -164,6 +164,16 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
           ["Limits", `${brain.limits.maxMiners} miners, ${brain.limits.maxValidators} validators`],
           ["Min stake", `miner ${cbr(brain.limits.minMinerStake)} / validator ${cbr(brain.limits.minValidatorStake)} CBR`],
           ["Immunity", `${brain.limits.immunityPeriod} blocks`],
+          ...(brain.pendingLimits === null
+            ? []
+            : [[
+              "Announced limits",
+              h("span", { id: "pending-limits", "data-from": String(brain.pendingLimits.fromBlock) },
+                `from block ${brain.pendingLimits.fromBlock}: ${brain.pendingLimits.limits.maxMiners} miners, ` +
+                `${brain.pendingLimits.limits.maxValidators} validators, min stake miner ` +
+                `${cbr(brain.pendingLimits.limits.minMinerStake)} / validator ${cbr(brain.pendingLimits.limits.minValidatorStake)} CBR, ` +
+                `immunity ${brain.pendingLimits.limits.immunityPeriod} blocks`),
+            ] as [string, ReturnType<typeof h>]]),
         ]),
       ),
       h(
@@ -208,8 +218,9 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
   );
 }
 
-/** "18%", or "0% → 20% from block 1234" while a raise is pending (raises apply only after a delay). */
+/** "18%", or "0% → 20% for epochs from block 1234" while a raise is pending (a raise applies only to epochs that
+ *  begin after its delay). */
 function takeText(t: { bps: number; nextBps: number; fromBlock: bigint | null }): string {
   const now = `${t.bps / 100}%`;
-  return t.fromBlock === null ? now : `${now} → ${t.nextBps / 100}% from block ${t.fromBlock}`;
+  return t.fromBlock === null ? now : `${now} → ${t.nextBps / 100}% for epochs from block ${t.fromBlock}`;
 }

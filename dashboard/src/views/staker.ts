@@ -192,7 +192,7 @@ function positionsTable(v: StakerView, act: ActionButton | null): HTMLElement {
           h("td", { class: "num" }, cbr(p.pendingRewards)),
           h("td", { class: "num" }, cbr(p.hotkeyTotalStake, 2)),
           h("td", { class: "num" }, `${p.hotkeyTakeBps / 100}%`,
-            p.hotkeyNextTake ? h("span", { class: "no", "data-next-take": String(p.hotkeyNextTake.bps) }, ` → ${p.hotkeyNextTake.bps / 100}% from block ${p.hotkeyNextTake.fromBlock}`) : null),
+            p.hotkeyNextTake ? h("span", { class: "no", "data-next-take": String(p.hotkeyNextTake.bps) }, ` → ${p.hotkeyNextTake.bps / 100}% for epochs from block ${p.hotkeyNextTake.fromBlock}`) : null),
           actions,
         );
       }),

@@ -798,6 +798,11 @@ export const brainRegistryAbi = [
     "type": "constructor"
   },
   {
+    "inputs": [],
+    "name": "CheckpointUnorderedInsertion",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -967,6 +972,22 @@ export const brainRegistryAbi = [
       }
     ],
     "name": "OwnableUnauthorizedAccount",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintDowncast",
     "type": "error"
   },
   {
@@ -1156,6 +1177,12 @@ export const brainRegistryAbi = [
         "internalType": "struct BrainLimits",
         "name": "limits",
         "type": "tuple"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "fromBlock",
+        "type": "uint64"
       }
     ],
     "name": "LimitsUpdated",
@@ -1487,7 +1514,7 @@ export const brainRegistryAbi = [
           }
         ],
         "internalType": "struct BrainRegistry.Brain",
-        "name": "",
+        "name": "b",
         "type": "tuple"
       }
     ],
@@ -1702,6 +1729,30 @@ export const brainRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "blockNumber",
+        "type": "uint256"
+      }
+    ],
+    "name": "minValidatorStakeAt",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "modelHash",
         "type": "bytes32"
@@ -1805,6 +1856,57 @@ export const brainRegistryAbi = [
         "internalType": "address",
         "name": "",
         "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "pendingLimits",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint16",
+            "name": "maxMiners",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "maxValidators",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint128",
+            "name": "minMinerStake",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint128",
+            "name": "minValidatorStake",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint32",
+            "name": "immunityPeriod",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct BrainLimits",
+        "name": "limits_",
+        "type": "tuple"
+      },
+      {
+        "internalType": "uint64",
+        "name": "fromBlock",
+        "type": "uint64"
       }
     ],
     "stateMutability": "view",
@@ -2542,6 +2644,22 @@ export const neuronRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintDowncast",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "brainId",
         "type": "uint256"
@@ -3232,6 +3350,35 @@ export const neuronRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      }
+    ],
+    "name": "votingStakes",
+    "outputs": [
+      {
+        "internalType": "address[32]",
+        "name": "hotkeys",
+        "type": "address[32]"
+      },
+      {
+        "internalType": "uint256[32]",
+        "name": "stakes",
+        "type": "uint256[32]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "contract IConsensus",
         "name": "consensus_",
         "type": "address"
@@ -3269,27 +3416,6 @@ export const stakingAbi = [
   {
     "inputs": [],
     "name": "AlreadyWired",
-    "type": "error"
-  },
-  {
-    "inputs": [],
-    "name": "CheckpointUnorderedInsertion",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint256",
-        "name": "blockNumber",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "currentBlock",
-        "type": "uint256"
-      }
-    ],
-    "name": "FutureLookup",
     "type": "error"
   },
   {
@@ -4091,30 +4217,6 @@ export const stakingAbi = [
         "internalType": "address",
         "name": "hotkey",
         "type": "address"
-      },
-      {
-        "internalType": "uint256",
-        "name": "blockNumber",
-        "type": "uint256"
-      }
-    ],
-    "name": "stakeAt",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "",
-        "type": "uint256"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "hotkey",
-        "type": "address"
       }
     ],
     "name": "takeInfo",
@@ -4606,7 +4708,34 @@ export const consensusAbi = [
         "type": "uint256"
       }
     ],
+    "name": "EarlierEpochUnsettled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      }
+    ],
     "name": "EpochAlreadySettled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "expiredAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "EpochExpired",
     "type": "error"
   },
   {
@@ -5345,6 +5474,11 @@ export const consensusAbi = [
         "internalType": "address",
         "name": "hotkey",
         "type": "address"
+      },
+      {
+        "internalType": "uint256[2]",
+        "name": "lows",
+        "type": "uint256[2]"
       }
     ],
     "name": "onNeuronRemoved",
@@ -5570,7 +5704,7 @@ export const consensusAbi = [
             "type": "uint256"
           }
         ],
-        "internalType": "struct Consensus.Settlement",
+        "internalType": "struct Settlement",
         "name": "s",
         "type": "tuple"
       },
@@ -6046,7 +6180,7 @@ export const emissionAbi = [
       {
         "indexed": false,
         "internalType": "uint256",
-        "name": "forfeited",
+        "name": "recycled",
         "type": "uint256"
       },
       {
@@ -6083,25 +6217,6 @@ export const emissionAbi = [
     "inputs": [
       {
         "indexed": true,
-        "internalType": "uint256",
-        "name": "brainId",
-        "type": "uint256"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      }
-    ],
-    "name": "Forfeited",
-    "type": "event"
-  },
-  {
-    "anonymous": false,
-    "inputs": [
-      {
-        "indexed": true,
         "internalType": "address",
         "name": "previousOwner",
         "type": "address"
@@ -6114,6 +6229,31 @@ export const emissionAbi = [
       }
     ],
     "name": "OwnershipTransferred",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "blocksRewound",
+        "type": "uint256"
+      }
+    ],
+    "name": "Recycled",
     "type": "event"
   },
   {
@@ -6244,6 +6384,19 @@ export const emissionAbi = [
   },
   {
     "inputs": [],
+    "name": "PRUNE_PERIOD",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "activeBrains",
     "outputs": [
       {
@@ -6357,30 +6510,6 @@ export const emissionAbi = [
     "type": "function"
   },
   {
-    "inputs": [
-      {
-        "internalType": "uint256",
-        "name": "brainId",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "uptoBlock",
-        "type": "uint256"
-      }
-    ],
-    "name": "forfeit",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      }
-    ],
-    "stateMutability": "nonpayable",
-    "type": "function"
-  },
-  {
     "inputs": [],
     "name": "genesisBlock",
     "outputs": [
@@ -6489,7 +6618,7 @@ export const emissionAbi = [
     "outputs": [
       {
         "internalType": "uint256",
-        "name": "forfeited",
+        "name": "recycled",
         "type": "uint256"
       }
     ],
@@ -6559,6 +6688,62 @@ export const emissionAbi = [
       {
         "internalType": "uint256",
         "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      }
+    ],
+    "name": "pruneWeight",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "brainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "uptoBlock",
+        "type": "uint256"
+      }
+    ],
+    "name": "recycle",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "recycleCarry",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
         "type": "uint256"
       }
     ],
@@ -6655,6 +6840,19 @@ export const emissionAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "scheduleOffset",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -6711,6 +6909,19 @@ export const emissionAbi = [
   {
     "inputs": [],
     "name": "totalMinted",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "totalRecycled",
     "outputs": [
       {
         "internalType": "uint256",
@@ -7112,6 +7323,43 @@ export const cerberusLensAbi = [
             "internalType": "struct BrainRegistry.Brain",
             "name": "brain",
             "type": "tuple"
+          },
+          {
+            "components": [
+              {
+                "internalType": "uint16",
+                "name": "maxMiners",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint16",
+                "name": "maxValidators",
+                "type": "uint16"
+              },
+              {
+                "internalType": "uint128",
+                "name": "minMinerStake",
+                "type": "uint128"
+              },
+              {
+                "internalType": "uint128",
+                "name": "minValidatorStake",
+                "type": "uint128"
+              },
+              {
+                "internalType": "uint32",
+                "name": "immunityPeriod",
+                "type": "uint32"
+              }
+            ],
+            "internalType": "struct BrainLimits",
+            "name": "pendingLimits",
+            "type": "tuple"
+          },
+          {
+            "internalType": "uint64",
+            "name": "limitsFromBlock",
+            "type": "uint64"
           },
           {
             "internalType": "uint256",

@@ -2,7 +2,7 @@
  * Attack (issue 11 #4): stake, register, unstake — the seat kept earning with zero stake. Defence (Staking +
  * NeuronRegistry): a miner seat locks its Brain's `minMinerStake` of the hotkey's own stake until the seat is freed
  * (`StakeLocked`); a validator seat whose stake fell below the Brain's `minValidatorStake` is pruned first, whatever
- * its immunity or score. (That such a validator earns nothing is Consensus's voting-stake check.)
+ * its score, once its immunity period has passed. (That such a validator earns nothing is Consensus's voting-stake check.)
  */
 import { expect } from "chai";
 import * as h from "../helpers";
@@ -49,7 +49,7 @@ describe("attack: minimum stake only at registration", () => {
     await expect(env.staking.connect(m).unstake(ma, 100n * h.CBR)).to.emit(env.staking, "Unbonding");
   });
 
-  it("a validator seat below its Brain's minimum is pruned first, immunity or not", async () => {
+  it("a validator seat below its Brain's minimum is pruned first once its immunity has passed", async () => {
     const env = await h.deployEnv({ unbondingBlocks: 10n });
     const [, owner, v1, v2, newcomer] = env.signers;
     const brainId = await h.mintBrain(env, owner, { maxValidators: 2, minValidatorStake: 100n * h.CBR, immunityPeriod: 10_000 });
@@ -58,6 +58,11 @@ describe("attack: minimum stake only at registration", () => {
     const v2a = await v2.getAddress();
     await (await env.staking.connect(v2).unstake(v2a, 100n * h.CBR)).wait(); // keeps the seat with 0 stake
     await h.selfStake(env, newcomer, 100n * h.CBR);
+    // immunity holds against everything (it earns nothing meanwhile: its voting stake is below the minimum)
+    await expect(env.neurons.connect(newcomer).register(brainId, h.ROLE_VALIDATOR, h.peerIdOf(9), "0x"))
+      .to.be.revertedWithCustomError(env.neurons, "NoPrunableNeuron");
+    const { registeredAt } = await env.neurons.neuron(brainId, h.ROLE_VALIDATOR, 1);
+    await h.mineTo(registeredAt + 10_000n);
     const out = await tryTx(env.neurons.connect(newcomer).register(brainId, h.ROLE_VALIDATOR, h.peerIdOf(9), "0x"));
     console.log(`      newcomer registration: ${out === "ok" ? "ok" : out.slice(0, 120)}`);
     expect((await env.neurons.uidOf(brainId, v2a))[0], "zero-stake validator still seated").to.equal(false);

@@ -164,7 +164,7 @@ describe("attack: seat change before settlement (work is paid to the hotkey that
       await settle(w, epoch);
       const e = epoch + 1n;
       const newcomer = w.others[0];
-      await h.selfStake(w, newcomer, 500n * h.CBR); // in place before e+1 begins: it votes in e+1
+      await h.selfStake(w, newcomer, 500n * h.CBR);
       await h.gotoCommitWindow(w, w.brainId, e);
       await h.commitAll(w, w.brainId, e, w.validators, ROWS(10));
       await h.gotoRevealWindow(w, w.brainId, e);
@@ -172,14 +172,18 @@ describe("attack: seat change before settlement (work is paid to the hotkey that
       await (await w.neurons.connect(w.validators[3]).deregister(w.brainId)).wait();
       await (await w.neurons.connect(newcomer).register(w.brainId, h.ROLE_VALIDATOR, h.peerIdOf(1007), h.addrsOf(1007))).wait();
       expect(await uidOf(w, newcomer)).to.equal(3);
-      // epoch e+1: everyone (newcomer included) commits and reveals; e+1 settles before e (e is skipped)
+      // epochs e+1 and e+2: everyone (newcomer included) commits and reveals — the newcomer, seated during e+1, votes
+      // from e+2 on; nobody settles e before it expires (e+2's reveal window), then e+1 and e+2 settle (e is skipped)
       const vs = [...w.validators.slice(0, 3), newcomer];
-      await h.gotoCommitWindow(w, w.brainId, e + 1n);
-      await h.commitAll(w, w.brainId, e + 1n, vs, ROWS(20));
-      await h.gotoRevealWindow(w, w.brainId, e + 1n);
-      await h.revealAll(w, w.brainId, e + 1n, vs, ROWS(20));
-      await h.gotoSettle(w, w.brainId, e + 1n);
-      await (await w.consensus.settle(w.brainId, e + 1n, 1000)).wait();
+      for (const f of [e + 1n, e + 2n]) {
+        await h.gotoCommitWindow(w, w.brainId, f);
+        await h.commitAll(w, w.brainId, f, vs, ROWS(20));
+        await h.gotoRevealWindow(w, w.brainId, f);
+        await h.revealAll(w, w.brainId, f, vs, ROWS(20));
+      }
+      await h.gotoSettle(w, w.brainId, e + 2n);
+      await expect(w.consensus.settle(w.brainId, e, 1000)).to.be.revertedWithCustomError(w.consensus, "EpochExpired");
+      for (const f of [e + 1n, e + 2n]) await (await w.consensus.settle(w.brainId, f, 1000)).wait();
       return Promise.all([0, 1, 2, 3, 4, 5].map((j) => w.consensus.bond(w.brainId, 3, j)));
     };
     const kept = await bondsAfter(true);

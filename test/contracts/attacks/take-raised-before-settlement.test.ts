@@ -1,7 +1,8 @@
 /**
  * Attack (issue 11 #8): advertise a 0% take, raise it to 20% in the block before settlement, charge delegators 20%.
- * Defence: a take increase applies only after max(one epoch of the validator's Brain, Staking.minTakeDelay) blocks
- * (visible in `takeInfo`); a settlement inside the delay pays at the old take; decreases apply at once.
+ * Defence: a take increase applies only to epochs that begin after max(one epoch of the validator's Brain,
+ * Staking.minTakeDelay) blocks (visible in `takeInfo`); a settlement inside the delay pays at the old take; decreases
+ * apply at once.
  */
 import { expect } from "chai";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
@@ -46,12 +47,11 @@ describe("attack: take raised before settlement", () => {
     expect(pendingTake).to.equal(2_000n);
     expect(effectiveBlock).to.equal(raisedAt + (minDelay > tempo ? minDelay : tempo));
 
-    // after the delay the raise applies (and is announced at the first distribution that uses it)
+    // the raise applies to the epochs that begin after the delay (announced by TakeChangeScheduled)
     await h.mineTo(effectiveBlock);
     e = await nextEpoch(w);
     await runEpoch(w, e, ROWS(10));
     const tx = w.consensus.settle(w.brainId, e, 1000);
-    await expect(tx).to.emit(w.staking, "TakeChanged").withArgs(va, 2_000);
     const later = distributed(w, (await (await tx).wait())!, va);
     expect(later.take).to.equal((later.amount * 2_000n) / 10_000n);
     expect((await w.staking.takeInfo(va))[0]).to.equal(2_000n);

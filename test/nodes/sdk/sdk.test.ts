@@ -74,6 +74,7 @@ describe("read SDK on a Hardhat chain", { timeout: 180_000 }, () => {
     assert.equal(b.lastSettledEpoch, chain.brains[0].settledEpochs.at(-1));
     assert.equal(b.settledAny, true);
     assert.equal(b.settlementInProgress, null);
+    assert.equal(b.pendingLimits, null, "no limits change announced");
     const inc = await chain.client.readContract({ address: a().consensus, abi: consensusAbi, functionName: "minerIncentives", args: [1n] }) as readonly number[]; // uint16[256]: too long a tuple for viem's types
     const div = await chain.client.readContract({ address: a().consensus, abi: consensusAbi, functionName: "validatorDividends", args: [1n] });
     for (const n of [...b.miners, ...b.validators]) {

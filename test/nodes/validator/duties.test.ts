@@ -217,7 +217,7 @@ test("no gap from our agents: before settling its epoch, a validator settles the
   }
 });
 
-test("no silent gap: an epoch revealed but overtaken by someone else's later settlement is recorded lost with the reason", async () => {
+test("no silent gap: an epoch revealed but left to expire and overtaken by a later settlement is recorded lost with the reason", async () => {
   const t = await setup(16, 1);
   try {
     const e = await t.epochNow();
@@ -226,10 +226,13 @@ test("no silent gap: an epoch revealed but overtaken by someone else's later set
     const w = await t.owner.windows(t.brainId, e);
     await mineTo(t.owner, w.revealFrom);
     assert.deepEqual(await v0.duties.revealDue(), [e]);
-    // Validator 0 is down for a whole epoch; someone settles e + 1 directly (nobody revealed it), skipping e for good.
+    // Validator 0 is down for two epochs: nobody settles e before it expires (the reveal window of e + 2), then
+    // someone settles e + 1 directly (nobody revealed it) — before e expired, the chain refused that.
     const w1 = await t.owner.windows(t.brainId, e + 1n);
     await mineTo(t.owner, w1.revealTo);
     const consensus = await hre.ethers.getContractAt("Consensus", t.deployment.contracts.Consensus.address);
+    await assert.rejects(consensus.settle(t.brainId, e + 1n, 1000), /EarlierEpochUnsettled/);
+    await mineTo(t.owner, (await t.owner.windows(t.brainId, e + 2n)).revealFrom);
     await (await consensus.settle(t.brainId, e + 1n, 1000)).wait();
     const restarted = t.proc(0);
     assert.deepEqual(await restarted.duties.settleDue(), []);
@@ -237,6 +240,52 @@ test("no silent gap: an epoch revealed but overtaken by someone else's later set
     assert.equal(r!.status, "lost");
     assert.match(r!.note!, new RegExp(`a later epoch \\(${e + 1n}\\) settled first`));
     assert.ok(t.vs[0]!.logs.some((l) => l.msg.startsWith("epoch lost") && l.epoch === e.toString()));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("an epoch revealed and left unsettled until it expired is recorded lost with the reason", async () => {
+  const t = await setup(16, 1);
+  try {
+    const e = await t.epochNow();
+    const v0 = t.proc(0);
+    await v0.duties.commit(e, [t.minerUid], [65_535]);
+    await mineTo(t.owner, (await t.owner.windows(t.brainId, e)).revealFrom);
+    assert.deepEqual(await v0.duties.revealDue(), [e]);
+    // down until the reveal window of e + 2 opened: e can no longer be settled
+    await mineTo(t.owner, (await t.owner.windows(t.brainId, e + 2n)).revealFrom);
+    const restarted = t.proc(0);
+    assert.deepEqual(await restarted.duties.settleDue(), []);
+    const [r] = restarted.state.list(t.brainId);
+    assert.equal(r!.status, "lost");
+    assert.match(r!.note!, /expired unsettled/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("a reveal waits for a half-done settlement of epoch − 2 (same weight buffer): the agent finishes it, then reveals", async () => {
+  const t = await setup(32, 1); // 32 miner seats: a settle of 16 steps leaves the epoch half-done
+  try {
+    const e = await t.epochNow();
+    const v = t.proc(0);
+    await v.duties.commit(e, [t.minerUid], [65_535]);
+    await mineTo(t.owner, (await t.owner.windows(t.brainId, e)).revealFrom);
+    assert.deepEqual(await v.duties.revealDue(), [e]);
+    await mineTo(t.owner, (await t.owner.windows(t.brainId, e + 2n)).commitFrom);
+    await v.duties.commit(e + 2n, [t.minerUid], [65_535]);
+    // another settler starts settling e in chunks in its last block before it expires, and stops
+    const reveal2 = (await t.owner.windows(t.brainId, e + 2n)).revealFrom;
+    await mineTo(t.owner, reveal2 - 2n);
+    const consensus = await hre.ethers.getContractAt("Consensus", t.deployment.contracts.Consensus.address);
+    await (await consensus.settle(t.brainId, e, 16)).wait();
+    assert.equal((await t.owner.settlementState(t.brainId)).phase, 1);
+    await mineTo(t.owner, reveal2);
+    assert.deepEqual(await t.proc(0).duties.revealDue(), [e + 2n]);
+    const s = await t.owner.settlementState(t.brainId);
+    assert.deepEqual([s.phase, s.epoch], [0, e], "epoch e was finished first");
+    assert.ok(t.vs[0]!.logs.some((l) => l.msg === "finishing a half-done settlement before revealing"));
   } finally {
     t.cleanup();
   }

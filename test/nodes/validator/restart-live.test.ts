@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getAddress, http, type Address } from "viem";
-import { consensusAbi, stakingAbi } from "../../../nodes/chain-artifacts/generated/abis.ts";
+import { consensusAbi, neuronRegistryAbi } from "../../../nodes/chain-artifacts/generated/abis.ts";
 import { ChainClient } from "../../../nodes/chain/client.ts";
 import { parseDeployment } from "../../../nodes/chain/deployment.ts";
 import { normalizeRow, payout, yumaEpoch } from "../../../nodes/chain/yuma.ts";
@@ -183,13 +183,14 @@ test("validator SIGKILLed after commit and mid-scoring on a live chain: no revea
       for (const [k, e] of settled.entries()) {
         const weights = Array.from({ length: MAX_VALIDATORS }, (_, i) =>
           (i === aUid && e >= a0) || (i === bUid && bRevealed.has(e)) ? row : null);
-        // Voting stake: what was in place when epoch e began (the stakes never change after setup).
+        // Voting stake: the least stake bonded to the Brain since epoch e began. The stakes never change after setup, so
+        // it is the whole stake if the seat was taken before e began, else 0.
         const { commitFrom } = await owner.windows(brainId, e);
         const seatStake = new Array<bigint>(MAX_VALIDATORS).fill(0n);
         for (const [uid, addr] of [[aUid, aAddr], [bUid, bAddr]] as const) {
-          const before = await owner.public.readContract({ address: deployment.contracts.Staking.address, abi: stakingAbi,
-            functionName: "stakeAt", args: [addr, commitFrom - 1n] });
-          seatStake[uid] = before < stakes.get(addr)! ? before : stakes.get(addr)!;
+          const seat = await owner.public.readContract({ address: deployment.contracts.NeuronRegistry.address,
+            abi: neuronRegistryAbi, functionName: "neuron", args: [brainId, 1, uid] });
+          seatStake[uid] = seat.registeredAt < commitFrom ? stakes.get(addr)! : 0n;
         }
         const r = yumaEpoch({ weights, stakes: seatStake, minStake: MIN_VALIDATOR_STAKE, bonds,
           validatorSeated: Array.from({ length: MAX_VALIDATORS }, (_, i) => i === aUid || i === bUid),
