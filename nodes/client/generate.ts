@@ -1,8 +1,11 @@
 import { CerberusError } from "../core/errors.ts";
 import { FheClient } from "../fhe/client.ts";
 import type { SEALLibrary } from "../fhe/seal.ts";
-import { softmax, sample } from "../model/client-model.ts";
+import { softmax } from "../model/client-model.ts";
 import { temper, type LmMixture } from "../model/mixture.ts";
+import { draw, LEGACY_SAMPLER, samplingDistribution, type SamplerSettings } from "../model/sampler.ts";
+
+export { topKOnly } from "../model/sampler.ts";
 import { createRng } from "../core/prng.ts";
 import type { BrainModel } from "./brain-model.ts";
 import { FailoverSession, type FailoverEvent, type FailoverOptions } from "./failover.ts";
@@ -10,10 +13,15 @@ import { chooseMiners, type MinerChoice, type SelectionPolicy } from "./selectio
 import type { InferClient, MinerAddress } from "./transport.ts";
 
 export interface SamplingOptions {
-  /** Softmax temperature (default 0.8). */
+  /**
+   * Softmax temperature. Temperature, top-k and top-p default to the model's shipped sampler (the mixture's `sampler`,
+   * chosen per model by `npm run train`; nodes/model/sampler.ts), else T 0.8 / top-k 40.
+   */
   temperature?: number;
-  /** Sample among the k most likely words only (default 40; 1 = greedy). */
+  /** Sample among the k most likely words only (1 = greedy). */
   topK?: number;
+  /** Then among the smallest most likely set holding this share of the mass (1 = all). */
+  topP?: number;
   /** Seed of the sampler (default: random). */
   seed?: number;
   /** Never emit the unknown-word symbol (default true). */
@@ -113,10 +121,15 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
   if (!Number.isInteger(request.words) || request.words < 1) {
     throw new CerberusError("BAD_REQUEST", `words must be a positive integer, got ${request.words}`);
   }
-  const temperature = request.temperature ?? 0.8;
-  const topK = request.topK ?? 40;
-  if (!(temperature > 0) || !Number.isInteger(topK) || topK < 1) {
-    throw new CerberusError("BAD_REQUEST", "temperature must be > 0 and topK a positive integer");
+  const shipped = request.mixture?.config.sampler ?? LEGACY_SAMPLER;
+  const settings: SamplerSettings = {
+    temperature: request.temperature ?? shipped.temperature,
+    topK: request.topK ?? shipped.topK,
+    topP: request.topP ?? shipped.topP,
+  };
+  if (!(settings.temperature > 0) || (settings.topK !== null && (!Number.isInteger(settings.topK) || settings.topK < 1))
+    || !(settings.topP > 0 && settings.topP <= 1)) {
+    throw new CerberusError("BAD_REQUEST", "temperature must be > 0, topK a positive integer and topP in (0, 1]");
   }
   const rng = createRng(request.seed ?? Math.floor(Math.random() * 2 ** 31));
   const exclude = request.excludeUnknown === false ? [] : [model.client.vocab.unkId];
@@ -157,11 +170,10 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
       });
       const logits = result.value;
       request.onStep?.({ index, input, logits, ms: performance.now() - started, miner: result.miner.peerId });
-      const probs = wordDistribution(logits, model.client.vocab.size, context, temperature, request.mixture);
-      // Excluded ids leave before the top-k cut: with top-k 1 and <unk> on top, `sample` would otherwise see zero
-      // mass left and return id 1 instead of the best real word.
-      for (const e of exclude) probs[e] = 0;
-      const id = sample(topKOnly(probs, topK), rng, exclude);
+      const probs = wordDistribution(logits, model.client.vocab.size, context, 1, request.mixture);
+      // Excluded ids leave before the top-k cut (samplingDistribution): with top-k 1 and <unk> on top, the best real
+      // word is drawn.
+      const id = draw(samplingDistribution(probs, settings, exclude), rng);
       context.push(id);
       const word: GeneratedWord = {
         index, id, word: model.client.vocab.words[id] ?? "<unk>", ms: performance.now() - started,
@@ -206,26 +218,3 @@ export function wordDistribution(logits: ArrayLike<number>, vocab: number, conte
   return temper(mixture.distribution(softmax(logits, vocab), context), temperature);
 }
 
-/** Keeps the k largest probabilities (ties broken by id), zeroes the rest; `sample` renormalises. */
-export function topKOnly(probs: Float64Array, k: number): Float64Array {
-  if (k >= probs.length) return probs;
-  // The k-th largest value, from the k largest kept in ascending order (one pass; sorting all 14k costs ~5 ms a word).
-  const top: number[] = [];
-  for (let i = 0; i < probs.length; i++) {
-    const v = probs[i]!;
-    if (top.length === k) {
-      if (v <= top[0]!) continue;
-      top.shift();
-    }
-    let j = top.length;
-    while (j > 0 && top[j - 1]! > v) j--;
-    top.splice(j, 0, v);
-  }
-  const threshold = top[0]!;
-  const out = new Float64Array(probs.length);
-  let kept = 0;
-  for (let i = 0; i < probs.length && kept < k; i++) {
-    if (probs[i]! >= threshold) { out[i] = probs[i]!; kept++; }
-  }
-  return out;
-}

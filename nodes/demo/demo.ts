@@ -166,7 +166,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       .map(seatAddress);
     const result = await generate({
       ...DEMO_CLIENT, model, infer: new InferClient(userNode), miners, prompt: options.prompt, words: options.words,
-      seed: options.seed, temperature: 0.8, topK: 40, ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
+      seed: options.seed, ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
       onWord: (w: GeneratedWord) => out(progressLine(w, options.words)),
     });
     out(`   → ${options.prompt} ${result.text}`);

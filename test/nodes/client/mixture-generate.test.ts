@@ -50,7 +50,7 @@ function tinyMixture(model: ReturnType<typeof loadBrainModel>): LmMixture {
   return new LmMixture(kn, {
     format: MIXTURE_FORMAT, vocabSize: V,
     kn: { discounts: { trigram: [...kn.discounts.trigram], bigram: [...kn.discounts.bigram], unigram: [...kn.discounts.unigram] }, train: { words: ids.length, sha256: idStreamSha256(ids) } },
-    cache: { size: 50 }, buckets: [0, 3], weights: [[0.3, 0.5, 0.2], [0.2, 0.7, 0.1]],
+    cache: { size: 50 }, buckets: [0, 3], historyBuckets: [0], weights: [[[0.3, 0.5, 0.2]], [[0.2, 0.7, 0.1]]],
   });
 }
 
