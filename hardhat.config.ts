@@ -46,7 +46,8 @@ const config: HardhatUserConfig = {
   },
   paths: { tests: "./test/contracts" },
   typechain: { outDir: "typechain-types", target: "ethers-v6" },
-  mocha: { timeout: 600_000 },
+  // Spec output plus a per-file time table at the end (scripts/mocha-file-times.cjs).
+  mocha: { timeout: 600_000, reporter: "./scripts/mocha-file-times.cjs" },
   gasReporter: { enabled: process.env.REPORT_GAS === "1" },
 };
 

@@ -2,7 +2,7 @@ import "./core/polyfills.ts";
 import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { CerberusError } from "./core/errors.ts";
-import { CBR, bigintArg, chainFrom, floatArg, intArg, type ChainFlags } from "./cli/args.ts";
+import { CBR, bigintArg, chainFrom, floatArg, intArg, positiveIntArg, type ChainFlags } from "./cli/args.ts";
 // FHE, ONNX, libp2p and the corpus are imported inside the commands that use them: a validator restarted late in an
 // epoch must reach its reveal in a second or two, not after loading half of node_modules (seconds on a busy machine).
 import { registerBrainCommands } from "./cli/brain.ts";
@@ -67,44 +67,56 @@ program.command("validator").description("run a validator: challenge miners, com
     await untilSignal(() => agent.stop());
     await running;
   });
-program.command("generate").description("generate text under encryption from a prompt")
+program.command("generate").description("generate text under encryption from a prompt (the text on stdout, progress on stderr)")
   .argument("<prompt>", "the prompt (stays on your machine; only ciphertexts leave it)")
   .requiredOption("--brain <id>", "Brain id", bigintArg)
-  .option("--words <n>", "words to generate", intArg, 20)
+  .option("--words <n>", "words to generate (at least 1)", positiveIntArg, 20)
   .option("--temperature <t>", "softmax temperature (default: the model's shipped sampler, <name>.mixture.json)", floatArg)
-  .option("--top-k <k>", "sample among the k likeliest words (default: the shipped sampler)", intArg)
+  .option("--top-k <k>", "sample among the k likeliest words (default: the shipped sampler)", positiveIntArg)
   .option("--top-p <p>", "then among the likeliest words holding this share of the mass (default: the shipped sampler)", floatArg)
   .option("--seed <n>", "sampler seed", intArg)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--no-mixture", "sample from the MLP alone, not the client mixture (<model-dir>/<name>.mixture.json)")
   .action(async (prompt: string, o) => {
-    const [{ loadPinnedModel, loadClientMixture }, { generate }, { rankMiners }, { InferClient }, { createCerberusNode }] = await Promise.all([
+    if (prompt.trim() === "") throw new CerberusError("EMPTY_PROMPT", "the prompt is empty: give at least one word");
+    if (!(o.temperature > 0)) throw new CerberusError("BAD_FLAG", "--temperature must be > 0");
+    const [{ loadPinnedModel, loadClientMixture }, { generate }, { rankMiners }, { InferClient }, { createCerberusNode },
+      { detokenize }] = await Promise.all([
       import("./client/brain-model.ts"), import("./client/generate.ts"), import("./client/miners.ts"),
-      import("./client/transport.ts"), import("./net/node.ts")]);
+      import("./client/transport.ts"), import("./net/node.ts"), import("./model/vocab.ts")]);
     const chain = chainFrom(g(), false);
     const b = await chain.brain(o.brain);
     const model = loadPinnedModel(b, { dir: o.modelDir });
+    const promptTokens = model.client.tokenize(prompt);
+    if (promptTokens.length === 0) throw new CerberusError("EMPTY_PROMPT", "the prompt has no words: give at least one word");
     const mixed = o.mixture === false ? undefined : loadClientMixture(model, { dir: o.modelDir });
     process.stderr.write(mixed !== undefined
       ? `[client mixture: MLP + KN trigram + cache, built in ${(mixed.loadMs / 1000).toFixed(1)} s]\n`
       : "[no client mixture: sampling from the MLP alone]\n");
     const miners = rankMiners(b.miners);
     const node = await createCerberusNode({ listen: [] });
+    // stdout carries the text alone, written as it grows (detokenized for reading); everything else goes to stderr.
+    const tokens = [...promptTokens];
+    let written = detokenize(tokens);
+    process.stdout.write(written);
+    const live = process.stderr.isTTY === true;
     try {
-      process.stdout.write(prompt);
       const r = await generate({ model, infer: new InferClient(node), miners, prompt, words: o.words,
         ...(o.temperature !== undefined ? { temperature: o.temperature } : {}), ...(o.topK !== undefined ? { topK: o.topK } : {}),
         ...(o.topP !== undefined ? { topP: o.topP } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}),
         ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
         onWord: (w) => {
-          process.stdout.write(` ${w.word}`);
-          // The token rate goes to stderr so that stdout stays just the text.
-          if (process.stderr.isTTY) process.stderr.write(`\x1b7\x1b[999;1H\x1b[2K[${w.index + 1}/${o.words}] ${(1000 / w.ms).toFixed(2)} tok/s\x1b8`);
-          else process.stderr.write(`[${w.index + 1}/${o.words} ${(1000 / w.ms).toFixed(2)} tok/s]`);
+          tokens.push(w.word);
+          const text = detokenize(tokens);
+          process.stdout.write(text.slice(written.length));
+          written = text;
+          if (live) process.stderr.write(`\x1b7\x1b[999;1H\x1b[2K[${w.index + 1}/${o.words}] ${(1000 / w.ms).toFixed(2)} words/s\x1b8`);
         },
         onFailover: (e) => process.stderr.write(`\n[failover: ${e.from.peerId.slice(-8)} ${e.error.code} → ${e.to?.peerId.slice(-8) ?? "none"}]\n`) });
+      process.stdout.write("\n");
+      if (live) process.stderr.write("\x1b7\x1b[999;1H\x1b[2K\x1b8");
       const ms = r.words.map((w) => w.ms).sort((a, b2) => a - b2);
-      process.stdout.write(`\n\n${r.words.length} words, median ${Math.round(ms[ms.length >> 1] ?? 0)} ms/word, ` +
+      process.stderr.write(`${r.words.length} words, median ${Math.round(ms[ms.length >> 1] ?? 0)} ms/word, ` +
         `${r.failovers} failover(s), ${(r.keyBytes / 2 ** 20).toFixed(1)} MiB of keys uploaded\n`);
     } finally {
       await node.stop();

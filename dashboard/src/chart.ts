@@ -22,14 +22,30 @@ export interface ChartOptions {
   yMax?: number;
 }
 
+/**
+ * The top of the y axis: 10% headroom above the highest point, rounded up to a round number, never past a stated
+ * bound (a share's axis stops at 100%). All zeros (a forfeited epoch, miners with no share yet) still get a readable
+ * axis — the bound, or 1 — instead of five ticks of 0.
+ */
+export function axisMax(values: readonly number[], bound?: number): number {
+  const highest = Math.max(0, ...values.filter(Number.isFinite));
+  const top = highest > 0 ? niceCeil(highest * 1.1) : bound ?? 1;
+  return bound !== undefined ? Math.min(bound, top) : top;
+}
+
+/** The smallest 1, 2, 2.5 or 5 × 10^k at or above `v` (v > 0). */
+function niceCeil(v: number): number {
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
 export function lineChart(xLabels: string[], series: Series[], opts: ChartOptions = {}): SVGSVGElement {
   const W = opts.width ?? 640;
   const H = opts.height ?? 260;
   const pad = { l: 56, r: 150, t: 12, b: 32 };
   const fmt = opts.yFormat ?? ((v: number) => v.toFixed(2));
-  // 10% headroom above the highest point, but never past a stated bound (a share's axis stops at 100%).
-  const headroom = Math.max(1e-9, ...series.flatMap((x) => x.values)) * 1.1;
-  const max = opts.yMax !== undefined ? Math.min(opts.yMax, headroom) : headroom;
+  const max = axisMax(series.flatMap((x) => x.values), opts.yMax);
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img" });
   const x = (i: number) => pad.l + (xLabels.length <= 1 ? (W - pad.l - pad.r) / 2 : (i * (W - pad.l - pad.r)) / (xLabels.length - 1));
   const y = (v: number) => H - pad.b - (v / max) * (H - pad.t - pad.b);

@@ -1,16 +1,17 @@
 import {
-  createPublicClient, createWalletClient, type Account, type Address, type Hex,
+  createPublicClient, createWalletClient, parseEventLogs, type Account, type Address, type Hex,
   type PublicClient, type Transport, type WalletClient, type TransactionReceipt,
 } from "viem";
+import { CerberusError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import {
   brainRegistryAbi, cerberusTokenAbi, consensusAbi, neuronRegistryAbi, stakingAbi,
 } from "../chain-artifacts/generated/abis.ts";
 import type { DeploymentFile } from "./deployment.ts";
-import { ChainUnavailableError, asRevert } from "./errors.ts";
+import { ChainCallerError, ChainRevertError, ChainUnavailableError, asRevert, isTransient, isUnknownAccount } from "./errors.ts";
 import { encodePeerInfo, parseMultiaddrs, type PeerInfo } from "./peer-info.ts";
-import { createCerberusReader, getBrain, parseDeployment as sdkDeployment, type BrainDetail, type BrainLimits,
-  type CerberusReader, type Neuron } from "../sdk/index.ts";
+import { createCerberusReader, getBrain, parseDeployment as sdkDeployment, withExactApproval, type BrainDetail,
+  type BrainLimits, type CerberusReader, type Neuron } from "../sdk/index.ts";
 
 export const ROLE = { Miner: 0, Validator: 1 } as const;
 export type RoleName = keyof typeof ROLE;
@@ -199,15 +200,38 @@ export class ChainClient {
     return { takeBps, pendingTakeBps, effectiveBlock: BigInt(effectiveBlock) };
   }
 
+  /** CBR that `receipt`'s transaction moved into this client's account (the token's Transfer events to it). */
+  received(receipt: TransactionReceipt): bigint {
+    const token = this.c.CerberusToken.address.toLowerCase();
+    const me = this.address.toLowerCase();
+    return parseEventLogs({ abi: cerberusTokenAbi, eventName: "Transfer", logs: receipt.logs })
+      .filter((log) => log.address.toLowerCase() === token && log.args.to.toLowerCase() === me)
+      .reduce((sum, log) => sum + log.args.value, 0n);
+  }
+
   // ─────────────── writes ───────────────
 
-  /** Approves `spender` for `amount` CBR if the current allowance is lower. */
-  async ensureAllowance(spender: Address, amount: bigint): Promise<void> {
-    const allowance = await this.read("allowance", () => this.public.readContract({
-      address: this.c.CerberusToken.address, abi: cerberusTokenAbi, functionName: "allowance", args: [this.address, spender],
-    }));
-    if (allowance >= amount) return;
-    await this.write("approve", { address: this.c.CerberusToken.address, abi: cerberusTokenAbi, functionName: "approve", args: [spender, amount] });
+  /**
+   * A call that spends `amount` of the caller's CBR through `spender`'s allowance (a stake, a Brain's fee): checked
+   * against the balance and simulated before anything is approved, the approval exactly `amount`, and put back if
+   * the call fails anyway — a refused stake leaves no allowance behind (sdk `withExactApproval`).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private async spend(name: string, spender: Address, amount: bigint, request: any): Promise<{ receipt: TransactionReceipt; result: unknown }> {
+    const token = this.c.CerberusToken.address;
+    const { result } = await withExactApproval(name, amount, {
+      balance: () => this.balanceOf(this.address),
+      allowance: () => this.read("allowance", () => this.public.readContract({
+        address: token, abi: cerberusTokenAbi, functionName: "allowance", args: [this.address, spender],
+      })),
+      simulate: async () => { await this.retry(name, () => this.simulate(name, request)); },
+      isShortAllowance: (err) => err instanceof ChainRevertError && err.errorName === "ERC20InsufficientAllowance",
+      approve: async (value) => {
+        await this.write("approve", { address: token, abi: cerberusTokenAbi, functionName: "approve", args: [spender, value] });
+      },
+      call: () => this.write(name, request),
+    });
+    return result;
   }
 
   transfer(to: Address, amount: bigint): Promise<TransactionReceipt> {
@@ -219,8 +243,7 @@ export class ChainClient {
     const fee = await this.read("registrationPrice", () => this.public.readContract({
       address: this.c.BrainRegistry.address, abi: brainRegistryAbi, functionName: "registrationPrice",
     }));
-    await this.ensureAllowance(this.c.BrainRegistry.address, fee);
-    const { result } = await this.write("mintBrain", {
+    const { result } = await this.spend("mintBrain", this.c.BrainRegistry.address, fee, {
       address: this.c.BrainRegistry.address, abi: brainRegistryAbi, functionName: "mintBrain",
       args: [args.modelHash, args.fheParamsHash, args.uri, args.tempo, args.limits],
     });
@@ -229,8 +252,8 @@ export class ChainClient {
 
   /** Stakes `amount` CBR on `hotkey` (own stake when hotkey is the caller, delegation otherwise). */
   async stake(hotkey: Address, amount: bigint): Promise<TransactionReceipt> {
-    await this.ensureAllowance(this.c.Staking.address, amount);
-    return this.send("stake", { address: this.c.Staking.address, abi: stakingAbi, functionName: "stake", args: [hotkey, amount] });
+    return (await this.spend("stake", this.c.Staking.address, amount,
+      { address: this.c.Staking.address, abi: stakingAbi, functionName: "stake", args: [hotkey, amount] })).receipt;
   }
 
   unstake(hotkey: Address, amount: bigint): Promise<TransactionReceipt> {
@@ -358,6 +381,7 @@ export class ChainClient {
   private async write(name: string, request: any): Promise<{ receipt: TransactionReceipt; result: unknown }> {
     const wallet = this.wallet;
     if (wallet === undefined) throw new ChainUnavailableError("NO_ACCOUNT", `${name} needs an account`);
+    await this.checkSigner();
     const simulated = await this.retry(name, () => this.simulate(name, request)) as { result: unknown; request: Record<string, unknown> };
     const sent = this.sending.then(() =>
       wallet.writeContract({ ...simulated.request, account: this.account, chain: null } as Parameters<WalletClient["writeContract"]>[0]));
@@ -366,6 +390,7 @@ export class ChainClient {
     try {
       hash = await sent;
     } catch (err) {
+      if (isUnknownAccount(err)) throw this.notUnlocked(err);
       throw asRevert(err, name) ?? new ChainUnavailableError("RPC_UNAVAILABLE", `${name}: ${(err as Error).message}`, { cause: err });
     }
     const receipt = await this.retry(name, () => this.public.waitForTransactionReceipt({ hash, pollingInterval: 50 }));
@@ -378,13 +403,40 @@ export class ChainClient {
     return { receipt, result: simulated.result };
   }
 
+  /**
+   * An address account signs on the node (eth_sendTransaction): the node must hold it unlocked. Checked once, before
+   * the first transaction, so a wrong --account fails at once with its own code instead of as an RPC failure.
+   */
+  private async checkSigner(): Promise<void> {
+    if (typeof this.account !== "string") return;
+    const account = this.account;
+    const wallet = this.wallet!;
+    this.signerChecked ??= this.retry("eth_accounts", () => wallet.getAddresses())
+      .then((held) => {
+        if (!held.some((a) => a.toLowerCase() === account.toLowerCase())) throw this.notUnlocked();
+      });
+    this.signerChecked.catch(() => { this.signerChecked = undefined; });
+    await this.signerChecked;
+  }
+  private signerChecked: Promise<void> | undefined;
+
+  private notUnlocked(cause?: unknown): ChainCallerError {
+    return new ChainCallerError("ACCOUNT_NOT_UNLOCKED", `the node does not unlock ${this.address}: give an account it ` +
+      "holds (--account / CERBERUS_ACCOUNT; `npx hardhat node` prints its accounts) or sign locally with --private-key / " +
+      "CERBERUS_PRIVATE_KEY", { cause });
+  }
+
+  /** Retries only what can heal by itself (`isTransient`); a revert or a refusal fails at once with its own code. */
   private async retry<T>(name: string, fn: () => Promise<T>): Promise<T> {
     let last: unknown;
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       try {
         return await fn();
       } catch (err) {
-        if (asRevert(err, name) !== undefined || (err as { code?: string }).code === "REVERTED") throw err;
+        if (!isTransient(err)) {
+          if (err instanceof CerberusError) throw err;
+          throw asRevert(err, name) ?? new ChainUnavailableError("RPC_REFUSED", `${name}: ${shortMessage(err)}`, { cause: err });
+        }
         last = err;
         this.log?.warn({ fn: name, attempt, err: (err as Error).message }, "RPC error, retrying");
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
@@ -393,4 +445,10 @@ export class ChainClient {
     throw last instanceof ChainUnavailableError ? last
       : new ChainUnavailableError("RPC_UNAVAILABLE", `${name} failed after ${this.attempts} attempts: ${(last as Error)?.message}`, { cause: last });
   }
+}
+
+/** viem's one-line summary of an error (its `shortMessage`), else the message. */
+function shortMessage(err: unknown): string {
+  const short = (err as { shortMessage?: unknown }).shortMessage;
+  return typeof short === "string" && short !== "" ? short : err instanceof Error ? err.message : String(err);
 }

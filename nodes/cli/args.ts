@@ -33,6 +33,7 @@ export function chainFrom(flags: ChainFlags, needsAccount = true): ChainClient {
 
 export const bigintArg = (v: string) => { if (!/^\d+$/.test(v)) throw new InvalidArgumentError("a whole number"); return BigInt(v); };
 export const intArg = (v: string) => { const n = Number(v); if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("a non-negative integer"); return n; };
+export const positiveIntArg = (v: string) => { const n = Number(v); if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a whole number of at least 1"); return n; };
 export const floatArg = (v: string) => { const n = Number(v); if (!Number.isFinite(n)) throw new InvalidArgumentError("a number"); return n; };
 
 /** A CBR amount as typed: digits with at most 18 decimals — never a sign, exponent or silent rounding. */

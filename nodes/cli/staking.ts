@@ -1,7 +1,7 @@
 /** `cerberus transfer|balance|stake|delegate|unstake|withdraw|claim|commission|take|positions`: tokens and staking. */
 import type { Command } from "commander";
 import type { Address } from "viem";
-import { getStakerView } from "../sdk/index.ts";
+import { getStakerView, secondsPerBlock } from "../sdk/index.ts";
 import { CerberusError } from "../core/errors.ts";
 import { addressArg, cbrArg, chainFrom, formatCbr, jsonBig, minerSeatArg, takeArg, type Globals } from "./args.ts";
 
@@ -32,7 +32,10 @@ export function registerStakingCommands(program: Command, g: Globals): void {
       console.log(`unbonding ${formatCbr(after.amount)} CBR, withdrawable from block ${after.releaseBlock}`);
     });
   program.command("withdraw").description("withdraw stake whose unbonding period has passed")
-    .action(async () => { await chainFrom(g()).withdraw(); console.log("withdrawn"); });
+    .action(async () => {
+      const c = chainFrom(g());
+      console.log(`withdrew ${formatCbr(c.received(await c.withdraw()))} CBR`);
+    });
   program.command("claim").description("claim staking rewards accrued on a hotkey (or, with --miner, a miner seat's incentive)")
     .argument("[hotkey]", "the hotkey you staked on (not with --miner)", addressArg)
     .option("--miner <brainId:uid>", "claim your miner seat's incentive instead", minerSeatArg)
@@ -41,23 +44,47 @@ export function registerStakingCommands(program: Command, g: Globals): void {
         throw new CerberusError("BAD_FLAG", "give either a <hotkey> (staking rewards) or --miner <brainId:uid> (a seat's incentive)");
       }
       const c = chainFrom(g());
-      if (o.miner !== undefined) await c.claimMiner(o.miner.brainId, o.miner.uid);
-      else await c.claimRewards(hotkey!);
-      console.log("claimed");
+      const receipt = o.miner !== undefined ? await c.claimMiner(o.miner.brainId, o.miner.uid) : await c.claimRewards(hotkey!);
+      const what = o.miner !== undefined ? `miner seat ${o.miner.brainId}:${o.miner.uid}'s incentive` : `staking rewards on ${hotkey}`;
+      console.log(`claimed ${formatCbr(c.received(receipt))} CBR (${what})`);
     });
   program.command("claim-removed").description("claim the incentive of miner seats you no longer hold (deregistered or pruned)")
-    .action(async () => { await chainFrom(g()).claimRemoved(); console.log("claimed"); });
+    .action(async () => {
+      const c = chainFrom(g());
+      console.log(`claimed ${formatCbr(c.received(await c.claimRemoved()))} CBR (miner seats you no longer hold)`);
+    });
   program.command("commission").description("claim your hotkey's accumulated take (commission) on its delegators' dividends")
-    .action(async () => { await chainFrom(g()).claimCommission(); console.log("commission claimed"); });
-  program.command("take").description("set your validator hotkey's take on dividends, in percent (0–20)")
+    .action(async () => {
+      const c = chainFrom(g());
+      console.log(`claimed ${formatCbr(c.received(await c.claimCommission()))} CBR of commission`);
+    });
+  program.command("take").description("set your validator hotkey's take on dividends, in percent (0–20); a lower take " +
+    "applies at once, a raise only after a delay (it is scheduled, and delegators see it coming)")
     .argument("<percent>", "e.g. 9 or 12.5", takeArg)
-    .action(async (bps: number) => { await chainFrom(g()).setTake(bps); console.log(`take set to ${bps / 100}%`); });
+    .action(async (bps: number) => {
+      const c = chainFrom(g());
+      await c.setTake(bps);
+      const [t, head] = await Promise.all([c.takeInfo(c.address), c.blockNumber()]);
+      if (t.effectiveBlock > head && t.pendingTakeBps !== t.takeBps) {
+        const blocks = t.effectiveBlock - head;
+        const spb = await secondsPerBlock(c.reader, head);
+        const eta = spb === undefined ? "" : `, ≈ ${formatDuration(Number(blocks) * spb)}`;
+        console.log(`take raise to ${t.pendingTakeBps / 100}% scheduled: it applies from block ${t.effectiveBlock} ` +
+          `(in ${blocks} blocks${eta}); the take stays ${t.takeBps / 100}% until then`);
+      } else {
+        console.log(`take is now ${t.takeBps / 100}%`);
+      }
+    });
   program.command("positions").description("a staker's positions, claimable rewards, commission and unbonding (read-only)")
     .argument("[address]", "staker (default: --account / --private-key)", addressArg)
     .option("--json", "print JSON")
     .action(async (address: Address | undefined, o: { json?: boolean }) => {
       const flags = g();
-      const c = chainFrom(flags, address === undefined);
+      if (address === undefined && !flags.account && !flags.privateKey) {
+        throw new CerberusError("BAD_FLAG", "whose positions? give an <address>, or --account / --private-key (or the env " +
+          "vars) for your own");
+      }
+      const c = chainFrom(flags, false);
       const v = await getStakerView(c.reader, address ?? c.address);
       if (o.json) {
         console.log(JSON.stringify(v, jsonBig, 2));
@@ -72,10 +99,21 @@ export function registerStakingCommands(program: Command, g: Globals): void {
           `claimable ${formatCbr(p.pendingRewards)} CBR  take ${p.hotkeyTakeBps / 100}%${raise}`);
       }
       if (v.positions.length === 0) console.log("  no positions");
+      for (const m of v.minerSeats) {
+        console.log(`  miner seat ${m.brainId}:${m.uid}  claimable ${formatCbr(m.pending)} CBR  (cerberus claim --miner ${m.brainId}:${m.uid})`);
+      }
       const u = v.unbonding;
       console.log(`unbonding: ${u.amount === 0n ? "none" : `${formatCbr(u.amount)} CBR, ` +
         (u.withdrawable ? "withdrawable now" : `release at block ${u.releaseBlock} (${u.releaseBlock - v.head} blocks left)`)}`);
       console.log(`commission: ${formatCbr(v.commission)} CBR; removed miner seats: ${formatCbr(v.removedMinerRewards)} CBR; ` +
         `claimable in total: ${formatCbr(v.totalClaimable)} CBR`);
     });
+}
+
+/** "2 h 5 min", "40 s": a rough duration for a block count at the chain's recent block time. */
+function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 90) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }

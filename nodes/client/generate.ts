@@ -134,6 +134,7 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
   const rng = createRng(request.seed ?? Math.floor(Math.random() * 2 ** 31));
   const exclude = request.excludeUnknown === false ? [] : [model.client.vocab.unkId];
   const context = model.client.encode(request.prompt);
+  if (context.length === 0) throw new CerberusError("EMPTY_PROMPT", "the prompt has no words: give at least one word");
   const setupStarted = performance.now();
   const fhe = await FheClient.create(model.descriptor, request.seal);
   const keygenStarted = performance.now();

@@ -248,7 +248,7 @@ export class Admission {
       if (victim === undefined) refusal = `miner is at its limit of ${l.maxSessions} sessions`;
       else {
         onEvict(victim);
-        this.sessions.remove(victim);
+        this.sessions.remove(victim, "evicted");
       }
     }
     if (refusal !== undefined) {

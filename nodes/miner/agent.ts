@@ -38,6 +38,8 @@ export interface MinerAgentOptions {
   service?: Omit<MinerServiceOptions, "evaluator" | "logger" | "hotkey">;
   /** Connection limits of the libp2p node (per-address caps, upgrade timeout; defaults in createCerberusNode). */
   node?: Omit<NodeOptions, "listen" | "privateKey" | "dialFrom">;
+  /** How often the agent checks that it still holds its seat (default 30 s). */
+  seatCheckMs?: number;
   logger?: Logger;
 }
 
@@ -56,7 +58,44 @@ export class MinerAgent {
     readonly model: BrainModel,
     readonly uid: number,
     private readonly log: Logger,
+    private readonly chain: ChainClient,
+    private readonly brainId: bigint,
   ) {}
+
+  private seatTimer: NodeJS.Timeout | undefined;
+  private seatHeld = true;
+
+  /**
+   * Watches the seat: a miner that was deregistered or pruned keeps serving whoever still dials it, but users and
+   * validators find miners on-chain, so it will see no new sessions and earn nothing. The operator is told once
+   * when the seat goes (and again if it comes back), not left with a silent log.
+   */
+  private watchSeat(everyMs: number): void {
+    const check = async () => {
+      let held: boolean;
+      try {
+        const seat = await this.chain.uidOf(this.brainId, this.chain.address);
+        held = seat.registered && seat.role === "Miner" && seat.uid === this.uid;
+      } catch (err) {
+        this.log.debug({ err: String(err) }, "seat check failed; retrying later");
+        return;
+      }
+      if (held === this.seatHeld) return;
+      this.seatHeld = held;
+      if (!held) {
+        this.log.warn({ brainId: this.brainId.toString(), uid: this.uid, hotkey: this.chain.address },
+          "seat gone: this hotkey no longer holds its miner seat (deregistered or pruned); no user or validator will " +
+          "find this miner until it registers again (restart the miner)");
+      } else {
+        this.log.info({ brainId: this.brainId.toString(), uid: this.uid }, "seat held again");
+      }
+    };
+    this.seatTimer = setInterval(() => void check(), everyMs);
+    this.seatTimer.unref();
+  }
+
+  /** Whether the last seat check found the seat (true until a check says otherwise). */
+  get holdsSeat(): boolean { return this.seatHeld; }
 
   static async start(options: MinerAgentOptions): Promise<MinerAgent> {
     const { chain, brainId } = options;
@@ -90,7 +129,9 @@ export class MinerAgent {
       log.info({ brainId: brainId.toString(), uid, peerId: node.peerId.toString(), multiaddrs, planId: evaluator.planId,
         faultyRate, cheatUsers: cheater !== undefined, plaintextMB: +(evaluator.memory.plaintextBytes / 2 ** 20).toFixed(1),
         maxSessions, sessionKeysMB: +(budget.perSessionBytes / 2 ** 20).toFixed(1) }, "miner serving");
-      return new MinerAgent(node, service, evaluator, faulty, cheater, model, uid, log);
+      const agent = new MinerAgent(node, service, evaluator, faulty, cheater, model, uid, log, chain, brainId);
+      agent.watchSeat(options.seatCheckMs ?? 30_000);
+      return agent;
     } catch (err) {
       await service.stop().catch(() => {});
       await Promise.resolve(node.stop()).catch(() => {});
@@ -103,6 +144,7 @@ export class MinerAgent {
 
   /** Graceful: stop taking requests, let libp2p close, free the cached plaintexts. */
   async stop(): Promise<void> {
+    if (this.seatTimer !== undefined) clearInterval(this.seatTimer);
     await this.service.stop();
     await this.node.stop();
     await this.evaluator.dispose();

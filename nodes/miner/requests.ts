@@ -49,6 +49,7 @@ export class SessionRequests {
         }
         const rec = admission.placeSession(remote, evalSession,
           (victim) => log.debug({ evicted: victim.id, from: victim.address, for: address }, "session evicted"));
+        rec.usage.keyBytes = bytesOf(parts);
         log.debug({ peerId, address, sessionId: rec.id }, "session opened");
         return { header: { v, type: "opened", sessionId: rec.id, planId: this.o.evaluator.planId,
           idleTtlMs: this.o.idleTtlMs, hotkey: this.o.hotkey }, parts: [] };
@@ -62,7 +63,7 @@ export class SessionRequests {
       case "close": {
         const rec = sessions.get(h.sessionId, peerId);
         if (rec === undefined) throw new UnknownSessionError("no such session");
-        sessions.remove(rec);
+        sessions.remove(rec, "closed");
         return { header: { v, type: "closed", sessionId: h.sessionId }, parts: [] };
       }
     }
@@ -70,6 +71,7 @@ export class SessionRequests {
 
   private async evaluate(rec: SessionRecord, inputs: Uint8Array[]): Promise<Uint8Array[]> {
     const { sessions, limits } = this.o;
+    const started = performance.now();
     sessions.begin(rec);
     const work = (async () => rec.eval.evaluate(inputs))();
     // end() runs when the evaluator really finishes, even if we stopped waiting for it
@@ -85,11 +87,16 @@ export class SessionRequests {
         // Our own evaluator broke the contract; the client must not receive something it will refuse.
         throw new EvalFailedError(`evaluator produced ${outputs.length} outputs / ${total} bytes, outside the result caps`);
       }
+      const u = rec.usage;
+      u.steps += 1;
+      u.evalMs += performance.now() - started;
+      u.bytesIn += bytesOf(inputs);
+      u.bytesOut += total;
       return outputs;
     } catch (err) {
       if (err instanceof CerberusError && err.code === "FHE_WORKER_LOST") {
         // The keys died with the FHE worker (it is being replaced): the client re-opens, on this miner if it likes.
-        sessions.remove(rec);
+        sessions.remove(rec, "worker-lost");
         throw new UnknownSessionError(`session lost with its FHE worker; open a new one (${err.message})`);
       }
       if (err instanceof CerberusError && BAD_INPUT_CODES.has(err.code)) {
@@ -100,4 +107,8 @@ export class SessionRequests {
       limit.clear();
     }
   }
+}
+
+function bytesOf(parts: readonly Uint8Array[]): number {
+  return parts.reduce((sum, p) => sum + p.byteLength, 0);
 }

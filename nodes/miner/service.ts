@@ -13,7 +13,7 @@ import {
 import { Admission, MINER_TOTALS, type MinerLoad, type Remote } from "./admission.ts";
 import { errorReply, type Reply } from "./replies.ts";
 import { SessionRequests } from "./requests.ts";
-import { SessionTable } from "./sessions.ts";
+import { SessionTable, type SessionEnd, type SessionRecord } from "./sessions.ts";
 
 export interface MinerServiceOptions {
   /** The FHE engine (or a wrapper such as FaultyEvaluator). */
@@ -166,10 +166,11 @@ export class MinerService {
     this.workers = Math.max(1, Math.floor(options.workers ?? options.evaluator.parallelism ?? 1));
     this.hotkey = options.hotkey.toLowerCase();
     if (!Hotkey.safeParse(this.hotkey).success) throw new CerberusError("BAD_HOTKEY", `not an EVM address: ${options.hotkey}`);
+    this.log = options.logger ?? createLogger("miner");
     this.sessions = new SessionTable({
       idleTtlMs: this.idleTtlMs, maxLifetimeMs: options.sessionMaxLifetimeMs ?? 60 * 60_000,
+      onEnd: (rec, why) => logSessionEnd(this.log, rec, why),
     });
-    this.log = options.logger ?? createLogger("miner");
     const maxInflightPerPeer = options.maxInflightPerPeer ?? 2;
     this.admission = new Admission({
       maxSessions: options.maxSessions ?? MINER_TOTALS.maxSessions,
@@ -375,4 +376,17 @@ export class MinerService {
       uptimeMs: Math.max(0, Date.now() - this.startedAt), load: this.load, queue: this.queue,
     };
   }
+}
+
+/**
+ * One line per session when it ends, for the operator: who (peer, address), how many words (steps), the evaluation
+ * time per word, the bytes each way and the key upload. The miner sees only ciphertexts, so that is all there is.
+ */
+function logSessionEnd(log: Logger, rec: SessionRecord, why: SessionEnd): void {
+  const u = rec.usage;
+  log.info({
+    session: rec.id.slice(0, 12), peerId: rec.peerId, address: rec.address, why, words: u.steps,
+    msPerWord: u.steps > 0 ? Math.round(u.evalMs / u.steps) : null, bytesIn: u.bytesIn, bytesOut: u.bytesOut,
+    keyBytes: u.keyBytes, lifetimeS: Math.round((Date.now() - rec.openedAt) / 1000),
+  }, "session ended");
 }

@@ -13,12 +13,28 @@ export interface SessionRecord {
   inflight: number;
   /** Set once removed from the table; the EvalSession is closed when the last in-flight step finishes. */
   removed: boolean;
+  /** What the session cost and carried, for the line the miner logs when it ends. */
+  readonly usage: SessionUsage;
 }
+
+export interface SessionUsage {
+  keyBytes: number;
+  steps: number;
+  /** Evaluation time of its steps, summed (queueing excluded). */
+  evalMs: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Why a session left the table. */
+export type SessionEnd = "closed" | "expired" | "evicted" | "worker-lost" | "stopped";
 
 export interface SessionTableOptions {
   idleTtlMs: number;
   maxLifetimeMs: number;
   now?: () => number;
+  /** Hears of every session that leaves the table, and why (the miner logs a line per session). */
+  onEnd?: (rec: SessionRecord, why: SessionEnd) => void;
 }
 
 /**
@@ -46,6 +62,7 @@ export class SessionTable {
     const t = this.now();
     const rec: SessionRecord = {
       id, peerId, address, eval: evalSession, openedAt: t, lastUsedAt: t, inflight: 0, removed: false,
+      usage: { keyBytes: 0, steps: 0, evalMs: 0, bytesIn: 0, bytesOut: 0 },
     };
     this.byId.set(id, rec);
     this.countByPeer.set(peerId, this.countFor(peerId) + 1);
@@ -77,7 +94,7 @@ export class SessionTable {
     const rec = this.byId.get(id);
     if (rec === undefined) return undefined;
     if (this.isExpired(rec)) {
-      this.remove(rec);
+      this.remove(rec, "expired");
       return undefined;
     }
     return rec.peerId === peerId ? rec : undefined;
@@ -91,9 +108,10 @@ export class SessionTable {
   }
 
   /** Removes the session; its keys are freed now or, if a step is running, when that step ends. */
-  remove(rec: SessionRecord): void {
+  remove(rec: SessionRecord, why: SessionEnd): void {
     if (rec.removed) return;
     rec.removed = true;
+    this.options.onEnd?.(rec, why);
     this.byId.delete(rec.id);
     const n = this.countFor(rec.peerId) - 1;
     if (n > 0) this.countByPeer.set(rec.peerId, n);
@@ -116,13 +134,13 @@ export class SessionTable {
   sweep(): number {
     let n = 0;
     for (const rec of [...this.byId.values()]) {
-      if (this.isExpired(rec)) { this.remove(rec); n += 1; }
+      if (this.isExpired(rec)) { this.remove(rec, "expired"); n += 1; }
     }
     return n;
   }
 
   clear(): void {
-    for (const rec of [...this.byId.values()]) this.remove(rec);
+    for (const rec of [...this.byId.values()]) this.remove(rec, "stopped");
   }
 }
 

@@ -85,3 +85,33 @@ export function tokenize(text: string, options: { lowercase?: boolean } = {}): s
   const tokens = normalised.match(TOKEN_RE) ?? [];
   return options.lowercase === true ? tokens.map((t) => t.toLowerCase()) : tokens;
 }
+
+// Tokens written against the word before them, and the ones written against the word after.
+const CLOSING = new Set([",", ".", ";", ":", "?", "!", ")", "''", "'", "%"]);
+const OPENING = new Set(["(", "``", "$"]);
+const DISPLAY: Readonly<Record<string, string>> = { "``": "\u201c", "''": "\u201d", "--": "\u2014" };
+
+/**
+ * How a token reads after `previous` (undefined at the start): its display form (`` `` ``/`''` as curly quotes, `--` as
+ * an em dash) and whether a space goes before it — none before punctuation that closes, none after a bracket or quote
+ * that opens.
+ */
+export function displayToken(token: string, previous: string | undefined): { space: boolean; text: string } {
+  const text = DISPLAY[token] ?? token;
+  if (previous === undefined) return { space: false, text };
+  if (token === "--") return { space: true, text };
+  return { space: !OPENING.has(previous) && !CLOSING.has(token), text };
+}
+
+/**
+ * Brown-style tokens back to text for people to read (`displayToken` for each). The inverse of `tokenize` up to
+ * spacing; what the model sees stays the tokens.
+ */
+export function detokenize(tokens: readonly string[]): string {
+  let out = "";
+  tokens.forEach((token, i) => {
+    const { space, text } = displayToken(token, tokens[i - 1]);
+    out += space ? ` ${text}` : text;
+  });
+  return out;
+}

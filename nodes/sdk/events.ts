@@ -150,8 +150,10 @@ export async function* pageEvents(
 }
 
 /**
- * The newest `limit` events of a feed, newest first, scanning backward page by page until enough are found or
- * `maxPages` pages (default 10) were read.
+ * The newest `limit` events of a feed, newest first, scanning backward from `toBlock` until enough are found, the
+ * deployment block is reached, or `maxPages` eth_getLogs were made (default 16). Pages grow as the scan goes back —
+ * `pageSize`, then twice that, up to 16 × `pageSize` per call — so a quiet feed's last events are found however long
+ * ago they happened (16 calls reach ≈ 1M blocks back at the default page size), while a busy feed costs one call.
  */
 export async function recentEvents(
   r: CerberusReader,
@@ -159,13 +161,20 @@ export async function recentEvents(
   opts: Omit<PagingOptions, "direction"> & { limit?: number; maxPages?: number } = {},
 ): Promise<FeedEvent[]> {
   const limit = opts.limit ?? 20;
-  // Bounded by default: a quiet feed on a long chain must not turn one widget into hundreds of eth_getLogs.
-  const maxPages = opts.maxPages ?? 10;
+  const maxPages = opts.maxPages ?? 16;
+  const pageSize = opts.pageSize ?? DEFAULT_PAGE_BLOCKS;
+  if (pageSize < 1n) throw new SdkError("SDK_BAD_INPUT", `pageSize must be ≥ 1, got ${pageSize}`);
+  const from = checkId("fromBlock", opts.fromBlock ?? r.deployment.deployBlock);
+  const to = opts.toBlock ?? (await r.client.getBlockNumber());
   const out: FeedEvent[] = [];
-  let pages = 0;
-  for await (const page of pageEvents(r, feed, { ...opts, direction: "backward" })) {
+  let size = pageSize;
+  for (let hi = to, pages = 0; hi >= from && out.length < limit && pages < maxPages; pages++) {
+    const lo = hi - size + 1n > from ? hi - size + 1n : from;
+    const page = await getEventsPage(r, feed, { fromBlock: lo, toBlock: hi }, opts);
     out.push(...page.events.slice().reverse());
-    if (out.length >= limit || ++pages >= maxPages) break;
+    if (lo === from) break;
+    hi = lo - 1n;
+    if (size < 16n * pageSize) size *= 2n;
   }
   return out.slice(0, limit);
 }

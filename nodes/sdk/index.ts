@@ -18,6 +18,6 @@ export {
 } from "./epochs.ts";
 export { getEventsPage, pageEvents, recentEvents, DEFAULT_PAGE_BLOCKS, type FeedFilter, type PagingOptions } from "./events.ts";
 export { getStakerView, stakedHotkeys, secondsPerBlock } from "./staker.ts";
-export { stakeWithWallet, sendWithWallet, type StakeResult, type StakingAction } from "./actions.ts";
+export { stakeWithWallet, sendWithWallet, withExactApproval, type AllowanceMoves, type StakeResult, type StakingAction } from "./actions.ts";
 export { SHARE_ONE } from "./schemas.ts";
 export * as abis from "../chain-artifacts/generated/abis.ts";

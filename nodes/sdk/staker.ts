@@ -7,7 +7,16 @@ import { cerberusTokenAbi, consensusAbi, neuronRegistryAbi, stakingAbi } from ".
 import { DEFAULT_PAGE_BLOCKS } from "./events.ts";
 import { MULTICALL, checkAddress, type CerberusReader } from "./reader.ts";
 import { SdkError } from "./errors.ts";
-import type { StakePosition, StakerView } from "./types.ts";
+import type { MinerSeat, StakePosition, StakerView } from "./types.ts";
+
+/** Calls `page(from, to)` over [deployBlock, head] in ranges of `pageSize` blocks, in order. */
+async function forEachPage(r: CerberusReader, head: bigint, pageSize: bigint,
+  page: (fromBlock: bigint, toBlock: bigint) => Promise<void>): Promise<void> {
+  if (pageSize < 1n) throw new SdkError("SDK_BAD_INPUT", `pageSize must be ≥ 1, got ${pageSize}`);
+  for (let lo = r.deployment.deployBlock; lo <= head; lo += pageSize) {
+    await page(lo, lo + pageSize - 1n < head ? lo + pageSize - 1n : head);
+  }
+}
 
 /** Distinct hotkeys `staker` has staked to, in order of first stake. ⌈blocks / pageSize⌉ eth_getLogs. */
 export async function stakedHotkeys(
@@ -15,27 +24,49 @@ export async function stakedHotkeys(
   staker: Address,
   opts: { head?: bigint; pageSize?: bigint } = {},
 ): Promise<Address[]> {
-  const pageSize = opts.pageSize ?? DEFAULT_PAGE_BLOCKS;
-  if (pageSize < 1n) throw new SdkError("SDK_BAD_INPUT", `pageSize must be ≥ 1, got ${pageSize}`);
   const head = opts.head ?? (await r.client.getBlockNumber());
   const seen = new Map<string, Address>();
-  for (let lo = r.deployment.deployBlock; lo <= head; lo += pageSize) {
-    const hi = lo + pageSize - 1n < head ? lo + pageSize - 1n : head;
+  await forEachPage(r, head, opts.pageSize ?? DEFAULT_PAGE_BLOCKS, async (fromBlock, toBlock) => {
     const logs = await r.client.getContractEvents({
-      address: r.deployment.addresses.staking,
-      abi: stakingAbi,
-      eventName: "Staked",
-      args: { staker },
-      fromBlock: lo,
-      toBlock: hi,
-      strict: true,
+      address: r.deployment.addresses.staking, abi: stakingAbi, eventName: "Staked", args: { staker },
+      fromBlock, toBlock, strict: true,
     });
     for (const l of logs) {
       const hk = l.args.hotkey;
       if (!seen.has(hk.toLowerCase())) seen.set(hk.toLowerCase(), hk);
     }
-  }
+  });
   return [...seen.values()];
+}
+
+/** Brains in which `hotkey` ever took a miner seat (its NeuronRegistered events), in order. */
+async function minerBrainsOf(r: CerberusReader, hotkey: Address, head: bigint, pageSize: bigint): Promise<bigint[]> {
+  const brains = new Set<bigint>();
+  await forEachPage(r, head, pageSize, async (fromBlock, toBlock) => {
+    const logs = await r.client.getContractEvents({
+      address: r.deployment.addresses.neuronRegistry, abi: neuronRegistryAbi, eventName: "NeuronRegistered",
+      args: { hotkey, role: 0 }, fromBlock, toBlock, strict: true,
+    });
+    for (const l of logs) brains.add(l.args.brainId);
+  });
+  return [...brains];
+}
+
+/** The miner seats `hotkey` holds at `head`, each with its accrued incentive: two multicalls. */
+async function minerSeatsOf(r: CerberusReader, hotkey: Address, head: bigint, pageSize: bigint): Promise<MinerSeat[]> {
+  const brains = await minerBrainsOf(r, hotkey, head, pageSize);
+  if (brains.length === 0) return [];
+  const a = r.deployment.addresses;
+  const seats = await r.client.multicall({ ...MULTICALL, allowFailure: false, blockNumber: head,
+    contracts: brains.map((brainId) => ({ address: a.neuronRegistry, abi: neuronRegistryAbi, functionName: "uidOf", args: [brainId, hotkey] } as const)) });
+  const held = brains.flatMap((brainId, i) => {
+    const [registered, role, uid] = seats[i]!;
+    return registered && role === 0 ? [{ brainId, uid }] : [];
+  });
+  if (held.length === 0) return [];
+  const pending = await r.client.multicall({ ...MULTICALL, allowFailure: false, blockNumber: head,
+    contracts: held.map(({ brainId, uid }) => ({ address: a.consensus, abi: consensusAbi, functionName: "minerPending", args: [brainId, uid] } as const)) });
+  return held.map((seat, i) => ({ ...seat, pending: pending[i]! }));
 }
 
 export async function getStakerView(
@@ -45,7 +76,9 @@ export async function getStakerView(
 ): Promise<StakerView> {
   const staker = checkAddress(stakerAddress);
   const head = opts.head ?? (await r.client.getBlockNumber());
-  const hotkeys = await stakedHotkeys(r, staker, { head, pageSize: opts.pageSize });
+  const pageSize = opts.pageSize ?? DEFAULT_PAGE_BLOCKS;
+  const [hotkeys, minerSeats] = await Promise.all([
+    stakedHotkeys(r, staker, { head, pageSize }), minerSeatsOf(r, staker, head, pageSize)]);
   const a = r.deployment.addresses;
   const s = { address: a.staking, abi: stakingAbi } as const;
   const fixed = [
@@ -83,7 +116,8 @@ export async function getStakerView(
       validatorOf: brain === 0n ? null : brain,
     };
   });
-  const totalClaimable = positions.reduce((acc, p) => acc + p.pendingRewards, 0n) + commission + removedMinerRewards;
+  const totalClaimable = positions.reduce((acc, p) => acc + p.pendingRewards, 0n) + commission + removedMinerRewards +
+    minerSeats.reduce((acc, m) => acc + m.pending, 0n);
   return {
     staker,
     head,
@@ -93,6 +127,7 @@ export async function getStakerView(
     unbonding: { amount: unbondAmount, releaseBlock: BigInt(releaseBlock), withdrawable: unbondAmount > 0n && head >= BigInt(releaseBlock) },
     commission,
     removedMinerRewards,
+    minerSeats,
     totalClaimable,
   };
 }

@@ -165,7 +165,16 @@ export interface StakerView {
   commission: bigint;
   /** Rewards of miner seats this address lost (Consensus.claimRemoved). */
   removedMinerRewards: bigint;
+  /** Miner seats the address holds now, with the incentive each has accrued (Consensus.claimMiner). */
+  minerSeats: MinerSeat[];
   totalClaimable: bigint;
+}
+
+export interface MinerSeat {
+  brainId: bigint;
+  uid: number;
+  /** Incentive accrued on the seat, claimable with Consensus.claimMiner(brainId, uid). */
+  pending: bigint;
 }
 
 export type FeedName = "registrations" | "stakes" | "settlements";

@@ -76,9 +76,14 @@ test("delegate, positions, take, unstake (refused without --yes when it restarts
   assert.match(text.stdout, /\(validator in Brain #1\)  staked 25\.5 CBR \(25\.5 warming up\)/);
   assert.match(text.stdout, /unbonding: none/);
 
+  // A raise (from the default 18%) is scheduled, not in force: the message says from when, and what holds until then.
+  const raise = await cli(validator, "take", "20");
+  assert.equal(raise.status, 0, raise.stderr);
+  assert.match(raise.stdout, /take raise to 20% scheduled: it applies from block \d+ \(in \d+ blocks.*\); the take stays 18% until then/);
+  // A lower take applies at once.
   const take = await cli(validator, "take", "7.5");
   assert.equal(take.status, 0, take.stderr);
-  assert.match(take.stdout, /take set to 7\.5%/);
+  assert.match(take.stdout, /take is now 7\.5%/);
   const badTake = await cli(validator, "take", "25");
   assert.notEqual(badTake.status, 0);
   assert.match(badTake.stderr, /at most 20%/);
@@ -93,6 +98,12 @@ test("delegate, positions, take, unstake (refused without --yes when it restarts
   assert.equal(u3.status, 0, u3.stderr);
   assert.match(u3.stdout, /unbonding 6 CBR/);
 
+  // Once unbonded, withdraw says how much came back.
+  await hre.network.provider.request({ method: "hardhat_mine", params: ["0x40"] });
+  const w = await cli(delegator, "withdraw");
+  assert.equal(w.status, 0, w.stderr);
+  assert.match(w.stdout, /^withdrew 6 CBR$/m);
+
   // Nothing to claim is the contract's custom error, named.
   const commission = await cli(delegator, "commission");
   assert.equal(commission.status, 1);
@@ -100,6 +111,19 @@ test("delegate, positions, take, unstake (refused without --yes when it restarts
   const removed = await cli(delegator, "claim-removed");
   assert.equal(removed.status, 1);
   assert.match(removed.stderr, /NothingToClaim/);
+
+  // The caller's mistakes fail at once with their own code: no retries, no "RPC unavailable".
+  const unknownBrain = await cli(undefined, "status", "--brain", "99");
+  assert.equal(unknownBrain.status, 1);
+  assert.match(unknownBrain.stderr, /error \[SDK_UNKNOWN_BRAIN\]: no Brain with id 99/);
+  const stranger = await cli("0x000000000000000000000000000000000000dEaD", "transfer", delegator, "1");
+  assert.equal(stranger.status, 1);
+  assert.match(stranger.stderr, /error \[ACCOUNT_NOT_UNLOCKED\]/);
+  for (const r of [unknownBrain, stranger]) assert.doesNotMatch(r.stderr, /RPC_UNAVAILABLE|retrying/);
+  const whose = await cli(undefined, "positions");
+  assert.equal(whose.status, 1);
+  assert.match(whose.stderr, /error \[BAD_FLAG\]: whose positions\?/);
+  assert.doesNotMatch(whose.stderr, /sends transactions/);
 
   const dereg = await cli(validator, "deregister", "--brain", String(brainId));
   assert.equal(dereg.status, 0, dereg.stderr);

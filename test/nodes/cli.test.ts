@@ -75,3 +75,16 @@ test("claim takes a hotkey or --miner brainId:uid, not both and not neither", ()
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /a miner seat as brainId:uid/);
 });
+
+test("generate refuses what it cannot do before loading anything: no words, an empty prompt", () => {
+  const fixture = ["--deployment", "test/nodes/fixtures/deployment.json"];
+  const zero = cli(...fixture, "generate", "--brain", "1", "--words", "0", "the jury said");
+  assert.notEqual(zero.status, 0);
+  assert.match(zero.stderr, /--words.*a whole number of at least 1/);
+  assert.equal(zero.stdout, "", "nothing printed as if it were text");
+  const empty = cli(...fixture, "generate", "--brain", "1", "  ");
+  assert.equal(empty.status, 1);
+  assert.match(empty.stderr, /error \[EMPTY_PROMPT\]/);
+  assert.equal(empty.stdout, "");
+  for (const r of [zero, empty]) assert.doesNotMatch(r.stderr, /client mixture|RPC_UNAVAILABLE/);
+});

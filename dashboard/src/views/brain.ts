@@ -8,6 +8,7 @@ import {
   type Neuron,
 } from "../../../nodes/sdk/index.ts";
 import { lineChart } from "../chart.ts";
+import { settledText } from "../settlement.ts";
 import { cbr, h, kv, pct, short } from "../ui.ts";
 
 type SortKey = "incentive" | "uid" | "stake" | "pendingReward";
@@ -18,18 +19,12 @@ const CHART_MINERS = 8;
 export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigint, alive: () => boolean): Promise<void> {
   const head = await r.client.getBlockNumber();
   const [brain, state] = await Promise.all([getBrain(r, id), getEpochState(r, id, { head })]);
-  // The scan for past settlements is bounded by the Brain itself: nothing settled after its last settlement block,
-  // and with one settlement per epoch the last HISTORY_EPOCHS lie within (HISTORY_EPOCHS + 1) tempos before it.
-  const span = BigInt(brain.tempo) * BigInt(HISTORY_EPOCHS + 1);
+  // Nothing settled after the Brain's last settlement block: the backward scan for the last settlements starts there
+  // and goes back as far as it must (however long ago they were), in pages that grow as it goes.
   const [history, activity] = await Promise.all([
     !brain.settledAny
       ? Promise.resolve([])
-      : getIncentiveHistory(r, id, {
-          epochs: HISTORY_EPOCHS,
-          toBlock: brain.lastUpdate,
-          fromBlock: brain.lastUpdate > brain.genesisBlock + span ? brain.lastUpdate - span : brain.genesisBlock,
-          maxPages: 2,
-        }),
+      : getIncentiveHistory(r, id, { epochs: HISTORY_EPOCHS, toBlock: brain.lastUpdate, fromBlock: brain.genesisBlock }),
     getValidatorActivity(r, id, state, brain.validators),
   ]);
   if (!alive()) return;
@@ -37,8 +32,13 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
   const byUid = new Map(brain.validators.map((v) => [v.uid, v]));
   const validatorRows = activity.map((a) => {
     const v = byUid.get(a.uid);
-    // A missing commit or reveal reads as what it is, "missed", not as a greyed-out "committed".
-    const mark = (ok: boolean, label: string) => h("span", { class: ok ? "ok" : "no" }, ok ? `✔ ${label}` : `✘ missed`);
+    // A missing commit or reveal reads as what it is, "missed", not as a greyed-out "committed" — but only once its
+    // window has closed: until then it is still to come (the current epoch's commit window lasts the whole epoch).
+    const mark = (ok: boolean, label: string, openUntil?: bigint) => ok
+      ? h("span", { class: "ok" }, `✔ ${label}`)
+      : openUntil !== undefined && state.head <= openUntil
+        ? h("span", { class: "pending" }, `… open until block ${openUntil}`)
+        : h("span", { class: "no" }, "✘ missed");
     return h(
       "tr",
       { "data-validator": a.uid },
@@ -47,9 +47,11 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
       h("td", { class: "num" }, v ? cbr(v.stake, 2) : ""),
       h("td", { class: "num" }, v ? pct(v.dividends) : ""),
       h("td", { class: "num", "data-take": v ? String(v.take.bps) : "" }, v ? takeText(v.take) : ""),
-      h("td", { "data-committed-current": String(a.committedCurrent) }, mark(a.committedCurrent, `epoch ${state.currentEpoch}`)),
+      h("td", { "data-committed-current": String(a.committedCurrent) },
+        mark(a.committedCurrent, `epoch ${state.currentEpoch}`, state.current.revealFrom - 1n)),
       h("td", {}, state.previous ? mark(a.committedPrevious, "committed") : "—"),
-      h("td", { "data-revealed-previous": String(a.revealedPrevious) }, state.previous ? mark(a.revealedPrevious, "revealed") : "—"),
+      h("td", { "data-revealed-previous": String(a.revealedPrevious) },
+        state.previous ? mark(a.revealedPrevious, "revealed", state.previous.revealTo - 1n) : "—"),
     );
   });
 
@@ -58,7 +60,9 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
   const chart =
     history.length === 0
       ? h("p", { class: "muted" }, "No settled epoch yet.")
-      : lineChart(
+      : top.length === 0
+        ? h("p", { class: "muted" }, "No miners to chart.")
+        : lineChart(
           history.map((e) => `epoch ${e.epoch}`),
           top.map((m) => ({ label: `miner #${m.uid}`, values: history.map((e) => e.incentives[m.uid] ?? 0) })),
           { yFormat: (v) => `${(v * 100).toFixed(2)}%`, yMax: 1 },
@@ -180,7 +184,9 @@ export async function renderBrain(r: CerberusReader, view: HTMLElement, id: bigi
             "Settlement",
             settlement.settledAny
               ? settlement.phase === "idle"
-                ? `epoch ${settlement.epoch} settled at block ${settlement.lastSettledBlock}`
+                ? history.at(-1)?.epoch === settlement.epoch
+                  ? `${settledText(history.at(-1)!)} at block ${settlement.lastSettledBlock}`
+                  : `epoch ${settlement.epoch} settled at block ${settlement.lastSettledBlock}`
                 : `epoch ${settlement.epoch} ${settlement.phase} (cursor ${settlement.cursor})`
               : "none yet",
           ],

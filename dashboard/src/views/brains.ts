@@ -6,6 +6,7 @@ import {
   type CerberusReader,
   type FeedEvent,
 } from "../../../nodes/sdk/index.ts";
+import { settledText } from "../settlement.ts";
 import { cbr, h, kv, short } from "../ui.ts";
 
 function describe(e: FeedEvent): string {
@@ -21,7 +22,7 @@ function describe(e: FeedEvent): string {
     case "Withdrawn":
       return `${short(e.staker)} withdrew ${cbr(e.amount)} CBR`;
     case "EpochSettled":
-      return `Brain ${e.brainId} epoch ${e.epoch} settled: ${cbr(e.emission)} CBR emitted`;
+      return settledText(e);
   }
 }
 
@@ -30,9 +31,9 @@ export async function renderBrains(r: CerberusReader, view: HTMLElement, alive: 
   const [list, schedule, regs, stakes, settles] = await Promise.all([
     listBrains(r, { limit: 100 }),
     getEmissionSchedule(r, { head }),
-    recentEvents(r, "registrations", { toBlock: head, limit: 6, maxPages: 2 }),
-    recentEvents(r, "stakes", { toBlock: head, limit: 6, maxPages: 2 }),
-    recentEvents(r, "settlements", { toBlock: head, limit: 6, maxPages: 2 }),
+    recentEvents(r, "registrations", { toBlock: head, limit: 6 }),
+    recentEvents(r, "stakes", { toBlock: head, limit: 6 }),
+    recentEvents(r, "settlements", { toBlock: head, limit: 6 }),
   ]);
   if (!alive()) return;
   const rows = list.brains.map((b) =>

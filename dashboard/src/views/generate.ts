@@ -6,6 +6,7 @@
  */
 import { getBrain, type CerberusReader } from "../../../nodes/sdk/index.ts";
 import { isWebSocketAddr, rankMiners } from "../../../nodes/client/miners.ts";
+import { displayToken } from "../../../nodes/model/vocab.ts";
 import type { GeneratedWord } from "../../../nodes/client/generate.ts";
 import type { LmMixture } from "../../../nodes/model/mixture.ts";
 import { errorBox, h, kv, plural, short } from "../ui.ts";
@@ -78,6 +79,7 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
     const promptSpan = h("span", { class: "prompt" }, text);
     output.replaceChildren(promptSpan);
     const seen: GeneratedWord[] = [];
+    let lastPromptToken: string | undefined;
     let keyInfo = "";
     delete keygen.last;
     try {
@@ -86,10 +88,17 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
       if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error("words must be an integer from 1 to 200");
       if (!Number.isInteger(k) || k < 1) throw new Error("top-k must be a positive integer");
       if (!(t > 0)) throw new Error("temperature must be > 0");
-      if (miners.length === 0) throw new Error(`Brain #${brainId} has no miner with a WebSocket (/ws) address`);
+      if (brain.miners.length === 0) throw new Error(`Brain #${brainId} has no miners registered yet: nobody can serve it`);
+      if (miners.length === 0) {
+        throw new Error(`none of Brain #${brainId}'s ${plural(brain.miners.length, "miner")} registered a WebSocket (/ws) ` +
+          "address, and a browser can dial only those");
+      }
       setPhase("loading", "Loading the client (SEAL, libp2p) and the model; checking it against the Brain's hashes…");
       const engine = await import("../generate/engine.ts");
       const model = await engine.loadModel(modelName.value.trim() || DEFAULT_MODEL, brain);
+      const promptTokens = model.client.tokenize(text);
+      if (promptTokens.length === 0) throw new Error("the prompt has no words");
+      lastPromptToken = promptTokens.at(-1);
       let mixed: { mixture: LmMixture; buildMs: number } | undefined;
       if (mix.checked) {
         setPhase("mixture", "Building the client mixture (Kneser-Ney trigram counts over the train split) in this page…");
@@ -106,8 +115,10 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
           setPhase("uploading", `Uploading ${keyInfo} to miner ${short(miners[0]!.peerId)}…`);
         },
         onWord: (w) => {
+          // Shown as text reads (curly quotes, punctuation against its word); data-id keeps the token.
+          const { space, text: shown } = displayToken(w.word, seen.at(-1)?.word ?? lastPromptToken);
           seen.push(w);
-          output.append(" ", h("span", { class: "word", "data-id": w.id, "data-ms": Math.round(w.ms), title: `${Math.round(w.ms)} ms` }, w.word));
+          output.append(space ? " " : "", h("span", { class: "word", "data-id": w.id, "data-ms": Math.round(w.ms), title: `${Math.round(w.ms)} ms` }, shown));
           const steady = seen.slice(1).map((x) => x.ms);
           setPhase("generating", `word ${w.index + 1}/${n} · ${ms(w.ms)}${w.index === 0 ? " (incl. key upload)" : ""} · ` +
             `${steady.length > 0 ? `${ms(median(steady))}/word · ` : ""}↑ ${kb(w.bytesUp)} ↓ ${kb(w.bytesDown)} per word · ` +
@@ -180,7 +191,7 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
       "miner receives only public evaluation keys and ciphertexts, and this page decrypts the logits."),
     h("p", { id: "mixture-note", class: "muted" },
       "With \"client mixture\" (the default, as in the CLI) this page samples from the shipped distribution: the " +
-      "decrypted MLP distribution mixed with a Kneser-Ney trigram and a cache of the words so far (README \"Model\"), " +
+      "decrypted MLP distribution mixed with a Kneser-Ney trigram and a cache of the words so far (docs/MODEL.md), " +
       "built here from the train split; the miner's work and what it sees are the same either way."),
     h("p", { id: "miner-count", "data-count": miners.length },
       `${plural(miners.length, "miner")} reachable from the browser (of ${brain.miners.length}), tried in order of on-chain incentive.`),

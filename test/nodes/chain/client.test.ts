@@ -112,3 +112,27 @@ test("ChainClient retries transient RPC failures and gives up with a typed error
   await assert.rejects(new ChainClient({ transport: down, deployment, attempts: 2 }).totalSupply(),
     (err: unknown) => isCerberusError(err, "RPC_UNAVAILABLE"));
 });
+
+test("the caller's mistakes fail at once with their own code, never retried as RPC failures", async () => {
+  const deployment = parseDeployment(JSON.parse(JSON.stringify(await deployCerberus(hre, { brainFee: 10n * CBR }))));
+  let calls = 0;
+  const counted = custom({
+    request(args: { method: string; params?: unknown[] }) { calls++; return hre.network.provider.request(args); },
+  }, { retryCount: 0 });
+  const reader = new ChainClient({ transport: counted, deployment, attempts: 3 });
+  await assert.rejects(reader.brain(42n), (err: unknown) => isCerberusError(err, "SDK_UNKNOWN_BRAIN"));
+  assert.ok(calls <= 3, `an unknown Brain costs the lens call and brainCount, not three rounds of retries (${calls} calls)`);
+
+  // An address the node does not hold: refused before anything is sent, with a hint instead of "RPC unavailable".
+  const stranger = "0x000000000000000000000000000000000000dEaD" as Address;
+  const locked = new ChainClient({ transport: custom(hre.network.provider), deployment, account: stranger });
+  await assert.rejects(locked.transfer(stranger, 1n), (err: unknown) =>
+    isCerberusError(err, "ACCOUNT_NOT_UNLOCKED") && /--private-key/.test((err as Error).message));
+
+  // Reverts name their arguments and show amounts in CBR, not wei.
+  const accounts = (await hre.network.provider.request({ method: "eth_accounts" })) as Address[];
+  const poor = new ChainClient({ transport: custom(hre.network.provider), deployment, account: accounts[5]! });
+  await assert.rejects(poor.transfer(accounts[6]!, 1_000_000_000n * CBR), (err: unknown) =>
+    err instanceof ChainRevertError && err.errorName === "ERC20InsufficientBalance" &&
+    /balance: 0 CBR, needed: 1000000000 CBR/.test(err.message));
+});

@@ -4,6 +4,7 @@ import {
   loadBrownSplits, loadBrownWords, tokenize, parseTaggedText, buildVocabulary, splitSizes, CorpusError,
   UNK_ID, UNK_WORD, UNK_MAX_TRAIN_COUNT,
 } from "../../../nodes/model/corpus.ts";
+import { detokenize } from "../../../nodes/model/vocab.ts";
 import { isCerberusError } from "../../../nodes/core/errors.ts";
 
 test("parseTaggedText strips the tag after the last slash and keeps punctuation", () => {
@@ -82,6 +83,15 @@ test("tokenize follows Brown conventions", () => {
   assert.deepEqual(tokenize("The End", { lowercase: true }), ["the", "end"]);
   assert.deepEqual(tokenize("   "), []);
   assert.throws(() => tokenize(42 as never), CorpusError);
+});
+
+test("detokenize writes tokens back as text people read: punctuation and quotes against their words", () => {
+  assert.equal(detokenize(tokenize(`The jury said "it's fine," and Mr. Smith didn't agree -- at 7:30 p.m.`)),
+    "The jury said \u201cit's fine,\u201d and Mr. Smith didn't agree \u2014 at 7:30 p.m.");
+  assert.equal(detokenize(tokenize("He paid $3,000 (4.5%) for acres; J. Smith's dog ran.")),
+    "He paid $3,000 (4.5%) for acres; J. Smith's dog ran.");
+  assert.equal(detokenize(["``", "Why", "?", "''", "she", "asked"]), "\u201cWhy?\u201d she asked");
+  assert.equal(detokenize([]), "");
 });
 
 test("tokenize reproduces most corpus tokens and maps prompts to known ids", () => {

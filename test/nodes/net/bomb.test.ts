@@ -11,6 +11,7 @@ import type { CerberusNode } from "../../../nodes/net/node.ts";
 import { sealBomb } from "../fhe/bombs.ts";
 import { randomInput, relMaxError } from "../fhe/helpers.ts";
 import { startClientNode, startMiner, type TestMiner } from "./fixtures/harness.ts";
+import { scaled, slowdown } from "../calibration.ts";
 
 const MiB = 2 ** 20;
 const model = randomMlp({ dims: [8, 16, 10], seed: 77, poly: { c0: 0.1, c1: 0.5, c2: 0.25 } }).bytes;
@@ -32,6 +33,7 @@ after(async () => {
 });
 
 test("bombs sent to a real miner (open and step, 4 identities) are refused typed in < 100 ms; RSS flat; others served", async () => {
+  const slow = slowdown();
   const miner = await startMiner({ evaluator });
   miners.push(miner);
   const keys = fhe.keygen();
@@ -105,10 +107,13 @@ test("bombs sent to a real miner (open and step, 4 identities) are refused typed
   // the upload, noise and scheduling on a shared 2-core machine: bounded generously.
   const refusals = miner.events.filter((e) => e.outcome === "BAD_KEYS" || e.outcome === "BAD_CIPHERTEXT");
   assert.equal(refusals.length, 16);
-  for (const e of refusals) assert.ok(e.handledMs! < 100, `${e.outcome} handled in ${e.handledMs!.toFixed(1)} ms at the miner`);
+  // (Limits as on an idle core, scaled by how busy this machine is: test/nodes/calibration.ts.)
+  const atMiner = scaled(100, slow);
+  const roundTrip = scaled(250, slow);
+  for (const e of refusals) assert.ok(e.handledMs! < atMiner, `${e.outcome} handled in ${e.handledMs!.toFixed(1)} ms at the miner (limit ${atMiner.toFixed(0)})`);
   for (const t of timings) {
     assert.equal(t.code, t.kind === "step" ? "BAD_CIPHERTEXT" : "BAD_KEYS", JSON.stringify(t));
-    assert.ok(t.ms < 250, `${t.kind} refused in ${t.ms.toFixed(1)} ms (round trip)`);
+    assert.ok(t.ms < roundTrip, `${t.kind} refused in ${t.ms.toFixed(1)} ms (round trip; limit ${roundTrip.toFixed(0)})`);
   }
   assert.ok(grew < 64, `RSS grew ${grew.toFixed(1)} MiB under 8 bombs (each claims 1 GiB)`);
   assert.ok(grewTotal < 64, `RSS grew ${grewTotal.toFixed(1)} MiB under 16 bombs and the honest user's steps`);
@@ -131,12 +136,14 @@ test("a miner answering with a bomb: the user's decrypt refuses it typed in < 10
   miners.push(bad, good);
 
   const x = randomInput(evaluator.descriptor.inputDim, 4);
+  const slow = slowdown();
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
   const err = (() => { try { fhe.decryptOutput(bombs); return undefined; } catch (e) { return e; } })();
   const decryptMs = performance.now() - t0;
   assert.ok(isCerberusError(err, "FHE_INFLATE_CAP"), String(err));
-  assert.ok(decryptMs < 100, `refused in ${decryptMs.toFixed(1)} ms`);
+  const limit = scaled(100, slow);
+  assert.ok(decryptMs < limit, `refused in ${decryptMs.toFixed(1)} ms (limit ${limit.toFixed(0)})`);
 
   const client = new InferClient(await clientNode());
   const fo = new FailoverSession(client, [bad.address, good.address], fhe.keygen());

@@ -24,7 +24,7 @@ import {
   type CerberusReader,
   type FeedEvent,
 } from "../../../nodes/sdk/index.ts";
-import { consensusAbi, emissionAbi, neuronRegistryAbi, stakingAbi } from "../../../nodes/chain-artifacts/generated/abis.ts";
+import { cerberusTokenAbi, consensusAbi, emissionAbi, neuronRegistryAbi, stakingAbi } from "../../../nodes/chain-artifacts/generated/abis.ts";
 import { brainViewSchema, parseChain } from "../../../nodes/sdk/schemas.ts";
 import { seedChain, type SeededChain } from "./seed.ts";
 
@@ -210,7 +210,17 @@ describe("read SDK on a Hardhat chain", { timeout: 180_000 }, () => {
     }
     assert.ok(sum > 0n);
     assert.equal(v.totalClaimable, sum + v.commission + v.removedMinerRewards);
+    assert.deepEqual(v.minerSeats, [], "a delegator holds no miner seat");
     await assert.rejects(getStakerView(r, "0xnope"), isSdkError("SDK_BAD_INPUT"));
+  });
+
+  it("getStakerView: a miner's seat and its accrued incentive, counted in what it can claim", async () => {
+    const brain = await getBrain(r, chain.brains[0].id);
+    const paid = brain.miners.find((m) => m.pendingReward > 0n);
+    assert.ok(paid !== undefined, "a settled epoch paid some miner");
+    const v = await getStakerView(r, paid.hotkey);
+    assert.deepEqual(v.minerSeats, [{ brainId: chain.brains[0].id, uid: paid.uid, pending: paid.pendingReward }]);
+    assert.ok(v.totalClaimable >= paid.pendingReward);
   });
 
   it("stakeWithWallet approves when needed, stakes, and rejects bad input", async () => {
@@ -222,5 +232,20 @@ describe("read SDK on a Hardhat chain", { timeout: 180_000 }, () => {
     assert.equal(amount, parseUnits("10", 18));
     await assert.rejects(stakeWithWallet(r, wallet, hk, 0n), isSdkError("SDK_BAD_INPUT"));
     await assert.rejects(stakeWithWallet(r, wallet, "0x12", 1n), isSdkError("SDK_BAD_INPUT"));
+  });
+
+  it("a stake that cannot go through leaves no approval behind (delegating to a non-validator, more than the balance)", async () => {
+    const account = chain.accounts[12]!;
+    const wallet = createWalletClient({ account, transport: custom(hre.network.provider) });
+    const allowance = () => chain.client.readContract({ address: a().token, abi: cerberusTokenAbi, functionName: "allowance", args: [account, a().staking] });
+    const balance = await chain.client.readContract({ address: a().token, abi: cerberusTokenAbi, functionName: "balanceOf", args: [account] });
+    assert.ok(balance > parseUnits("5", 18), "the account holds CBR");
+    const notAValidator = chain.brains[0].miners[0]!;
+    await assert.rejects(stakeWithWallet(r, wallet, notAValidator, parseUnits("5", 18)),
+      (err: unknown) => err instanceof SdkError && err.code === "SDK_REVERTED" && err.errorName === "NotAValidator");
+    assert.equal(await allowance(), 0n, "refused delegation left no allowance");
+    await assert.rejects(stakeWithWallet(r, wallet, chain.brains[0].validators[3]!, balance + 1n),
+      (err: unknown) => isSdkError("SDK_BAD_INPUT")(err) && /holds/.test((err as Error).message));
+    assert.equal(await allowance(), 0n, "a stake above the balance approved nothing");
   });
 });

@@ -230,8 +230,10 @@ export async function seedChain(specs: BrainSpec[], log: (s: string) => void = (
     brains.push({ id, owner, miners, validators, settledEpochs });
   }
 
-  // Account 11 gets CBR but no stake: the browser test stakes from it through an injected wallet.
+  // Accounts 11 and 12 get CBR but no stake: the browser test stakes from 11 through an injected wallet, the SDK test
+  // of refused stakes uses 12.
   await send(deployer, a.token, cerberusTokenAbi, "transfer", [accounts[11], 500n * CBR]);
+  await send(deployer, a.token, cerberusTokenAbi, "transfer", [accounts[12], 500n * CBR]);
   return { reader, client, deploymentJson, brains, delegator, delegatedTo, accounts };
 }
 
