@@ -13,13 +13,13 @@ import { LmMixture } from "../nodes/model/mixture.ts";
 import { GENERATION_REGIME, generationHistoryStarts, regimePerplexity } from "../nodes/model/regime.ts";
 import { parseTransformerClient } from "../nodes/model/transformer-client.ts";
 import { fitClientSide } from "../nodes/train/client-fit.ts";
-import { saveTransformerCheckpoint } from "../nodes/train/transformer-checkpoint.ts";
+import { loadTransformerCheckpoint, saveTransformerCheckpoint } from "../nodes/train/transformer-checkpoint.ts";
 import { TransformerEngine } from "../nodes/train/transformer-engine.ts";
 import { exportTransformerOnnx, writeTransformerClient } from "../nodes/train/transformer-export.ts";
 import { DEFAULT_TRANSFORMER_CONFIG, runTransformerPipeline, type TransformerPipelineConfig } from "../nodes/train/transformer-pipeline.ts";
 import { pplOf, regimeLogProbs, regimeSegments } from "../nodes/train/transformer-trainer.ts";
 import type { TransformerParams } from "../nodes/train/transformer.ts";
-import { TxOnnxLm } from "../nodes/train/tx-onnx-lm.ts";
+import { TxOnnxLm } from "../nodes/model/tx-onnx.ts";
 
 export const TX_MODEL_NAME = "brown-tx";
 
@@ -29,6 +29,8 @@ export interface TransformerTrainOptions {
   maxWords?: number;
   config: TransformerPipelineConfig;
   argv: string[];
+  /** Skip float training: this float checkpoint (e.g. models/checkpoints/tx-float) from an earlier run. */
+  resumeFloat?: string;
 }
 
 export async function trainTransformerModel(o: TransformerTrainOptions, log: Logger): Promise<void> {
@@ -52,7 +54,8 @@ export async function trainTransformerModel(o: TransformerTrainOptions, log: Log
       stop() { b.stop(); },
     };
   };
-  const res = await runTransformerPipeline(splits, o.config, log, progress, (name, p) => saveTransformerCheckpoint(join(o.checkpoints, name), p));
+  const res = await runTransformerPipeline(splits, o.config, log, progress, (name, p) => saveTransformerCheckpoint(join(o.checkpoints, name), p),
+    o.resumeFloat !== undefined ? loadTransformerCheckpoint(o.resumeFloat) : undefined);
   bars.stop();
   const pipelineSeconds = (performance.now() - t0) / 1000;
 

@@ -51,9 +51,10 @@ async function main(): Promise<void> {
     .option("--tx-prune-epochs <n>", "transformer: epochs per pruning rate", String(DEFAULT_TRANSFORMER_CONFIG.prune.epochs))
     .option("--tx-rates <list>", "transformer: pruning rates, comma-separated", DEFAULT_TRANSFORMER_CONFIG.prune.rates.join(","))
     .option("--tx-ff <n>", "transformer: FFN width", String(DEFAULT_TRANSFORMER_CONFIG.shape.ff))
+    .option("--tx-resume-float <checkpoint>", "transformer: skip float training, load this checkpoint (e.g. models/checkpoints/tx-float)")
     .parse();
   const o = cmd.opts<{ out: string; checkpoints: string; maxWords?: string; seed: string; floatEpochs: string; polyEpochs: string; squeezeEpochs: string; rates: string; quantBits: string; squeezeAlpha: string; resumeFloat?: string; resumeFloatSeconds: string; relabel: boolean; refitClient?: boolean;
-    model: string; txFloatEpochs: string; txFheEpochs: string; txPruneEpochs: string; txRates: string; txFf: string }>();
+    model: string; txFloatEpochs: string; txFheEpochs: string; txPruneEpochs: string; txRates: string; txFf: string; txResumeFloat?: string }>();
   const num = (s: string, name: string) => { const v = Number(s); if (!Number.isFinite(v) || v < 0) { cmd.error(`--${name} must be a non-negative number`); } return v; };
   if (o.refitClient) return refitClient(o.out, o.maxWords ? num(o.maxWords, "max-words") : undefined, createLogger("train"));
   if (o.model === "transformer") {
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
       quantBits: num(o.quantBits, "quant-bits"),
     };
     return trainTransformerModel({ out: o.out, checkpoints: o.checkpoints, config, argv: process.argv.slice(2),
+      ...(o.txResumeFloat !== undefined ? { resumeFloat: o.txResumeFloat } : {}),
       ...(o.maxWords ? { maxWords: num(o.maxWords, "max-words") } : {}) }, createLogger("train"));
   }
   if (o.model !== "mlp") cmd.error(`--model must be mlp or transformer, got ${o.model}`);

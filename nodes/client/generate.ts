@@ -1,5 +1,7 @@
 import { CerberusError } from "../core/errors.ts";
-import { FheClient } from "../fhe/client.ts";
+import { FheClient, type KeygenResult } from "../fhe/client.ts";
+import { RoundClient } from "../fhe/round-client.ts";
+import { TxStepper, type RoundRecord } from "./tx-rounds.ts";
 import type { SEALLibrary } from "../fhe/seal.ts";
 import { softmax } from "../model/client-model.ts";
 import { temper, type LmMixture } from "../model/mixture.ts";
@@ -7,10 +9,10 @@ import { draw, LEGACY_SAMPLER, samplingDistribution, type SamplerSettings } from
 
 export { topKOnly } from "../model/sampler.ts";
 import { createRng } from "../core/prng.ts";
-import type { BrainModel } from "./brain-model.ts";
-import { FailoverSession, type FailoverEvent, type FailoverOptions } from "./failover.ts";
+import type { BrainModel, MlpBrainModel, TxBrainModel } from "./brain-model-core.ts";
+import { FailoverSession, RestartWordError, type FailoverEvent, type FailoverOptions } from "./failover.ts";
 import { chooseMiners, type MinerChoice, type SelectionPolicy } from "./selection.ts";
-import type { InferClient, MinerAddress } from "./transport.ts";
+import type { InferClient, MinerAddress, RequestOptions } from "./transport.ts";
 
 export interface SamplingOptions {
   /**
@@ -87,8 +89,12 @@ export interface GenerateRequest extends SamplingOptions {
 
 export interface GeneratedStep {
   index: number;
+  /** MLP: the encrypted context input. Transformer: the newest row (the query). */
   input: Float32Array;
   logits: Float32Array;
+  /** Transformer (round plans): the history the word was predicted from and every round, as the client saw it. */
+  history?: number[];
+  rounds?: RoundRecord[];
   /** Wall time of the encrypted step: encrypt + round trip + decrypt. */
   ms: number;
   /** Peer id of the miner that answered. */
@@ -136,7 +142,7 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
   const context = model.client.encode(request.prompt);
   if (context.length === 0) throw new CerberusError("EMPTY_PROMPT", "the prompt has no words: give at least one word");
   const setupStarted = performance.now();
-  const fhe = await FheClient.create(model.descriptor, request.seal);
+  const fhe = model.kind === "mlp" ? await mlpWords(model, request.seal) : await roundWords(model, request.seal);
   const keygenStarted = performance.now();
   const keys = fhe.keygen();
   request.onKeys?.({ keyBytes: keys.keyBytes, setupMs: keygenStarted - setupStarted, keygenMs: performance.now() - keygenStarted });
@@ -162,15 +168,12 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
       const pause = request.thinkMs?.[index] ?? 0;
       if (pause > 0) await sleep(pause, request.signal);
       const started = performance.now();
-      const input = model.client.contextInput(context);
-      const inputs = fhe.encryptInput(input);
-      // Decrypting inside the failover: a miner whose result does not decrypt (a bomb, garbage) is skipped.
-      const result = await session.stepDecoded(inputs, (outputs) => fhe.decryptOutput(outputs), {
+      const result = await fhe.word(context, session, {
         ...(request.stepTimeoutMs !== undefined ? { timeoutMs: request.stepTimeoutMs } : {}),
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
       });
-      const logits = result.value;
-      request.onStep?.({ index, input, logits, ms: performance.now() - started, miner: result.miner.peerId });
+      const logits = result.logits;
+      request.onStep?.({ index, ...result.step, logits, ms: performance.now() - started, miner: result.miner.peerId });
       const probs = wordDistribution(logits, model.client.vocab.size, context, 1, request.mixture);
       // Excluded ids leave before the top-k cut (samplingDistribution): with top-k 1 and <unk> on top, the best real
       // word is drawn.
@@ -178,7 +181,7 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
       context.push(id);
       const word: GeneratedWord = {
         index, id, word: model.client.vocab.words[id] ?? "<unk>", ms: performance.now() - started,
-        bytesUp: result.stats.bytesUp, bytesDown: result.stats.bytesDown, miner: result.miner.peerId,
+        bytesUp: result.bytesUp, bytesDown: result.bytesDown, miner: result.miner.peerId,
       };
       words.push(word);
       request.onWord?.(word);
@@ -197,6 +200,61 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
     failovers: session.stats.failovers,
     busyWaits: session.stats.busyWaits,
     busyWaitMs: session.stats.busyWaitMs,
+  };
+}
+
+/** One encrypted word, however many rounds it takes: the FHE client of a model family and its step. */
+interface WordEngine {
+  keygen(): KeygenResult;
+  word(context: readonly number[], session: FailoverSession, options: RequestOptions): Promise<{
+    logits: Float32Array; miner: MinerAddress; bytesUp: number; bytesDown: number; step: Pick<GeneratedStep, "input" | "history" | "rounds">;
+  }>;
+  dispose(): void;
+}
+
+/** MLP: one step per word — the last n−1 words embedded and encrypted, the logits decrypted. */
+async function mlpWords(model: MlpBrainModel, seal?: SEALLibrary): Promise<WordEngine> {
+  const fhe = await FheClient.create(model.descriptor, seal);
+  return {
+    keygen: () => fhe.keygen(),
+    async word(context, session, options) {
+      const input = model.client.contextInput(context);
+      // Decrypting inside the failover: a miner whose result does not decrypt (a bomb, garbage) is skipped.
+      const r = await session.stepDecoded(fhe.encryptInput(input), (outputs) => fhe.decryptOutput(outputs), options);
+      return { logits: r.value, miner: r.miner, bytesUp: r.stats.bytesUp, bytesDown: r.stats.bytesDown, step: { input } };
+    },
+    dispose: () => fhe.dispose(),
+  };
+}
+
+/**
+ * Transformer: the plan's rounds per word (tx-rounds.ts), the miner keeping the key/value cache between words. A
+ * failure after round 0 restarts the word on the next miner (with a prefill of the window's rows).
+ */
+async function roundWords(model: TxBrainModel, seal?: SEALLibrary): Promise<WordEngine> {
+  const fhe = await RoundClient.create(model.plan, model.descriptor, seal);
+  const stepper = new TxStepper(model.client, fhe);
+  return {
+    keygen: () => fhe.keygen(),
+    async word(context, session, options) {
+      for (;;) {
+        let miner: MinerAddress | undefined;
+        try {
+          const r = await stepper.step(context, async (round, build) => {
+            const res = await session.round(round, build, (outputs) => { fhe.decryptOutputs(round, outputs); return outputs; }, options);
+            miner = res.miner;
+            return res.outputs;
+          });
+          const bytesUp = r.rounds.reduce((a, x) => a + x.bytesUp, 0), bytesDown = r.rounds.reduce((a, x) => a + x.bytesDown, 0);
+          return { logits: r.logits, miner: miner!, bytesUp, bytesDown,
+            step: { input: model.client.row(context, r.k), history: [...context], rounds: r.rounds } };
+        } catch (err) {
+          if (err instanceof RestartWordError) { stepper.reset(); continue; }
+          throw err;
+        }
+      }
+    },
+    dispose: () => fhe.dispose(),
   };
 }
 

@@ -2,8 +2,12 @@ import { ShapeError } from "../fhe/errors.ts";
 import type { RoundClient } from "../fhe/round-client.ts";
 import type { TransformerClient } from "../model/transformer-client.ts";
 
-/** Sends one round's uploads and returns the miner's ciphertexts (a network session, or an evaluator in tests). */
-export type RoundTransport = (round: number, inputs: Uint8Array[]) => Promise<Uint8Array[]>;
+/**
+ * Sends one round's uploads and returns the miner's ciphertexts (a network session, or an evaluator in tests).
+ * `build(fresh)` makes the uploads; fresh = the session they go to does not hold this client's cache (a new session,
+ * or a failover at round 0): the first round then carries the prefill.
+ */
+export type RoundTransport = (round: number, build: (fresh: boolean) => Uint8Array[]) => Promise<Uint8Array[]>;
 
 export interface RoundRecord {
   round: number;
@@ -52,22 +56,27 @@ export class TxStepper {
     const k = history.length - 1;
     if (k < 0) throw new ShapeError("an empty history has no next word");
     const ws = m.windowStart(k);
-    const prefill = this.cacheStart !== ws;
+    let prefill = false;
     const rounds: RoundRecord[] = [];
     let scores: Float32Array | undefined;
     let prev: Float32Array[] = [];
     for (let r = 0; r < d.rounds.length; r++) {
       const t0 = performance.now();
-      const inputs: Uint8Array[] = [];
+      let inputs: Uint8Array[] = [];
       let sent: Float64Array | null = null;
-      if (r === 0) {
-        if (prefill) {
-          const rows: Float32Array[] = [];
-          for (let j = ws; j < k; j++) rows.push(m.row(history, j));
-          inputs.push(fhe.encryptPrefill(rows));
+      const build = (fresh: boolean): Uint8Array[] => {
+        inputs = [];
+        if (r === 0) {
+          if (fresh) this.cacheStart = -1;
+          prefill = this.cacheStart !== ws;
+          if (prefill) {
+            const rows: Float32Array[] = [];
+            for (let j = ws; j < k; j++) rows.push(m.row(history, j));
+            inputs.push(fhe.encryptPrefill(rows));
+          }
+          inputs.push(fhe.encryptQuery(m.row(history, k), k - ws));
+          return inputs;
         }
-        inputs.push(fhe.encryptQuery(m.row(history, k), k - ws));
-      } else {
         for (const input of d.rounds[r]!.inputs) {
           if (input.kind === "softmax") {
             if (scores === undefined) throw new ShapeError("weights before scores");
@@ -79,8 +88,9 @@ export class TxStepper {
             inputs.push(fhe.encryptRefresh(r, v));
           } else throw new ShapeError(`round ${r} wants a ${input.kind} input`);
         }
-      }
-      const outs = await transport(r, inputs);
+        return inputs;
+      };
+      const outs = await transport(r, build);
       const rows = k - ws + 1;
       prev = fhe.decryptOutputs(r, outs, rows);
       if (r === 0) scores = prev[0];

@@ -16,7 +16,8 @@ import { attrInts, attrNumber, parseOnnxMulti, tensorData, type ConstTensor, typ
  * The graph contract (ONNX metadata, written by the exporter): `cerberus.cache` names the input [W, d] whose rows the
  * miner keeps between words (the key/value cache: the model's attention reads only these rows), `cerberus.query` the
  * input [1, d] that is the newest row (uploaded once per word and appended to the cache), `cerberus.client` an input
- * only the client holds (added to the scores before the softmax). Supported ops: MatMul (encrypted × constant;
+ * only the client holds (added to the scores before the softmax), `cerberus.result` the output the last round returns
+ * (the logits); other graph outputs are taps a plaintext reference may read (e.g. what a refresh returns). Supported ops: MatMul (encrypted × constant;
  * encrypted row × transposed cache; softmax weights × cache), Add, Sub, Mul (constants, encrypted sums, squares),
  * Softmax (last axis, over scores + client input), Transpose (of the cache), Constant, Identity, Reshape, Flatten,
  * Squeeze, Unsqueeze. Anything else throws UnsupportedOpError naming the op and the node.
@@ -58,7 +59,7 @@ export interface RoundGraph {
   readonly window: number;
   readonly registers: RegisterInfo[];
   readonly rounds: GraphRound[];
-  /** Graph outputs in ONNX order, each the register holding it and the round that returns it. */
+  /** The values each round returns, by their ONNX names (a validator fetches the same names from its reference). */
   readonly outputs: { name: string; reg: number; round: number }[];
   readonly inputs: { cache: string; query: string; client: string };
 }
@@ -69,8 +70,8 @@ type Val =
   | { kind: "enc"; dim: number; terms: Term[]; c0: Float64Array }
   | { kind: "cache" } | { kind: "cacheT" }
   | { kind: "client"; name: string }
-  | { kind: "scores"; reg: number }
-  | { kind: "biasedScores"; reg: number; client: string }
+  | { kind: "scores"; reg: number; name: string }
+  | { kind: "biasedScores"; reg: number; client: string; name: string }
   | { kind: "weights"; reg: number };
 
 const PASS_THROUGH = new Set(["Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"]);
@@ -89,6 +90,8 @@ export function compileGraph(bytes: Uint8Array, options: GraphCompileOptions = {
     return v;
   };
   const cacheName = meta("cerberus.cache"), queryName = meta("cerberus.query"), clientName = meta("cerberus.client");
+  const resultName = meta("cerberus.result");
+  if (!g.outputs.includes(resultName)) throw new InvalidModelError(`the result ${resultName} is not a graph output`);
   const inputOf = (n: string) => {
     const i = g.inputs.find((x) => x.name === n);
     if (!i) throw new InvalidModelError(`metadata names input ${n}, which the graph does not have`);
@@ -183,7 +186,7 @@ export function compileGraph(bytes: Uint8Array, options: GraphCompileOptions = {
     rounds.push({ inputs: [], ops: [], outputs: [] });
   };
   const cuts = new Set(options.cuts ?? []);
-  const outputsSeen = new Map<string, { reg: number; round: number }>();
+  const roundNames: { name: string; reg: number; round: number }[] = [];
 
   for (const node of g.nodes) {
     const out = node.outputs[0];
@@ -229,7 +232,7 @@ export function compileGraph(bytes: Uint8Array, options: GraphCompileOptions = {
             const dst = newReg(window, "rowsum", node.name);
             emit({ op: "cacheDot", dst, src: pre.reg });
             defined(dst);
-            return { kind: "scores", reg: dst };
+            return { kind: "scores", reg: dst, name: out };
           }
           if (a.kind === "weights" && b.kind === "cache") {
             consume(a.reg);
@@ -245,8 +248,8 @@ export function compileGraph(bytes: Uint8Array, options: GraphCompileOptions = {
           const a = get(node, 0), b = get(node, 1);
           const sign = node.op === "Sub" ? -1 : 1;
           if (a.kind === "const" && b.kind === "const") return constBinary(a.t, b.t, (x, y) => x + sign * y, node);
-          if (a.kind === "scores" && b.kind === "client" && sign > 0) return { kind: "biasedScores", reg: a.reg, client: b.name };
-          if (a.kind === "client" && b.kind === "scores" && sign > 0) return { kind: "biasedScores", reg: b.reg, client: a.name };
+          if (a.kind === "scores" && b.kind === "client" && sign > 0) return { kind: "biasedScores", reg: a.reg, client: b.name, name: a.name };
+          if (a.kind === "client" && b.kind === "scores" && sign > 0) return { kind: "biasedScores", reg: b.reg, client: a.name, name: b.name };
           if (a.kind === "enc" && b.kind === "const") return { ...a, c0: a.c0.map((x, i) => x + sign * bcast(b.t, a.dim, node)[i]!) };
           if (a.kind === "const" && b.kind === "enc") {
             const nb = sign < 0 ? scaleVal(b, fill(b.dim, -1)) : b;
@@ -277,7 +280,9 @@ export function compileGraph(bytes: Uint8Array, options: GraphCompileOptions = {
           const a = get(node, 0);
           const axis = attrNumber(node, "axis", -1);
           if (a.kind !== "biasedScores" || (axis !== -1 && axis !== 1)) return unsupported(node, "only a softmax over the last axis of scores + the client's input");
+          if (a.name === undefined) return unsupported(node, "scores without a name");
           // Round boundary: the scores go back to the client, the weights come next round.
+          roundNames.push({ name: a.name, reg: a.reg, round: rounds.length - 1 });
           endRound([a.reg]);
           const reg = newReg(window, "weights", node.name);
           cur().inputs.push({ kind: "softmax", reg, of: a.reg, client: a.client });
@@ -294,12 +299,10 @@ export function compileGraph(bytes: Uint8Array, options: GraphCompileOptions = {
       }
     })();
     vals.set(out, result);
-    if (g.outputs.includes(out)) {
-      if (result.kind === "scores") outputsSeen.set(out, { reg: result.reg, round: roundOf.get(result.reg)! });
-    }
     if (cuts.has(out)) {
       if (result.kind !== "enc") throw new UnsupportedOpError("cut", `node ${node.name}: a round can only end on an encrypted vector (${out} is ${result.kind})`);
       const m = materialize(result, node, false);
+      roundNames.push({ name: out, reg: m.reg, round: rounds.length - 1 });
       endRound([m.reg]);
       const reg = newReg(result.dim, "rep", `${out}:refresh`);
       const input: Extract<RoundInput, { kind: "refresh" }> = { kind: "refresh", reg, of: m.reg, square: null };
@@ -312,22 +315,13 @@ export function compileGraph(bytes: Uint8Array, options: GraphCompileOptions = {
   }
   if (cuts.size > 0) throw new InvalidModelError(`cut values not in the graph: ${[...cuts].join(", ")}`);
 
-  // Graph outputs: scores were recorded where they were computed; the last output ends the last round.
-  const outputs: RoundGraph["outputs"] = [];
-  for (const name of g.outputs) {
-    const seen = outputsSeen.get(name);
-    if (seen) { outputs.push({ name, ...seen }); continue; }
-    const v = vals.get(name);
-    if (v?.kind !== "enc") throw new InvalidModelError(`output ${name} is not computed from the encrypted inputs`);
-    const reg = finalRegister(v, name);
-    outputs.push({ name, reg, round: rounds.length - 1 });
-  }
-  const last = outputs[outputs.length - 1]!;
-  if (last.round !== rounds.length - 1) throw new InvalidModelError("the last graph output must be computed in the last round");
+  // The result ends the last round; what every earlier round returns was recorded at its boundary.
+  const v = vals.get(resultName);
+  if (v?.kind !== "enc") throw new InvalidModelError(`result ${resultName} is not computed from the encrypted inputs`);
+  const last = { name: resultName, reg: finalRegister(v, resultName), round: rounds.length - 1 };
   cur().outputs.push(last.reg);
-  for (const o of outputs.slice(0, -1)) {
-    if (!rounds[o.round]!.outputs.includes(o.reg)) throw new InvalidModelError(`output ${o.name} is not a round's result`);
-  }
+  const outputs: RoundGraph["outputs"] = [...roundNames, last];
+  for (const o of roundNames) if (!g.outputs.includes(o.name)) throw new InvalidModelError(`round ${o.round} returns ${o.name}, which is not a graph output (a reference could not check it)`);
 
   // Squares: fold the shift into the bias of the linear op that produced the register when nothing else reads it.
   for (const { op, shift } of squares) {

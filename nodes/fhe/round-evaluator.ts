@@ -22,6 +22,7 @@ export class RoundOrderError extends FheError {
 /** A session of a round plan: one call per round; the miner keeps the key/value cache and the step's registers. */
 export interface RoundSession {
   evaluateRound(round: number, inputs: Uint8Array[]): Promise<Uint8Array[]>;
+  evaluate(inputs: Uint8Array[], options?: { round?: number }): Promise<Uint8Array[]>;
   /** Bytes of WASM memory this session holds besides its keys: the cache and the registers kept between rounds. */
   readonly stateBytes: number;
   readonly nextRound: number;
@@ -182,6 +183,15 @@ export class RoundEvaluator {
   }
 
   get openSessions(): number { return this.sessions.size; }
+  /** Evaluations at once: one (single-threaded WASM on the calling thread). */
+  readonly parallelism = 1;
+
+  /** Bytes of every open session's cache and kept registers (what the sessions hold besides their keys). */
+  get sessionStateBytes(): number {
+    let b = 0;
+    for (const s of this.sessions) b += s.stateBytes;
+    return b;
+  }
 
   dispose(): void {
     if (this.disposed) return;
@@ -238,8 +248,11 @@ export class RoundEvaluator {
       if (state.next === 0) state.clearStep();
       return outBytes;
     } catch (err) {
-      // A failed round leaves the step unusable: the next step starts again at round 0 (the cache is kept).
+      // A failed round leaves the word unusable and maybe the cache too (round 0 may have appended its row): both
+      // go, and the session's next word must start at round 0 with a prefill.
       state.clearStep();
+      state.cache?.delete();
+      state.cache = null;
       state.next = 0;
       throw err;
     } finally {
@@ -332,8 +345,6 @@ class SessionState {
   next = 0;
   private readonly regs = new Map<number, CipherText[]>();
 
-  constructor(private readonly keep: ReadonlySet<number>) {}
-
   set(reg: number, c: CipherText): void { this.setAll(reg, [c]); }
   setAll(reg: number, cs: CipherText[]): void {
     this.regs.get(reg)?.forEach((x) => x.delete());
@@ -350,10 +361,6 @@ class SessionState {
     if (c === undefined) throw new Error(`internal: register ${reg} is not computed`);
     this.regs.delete(reg);
     return c;
-  }
-  /** Frees the step's registers that no later round reads. */
-  prune(): void {
-    for (const [reg, cs] of this.regs) if (!this.keep.has(reg)) { cs.forEach((c) => c.delete()); this.regs.delete(reg); }
   }
   clearStep(): void {
     for (const cs of this.regs.values()) cs.forEach((c) => c.delete());
@@ -380,7 +387,7 @@ class Session implements RoundSession {
   constructor(private readonly owner: RoundEvaluator, gk: GaloisKeys, rk: RelinKeys | null, private readonly onClose: () => void) {
     this.gk = gk;
     this.rk = rk;
-    this.state = new SessionState(new Set());
+    this.state = new SessionState();
   }
   get closed(): boolean { return this.gk === null; }
   get stateBytes(): number { return this.state.bytes; }
@@ -388,6 +395,10 @@ class Session implements RoundSession {
   async evaluateRound(round: number, inputs: Uint8Array[]): Promise<Uint8Array[]> {
     if (!this.gk) throw new ClosedError("session");
     return this.owner.runRound(this.state, round, inputs, this.gk, this.rk);
+  }
+  /** The miner service's entry (net/evaluator.ts EvalSession): the round from the step header, 0 if absent. */
+  evaluate(inputs: Uint8Array[], options?: { round?: number }): Promise<Uint8Array[]> {
+    return this.evaluateRound(options?.round ?? 0, inputs);
   }
   close(): void {
     if (!this.gk) return;

@@ -32,12 +32,18 @@ export class TransformerEngine {
   private constructor(readonly shape: TransformerShape, readonly form: TransformerForm, readonly batch: number, readonly seq: number,
     private readonly trainS: ort.InferenceSession | undefined, private readonly evalS: ort.InferenceSession) {}
 
-  static async create(shape: TransformerShape, form: TransformerForm, o: { batch: number; seq: number; train: boolean }): Promise<TransformerEngine> {
+  /** Dropout probability of the training graph (0 = none). */
+  dropout = 0;
+
+  static async create(shape: TransformerShape, form: TransformerForm, o: { batch: number; seq: number; train: boolean; dropout?: number }): Promise<TransformerEngine> {
+    const dropout = o.dropout ?? 0;
     const [trainS, evalS] = await Promise.all([
-      o.train ? ort.InferenceSession.create(buildTransformerGraph(shape, { form, batch: o.batch, seq: o.seq, train: true }), sessionOptions) : Promise.resolve(undefined),
+      o.train ? ort.InferenceSession.create(buildTransformerGraph(shape, { form, batch: o.batch, seq: o.seq, train: true, dropout: dropout > 0 }), sessionOptions) : Promise.resolve(undefined),
       ort.InferenceSession.create(buildTransformerGraph(shape, { form, batch: o.batch, seq: o.seq, train: false }), sessionOptions),
     ]);
-    return new TransformerEngine(shape, form, o.batch, o.seq, trainS, evalS);
+    const e = new TransformerEngine(shape, form, o.batch, o.seq, trainS, evalS);
+    e.dropout = dropout;
+    return e;
   }
 
   private feeds(p: TransformerParams, b: TransformerBatch): Record<string, ort.Tensor> {
@@ -54,9 +60,16 @@ export class TransformerEngine {
     return feeds;
   }
 
-  async step(p: TransformerParams, b: TransformerBatch, penalty: { range: number; lambda: number }): Promise<TransformerStep> {
+  async step(p: TransformerParams, b: TransformerBatch, penalty: { range: number; lambda: number }, random?: () => number): Promise<TransformerStep> {
     if (this.trainS === undefined) throw new Error("engine built without a training graph");
     const feeds = this.feeds(p, b);
+    if (this.dropout > 0) {
+      const keep = 1 - this.dropout, B = this.batch, T = this.seq, d = modelWidth(this.shape), F = this.shape.ff;
+      const rnd = random ?? Math.random;
+      const mask = (n: number) => Float32Array.from({ length: n }, () => (rnd() < keep ? 1 / keep : 0));
+      feeds.drop_attn = new ort.Tensor("float32", mask(B * T * d), [B, T, d]);
+      feeds.drop_ffn = new ort.Tensor("float32", mask(B * T * F), [B, T, F]);
+    }
     if (this.form === "fhe") {
       feeds.range = new ort.Tensor("float32", Float32Array.of(penalty.range), [1]);
       feeds.lambda = new ort.Tensor("float32", Float32Array.of(penalty.lambda), [1]);

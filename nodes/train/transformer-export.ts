@@ -8,7 +8,7 @@ import { GraphBuilder } from "./onnx-builder.ts";
 import { modelWidth, tensor, type TransformerParams } from "./transformer.ts";
 
 /** The transformer miner part's graph contract, read by the FHE compiler from the ONNX metadata. */
-export const TX_GRAPH = { kind: "cerberus.graph", cache: "cerberus.cache", query: "cerberus.query", client: "cerberus.client" } as const;
+export const TX_GRAPH = { kind: "cerberus.graph", cache: "cerberus.cache", query: "cerberus.query", client: "cerberus.client", result: "cerberus.result" } as const;
 
 /**
  * The miner part of an FHE-form transformer as ONNX (opset 17), with the algebra the circuit wants already done
@@ -73,6 +73,9 @@ export function exportTransformerOnnx(p: TransformerParams, vPad = paddedVocab(p
   g.node("Add", [g.node("MatMul", [z, "U"], {}, "zU"), "bU"], {}, "logits");
   g.output("scores", [1, W]);
   g.output("logits", [1, vPad]);
+  // Taps: what a plan that refreshes after the attention mix (u) or before the square (h) returns in those rounds.
+  g.output("u", [1, d]);
+  g.output("h", [1, F]);
   const bytes = g.build(`Cerberus Brown transformer miner part (window ${W}, width ${d}, FFN ${F}, vocab ${V} padded to ${vPad}): ` +
     "scores = xq·A·xᵀ; a = softmax(scores + sbias) on the client; u = a·x; h = xq·W1 + u·WovW1 + b1f; p = c2·h² + c1·h + c0; " +
     "logits = (xq + u·Wov + bo + p·W2 + b2)·U + bU");
@@ -83,6 +86,7 @@ export function exportTransformerOnnx(p: TransformerParams, vPad = paddedVocab(p
     onnx.StringStringEntryProto.create({ key: TX_GRAPH.cache, value: "x" }),
     onnx.StringStringEntryProto.create({ key: TX_GRAPH.query, value: "xq" }),
     onnx.StringStringEntryProto.create({ key: TX_GRAPH.client, value: "sbias" }),
+    onnx.StringStringEntryProto.create({ key: TX_GRAPH.result, value: "logits" }),
   ];
   return onnx.ModelProto.encode(model).finish();
 }

@@ -30,9 +30,9 @@ export interface TransformerPipelineConfig {
   evalBatch: number;
   /** Validation segments used while training (the full split is scored at every stage's end); 0 = all. */
   validSegments: number;
-  float: { epochs: number; lr: number; warmup: number; minLrFraction: number; evalsPerEpoch: number; weightDecay: number };
+  float: { epochs: number; lr: number; warmup: number; minLrFraction: number; evalsPerEpoch: number; weightDecay: number; dropout: number };
   calibration: { windows: number; quantile: number };
-  fhe: { epochs: number; lr: number; lambda: number; maxFoldShift: number; evalsPerEpoch: number };
+  fhe: { epochs: number; lr: number; lambda: number; maxFoldShift: number; evalsPerEpoch: number; dropout: number };
   prune: { rates: number[]; epochs: number; lr: number; rampFraction: number; evalsPerEpoch: number };
   quantBits: number;
   target: number;
@@ -41,13 +41,13 @@ export interface TransformerPipelineConfig {
 export const DEFAULT_TRANSFORMER_CONFIG: TransformerPipelineConfig = {
   seed: 2017,
   shape: { embed: 32, shift: 4, ff: 128, window: 32 },
-  batch: 16,
+  batch: 32,
   evalBatch: 32,
   validSegments: 600,
-  float: { epochs: 4, lr: 2e-3, warmup: 300, minLrFraction: 0.05, evalsPerEpoch: 2, weightDecay: 0 },
+  float: { epochs: 2, lr: 3e-3, warmup: 200, minLrFraction: 0.05, evalsPerEpoch: 4, weightDecay: 0, dropout: 0.15 },
   calibration: { windows: 256, quantile: 0.999 },
-  fhe: { epochs: 1, lr: 5e-4, lambda: 10, maxFoldShift: 4, evalsPerEpoch: 2 },
-  prune: { rates: [0.5], epochs: 1, lr: 5e-4, rampFraction: 0.6, evalsPerEpoch: 2 },
+  fhe: { epochs: 0.5, lr: 5e-4, lambda: 10, maxFoldShift: 4, evalsPerEpoch: 4, dropout: 0.15 },
+  prune: { rates: [0.5], epochs: 0.5, lr: 5e-4, rampFraction: 0.6, evalsPerEpoch: 4 },
   quantBits: 12,
   target: 1.05,
 };
@@ -85,7 +85,9 @@ export function quantizeTransformer(p: TransformerParams, bits: number): Transfo
 }
 
 export async function runTransformerPipeline(splits: BrownSplits, cfg: TransformerPipelineConfig, log: Logger, progress: PhaseProgress,
-  onCheckpoint: (name: string, p: TransformerParams) => void = () => {}): Promise<TransformerPipelineResult> {
+  onCheckpoint: (name: string, p: TransformerParams) => void = () => {},
+  /** A float model from an earlier run's checkpoint (stage 1 is then skipped). */
+  resumeFloat?: TransformerParams): Promise<TransformerPipelineResult> {
   const shape: TransformerShape = { ...cfg.shape, vocab: splits.vocab.words.length };
   const T = shape.window;
   const seconds: Record<string, number> = {};
@@ -102,10 +104,10 @@ export async function runTransformerPipeline(splits: BrownSplits, cfg: Transform
   const fullValid = async (eng: TransformerEngine, p: TransformerParams) => pplOf(await regimeLogProbs(eng, p, splits.valid, allSegments));
 
   // 1. Float.
-  const fTrain = await TransformerEngine.create(shape, "float", { batch: cfg.batch, seq: T, train: true });
+  const fTrain = await TransformerEngine.create(shape, "float", { batch: cfg.batch, seq: T, train: true, dropout: cfg.float.dropout });
   const fEval = await TransformerEngine.create(shape, "float", { batch: cfg.evalBatch, seq: T, train: false });
   let pb = bar("float transformer", Math.round(perEpoch * cfg.float.epochs));
-  const fl = await trainTransformer(fTrain, fEval, initTransformer(shape, createRng(cfg.seed)), splits.train, splits.valid, validSegments, {
+  const fl = resumeFloat !== undefined ? { params: resumeFloat, validPpl: NaN, steps: 0 } : await trainTransformer(fTrain, fEval, initTransformer(shape, createRng(cfg.seed)), splits.train, splits.valid, validSegments, {
     epochs: cfg.float.epochs, lr: cfg.float.lr, warmup: cfg.float.warmup, minLrFraction: cfg.float.minLrFraction,
     evalEvery: every(cfg.float.evalsPerEpoch), weightDecay: cfg.float.weightDecay, seed: cfg.seed + 1, log: log.child({ phase: "float" }), onStep: pb.onStep,
   });
@@ -130,7 +132,7 @@ export async function runTransformerPipeline(splits: BrownSplits, cfg: Transform
   onCheckpoint("tx-naive", naive.params);
   lap("convert");
 
-  const hTrain = await TransformerEngine.create(shape, "fhe", { batch: cfg.batch, seq: T, train: true });
+  const hTrain = await TransformerEngine.create(shape, "fhe", { batch: cfg.batch, seq: T, train: true, dropout: cfg.fhe.dropout });
   const clamp = (p: TransformerParams) => {
     const cc = tensor(p, "c");
     const min = Math.abs(cc[1]!) / (2 * cfg.fhe.maxFoldShift * range);

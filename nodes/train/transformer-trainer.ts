@@ -141,7 +141,7 @@ export async function trainTransformer(engine: TransformerEngine, evalEngine: Tr
       fillTokenShift(p, train, s, T, 0, batch.X, r * T * d);
       for (let t = 0; t < T; t++) batch.y[r * T + t] = BigInt(train[s + t + 1]!);
     }
-    const g = await engine.step(p, batch, o.penalty ?? { range: 1e9, lambda: 0 });
+    const g = await engine.step(p, batch, o.penalty ?? { range: 1e9, lambda: 0 }, rng.next);
     gC.fill(0);
     for (let r = 0; r < B; r++) scatterTokenShift(p, train, starts[r]!, T, 0, g.gX, r * T * d, gC);
     const warm = Math.min(1, (step + 1) / Math.max(1, o.warmup));

@@ -103,6 +103,11 @@ export interface GraphOptions {
   seq: number;
   /** Backward pass and the range penalty input (training); false = log-probabilities only. */
   train: boolean;
+  /**
+   * Training graphs: dropout masks as inputs (`drop_attn` [B,T,d] on the attention output, `drop_ffn` [B,T,ff] on the
+   * FFN activation; 0 or 1/(1 − p), drawn by the trainer each step). Evaluation graphs have none.
+   */
+  dropout?: boolean;
   dtype?: "float32" | "float64";
 }
 
@@ -154,7 +159,9 @@ export function buildTransformerGraph(shape: TransformerShape, o: GraphOptions):
   const bias = tape.reshape(tape.matmul(tape.reshape(p.rel, [1, W]), tape.constant(onehot, [W, T * T])), [T, T]);
   const a = tape.softmax(tape.add(tape.add(scores, bias), tape.constant(mask, [T, T])));
   const u = tape.matmul(a, x);                                                      // [B,T,d]
-  const attn = o.form === "float" ? tape.matmul(tape.matmul(u, p.Wv), p.Wo) : tape.matmul(u, p.Wov);
+  const dropped = o.train && o.dropout === true;
+  const attn0 = o.form === "float" ? tape.matmul(tape.matmul(u, p.Wv), p.Wo) : tape.matmul(u, p.Wov);
+  const attn = dropped ? tape.mul(attn0, tape.input("drop_attn", [B, T, d])) : attn0;
   const yv = tape.add(x, tape.add(attn, p.bo));
   const n1 = o.form === "float" ? layerNorm(yv, p.n1g, p.n1b, "sd1") : yv;
   const hff = tape.add(tape.matmul(n1, p.W1), p.b1);                                // [B,T,F]
@@ -170,6 +177,7 @@ export function buildTransformerGraph(shape: TransformerShape, o: GraphOptions):
     const c0 = tape.reshape(slice(tape, p.c, 0), [1]), c1 = tape.reshape(slice(tape, p.c, 1), [1]), c2 = tape.reshape(slice(tape, p.c, 2), [1]);
     act = tape.add(tape.add(tape.mul(tape.mul(hff, hff), c2), tape.mul(hff, c1)), c0);
   }
+  if (dropped) act = tape.mul(act, tape.input("drop_ffn", [B, T, F]));
   const z = tape.add(yv, tape.add(tape.matmul(act, p.W2), p.b2));
   const nf = o.form === "float" ? layerNorm(z, p.nfg, p.nfb, "sdf") : z;
   const logits = tape.add(tape.matmul(tape.reshape(nf, [B * T, d]), p.U), p.bU);   // [B·T, V]

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from "../core/log.ts";
 import { createCerberusNode, type CerberusNode } from "../net/node.ts";
 import { PlaintextReference } from "./challenge.ts";
 import { planProbes, runProbes } from "./probes.ts";
-import { DEFAULT_SCORING, scoreMiner, toWeights, type MinerScore, type ScoringRule } from "./scoring.ts";
+import { scoreMiner, scoringFor, toWeights, type MinerScore, type ScoringRule } from "./scoring.ts";
 import { EpochDuties } from "./duties.ts";
 import { revealAtStartup, validatorStatePath } from "./startup.ts";
 import { ValidatorState } from "./state.ts";
@@ -125,7 +125,7 @@ export class ValidatorAgent {
    */
   async score(epoch?: bigint, deadlineBlock?: bigint): Promise<Omit<EpochScores, "epoch">> {
     const brain = await this.chain.brain(this.brainId);
-    const rule = this.options.scoring ?? DEFAULT_SCORING;
+    const rule = this.options.scoring ?? scoringFor(this.model.kind);
     let windowMs = this.options.probeWindowMs ?? 0;
     if (deadlineBlock !== undefined) {
       const left = Number(deadlineBlock - (await this.chain.blockNumber())) * (this.options.blockTimeMs ?? 2_000);

@@ -16,7 +16,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadBrainModel, type BrainModel } from "../../nodes/client/brain-model.ts";
+import { loadBrainModel, mlpModel, type BrainModel } from "../../nodes/client/brain-model.ts";
 import { FailoverSession } from "../../nodes/client/failover.ts";
 import { generate } from "../../nodes/client/generate.ts";
 import { InferClient, type MinerAddress } from "../../nodes/client/transport.ts";
@@ -186,8 +186,9 @@ async function spawnMiner(dir: string, name: string, threads: number, events: Re
 }
 
 /** main's validator before issue 12 (challengeMiner + sampleContexts at db10f4f), kept here for the "before" column. */
-async function legacySession(model: BrainModel, reference: PlaintextReference, infer: InferClient, miner: MinerAddress,
+async function legacySession(anyModel: BrainModel, reference: PlaintextReference, infer: InferClient, miner: MinerAddress,
   heldOut: readonly string[], steps: number, rng: Rng): Promise<{ steps: number; correct: number }> {
+  const model = mlpModel(anyModel);
   const n = model.client.n;
   const fhe = await FheClient.create(model.descriptor);
   const session = new FailoverSession(infer, [miner], fhe.keygen());

@@ -7,7 +7,7 @@
 // The first line printed is the miner's address as JSON; then, every 250 ms, {"rss": bytes} for the load profile.
 // Stops when stdin closes.
 import "../../nodes/core/polyfills.ts";
-import { loadBrainModel } from "../../nodes/client/brain-model.ts";
+import { loadBrainModel, mlpModel } from "../../nodes/client/brain-model.ts";
 import { createLogger } from "../../nodes/core/log.ts";
 import { WorkerPoolEvaluator } from "../../nodes/fhe/index.ts";
 import { ONE_HOST_NODE_LIMITS, oneHostServiceLimits } from "../../nodes/miner/one-host.ts";
@@ -16,7 +16,7 @@ import { createCerberusNode } from "../../nodes/net/node.ts";
 
 const [dir, name, threads, profile = "probes", split = "split"] = process.argv.slice(2) as [string, string, string, string?, string?];
 const model = loadBrainModel({ dir, name });
-const evaluator = await WorkerPoolEvaluator.create(model.onnxBytes, model.planOptions,
+const evaluator = await WorkerPoolEvaluator.create(model.onnxBytes, mlpModel(model).planOptions,
   { threads: Number(threads), split: split === "split" });
 // Every simulated user and probe dials from 127.0.0.1: the per-address caps that protect a real miner from one host
 // would throttle the bench itself, so they are lifted here (never in a miner's defaults).

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
+import { loadBrainModel, mlpModel } from "../../../nodes/client/brain-model.ts";
 import { generate, wordDistribution, type GeneratedStep } from "../../../nodes/client/generate.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
 import { argmax, softmax } from "../../../nodes/model/client-model.ts";
@@ -30,7 +30,7 @@ before(async () => {
   const { vocab } = loadBrownSplits({ maxWords: 20_000 });
   writeTinyLm(dir, { words: vocab.words.slice(0, 300), name: "tiny-lm" });
   const model = loadBrainModel({ dir, name: "tiny-lm" });
-  evaluator = await MinerEvaluator.create(model.onnxBytes, model.planOptions);
+  evaluator = await MinerEvaluator.create(model.onnxBytes, mlpModel(model).planOptions);
   miner = await startMiner({ evaluator });
   userNode = await startClientNode();
 });

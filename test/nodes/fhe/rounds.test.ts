@@ -14,7 +14,7 @@ import { GraphBuilder, onnx } from "../../../nodes/train/onnx-builder.ts";
 import { parseTransformerClient } from "../../../nodes/model/transformer-client.ts";
 import { exportTransformerOnnx, writeTransformerClient } from "../../../nodes/train/transformer-export.ts";
 import { initTransformer, tensor, toFheForm } from "../../../nodes/train/transformer.ts";
-import { TxOnnxLm } from "../../../nodes/train/tx-onnx-lm.ts";
+import { TxOnnxLm } from "../../../nodes/model/tx-onnx.ts";
 
 // A small transformer of the shipped structure (width 32, window 8, FFN 32, 200 words padded to 4,096): every op of
 // the round compiler — the cache append, row scores against the cache, the weighted mix of its rows, matrices on
@@ -49,7 +49,7 @@ for (const plan of PLANS) {
       const history = [3, 17, 5];
       let maxScoreErr = 0, maxLogitErr = 0, prefills = 0;
       for (let w = 0; w < 9; w++) {
-        const r = await stepper.step(history, (round, inputs) => session.evaluateRound(round, inputs));
+        const r = await stepper.step(history, (round, build) => session.evaluateRound(round, build(false)));
         const want = await ref.run(history);
         const n = r.k - r.ws + 1;
         for (let j = 0; j < n; j++) maxScoreErr = Math.max(maxScoreErr, Math.abs(r.scores[j]! - want.scores[j]!));
@@ -86,7 +86,7 @@ test("rounds out of order, a first step without its prefill, a wrong input count
     await assert.rejects(session.evaluateRound(0, []), (e: unknown) => isCerberusError(e, "FHE_SHAPE"));
     await assert.rejects(session.evaluateRound(7, []), (e: unknown) => isCerberusError(e, "FHE_ROUND_ORDER"));
     const stepper = new TxStepper(model, client);
-    const r = await stepper.step([4, 5, 6], (round, inputs) => session.evaluateRound(round, inputs));
+    const r = await stepper.step([4, 5, 6], (round, build) => session.evaluateRound(round, build(false)));
     assert.equal(r.logits.length, 4096);
     assert.equal(session.nextRound, 0);
   } finally {
@@ -106,7 +106,7 @@ test("an op outside the supported set fails at compile time with a typed error n
   g.node("MatMul", ["the_tanh", g.node("Transpose", ["x"], { perm: [1, 0] }, "xT")], {}, "scores");
   g.output("scores", [1, 8]);
   const m = onnx.ModelProto.decode(g.build());
-  m.metadataProps = [["cerberus.graph", "transformer/1"], ["cerberus.cache", "x"], ["cerberus.query", "xq"], ["cerberus.client", "sbias"]]
+  m.metadataProps = [["cerberus.graph", "transformer/1"], ["cerberus.cache", "x"], ["cerberus.query", "xq"], ["cerberus.client", "sbias"], ["cerberus.result", "scores"]]
     .map(([key, value]) => onnx.StringStringEntryProto.create({ key, value }));
   const bytes = onnx.ModelProto.encode(m).finish();
   assert.throws(() => compileGraph(bytes), (e: unknown) => isCerberusError(e, "FHE_UNSUPPORTED_OP") && /Tanh/.test((e as Error).message) && /the_tanh/.test((e as Error).message));

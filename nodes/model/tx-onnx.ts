@@ -1,6 +1,6 @@
 import * as ort from "onnxruntime-node";
-import { softmax } from "../model/client-model.ts";
-import type { TransformerClient } from "../model/transformer-client.ts";
+import { softmax } from "./client-model.ts";
+import type { TransformerClient } from "./transformer-client.ts";
 
 /**
  * The transformer's miner ONNX (exactly as shipped) with the client's part around it, one context at a time: the
@@ -15,7 +15,7 @@ export class TxOnnxLm {
   }
 
   /** Scores and logits for the last position of `history` (a history starting at historyStart), window policy applied. */
-  async run(history: readonly number[], historyStart = 0): Promise<{ scores: Float32Array; logits: Float32Array; ws: number; k: number }> {
+  async run(history: readonly number[], historyStart = 0): Promise<{ scores: Float32Array; logits: Float32Array; ws: number; k: number; outputs: Record<string, Float32Array> }> {
     const c = this.client;
     const k = history.length - 1;
     const ws = historyStart + c.windowStart(k - historyStart);
@@ -27,7 +27,9 @@ export class TxOnnxLm {
       xq: new ort.Tensor("float32", c.row(history, k, historyStart), [1, d]),
       sbias: new ort.Tensor("float32", c.scoreBias(k, ws), [1, W]),
     });
-    return { scores: out.scores!.data as Float32Array, logits: out.logits!.data as Float32Array, ws, k };
+    const outputs: Record<string, Float32Array> = {};
+    for (const name of this.session.outputNames) outputs[name] = out[name]!.data as Float32Array;
+    return { scores: outputs.scores!, logits: outputs.logits!, ws, k, outputs };
   }
 
   /** softmax of the logits over the V real words for the next word after `context`. */
