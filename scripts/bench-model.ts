@@ -9,6 +9,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
 import { createLogger } from "../nodes/core/log.ts";
+import { benchTransformer } from "./bench-model-tx.ts";
 import { loadCheckpoint } from "../nodes/train/checkpoint.ts";
 import { loadBrownSplits } from "../nodes/model/corpus.ts";
 import { zeroDiagonals } from "../nodes/train/diagonals.ts";
@@ -42,8 +43,13 @@ async function main(): Promise<void> {
     .option("--models <dir>", "artifact directory", "models")
     .option("--out <file>", "result JSON", "bench/results/model.json")
     .option("--max-words <n>", "corpus prefix (only to check artifacts of a `npm run train -- --max-words N` run)")
+    .option("--transformer", "the transformer Brain's model instead (models/brown-tx.*; writes bench/results/model-tx.json)")
+    .option("--encrypted-words <n>", "transformer: test words run on real ciphertexts", "240")
     .parse();
-  const o = cmd.opts<{ models: string; out: string; maxWords?: string }>();
+  const o = cmd.opts<{ models: string; out: string; maxWords?: string; transformer?: boolean; encryptedWords: string }>();
+  if (o.transformer) {
+    return benchTransformer({ models: o.models, out: o.out === "bench/results/model.json" ? "bench/results/model-tx.json" : o.out, encryptedWords: Number(o.encryptedWords) });
+  }
   const slice = o.maxWords ? { maxWords: Number(o.maxWords) } : {};
   const log = createLogger("bench-model");
   const manifest = Manifest.parse(JSON.parse(readFileSync(join(o.models, "manifest.json"), "utf8")));

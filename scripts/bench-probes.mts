@@ -40,7 +40,7 @@ for (const mode of modes) {
   const epochs = mode === "before" ? Math.max(Number(values.epochs), 20) : Number(values.epochs);
   const options = {
     mode, users: Number(values.users), probes: Number(values.probes), timelineMs: Number(values["timeline-s"]) * 1000,
-    epochs, workload: COMPRESSED_WORKLOAD, model: values.model as "tiny" | "brown",
+    epochs, workload: COMPRESSED_WORKLOAD, model: values.model as "tiny" | "brown" | "tiny-tx" | "brown-tx",
     minerThreads: Number(values["miner-threads"]), legacyStepsPerSession: 4, tailFraction: 0.02, seed: Number(values.seed),
     log: (line: string) => console.error(`[${mode}] ${line}`),
   };

@@ -107,6 +107,11 @@ export async function trainTransformerModel(o: TransformerTrainOptions, log: Log
   }
   const mixtureJson = new TextEncoder().encode(JSON.stringify(side.config, null, 2) + "\n");
   writeFileSync(join(o.out, `${name}.mixture.json`), mixtureJson);
+  // The round plan the Brain pins (its id is the fheParamsHash): two rounds a word on n8192-l5 — bench:fhe-tx
+  // measures it against the plans with more rounds and fewer levels.
+  const planJson = new TextEncoder().encode(JSON.stringify({ format: "cerberus-round-plan/1", options: { params: "n8192-l5", cuts: [] },
+    why: "2 rounds a word (the scores; then the client's softmax and the rest), 5 levels at N = 8192: the fewest round trips and bytes per word within 1 MiB; see docs/FHE.md and bench/results/fhe-tx.json" }, null, 2) + "\n");
+  writeFileSync(join(o.out, `${name}.plan.json`), planJson);
   const clientSeconds = (performance.now() - tClient) / 1000;
   clearInterval(sampler);
   const manifest = {
@@ -117,6 +122,7 @@ export async function trainTransformerModel(o: TransformerTrainOptions, log: Log
       [`${name}.client.json`]: sha256Hex(client.json),
       [`${name}.client.bin`]: sha256Hex(client.bin),
       [`${name}.mixture.json`]: sha256Hex(mixtureJson),
+      [`${name}.plan.json`]: sha256Hex(planJson),
       [`${name}.float.json`]: sha256Hex(floatFiles.json),
       [`${name}.float.bin`]: sha256Hex(floatFiles.bin),
     },

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { sha256Hex } from "../core/sha256.ts";
 import { basename, dirname, join } from "node:path";
 import { loadClientModel, loadLmMixture } from "../model/lm.ts";
 import { parseTransformerClient } from "../model/transformer-client.ts";
@@ -38,12 +39,17 @@ export function loadBrainModel(options: LoadBrainModelOptions = {}): BrainModel 
   });
 }
 
-/** The model a Brain pins on-chain: read from `files` and checked against both of the Brain's hashes. */
+/**
+ * The model a Brain pins on-chain: read from `files` and checked against both of the Brain's hashes. Without a name,
+ * the folder's model whose ONNX hashes to the Brain's `modelHash` (so `generate --brain N` finds the MLP's or the
+ * transformer's files by themselves).
+ */
 export function loadPinnedModel(brain: { modelHash: string; fheParamsHash: string },
   files: { dir?: string | undefined; name?: string | undefined } = {}): BrainModel {
+  const name = files.name ?? findModelByHash(files.dir ?? "models", brain.modelHash);
   return loadBrainModel({
     ...(files.dir !== undefined ? { dir: files.dir } : {}),
-    ...(files.name !== undefined ? { name: files.name } : {}),
+    ...(name !== undefined ? { name } : {}),
     expectedModelHash: brain.modelHash, expectedPlanHash: brain.fheParamsHash,
   });
 }
@@ -81,4 +87,15 @@ export function loadRoundPlanOptions(path: string) {
     throw new CerberusError("PLAN_OPTIONS_INVALID", `${path}: not a cerberus-round-plan/1 file`);
   }
   return r.data;
+}
+
+/** Base name of the model in `dir` whose <name>.onnx hashes to `modelHash` (0x-prefixed or not), if any. */
+export function findModelByHash(dir: string, modelHash: string): string | undefined {
+  const want = modelHash.toLowerCase().replace(/^0x/, "");
+  if (!existsSync(dir)) return undefined;
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.endsWith(".onnx") || !existsSync(join(dir, f.replace(/\.onnx$/, ".client.json")))) continue;
+    if (sha256Hex(new Uint8Array(readFileSync(join(dir, f)))) === want) return f.replace(/\.onnx$/, "");
+  }
+  return undefined;
 }

@@ -28,6 +28,7 @@ import type { RequestEvent } from "../../nodes/miner/service.ts";
 import { loadBrownSplits } from "../../nodes/model/corpus.ts";
 import { createRng, type Rng } from "../../nodes/core/prng.ts";
 import { writeTinyLm } from "../../nodes/train/tiny-lm.ts";
+import { writeTinyTransformer } from "../../nodes/train/tiny-tx.ts";
 import { createCerberusNode, type CerberusNode } from "../../nodes/net/node.ts";
 import { compare, PlaintextReference, samplePrompt, validationWords } from "../../nodes/validator/challenge.ts";
 import { planProbes, runProbes } from "../../nodes/validator/probes.ts";
@@ -43,8 +44,11 @@ export interface ProbeBenchOptions {
   timelineMs: number;
   epochs: number;
   workload: WorkloadModel;
-  /** "tiny": a small random LM of the real format (default); "brown": the committed model. */
-  model: "tiny" | "brown";
+  /**
+   * "tiny": a small random LM of the real format (default); "brown": the committed model; "tiny-tx" / "brown-tx": the
+   * transformer Brain's (a small random one of its format, or the committed one).
+   */
+  model: "tiny" | "brown" | "tiny-tx" | "brown-tx";
   minerThreads: number;
   /** "before" mode: steps per probe session (main's challengesPerMiner default 4); validators = probes / epochs. */
   legacyStepsPerSession: number;
@@ -73,11 +77,16 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
   if (o.model === "tiny") {
     writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
     model = loadBrainModel({ dir, name: "tiny-lm" });
+  } else if (o.model === "tiny-tx") {
+    writeTinyTransformer(dir, { words: vocab.words.slice(0, 600), name: "tiny-tx" });
+    model = loadBrainModel({ dir, name: "tiny-tx" });
+  } else if (o.model === "brown-tx") {
+    model = loadBrainModel({ name: "brown-tx" });
   } else {
     model = loadBrainModel({});
   }
   const events: RequestEvent[] = [];
-  const { miner, stop: stopMiner } = await spawnMiner(model.name === "tiny-lm" ? dir : "models", model.name, o.minerThreads, events);
+  const { miner, stop: stopMiner } = await spawnMiner(model.name.startsWith("tiny-") ? dir : "models", model.name, o.minerThreads, events);
   const reference = await PlaintextReference.create(model);
   const heldOut = validationWords();
   const userText = Array.from(train.subarray(0, 200_000), (id) => vocab.words[id]!);
