@@ -57,6 +57,8 @@ for (const plan of PLANS) {
         if (r.prefill) prefills++;
         assert.equal(r.rounds.length, plan.rounds);
         assert.ok(session.stateBytes > 0, "the cache lives between words");
+        // The memory a session holds besides its keys stays within what the miner budgets for it (session-budget.ts).
+        assert.ok(session.stateBytes <= 3 * compiled.descriptor.caps.cacheBytes, `state ${session.stateBytes} B`);
         history.push(1 + ((w * 7) % (shape.vocab - 1)));
       }
       // Positions 2 … 10 with a window of 8: the first step prefills, position 8 restarts the window at 4.
@@ -110,4 +112,17 @@ test("an op outside the supported set fails at compile time with a typed error n
     .map(([key, value]) => onnx.StringStringEntryProto.create({ key, value }));
   const bytes = onnx.ModelProto.encode(m).finish();
   assert.throws(() => compileGraph(bytes), (e: unknown) => isCerberusError(e, "FHE_UNSUPPORTED_OP") && /Tanh/.test((e as Error).message) && /the_tanh/.test((e as Error).message));
+});
+
+test("the wire bounds rounds: a step header's round is 0 … 7, echoed by the result; the session budget counts the cache", async () => {
+  const { StepHeader, ResultHeader, PROTOCOL_VERSION } = await import("../../../nodes/net/messages.ts");
+  const { sessionBudget } = await import("../../../nodes/miner/session-budget.ts");
+  const step = { v: PROTOCOL_VERSION, type: "step", sessionId: "ab".repeat(16), seq: 3, parts: [100] };
+  assert.ok(StepHeader.safeParse({ ...step, round: 1 }).success);
+  assert.ok(StepHeader.safeParse(step).success, "absent = round 0 (chain plans)");
+  for (const round of [8, -1, 1.5, "1"]) assert.equal(StepHeader.safeParse({ ...step, round }).success, false, `round ${String(round)}`);
+  assert.ok(ResultHeader.safeParse({ ...step, type: "result", round: 7 }).success);
+  const caps = compileRoundPlan(onnxBytes, { params: "n8192-l5", cuts: [] }).descriptor.caps;
+  const withCache = sessionBudget(caps, 1, 2 ** 34), without = sessionBudget({ ...caps, cacheBytes: 0 }, 1, 2 ** 34);
+  assert.equal(withCache.perSessionBytes - without.perSessionBytes, 3 * caps.cacheBytes);
 });
