@@ -2,7 +2,8 @@ import "./core/polyfills.ts";
 import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { CerberusError } from "./core/errors.ts";
-import { CBR, bigintArg, chainFrom, floatArg, intArg, positiveIntArg, type ChainFlags } from "./cli/args.ts";
+import { CBR, DEFAULT_RPC_URL, bigintArg, chainFrom, floatArg, intArg, positiveIntArg, type ChainFlags } from "./cli/args.ts";
+import type { ChainClient } from "./chain/client.ts";
 // FHE, ONNX, libp2p and the corpus are imported inside the commands that use them: a validator restarted late in an
 // epoch must reach its reveal in a second or two, not after loading half of node_modules (seconds on a busy machine).
 import { registerBrainCommands } from "./cli/brain.ts";
@@ -10,7 +11,7 @@ import { registerStakingCommands } from "./cli/staking.ts";
 
 const program = new Command("cerberus")
   .description("Cerberus: private (CKKS-FHE) LM inference on a decentralized network of miners and validators")
-  .addOption(new Option("--rpc <url>", "JSON-RPC endpoint").env("CERBERUS_RPC_URL").default("http://127.0.0.1:8545"))
+  .addOption(new Option("--rpc <url>", "JSON-RPC endpoint").env("CERBERUS_RPC_URL").default(DEFAULT_RPC_URL))
   .addOption(new Option("--deployment <file>", "contract addresses written by the deploy script")
     .env("CERBERUS_DEPLOYMENT").default("deployments/localhost.json"))
   .addOption(new Option("--account <address>", "an account the node unlocks (e.g. `npx hardhat node`'s)").env("CERBERUS_ACCOUNT"))
@@ -46,7 +47,8 @@ program.command("validator").description("run a validator: challenge miners, com
   .option("--model-dir <dir>", "model folder", "models")
   .option("--data-dir <dir>", "state folder (pending reveals survive restarts)")
   .option("--challenges <n>", "probe sessions per miner per epoch (spread over the epoch like users' sessions)", intArg, 4)
-  .option("--block-time-ms <ms>", "expected block time, to spread probes over the epoch", intArg, 2_000)
+  .option("--block-time-ms <ms>", "the chain's block time, to spread probes over the epoch (default: measured from the " +
+    "last 64 blocks' timestamps; 2,000 if the chain is too young to tell)", intArg)
   .option("--poll-ms <ms>", "how often the reveal/settle loop looks at the chain head", intArg, 500)
   .option("--settle-steps <n>", "miner-steps per settle transaction (default: a whole epoch in one call)", bigintArg)
   .addOption(new Option("--workload <model>", "probe session lengths and think times: the user workload model, or its " +
@@ -56,11 +58,12 @@ program.command("validator").description("run a validator: challenge miners, com
     // Reveals due first, with nothing loaded but the chain client and the state file.
     const { revealAtStartup } = await import("./validator/startup.ts");
     await revealAtStartup({ chain, brainId: o.brain, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
+    const blockTimeMs: number = o.blockTimeMs ?? await measuredBlockTimeMs(chain);
     const [{ ValidatorAgent }, { validationWords }, { USER_WORKLOAD, COMPRESSED_WORKLOAD }] = await Promise.all([
       import("./validator/agent.ts"), import("./validator/challenge.ts"), import("./client/workload.ts")]);
     const agent = await ValidatorAgent.start({ chain, brainId: o.brain, heldOut: validationWords(),
       workload: o.workload === "compressed" ? COMPRESSED_WORKLOAD : USER_WORKLOAD,
-      modelDir: o.modelDir, challengesPerMiner: o.challenges, blockTimeMs: o.blockTimeMs, pollMs: Math.max(50, o.pollMs),
+      modelDir: o.modelDir, challengesPerMiner: o.challenges, blockTimeMs, pollMs: Math.max(50, o.pollMs),
       ...(o.settleSteps !== undefined ? { settleStepsPerTx: o.settleSteps } : {}),
       ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) });
     const running = agent.run();
@@ -124,9 +127,23 @@ program.command("generate").description("generate text under encryption from a p
   });
 program.command("status").description("chain head, Brains' epochs and neuron scores")
   .addOption(new Option("--brain <id>", "Brain id").argParser(bigintArg).default(1n, "1"))
-  .action(async (o) => {
+  .option("--until-settled <epoch>", "first wait until this epoch (or a later one) has settled", bigintArg)
+  .action(async (o: { brain: bigint; untilSettled?: bigint }) => {
     const chain = chainFrom(g(), false);
-    const b = await chain.brain(o.brain);
+    let b = await chain.brain(o.brain);
+    if (o.untilSettled !== undefined) {
+      const target = o.untilSettled;
+      let said = "";
+      while (b.lastSettledEpoch === null || b.lastSettledEpoch < target) {
+        const line = `waiting for epoch ${target} to settle: block ${await chain.blockNumber()}, epoch ${b.currentEpoch}, ` +
+          `last settled ${b.lastSettledEpoch ?? "none"}`;
+        if (line !== said) process.stderr.write(process.stderr.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
+        said = line;
+        await new Promise((r) => setTimeout(r, 1_000));
+        b = await chain.brain(o.brain);
+      }
+      if (process.stderr.isTTY && said !== "") process.stderr.write("\n");
+    }
     console.log(`block ${await chain.blockNumber()}  Brain #${b.id} epoch ${b.currentEpoch} (tempo ${b.tempo}), ` +
       `last settled ${b.lastSettledEpoch ?? "none"}`);
     for (const m of b.miners) console.log(`  miner     ${m.uid}  incentive ${m.incentive.toFixed(4)}  ${m.peerId}`);
@@ -171,6 +188,13 @@ program.command("demo").description("npm start: in-process chain, 4 miners (1 fa
       await untilSignal(() => rpc.close());
     }
   });
+
+/** The chain's block time from its last 64 blocks' timestamps (1 s resolution), or 2 s on a chain too young to tell. */
+async function measuredBlockTimeMs(chain: ChainClient): Promise<number> {
+  const { secondsPerBlock } = await import("./sdk/index.ts");
+  const seconds = await secondsPerBlock(chain.reader, await chain.blockNumber());
+  return seconds === undefined ? 2_000 : Math.max(1, Math.round(seconds * 1000));
+}
 
 /** Resolves after SIGINT/SIGTERM once `stop` finished: graceful shutdown for the long-running agents. */
 function untilSignal(stop: () => Promise<void>): Promise<void> {

@@ -21,8 +21,15 @@ const { values } = parseArgs({
     out: { type: "string", default: "bench/results/probes.json" },
     // recompute the discriminators' report from each mode's saved sessions (no traffic)
     reanalyze: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log("usage: npm run bench:probes [-- --mode before|after|both --users N --probes N --timeline-s S --epochs N " +
+    "--model tiny|brown --miner-threads N --seed N --out FILE --reanalyze]\n" +
+    "Trains discriminators to tell validator probes from users on everything a miner sees; writes bench/results/probes.json.");
+  process.exit(0);
+}
 const modes = values.mode === "both" ? ["before", "after"] as const : [values.mode as "before" | "after"];
 const file = values.out!;
 const previous = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown> : {};

@@ -14,10 +14,14 @@ export interface ChainFlags { rpc: string; deployment: string; account?: string;
 /** The program's global flags, read when a command runs (commander parses them first). */
 export type Globals = () => ChainFlags;
 
+export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
+
 export function chainFrom(flags: ChainFlags, needsAccount = true): ChainClient {
-  const transport: Transport = http(flags.rpc, { retryCount: 3 });
-  let account: Address | ReturnType<typeof privateKeyToAccount> | undefined;
   // An empty flag or environment variable counts as unset.
+  const rpc = flags.rpc !== "" ? flags.rpc : DEFAULT_RPC_URL;
+  if (!/^(https?|wss?):\/\/\S+$/.test(rpc)) throw new CerberusError("BAD_FLAG", `--rpc ${rpc} is not an http(s) or ws(s) URL`);
+  const transport: Transport = http(rpc, { retryCount: 3 });
+  let account: Address | ReturnType<typeof privateKeyToAccount> | undefined;
   if (flags.privateKey) {
     if (!/^0x[0-9a-fA-F]{64}$/.test(flags.privateKey)) throw new CerberusError("BAD_FLAG", "--private-key must be 0x + 64 hex digits");
     account = privateKeyToAccount(flags.privateKey as `0x${string}`);
@@ -27,7 +31,7 @@ export function chainFrom(flags: ChainFlags, needsAccount = true): ChainClient {
   } else if (needsAccount) {
     throw new CerberusError("BAD_FLAG", "this command sends transactions: give --account or --private-key (or the env vars)");
   }
-  return new ChainClient({ transport, deployment: loadDeployment(flags.deployment), logger: createLogger("chain"),
+  return new ChainClient({ transport, deployment: loadDeployment(flags.deployment || "deployments/localhost.json"), logger: createLogger("chain"),
     ...(account !== undefined ? { account } : {}) });
 }
 

@@ -32,8 +32,24 @@ export function registerStakingCommands(program: Command, g: Globals): void {
       console.log(`unbonding ${formatCbr(after.amount)} CBR, withdrawable from block ${after.releaseBlock}`);
     });
   program.command("withdraw").description("withdraw stake whose unbonding period has passed")
-    .action(async () => {
+    .option("--wait", "if it is still unbonding, wait for its release block first")
+    .action(async (o: { wait?: boolean }) => {
       const c = chainFrom(g());
+      const u = await c.unbonding(c.address);
+      if (u.amount === 0n) throw new CerberusError("NOTHING_UNBONDING", "nothing is unbonding: `unstake` first");
+      let head = await c.blockNumber();
+      if (head < u.releaseBlock && o.wait !== true) {
+        throw new CerberusError("STILL_UNBONDING", `${formatCbr(u.amount)} CBR is released at block ${u.releaseBlock} ` +
+          `(${u.releaseBlock - head} blocks from now); add --wait to wait for it`);
+      }
+      if (head < u.releaseBlock) {
+        process.stderr.write(`waiting for block ${u.releaseBlock} (${u.releaseBlock - head} blocks from now) to withdraw ` +
+          `${formatCbr(u.amount)} CBR\n`);
+      }
+      while (head < u.releaseBlock) {
+        await new Promise((r) => setTimeout(r, 1_000));
+        head = await c.blockNumber();
+      }
       console.log(`withdrew ${formatCbr(c.received(await c.withdraw()))} CBR`);
     });
   program.command("claim").description("claim staking rewards accrued on a hotkey (or, with --miner, a miner seat's incentive)")

@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 
 /**
  * Write, fsync, rename, fsync the folder: a crash (SIGKILL, or power loss) at any moment leaves either the old or the
@@ -26,4 +26,14 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   } finally {
     closeSync(dirFd);
   }
+}
+
+/**
+ * The folder an agent keeps its state in unless told otherwise (`--data-dir`): `<CERBERUS_HOME>/<role>-<hotkey>`,
+ * with CERBERUS_HOME defaulting to ".cerberus" in the working directory. One folder per role and hotkey, so several
+ * agents on one machine never share a file.
+ */
+export function defaultAgentDir(role: "miner" | "validator", hotkey: string): string {
+  const home = process.env.CERBERUS_HOME;
+  return join(home !== undefined && home !== "" ? home : ".cerberus", `${role}-${hotkey.toLowerCase()}`);
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { loadPinnedModel, type BrainModel } from "../client/brain-model.ts";
 import type { ChainClient } from "../chain/client.ts";
 import { loadOrCreateIdentity } from "../net/identity.ts";
+import { defaultAgentDir } from "../core/fs.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { MinerEvaluator, WorkerPoolEvaluator } from "../fhe/index.ts";
 import { RoundEvaluator } from "../fhe/round-evaluator.ts";
@@ -20,7 +21,7 @@ export interface MinerAgentOptions {
   /** Folder of the Brain's model files (default "models"), checked against the on-chain hashes. */
   modelDir?: string;
   modelName?: string;
-  /** Where the libp2p identity lives (default ".cerberus/miner-<hotkey>"). */
+  /** Where the libp2p identity lives (default `defaultAgentDir("miner", hotkey)`: .cerberus/miner-<hotkey>). */
   dataDir?: string;
   /** libp2p listen addresses (default 127.0.0.1 on a random port). */
   listen?: string[];
@@ -118,7 +119,7 @@ export class MinerAgent {
         (await chain.brain(brainId)).validators.map((v) => v.peerId)))
       : undefined;
     const served: NetEvaluator = cheater ?? faulty ?? evaluator;
-    const dataDir = options.dataDir ?? join(".cerberus", `miner-${chain.address.toLowerCase()}`);
+    const dataDir = options.dataDir ?? defaultAgentDir("miner", chain.address);
     const node = await createCerberusNode({
       ...options.node,
       privateKey: (await loadOrCreateIdentity(join(dataDir, "identity.key"))).privateKey,

@@ -1,13 +1,14 @@
 import { join } from "node:path";
 import type { Address } from "viem";
 import type { ChainClient } from "../chain/client.ts";
+import { defaultAgentDir } from "../core/fs.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { EpochDuties } from "./duties.ts";
 import { ValidatorState } from "./state.ts";
 
-/** The validator's state file: `<dataDir>/state.json`, default folder ".cerberus/validator-<hotkey>". */
+/** The validator's state file: `<dataDir>/state.json`, default folder `defaultAgentDir("validator", hotkey)`. */
 export function validatorStatePath(hotkey: Address, dataDir?: string): string {
-  return join(dataDir ?? join(".cerberus", `validator-${hotkey.toLowerCase()}`), "state.json");
+  return join(dataDir ?? defaultAgentDir("validator", hotkey), "state.json");
 }
 
 /**

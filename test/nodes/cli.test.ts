@@ -88,3 +88,16 @@ test("generate refuses what it cannot do before loading anything: no words, an e
   assert.equal(empty.stdout, "");
   for (const r of [zero, empty]) assert.doesNotMatch(r.stderr, /client mixture|RPC_UNAVAILABLE/);
 });
+
+test("an empty CERBERUS_RPC_URL counts as unset (it crashed with viem's UrlRequiredError); a bad one is a typed error", () => {
+  // (It must get as far as asking the default endpoint; whether a chain answers there does not matter.)
+  const empty = spawnSync(process.execPath, ["--import", "tsx", "nodes/cli.ts", "--deployment", "test/nodes/fixtures/deployment.json",
+    "balance", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"], {
+    encoding: "utf8", env: { ...process.env, CERBERUS_RPC_URL: "", CERBERUS_LOG_LEVEL: "error" }, timeout: 60_000 });
+  // Either a chain answers on the default endpoint (exit 0) or the failure is a typed one; never viem's crash.
+  assert.ok(empty.status === 0 || /^error \[RPC_\w+\]/m.test(empty.stderr), empty.stderr);
+  assert.doesNotMatch(empty.stderr, /UrlRequiredError|\n\s+at /);
+  const bad = cli("--rpc", "localhost:8545", "--deployment", "test/nodes/fixtures/deployment.json", "status");
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /error \[BAD_FLAG\]: --rpc localhost:8545 is not an http\(s\) or ws\(s\) URL/);
+});
