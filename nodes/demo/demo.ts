@@ -82,7 +82,7 @@ export interface DemoSummary {
   transformer?: {
     brainId: string; epoch: string; model: string; plan: string; rounds: number; text: string; generated_words: number;
     ms_per_word_median: number; bytes_up_per_word: number; bytes_down_per_word: number; key_upload_bytes: number;
-    miners: { uid: number; faulty: boolean; incentive: number; validator_steps: number; validator_wrong_rate: number }[];
+    miners: { uid: number; faulty: boolean; cheat_users: boolean; incentive: number; validator_steps: number; validator_wrong_rate: number }[];
     validators: { uid: number; dividends: number }[];
   };
   seconds: number;
@@ -284,18 +284,19 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     async function transformerBrain(): Promise<NonNullable<DemoSummary["transformer"]>> {
       const txModel = loadBrainModel({ dir: options.modelDir, name: "brown-tx" });
       if (txModel.kind !== "transformer") throw new Error("models/brown-tx is not a transformer");
-      const [tm0, tm1, tv0, tv1] = accounts.slice(9, 13) as [Address, Address, Address, Address];
+      const [tm0, tm1, tv0, tv1, tm2] = accounts.slice(9, 14) as [Address, Address, Address, Address, Address];
       const txBrain = await owner.mintBrain({
         modelHash: txModel.modelHash, fheParamsHash: txModel.planHash, uri: `file:${options.modelDir}/${txModel.name}.onnx`, tempo: 20,
         limits: { maxMiners: 16, maxValidators: 4, minMinerStake: 0n, minValidatorStake: 1_000n * CBR, immunityPeriod: 10 },
       });
       const d = txModel.descriptor;
       out(`⑨ second Brain #${txBrain}: the transformer ${txModel.modelHash.slice(0, 18)}…, plan ${txModel.planHash.slice(0, 18)}… ` +
-        `(${d.rounds.length} rounds a word, ${d.params}, ${d.galoisSteps.length} rotation keys); 2 miners (the second answers half its rounds wrongly), 2 validators`);
-      for (const [k, addr] of [tm0, tm1].entries()) {
+        `(${d.rounds.length} rounds a word, ${d.params}, ${d.galoisSteps.length} rotation keys); miners: honest, faulty (half its rounds wrong)` +
+        `${options.cheatUsers ? ", a user cheater (honest only to what it takes for probes)" : ""}; 2 validators`);
+      for (const [k, addr] of (options.cheatUsers ? [tm0, tm1, tm2] : [tm0, tm1]).entries()) {
         const agent = await MinerAgent.start({
           chain: clientFor(addr), brainId: txBrain, modelDir: options.modelDir, modelName: "brown-tx", dataDir: join(dataRoot, `tx-miner-${k}`),
-          threads: 1, faultyRate: k === 1 ? options.faultyRate : 0,
+          threads: 1, faultyRate: k === 1 ? options.faultyRate : 0, cheatUsers: k === 2,
           service: { maxInflight: 32, maxQueueWaitMs: DEMO_CLIENT.busy!.maxBusyWaitMs! }, logger: log.child({ txMiner: k }),
         });
         minerAgents.push(agent);
@@ -333,7 +334,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
         bytes_down_per_word: Math.round(mean(txResult.words.map((w) => w.bytesDown))),
         key_upload_bytes: txResult.keyBytes,
         miners: txAfter.miners.map((m) => ({
-          uid: m.uid, faulty: m.uid === txMiners[1]!.uid, incentive: m.incentive,
+          uid: m.uid, faulty: m.uid === txMiners[1]!.uid, cheat_users: m.uid === txMiners[2]?.uid, incentive: m.incentive,
           validator_steps: steps.get(m.uid)?.steps ?? 0, validator_wrong_rate: rate(steps.get(m.uid)),
         })),
         validators: txAfter.validators.map((v) => ({ uid: v.uid, dividends: v.dividends })),
@@ -372,8 +373,8 @@ export function printSummary(s: DemoSummary, out: (line: string) => void): void 
     const t = s.transformer;
     out("");
     out(`Brain #${t.brainId} (${t.model}: transformer, ${t.rounds} rounds a word on ${t.plan}), epoch ${t.epoch}:`);
-    out("miner uid  faulty  incentive  validators saw wrong");
-    for (const m of t.miners) out(`${String(m.uid).padStart(9)}  ${(m.faulty ? "yes" : "no").padEnd(6)}  ${m.incentive.toFixed(4).padStart(9)}  ${share(m.validator_wrong_rate, m.validator_steps)}`);
+    out("miner uid  faulty  cheat_users  incentive  validators saw wrong");
+    for (const m of t.miners) out(`${String(m.uid).padStart(9)}  ${(m.faulty ? "yes" : "no").padEnd(6)}  ${(m.cheat_users ? "yes" : "no").padEnd(11)}  ${m.incentive.toFixed(4).padStart(9)}  ${share(m.validator_wrong_rate, m.validator_steps)}`);
     out(`generated ${t.generated_words} words: "${t.text}"; median ${t.ms_per_word_median} ms/word, ` +
       `${(t.bytes_up_per_word / 1024).toFixed(0)} KiB up + ${(t.bytes_down_per_word / 1024).toFixed(0)} KiB down per word (every round), ` +
       `${(t.key_upload_bytes / 2 ** 20).toFixed(1)} MiB of keys once per session`);

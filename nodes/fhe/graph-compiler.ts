@@ -222,8 +222,13 @@ export function compileGraph(bytes: Uint8Array, options: GraphCompileOptions = {
               bias[o] = acc;
             }
             const dst = newReg(outDim, outDim > 4096 ? "blocks" : "rep", node.name);
-            emit({ op: "linear", dst, src: pre.reg, inDim, outDim, M, bias });
-            defined(dst);
+            // A matrix runs in the round its input is computed in, even if the graph lists it later (e.g. the FFN's
+            // matrix on the query row runs beside the scores' one, sharing its rotations; the miner keeps the result).
+            const home = roundOf.get(pre.reg) ?? rounds.length - 1;
+            const op: GraphOp = { op: "linear", dst, src: pre.reg, inDim, outDim, M, bias };
+            rounds[home]!.ops.push(op);
+            producer.set(dst, op);
+            roundOf.set(dst, home);
             return single(dst, outDim);
           }
           if (a.kind === "enc" && b.kind === "cacheT") {

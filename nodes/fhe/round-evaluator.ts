@@ -238,7 +238,10 @@ export class RoundEvaluator {
         state.set(i.reg, ct);
         fresh.splice(fresh.indexOf(ct), 1);
       }
-      for (const op of this.ops[round]!) this.runOp(op, state, gk, rk, own);
+      // Baby-step rotations per input register, shared by the round's matrices that read it (freed with `fresh`).
+      const babies = new Map<number, Map<number, CipherText>>();
+      for (const op of this.ops[round]!) this.runOp(op, state, gk, rk, own, babies);
+      for (const m of babies.values()) for (const [j, c] of m) if (j !== 0) fresh.push(c);
       const outs = plan.outputs.map((reg) => state.take(reg));
       // What the next round still reads stays in the state; everything else of this step is dropped at its end.
       const outBytes: Uint8Array[] = [];
@@ -260,7 +263,8 @@ export class RoundEvaluator {
     }
   }
 
-  private runOp(op: EncodedOp, state: SessionState, gk: GaloisKeys, rk: RelinKeys | null, own: (c: CipherText) => CipherText): void {
+  private runOp(op: EncodedOp, state: SessionState, gk: GaloisKeys, rk: RelinKeys | null, own: (c: CipherText) => CipherText,
+    babies: Map<number, Map<number, CipherText>>): void {
     const ev = this.evaluator, pool = this.pool, seal = this.seal;
     const S = this.fc.slots, p = this.descriptor.period;
     const at = (c: CipherText, level: number): CipherText => {
@@ -272,7 +276,9 @@ export class RoundEvaluator {
     switch (op.op) {
       case "linear": {
         const x = state.one(op.src);
-        const outs = this.circuits.runLinear(op.pts, x, gk);
+        let shared = babies.get(op.src);
+        if (shared === undefined) babies.set(op.src, (shared = new Map()));
+        const outs = this.circuits.runLinear(op.pts, x, gk, [0, op.pts.blocks.length], shared);
         for (const c of outs) snapScale(c, this.delta);
         state.setAll(op.dst, outs);
         return;
