@@ -107,10 +107,9 @@ export async function trainTransformerModel(o: TransformerTrainOptions, log: Log
   }
   const mixtureJson = new TextEncoder().encode(JSON.stringify(side.config, null, 2) + "\n");
   writeFileSync(join(o.out, `${name}.mixture.json`), mixtureJson);
-  // The round plan the Brain pins (its id is the fheParamsHash): two rounds a word on n8192-l5 — bench:fhe-tx
-  // measures it against the plans with more rounds and fewer levels.
-  const planJson = new TextEncoder().encode(JSON.stringify({ format: "cerberus-round-plan/1", options: { params: "n8192-l5", cuts: [] },
-    why: "2 rounds a word (the scores; then the client's softmax and the rest), 5 levels at N = 8192: the fewest round trips and bytes per word within 1 MiB; see docs/FHE.md and bench/results/fhe-tx.json" }, null, 2) + "\n");
+  // The round plan the Brain pins (its id is the fheParamsHash), chosen with bench:fhe-tx among plans of 2–4 rounds.
+  const planJson = new TextEncoder().encode(JSON.stringify({ format: "cerberus-round-plan/1", options: { params: "n8192-l3s", cuts: ["h"] },
+    why: "3 rounds a word (the scores; the client's softmax → the FFN input; the client's square → the logits), 3 levels at N = 8192: of the measured plans the one within 1 MiB a word (mean) and 1.5 s of one core a word; see docs/FHE.md and bench/results/fhe-tx.json" }, null, 2) + "\n");
   writeFileSync(join(o.out, `${name}.plan.json`), planJson);
   const clientSeconds = (performance.now() - tClient) / 1000;
   clearInterval(sampler);

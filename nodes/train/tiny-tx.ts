@@ -10,7 +10,7 @@ export interface TinyTxOptions {
   words: readonly string[];
   name?: string;
   seed?: number;
-  /** Round plan options shipped in <name>.plan.json (default: 2 rounds on n8192-l5). */
+  /** Round plan options shipped in <name>.plan.json (default: the shipped transformer's, 3 rounds on n8192-l3s). */
   plan?: { params: string | null; cuts: string[] };
 }
 
@@ -33,6 +33,6 @@ export function writeTinyTransformer(dir: string, options: TinyTxOptions): { onn
   const client = join(dir, `${name}.client.json`);
   writeTransformerClient(client, options.words, p, vPad, false);
   const plan = join(dir, `${name}.plan.json`);
-  writeFileSync(plan, JSON.stringify({ format: "cerberus-round-plan/1", options: options.plan ?? { params: "n8192-l5", cuts: [] }, why: "test model" }) + "\n");
+  writeFileSync(plan, JSON.stringify({ format: "cerberus-round-plan/1", options: options.plan ?? { params: "n8192-l3s", cuts: ["h"] }, why: "test model" }) + "\n");
   return { onnx, client, plan };
 }

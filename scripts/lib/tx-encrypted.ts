@@ -17,6 +17,11 @@ export interface EncryptedRun {
   keyBytes: number;
   /** Per word: client encrypt + miner rounds + client decrypt, in one process (no network). */
   wordMs: number[];
+  /**
+   * The same, in CPU time of this process (one thread: what the word costs on an idle core, whatever else the
+   * machine runs; the reference's onnxruntime runs outside the measured span).
+   */
+  wordCpuMs: number[];
   /** Words whose window held ≥ 16 rows (the cache in use at a long context), and their times. */
   longContextMs: number[];
   roundMs: number[][];
@@ -45,7 +50,7 @@ export async function runEncrypted(onnxBytes: Uint8Array, client: TransformerCli
   const d = ev.descriptor;
   const run: EncryptedRun = {
     plan: { ...ev.plan.descriptor.options, rounds: d.rounds.length, levels: d.summary.levels, params: d.params, ring: ev.plan.set.polyModulusDegree, galoisSteps: d.galoisSteps.length },
-    words: 0, keygenMs: 0, keyBytes: 0, wordMs: [], longContextMs: [], roundMs: [], bytesUp: [], bytesDown: [], prefills: 0,
+    words: 0, keygenMs: 0, keyBytes: 0, wordMs: [], wordCpuMs: [], longContextMs: [], roundMs: [], bytesUp: [], bytesDown: [], prefills: 0,
     maxScoreError: 0, maxLogitError: 0, logp: [], logpPlain: [], cacheBytes: 0,
   };
   const V = client.vocab.size;
@@ -61,8 +66,11 @@ export async function runEncrypted(onnxBytes: Uint8Array, client: TransformerCli
         for (let i = seg.first; i < seg.end; i++) {
           const history = Array.from(ids.subarray(seg.start, i));
           const t = performance.now();
+          const cpu = process.cpuUsage();
           const r = await stepper.step(history, (round, build) => session.evaluateRound(round, build(false)));
           const ms = performance.now() - t;
+          const used = process.cpuUsage(cpu);
+          run.wordCpuMs.push((used.user + used.system) / 1000);
           const want = await ref.run(history);
           for (let j = 0; j <= r.k - r.ws; j++) run.maxScoreError = Math.max(run.maxScoreError, Math.abs(r.scores[j]! - want.scores[j]!));
           for (let w = 0; w < V; w++) run.maxLogitError = Math.max(run.maxLogitError, Math.abs(r.logits[w]! - want.logits[w]!));

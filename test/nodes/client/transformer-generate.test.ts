@@ -19,13 +19,14 @@ import { isCorrect, scoringFor } from "../../../nodes/validator/scoring.ts";
 import { startClientNode, startMiner, type TestMiner } from "../net/fixtures/harness.ts";
 
 // A transformer Brain's word over the network: real libp2p, real node-seal, the miner keeping the encrypted
-// key/value cache between words, two rounds a word (scores → the client's softmax → logits). Checked against the
-// plaintext reference round by round; a miner that answers one kind of round wrongly is caught in that round.
+// key/value cache between words, the shipped plan's three rounds a word (scores → the client's softmax → the FFN
+// input → the client's square → logits). Checked against the plaintext reference round by round; a miner that answers
+// one kind of round wrongly is caught in that round.
 const dir = mkdtempSync(join(tmpdir(), "cerberus-tx-generate-"));
 let model: TxBrainModel;
 let evaluator: RoundEvaluator;
-let honest: TestMiner, faultyScores: TestMiner, faultyLogits: TestMiner;
-let scoresFaulty: FaultyEvaluator, logitsFaulty: FaultyEvaluator;
+let honest: TestMiner, faultyScores: TestMiner, faultyRefresh: TestMiner, faultyLogits: TestMiner;
+let scoresFaulty: FaultyEvaluator, refreshFaulty: FaultyEvaluator, logitsFaulty: FaultyEvaluator;
 let userNode: CerberusNode;
 let reference: PlaintextReference;
 
@@ -37,22 +38,24 @@ before(async () => {
   model = m as TxBrainModel;
   evaluator = await RoundEvaluator.create(model.onnxBytes, model.planOptions);
   scoresFaulty = new FaultyEvaluator(evaluator, { rate: 1, rounds: [0] });
-  logitsFaulty = new FaultyEvaluator(evaluator, { rate: 1, rounds: [1] });
+  refreshFaulty = new FaultyEvaluator(evaluator, { rate: 1, rounds: [1] });
+  logitsFaulty = new FaultyEvaluator(evaluator, { rate: 1, rounds: [2] });
   honest = await startMiner({ evaluator });
   faultyScores = await startMiner({ evaluator: scoresFaulty });
+  faultyRefresh = await startMiner({ evaluator: refreshFaulty });
   faultyLogits = await startMiner({ evaluator: logitsFaulty });
   userNode = await startClientNode();
   reference = await PlaintextReference.create(model);
 });
 after(async () => {
   await userNode.stop();
-  for (const m of [honest, faultyScores, faultyLogits]) await m.stop();
+  for (const m of [honest, faultyScores, faultyRefresh, faultyLogits]) await m.stop();
   evaluator.dispose();
   await reference.release();
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("transformer Brain: greedy words through two rounds a word equal the plaintext model's; every round checks out", async () => {
+test("transformer Brain: greedy words through three rounds a word equal the plaintext model's; every round checks out", async () => {
   const steps: GeneratedStep[] = [];
   const r = await generate({
     model, infer: new InferClient(userNode, { stepTimeoutMs: 60_000 }), miners: [honest.address], prompt: "the jury said that",
@@ -60,7 +63,7 @@ test("transformer Brain: greedy words through two rounds a word equal the plaint
   });
   assert.equal(r.words.length, 7);
   for (const [i, s] of steps.entries()) {
-    assert.equal(s.rounds?.length, 2);
+    assert.equal(s.rounds?.length, 3);
     const outcome = await reference.check(s, model.client.vocab.size, s.ms);
     assert.ok(isCorrect(outcome, scoringFor("transformer")), `word ${i}: ${JSON.stringify(outcome)}`);
     const p = softmax(s.logits, model.client.vocab.size);
@@ -71,7 +74,8 @@ test("transformer Brain: greedy words through two rounds a word equal the plaint
   assert.ok(r.words.every((w) => w.bytesUp > 0 && w.bytesDown > 0));
 });
 
-for (const [name, miner, faulty] of [["scores (round 0)", () => faultyScores, () => scoresFaulty], ["logits (round 1)", () => faultyLogits, () => logitsFaulty]] as const) {
+for (const [name, miner, faulty] of [["scores (round 0)", () => faultyScores, () => scoresFaulty],
+  ["refreshed FFN input (round 1)", () => faultyRefresh, () => refreshFaulty], ["logits (round 2)", () => faultyLogits, () => logitsFaulty]] as const) {
   test(`a miner that answers only the ${name} wrongly fails the validator's check of that round`, async () => {
     const outcomes = await probeSession({
       model, reference, miner: miner().address, prompt: "in the morning the", shape: { words: 3, thinkMs: [0, 0, 0] },
@@ -89,7 +93,7 @@ test("a failure after round 0 restarts the word on the next miner with a prefill
     planId: evaluator.planId,
     openSession: async (keys) => {
       const s = await evaluator.openSession(keys);
-      return { evaluate: async (inputs, o) => { if ((o?.round ?? 0) === 1) throw new CerberusError("EVAL_FAILED", "round 1 broke"); return s.evaluate(inputs, o); },
+      return { evaluate: async (inputs, o) => { if ((o?.round ?? 0) === 2) throw new CerberusError("EVAL_FAILED", "round 2 broke"); return s.evaluate(inputs, o); },
         close: () => s.close() };
     },
   } });
