@@ -73,8 +73,9 @@ program.command("generate").description("generate text under encryption from a p
   .argument("<prompt>", "the prompt (stays on your machine; only ciphertexts leave it)")
   .requiredOption("--brain <id>", "Brain id", bigintArg)
   .option("--words <n>", "words to generate (at least 1)", positiveIntArg, CLI_DEFAULT_WORDS)
-  .option("--temperature <t>", "softmax temperature", floatArg, 0.8)
-  .option("--top-k <k>", "sample among the k likeliest words", positiveIntArg, 40)
+  .option("--temperature <t>", "softmax temperature (default: the model's shipped sampler, <name>.mixture.json)", floatArg)
+  .option("--top-k <k>", "sample among the k likeliest words (default: the shipped sampler)", positiveIntArg)
+  .option("--top-p <p>", "then among the likeliest words holding this share of the mass (default: the shipped sampler)", floatArg)
   .option("--seed <n>", "sampler seed", intArg)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--no-mixture", "sample from the MLP alone, not the client mixture (<model-dir>/<name>.mixture.json)")
@@ -103,7 +104,8 @@ program.command("generate").description("generate text under encryption from a p
     const live = process.stderr.isTTY === true;
     try {
       const r = await generate({ model, infer: new InferClient(node), miners, prompt, words: o.words,
-        temperature: o.temperature, topK: o.topK, ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(o.temperature !== undefined ? { temperature: o.temperature } : {}), ...(o.topK !== undefined ? { topK: o.topK } : {}),
+        ...(o.topP !== undefined ? { topP: o.topP } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}),
         ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
         onWord: (w) => {
           tokens.push(w.word);

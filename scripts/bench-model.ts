@@ -9,6 +9,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { z } from "zod";
 import { createLogger } from "../nodes/core/log.ts";
+import { benchTransformer } from "./bench-model-tx.ts";
 import { loadCheckpoint } from "../nodes/train/checkpoint.ts";
 import { loadBrownSplits } from "../nodes/model/corpus.ts";
 import { zeroDiagonals } from "../nodes/train/diagonals.ts";
@@ -16,10 +17,12 @@ import { MlpEngine } from "../nodes/train/engine.ts";
 import { evaluateKnBaseline } from "../nodes/train/kn-baseline.ts";
 import { loadClientModel, loadLmMixture, loadMinerModel, sha256Hex, softmax } from "../nodes/model/lm.ts";
 import type { Activation, MlpParams } from "../nodes/train/mlp.ts";
-import { fitMixture } from "../nodes/train/mixture-fit.ts";
+import { fitMixture, fitMixtureInRegime } from "../nodes/train/mixture-fit.ts";
+import { GENERATION_REGIME, generationHistoryStarts, regimePerplexity, regimePredicted } from "../nodes/model/regime.ts";
+import { mlpFromArtifacts } from "../nodes/train/committed.ts";
 import { LmMixture, type MixtureConfig } from "../nodes/model/mixture.ts";
 import { FIRST_PREDICTED, PerplexityAccumulator, streamPerplexity } from "../nodes/model/perplexity.ts";
-import { targetProbs, type Stream } from "../nodes/train/trainer.ts";
+import { regimeProbs, targetProbs, type Stream } from "../nodes/train/trainer.ts";
 
 const Manifest = z.object({
   name: z.string(),
@@ -40,8 +43,13 @@ async function main(): Promise<void> {
     .option("--models <dir>", "artifact directory", "models")
     .option("--out <file>", "result JSON", "bench/results/model.json")
     .option("--max-words <n>", "corpus prefix (only to check artifacts of a `npm run train -- --max-words N` run)")
+    .option("--transformer", "the transformer Brain's model instead (models/brown-tx.*; writes bench/results/model-tx.json)")
+    .option("--encrypted-words <n>", "transformer: test words run on real ciphertexts", "240")
     .parse();
-  const o = cmd.opts<{ models: string; out: string; maxWords?: string }>();
+  const o = cmd.opts<{ models: string; out: string; maxWords?: string; transformer?: boolean; encryptedWords: string }>();
+  if (o.transformer) {
+    return benchTransformer({ models: o.models, out: o.out === "bench/results/model.json" ? "bench/results/model-tx.json" : o.out, encryptedWords: Number(o.encryptedWords) });
+  }
   const slice = o.maxWords ? { maxWords: Number(o.maxWords) } : {};
   const log = createLogger("bench-model");
   const manifest = Manifest.parse(JSON.parse(readFileSync(join(o.models, "manifest.json"), "utf8")));
@@ -86,14 +94,46 @@ async function main(): Promise<void> {
   const floatFit = fitMixture(mixture.kn, trainM, validM.ids, await probsOf(float.params, float.act, valid), mixture.config.kn.corpusMaxWords !== undefined ? { corpusMaxWords: mixture.config.kn.corpusMaxWords } : {});
 
   // The shipped model from the committed artifacts: (a) through the training engine, (b) the .onnx file itself.
-  const W2 = new Float32Array(miner.hidden * V), b2 = miner.b2.slice(0, V);
-  for (let k = 0; k < miner.hidden; k++) W2.set(miner.W2.subarray(k * miner.vPad, k * miner.vPad + V), k * V);
-  const shipped: MlpParams = { shape: { vocab: V, n: client.n, embed: client.embed, hidden: miner.hidden }, C: client.embeddings, W1: miner.W1, b1: miner.b1, W2, b2 };
-  const act: Activation = { kind: "poly", c: miner.c };
+  const { params: shipped, act } = mlpFromArtifacts(miner, client);
   const pSqueezedTest = await probsOf(shipped, act, testM);
   // Ablations of the shipped mixture (KN only, fixed or per-bucket weights), refitted on validation here.
   const squeezedFit = fitMixture(mixture.kn, trainM, validM.ids, await probsOf(shipped, act, validM));
   const z1 = zeroDiagonals(miner.W1, miner.input, miner.hidden), z2 = zeroDiagonals(miner.W2, miner.hidden, miner.vPad);
+
+  // The generation regime (regime.ts): every test word conditioned only on what a user's client holds — a prompt of
+  // 3–12 words plus up to 48 generated words. Mixture weights fitted in that regime on validation (as shipped), and the
+  // long-document fit (the pre-regime recipe) scored in it for comparison.
+  log.info("generation regime");
+  const fromTest = generationHistoryStarts(testM.ids.length), fromValid = generationHistoryStarts(validM.ids.length);
+  const regimeEng = await MlpEngine.create(shipped, "poly", false);
+  const pSqRegimeTest = await regimeProbs(regimeEng, shipped, act, testM.ids, fromTest);
+  const pSqRegimeValid = await regimeProbs(regimeEng, shipped, act, validM.ids, fromValid);
+  await regimeEng.release();
+  const floatRegimeEng = await MlpEngine.create(float.params, "tanh", false);
+  const pFloatRegimeTest = await regimeProbs(floatRegimeEng, float.params, float.act, test.ids, fromTest);
+  const pFloatRegimeValid = await regimeProbs(floatRegimeEng, float.params, float.act, valid.ids, fromValid);
+  await floatRegimeEng.release();
+  const inRegime = (cfg: MixtureConfig | undefined, p: Float64Array) => {
+    const m = cfg === undefined ? undefined : cfg === mixture.config ? mixture : mixture.withConfig(cfg);
+    return regimePerplexity(fromTest, (i, f) => Math.log(m === undefined ? p[i]! : m.prob(testM.ids[i]!, p[i]!, testM.ids.subarray(f, i)))).ppl;
+  };
+  const regimeRefit = fitMixtureInRegime(mixture.kn, trainM, validM.ids, fromValid, pSqRegimeValid);
+  const floatRegimeFit = fitMixtureInRegime(mixture.kn, trainM, validM.ids, fromValid, pFloatRegimeValid);
+  const regime = {
+    definition: GENERATION_REGIME,
+    predicted: regimePredicted(fromTest),
+    kn_trigram: regimePerplexity(fromTest, (i, f) => Math.log(mixture.kn.prob(testM.ids[i]!, testM.ids.subarray(Math.max(f, i - 2), i)))).ppl,
+    float: inRegime(undefined, pFloatRegimeTest),
+    squeezed: inRegime(undefined, pSqRegimeTest),
+    squeezed_kn: inRegime(regimeRefit.ablations.kn, pSqRegimeTest),
+    squeezed_kn_cache_one_weight: inRegime(regimeRefit.ablations.cacheOneHistoryBucket, pSqRegimeTest),
+    /** The long-document fit (weights per c(u v ·) bucket, cache size from a grid) scored where users generate. */
+    squeezed_long_document_fit: inRegime(squeezedFit.config, pSqRegimeTest),
+    float_mixture: inRegime(floatRegimeFit.config, pFloatRegimeTest),
+    shipped: inRegime(mixture.config, pSqRegimeTest),
+    shipped_refit_equals_committed: JSON.stringify(regimeRefit.config.weights) === JSON.stringify(mixture.config.weights),
+    valid_refit: regimeRefit.valid,
+  };
 
   const session = await ort.InferenceSession.create(readFileSync(file(".onnx")), { intraOpNumThreads: 2, logSeverityLevel: 3 });
   const acc = new PerplexityAccumulator(), accMixed = new PerplexityAccumulator();
@@ -154,6 +194,7 @@ async function main(): Promise<void> {
       ms_per_word: mixMs / mixCount,
       cache_size: mixture.config.cache.size,
     },
+    generation_regime: { ...regime, shipped_over_float_mixture: regime.shipped / regime.float_mixture },
     onnx_pass_seconds: onnxSeconds,
     machine: { cores: cpus().length, loadavg_1m_at_end: loadavg()[0] },
   };
@@ -172,10 +213,23 @@ async function main(): Promise<void> {
     ["ours: squeezed + KN trigram, one fixed λ (refit on valid)", f(result.ablations.squeezed_kn_fixed)],
     ["ours: squeezed + KN trigram, λ per c(uv·) bucket (refit)", f(result.ablations.squeezed_kn_buckets)],
     ["ours: float + KN + cache (its own fit on valid)", f(result.ppl_float_mixture)],
-    ["ours: SHIPPED = .onnx + client mixture (KN + cache)", f(result.ppl_shipped)],
+    ["ours: shipped = .onnx + client mixture (KN + cache), long document", f(result.ppl_shipped)],
+  ];
+  const regimeRows: [string, string][] = [
+    ["KN trigram", f(regime.kn_trigram)],
+    ["float MLP", f(regime.float)],
+    ["squeezed MLP alone", f(regime.squeezed)],
+    ["squeezed + KN (regime fit, no cache)", f(regime.squeezed_kn)],
+    ["squeezed + KN + cache, one weight per c(uv·) bucket (regime fit)", f(regime.squeezed_kn_cache_one_weight)],
+    ["squeezed + KN + cache, long-document fit", f(regime.squeezed_long_document_fit)],
+    ["float + its own regime mixture", f(regime.float_mixture)],
+    ["SHIPPED = .onnx + mixture.json (regime fit, cache by history length)", f(regime.shipped)],
   ];
   console.log(`\nBrown corpus test perplexity (vocab ${V}, ${acc.predicted} predicted words; ${cpus().length} cores, load average ${loadavg()[0].toFixed(2)})`);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(64)} ${v}`);
+  console.log(`\nGeneration regime: prompt ${GENERATION_REGIME.promptMin}–${GENERATION_REGIME.promptMax} words + up to ${GENERATION_REGIME.generated} generated, ${regime.predicted} predicted test words`);
+  for (const [k, v] of regimeRows) console.log(`  ${k.padEnd(72)} ${v}`);
+  console.log(`  committed mixture.json = this refit: ${regime.shipped_refit_equals_committed}`);
   console.log(`  squeezed / float = ${result.squeezed_over_float.toFixed(4)}, shipped / (float + mixture) = ${result.shipped_over_float_mixture.toFixed(4)} (target ≤ 1.05); ` +
     `mixture: load ${mixtureLoadSeconds.toFixed(2)} s, tables ${(mixtureBytes / 2 ** 20).toFixed(1)} MiB, ${result.client_mixture.ms_per_word.toFixed(2)} ms/word; ONNX pass ${onnxSeconds.toFixed(0)} s`);
   console.log(`wrote ${o.out}`);

@@ -32,14 +32,14 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log("usage: npm run bench:probes -- [--users N] [--real-users N] [--probes N] [--timeline-s S] [--epochs N] [--tempo N] " +
-    "[--miners N] [--operator-seats N] [--hosts N] [--model tiny|brown] [--miner-threads N] [--miner-profile real|relaxed] [--seed N] [--out FILE]\n" +
+    "[--miners N] [--operator-seats N] [--hosts N] [--model tiny|brown|tiny-tx|brown-tx] [--miner-threads N] [--miner-profile real|relaxed] [--seed N] [--out FILE]\n" +
     "Trains discriminators to tell validator probes from users on everything an operator of several seats sees; writes bench/results/probes.json.");
   process.exit(0);
 }
 const options = {
   users: Number(values.users), realUsers: Number(values["real-users"]), probes: Number(values.probes),
   timelineMs: Number(values["timeline-s"]) * 1000, epochs: Number(values.epochs), tempo: Number(values.tempo),
-  workload: COMPRESSED_WORKLOAD, model: values.model as "tiny" | "brown", miners: Number(values.miners),
+  workload: COMPRESSED_WORKLOAD, model: values.model as "tiny" | "brown" | "tiny-tx" | "brown-tx", miners: Number(values.miners),
   operatorSeats: Number(values["operator-seats"]), minerThreads: Number(values["miner-threads"]), hosts: Number(values.hosts),
   minerProfile: values["miner-profile"] as "real" | "relaxed",
   seed: Number(values.seed), log: (line: string) => console.error(line),

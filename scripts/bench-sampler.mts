@@ -1,115 +1,130 @@
 #!/usr/bin/env -S npx tsx
-// `npm run bench:sampler`: what the sampler settings do to generated text, measured rather than read. The committed
-// model's plaintext twin (onnxruntime, the miner's exact ONNX) continues held-out prompts under each setting — the
-// MLP alone and the shipped client mixture, at several temperatures and top-k — and every continuation is scored for
-// degenerate repetition (a content word that already occurred in the previous 10 words, prompt included; real
-// held-out text is the yardstick) and variety (distinct bigrams). Writes bench/results/sampler.json. Run: npm run bench:sampler -- --help
+// `npm run bench:sampler`: what a model's shipped sampler does to generated text, measured on TEST prompts (the sampler
+// was chosen on validation prompts by `npm run train`). The committed model's plaintext twin (onnxruntime on the
+// miner's exact ONNX) continues prompts of 3–12 test words under the shipped setting and a few others; every
+// continuation is scored for degenerate repetition (a content word that already occurred in the previous 10 words,
+// prompt included; real test text is the yardstick) and variety (distinct bigrams). Beside it, the generation-regime
+// perplexity (regime.ts) of the distribution actually sampled — tempered, truncated, `<unk>` removed — on test text.
+// Writes the model's entry of bench/results/sampler.json. Run: npm run bench:sampler -- --help
 import "../nodes/core/polyfills.ts";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { Command } from "commander";
-import { loadBrainModel, loadClientMixture } from "../nodes/client/brain-model.ts";
-import { topKOnly, wordDistribution } from "../nodes/client/generate.ts";
-import { sample } from "../nodes/model/client-model.ts";
-import { createRng } from "../nodes/core/prng.ts";
-import { PlaintextReference, samplePrompt, validationWords } from "../nodes/validator/challenge.ts";
+import { loadBrownSplits } from "../nodes/model/corpus.ts";
+import { loadLmMixture } from "../nodes/model/lm.ts";
+import { PerplexityAccumulator } from "../nodes/model/perplexity.ts";
+import { GENERATION_REGIME, generationHistoryStarts } from "../nodes/model/regime.ts";
+import { LEGACY_SAMPLER, samplingDistribution, textStats, type SamplerSettings } from "../nodes/model/sampler.ts";
+import { SAMPLER_TARGETS, sampleContinuations } from "../nodes/train/sampler-fit.ts";
+import { validationPrompts } from "../nodes/train/client-fit.ts";
+import { loadPlaintextLm } from "./lib/plaintext-lm.ts";
 
 const program = new Command()
   .name("bench-sampler")
-  .description("Repetition and variety of generated text per sampler setting (MLP alone vs the client mixture)")
-  .option("--prompts <n>", "held-out prompts per setting", (v) => Number.parseInt(v, 10), 30)
+  .description("Repetition and variety of generated text, and the perplexity of the distribution sampled, per sampler setting")
+  .option("--prompts <n>", "test prompts per setting", (v) => Number.parseInt(v, 10), 30)
   .option("--words <n>", "words generated per prompt", (v) => Number.parseInt(v, 10), 25)
+  .option("--ppl-words <n>", "test words (generation regime) scored for the sampled distribution's perplexity", (v) => Number.parseInt(v, 10), 20_000)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--model <name>", "model base name", "brown-lm")
   .option("--seed <n>", "prompt and sampler seed", (v) => Number.parseInt(v, 10), 5)
-  .option("--json <file>", "results", "bench/results/sampler.json")
+  .option("--json <file>", "results (one entry per model)", "bench/results/sampler.json")
   .parse();
-const o = program.opts<{ prompts: number; words: number; modelDir: string; model: string; seed: number; json: string }>();
+const o = program.opts<{ prompts: number; words: number; pplWords: number; modelDir: string; model: string; seed: number; json: string }>();
 
-/** Words a repeat of which says nothing about degeneration: punctuation and the commonest function words. */
-const FUNCTION_WORDS = new Set(["the", "of", "and", "a", "to", "in", "is", "that", "it", "was", "for", "he", "as", "with", "on"]);
-const isContent = (w: string) => !FUNCTION_WORDS.has(w.toLowerCase()) && /[A-Za-z0-9]/.test(w);
-const WINDOW = 10;
+const lm = await loadPlaintextLm(o.modelDir, o.model);
+const mixture = loadLmMixture(join(o.modelDir, `${o.model}.mixture.json`), lm.client);
+const shipped = mixture.config.sampler;
+if (shipped === undefined) throw new Error(`${o.model}.mixture.json has no sampler settings (npm run train -- --refit-client)`);
+const words = lm.client.vocab.words;
+const unk = lm.client.vocab.unkId;
+const splits = loadBrownSplits();
+const testIds = splits.test.map((id) => lm.client.vocab.idOf(splits.vocab.words[id]!));
+const { prompts, real, realTexts } = validationPrompts(testIds, words, o.prompts, o.words, o.seed);
 
-/**
- * Over the continuation words (each text = its preceding context, then `from` on the continuation): the share of
- * content words that already occurred among the previous WINDOW words, the context included, and distinct bigrams /
- * bigrams of the continuations.
- */
-function textStats(texts: readonly { words: readonly string[]; from: number }[]): { repeatPct: number; distinct2: number } {
-  let repeats = 0;
-  let content = 0;
-  let bigrams = 0;
-  const seen = new Set<string>();
-  for (const { words: ws, from } of texts) {
-    for (let i = from; i < ws.length; i++) {
-      if (isContent(ws[i]!)) {
-        content++;
-        if (ws.slice(Math.max(0, i - WINDOW), i).includes(ws[i]!)) repeats++;
-      }
-      if (i > from) { bigrams++; seen.add(`${ws[i - 1]} ${ws[i]}`); }
-    }
-  }
-  return { repeatPct: +(100 * repeats / Math.max(1, content)).toFixed(1), distinct2: +(seen.size / Math.max(1, bigrams)).toFixed(3) };
-}
-
-const model = loadBrainModel({ dir: o.modelDir, name: o.model });
-const loaded = loadClientMixture(model, { dir: o.modelDir });
-if (loaded === undefined) throw new Error(`no ${o.model}.mixture.json in ${o.modelDir}`);
-const V = model.client.vocab.size;
-const unk = model.client.vocab.unkId;
-const held = validationWords();
-const promptRng = createRng(o.seed);
-const prompts = Array.from({ length: o.prompts }, () => samplePrompt(held, 4 + promptRng.int(6), promptRng.next));
-const settings = [
-  { name: "MLP alone, T 0.8, top-k 40 (before the mixture)", mixture: false, temperature: 0.8, topK: 40 },
-  { name: "mixture, T 0.7, top-k 40", mixture: true, temperature: 0.7, topK: 40 },
-  { name: "mixture, T 0.8, top-k 40 (default)", mixture: true, temperature: 0.8, topK: 40 },
-  { name: "mixture, T 0.9, top-k 20", mixture: true, temperature: 0.9, topK: 20 },
-  { name: "mixture, T 1, top-k 40", mixture: true, temperature: 1, topK: 40 },
-  { name: "mixture, T 1, no top-k", mixture: true, temperature: 1, topK: V },
+const mixed = async (ctx: readonly number[]) => mixture.distribution(await lm.distribution(ctx), ctx);
+const alone = (ctx: readonly number[]) => lm.distribution(ctx);
+const settings: { name: string; mixture: boolean; s: SamplerSettings }[] = [
+  { name: `${lm.kind} alone, T 0.8, top-k 40 (the old default)`, mixture: false, s: LEGACY_SAMPLER },
+  { name: "mixture, T 0.8, top-k 40 (the old default)", mixture: true, s: LEGACY_SAMPLER },
+  { name: "mixture, T 1, no truncation (the distribution scored)", mixture: true, s: { temperature: 1, topK: null, topP: 1 } },
+  { name: `mixture, SHIPPED: ${describe(shipped)}`, mixture: true, s: shipped },
 ];
 
-const reference = await PlaintextReference.create(model);
 const rows = [];
 try {
-  for (const s of settings) {
-    const continuations: { words: string[]; from: number }[] = [];
-    for (let p = 0; p < prompts.length; p++) {
-      const rng = createRng(o.seed * 1_000 + p);
-      const context = model.client.encode(prompts[p]!);
-      const start = context.length;
-      for (let i = 0; i < o.words; i++) {
-        const logits = await reference.logits(model.client.contextInput(context));
-        const probs = wordDistribution(logits, V, context, s.temperature, s.mixture ? loaded.mixture : undefined);
-        probs[unk] = 0;
-        context.push(sample(topKOnly(probs, s.topK), rng, [unk]));
-      }
-      continuations.push({ words: context.map((id) => model.client.vocab.words[id]!), from: start });
-    }
-    const stats = textStats(continuations);
-    rows.push({ ...s, topK: s.topK >= V ? null : s.topK, ...stats,
-      examples: continuations.slice(0, 3).map((c) => `${c.words.slice(0, c.from).join(" ")} ‖ ${c.words.slice(c.from).join(" ")}`) });
-    console.error(`${s.name}: content-word repeats ${stats.repeatPct}%, distinct-2 ${stats.distinct2}`);
+  for (const { name, mixture: mix, s } of settings) {
+    const sampled = await sampleContinuations(mix ? mixed : alone, prompts, o.words, s, o.seed, [unk]);
+    const texts = sampled.texts.map((t) => ({ words: t.ids.map((id) => words[id]!), from: t.from }));
+    const stats = textStats(texts);
+    rows.push({ name, mixture: mix, ...s, ...stats, samplePpl: +sampled.samplePpl.toFixed(2),
+      examples: texts.slice(0, 3).map((c) => `${c.words.slice(0, c.from).join(" ")} ‖ ${c.words.slice(c.from).join(" ")}`) });
+    console.error(`${name}: content-word repeats ${stats.repeatPct}%, distinct-2 ${stats.distinct2}, sample ppl ${sampled.samplePpl.toFixed(1)}`);
   }
-} finally {
-  await reference.release();
-}
-// Real text: the same number of words after a 10-word held-out context, at as many places in the validation split.
-const real = textStats(Array.from({ length: o.prompts }, (_, p) => ({ words: held.slice(p * 1_000, p * 1_000 + WINDOW + o.words), from: WINDOW })));
 
-console.log(`\nbench:sampler — ${o.prompts} held-out prompts × ${o.words} words per setting (plaintext twin of the miner's ONNX)`);
-console.table([...rows.map((r) => ({ setting: r.name, "content-word repeats % (10-word window)": r.repeatPct, "distinct bigrams": r.distinct2 })),
-  { setting: "real held-out text", "content-word repeats % (10-word window)": real.repeatPct, "distinct bigrams": real.distinct2 }]);
-mkdirSync(dirname(o.json), { recursive: true });
-writeFileSync(o.json, JSON.stringify({
-  what: "generated continuations of held-out prompts per sampler setting, from the plaintext twin of the committed ONNX " +
-    "(onnxruntime) with and without the shipped client mixture; repeats = content words already among the previous 10 words",
-  date: new Date().toISOString(),
-  machine: { cores: cpus().length, loadavg: loadavg().map((x) => +x.toFixed(2)) },
-  params: { prompts: o.prompts, words: o.words, seed: o.seed, model: `${o.modelDir}/${o.model}`, window: WINDOW },
-  real_text: real,
-  rows,
-}, null, 2) + "\n");
-console.log(`wrote ${o.json}`);
+  // The generation-regime perplexity of what is actually sampled: q = the shipped sampler's distribution (tempered,
+  // truncated, <unk> removed), over the first --ppl-words predicted test words; beside it the mixture itself (T = 1).
+  const from = generationHistoryStarts(testIds.length);
+  const accQ = new PerplexityAccumulator(), accQCovered = new PerplexityAccumulator(), accP = new PerplexityAccumulator(), accPNoUnk = new PerplexityAccumulator();
+  let scored = 0, zero = 0, unkWords = 0;
+  for (let i = 0; i < testIds.length && scored < o.pplWords; i++) {
+    if (from[i]! < 0) continue;
+    scored++;
+    const ctx = Array.from(testIds.subarray(from[i]!, i));
+    const p = await mixed(ctx);
+    const w = testIds[i]!;
+    accP.add(Math.log(p[w]!));
+    if (w === unk) { unkWords++; continue; }
+    accPNoUnk.add(Math.log(p[w]!));
+    const q = samplingDistribution(p, shipped, [unk]);
+    if (q[w]! > 0) { accQCovered.add(Math.log(q[w]!)); } else zero++;
+  }
+  const covered = scored - unkWords - zero;
+  const sampledPpl = {
+    scored_words: scored,
+    unk_words: unkWords,
+    outside_kept_set: zero,
+    coverage_of_non_unk_pct: +(100 * covered / Math.max(1, scored - unkWords)).toFixed(2),
+    /** exp(mean −ln q) over every non-<unk> word: infinite as soon as one test word is outside the kept set. */
+    ppl_sampled: zero > 0 ? Infinity : accQCovered.result().ppl,
+    ppl_sampled_covered_words: accQCovered.result().ppl,
+    ppl_mixture_all_words: accP.result().ppl,
+    ppl_mixture_non_unk_words: accPNoUnk.result().ppl,
+  };
+  // The same real text with <unk> not counted as a content word (samples never contain it).
+  const realNoUnkStats = textStats(realTexts, { unkAsContent: false });
+  const result = {
+    what: "continuations of 3–12-word test prompts per sampler setting, from the plaintext twin of the committed model with the shipped client mixture; " +
+      "repeats = content words already among the previous 10 words; the shipped setting was chosen on validation prompts by npm run train",
+    date: new Date().toISOString(),
+    machine: { cores: cpus().length, loadavg: loadavg().map((x) => +x.toFixed(2)) },
+    params: { prompts: o.prompts, words: o.words, seed: o.seed, model: `${o.modelDir}/${o.model}`, kind: lm.kind, regime: GENERATION_REGIME },
+    targets: { max_repeat_pct: SAMPLER_TARGETS.maxRepeatPct, min_distinct2: +(SAMPLER_TARGETS.minDistinctRatio * real.distinct2).toFixed(3) },
+    real_text: real,
+    real_text_unk_not_content: realNoUnkStats,
+    shipped,
+    shipped_meets: (() => { const r = rows[rows.length - 1]!; return r.repeatPct <= SAMPLER_TARGETS.maxRepeatPct && r.distinct2 >= SAMPLER_TARGETS.minDistinctRatio * real.distinct2; })(),
+    sampled_distribution_regime: sampledPpl,
+    rows,
+  };
+  console.log(`\nbench:sampler ${o.model} (${lm.kind}) — ${o.prompts} test prompts × ${o.words} words per setting (plaintext twin of the committed model)`);
+  console.table([...rows.map((r) => ({ setting: r.name, "repeats %": r.repeatPct, "distinct bigrams": r.distinct2, "sample ppl": r.samplePpl })),
+    { setting: "real test text", "repeats %": real.repeatPct, "distinct bigrams": real.distinct2, "sample ppl": NaN }]);
+  console.log(`targets: repeats ≤ ${SAMPLER_TARGETS.maxRepeatPct}%, distinct bigrams ≥ ${result.targets.min_distinct2}; shipped meets: ${result.shipped_meets}`);
+  console.log(`sampled distribution, generation regime, ${scored} test words: ppl ${sampledPpl.ppl_sampled.toFixed(1)} ` +
+    `(${sampledPpl.coverage_of_non_unk_pct}% of non-<unk> words inside the kept set; over those ${sampledPpl.ppl_sampled_covered_words.toFixed(1)}); ` +
+    `the mixture itself ${sampledPpl.ppl_mixture_all_words.toFixed(1)} (all words), ${sampledPpl.ppl_mixture_non_unk_words.toFixed(1)} (non-<unk>)`);
+  const all = existsSync(o.json) ? JSON.parse(readFileSync(o.json, "utf8")) as Record<string, unknown> : {};
+  const models = (typeof all.models === "object" && all.models !== null ? all.models : {}) as Record<string, unknown>;
+  models[o.model] = result;
+  mkdirSync(dirname(o.json), { recursive: true });
+  writeFileSync(o.json, JSON.stringify({ models }, null, 2) + "\n");
+  console.log(`wrote ${o.json} (${o.model})`);
+} finally {
+  await lm.release();
+}
+
+function describe(s: SamplerSettings): string {
+  return `T ${s.temperature}${s.topK !== null ? `, top-k ${s.topK}` : ""}${s.topP < 1 ? `, top-p ${s.topP}` : ""}${s.topK === null && s.topP === 1 ? ", no truncation" : ""}`;
+}

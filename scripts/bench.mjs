@@ -10,17 +10,21 @@ const BENCHES = [
   { name: "kn", script: "bench:kn", result: "bench/results/kn.json" },
   { name: "model", script: "bench:model", result: "bench/results/model.json" },
   { name: "sampler", script: "bench:sampler", result: "bench/results/sampler.json" },
+  { name: "model-tx", script: "bench:model", args: ["--", "--transformer"], result: "bench/results/model-tx.json" },
+  { name: "sampler-tx", script: "bench:sampler", args: ["--", "--model", "brown-tx"], result: "bench/results/sampler.json" },
   { name: "fhe", script: "bench:fhe", result: "bench/results/fhe.json" },
+  { name: "fhe-tx", script: "bench:fhe-tx", result: "bench/results/fhe-tx.json" },
   { name: "fhe-memory", script: "bench:fhe-memory", result: "bench/results/fhe-memory.json" },
   { name: "net", script: "bench:net", result: "bench/results/net.json" },
   { name: "probes", script: "bench:probes", result: "bench/results/probes.json" },
   { name: "load", script: "bench:load", result: "bench/results/load.json" },
+  { name: "load-tx", script: "bench:load", args: ["--", "--model", "brown-tx", "--levels", "1,2,4", "--json", "bench/results/load-tx.json", "--svg", "bench/results/load-tx.svg"], result: "bench/results/load-tx.json" },
 ];
 
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
   console.log("usage: npm run bench [-- <name> ...]\n\nbenchmarks (all by default, in this order):");
-  for (const b of BENCHES) console.log(`  ${b.name.padEnd(12)} npm run ${b.script} → ${b.result}`);
+  for (const b of BENCHES) console.log(`  ${b.name.padEnd(12)} npm run ${b.script}${b.args ? " " + b.args.join(" ") : ""} → ${b.result}`);
   process.exit(0);
 }
 const unknown = args.filter((a) => !BENCHES.some((b) => b.name === a));
@@ -38,7 +42,7 @@ for (const bench of selected) {
     continue;
   }
   console.log(`\n=== ${bench.name} (npm run ${bench.script}) ===`);
-  const run = spawnSync("npm", ["run", "--silent", bench.script], { stdio: "inherit" });
+  const run = spawnSync("npm", ["run", "--silent", bench.script, ...(bench.args ?? [])], { stdio: "inherit" });
   if (run.status !== 0) failures.push(bench.name);
 }
 console.log("\n=== summary ===");

@@ -7,18 +7,23 @@ import { join } from "node:path";
 import { createLogger } from "../nodes/core/log.ts";
 import { loadCheckpoint, saveCheckpoint } from "../nodes/train/checkpoint.ts";
 import { KneserNeyTrigram, tuneDiscounts } from "../nodes/model/kn.ts";
-import { fitMixture } from "../nodes/train/mixture-fit.ts";
+import { fitMixtureInRegime } from "../nodes/train/mixture-fit.ts";
 import { LmMixture } from "../nodes/model/mixture.ts";
-import { streamPerplexity } from "../nodes/model/perplexity.ts";
-import { loadBrownSplits } from "../nodes/model/corpus.ts";
+import { loadBrownSplits, type BrownSplits } from "../nodes/model/corpus.ts";
 import { MlpEngine } from "../nodes/train/engine.ts";
-import { sha256Hex, writeClientModel } from "../nodes/model/lm.ts";
-import { inputSize } from "../nodes/train/mlp.ts";
+import { loadClientModel, loadMinerModel, sha256Hex, writeClientModel } from "../nodes/model/lm.ts";
+import { inputSize, type Activation, type MlpParams } from "../nodes/train/mlp.ts";
+import type { Logger } from "../nodes/core/log.ts";
+import { generationHistoryStarts, regimePerplexity } from "../nodes/model/regime.ts";
+import { fitClientSide, type ClientFit } from "../nodes/train/client-fit.ts";
+import { mlpFromArtifacts } from "../nodes/train/committed.ts";
+import { OnnxLm } from "../nodes/train/onnx-lm.ts";
+import { DEFAULT_TRANSFORMER_CONFIG, trainTransformerModel } from "./train-transformer.ts";
 import { exportMinerOnnx, toMinerModel } from "../nodes/train/onnx-export.ts";
 import { paddedVocab } from "../nodes/model/miner-model.ts";
 import { DEFAULT_CONFIG, runPipeline, streams, type PipelineConfig } from "../nodes/train/pipeline.ts";
 import { relabelIds } from "../nodes/train/relabel.ts";
-import { perplexity, targetProbs } from "../nodes/train/trainer.ts";
+import { perplexity, regimeProbs } from "../nodes/train/trainer.ts";
 
 const MODEL_NAME = "brown-lm";
 
@@ -39,9 +44,34 @@ async function main(): Promise<void> {
     .option("--resume-float <checkpoint>", "skip float training: load this float checkpoint (e.g. models/checkpoints/float) from an earlier run")
     .option("--resume-float-seconds <s>", "wall seconds the earlier run spent up to that checkpoint (added to trainSeconds)", "0")
     .option("--quant-bits <n>", "weights/biases rounded to multiples of 2^-bits", String(d.quantBits))
+    .option("--refit-client", "keep the committed weights: refit only the client mixture (generation regime) and the sampler")
+    .option("--model <kind>", "mlp (the Bengio MLP, brown-lm) or transformer (brown-tx; its own options below)", "mlp")
+    .option("--tx-float-epochs <n>", "transformer: float epochs", String(DEFAULT_TRANSFORMER_CONFIG.float.epochs))
+    .option("--tx-fhe-epochs <n>", "transformer: FHE-form fine-tune epochs", String(DEFAULT_TRANSFORMER_CONFIG.fhe.epochs))
+    .option("--tx-prune-epochs <n>", "transformer: epochs per pruning rate", String(DEFAULT_TRANSFORMER_CONFIG.prune.epochs))
+    .option("--tx-rates <list>", "transformer: pruning rates, comma-separated", DEFAULT_TRANSFORMER_CONFIG.prune.rates.join(","))
+    .option("--tx-ff <n>", "transformer: FFN width", String(DEFAULT_TRANSFORMER_CONFIG.shape.ff))
+    .option("--tx-resume-float <checkpoint>", "transformer: skip float training, load this checkpoint (e.g. models/checkpoints/tx-float)")
     .parse();
-  const o = cmd.opts<{ out: string; checkpoints: string; maxWords?: string; seed: string; floatEpochs: string; polyEpochs: string; squeezeEpochs: string; rates: string; quantBits: string; squeezeAlpha: string; resumeFloat?: string; resumeFloatSeconds: string; relabel: boolean }>();
+  const o = cmd.opts<{ out: string; checkpoints: string; maxWords?: string; seed: string; floatEpochs: string; polyEpochs: string; squeezeEpochs: string; rates: string; quantBits: string; squeezeAlpha: string; resumeFloat?: string; resumeFloatSeconds: string; relabel: boolean; refitClient?: boolean;
+    model: string; txFloatEpochs: string; txFheEpochs: string; txPruneEpochs: string; txRates: string; txFf: string; txResumeFloat?: string }>();
   const num = (s: string, name: string) => { const v = Number(s); if (!Number.isFinite(v) || v < 0) { cmd.error(`--${name} must be a non-negative number`); } return v; };
+  if (o.refitClient) return refitClient(o.out, o.maxWords ? num(o.maxWords, "max-words") : undefined, createLogger("train"));
+  if (o.model === "transformer") {
+    const t = DEFAULT_TRANSFORMER_CONFIG;
+    const config = {
+      ...t, seed: o.seed === String(d.seed) ? t.seed : num(o.seed, "seed"),
+      shape: { ...t.shape, ff: num(o.txFf, "tx-ff") },
+      float: { ...t.float, epochs: num(o.txFloatEpochs, "tx-float-epochs") },
+      fhe: { ...t.fhe, epochs: num(o.txFheEpochs, "tx-fhe-epochs") },
+      prune: { ...t.prune, epochs: num(o.txPruneEpochs, "tx-prune-epochs"), rates: o.txRates.split(",").filter((r) => r !== "").map((r) => num(r, "tx-rates")) },
+      quantBits: num(o.quantBits, "quant-bits"),
+    };
+    return trainTransformerModel({ out: o.out, checkpoints: o.checkpoints, config, argv: process.argv.slice(2),
+      ...(o.txResumeFloat !== undefined ? { resumeFloat: o.txResumeFloat } : {}),
+      ...(o.maxWords ? { maxWords: num(o.maxWords, "max-words") } : {}) }, createLogger("train"));
+  }
+  if (o.model !== "mlp") cmd.error(`--model must be mlp or transformer, got ${o.model}`);
   const cfg: PipelineConfig = {
     ...d,
     seed: num(o.seed, "seed"),
@@ -91,37 +121,26 @@ async function main(): Promise<void> {
   for (const m of res.curve) testPpl.curve.push({ rate: m.rate, ppl: await perplexity(eng, m.params, { kind: "poly", c: m.c }, squeezedTest) });
   await eng.release(); await tEng.release();
 
-  // 6. The client mixture (mixture.ts) of the shipped model: KN trigram + cache, weights fitted on validation.
-  const tMix = performance.now();
+  // 6. The client side (mixture in the generation regime + sampler), on validation; then the shipped files.
   const toModel = (ids: Int32Array) => (res.relabeling ? relabelIds(ids, res.relabeling) : ids);
-  const trainM = toModel(splits.train), validM = toModel(splits.valid), testM = toModel(splits.test);
-  const kn0 = KneserNeyTrigram.fromTrain(trainM, splits.vocab.words.length);
-  const kn = kn0.withDiscounts(tuneDiscounts(kn0, validM).discounts);
   const s = res.shipped;
-  const shippedAct = { kind: "poly", c: s.c } as const;
-  const mixEng = await MlpEngine.create(s.params, "poly", false);
-  const mixOpts = o.maxWords ? { corpusMaxWords: num(o.maxWords, "max-words") } : {};
-  const fit = fitMixture(kn, trainM, validM, await targetProbs(mixEng, s.params, shippedAct, { ids: validM, start: valid.start }), mixOpts);
-  const testShippedP = await targetProbs(mixEng, s.params, shippedAct, { ids: testM, start: test.start });
-  await mixEng.release();
+  const vPad = paddedVocab(s.params.shape.vocab);
+  const onnxBytes = exportMinerOnnx(toMinerModel(s.params, s.c, vPad));
+  const words = res.relabeling ? Array.from(res.relabeling.vocab, (old) => splits.vocab.words[old]!) : splits.vocab.words;
+  const side = await fitMlpClientSide(splits, toModel, s.params, { kind: "poly", c: s.c }, onnxBytes, words, o.maxWords ? num(o.maxWords, "max-words") : undefined, log);
   // The float twin with its own mixture (same recipe), so "squeezed ≤ 1.05 × float" compares like with like.
   const fEng = await MlpEngine.create(res.float.params, "tanh", false);
-  const floatFit = fitMixture(kn, trainM, validM, await targetProbs(fEng, res.float.params, { kind: "tanh" }, valid), mixOpts);
+  const floatFit = fitMixtureInRegime(side.kn, side.trainM, side.validM, side.fromValid,
+    await regimeProbs(fEng, res.float.params, { kind: "tanh" }, splits.valid, side.fromValid), o.maxWords ? { corpusMaxWords: num(o.maxWords, "max-words") } : {});
   await fEng.release();
-  const mixSeconds = (performance.now() - tMix) / 1000;
-  const mixture = new LmMixture(kn, fit.config);
-  const testMixed = streamPerplexity(testM, (i) => Math.log(mixture.prob(testM[i]!, testShippedP[i - test.start]!, testM.subarray(0, i)))).ppl;
-  log.info({ valid: fit.valid, floatValid: floatFit.valid, test: testMixed, mixSeconds }, "client mixture fitted");
 
   // Export the shipped model, its mixture and the float twin (bench:model re-measures both from these files).
   mkdirSync(o.out, { recursive: true });
-  const vPad = paddedVocab(s.params.shape.vocab);
-  const onnxBytes = exportMinerOnnx(toMinerModel(s.params, s.c, vPad));
   writeFileSync(join(o.out, `${MODEL_NAME}.onnx`), onnxBytes);
-  const words = res.relabeling ? Array.from(res.relabeling.vocab, (old) => splits.vocab.words[old]) : splits.vocab.words;
   const client = writeClientModel(join(o.out, `${MODEL_NAME}.client.json`), words, cfg.n, cfg.embed, vPad, s.params.C, false);
-  const mixtureJson = new TextEncoder().encode(JSON.stringify(fit.config, null, 2) + "\n");
+  const mixtureJson = new TextEncoder().encode(JSON.stringify(side.client.config, null, 2) + "\n");
   writeFileSync(join(o.out, `${MODEL_NAME}.mixture.json`), mixtureJson);
+  const mixSeconds = side.client.seconds;
   const floatBase = join(o.out, `${MODEL_NAME}.float`);
   saveCheckpoint(floatBase, res.float.params, { kind: "tanh" });
   const floatFiles = { json: readFileSync(`${floatBase}.json`), bin: readFileSync(`${floatBase}.bin`) };
@@ -158,18 +177,84 @@ async function main(): Promise<void> {
     validation: {
       float: res.float.validPpl, naivePoly: res.naive.validPpl, target: cfg.target, metTarget: res.metTarget,
       curve: res.curve.map((m) => ({ rate: m.rate, ppl: m.validPpl, pplQuantized: m.validPplQuantized })),
-      mixture: { shipped: fit.valid, float: floatFit.valid, seconds: Math.round(mixSeconds) },
+      mixture: { shipped: side.client.fit.valid, float: floatFit.valid, seconds: Math.round(mixSeconds) },
     },
-    mixture: {
-      file: `${MODEL_NAME}.mixture.json`,
-      note: "client-side: P = λ_mlp·P_mlp + λ_kn·P_KN-trigram + λ_cache·P_unigram-cache, λ per c(u v ·) bucket, fitted on validation (nodes/model/mixture.ts)",
-      cacheSize: fit.config.cache.size,
-    },
-    test: { ...testPpl, shippedWithMixture: testMixed },
+    mixture: mixtureRecord(side.client),
+    test: { ...testPpl, shippedWithMixtureRegime: side.testRegime },
   };
   writeFileSync(join(o.out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   log.info({ trainSeconds: manifest.trainSeconds, wallSeconds: manifest.wallSeconds, shipped: s.rate, test: manifest.test, files: manifest.files }, "done");
   console.log(JSON.stringify({ trainSeconds: manifest.trainSeconds, wallSeconds: manifest.wallSeconds, squeezeRate: s.rate, validation: manifest.validation, test: manifest.test }, null, 2));
+}
+
+/** What the manifest says about the client side (mixture.json holds the numbers the client uses). */
+function mixtureRecord(c: ClientFit) {
+  return {
+    file: `${MODEL_NAME}.mixture.json`,
+    note: "client-side: P = λ_mlp·P_mlp + λ_kn·P_KN-trigram + λ_cache·P_unigram-cache, λ per (c(u v ·) bucket, history-length bucket), fitted on validation in the generation regime (nodes/model/mixture.ts, regime.ts); sampler chosen on validation prompts (nodes/train/sampler-fit.ts)",
+    cacheSize: c.config.cache.size,
+    sampler: c.config.sampler,
+    samplerGrid: c.sampler.rows.map((r) => ({ ...r.settings, repeatPct: r.stats.repeatPct, distinct2: r.stats.distinct2, samplePpl: +r.samplePpl.toFixed(2), meets: r.meets })),
+    samplerRealText: c.sampler.real,
+    samplerMetTargets: c.sampler.metTargets,
+  };
+}
+
+/**
+ * The MLP's client side: KN counts (validation-tuned discounts), the regime mixture and the sampler (client-fit.ts), and
+ * the shipped distribution's test perplexity in the regime (reported only).
+ */
+async function fitMlpClientSide(splits: BrownSplits, toModel: (ids: Int32Array) => Int32Array, params: MlpParams, act: Activation,
+  onnxBytes: Uint8Array, words: readonly string[], corpusMaxWords: number | undefined, log: Logger) {
+  const trainM = toModel(splits.train), validM = toModel(splits.valid), testM = toModel(splits.test);
+  const V = params.shape.vocab;
+  const kn0 = KneserNeyTrigram.fromTrain(trainM, V);
+  const kn = kn0.withDiscounts(tuneDiscounts(kn0, validM).discounts);
+  const eng = await MlpEngine.create(params, "poly", false);
+  const ort = await OnnxLm.create(onnxBytes, params);
+  try {
+    const fromValid = generationHistoryStarts(validM.length);
+    const client = await fitClientSide({
+      kn, train: trainM, valid: validM, words, unk: 0,
+      regimeProbs: (from) => regimeProbs(eng, params, act, validM, from),
+      modelDistribution: (ctx) => ort.distribution(ctx),
+      ...(corpusMaxWords !== undefined ? { corpusMaxWords } : {}),
+    });
+    const fromTest = generationHistoryStarts(testM.length);
+    const pTest = await regimeProbs(eng, params, act, testM, fromTest);
+    const m = new LmMixture(kn, client.config);
+    const testRegime = regimePerplexity(fromTest, (i, f) => Math.log(m.prob(testM[i]!, pTest[i]!, testM.subarray(f, i)))).ppl;
+    log.info({ valid: client.fit.valid, sampler: client.config.sampler, samplerMet: client.sampler.metTargets, testRegime, seconds: client.seconds }, "client side fitted");
+    return { client, kn, trainM, validM, fromValid, testRegime };
+  } finally {
+    await eng.release();
+    await ort.release();
+  }
+}
+
+/** The committed model's client side refitted alone (weights untouched): `npm run train -- --refit-client`. */
+async function refitClient(dir: string, maxWords: number | undefined, log: Logger): Promise<void> {
+  const t0 = performance.now();
+  const manifestPath = join(dir, "manifest.json");
+  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Record<string, unknown> & { files: Record<string, string>; validation: Record<string, unknown>; test: Record<string, unknown> };
+  const splits = loadBrownSplits(maxWords !== undefined ? { maxWords } : {});
+  const V = splits.vocab.words.length;
+  const clientModel = loadClientModel(join(dir, `${MODEL_NAME}.client.json`));
+  const { model: miner, bytes } = loadMinerModel(join(dir, `${MODEL_NAME}.onnx`), V);
+  const { params, act } = mlpFromArtifacts(miner, clientModel);
+  const toModel = (ids: Int32Array) => ids.map((id) => clientModel.vocab.idOf(splits.vocab.words[id]!));
+  const side = await fitMlpClientSide(splits, toModel, params, act, bytes, clientModel.vocab.words, maxWords, log);
+  const mixtureJson = new TextEncoder().encode(JSON.stringify(side.client.config, null, 2) + "\n");
+  writeFileSync(join(dir, `${MODEL_NAME}.mixture.json`), mixtureJson);
+  manifest.files[`${MODEL_NAME}.mixture.json`] = sha256Hex(mixtureJson);
+  (manifest.sizes as Record<string, number>).mixtureJson = mixtureJson.byteLength;
+  manifest.mixture = mixtureRecord(side.client);
+  manifest.validation.mixture = { shipped: side.client.fit.valid, seconds: Math.round(side.client.seconds) };
+  delete manifest.test.shippedWithMixture;
+  manifest.test.shippedWithMixtureRegime = side.testRegime;
+  manifest.clientRefit = { seconds: Math.round((performance.now() - t0) / 1000), argv: process.argv.slice(2), note: "mixture and sampler refitted on the committed weights (--refit-client); the weights and the rest of the manifest are from the run above" };
+  writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
+  console.log(JSON.stringify({ valid: side.client.fit.valid, sampler: side.client.config.sampler, grid: manifest.mixture, testRegime: side.testRegime }, null, 2));
 }
 
 main().catch((e: unknown) => {

@@ -1,7 +1,12 @@
 import { CerberusError, toCerberusError } from "../core/errors.ts";
 import type { SessionKeys } from "../net/evaluator.ts";
 import { AllMinersFailedError, RemoteError, TransportError } from "../net/errors.ts";
-import type { InferClient, MinerAddress, RemoteSession, RequestOptions, StepResult } from "./transport.ts";
+import type { InferClient, MinerAddress, RemoteSession, RequestOptions, StepOptions, StepResult } from "./transport.ts";
+
+/** A round after the first failed: the word must run again from round 0 (on the next miner, with a prefill). */
+export class RestartWordError extends CerberusError {
+  constructor(message: string) { super("RESTART_WORD", message); }
+}
 
 export interface FailoverEvent {
   from: MinerAddress;
@@ -144,14 +149,14 @@ export class FailoverSession {
    * next miner instead of failing the caller.
    */
   async stepDecoded<T>(
-    inputs: readonly Uint8Array[], decode: (outputs: Uint8Array[]) => T, options: RequestOptions = {},
+    inputs: readonly Uint8Array[] | (() => readonly Uint8Array[]), decode: (outputs: Uint8Array[]) => T, options: StepOptions = {},
   ): Promise<StepResult & { miner: MinerAddress; value: T }> {
     let reopenedSameMiner = false;
     let waited = 0;
     for (;;) {
       const session = await this.open(options);
       try {
-        const result = await session.step(inputs, options);
+        const result = await session.step(typeof inputs === "function" ? inputs() : inputs, options);
         const value = decode(result.outputs);
         this.stats.steps += 1;
         this.stats.bytesUp += result.stats.bytesUp;
@@ -178,6 +183,57 @@ export class FailoverSession {
       }
     }
   }
+
+  /**
+   * One round of a word of a round plan (the transformer's). The miner keeps state between rounds (the key/value cache
+   * and the registers of the word in progress), so a failover is only possible at a word's round 0, where the inputs
+   * are rebuilt for the new session: `build(fresh)` with fresh = this session does not hold our cache yet (the client
+   * then includes the prefill). A later round gets one attempt (a short stated BUSY is waited out, as for a step):
+   * on any other failure this miner is marked failed and RestartWordError tells the caller to run the word again from
+   * round 0, which opens on the next miner.
+   */
+  async round<T>(round: number, build: (fresh: boolean) => Uint8Array[], decode: (outputs: Uint8Array[]) => T,
+    options: RequestOptions = {}): Promise<StepResult & { miner: MinerAddress; value: T; fresh: boolean }> {
+    if (round === 0) {
+      let fresh = false;
+      const r = await this.stepDecoded(() => {
+        fresh = this.session !== this.stateSession;
+        return build(fresh);
+      }, decode, { ...options, round: 0 });
+      this.stateSession = this.session;
+      return { ...r, fresh };
+    }
+    const session = this.session;
+    if (session === undefined || session !== this.stateSession) throw new RestartWordError("no session holds this word's state");
+    let waited = 0;
+    const inputs = build(false);
+    for (;;) {
+      try {
+        const result = await session.step(inputs, { ...options, round });
+        const value = decode(result.outputs);
+        this.stats.bytesUp += result.stats.bytesUp;
+        this.stats.bytesDown += result.stats.bytesDown;
+        this.stats.roundTrips += result.stats.roundTrips;
+        return { ...result, miner: session.miner, value, fresh: false };
+      } catch (err) {
+        if (isCallerError(err)) throw err;
+        const wait = this.busyWait(err, waited);
+        if (wait !== undefined) {
+          waited += wait;
+          await this.waitBusy(session.miner, wait, "step", options.signal);
+          continue;
+        }
+        this.session = undefined;
+        this.stateSession = undefined;
+        session.close({ timeoutMs: 1_000 }).catch(() => {});
+        this.fail(session.miner, err, "step");
+        throw new RestartWordError(`round ${round} failed on ${session.miner.peerId}: ${toCerberusError(err).code}`);
+      }
+    }
+  }
+
+  /** The session whose miner holds our round state (the word's cache), if any. */
+  private stateSession: RemoteSession | undefined;
 
   async close(): Promise<void> {
     const s = this.session;

@@ -1,19 +1,29 @@
 import { CerberusError } from "../core/errors.ts";
-import { FheClient } from "../fhe/client.ts";
+import { FheClient, type KeygenResult } from "../fhe/client.ts";
+import { RoundClient } from "../fhe/round-client.ts";
+import { TxStepper, type RoundRecord } from "./tx-rounds.ts";
 import type { SEALLibrary } from "../fhe/seal.ts";
-import { softmax, sample } from "../model/client-model.ts";
+import { softmax } from "../model/client-model.ts";
 import { temper, type LmMixture } from "../model/mixture.ts";
+import { draw, LEGACY_SAMPLER, samplingDistribution, type SamplerSettings } from "../model/sampler.ts";
+
+export { topKOnly } from "../model/sampler.ts";
 import { createRng } from "../core/prng.ts";
-import type { BrainModel } from "./brain-model.ts";
-import { FailoverSession, type FailoverEvent, type FailoverOptions } from "./failover.ts";
+import type { BrainModel, MlpBrainModel, TxBrainModel } from "./brain-model-core.ts";
+import { FailoverSession, RestartWordError, type FailoverEvent, type FailoverOptions } from "./failover.ts";
 import { chooseMiners, type MinerChoice, type SelectionPolicy } from "./selection.ts";
-import type { InferClient, MinerAddress } from "./transport.ts";
+import type { InferClient, MinerAddress, RequestOptions } from "./transport.ts";
 
 export interface SamplingOptions {
-  /** Softmax temperature (default 0.8). */
+  /**
+   * Softmax temperature. Temperature, top-k and top-p default to the model's shipped sampler (the mixture's `sampler`,
+   * chosen per model by `npm run train`; nodes/model/sampler.ts), else T 0.8 / top-k 40.
+   */
   temperature?: number;
-  /** Sample among the k most likely words only (default 40; 1 = greedy). */
+  /** Sample among the k most likely words only (1 = greedy). */
   topK?: number;
+  /** Then among the smallest most likely set holding this share of the mass (1 = all). */
+  topP?: number;
   /** Seed of the sampler (default: random). */
   seed?: number;
   /** Never emit the unknown-word symbol (default true). */
@@ -79,8 +89,12 @@ export interface GenerateRequest extends SamplingOptions {
 
 export interface GeneratedStep {
   index: number;
+  /** MLP: the encrypted context input. Transformer: the newest row (the query). */
   input: Float32Array;
   logits: Float32Array;
+  /** Transformer (round plans): the history the word was predicted from and every round, as the client saw it. */
+  history?: number[];
+  rounds?: RoundRecord[];
   /** Wall time of the encrypted step: encrypt + round trip + decrypt. */
   ms: number;
   /** Peer id of the miner that answered. */
@@ -115,17 +129,22 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
   if (!Number.isInteger(request.words) || request.words < 1) {
     throw new CerberusError("BAD_REQUEST", `words must be a positive integer, got ${request.words}`);
   }
-  const temperature = request.temperature ?? 0.8;
-  const topK = request.topK ?? 40;
-  if (!(temperature > 0) || !Number.isInteger(topK) || topK < 1) {
-    throw new CerberusError("BAD_REQUEST", "temperature must be > 0 and topK a positive integer");
+  const shipped = request.mixture?.config.sampler ?? LEGACY_SAMPLER;
+  const settings: SamplerSettings = {
+    temperature: request.temperature ?? shipped.temperature,
+    topK: request.topK ?? shipped.topK,
+    topP: request.topP ?? shipped.topP,
+  };
+  if (!(settings.temperature > 0) || (settings.topK !== null && (!Number.isInteger(settings.topK) || settings.topK < 1))
+    || !(settings.topP > 0 && settings.topP <= 1)) {
+    throw new CerberusError("BAD_REQUEST", "temperature must be > 0, topK a positive integer and topP in (0, 1]");
   }
   const rng = createRng(request.seed ?? Math.floor(Math.random() * 2 ** 31));
   const exclude = request.excludeUnknown === false ? [] : [model.client.vocab.unkId];
   const context = model.client.encode(request.prompt);
   if (context.length === 0) throw new CerberusError("EMPTY_PROMPT", "the prompt has no words: give at least one word");
   const setupStarted = performance.now();
-  const fhe = await FheClient.create(model.descriptor, request.seal);
+  const fhe = model.kind === "mlp" ? await mlpWords(model, request.seal) : await roundWords(model, request.seal);
   const keygenStarted = performance.now();
   const keys = fhe.keygen();
   request.onKeys?.({ keyBytes: keys.keyBytes, setupMs: keygenStarted - setupStarted, keygenMs: performance.now() - keygenStarted });
@@ -151,25 +170,21 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
       const pause = request.thinkMs?.[index] ?? 0;
       if (pause > 0) await sleep(pause, request.signal);
       const started = performance.now();
-      const input = model.client.contextInput(context);
-      const inputs = fhe.encryptInput(input);
-      // Decrypting inside the failover: a miner whose result does not decrypt (a bomb, garbage) is skipped.
-      const result = await session.stepDecoded(inputs, (outputs) => fhe.decryptOutput(outputs), {
+      const result = await fhe.word(context, session, {
         ...(request.stepTimeoutMs !== undefined ? { timeoutMs: request.stepTimeoutMs } : {}),
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
       });
-      const logits = result.value;
-      request.onStep?.({ index, input, logits, ms: performance.now() - started, miner: result.miner.peerId,
+      const logits = result.logits;
+      request.onStep?.({ index, ...result.step, logits, ms: performance.now() - started, miner: result.miner.peerId,
         ...(result.miner.hotkey !== undefined ? { hotkey: result.miner.hotkey } : {}) });
-      const probs = wordDistribution(logits, model.client.vocab.size, context, temperature, request.mixture);
-      // Excluded ids leave before the top-k cut: with top-k 1 and <unk> on top, `sample` would otherwise see zero
-      // mass left and return id 1 instead of the best real word.
-      for (const e of exclude) probs[e] = 0;
-      const id = sample(topKOnly(probs, topK), rng, exclude);
+      const probs = wordDistribution(logits, model.client.vocab.size, context, 1, request.mixture);
+      // Excluded ids leave before the top-k cut (samplingDistribution): with top-k 1 and <unk> on top, the best real
+      // word is drawn.
+      const id = draw(samplingDistribution(probs, settings, exclude), rng);
       context.push(id);
       const word: GeneratedWord = {
         index, id, word: model.client.vocab.words[id] ?? "<unk>", ms: performance.now() - started,
-        bytesUp: result.stats.bytesUp, bytesDown: result.stats.bytesDown, miner: result.miner.peerId,
+        bytesUp: result.bytesUp, bytesDown: result.bytesDown, miner: result.miner.peerId,
       };
       words.push(word);
       request.onWord?.(word);
@@ -188,6 +203,61 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
     failovers: session.stats.failovers,
     busyWaits: session.stats.busyWaits,
     busyWaitMs: session.stats.busyWaitMs,
+  };
+}
+
+/** One encrypted word, however many rounds it takes: the FHE client of a model family and its step. */
+interface WordEngine {
+  keygen(): KeygenResult;
+  word(context: readonly number[], session: FailoverSession, options: RequestOptions): Promise<{
+    logits: Float32Array; miner: MinerAddress; bytesUp: number; bytesDown: number; step: Pick<GeneratedStep, "input" | "history" | "rounds">;
+  }>;
+  dispose(): void;
+}
+
+/** MLP: one step per word — the last n−1 words embedded and encrypted, the logits decrypted. */
+async function mlpWords(model: MlpBrainModel, seal?: SEALLibrary): Promise<WordEngine> {
+  const fhe = await FheClient.create(model.descriptor, seal);
+  return {
+    keygen: () => fhe.keygen(),
+    async word(context, session, options) {
+      const input = model.client.contextInput(context);
+      // Decrypting inside the failover: a miner whose result does not decrypt (a bomb, garbage) is skipped.
+      const r = await session.stepDecoded(fhe.encryptInput(input), (outputs) => fhe.decryptOutput(outputs), options);
+      return { logits: r.value, miner: r.miner, bytesUp: r.stats.bytesUp, bytesDown: r.stats.bytesDown, step: { input } };
+    },
+    dispose: () => fhe.dispose(),
+  };
+}
+
+/**
+ * Transformer: the plan's rounds per word (tx-rounds.ts), the miner keeping the key/value cache between words. A
+ * failure after round 0 restarts the word on the next miner (with a prefill of the window's rows).
+ */
+async function roundWords(model: TxBrainModel, seal?: SEALLibrary): Promise<WordEngine> {
+  const fhe = await RoundClient.create(model.plan, model.descriptor, seal);
+  const stepper = new TxStepper(model.client, fhe);
+  return {
+    keygen: () => fhe.keygen(),
+    async word(context, session, options) {
+      for (;;) {
+        let miner: MinerAddress | undefined;
+        try {
+          const r = await stepper.step(context, async (round, build) => {
+            const res = await session.round(round, build, (outputs) => { fhe.decryptOutputs(round, outputs); return outputs; }, options);
+            miner = res.miner;
+            return res.outputs;
+          });
+          const bytesUp = r.rounds.reduce((a, x) => a + x.bytesUp, 0), bytesDown = r.rounds.reduce((a, x) => a + x.bytesDown, 0);
+          return { logits: r.logits, miner: miner!, bytesUp, bytesDown,
+            step: { input: model.client.row(context, r.k), history: [...context], rounds: r.rounds } };
+        } catch (err) {
+          if (err instanceof RestartWordError) { stepper.reset(); continue; }
+          throw err;
+        }
+      }
+    },
+    dispose: () => fhe.dispose(),
   };
 }
 
@@ -210,26 +280,3 @@ export function wordDistribution(logits: ArrayLike<number>, vocab: number, conte
   return temper(mixture.distribution(softmax(logits, vocab), context), temperature);
 }
 
-/** Keeps the k largest probabilities (ties broken by id), zeroes the rest; `sample` renormalises. */
-export function topKOnly(probs: Float64Array, k: number): Float64Array {
-  if (k >= probs.length) return probs;
-  // The k-th largest value, from the k largest kept in ascending order (one pass; sorting all 14k costs ~5 ms a word).
-  const top: number[] = [];
-  for (let i = 0; i < probs.length; i++) {
-    const v = probs[i]!;
-    if (top.length === k) {
-      if (v <= top[0]!) continue;
-      top.shift();
-    }
-    let j = top.length;
-    while (j > 0 && top[j - 1]! > v) j--;
-    top.splice(j, 0, v);
-  }
-  const threshold = top[0]!;
-  const out = new Float64Array(probs.length);
-  let kept = 0;
-  for (let i = 0; i < probs.length && kept < k; i++) {
-    if (probs[i]! >= threshold) { out[i] = probs[i]!; kept++; }
-  }
-  return out;
-}

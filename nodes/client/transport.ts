@@ -53,6 +53,11 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** A step request's options: for round plans, which round of the word it is (echoed in the result). */
+export interface StepOptions extends RequestOptions {
+  round?: number;
+}
+
 /** What one request/reply exchange cost on the wire. */
 export interface ExchangeStats {
   bytesUp: number;
@@ -354,7 +359,7 @@ export class RemoteSession {
   get isClosed(): boolean { return this.closed; }
 
   /** Ciphertexts in, ciphertexts out. */
-  async step(inputs: readonly Uint8Array[], options: RequestOptions = {}): Promise<StepResult> {
+  async step(inputs: readonly Uint8Array[], options: StepOptions = {}): Promise<StepResult> {
     if (this.closed) throw new TransportError("SESSION_CLOSED", "session was closed locally");
     const limits = this.client.limits;
     const total = inputs.reduce((s, i) => s + i.byteLength, 0);
@@ -362,11 +367,12 @@ export class RemoteSession {
       throw new MessageTooLargeError(`step of ${inputs.length} parts / ${total} bytes is outside the step caps`);
     }
     const seq = this.nextSeq++;
+    const round = options.round;
     const reply = await this.client.exchange(this.miner, INFER_PROTOCOL,
-      { v: PROTOCOL_VERSION, type: "step", sessionId: this.sessionId, seq }, inputs,
+      { v: PROTOCOL_VERSION, type: "step", sessionId: this.sessionId, seq, ...(round !== undefined ? { round } : {}) }, inputs,
       InferReplyHeader, options.timeoutMs ?? this.client.stepTimeoutMs, options.signal);
     const h = reply.header;
-    if (h.type !== "result" || h.sessionId !== this.sessionId || h.seq !== seq) {
+    if (h.type !== "result" || h.sessionId !== this.sessionId || h.seq !== seq || h.round !== round) {
       throw new ProtocolViolationError(`expected result ${this.sessionId}#${seq}, got ${JSON.stringify(h).slice(0, 200)}`);
     }
     this.stats.steps += 1;

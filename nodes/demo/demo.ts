@@ -1,5 +1,5 @@
 import "../core/polyfills.ts";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { custom, type Address, type EIP1193Provider } from "viem";
@@ -57,6 +57,14 @@ export interface DemoOptions {
   /** Worker threads per miner (0 = main thread). */
   minerThreads: number;
   modelDir: string;
+  /**
+   * The second Brain, hosting the transformer (models/brown-tx.*): minted beside the MLP's with its own two miners
+   * (the second one answers half its rounds wrongly) and two validators; a user generates from it and one epoch is
+   * scored and settled. Default: when the model files exist.
+   */
+  transformer?: boolean;
+  /** Words the user generates from the transformer Brain (default 8). */
+  transformerWords?: number;
   seed: number;
   /** Where human-readable progress goes (default stdout). */
   out?: (line: string) => void;
@@ -90,6 +98,13 @@ export interface DemoSummary {
   epoch_paid_total: string;
   paid: { miners: string; validators: string; owner_and_dust: string };
   balances: { role: string; address: string; cbr: string }[];
+  /** The transformer Brain, when it ran. */
+  transformer?: {
+    brainId: string; epoch: string; model: string; plan: string; rounds: number; text: string; generated_words: number;
+    ms_per_word_median: number; bytes_up_per_word: number; bytes_down_per_word: number; key_upload_bytes: number;
+    miners: { uid: number; faulty: boolean; cheat_users: boolean; incentive: number; validator_steps: number; validator_wrong_rate: number }[];
+    validators: { uid: number; dividends: number }[];
+  };
   seconds: number;
 }
 
@@ -140,9 +155,46 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
   await clientFor(v0).stake(v0, 3_000n * CBR);
   await clientFor(v1).stake(v1, 1_000n * CBR);
 
+  /** One epoch of a Brain: its validators probe and commit, reveal in the next window, one of them settles. */
+  const runEpoch = async (id: bigint, validators: ValidatorAgent[]) => {
+    const w0 = await owner.windows(id, await owner.epochAt(id, await owner.blockNumber()));
+    await mineTo(w0.revealFrom, owner); // start from a fresh epoch so every commit lands in the same one
+    const commits = await Promise.all(validators.map((v) => v.scoreAndCommit()));
+    const epoch = commits.find((c) => c !== undefined)?.epoch;
+    if (epoch === undefined) throw new Error(`no validator of Brain #${id} committed weights`);
+    for (const [k, c] of commits.entries()) {
+      out(`   validator ${k}: ` + (c?.scores.map((sc) => `miner ${sc.uid} ${sc.correct}/${sc.challenges}`).join(", ") ?? "nothing committed"));
+    }
+    const w = await owner.windows(id, epoch);
+    await mineTo(w.revealFrom, owner);
+    out("   reveal window: validators reveal …");
+    for (const v of validators) await v.revealDue();
+    await mineTo(w.revealTo, owner);
+    out("   settlement (callable by anyone; one call here, chunkable for large Brains) …");
+    const settleFrom = await owner.blockNumber();
+    await validators[0]!.settle(epoch);
+    const payouts = await owner.epochPayouts(id, epoch, settleFrom);
+    if (payouts === undefined) throw new Error(`epoch ${epoch} of Brain #${id} did not settle`);
+    return { epoch, commits, payouts };
+  };
+  const probeRates = (commits: readonly ({ scores: readonly { uid: number; challenges: number; correct: number }[] } | undefined)[]): Map<number, { steps: number; wrong: number }> => {
+    const probeSteps = new Map<number, { steps: number; wrong: number }>();
+    for (const c of commits) {
+      for (const sc of c?.scores ?? []) {
+        const t = probeSteps.get(sc.uid) ?? { steps: 0, wrong: 0 };
+        t.steps += sc.challenges;
+        t.wrong += sc.challenges - sc.correct;
+        probeSteps.set(sc.uid, t);
+      }
+    }
+    return probeSteps;
+  };
+
   const dataRoot = mkdtempSync(join(tmpdir(), "cerberus-demo-"));
   const minerAgents: MinerAgent[] = [];
   const validatorAgents: ValidatorAgent[] = [];
+  const txMiners: MinerAgent[] = [];
+  const txValidators: ValidatorAgent[] = [];
   let userNode: Awaited<ReturnType<typeof createCerberusNode>> | undefined;
   try {
     const extra = accounts.slice(9, 13) as Address[];
@@ -269,21 +321,17 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     userNode = await createCerberusNode({ listen: [] });
     const result = await generate({
       ...DEMO_CLIENT, model, infer: new InferClient(userNode), miners: rankMiners(after.miners), prompt: options.prompt,
-      words: options.words, seed: options.seed, temperature: 0.8, topK: 40, ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
+      words: options.words, seed: options.seed, ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
       onWord: (w: GeneratedWord) => out(progressLine(w, options.words)),
     });
     out(`   → ${options.prompt} ${result.text}`);
     const ms = result.words.map((w) => w.ms);
-    const probeSteps = new Map<number, { steps: number; wrong: number }>();
-    for (const c of commits) {
-      for (const sc of c?.scores ?? []) {
-        const t = probeSteps.get(sc.uid) ?? { steps: 0, wrong: 0 };
-        t.steps += sc.challenges;
-        t.wrong += sc.challenges - sc.correct;
-        probeSteps.set(sc.uid, t);
-      }
-    }
+    const probeSteps = probeRates(commits);
     const rate = (t: { steps: number; wrong: number } | undefined) => (t === undefined || t.steps === 0 ? 0 : +(t.wrong / t.steps).toFixed(3));
+    // The second Brain: the transformer, its own miners and validators, one user, one epoch.
+    const txOn = options.transformer ?? existsSync(join(options.modelDir, "brown-tx.onnx"));
+    const transformer = txOn ? await transformerBrain() : undefined;
+
     const summary: DemoSummary = {
       deployment,
       brainId: brainId.toString(), epoch: epoch.toString(), prompt: options.prompt, text: result.text,
@@ -308,9 +356,72 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
         ["brain owner", ownerAddr], ...roles.map((r, k) => [`miner ${k + 1} (${r.role})`, r.addr] as const),
         ["validator 1", v0], ["validator 2", v1], ["delegator ¹", delegatorAddr], ["user", userAddr],
       ] as const).map(async ([role, address]) => ({ role, address, cbr: fmt(await owner.balanceOf(address)) }))),
+      ...(transformer !== undefined ? { transformer } : {}),
       seconds: Math.round((performance.now() - started) / 100) / 10,
     };
     return summary;
+
+    async function transformerBrain(): Promise<NonNullable<DemoSummary["transformer"]>> {
+      const txModel = loadBrainModel({ dir: options.modelDir, name: "brown-tx" });
+      if (txModel.kind !== "transformer") throw new Error("models/brown-tx is not a transformer");
+      const [tm0, tm1, tv0, tv1, tm2] = accounts.slice(13, 18) as [Address, Address, Address, Address, Address];
+      const txBrain = await owner.mintBrain({
+        modelHash: txModel.modelHash, fheParamsHash: txModel.planHash, uri: `file:${options.modelDir}/${txModel.name}.onnx`, tempo: 20,
+        limits: { maxMiners: 16, maxValidators: 4, minMinerStake: 0n, minValidatorStake: 1_000n * CBR, immunityPeriod: 10 },
+      });
+      const d = txModel.descriptor;
+      out(`⑨ second Brain #${txBrain}: the transformer ${txModel.modelHash.slice(0, 18)}…, plan ${txModel.planHash.slice(0, 18)}… ` +
+        `(${d.rounds.length} rounds a word, ${d.params}, ${d.galoisSteps.length} rotation keys); miners: honest, faulty (half its rounds wrong)` +
+        `${options.cheatUsers ? ", a user cheater (honest only to what it takes for probes)" : ""}; 2 validators`);
+      for (const [k, addr] of (options.cheatUsers ? [tm0, tm1, tm2] : [tm0, tm1]).entries()) {
+        const agent = await MinerAgent.start({
+          chain: clientFor(addr), brainId: txBrain, modelDir: options.modelDir, modelName: "brown-tx", dataDir: join(dataRoot, `tx-miner-${k}`),
+          threads: 1, faultyRate: k === 1 ? options.faultyRate : 0, cheatUsers: k === 2,
+          node: { ...ONE_HOST_NODE_LIMITS, inboundUpgradeTimeoutMs: 30_000 },
+          service: { maxInflight: 32, maxQueueWaitMs: DEMO_CLIENT.busy!.maxBusyWaitMs!, ...oneHostServiceLimits({ maxInflight: 32 }) },
+          logger: log.child({ txMiner: k }),
+        });
+        minerAgents.push(agent);
+        txMiners.push(agent);
+      }
+      for (const addr of [tv0, tv1]) { await owner.transfer(addr, 2_000n * CBR); await clientFor(addr).stake(addr, 1_500n * CBR); }
+      for (const [k, addr] of [tv0, tv1].entries()) {
+        const v = await ValidatorAgent.start({
+          chain: clientFor(addr), brainId: txBrain, heldOut: validationWords(), modelDir: options.modelDir, modelName: "brown-tx",
+          dataDir: join(dataRoot, `tx-validator-${k}`), challengesPerMiner: Math.min(2, options.challengesPerMiner), workload: COMPRESSED_WORKLOAD,
+          probeWindowMs: 15_000, random, client: DEMO_CLIENT, logger: log.child({ txValidator: k }),
+        });
+        validatorAgents.push(v);
+        txValidators.push(v);
+      }
+      const txWords = options.transformerWords ?? 8;
+      const txMixed = loadClientMixture(txModel, { dir: options.modelDir });
+      out(`   client: ${txWords} words from "${options.prompt}" through the transformer Brain (the client applies the softmax between rounds)`);
+      const txSeats = rankMiners((await owner.brain(txBrain)).miners); // no incentive yet: by uid, the honest miner first
+      const txResult = await generate({
+        ...DEMO_CLIENT, model: txModel, infer: new InferClient(userNode!), miners: txSeats.slice(0, 1), prompt: options.prompt,
+        words: txWords, seed: options.seed, ...(txMixed !== undefined ? { mixture: txMixed.mixture } : {}),
+        onWord: (w: GeneratedWord) => out(progressLine(w, txWords)),
+      });
+      out(`   → ${options.prompt} ${txResult.text}`);
+      out("   epoch of the transformer Brain: its validators probe both miners (every round checked), commit, reveal, settle …");
+      const e = await runEpoch(txBrain, txValidators);
+      const txAfter = await owner.brain(txBrain);
+      const steps = probeRates(e.commits);
+      return {
+        brainId: txBrain.toString(), epoch: e.epoch.toString(), model: txModel.name, plan: d.params, rounds: d.rounds.length,
+        text: txResult.text, generated_words: txResult.words.length,
+        ms_per_word_median: Math.round(median(txResult.words.map((w) => w.ms))),
+        bytes_up_per_word: Math.round(mean(txResult.words.map((w) => w.bytesUp))),
+        bytes_down_per_word: Math.round(mean(txResult.words.map((w) => w.bytesDown))),
+        key_upload_bytes: txResult.keyBytes,
+        miners: txAfter.miners.map((m) => ({
+          uid: m.uid, faulty: m.uid === txMiners[1]!.uid, cheat_users: m.uid === txMiners[2]?.uid, incentive: m.incentive,
+          validator_steps: steps.get(m.uid)?.steps ?? 0, validator_wrong_rate: rate(steps.get(m.uid)),
+        })),
+        validators: txAfter.validators.map((v) => ({ uid: v.uid, dividends: v.dividends })),
+      };
+    }
   } finally {
     await Promise.allSettled(validatorAgents.map((v) => v.stop()));
     await Promise.allSettled(minerAgents.map((m) => m.stop()));
@@ -343,6 +454,17 @@ export function printSummary(s: DemoSummary, out: (line: string) => void): void 
   for (const b of s.balances) out(`  ${b.role.padEnd(18)} ${b.cbr}`);
   out("  ¹ staked before the scored epoch began, so it shares in that epoch's dividends (docs/PROTOCOL.md, Staking");
   out("    accounting: only stake in place when an epoch begins earns for it)");
+  out("");
+  if (s.transformer !== undefined) {
+    const t = s.transformer;
+    out("");
+    out(`Brain #${t.brainId} (${t.model}: transformer, ${t.rounds} rounds a word on ${t.plan}), epoch ${t.epoch}:`);
+    out("miner uid  faulty  cheat_users  incentive  validators saw wrong");
+    for (const m of t.miners) out(`${String(m.uid).padStart(9)}  ${(m.faulty ? "yes" : "no").padEnd(6)}  ${(m.cheat_users ? "yes" : "no").padEnd(11)}  ${m.incentive.toFixed(4).padStart(9)}  ${share(m.validator_wrong_rate, m.validator_steps)}`);
+    out(`generated ${t.generated_words} words: "${t.text}"; median ${t.ms_per_word_median} ms/word, ` +
+      `${(t.bytes_up_per_word / 1024).toFixed(0)} KiB up + ${(t.bytes_down_per_word / 1024).toFixed(0)} KiB down per word (every round), ` +
+      `${(t.key_upload_bytes / 2 ** 20).toFixed(1)} MiB of keys once per session`);
+  }
   out("");
   out(`generated ${s.generated_words} words: median ${s.ms_per_token_median} ms/token, ` +
     `${(s.bytes_up_per_token / 1024).toFixed(0)} KiB up + ${(s.bytes_down_per_token / 1024).toFixed(0)} KiB down per token, ` +

@@ -96,3 +96,46 @@ export function attrNumber(node: ParsedNode, name: string, dflt: number): number
   if (a.type === onnx.AttributeProto.AttributeType.INT) return num(a.i ?? dflt);
   return dflt;
 }
+
+/** A graph with several inputs and outputs and its metadata (the round compiler's view; graph-compiler.ts). */
+export interface ParsedMultiGraph {
+  readonly inputs: readonly { name: string; dims: number[] }[];
+  readonly outputs: readonly string[];
+  readonly metadata: ReadonlyMap<string, string>;
+  readonly initializers: ReadonlyMap<string, ConstTensor>;
+  readonly nodes: readonly ParsedNode[];
+}
+
+export function parseOnnxMulti(bytes: Uint8Array): ParsedMultiGraph {
+  let model: O.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (err) {
+    throw new InvalidModelError(`not an ONNX model: ${(err as Error).message}`, { cause: err });
+  }
+  const graph = model.graph;
+  if (!graph) throw new InvalidModelError("ONNX model has no graph");
+  const initializers = new Map<string, ConstTensor>();
+  for (const t of graph.initializer ?? []) initializers.set(t.name ?? "", tensorData(t));
+  if ((graph.sparseInitializer ?? []).length > 0) throw new UnsupportedOpError("SparseInitializer", "not supported");
+  const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? "")).map((i) => {
+    const dims = (i.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null ? num(d.dimValue) : 0));
+    if (dims.length === 0 || dims.some((d) => !(d > 0))) throw new InvalidModelError(`input ${i.name}: needs a static shape`);
+    return { name: i.name ?? "", dims };
+  });
+  const nodes: ParsedNode[] = (graph.node ?? []).map((n, i) => ({
+    op: n.opType ?? "",
+    name: n.name || `node${i}`,
+    inputs: (n.input ?? []).slice(),
+    outputs: (n.output ?? []).slice(),
+    attrs: new Map((n.attribute ?? []).map((a) => [a.name ?? "", a] as const)),
+  }));
+  const metadata = new Map((model.metadataProps ?? []).map((e) => [e.key ?? "", e.value ?? ""] as const));
+  return { inputs, outputs: (graph.output ?? []).map((o) => o.name ?? ""), metadata, initializers, nodes };
+}
+
+/** Attribute `name` as an int list (e.g. Transpose's perm), or undefined. */
+export function attrInts(node: ParsedNode, name: string): number[] | undefined {
+  const a = node.attrs.get(name);
+  return a?.ints ? a.ints.map(num) : undefined;
+}

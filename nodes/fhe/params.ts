@@ -33,6 +33,32 @@ export const PARAM_SETS = {
     why: "4,096 slots; 208 of 218 allowed bits; three rescales = linear + square + linear (the Brown LM). " +
       "Measured ≈ 4–8 ms per rotation, a seeded input ciphertext ≈ 200 KB, ≈ 1 MB per Galois key step.",
   },
+  "n8192-l2": {
+    name: "n8192-l2", polyModulusDegree: 8192, coeffBits: [36, 29, 29, 37], scaleBits: 29, levels: 2,
+    maxBits128: 218,
+    why: "4,096 slots; 131 of 218 bits; two rescales at scale 2^29, q0 = 2^36 (|values| < 64 at the last level), the " +
+      "special prime the largest. The transformer's four-round plan: the client refreshes twice a word, so no round is " +
+      "deeper than two levels — the smallest ciphertexts, keys and key switches of the N = 8192 sets.",
+  },
+  "n8192-l3s": {
+    name: "n8192-l3s", polyModulusDegree: 8192, coeffBits: [36, 29, 29, 29, 37], scaleBits: 29, levels: 3,
+    maxBits128: 218,
+    why: "4,096 slots; 160 of 218 bits; three rescales at scale 2^29, q0 = 2^36 — the MLP's depth with the " +
+      "transformer's smaller primes (smaller ciphertexts than n8192-l3). The transformer's three-round plan that hands " +
+      "the square to the client.",
+  },
+  "n8192-l4": {
+    name: "n8192-l4", polyModulusDegree: 8192, coeffBits: [36, 29, 29, 29, 29, 37], scaleBits: 29, levels: 4,
+    maxBits128: 218,
+    why: "4,096 slots; 189 of 218 bits; four rescales at scale 2^29, q0 = 2^36. The transformer's three-round plan.",
+  },
+  "n8192-l5": {
+    name: "n8192-l5", polyModulusDegree: 8192, coeffBits: [36, 29, 29, 29, 29, 29, 37], scaleBits: 29, levels: 5,
+    maxBits128: 218,
+    why: "4,096 slots; all 218 bits; five rescales at scale 2^29. The deepest 4,096-slot chain at 128-bit security: " +
+      "the transformer's two-round plan (attention mix, the folded FFN input, square, FFN out, vocabulary). q0 = 2^36 " +
+      "leaves 2^7 of headroom for scores and logits (|value| < 64 signed); the special prime is the largest, for key switching.",
+  },
   "n16384-l9": {
     name: "n16384-l9", polyModulusDegree: 16384, coeffBits: [50, 36, 36, 36, 36, 36, 36, 36, 36, 36, 50],
     scaleBits: 36, levels: 9, maxBits128: 438,

@@ -287,7 +287,7 @@ function nafWeight(n: number): number {
   return w;
 }
 
-function scheduleLinear(stage: Extract<Stage, { kind: "linear" }>, layout: LinearLayout, level: number,
+export function scheduleLinear(stage: Extract<Stage, { kind: "linear" }>, layout: LinearLayout, level: number,
   mode: RotationMode, babyOpt: number | undefined) {
   const { p, blocks } = layout;
   let B: number;

@@ -92,13 +92,19 @@ export class StageCircuits {
     }
   }
 
-  /** The linear stage on `x`, for output blocks [range[0], range[1]) (default all). */
-  runLinear(st: LinearPts, x: CipherText, gk: GaloisKeys, range: [number, number] = [0, st.blocks.length]): CipherText[] {
+  /**
+   * The linear stage on `x`, for output blocks [range[0], range[1]) (default all). `shared` (round plans): baby-step
+   * rotations of `x` made by an earlier matrix on the same input are reused, and the ones made here are left in it
+   * (the caller owns and frees them) — two matrices reading one register rotate it once.
+   */
+  runLinear(st: LinearPts, x: CipherText, gk: GaloisKeys, range: [number, number] = [0, st.blocks.length],
+    shared?: Map<number, CipherText>): CipherText[] {
     const ev = this.evaluator;
     const seal = this.seal;
     const pool = this.pool;
-    const baby = new Map<number, CipherText>();
+    const baby = shared ?? new Map<number, CipherText>();
     const owned: CipherText[] = [];
+    const keep = (r: CipherText) => { if (shared === undefined) owned.push(r); };
     const tmp = seal.CipherText({ pool });
     const outs: CipherText[] = [];
     try {
@@ -107,17 +113,19 @@ export class StageCircuits {
         let prev = x;
         const max = st.babies[st.babies.length - 1] ?? 0;
         for (let j = 1; j <= max; j++) {
+          const have = baby.get(j);
+          if (have !== undefined) { prev = have; continue; }
           const r = seal.CipherText({ pool });
-          owned.push(r);
+          keep(r);
           ev.rotateVector(prev, 1, gk, r, pool);
           baby.set(j, r);
           prev = r;
         }
       } else {
         for (const j of st.babies) {
-          if (j === 0) continue;
+          if (j === 0 || baby.has(j)) continue;
           const r = seal.CipherText({ pool });
-          owned.push(r);
+          keep(r);
           ev.rotateVector(x, j, gk, r, pool);
           baby.set(j, r);
         }

@@ -20,7 +20,7 @@ export interface WorkerPoolOptions {
 
 type Reply = { id: number; ok: boolean; value?: unknown; error?: { name: string; code?: string; message: string } };
 
-function rebuildError(e: { name: string; code?: string; message: string }): Error {
+export function rebuildError(e: { name: string; code?: string; message: string }): Error {
   const Ctor = (errors as Record<string, unknown>)[e.name];
   if (typeof Ctor === "function" && e.code) {
     // Typed errors keep their class across the thread boundary (constructors differ; set fields directly).

@@ -6,6 +6,8 @@ import { loadOrCreateIdentity } from "../net/identity.ts";
 import { defaultAgentDir } from "../core/fs.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { MinerEvaluator, WorkerPoolEvaluator } from "../fhe/index.ts";
+import { RoundEvaluator } from "../fhe/round-evaluator.ts";
+import { RoundWorkerEvaluator } from "../fhe/round-worker.ts";
 import type { MinerEvaluator as NetEvaluator } from "../net/evaluator.ts";
 import { createCerberusNode, type CerberusNode, type NodeOptions } from "../net/node.ts";
 import { FaultyEvaluator } from "./faulty.ts";
@@ -55,7 +57,7 @@ export class MinerAgent {
   private constructor(
     readonly node: CerberusNode,
     readonly service: MinerService,
-    readonly evaluator: MinerEvaluator | WorkerPoolEvaluator,
+    readonly evaluator: MinerEvaluator | WorkerPoolEvaluator | RoundEvaluator | RoundWorkerEvaluator,
     readonly faulty: FaultyEvaluator | undefined,
     readonly cheater: SelectiveCheater | undefined,
     readonly policyCheater: PolicyCheater | undefined,
@@ -106,10 +108,13 @@ export class MinerAgent {
     const log = options.logger ?? createLogger("miner");
     const brain = await chain.brain(brainId);
     const model = loadPinnedModel(brain, { dir: options.modelDir, name: options.modelName });
+    // A round plan (transformer): sessions keep their cache between rounds on the worker that holds them
+    // (RoundWorkerEvaluator), or on the calling thread with threads = 0.
     const threads = options.threads ?? 0;
-    const evaluator = threads > 0
-      ? await WorkerPoolEvaluator.create(model.onnxBytes, model.planOptions, { threads })
-      : await MinerEvaluator.create(model.onnxBytes, model.planOptions);
+    const evaluator = model.kind === "transformer"
+      ? threads > 0 ? await RoundWorkerEvaluator.create(model.onnxBytes, model.planOptions, { threads }) : await RoundEvaluator.create(model.onnxBytes, model.planOptions)
+      : threads > 0 ? await WorkerPoolEvaluator.create(model.onnxBytes, model.planOptions, { threads })
+        : await MinerEvaluator.create(model.onnxBytes, model.planOptions);
     const faultyRate = options.faultyRate ?? 0;
     const faulty = faultyRate > 0 ? new FaultyEvaluator(evaluator, { rate: faultyRate }) : undefined;
     const cheater = options.cheatUsers === true

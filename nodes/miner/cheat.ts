@@ -1,4 +1,4 @@
-import type { EvalSession, MinerEvaluator, SessionKeys, SessionPeer } from "../net/evaluator.ts";
+import type { EvalOptions, EvalSession, MinerEvaluator, SessionKeys, SessionPeer } from "../net/evaluator.ts";
 import { defaultCorruption } from "./faulty.ts";
 
 /**
@@ -59,8 +59,8 @@ export class SelectiveCheater implements MinerEvaluator {
     else this.stats.userSessions += 1;
     let previous: Uint8Array[] | undefined;
     return {
-      evaluate: async (input: Uint8Array[]): Promise<Uint8Array[]> => {
-        const outputs = await session.evaluate(input);
+      evaluate: async (input: Uint8Array[], opts?: EvalOptions): Promise<Uint8Array[]> => {
+        const outputs = await session.evaluate(input, opts);
         const reply = honest ? outputs : defaultCorruption(outputs, previous);
         if (honest) this.stats.honestSteps += 1;
         else this.stats.cheatedSteps += 1;

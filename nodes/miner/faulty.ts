@@ -1,4 +1,4 @@
-import type { EvalSession, MinerEvaluator, SessionKeys } from "../net/evaluator.ts";
+import type { EvalOptions, EvalSession, MinerEvaluator, SessionKeys } from "../net/evaluator.ts";
 
 /**
  * FOR DEMOS AND TESTS ONLY — this is the miner agent's `--faulty-rate p`: a dishonest miner that returns wrong
@@ -15,6 +15,8 @@ export interface FaultyEvaluatorOptions {
    * outputs, if any.
    */
   corrupt?: (outputs: Uint8Array[], previous: Uint8Array[] | undefined) => Uint8Array[];
+  /** Round plans: only these rounds of a word are ever corrupted (default every round). */
+  rounds?: readonly number[];
 }
 
 /**
@@ -52,10 +54,11 @@ export class FaultyEvaluator implements MinerEvaluator {
     const session = await this.inner.openSession(keys);
     let previous: Uint8Array[] | undefined;
     return {
-      evaluate: async (input: Uint8Array[]): Promise<Uint8Array[]> => {
-        const honest = await session.evaluate(input);
+      evaluate: async (input: Uint8Array[], opts?: EvalOptions): Promise<Uint8Array[]> => {
+        const honest = await session.evaluate(input, opts);
         this.served += 1;
-        const cheat = this.random() < this.options.rate;
+        const eligible = this.options.rounds === undefined || this.options.rounds.includes(opts?.round ?? 0);
+        const cheat = eligible && this.random() < this.options.rate;
         const out = cheat ? this.corrupt(honest, previous) : honest;
         if (cheat) this.corrupted += 1;
         previous = honest;

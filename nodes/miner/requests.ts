@@ -57,8 +57,9 @@ export class SessionRequests {
       case "step": {
         const rec = sessions.get(h.sessionId, peerId);
         if (rec === undefined) throw new UnknownSessionError("session expired while the step was arriving");
-        const outputs = await admission.runStep(() => this.evaluate(rec, parts));
-        return { header: { v, type: "result", sessionId: rec.id, seq: h.seq }, parts: outputs };
+        const round = h.round ?? 0;
+        const outputs = await admission.runStep(() => this.evaluate(rec, parts, round));
+        return { header: { v, type: "result", sessionId: rec.id, seq: h.seq, ...(h.round !== undefined ? { round: h.round } : {}) }, parts: outputs };
       }
       case "close": {
         const rec = sessions.get(h.sessionId, peerId);
@@ -69,11 +70,11 @@ export class SessionRequests {
     }
   }
 
-  private async evaluate(rec: SessionRecord, inputs: Uint8Array[]): Promise<Uint8Array[]> {
+  private async evaluate(rec: SessionRecord, inputs: Uint8Array[], round: number): Promise<Uint8Array[]> {
     const { sessions, limits } = this.o;
     const started = performance.now();
     sessions.begin(rec);
-    const work = (async () => rec.eval.evaluate(inputs))();
+    const work = (async () => rec.eval.evaluate(inputs, round === 0 ? undefined : { round }))();
     // end() runs when the evaluator really finishes, even if we stopped waiting for it
     work.then(() => sessions.end(rec), () => sessions.end(rec));
     const limit = deadline(this.o.evaluationTimeoutMs);
@@ -88,7 +89,7 @@ export class SessionRequests {
         throw new EvalFailedError(`evaluator produced ${outputs.length} outputs / ${total} bytes, outside the result caps`);
       }
       const u = rec.usage;
-      u.steps += 1;
+      if (round === 0) u.steps += 1;
       u.evalMs += performance.now() - started;
       u.bytesIn += bytesOf(inputs);
       u.bytesOut += total;

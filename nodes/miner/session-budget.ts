@@ -20,9 +20,12 @@ export const SESSION_MEMORY_SHARE = 0.25;
 export const MAX_DEFAULT_SESSIONS = MINER_TOTALS.maxSessions;
 export const MIN_DEFAULT_SESSIONS = 4;
 
-export function sessionBudget(caps: { galoisKeyBytes: number; relinKeyBytes: number }, workers: number,
+export function sessionBudget(caps: { galoisKeyBytes: number; relinKeyBytes: number; cacheBytes?: number }, workers: number,
   totalMemoryBytes: number, share = SESSION_MEMORY_SHARE): SessionBudget {
-  const perSessionBytes = Math.ceil(1.5 * (caps.galoisKeyBytes + caps.relinKeyBytes) * Math.max(1, workers));
+  // A round plan's session also holds its encrypted key/value cache and the registers one round leaves for the next
+  // (RoundEvaluator: the cache is one top-level ciphertext; a word keeps a few more; 3 × the cache's cap covers both).
+  const stateBytes = 3 * (caps.cacheBytes ?? 0);
+  const perSessionBytes = Math.ceil(1.5 * (caps.galoisKeyBytes + caps.relinKeyBytes) * Math.max(1, workers) + stateBytes);
   const budgetBytes = Math.floor(totalMemoryBytes * share);
   const fits = Math.floor(budgetBytes / perSessionBytes);
   return { maxSessions: Math.min(MAX_DEFAULT_SESSIONS, Math.max(MIN_DEFAULT_SESSIONS, fits)), perSessionBytes, budgetBytes };

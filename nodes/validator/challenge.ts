@@ -1,6 +1,7 @@
 import * as ort from "onnxruntime-node";
 import { CerberusError } from "../core/errors.ts";
-import type { BrainModel } from "../client/brain-model.ts";
+import type { BrainModel, TxBrainModel } from "../client/brain-model.ts";
+import { TxOnnxLm } from "../model/tx-onnx.ts";
 import { generate, type GeneratedStep } from "../client/generate.ts";
 import { InferClient, type HealthReport, type MinerAddress, type TransportOptions } from "../client/transport.ts";
 import type { SessionShape } from "../client/workload.ts";
@@ -14,16 +15,41 @@ import { argmax } from "../model/lm.ts";
 import type { LmMixture } from "../model/mixture.ts";
 import { unanswered, type ChallengeOutcome } from "./scoring.ts";
 
-/** The plaintext reference: the Brain's ONNX model run by onnxruntime-node on the same input. */
+/**
+ * The plaintext reference: the Brain's ONNX model run by onnxruntime-node on the same input. MLP: the step's input →
+ * the logits. Transformer: the word's history → every value a round returns (scores, refreshed vectors, logits; the
+ * ONNX outputs them by the names the round plan gives), so every round is checked, not only the last.
+ */
 export class PlaintextReference {
-  private constructor(private readonly session: ort.InferenceSession, private readonly inputDim: number) {}
+  private constructor(private readonly session: ort.InferenceSession | undefined, private readonly inputDim: number,
+    private readonly tx?: { model: TxBrainModel; lm: TxOnnxLm }) {}
 
   static async create(model: BrainModel): Promise<PlaintextReference> {
+    if (model.kind === "transformer") return new PlaintextReference(undefined, 0, { model, lm: await TxOnnxLm.create(model.onnxBytes, model.client) });
     const session = await ort.InferenceSession.create(model.onnxBytes, { intraOpNumThreads: 1 });
     return new PlaintextReference(session, model.descriptor.inputDim);
   }
 
+  /** A generated word against the reference: every round's decrypted values, top-1 on the logits. */
+  async check(step: GeneratedStep, vocab: number, ms: number): Promise<ChallengeOutcome> {
+    if (this.tx === undefined) return compare(step.logits, await this.logits(step.input), vocab, ms);
+    if (step.history === undefined || step.rounds === undefined) throw new CerberusError("BAD_INPUT", "a transformer step without its history and rounds");
+    const ref = await this.tx.lm.run(step.history);
+    const rows = ref.k - ref.ws + 1;
+    let worst = 0;
+    for (const o of this.tx.model.plan.outputs) {
+      const got = step.rounds[o.round]?.decrypted[0];
+      const want = ref.outputs[o.name];
+      if (got === undefined || want === undefined) return { answered: true, top1Match: false, maxRelError: Infinity, ms };
+      const n = o.name === this.tx.model.plan.outputs[0]!.name ? rows : o.name === "logits" ? vocab : want.length;
+      worst = Math.max(worst, relError(got, want, n));
+    }
+    const logits = compare(step.logits, ref.logits, vocab, ms);
+    return { ...logits, maxRelError: Math.max(worst, logits.maxRelError) };
+  }
+
   async logits(x: Float32Array): Promise<Float32Array> {
+    if (this.session === undefined) throw new CerberusError("BAD_INPUT", "a transformer reference takes histories (check)");
     if (x.length !== this.inputDim) throw new CerberusError("BAD_INPUT", `reference input has ${x.length} values, expected ${this.inputDim}`);
     const feeds = { [this.session.inputNames[0]!]: new ort.Tensor("float32", x, [1, x.length]) };
     const out = await this.session.run(feeds);
@@ -31,7 +57,8 @@ export class PlaintextReference {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.session?.release();
+    await this.tx?.lm.release();
   }
 }
 
@@ -157,7 +184,7 @@ export async function probeSession(options: ProbeSessionOptions): Promise<ProbeR
   }
   for (const s of steps) {
     add(seatKey({ peerId: s.miner, hotkey: s.hotkey }),
-      [compare(s.logits, await reference.logits(s.input), model.client.vocab.size, chargedMs(s, claims.get(s.miner)))]);
+      [await reference.check(s, model.client.vocab.size, chargedMs(s, claims.get(s.miner)))]);
   }
   return { byMiner, asked };
 }
@@ -192,6 +219,18 @@ export function chargedMs(step: { index: number; ms: number }, claim: HealthRepo
   if (claim === undefined) return step.ms;
   const claimed = claim.queue.recentStepMs + (step.index === 0 ? claim.queue.expectedWaitMs : 0);
   return Math.max(step.ms, claimed);
+}
+
+/** max |got − want| over the first n values, relative to the range of want (or its magnitude, for one value). */
+function relError(got: ArrayLike<number>, want: ArrayLike<number>, n: number): number {
+  let lo = Infinity, hi = -Infinity, err = 0, mag = 0;
+  for (let i = 0; i < n; i++) {
+    lo = Math.min(lo, want[i]!);
+    hi = Math.max(hi, want[i]!);
+    mag = Math.max(mag, Math.abs(want[i]!));
+    err = Math.max(err, Math.abs(got[i]! - want[i]!));
+  }
+  return Number.isFinite(err) ? err / Math.max(hi - lo, mag, 1e-6) : Infinity;
 }
 
 export function compare(got: Float32Array, expected: Float32Array, vocab: number, ms: number): ChallengeOutcome {

@@ -60,6 +60,18 @@ export interface ScoringRule {
 
 export const DEFAULT_SCORING: ScoringRule = { tolerance: 1e-3, targetMs: 1_500, latencyWeight: 0.2 };
 
+/**
+ * A round plan's tolerance (the transformer's): its deepest rounds run at scale 2^29 (n8192-l5), where the measured
+ * error of the scores reaches ≈ 1.5e-3 of their range (test/nodes/fhe/rounds.test.ts, the tiny model); 1e-2 keeps a
+ * margin for honest miners, while a wrong answer (a stale, reordered or corrupted ciphertext) is off by O(1).
+ */
+export const ROUND_PLAN_TOLERANCE = 1e-2;
+
+/** The scoring rule for a Brain's model family. */
+export function scoringFor(kind: "mlp" | "transformer", base: ScoringRule = DEFAULT_SCORING): ScoringRule {
+  return kind === "transformer" ? { ...base, tolerance: Math.max(base.tolerance, ROUND_PLAN_TOLERANCE) } : base;
+}
+
 export function isCorrect(o: ChallengeOutcome, rule: ScoringRule = DEFAULT_SCORING): boolean {
   return o.answered && o.top1Match && o.maxRelError <= rule.tolerance;
 }

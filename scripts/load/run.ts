@@ -91,14 +91,14 @@ async function spawnMiner(o: LoadBenchOptions): Promise<MinerProc> {
     let p: MinerProc | undefined;
     lines.on("line", (line) => {
       if (!line.startsWith("{")) return;
-      const m = JSON.parse(line) as { peerId?: string; multiaddrs?: string[]; rss?: number; stats?: MinerProc["stats"] };
+      const m = JSON.parse(line) as { peerId?: string; multiaddrs?: string[]; rss?: number; stats?: MinerProc["stats"] | null };
       if (p === undefined && m.peerId !== undefined) {
         p = { address: { peerId: m.peerId, multiaddrs: m.multiaddrs! }, child, rssPeak: 0,
           stats: { splitSteps: 0, wholeSteps: 0 }, exited };
         resolve(p);
       } else if (p !== undefined && m.rss !== undefined) {
         p.rssPeak = Math.max(p.rssPeak, m.rss);
-        if (m.stats !== undefined) p.stats = m.stats;
+        if (m.stats) p.stats = m.stats;
       }
     });
     child.once("exit", (code) => { if (p === undefined) reject(new Error(`miner process exited (${code}) before it served`)); });

@@ -31,6 +31,7 @@ import { createRng } from "../../nodes/core/prng.ts";
 import type { RequestEvent } from "../../nodes/miner/service.ts";
 import { loadBrownSplits } from "../../nodes/model/corpus.ts";
 import { writeTinyLm } from "../../nodes/train/tiny-lm.ts";
+import { writeTinyTransformer } from "../../nodes/train/tiny-tx.ts";
 import { PlaintextReference, samplePrompt, validationWords } from "../../nodes/validator/challenge.ts";
 import { drawProbe, fileOutcomes, probeStartTimes, runProbe, type MinerOutcomes } from "../../nodes/validator/probes.ts";
 import { isCorrect, isWrong } from "../../nodes/validator/scoring.ts";
@@ -48,8 +49,11 @@ export interface ProbeBenchOptions {
   epochs: number;
   tempo: number;
   workload: WorkloadModel;
-  /** "tiny": a small random LM of the real format (default); "brown": the committed model. */
-  model: "tiny" | "brown";
+  /**
+   * "tiny": a small random LM of the real format (default); "brown": the committed model; "tiny-tx" / "brown-tx": the
+   * transformer Brain's (a small random one of its format, or the committed one).
+   */
+  model: "tiny" | "brown" | "tiny-tx" | "brown-tx";
   miners: number;
   /** Seats held by the one operator whose view the discriminators get (seats 0 … operatorSeats − 1). */
   operatorSeats: number;
@@ -103,12 +107,17 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
   if (o.model === "tiny") {
     writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
     model = loadBrainModel({ dir, name: "tiny-lm" });
+  } else if (o.model === "tiny-tx") {
+    writeTinyTransformer(dir, { words: vocab.words.slice(0, 600), name: "tiny-tx" });
+    model = loadBrainModel({ dir, name: "tiny-tx" });
+  } else if (o.model === "brown-tx") {
+    model = loadBrainModel({ name: "brown-tx" });
   } else {
     model = loadBrainModel({});
   }
   const events: SeatEvent[] = [];
   const spawned = await Promise.all(Array.from({ length: o.miners }, (_, seat) =>
-    spawnMiner(model.name === "tiny-lm" ? dir : "models", model.name, o.minerThreads, o.minerProfile === "relaxed" ? "probes" : "probes-real",
+    spawnMiner(model.name.startsWith("tiny-") ? dir : "models", model.name, o.minerThreads, o.minerProfile === "relaxed" ? "probes" : "probes-real",
       (e) => events.push({ ...e, seat }))));
   const miners = spawned.map((s) => s.miner);
   const targets = miners.map((m, uid) => ({ ...m, uid }));

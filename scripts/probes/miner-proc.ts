@@ -9,17 +9,20 @@
 // The first line printed is the miner's address as JSON; then, every 250 ms, {"rss": bytes} for the load profile.
 // Stops when stdin closes.
 import "../../nodes/core/polyfills.ts";
-import { loadBrainModel } from "../../nodes/client/brain-model.ts";
+import { loadBrainModel, mlpModel } from "../../nodes/client/brain-model.ts";
 import { createLogger } from "../../nodes/core/log.ts";
 import { WorkerPoolEvaluator } from "../../nodes/fhe/index.ts";
+import { RoundWorkerEvaluator } from "../../nodes/fhe/round-worker.ts";
 import { ONE_HOST_NODE_LIMITS, oneHostServiceLimits } from "../../nodes/miner/one-host.ts";
 import { MinerService } from "../../nodes/miner/service.ts";
 import { createCerberusNode } from "../../nodes/net/node.ts";
 
 const [dir, name, threads, profile = "probes", split = "split"] = process.argv.slice(2) as [string, string, string, string?, string?];
 const model = loadBrainModel({ dir, name });
-const evaluator = await WorkerPoolEvaluator.create(model.onnxBytes, model.planOptions,
-  { threads: Number(threads), split: split === "split" });
+// A transformer's round plan: sessions live on the worker holding their cache (RoundWorkerEvaluator).
+const evaluator = model.kind === "transformer"
+  ? await RoundWorkerEvaluator.create(model.onnxBytes, model.planOptions, { threads: Number(threads) })
+  : await WorkerPoolEvaluator.create(model.onnxBytes, mlpModel(model).planOptions, { threads: Number(threads), split: split === "split" });
 // Every simulated user and probe dials from 127.0.0.1: the per-address caps that protect a real miner from one host
 // would throttle the bench itself, so they are lifted here (never in a miner's defaults).
 const strict = profile === "load-strict";
@@ -44,7 +47,7 @@ process.stdout.write(JSON.stringify({
 }) + "\n");
 // Resident memory of the whole process (main thread + FHE workers), sampled for the load bench's peak.
 const rss = profile.startsWith("load")
-  ? setInterval(() => process.stdout.write(JSON.stringify({ rss: process.memoryUsage.rss(), stats: evaluator.stats() }) + "\n"), 250)
+  ? setInterval(() => process.stdout.write(JSON.stringify({ rss: process.memoryUsage.rss(), stats: "stats" in evaluator ? evaluator.stats() : null }) + "\n"), 250)
   : undefined;
 process.stdin.resume();
 process.stdin.on("end", () => {

@@ -5,7 +5,9 @@
  * ciphertexts go to the miner.
  */
 import SEAL from "node-seal/throws_wasm_web_es.js";
-import { assembleBrainModel, type BrainModel } from "../../../nodes/client/brain-model-core.ts";
+import { assembleBrainModel, clientFormatOf, type BrainModel } from "../../../nodes/client/brain-model-core.ts";
+import { RoundPlanOptionsSchema } from "../../../nodes/fhe/round-plan.ts";
+import { parseTransformerClient } from "../../../nodes/model/transformer-client.ts";
 import { generate, type GeneratedWord, type GenerateResult } from "../../../nodes/client/generate.ts";
 import type { FailoverEvent } from "../../../nodes/client/failover.ts";
 import type { MinerChoice } from "../../../nodes/client/selection.ts";
@@ -43,8 +45,13 @@ export async function loadModel(name: string, brain: { modelHash: string; fhePar
   const [onnxBytes, clientJson, clientBin] = await Promise.all([
     fetchBytes(`${base}.onnx`), fetchBytes(`${base}.client.json`), fetchBytes(`${base}.client.bin`),
   ]);
+  // Either family: an MLP (one step a word) or a transformer (rounds a word; its plan options in <name>.plan.json).
+  const transformer = clientFormatOf(clientJson) === "transformer";
+  const planOptions = transformer ? RoundPlanOptionsSchema.parse((JSON.parse(new TextDecoder().decode(await fetchBytes(`${base}.plan.json`))) as { options?: unknown }).options) : undefined;
   const model = assembleBrainModel({
-    name, onnxBytes, client: parseClientModel(clientJson, clientBin, `${name}.client.json`),
+    name, onnxBytes,
+    client: transformer ? parseTransformerClient(clientJson, clientBin, `${name}.client.json`) : parseClientModel(clientJson, clientBin, `${name}.client.json`),
+    ...(planOptions !== undefined ? { planOptions } : {}),
     expectedModelHash: brain.modelHash, expectedPlanHash: brain.fheParamsHash,
   });
   models.set(key, model);
@@ -83,8 +90,9 @@ export interface RunOptions {
   miners: readonly MinerAddress[];
   prompt: string;
   words: number;
-  topK: number;
-  temperature: number;
+  /** Sampler overrides; absent = the model's shipped sampler (its mixture.json), else T 0.8 / top-k 40. */
+  topK?: number;
+  temperature?: number;
   seed?: number;
   /** Dial private / plain-ws addresses (local chains); see createBrowserNode. */
   allowPrivate: boolean;
@@ -107,8 +115,9 @@ export async function run(o: RunOptions): Promise<GenerateResult & { sealLoadMs:
   const infer = new InferClient(node, { stepTimeoutMs: o.stepTimeoutMs ?? 30_000 });
   try {
     const result = await generate({
-      model: o.model, infer, miners: o.miners, prompt: o.prompt, words: o.words, topK: o.topK,
-      temperature: o.temperature, seal: lib,
+      model: o.model, infer, miners: o.miners, prompt: o.prompt, words: o.words, seal: lib,
+      ...(o.topK !== undefined ? { topK: o.topK } : {}),
+      ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(o.mixture !== undefined ? { mixture: o.mixture } : {}),
       ...(o.signal !== undefined ? { signal: o.signal } : {}),

@@ -11,6 +11,7 @@ import type { GeneratedWord } from "../../../nodes/client/generate.ts";
 import type { LmMixture } from "../../../nodes/model/mixture.ts";
 import { DASHBOARD_DEFAULT_WORDS } from "../../../nodes/client/workload.ts";
 import { errorBox, h, kv, plural, short } from "../ui.ts";
+import { modelCardFor } from "../generate/models.ts";
 
 const DEFAULT_MODEL = "brown-lm";
 
@@ -44,9 +45,19 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
   const num = (id: string, value: string, attrs: Record<string, string | number> = {}) =>
     h("input", { id, type: "number", value, style: "width: 5em", ...attrs }) as HTMLInputElement;
   const words = num("words", String(DASHBOARD_DEFAULT_WORDS), { min: 1, max: 200, step: 1 });
-  const topK = num("top-k", "40", { min: 1, step: 1 });
-  const temperature = num("temperature", "0.8", { min: 0.05, step: 0.05 });
-  const modelName = h("input", { id: "model-name", type: "text", value: DEFAULT_MODEL, style: "width: 8em" }) as HTMLInputElement;
+  // Empty = the model's shipped sampler (its mixture.json, chosen per model by `npm run train`).
+  const topK = num("top-k", "", { min: 1, step: 1, placeholder: "shipped" });
+  const temperature = num("temperature", "", { min: 0.05, step: 0.05, placeholder: "shipped" });
+  const card = await modelCardFor(brain).catch(() => undefined);
+  if (!alive()) return;
+  const modelName = h("input", { id: "model-name", type: "text", value: card?.name ?? DEFAULT_MODEL, style: "width: 8em" }) as HTMLInputElement;
+  const fmt = (v: number | null, unit: string, digits = 0) => (v === null ? "not measured" : `${v.toFixed(digits)}${unit}`);
+  const modelInfo = card === undefined
+    ? h("p", { id: "model-card", class: "muted", "data-kind": "unknown" }, `No model file here hashes to this Brain's modelHash ${short(brain.modelHash)}.`)
+    : h("p", { id: "model-card", "data-kind": card.kind, "data-name": card.name },
+      `Model: ${card.name} — ${card.kind === "transformer" ? `transformer, ${card.cost.rounds ?? "?"} rounds a word (the page applies the softmax between rounds)` : "Bengio MLP, one step a word"}. ` +
+      `Test perplexity ${fmt(card.perplexity.value, "", 1)} (${card.perplexity.what}). ` +
+      `Cost per word: ${fmt(card.cost.msPerWord, " ms")}, ${fmt(card.cost.kibPerWord, " KiB")} up + down, keys ${fmt(card.cost.keysMiB, " MiB", 1)} once (${card.cost.source}).`);
   const mix = h("input", { id: "mixture", type: "checkbox" }) as HTMLInputElement;
   mix.checked = true;
   const go = h("button", { id: "generate-btn", type: "submit" }, "Generate") as HTMLButtonElement;
@@ -85,10 +96,12 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
     delete keygen.last;
     try {
       if (text.length === 0) throw new Error("type a prompt first");
-      const n = Number(words.value), k = Number(topK.value), t = Number(temperature.value);
+      const n = Number(words.value);
+      const k = topK.value.trim() === "" ? undefined : Number(topK.value);
+      const t = temperature.value.trim() === "" ? undefined : Number(temperature.value);
       if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error("words must be an integer from 1 to 200");
-      if (!Number.isInteger(k) || k < 1) throw new Error("top-k must be a positive integer");
-      if (!(t > 0)) throw new Error("temperature must be > 0");
+      if (k !== undefined && (!Number.isInteger(k) || k < 1)) throw new Error("top-k must be a positive integer");
+      if (t !== undefined && !(t > 0)) throw new Error("temperature must be > 0");
       if (brain.miners.length === 0) throw new Error(`Brain #${brainId} has no miners registered yet: nobody can serve it`);
       if (miners.length === 0) {
         throw new Error(`none of Brain #${brainId}'s ${plural(brain.miners.length, "miner")} registered a WebSocket (/ws) ` +
@@ -107,7 +120,8 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
       }
       setPhase("keygen", "Generating CKKS keys in this page (the secret key stays here)…");
       const result = await engine.run({
-        model, miners, prompt: text, words: n, topK: k, temperature: t, allowPrivate: isLocal(r.deployment.chainId),
+        model, miners, prompt: text, words: n, allowPrivate: isLocal(r.deployment.chainId),
+        ...(k !== undefined ? { topK: k } : {}), ...(t !== undefined ? { temperature: t } : {}),
         ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
         signal: controller.signal,
         onKeys: (keys) => {
@@ -192,8 +206,9 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
       "miner receives only public evaluation keys and ciphertexts, and this page decrypts the logits."),
     h("p", { id: "mixture-note", class: "muted" },
       "With \"client mixture\" (the default, as in the CLI) this page samples from the shipped distribution: the " +
-      "decrypted MLP distribution mixed with a Kneser-Ney trigram and a cache of the words so far (docs/MODEL.md), " +
+      "decrypted model distribution mixed with a Kneser-Ney trigram and a cache of the words so far (docs/MODEL.md), " +
       "built here from the train split; the miner's work and what it sees are the same either way."),
+    modelInfo,
     h("p", { id: "miner-count", "data-count": miners.length },
       `${plural(miners.length, "miner")} reachable from the browser (of ${brain.miners.length}), tried in order of on-chain incentive.`),
     form, progress, output, errors, failovers, stats,

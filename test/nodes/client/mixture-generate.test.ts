@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
+import { loadBrainModel, mlpModel } from "../../../nodes/client/brain-model.ts";
 import { generate, wordDistribution, type GeneratedStep } from "../../../nodes/client/generate.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
 import { argmax, softmax } from "../../../nodes/model/client-model.ts";
@@ -30,7 +30,7 @@ before(async () => {
   const { vocab } = loadBrownSplits({ maxWords: 20_000 });
   writeTinyLm(dir, { words: vocab.words.slice(0, 300), name: "tiny-lm" });
   const model = loadBrainModel({ dir, name: "tiny-lm" });
-  evaluator = await MinerEvaluator.create(model.onnxBytes, model.planOptions);
+  evaluator = await MinerEvaluator.create(model.onnxBytes, mlpModel(model).planOptions);
   miner = await startMiner({ evaluator });
   userNode = await startClientNode();
 });
@@ -50,7 +50,7 @@ function tinyMixture(model: ReturnType<typeof loadBrainModel>): LmMixture {
   return new LmMixture(kn, {
     format: MIXTURE_FORMAT, vocabSize: V,
     kn: { discounts: { trigram: [...kn.discounts.trigram], bigram: [...kn.discounts.bigram], unigram: [...kn.discounts.unigram] }, train: { words: ids.length, sha256: idStreamSha256(ids) } },
-    cache: { size: 50 }, buckets: [0, 3], weights: [[0.3, 0.5, 0.2], [0.2, 0.7, 0.1]],
+    cache: { size: 50 }, buckets: [0, 3], historyBuckets: [0], weights: [[[0.3, 0.5, 0.2]], [[0.2, 0.7, 0.1]]],
   });
 }
 

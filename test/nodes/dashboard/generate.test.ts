@@ -18,7 +18,7 @@ import { build, preview, type PreviewServer } from "vite";
 import { chromium, type BrowserContext } from "playwright-core";
 import { custom, type Address } from "viem";
 import { deployCerberus } from "../../../scripts/deploy.ts";
-import { loadBrainModel, loadClientMixture, type BrainModel } from "../../../nodes/client/brain-model.ts";
+import { loadBrainModel, loadClientMixture, mlpModel, type MlpBrainModel as BrainModel } from "../../../nodes/client/brain-model.ts";
 import { wordDistribution } from "../../../nodes/client/generate.ts";
 import { ChainClient } from "../../../nodes/chain/client.ts";
 import { parseDeployment } from "../../../nodes/chain/deployment.ts";
@@ -33,6 +33,7 @@ import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { COMPR_ZSTD, unwrapSeal } from "../../../nodes/fhe/serialize.ts";
 import type { RequestEvent } from "../../../nodes/miner/service.ts";
 import type { SessionKeys } from "../../../nodes/net/evaluator.ts";
+import type { MinerEvaluator } from "../../../nodes/fhe/evaluator.ts";
 import { PlaintextReference } from "../../../nodes/validator/challenge.ts";
 
 const root = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
@@ -75,7 +76,7 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
     dataDir = mkdtempSync(join(tmpdir(), "cerberus-generate-"));
     const log = createLogger("test", "warn");
     const minerLog = pino({ level: "warn" }, { write: (line: string) => console.log(`# miner log: ${line.trim().slice(0, 2000)}`) });
-    model = loadBrainModel({ dir: join(root, "models") });
+    model = mlpModel(loadBrainModel({ dir: join(root, "models") }));
     const deployment = JSON.parse(JSON.stringify(await deployCerberus(hre))) as unknown;
     const accounts = (await hre.network.provider.request({ method: "eth_accounts" })) as Address[];
     const as = (a: Address) => new ChainClient({ transport: custom(hre.network.provider), deployment: parseDeployment(deployment), account: a, logger: log });
@@ -94,7 +95,7 @@ describe("private generation from the dashboard in a real browser", { timeout: 3
     miner = await MinerAgent.start({ chain: as(accounts[1]!), brainId, modelDir: join(root, "models"),
       dataDir: join(dataDir, "miner"), logger: minerLog, service: { onRequest: (e) => requests.push(e) } });
     // Record what the miner's evaluator is handed: the bytes a curious miner could look at.
-    const evaluator = miner.evaluator;
+    const evaluator = miner.evaluator as MinerEvaluator;
     const openSession = evaluator.openSession.bind(evaluator);
     evaluator.openSession = async (keys: SessionKeys) => {
       received.push({ kind: "keys", parts: [keys.galoisKeys.slice(), keys.relinKeys.slice()] });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
+import { loadBrainModel, mlpModel } from "../../../nodes/client/brain-model.ts";
 import { FheClient, WorkerPoolEvaluator } from "../../../nodes/fhe/index.ts";
 import { MAX_DEFAULT_SESSIONS, MIN_DEFAULT_SESSIONS, sessionBudget } from "../../../nodes/miner/session-budget.ts";
 
@@ -12,7 +12,7 @@ const GiB = 2 ** 30;
  * machine; the default cap now comes from the machine's memory (a quarter of it), so a full table fits.
  */
 test("the default session cap fits a quarter of the machine's memory, and the per-session estimate bounds real key memory", async () => {
-  const model = loadBrainModel({ dir: "models", name: "brown-lm" });
+  const model = mlpModel(loadBrainModel({ dir: "models", name: "brown-lm" }));
   const caps = model.descriptor.caps;
   const small = sessionBudget(caps, 2, 4 * GiB);
   assert.ok(small.maxSessions * small.perSessionBytes <= GiB, "a full table of a 4 GiB, 2-worker miner holds ≤ 1 GiB of keys");

@@ -7,9 +7,10 @@ import { isCerberusError } from "../../../nodes/core/errors.ts";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
 import { KneserNeyTrigram, tuneDiscounts } from "../../../nodes/model/kn.ts";
 import { loadLmMixture, parseClientModel } from "../../../nodes/model/lm.ts";
-import { fitMixture } from "../../../nodes/train/mixture-fit.ts";
-import { idStreamSha256, LmMixture, MIXTURE_FORMAT, parseMixtureConfig, temper, type MixtureConfig } from "../../../nodes/model/mixture.ts";
+import { fitMixture, fitMixtureInRegime } from "../../../nodes/train/mixture-fit.ts";
+import { idStreamSha256, LmMixture, MIXTURE_FORMAT, MIXTURE_FORMAT_V1, parseMixtureConfig, temper, type MixtureConfig } from "../../../nodes/model/mixture.ts";
 import { FIRST_PREDICTED } from "../../../nodes/model/perplexity.ts";
+import { GENERATION_REGIME, generationHistoryStarts } from "../../../nodes/model/regime.ts";
 import { sha256Hex } from "../../../nodes/core/sha256.ts";
 
 const SLICE = 40_000;
@@ -21,7 +22,8 @@ function config(over: Partial<MixtureConfig> = {}): MixtureConfig {
   return {
     format: MIXTURE_FORMAT, vocabSize: V,
     kn: { discounts: { trigram: [...kn.discounts.trigram], bigram: [...kn.discounts.bigram], unigram: [...kn.discounts.unigram] }, train: { words: train.length, sha256: idStreamSha256(train) }, corpusMaxWords: SLICE },
-    cache: { size: 100 }, buckets: [0, 1, 10], weights: [[0.5, 0.3, 0.2], [0.4, 0.5, 0.1], [0.2, 0.7, 0.1]],
+    cache: { size: 100 }, buckets: [0, 1, 10], historyBuckets: [0, 20],
+    weights: [[[0.5, 0.3, 0.2], [0.4, 0.3, 0.3]], [[0.4, 0.5, 0.1], [0.3, 0.5, 0.2]], [[0.2, 0.7, 0.1], [0.2, 0.6, 0.2]]],
     ...over,
   };
 }
@@ -71,16 +73,53 @@ test("temper: T = 1 is the identity, T < 1 sharpens, result sums to 1", () => {
   assert.throws(() => temper(p, 0), (e: unknown) => isCerberusError(e, "BAD_INPUT"));
 });
 
-test("mixture config: weights must sum to 1, buckets start at 0 and increase, one triple per bucket", () => {
+test("mixture config: weights must sum to 1, buckets start at 0 and increase, one triple per cell; a v1 file reads as one history bucket", () => {
+  const good = config();
   const bad: unknown[] = [
-    config({ weights: [[0.5, 0.5, 0.5], [0.4, 0.5, 0.1], [0.2, 0.7, 0.1]] }),
+    config({ weights: [[[0.5, 0.5, 0.5], [0.4, 0.3, 0.3]], good.weights[1]!, good.weights[2]!] }),
     config({ buckets: [1, 2, 3] }),
     config({ buckets: [0, 10, 5] }),
-    config({ weights: [[1, 0, 0]] }),
+    config({ historyBuckets: [3, 20] }),
+    config({ weights: [[[1, 0, 0], [1, 0, 0]]] }),
+    config({ weights: good.weights.map((row) => [row[0]!]) }),
+    config({ sampler: { temperature: 0, topK: null, topP: 1 } }),
     { ...config(), format: "other" },
   ];
   for (const b of bad) assert.throws(() => parseMixtureConfig(b), (e: unknown) => isCerberusError(e, "MIXTURE_INVALID"));
-  assert.doesNotThrow(() => parseMixtureConfig(config()));
+  assert.doesNotThrow(() => parseMixtureConfig(good));
+  const { historyBuckets: _h, weights, ...rest } = good;
+  const v1 = parseMixtureConfig({ ...rest, format: MIXTURE_FORMAT_V1, weights: weights.map((row) => row[0]) });
+  assert.deepEqual(v1.historyBuckets, [0]);
+  assert.deepEqual(v1.weights, weights.map((row) => [row[0]]));
+});
+
+test("history-length buckets: the weights follow |h| (the cache weighs what a history of that length is worth)", () => {
+  const m = new LmMixture(kn, config());
+  const short = Array.from(valid.subarray(0, 10)), long = Array.from(valid.subarray(0, 30));
+  assert.equal(m.historyBucketOf(short), 0);
+  assert.equal(m.historyBucketOf(long), 1);
+  assert.deepEqual(m.weightsOf(long), config().weights[m.bucketOf(long)]![1]);
+  assert.equal(m.cellOf(long), m.bucketOf(long) * 2 + 1);
+});
+
+test("generation regime: every position from the first prompt on is predicted once, from a prompt of 3–12 words + at most 48 before it", () => {
+  const from = generationHistoryStarts(10_000);
+  let first = -1;
+  for (let i = 0; i < from.length; i++) {
+    if (from[i]! < 0) { assert.equal(first, -1, "only the first prompt is unpredicted"); continue; }
+    if (first < 0) { first = i; assert.ok(i >= 3 && i <= 12); }
+    const h = i - from[i]!;
+    assert.ok(h >= 3 && h <= 59, `history ${h} at ${i}`);
+  }
+  // Segment starts: 48 predicted words per segment, prompts of every length in [3, 12].
+  const prompts = new Set<number>();
+  for (let i = first; i < from.length; i++) if (i === first || from[i] !== from[i - 1]) {
+    prompts.add(i - from[i]!);
+    if (i > first) assert.equal((i - first) % 48, 0);
+  }
+  assert.deepEqual([...prompts].sort((a, b) => a - b), [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.deepEqual(generationHistoryStarts(10_000), from, "deterministic");
+  assert.throws(() => generationHistoryStarts(5, { ...GENERATION_REGIME, promptMin: 8, promptMax: 8 }), (e: unknown) => isCerberusError(e, "SPLIT_TOO_SHORT"));
 });
 
 test("fit on validation: the mixture beats each part, weights sum to 1; the loader rebuilds the same counts and refuses another train split", () => {
@@ -94,7 +133,17 @@ test("fit on validation: the mixture beats each part, weights sum to 1; the load
   const knAlone = tuned.perplexity(valid).ppl;
   assert.ok(fit.valid.mlpKn < Math.min(fit.valid.mlp, knAlone), JSON.stringify(fit.valid));
   assert.ok(fit.valid.shipped <= fit.valid.mlpKn);
-  for (const w of fit.config.weights) assert.ok(Math.abs(w[0] + w[1] + w[2] - 1) < 1e-9);
+  for (const row of fit.config.weights) for (const w of row) assert.ok(Math.abs(w[0] + w[1] + w[2] - 1) < 1e-9);
+
+  // The generation-regime fit: the same stand-in, every word conditioned on its prompt + words so far only.
+  const from = generationHistoryStarts(valid.length);
+  const pRegime = new Float64Array(valid.length);
+  for (let i = 0; i < valid.length; i++) if (from[i]! >= 0) pRegime[i] = counts[valid[i]!]! / (train.length + V);
+  const regime = fitMixtureInRegime(tuned, train, valid, from, pRegime, { corpusMaxWords: SLICE });
+  assert.ok(regime.valid.modelKn < regime.valid.model, JSON.stringify(regime.valid));
+  assert.ok(regime.valid.shipped <= regime.valid.modelKnCacheOneWeight + 1e-9, "weights per history bucket fit at least as well as one per count bucket");
+  assert.ok(regime.valid.shipped <= regime.valid.modelKn + 1e-9);
+  assert.equal(regime.config.weights.length, regime.config.buckets.length);
 
   const dir = mkdtempSync(join(tmpdir(), "cerberus-mixture-"));
   try {

@@ -2,7 +2,7 @@
 import hre from "hardhat";
 import { custom, type Address } from "viem";
 import { deployCerberus } from "../../../scripts/deploy.ts";
-import { loadBrainModel, type BrainModel } from "../../../nodes/client/brain-model.ts";
+import { loadBrainModel, mlpModel, type MlpBrainModel as BrainModel } from "../../../nodes/client/brain-model.ts";
 import { ChainClient } from "../../../nodes/chain/client.ts";
 import { parseDeployment } from "../../../nodes/chain/deployment.ts";
 import type { Logger } from "../../../nodes/core/log.ts";
@@ -44,7 +44,7 @@ export interface TinyBrain {
 export async function tinyBrain(dir: string, log: Logger, tempo = 20): Promise<TinyBrain> {
   const { vocab } = loadBrownSplits();
   writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
-  const model = loadBrainModel({ dir, name: "tiny-lm" });
+  const model = mlpModel(loadBrainModel({ dir, name: "tiny-lm" }));
   const deployment = parseDeployment(JSON.parse(JSON.stringify(await deployCerberus(hre))));
   const accounts = (await hre.network.provider.request({ method: "eth_accounts" })) as Address[];
   const as = (account: Address) => new ChainClient({ transport: custom(hre.network.provider), deployment, account, logger: log });

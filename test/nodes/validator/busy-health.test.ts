@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadBrainModel, type BrainModel } from "../../../nodes/client/brain-model.ts";
+import { loadBrainModel, mlpModel, type MlpBrainModel as BrainModel } from "../../../nodes/client/brain-model.ts";
 import { generate } from "../../../nodes/client/generate.ts";
 import { chooseMiners } from "../../../nodes/client/selection.ts";
 import { InferClient, type MinerAddress } from "../../../nodes/client/transport.ts";
@@ -104,7 +104,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
     dir = mkdtempSync(join(tmpdir(), "cerberus-busy-"));
     const { vocab } = loadBrownSplits();
     writeTinyLm(dir, { words: vocab.words.slice(0, 600), name: "tiny-lm" });
-    model = loadBrainModel({ dir, name: "tiny-lm" });
+    model = mlpModel(loadBrainModel({ dir, name: "tiny-lm" }));
     reference = await PlaintextReference.create(model);
     ev = await MinerEvaluator.create(model.onnxBytes, model.planOptions);
   });
