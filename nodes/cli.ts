@@ -81,7 +81,7 @@ program.command("generate").description("generate text under encryption from a p
   .option("--no-mixture", "sample from the MLP alone, not the client mixture (<model-dir>/<name>.mixture.json)")
   .action(async (prompt: string, o) => {
     if (prompt.trim() === "") throw new CerberusError("EMPTY_PROMPT", "the prompt is empty: give at least one word");
-    if (!(o.temperature > 0)) throw new CerberusError("BAD_FLAG", "--temperature must be > 0");
+    if (o.temperature !== undefined && !(o.temperature > 0)) throw new CerberusError("BAD_FLAG", "--temperature must be > 0");
     const [{ loadPinnedModel, loadClientMixture }, { generate }, { rankMiners }, { InferClient }, { createCerberusNode },
       { detokenize }] = await Promise.all([
       import("./client/brain-model.ts"), import("./client/generate.ts"), import("./client/miners.ts"),

@@ -82,10 +82,11 @@ test("an unsupported op is a typed error naming the op", () => {
   assert.throws(() => compileOnnx(new Uint8Array([1, 2, 3, 4, 5])), InvalidModelError);
 });
 
-test("level budget: the LM shape selects n8192-l3; deeper plans pick n16384-l9 or fail typed", () => {
+test("level budget: the LM shape selects n8192-l3; deeper plans pick the smallest set that fits (n8192-l5, n16384-l9) or fail typed", () => {
   assert.equal(compilePlan(randomMlp({ dims: [8, 8, 8] }).bytes).descriptor.params, "n8192-l3");
   const deep = randomMlp({ dims: [8, 8, 8, 8] }).bytes; // 5 levels
-  assert.equal(compilePlan(deep).descriptor.params, "n16384-l9");
+  assert.equal(compilePlan(deep).descriptor.params, "n8192-l5");
+  assert.equal(compilePlan(randomMlp({ dims: [8, 8, 8, 8, 8] }).bytes).descriptor.params, "n16384-l9"); // 7 levels
   assert.throws(() => compilePlan(deep, { params: "n8192-l3" }), (e: unknown) =>
     e instanceof LevelBudgetError && e.needed === 5);
   const tooDeep = randomMlp({ dims: [8, 8, 8, 8, 8, 8, 8] }).bytes; // 11 levels
