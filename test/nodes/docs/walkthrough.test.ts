@@ -6,6 +6,8 @@
  * changing what the agents do: the deployments file and the agents' state folders live in a temporary folder
  * (CERBERUS_DEPLOYMENT_OUT / CERBERUS_DEPLOYMENT, CERBERUS_HOME), and agents log at info (their "ready" lines are
  * what the test waits for).
+ *
+ * test-lane: clock — most of its run waits on the 1-second chain's epochs.
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,3 +1,4 @@
+// test-lane: clock — it waits on a chain that mines a block a second for several epochs.
 // The live validator (`run`) on a chain that mines a block every second, started as the README shows: no block-time
 // flag. Before: the agent assumed 2 s blocks and kept a 60 s tail, so at tempo 70 it spread probes over 2 × 63 − 60 =
 // 66 s of a 63 s commit window, overran its deadline and lost every other epoch; and no probe ever started in the

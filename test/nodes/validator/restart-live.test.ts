@@ -1,3 +1,4 @@
+// test-lane: clock — it waits on a chain that mines a block a second for several epochs.
 // Validators that survive restarts, on a live chain: a real `hardhat node` with interval mining (1 s blocks, no
 // automine once set up), one honest miner (probes drawn from the time-compressed workload, so that scoring
 // fits the 12-block commit window on 2 cores: USER_WORKLOAD sessions of up to 48 words with 1.5 s pauses overran it), validator B left alone and validator A run through the CLI and SIGKILLed
