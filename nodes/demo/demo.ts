@@ -370,7 +370,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
         limits: { maxMiners: 16, maxValidators: 4, minMinerStake: 0n, minValidatorStake: 1_000n * CBR, immunityPeriod: 10 },
       });
       const d = txModel.descriptor;
-      out(`⑨ second Brain #${txBrain}: the transformer ${txModel.modelHash.slice(0, 18)}…, plan ${txModel.planHash.slice(0, 18)}… ` +
+      out(`⑩ second Brain #${txBrain}: the transformer ${txModel.modelHash.slice(0, 18)}…, plan ${txModel.planHash.slice(0, 18)}… ` +
         `(${d.rounds.length} rounds a word, ${d.params}, ${d.galoisSteps.length} rotation keys); miners: honest, faulty (half its rounds wrong)` +
         `${options.cheatUsers ? ", a user cheater (honest only to what it takes for probes)" : ""}; 2 validators`);
       for (const [k, addr] of (options.cheatUsers ? [tm0, tm1, tm2] : [tm0, tm1]).entries()) {
