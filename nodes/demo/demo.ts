@@ -20,6 +20,7 @@ import { PlaintextReference, probeSession, samplePrompt, validationWords } from 
 import { createCerberusNode } from "../net/node.ts";
 import { ValidatorAgent } from "../validator/agent.ts";
 import { median } from "../core/stats.ts";
+import { detokenize, displayToken } from "../model/vocab.ts";
 import { isWrong } from "../validator/scoring.ts";
 
 const CBR = 10n ** 18n;
@@ -324,7 +325,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       words: options.words, seed: options.seed, ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
       onWord: (w: GeneratedWord) => out(progressLine(w, options.words)),
     });
-    out(`   → ${options.prompt} ${result.text}`);
+    out(`   → ${detokenize([options.prompt, ...result.words.map((w) => w.word)])}`);
     const ms = result.words.map((w) => w.ms);
     const probeSteps = probeRates(commits);
     const rate = (t: { steps: number; wrong: number } | undefined) => (t === undefined || t.steps === 0 ? 0 : +(t.wrong / t.steps).toFixed(3));
@@ -403,7 +404,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
         words: txWords, seed: options.seed, ...(txMixed !== undefined ? { mixture: txMixed.mixture } : {}),
         onWord: (w: GeneratedWord) => out(progressLine(w, txWords)),
       });
-      out(`   → ${options.prompt} ${txResult.text}`);
+      out(`   → ${detokenize([options.prompt, ...txResult.words.map((w) => w.word)])}`);
       out("   epoch of the transformer Brain: its validators probe both miners (every round checked), commit, reveal, settle …");
       const e = await runEpoch(txBrain, txValidators);
       const txAfter = await owner.brain(txBrain);
@@ -508,7 +509,7 @@ async function simulatedUsers(model: BrainModel, miners: readonly MinerAddress[]
 function progressLine(w: GeneratedWord, total: number): string {
   const done = w.index + 1;
   const bar = "█".repeat(Math.round((done / total) * 20)).padEnd(20, "░");
-  return `   [${bar}] ${String(done).padStart(3)}/${total}  ${(1000 / w.ms).toFixed(2)} tok/s  ${w.word}`;
+  return `   [${bar}] ${String(done).padStart(3)}/${total}  ${(1000 / w.ms).toFixed(2)} tok/s  ${displayToken(w.word, undefined).text}`;
 }
 
 function fmt(wei: bigint): string {
