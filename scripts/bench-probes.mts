@@ -72,5 +72,7 @@ for (const [pop, v] of Object.entries(r.populations)) {
   console.log(`| users ${pop} (${v.users}) vs probes | ${pct(v.overall)} (with address ${pct(v.withAddress)}) |`);
 }
 console.log(`\ntop single features: ${r.report.perFeature.slice(0, 6).map((f) => `${f.feature} ${pct(f.accuracy)}`).join(", ")}`);
-console.log(`honest miners' probe steps: ${r.honest.probeSteps}, unanswered ${r.honest.unanswered} (${pct(r.honest.lossRate)}), wrong ${r.honest.wrong}`);
+console.log(`honest miners' probe steps: ${r.honest.probeSteps}, unanswered ${r.honest.unanswered} (${pct(r.honest.lossRate)}), ` +
+  `wrong ${r.honest.wrong} (beyond ${r.honest.tolerance} of the logit range; largest error ${r.honest.maxRelError.max.toExponential(2)}, ` +
+  `median ${r.honest.maxRelError.median.toExponential(2)})`);
 console.log(`\nwritten to ${values.out}`);

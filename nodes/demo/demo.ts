@@ -21,7 +21,7 @@ import { createCerberusNode } from "../net/node.ts";
 import { ValidatorAgent } from "../validator/agent.ts";
 import { median } from "../core/stats.ts";
 import { detokenize, displayToken } from "../model/vocab.ts";
-import { isWrong } from "../validator/scoring.ts";
+import { isWrong, scoringFor } from "../validator/scoring.ts";
 
 const CBR = 10n ** 18n;
 
@@ -495,7 +495,7 @@ async function simulatedUsers(model: BrainModel, miners: readonly MinerAddress[]
         const peer = key.split("/")[0]!;
         const t = tally.get(peer) ?? { steps: 0, wrong: 0 };
         t.steps += outcomes.length;
-        t.wrong += outcomes.filter((o) => isWrong(o)).length;
+        t.wrong += outcomes.filter((o) => isWrong(o, scoringFor(model.kind))).length;
         tally.set(peer, t);
       }
     }));

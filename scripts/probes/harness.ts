@@ -34,7 +34,7 @@ import { writeTinyLm } from "../../nodes/train/tiny-lm.ts";
 import { writeTinyTransformer } from "../../nodes/train/tiny-tx.ts";
 import { PlaintextReference, samplePrompt, validationWords } from "../../nodes/validator/challenge.ts";
 import { drawProbe, fileOutcomes, probeStartTimes, runProbe, type MinerOutcomes } from "../../nodes/validator/probes.ts";
-import { isCorrect, isWrong } from "../../nodes/validator/scoring.ts";
+import { isCorrect, isWrong, scoringFor } from "../../nodes/validator/scoring.ts";
 import { discriminate, type Dataset, type DiscriminatorReport } from "./discriminators.ts";
 import { FEATURES, featureRows, sessionsFrom, withFamilies, type ChainClock, type Family, type SeatEvent, type SessionView } from "./features.ts";
 
@@ -89,7 +89,13 @@ export interface ProbeBenchResult {
   data: Dataset & { population: Population[] };
   sessions: { users: number; realUsers: number; probes: number; userFailures: number };
   /** Probe steps per miner (all miners are honest here): answered right, unanswered (soft), wrong. */
-  honest: { probeSteps: number; correct: number; unanswered: number; wrong: number; lossRate: number };
+  honest: {
+    probeSteps: number; correct: number; unanswered: number; wrong: number; lossRate: number;
+    /** The validators' rule for this model family: a step is wrong beyond `tolerance` (relative to the logit range). */
+    tolerance: number;
+    /** Largest relative error of an answered step, and its median: the margin honest miners keep under `tolerance`. */
+    maxRelError: { max: number; median: number };
+  };
   seconds: number;
 }
 
@@ -240,10 +246,14 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
   const singleSeat = discriminate(singleData).overall;
 
   const steps = [...probeOutcomes.values()].flat();
+  const rule = scoringFor(model.kind);
+  const errors = steps.filter((s) => s.answered).map((s) => s.maxRelError).sort((a, b) => a - b);
   const honest = {
-    probeSteps: steps.length, correct: steps.filter((s) => isCorrect(s)).length,
-    unanswered: steps.filter((s) => !s.answered).length, wrong: steps.filter((s) => isWrong(s)).length,
+    probeSteps: steps.length, correct: steps.filter((s) => isCorrect(s, rule)).length,
+    unanswered: steps.filter((s) => !s.answered).length, wrong: steps.filter((s) => isWrong(s, rule)).length,
     lossRate: steps.length === 0 ? 0 : +(steps.filter((s) => !s.answered).length / steps.length).toFixed(4),
+    tolerance: rule.tolerance,
+    maxRelError: { max: errors.at(-1) ?? 0, median: errors[errors.length >> 1] ?? 0 },
   };
   const count = (p: (x: Population) => boolean) => opView.pops.filter(p).length;
   return {
