@@ -483,6 +483,7 @@ async function simulatedUsers(model: BrainModel, miners: readonly MinerAddress[]
   const reference = await PlaintextReference.create(model);
   const identities = new SessionIdentities({ meanSessions: COMPRESSED_WORKLOAD.reuse.meanSessions, random });
   const tally = new Map<string, { steps: number; wrong: number }>();
+  const rule = scoringFor(model.kind);
   const t0 = performance.now();
   try {
     await Promise.all(sampleArrivals(sessions, windowMs, random).map(async (startMs) => {
@@ -495,7 +496,7 @@ async function simulatedUsers(model: BrainModel, miners: readonly MinerAddress[]
         const peer = key.split("/")[0]!;
         const t = tally.get(peer) ?? { steps: 0, wrong: 0 };
         t.steps += outcomes.length;
-        t.wrong += outcomes.filter((o) => isWrong(o, scoringFor(model.kind))).length;
+        t.wrong += outcomes.filter((o) => isWrong(o, rule)).length;
         tally.set(peer, t);
       }
     }));

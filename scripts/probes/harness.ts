@@ -35,6 +35,7 @@ import { writeTinyTransformer } from "../../nodes/train/tiny-tx.ts";
 import { PlaintextReference, samplePrompt, validationWords } from "../../nodes/validator/challenge.ts";
 import { drawProbe, fileOutcomes, probeStartTimes, runProbe, type MinerOutcomes } from "../../nodes/validator/probes.ts";
 import { isCorrect, isWrong, scoringFor } from "../../nodes/validator/scoring.ts";
+import { median } from "../../nodes/core/stats.ts";
 import { discriminate, type Dataset, type DiscriminatorReport } from "./discriminators.ts";
 import { FEATURES, featureRows, sessionsFrom, withFamilies, type ChainClock, type Family, type SeatEvent, type SessionView } from "./features.ts";
 
@@ -247,13 +248,14 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
 
   const steps = [...probeOutcomes.values()].flat();
   const rule = scoringFor(model.kind);
-  const errors = steps.filter((s) => s.answered).map((s) => s.maxRelError).sort((a, b) => a - b);
+  const errors = steps.filter((s) => s.answered).map((s) => s.maxRelError);
+  const unanswered = steps.length - errors.length;
   const honest = {
     probeSteps: steps.length, correct: steps.filter((s) => isCorrect(s, rule)).length,
-    unanswered: steps.filter((s) => !s.answered).length, wrong: steps.filter((s) => isWrong(s, rule)).length,
-    lossRate: steps.length === 0 ? 0 : +(steps.filter((s) => !s.answered).length / steps.length).toFixed(4),
+    unanswered, wrong: steps.filter((s) => isWrong(s, rule)).length,
+    lossRate: steps.length === 0 ? 0 : +(unanswered / steps.length).toFixed(4),
     tolerance: rule.tolerance,
-    maxRelError: { max: errors.at(-1) ?? 0, median: errors[errors.length >> 1] ?? 0 },
+    maxRelError: { max: Math.max(0, ...errors), median: median(errors) },
   };
   const count = (p: (x: Population) => boolean) => opView.pops.filter(p).length;
   return {
