@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ksUniform, median } from "../../nodes/core/stats.ts";
-import { DEFAULT_SCORING, isCorrect, isWrong, scoreMiner, toWeights, type ChallengeOutcome } from "../../nodes/validator/scoring.ts";
-import { compare, samplePrompt } from "../../nodes/validator/challenge.ts";
+import { DEFAULT_SCORING, isCorrect, isWrong, scoreMiner, scoringFor, toWeights, type ChallengeOutcome } from "../../nodes/validator/scoring.ts";
+import { compare, roundValueError, samplePrompt } from "../../nodes/validator/challenge.ts";
 import { planProbes, probeStartTimes } from "../../nodes/validator/probes.ts";
 import { COMPRESSED_WORKLOAD, USER_WORKLOAD, sampleArrivals, sampleSession } from "../../nodes/client/workload.ts";
 import { createRng } from "../../nodes/core/prng.ts";
@@ -58,6 +58,25 @@ test("compare: relative error against the reference's range, top-1 over the real
   assert.ok(Math.abs(o.maxRelError - 0.001 / 2) < 1e-6);
   assert.ok(!compare(Float32Array.from([3, 1, 2, 0]), expected, 3, 5).top1Match);
   assert.equal(median([]), 0);
+});
+
+test("a round's scores: the honest CKKS error of a short window is not a wrong answer, a cheater's is", () => {
+  // A prefill of 3 rows measured on the test transformer: the scores span 0.033 and reach 0.071, and the honest
+  // absolute error was 7.3e-4. Relative to the range (or the magnitude) that read 1.02e-2, past the round plan's
+  // tolerance, and zeroed an honest miner for the epoch.
+  const want = Float32Array.from([0.071, 0.038, 0.052]);
+  const honest = Float32Array.from([0.071 + 7.3e-4, 0.038 - 5e-4, 0.052 + 2e-4]);
+  const rule = scoringFor("transformer");
+  const o = (err: number): ChallengeOutcome => ({ answered: true, top1Match: true, maxRelError: err, ms: 1 });
+  assert.ok(Math.abs(roundValueError(honest, want, 3) - 7.3e-4) < 1e-6, "below a range of 1 the error is in absolute units");
+  assert.ok(!isWrong(o(roundValueError(honest, want, 3)), rule));
+  // Scores of another query (a stale cache row, a replayed answer) are off by their own size.
+  const stale = Float32Array.from([0.045, 0.066, 0.029]);
+  assert.ok(isWrong(o(roundValueError(stale, want, 3)), rule));
+  // Past a range of 1 the range is the yardstick, as before; only the first n values count.
+  const wide = Float32Array.from([-4, 1, 6, 100]);
+  assert.ok(Math.abs(roundValueError(Float32Array.from([-4, 1.05, 6, -7]), wide, 3) - 0.05 / 10) < 1e-6);
+  assert.equal(roundValueError(Float32Array.from([Number.NaN, 1, 6]), wide, 3), Infinity);
 });
 
 test("samplePrompt takes consecutive held-out words", () => {
