@@ -18,6 +18,12 @@ export const MINER_TOTALS = Object.freeze({ maxSessions: 64, maxInflight: 8 });
 export interface Remote { peerId: string; address: string; remoteAddr: string }
 
 export interface MinerLoad {
+  /**
+   * Open sessions, counting those whose keys have arrived and are loading: loading a transformer session's keys takes
+   * a good part of a second, and a user choosing a miner meanwhile should see the session it will be, not an idle
+   * miner. Opens whose keys are still arriving do not count: a header costs nothing to send, and counting it would
+   * let anyone make a miner look busy for free.
+   */
   sessions: number;
   maxSessions: number;
   inflight: number;
@@ -116,7 +122,7 @@ export class Admission {
 
   get load(): MinerLoad {
     return {
-      sessions: this.sessions.size, maxSessions: this.limits.maxSessions, inflight: this.inflightPeer.total,
+      sessions: this.sessions.size + this.opensPeer.total, maxSessions: this.limits.maxSessions, inflight: this.inflightPeer.total,
       maxInflight: this.limits.maxInflight,
     };
   }

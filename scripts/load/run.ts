@@ -2,7 +2,7 @@
  * The load benchmark (`npm run bench:load`): miners in their own processes (FHE worker threads, real libp2p on
  * 127.0.0.1, real node-seal, the miner's default queue and BUSY rules; only per-address caps lifted, since every
  * user here shares 127.0.0.1), and waves of concurrent users, each a real `generate` session of the committed model
- * from a fresh libp2p identity, choosing miners by health as every user does. Per concurrency level: aggregate
+ * from a fresh libp2p identity in its own thread, choosing miners by health as every user does. Per concurrency level: aggregate
  * words/s, per-word latency quantiles, errors by kind, bytes, BUSY waits and failovers, miners' peak RSS.
  */
 import "../../nodes/core/polyfills.ts";
@@ -10,14 +10,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { loadBrainModel } from "../../nodes/client/brain-model.ts";
-import { generate, type GeneratedWord } from "../../nodes/client/generate.ts";
-import { InferClient, type MinerAddress } from "../../nodes/client/transport.ts";
-import { CerberusError } from "../../nodes/core/errors.ts";
+import { Worker } from "node:worker_threads";
+import type { MinerAddress } from "../../nodes/client/transport.ts";
 import { loadBrownSplits } from "../../nodes/model/corpus.ts";
 import { createRng } from "../../nodes/core/prng.ts";
-import { AllMinersFailedError } from "../../nodes/net/errors.ts";
-import { createCerberusNode } from "../../nodes/net/node.ts";
 import { samplePrompt } from "../../nodes/validator/challenge.ts";
+import { oneSession, type SessionOutcome, type UserSession } from "./session.ts";
 
 export interface LoadBenchOptions {
   levels: number[];
@@ -57,6 +55,8 @@ export interface LevelResult {
   bytes_up_total: number;
   bytes_down_total: number;
   miner_rss_peak_mib: number[];
+  /** The most sessions a chosen miner stated in its health at the moment a user chose it. */
+  chosen_miner_stated_sessions_max: number;
   split_steps: number;
   whole_steps: number;
   loadavg_before: number[];
@@ -130,10 +130,13 @@ export async function runLoadBench(o: LoadBenchOptions, loadavg: () => number[])
       for (const m of miners) m.rssPeak = 0;
       const before = miners.map((m) => ({ ...m.stats }));
       const rng = createRng(o.seed + users);
-      const sessions = Array.from({ length: users }, (_, u) => ({
+      const sessions: UserSession[] = Array.from({ length: users }, (_, u) => ({
+        miners: addresses, words: o.words,
         prompt: samplePrompt(text, 4 + rng.int(6), rng.next), seed: o.seed * 1_000 + users * 100 + u,
-        pick: createRng(o.seed * 7_919 + users * 101 + u).next,
+        pickSeed: o.seed * 7_919 + users * 101 + u,
       }));
+      // Every user in its own thread, its model loaded before the clock starts (user-thread.ts says why).
+      const threads = await Promise.all(sessions.map(() => startUserThread(o)));
       const la0 = loadavg();
       log(`level ${users}: ${users} concurrent sessions × ${o.words} words (load ${la0.map((x) => x.toFixed(2)).join(" ")}) …`);
       const t0 = performance.now();
@@ -141,8 +144,8 @@ export async function runLoadBench(o: LoadBenchOptions, loadavg: () => number[])
       // idle miners, which no health-based choice can tell apart.
       const outcomes = await Promise.all(sessions.map(async (s, u) => {
         await new Promise((r) => setTimeout(r, u * o.staggerMs));
-        return oneSession(model, addresses, s.prompt, o.words, s.seed, s.pick);
-      }));
+        return threads[u]!.run(s);
+      })).finally(() => Promise.all(threads.map((t) => t.stop())));
       const seconds = (performance.now() - t0) / 1000;
       const la1 = loadavg();
       const words = outcomes.flatMap((x) => x.words);
@@ -155,6 +158,7 @@ export async function runLoadBench(o: LoadBenchOptions, loadavg: () => number[])
       const bytesDown = words.reduce((s, w) => s + w.bytesDown, 0);
       const keyBytes = outcomes.reduce((s, x) => s + x.keyBytes, 0);
       const perMiner = addresses.map((a) => outcomes.filter((x) => x.firstMiner === a.peerId).length);
+      const stated = outcomes.flatMap((x) => (x.chosenStatedSessions === undefined ? [] : [x.chosenStatedSessions]));
       await new Promise((r) => setTimeout(r, 300)); // one more RSS sample from every miner
       const row: LevelResult = {
         users, words: words.length, seconds: round(seconds, 2), words_per_s: round(words.length / seconds, 2),
@@ -167,6 +171,7 @@ export async function runLoadBench(o: LoadBenchOptions, loadavg: () => number[])
         busy_wait_ms: Math.round(outcomes.reduce((s, x) => s + x.busyWaitMs, 0)),
         failovers: outcomes.reduce((s, x) => s + x.failovers, 0),
         sessions_per_miner: perMiner,
+        chosen_miner_stated_sessions_max: Math.max(0, ...stated),
         bytes_up_per_word: Math.round(bytesUp / Math.max(1, words.length)),
         bytes_down_per_word: Math.round(bytesDown / Math.max(1, words.length)),
         key_upload_bytes_per_session: Math.round(keyBytes / Math.max(1, outcomes.length)),
@@ -186,32 +191,26 @@ export async function runLoadBench(o: LoadBenchOptions, loadavg: () => number[])
   }
 }
 
-interface SessionOutcome {
-  words: GeneratedWord[];
-  keyBytes: number;
-  busyWaits: number;
-  busyWaitMs: number;
-  failovers: number;
-  firstMiner: string | undefined;
-  error?: string;
+interface UserThread {
+  run(session: UserSession): Promise<SessionOutcome>;
+  stop(): Promise<void>;
 }
 
-/** One user: a fresh identity, `generate` over the miners (health-based choice), its words and costs. */
-async function oneSession(model: ReturnType<typeof loadBrainModel>, miners: MinerAddress[], prompt: string, words: number,
-  seed: number, random: () => number): Promise<SessionOutcome> {
-  const node = await createCerberusNode({ listen: [] });
-  const got: GeneratedWord[] = [];
-  try {
-    const r = await generate({ model, infer: new InferClient(node), miners, prompt, words, seed, random,
-      onWord: (w) => got.push(w) });
-    return { words: r.words, keyBytes: r.keyBytes, busyWaits: r.busyWaits, busyWaitMs: r.busyWaitMs, failovers: r.failovers,
-      firstMiner: r.words[0]?.miner };
-  } catch (err) {
-    const code = err instanceof AllMinersFailedError
-      ? `ALL_MINERS_FAILED(${[...new Set(err.attempts.map((a) => a.code))].join("+")})`
-      : err instanceof CerberusError ? err.code : `UNTYPED: ${String(err).slice(0, 80)}`;
-    return { words: got, keyBytes: 0, busyWaits: 0, busyWaitMs: 0, failovers: 0, firstMiner: got[0]?.miner, error: code };
-  } finally {
-    await node.stop();
-  }
+async function startUserThread(o: LoadBenchOptions): Promise<UserThread> {
+  const boot = new URL("../../nodes/fhe/worker-boot.mjs", import.meta.url);
+  const entry = new URL("./user-thread.ts", import.meta.url).href;
+  const w = new Worker(boot, { workerData: { entry, modelDir: o.modelDir, modelName: o.modelName } });
+  await new Promise<void>((resolve, reject) => {
+    w.once("message", () => resolve());
+    w.once("error", reject);
+    w.once("exit", (code) => reject(new Error(`user thread exited (${code}) before it was ready`)));
+  });
+  return {
+    run: (session) => new Promise<SessionOutcome>((resolve, reject) => {
+      w.once("message", (m: { outcome: SessionOutcome }) => resolve(m.outcome));
+      w.once("error", reject);
+      w.postMessage({ session });
+    }),
+    stop: async () => { await w.terminate(); },
+  };
 }
