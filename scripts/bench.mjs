@@ -14,11 +14,12 @@ const BENCHES = [
   { name: "sampler-tx", script: "bench:sampler", args: ["--", "--model", "brown-tx"], result: "bench/results/sampler.json" },
   { name: "fhe", script: "bench:fhe", result: "bench/results/fhe.json" },
   { name: "fhe-tx", script: "bench:fhe-tx", result: "bench/results/fhe-tx.json" },
+  { name: "tolerance-tx", script: "bench:tolerance", result: "bench/results/tolerance-brown-tx.json" },
   { name: "fhe-memory", script: "bench:fhe-memory", result: "bench/results/fhe-memory.json" },
   { name: "net", script: "bench:net", result: "bench/results/net.json" },
   { name: "probes", script: "bench:probes", result: "bench/results/probes.json" },
   { name: "load", script: "bench:load", result: "bench/results/load.json" },
-  { name: "load-tx", script: "bench:load", args: ["--", "--model", "brown-tx", "--levels", "1,2,4", "--json", "bench/results/load-tx.json", "--svg", "bench/results/load-tx.svg"], result: "bench/results/load-tx.json" },
+  { name: "load-tx", script: "bench:load", args: ["--", "--model", "brown-tx", "--levels", "1,4,8", "--words", "32", "--json", "bench/results/load-tx.json", "--svg", "bench/results/load-tx.svg"], result: "bench/results/load-tx.json" },
 ];
 
 const args = process.argv.slice(2);

@@ -63,7 +63,7 @@ test("compare: relative error against the reference's range, top-1 over the real
 test("a round's scores: the honest CKKS error of a short window is not a wrong answer, a cheater's is", () => {
   // A prefill of 3 rows measured on the test transformer: the scores span 0.033 and reach 0.071, and the honest
   // absolute error was 7.3e-4. Relative to the range (or the magnitude) that read 1.02e-2, past the round plan's
-  // tolerance, and zeroed an honest miner for the epoch.
+  // tolerance of the time (1e-2), and zeroed an honest miner for the window.
   const want = Float32Array.from([0.071, 0.038, 0.052]);
   const honest = Float32Array.from([0.071 + 7.3e-4, 0.038 - 5e-4, 0.052 + 2e-4]);
   const rule = scoringFor("transformer");
