@@ -75,21 +75,24 @@ export const DEFAULT_SCORING: ScoringRule = { tolerance: 1e-3, targetMs: 1_500, 
  */
 export const ROUND_PLAN_TOLERANCE = 2e-2;
 
-/** The scoring rule for a Brain's model family. */
+/**
+ * The scoring rule for a Brain's model family. Every judgement takes its rule explicitly: a default would be the MLP's,
+ * and a transformer judged by it calls honest answers wrong.
+ */
 export function scoringFor(kind: "mlp" | "transformer", base: ScoringRule = DEFAULT_SCORING): ScoringRule {
   return kind === "transformer" ? { ...base, tolerance: Math.max(base.tolerance, ROUND_PLAN_TOLERANCE) } : base;
 }
 
-export function isCorrect(o: ChallengeOutcome, rule: ScoringRule = DEFAULT_SCORING): boolean {
+export function isCorrect(o: ChallengeOutcome, rule: ScoringRule): boolean {
   return o.answered && o.top1Match && o.maxRelError <= rule.tolerance;
 }
 
 /** An answer that cannot come from an honest miner: off the reference beyond the FHE error bound. */
-export function isWrong(o: ChallengeOutcome, rule: ScoringRule = DEFAULT_SCORING): boolean {
+export function isWrong(o: ChallengeOutcome, rule: ScoringRule): boolean {
   return o.answered && !(o.maxRelError <= rule.tolerance);
 }
 
-export function scoreMiner(uid: number, outcomes: readonly ChallengeOutcome[], rule: ScoringRule = DEFAULT_SCORING): MinerScore {
+export function scoreMiner(uid: number, outcomes: readonly ChallengeOutcome[], rule: ScoringRule): MinerScore {
   const answered = outcomes.filter((o) => o.answered);
   const wrong = outcomes.filter((o) => isWrong(o, rule)).length;
   const correct = outcomes.filter((o) => isCorrect(o, rule)).length;

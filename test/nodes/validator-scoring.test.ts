@@ -7,41 +7,42 @@ import { planProbes, probeStartTimes } from "../../nodes/validator/probes.ts";
 import { COMPRESSED_WORKLOAD, USER_WORKLOAD, sampleArrivals, sampleSession } from "../../nodes/client/workload.ts";
 import { createRng } from "../../nodes/core/prng.ts";
 
+const MLP = scoringFor("mlp");
 const ok = (ms: number): ChallengeOutcome => ({ answered: true, top1Match: true, maxRelError: 1e-5, ms });
 const wrong = (ms: number): ChallengeOutcome => ({ answered: true, top1Match: false, maxRelError: 0.3, ms });
 const missing: ChallengeOutcome = { answered: false, top1Match: false, maxRelError: Infinity, ms: 0 };
 
 test("a correct answer needs the right top-1 AND a small error", () => {
-  assert.ok(isCorrect(ok(10)));
-  assert.ok(!isCorrect({ ...ok(10), maxRelError: 2e-3 }), "right word, logits too far off");
-  assert.ok(!isCorrect({ ...ok(10), top1Match: false }));
-  assert.ok(!isCorrect(missing));
+  assert.ok(isCorrect(ok(10), MLP));
+  assert.ok(!isCorrect({ ...ok(10), maxRelError: 2e-3 }, MLP), "right word, logits too far off");
+  assert.ok(!isCorrect({ ...ok(10), top1Match: false }, MLP));
+  assert.ok(!isCorrect(missing, MLP));
 });
 
 test("one provably wrong answer costs the window: score 0, however many right ones surround it", () => {
-  const slowHonest = scoreMiner(0, Array.from({ length: 8 }, () => ok(6_000)));
+  const slowHonest = scoreMiner(0, Array.from({ length: 8 }, () => ok(6_000)), MLP);
   // Before: score = accuracy² × …, so one wrong answer in 100 kept 0.98 of the score and hid among honest misses.
-  const rareCheat = scoreMiner(1, [...Array.from({ length: 99 }, () => ok(100)), wrong(100)]);
+  const rareCheat = scoreMiner(1, [...Array.from({ length: 99 }, () => ok(100)), wrong(100)], MLP);
   assert.equal(slowHonest.accuracy, 1);
   assert.ok(slowHonest.latencyFactor < 0.3);
   assert.equal(rareCheat.wrong, 1);
   assert.equal(rareCheat.score, 0, "weight 0 from this validator");
   assert.deepEqual(toWeights([slowHonest, rareCheat]).uids, [0]);
   // No answer stays soft: a busy honest miner that missed one step in eight keeps most of its score.
-  const busyHonest = scoreMiner(2, [...Array.from({ length: 7 }, () => ok(100)), missing]);
+  const busyHonest = scoreMiner(2, [...Array.from({ length: 7 }, () => ok(100)), missing], MLP);
   assert.equal(busyHonest.wrong, 0);
   assert.ok(busyHonest.score > 0.7, `${busyHonest.score}`);
   // A top-1 flip within the FHE error bound (a near tie) is not a wrong answer; garbage or NaN is.
-  assert.ok(!isWrong({ ...ok(10), top1Match: false, maxRelError: 5e-4 }));
-  assert.ok(isWrong({ ...ok(10), maxRelError: Number.NaN }));
-  assert.ok(!isWrong(missing));
-  const fastHonest = scoreMiner(2, Array.from({ length: 8 }, () => ok(100)));
+  assert.ok(!isWrong({ ...ok(10), top1Match: false, maxRelError: 5e-4 }, MLP));
+  assert.ok(isWrong({ ...ok(10), maxRelError: Number.NaN }, MLP));
+  assert.ok(!isWrong(missing, MLP));
+  const fastHonest = scoreMiner(2, Array.from({ length: 8 }, () => ok(100)), MLP);
   assert.equal(fastHonest.score, 1);
   assert.ok(slowHonest.score >= 1 - DEFAULT_SCORING.latencyWeight);
 });
 
 test("an unavailable miner scores zero and is left out of the weights", () => {
-  const s = [scoreMiner(3, [missing, missing]), scoreMiner(1, [ok(500), ok(700)]), scoreMiner(2, [ok(500), missing])];
+  const s = [scoreMiner(3, [missing, missing], MLP), scoreMiner(1, [ok(500), ok(700)], MLP), scoreMiner(2, [ok(500), missing], MLP)];
   assert.equal(s[0]!.score, 0);
   assert.equal(s[1]!.medianMs, 600);
   const w = toWeights(s);

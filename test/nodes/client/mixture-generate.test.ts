@@ -15,7 +15,7 @@ import { writeTinyLm } from "../../../nodes/train/tiny-lm.ts";
 import { MinerEvaluator } from "../../../nodes/fhe/index.ts";
 import type { CerberusNode } from "../../../nodes/net/node.ts";
 import { outcomesOf, probeSession, PlaintextReference } from "../../../nodes/validator/challenge.ts";
-import { isCorrect } from "../../../nodes/validator/scoring.ts";
+import { isCorrect, scoringFor } from "../../../nodes/validator/scoring.ts";
 import { startClientNode, startMiner, type TestMiner } from "../net/fixtures/harness.ts";
 
 // The real generate path (real node-seal ciphertexts, real libp2p to a real miner) samples from the client mixture:
@@ -92,7 +92,7 @@ test("a validator's probe with the mixture samples exactly as a user's client do
       const steps: GeneratedStep[] = [];
       const outcomes = outcomesOf(await probeSession({ model, reference, miners: [miner.address], prompt: "the jury said", shape, seed: 11,
         ...(withMixture ? { mixture } : {}), onStep: (s) => steps.push(s) }), miner.address.peerId);
-      assert.ok(outcomes.every((o) => isCorrect(o)), "the honest miner passes");
+      assert.ok(outcomes.every((o) => isCorrect(o, scoringFor(model.kind))), "the honest miner passes");
       return inputsOf(steps);
     };
     // The inputs encode the words sampled so far: same seed, same mixture → the same contexts, step for step.

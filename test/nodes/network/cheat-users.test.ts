@@ -15,7 +15,7 @@ import { ONE_HOST_NODE_LIMITS } from "../../../nodes/miner/one-host.ts";
 import { createRng } from "../../../nodes/core/prng.ts";
 import { ValidatorAgent } from "../../../nodes/validator/agent.ts";
 import { compare, PlaintextReference, outcomesOf, probeSession, samplePrompt, validationWords } from "../../../nodes/validator/challenge.ts";
-import { isCorrect } from "../../../nodes/validator/scoring.ts";
+import { isCorrect, scoringFor } from "../../../nodes/validator/scoring.ts";
 import { mineTo, mineToNextEpoch, tinyBrain } from "./fixtures.ts";
 
 test("--cheat-users: a miner honest only to what it takes for probes earns less than every honest miner, and validators see the wrong answers users get", async () => {
@@ -52,7 +52,7 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
       const session = new FailoverSession(infer, [seat(cheater)], fhe.keygen());
       const x = model.client.contextInput([1, 2]);
       const got = fhe.decryptOutput((await session.step(fhe.encryptInput(x))).outputs);
-      assert.ok(isCorrect(compare(got, await ref.logits(x), model.client.vocab.size, 0)),
+      assert.ok(isCorrect(compare(got, await ref.logits(x), model.client.vocab.size, 0), scoringFor(model.kind)),
         "the cheater answers the validator's registered identity honestly");
       await session.close();
       await infer.close();
@@ -66,7 +66,7 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
       const outcomes = outcomesOf(await probeSession({ model, reference: ref, miners: [seat(cheater)], prompt: samplePrompt(heldOut, 4, rng.next),
         shape: { ...sampleSession(COMPRESSED_WORKLOAD, rng.next), thinkMs: [] } }), seat(cheater).peerId);
       userSteps += outcomes.length;
-      userWrong += outcomes.filter((o) => !isCorrect(o)).length;
+      userWrong += outcomes.filter((o) => !isCorrect(o, scoringFor(model.kind))).length;
     }
     const userWrongRate = userWrong / userSteps;
     assert.ok(userWrongRate >= 0.9, `users got wrong answers from the cheater (${userWrong}/${userSteps})`);

@@ -19,7 +19,9 @@ import type { EvalSession, MinerEvaluator as NetEvaluator, SessionKeys } from ".
 import type { HealthQueue } from "../../../nodes/net/messages.ts";
 import { createCerberusNode, type CerberusNode } from "../../../nodes/net/node.ts";
 import { brokenClaim, chargedMs, CLAIM_CHECK_MIN_MS, outcomesOf, PlaintextReference, probeSession } from "../../../nodes/validator/challenge.ts";
-import { scoreMiner, toWeights } from "../../../nodes/validator/scoring.ts";
+import { scoreMiner, scoringFor, toWeights } from "../../../nodes/validator/scoring.ts";
+
+const MLP = scoringFor("mlp");
 
 /**
  * Issue 14, from the attacker's side: BUSY and health are new things a miner says, so each gets its cheapest lie.
@@ -124,7 +126,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
     assert.ok(performance.now() - t0 < 5_000, "a long stated wait ends the probe at once (as it ends a user's stay)");
     assert.equal(refused.length, shape.words, "every planned step is scored, none excluded");
     assert.ok(refused.every((o) => !o.answered));
-    const scores = [scoreMiner(1, good), scoreMiner(2, refused)];
+    const scores = [scoreMiner(1, good, MLP), scoreMiner(2, refused, MLP)];
     assert.equal(scores[1]!.score, 0);
     assert.ok(scores[0]!.score > 0.7, JSON.stringify(scores[0]));
     assert.deepEqual(toWeights(scores).uids, [1], "the BUSY miner gets no weight, so no incentive");
@@ -161,7 +163,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
       seed: 7, random: createRng(3).next, logger: log });
     assert.deepEqual(outcomesOf(r, liar.address.peerId), [], "no step reached the liar");
     assert.ok(outcomesOf(r, honest.address.peerId).every((o) => o.answered && o.top1Match));
-    assert.equal(scoreMiner(3, outcomesOf(r, liar.address.peerId)).score, 0);
+    assert.equal(scoreMiner(3, outcomesOf(r, liar.address.peerId), MLP).score, 0);
     assert.equal(liar.events.filter((e) => (e.header as { type?: string })?.type === "open").length, 0,
       "the probe never opened there, exactly as a user would not");
   });
@@ -193,7 +195,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
     const b = await probe(liar.address, 9);
     assert.ok(a.every((o) => o.answered && o.top1Match));
     assert.ok(b.every((o) => !o.answered), JSON.stringify(b));
-    assert.equal(scoreMiner(2, b).score, 0);
+    assert.equal(scoreMiner(2, b, MLP).score, 0);
     // Slow steps claimed but not taken are the same lie.
     (liar.service as LyingService).claim = { expectedWaitMs: 0, recentStepMs: 4_000 };
     assert.ok((await probe(liar.address, 10)).every((o) => !o.answered));
