@@ -5,6 +5,8 @@ import { InferClient, type MinerAddress } from "../../nodes/client/transport.ts"
 import { CerberusError } from "../../nodes/core/errors.ts";
 import { AllMinersFailedError } from "../../nodes/net/errors.ts";
 import { createCerberusNode } from "../../nodes/net/node.ts";
+import { FheClient } from "../../nodes/fhe/client.ts";
+import { RoundClient } from "../../nodes/fhe/round-client.ts";
 
 /** What a user is asked to do (plain data: it crosses to the user's thread). */
 export interface UserSession {
@@ -50,5 +52,19 @@ export async function oneSession(model: BrainModel, miners: MinerAddress[], prom
       chosenStatedSessions: stated, error: code };
   } finally {
     await node.stop();
+  }
+}
+
+/**
+ * What a user's machine has done before it asks for text: its FHE library loaded and compiled, one set of keys made
+ * and thrown away. Without it a fresh thread's first word would carry the WebAssembly start-up, which the bench's
+ * main thread had already paid in its warm-up.
+ */
+export async function warmClient(model: BrainModel): Promise<void> {
+  const fhe = model.kind === "mlp" ? await FheClient.create(model.descriptor) : await RoundClient.create(model.plan, model.descriptor);
+  try {
+    fhe.keygen();
+  } finally {
+    fhe.dispose();
   }
 }
