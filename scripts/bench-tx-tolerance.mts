@@ -2,7 +2,7 @@
 // `npm run bench:tolerance`: the honest error of a transformer Brain's round plan as validators judge it — what the
 // round plan's tolerance (ROUND_PLAN_TOLERANCE) must sit above. Honest sessions over held-out text, each with fresh
 // keys (the error depends on the key's noise, and every user and probe has its own), every round decrypted and
-// compared with onnxruntime by the validator's own measure (PlaintextReference.check, roundValueError). Client and
+// compared with onnxruntime by the validator's own measure (PlaintextReference.checkRounds). Client and
 // miner in one process, no network. Writes bench/results/tolerance-<model>.json.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -11,13 +11,12 @@ import { Command } from "commander";
 import { loadBrainModel } from "../nodes/client/brain-model.ts";
 import { TxStepper } from "../nodes/client/tx-rounds.ts";
 import { createRng } from "../nodes/core/prng.ts";
-import { median } from "../nodes/core/stats.ts";
+import { median, quantile } from "../nodes/core/stats.ts";
 import { RoundClient } from "../nodes/fhe/round-client.ts";
 import { RoundEvaluator } from "../nodes/fhe/round-evaluator.ts";
 import { loadBrownSplits } from "../nodes/model/corpus.ts";
 import { writeTinyTransformer } from "../nodes/train/tiny-tx.ts";
-import { TxOnnxLm } from "../nodes/model/tx-onnx.ts";
-import { PlaintextReference, roundValueError } from "../nodes/validator/challenge.ts";
+import { PlaintextReference } from "../nodes/validator/challenge.ts";
 import { isWrong, scoringFor } from "../nodes/validator/scoring.ts";
 
 const program = new Command()
@@ -45,7 +44,6 @@ if (model.kind !== "transformer") throw new Error(`${o.model} is not a transform
 const rule = scoringFor("transformer");
 const ev = await RoundEvaluator.create(model.onnxBytes, model.planOptions);
 const reference = await PlaintextReference.create(model);
-const onnx = await TxOnnxLm.create(model.onnxBytes, model.client);
 const V = model.client.vocab.size;
 const rng = createRng(o.seed);
 const names = model.plan.outputs.map((x) => x.name);
@@ -69,20 +67,13 @@ try {
       for (let i = prompt; i < prompt + n; i++) {
         const history = ids.slice(0, i);
         const r = await stepper.step(history, (round, build) => session.evaluateRound(round, build(false)));
-        const verdict = await reference.check({ index: i - prompt, input: new Float32Array(0), logits: r.logits, history, rounds: r.rounds, ms: 0, miner: "" }, V, 0);
+        const { outcome: verdict, values } = await reference.checkRounds({ index: i - prompt, input: new Float32Array(0), logits: r.logits, history, rounds: r.rounds, ms: 0, miner: "" }, V, 0);
         overall.push(verdict.maxRelError);
         if (isWrong(verdict, rule)) wrong++;
         if (!verdict.top1Match) top1Flips++;
-        // Per value, over what check() compares: the window's rows of the scores, the vocabulary of the logits.
-        const plain = (await onnx.run(history)).outputs;
-        for (const out of model.plan.outputs) {
-          const got = r.rounds[out.round]!.decrypted[0]!;
-          const want = plain[out.name]!;
-          const len = out.name === names[0] ? r.k - r.ws + 1 : out.name === "logits" ? V : want.length;
-          judged.get(out.name)!.push(roundValueError(got, want, len));
-          let err = 0;
-          for (let j = 0; j < len; j++) err = Math.max(err, Math.abs(got[j]! - want[j]!));
-          absolute.get(out.name)!.push(err);
+        for (const v of values) {
+          judged.get(v.name)!.push(v.judged);
+          absolute.get(v.name)!.push(v.absolute);
         }
       }
     } finally {
@@ -95,7 +86,6 @@ try {
 } finally {
   ev.dispose();
   await reference.release();
-  await onnx.release();
 }
 
 const dist = (v: readonly number[]) => ({ median: median(v), p99: quantile(v, 0.99), max: Math.max(0, ...v) });
@@ -118,9 +108,3 @@ const file = o.json ?? `bench/results/tolerance-${o.model}.json`;
 mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, JSON.stringify(result, null, 2) + "\n");
 console.log(`wrote ${file}`);
-
-function quantile(v: readonly number[], q: number): number {
-  if (v.length === 0) return 0;
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-}

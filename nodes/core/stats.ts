@@ -6,6 +6,13 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** The nearest-rank q-quantile of `values` (q in [0, 1]); 0 for none. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
 /**
  * One-sample Kolmogorov–Smirnov test of `values` (each in [0, 1)) against the uniform distribution: the statistic
  * D = sup |F_n(x) − x| and its asymptotic p-value (Kolmogorov's series, with Stephens' small-sample correction).

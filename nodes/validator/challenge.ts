@@ -33,19 +33,29 @@ export class PlaintextReference {
   /** A generated word against the reference: every round's decrypted values, top-1 on the logits. */
   async check(step: GeneratedStep, vocab: number, ms: number): Promise<ChallengeOutcome> {
     if (this.tx === undefined) return compare(step.logits, await this.logits(step.input), vocab, ms);
+    return (await this.checkRounds(step, vocab, ms)).outcome;
+  }
+
+  /**
+   * A transformer word against the reference, with the error of each value its rounds returned (the verdict `check`
+   * gives, and what bench:tolerance measures).
+   */
+  async checkRounds(step: GeneratedStep, vocab: number, ms: number): Promise<{ outcome: ChallengeOutcome; values: RoundValueError[] }> {
+    if (this.tx === undefined) throw new CerberusError("BAD_INPUT", "an MLP step has no rounds (check)");
     if (step.history === undefined || step.rounds === undefined) throw new CerberusError("BAD_INPUT", "a transformer step without its history and rounds");
     const ref = await this.tx.lm.run(step.history);
     const rows = ref.k - ref.ws + 1;
-    let worst = 0;
+    const values: RoundValueError[] = [];
     for (const o of this.tx.model.plan.outputs) {
       const got = step.rounds[o.round]?.decrypted[0];
       const want = ref.outputs[o.name];
-      if (got === undefined || want === undefined) return { answered: true, top1Match: false, maxRelError: Infinity, ms };
+      if (got === undefined || want === undefined) return { outcome: { answered: true, top1Match: false, maxRelError: Infinity, ms }, values };
+      // The window's rows of the scores, the real vocabulary of the logits.
       const n = o.name === this.tx.model.plan.outputs[0]!.name ? rows : o.name === "logits" ? vocab : want.length;
-      worst = Math.max(worst, roundValueError(got, want, n));
+      values.push({ name: o.name, ...valueError(got, want, n) });
     }
     const logits = compare(step.logits, ref.logits, vocab, ms);
-    return { ...logits, maxRelError: Math.max(worst, logits.maxRelError) };
+    return { outcome: { ...logits, maxRelError: Math.max(logits.maxRelError, ...values.map((v) => v.judged)) }, values };
   }
 
   async logits(x: Float32Array): Promise<Float32Array> {
@@ -233,6 +243,13 @@ export function chargedMs(step: { index: number; ms: number }, claim: HealthRepo
  * absolute units is the one that measures what the user gets. Above it the range is the yardstick, as for the MLP.
  */
 export function roundValueError(got: ArrayLike<number>, want: ArrayLike<number>, n: number): number {
+  return valueError(got, want, n).judged;
+}
+
+/** One value of a round against the reference: max |got − want| (absolute), and as judged (`roundValueError`). */
+export interface RoundValueError { name: string; absolute: number; judged: number }
+
+function valueError(got: ArrayLike<number>, want: ArrayLike<number>, n: number): { absolute: number; judged: number } {
   let lo = Infinity, hi = -Infinity, err = 0, mag = 0;
   for (let i = 0; i < n; i++) {
     lo = Math.min(lo, want[i]!);
@@ -240,7 +257,7 @@ export function roundValueError(got: ArrayLike<number>, want: ArrayLike<number>,
     mag = Math.max(mag, Math.abs(want[i]!));
     err = Math.max(err, Math.abs(got[i]! - want[i]!));
   }
-  return Number.isFinite(err) ? err / Math.max(hi - lo, mag, 1) : Infinity;
+  return { absolute: err, judged: Number.isFinite(err) ? err / Math.max(hi - lo, mag, 1) : Infinity };
 }
 
 export function compare(got: Float32Array, expected: Float32Array, vocab: number, ms: number): ChallengeOutcome {

@@ -14,6 +14,7 @@ import { Worker } from "node:worker_threads";
 import type { MinerAddress } from "../../nodes/client/transport.ts";
 import { loadBrownSplits } from "../../nodes/model/corpus.ts";
 import { createRng } from "../../nodes/core/prng.ts";
+import { quantile } from "../../nodes/core/stats.ts";
 import { samplePrompt } from "../../nodes/validator/challenge.ts";
 import { oneSession, type SessionOutcome, type UserSession } from "./session.ts";
 
@@ -69,12 +70,6 @@ interface MinerProc {
   rssPeak: number;
   stats: { splitSteps: number; wholeSteps: number };
   exited: Promise<void>;
-}
-
-export function quantile(xs: readonly number[], q: number): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
