@@ -50,8 +50,8 @@ program.command("validator").description("run a validator: challenge miners, com
   .option("--block-time-ms <ms>", "block time override (default: read from the chain's recent block timestamps)", intArg)
   .option("--poll-ms <ms>", "how often the reveal/settle loop looks at the chain head", intArg, 500)
   .option("--settle-steps <n>", "miner-steps per settle transaction (default: a whole epoch in one call)", bigintArg)
-  .addOption(new Option("--workload <model>", "probe session lengths and think times: the user workload model, or its " +
-    "time-compressed twin (short sessions and pauses, for demos and tests on small machines)").choices(["user", "compressed"]).default("user"))
+  .addOption(new Option("--workload <model>", "probe requests and session lengths: the user workload model, or its " +
+    "time-compressed twin (short sessions, for demos and tests on small machines)").choices(["user", "compressed"]).default("user"))
   .action(async (o) => {
     const chain = chainFrom(g());
     // Reveals due first, with nothing loaded but the chain client and the state file.
@@ -79,13 +79,16 @@ program.command("generate").description("generate text under encryption from a p
   .option("--seed <n>", "sampler seed", intArg)
   .option("--model-dir <dir>", "model folder", "models")
   .option("--no-mixture", "sample from the MLP alone, not the client mixture (<model-dir>/<name>.mixture.json)")
+  .addOption(new Option("--workload <model>", "how the request is split into sessions: the user workload model, or the " +
+    "time-compressed twin a local demo network's validators probe with (use the Brain's validators' choice)")
+    .choices(["user", "compressed"]).default("user"))
   .action(async (prompt: string, o) => {
     if (prompt.trim() === "") throw new CerberusError("EMPTY_PROMPT", "the prompt is empty: give at least one word");
     if (o.temperature !== undefined && !(o.temperature > 0)) throw new CerberusError("BAD_FLAG", "--temperature must be > 0");
-    const [{ loadPinnedModel, loadClientMixture }, { generate }, { rankMiners }, { InferClient }, { createCerberusNode },
-      { detokenize }] = await Promise.all([
+    const [{ loadPinnedModel, loadClientMixture }, { generate }, { rankMiners }, { createCerberusNode }, { detokenize },
+      { USER_WORKLOAD, COMPRESSED_WORKLOAD }] = await Promise.all([
       import("./client/brain-model.ts"), import("./client/generate.ts"), import("./client/miners.ts"),
-      import("./client/transport.ts"), import("./net/node.ts"), import("./model/vocab.ts")]);
+      import("./net/node.ts"), import("./model/vocab.ts"), import("./client/workload.ts")]);
     const chain = chainFrom(g(), false);
     const b = await chain.brain(o.brain);
     const model = loadPinnedModel(b, { dir: o.modelDir });
@@ -96,33 +99,34 @@ program.command("generate").description("generate text under encryption from a p
       ? `[client mixture: MLP + KN trigram + cache, built in ${(mixed.loadMs / 1000).toFixed(1)} s]\n`
       : "[no client mixture: sampling from the MLP alone]\n");
     const miners = rankMiners(b.miners);
-    const node = await createCerberusNode({ listen: [] });
     // stdout carries the text alone, written as it grows (detokenized for reading); everything else goes to stderr.
     const tokens = [...promptTokens];
     let written = detokenize(tokens);
     process.stdout.write(written);
     const live = process.stderr.isTTY === true;
-    try {
-      const r = await generate({ model, infer: new InferClient(node), miners, prompt, words: o.words,
-        ...(o.temperature !== undefined ? { temperature: o.temperature } : {}), ...(o.topK !== undefined ? { topK: o.topK } : {}),
-        ...(o.topP !== undefined ? { topP: o.topP } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
-        onWord: (w) => {
-          tokens.push(w.word);
-          const text = detokenize(tokens);
-          process.stdout.write(text.slice(written.length));
-          written = text;
-          if (live) process.stderr.write(`\x1b7\x1b[999;1H\x1b[2K[${w.index + 1}/${o.words}] ${(1000 / w.ms).toFixed(2)} words/s\x1b8`);
-        },
-        onFailover: (e) => process.stderr.write(`\n[failover: ${e.from.peerId.slice(-8)} ${e.error.code} → ${e.to?.peerId.slice(-8) ?? "none"}]\n`) });
-      process.stdout.write("\n");
-      if (live) process.stderr.write("\x1b7\x1b[999;1H\x1b[2K\x1b8");
-      const ms = r.words.map((w) => w.ms).sort((a, b2) => a - b2);
-      process.stderr.write(`${r.words.length} words, median ${Math.round(ms[ms.length >> 1] ?? 0)} ms/word, ` +
-        `${r.failovers} failover(s), ${(r.keyBytes / 2 ** 20).toFixed(1)} MiB of keys uploaded\n`);
-    } finally {
-      await node.stop();
-    }
+    const status = (line: string) => { if (live) process.stderr.write(`\x1b7\x1b[999;1H\x1b[2K${line}\x1b8`); };
+    const r = await generate({ model, miners, prompt, words: o.words, newNode: () => createCerberusNode({ listen: [] }),
+      workload: o.workload === "compressed" ? COMPRESSED_WORKLOAD : USER_WORKLOAD,
+      ...(o.temperature !== undefined ? { temperature: o.temperature } : {}), ...(o.topK !== undefined ? { topK: o.topK } : {}),
+      ...(o.topP !== undefined ? { topP: o.topP } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
+      onWord: (w) => {
+        tokens.push(w.word);
+        const text = detokenize(tokens);
+        process.stdout.write(text.slice(written.length));
+        written = text;
+        if (w.index + 1 === o.words) process.stdout.write("\n");
+        status(`[${w.index + 1}/${o.words}] ${(1000 / w.ms).toFixed(2)} words/s`);
+      },
+      onSession: (s) => {
+        if (s.padding > 0) status(`[session ${s.index + 1}: ${s.padding} of its ${s.steps} words are padding, discarded]`);
+      },
+      onFailover: (e) => process.stderr.write(`\n[failover: ${e.from.peerId.slice(-8)} ${e.error.code} → ${e.to?.peerId.slice(-8) ?? "none"}]\n`) });
+    status("");
+    const ms = r.words.map((w) => w.ms).sort((a, b2) => a - b2);
+    process.stderr.write(`${r.words.length} words in ${r.sessions} session(s) (+${r.paddingWords} padding words so miners ` +
+      `cannot see how many you asked for), median ${Math.round(ms[ms.length >> 1] ?? 0)} ms/word, ` +
+      `${r.failovers} failover(s), ${(r.keyBytes / 2 ** 20).toFixed(1)} MiB of keys uploaded\n`);
   });
 program.command("status").description("chain head, Brains' epochs and neuron scores")
   .addOption(new Option("--brain <id>", "Brain id").argParser(bigintArg).default(1n, "1"))

@@ -17,6 +17,7 @@ const BENCHES = [
   { name: "tolerance-tx", script: "bench:tolerance", result: "bench/results/tolerance-brown-tx.json" },
   { name: "fhe-memory", script: "bench:fhe-memory", result: "bench/results/fhe-memory.json" },
   { name: "net", script: "bench:net", result: "bench/results/net.json" },
+  { name: "shaping", script: "bench:shaping", result: "bench/results/shaping.json" },
   { name: "probes", script: "bench:probes", result: "bench/results/probes.json" },
   { name: "load", script: "bench:load", result: "bench/results/load.json" },
   { name: "load-tx", script: "bench:load", args: ["--", "--model", "brown-tx", "--levels", "1,4,8", "--words", "32", "--json", "bench/results/load-tx.json", "--svg", "bench/results/load-tx.svg"], result: "bench/results/load-tx.json" },

@@ -8,11 +8,13 @@ import { temper, type LmMixture } from "../model/mixture.ts";
 import { draw, LEGACY_SAMPLER, samplingDistribution, type SamplerSettings } from "../model/sampler.ts";
 
 export { topKOnly } from "../model/sampler.ts";
-import { createRng } from "../core/prng.ts";
+import { createRng, type Rng } from "../core/prng.ts";
 import type { BrainModel, MlpBrainModel, TxBrainModel } from "./brain-model-core.ts";
 import { FailoverSession, RestartWordError, type FailoverEvent, type FailoverOptions } from "./failover.ts";
 import { chooseMiners, type MinerChoice, type SelectionPolicy } from "./selection.ts";
-import type { InferClient, MinerAddress, RequestOptions } from "./transport.ts";
+import { InferClient, type MinerAddress, type RequestOptions, type TransportOptions } from "./transport.ts";
+import { shapeRequest, USER_WORKLOAD, type WorkloadModel } from "./workload.ts";
+import type { Libp2p } from "@libp2p/interface";
 
 export interface SamplingOptions {
   /**
@@ -48,37 +50,34 @@ export interface GeneratedWord {
   miner: string;
 }
 
-export interface GenerateRequest extends SamplingOptions {
+/** What one session needs, whichever way it is driven (a shaped request, or a single session). */
+interface SessionBase extends SamplingOptions {
   model: BrainModel;
-  infer: InferClient;
   /**
-   * Candidate miners (e.g. `rankMiners`: by on-chain incentive). Before the session opens, a few are drawn and asked
+   * Candidate miners (e.g. `rankMiners`: by on-chain incentive). Before each session opens, a few are drawn and asked
    * for their health, and the session tries them in the order `chooseMiners` gives (selection.ts), failing over
    * along it.
    */
   miners: readonly MinerAddress[];
   /** Miner selection knobs (default DEFAULT_SELECTION; see ClientPolicy). */
   selection?: Partial<SelectionPolicy>;
-  /** Called with the selection before the session opens (the order tried, the health answers). */
+  /** Called with the selection before a session opens (the order tried, the health answers). */
   onSelect?: (choice: MinerChoice) => void;
   /** BUSY handling (FailoverOptions: maxBusyWaitMs, busyBudgetMs, onBusy). */
   busy?: Pick<FailoverOptions, "maxBusyWaitMs" | "busyBudgetMs" | "onBusy">;
-  /** Source of randomness of the selection (default Math.random); the sampler has its own `seed`. */
+  /** Source of randomness of the selection and of the shaping (default Math.random); the sampler has its own `seed`. */
   random?: () => number;
   prompt: string;
   words: number;
   stepTimeoutMs?: number;
-  onWord?: (word: GeneratedWord) => void;
   /**
    * Every step's plaintext input and decrypted logits, as they happen (a validator checks them against the
    * plaintext reference AFTER the session, so checking adds no time between steps that a miner could see).
    */
   onStep?: (step: GeneratedStep) => void;
-  /** Pause before word i (the user's think time, see workload.ts); missing entries are 0. */
-  thinkMs?: readonly number[];
   onFailover?: (event: FailoverEvent) => void;
   /**
-   * Called once the session keys exist (before any upload): their size, the time to set up SEAL's context and the
+   * Called once a session's keys exist (before any upload): their size, the time to set up SEAL's context and the
    * secret key (`setupMs`; the context is cached per process) and to generate the evaluation keys (`keygenMs`).
    */
   onKeys?: (keys: { keyBytes: number; setupMs: number; keygenMs: number }) => void;
@@ -87,8 +86,37 @@ export interface GenerateRequest extends SamplingOptions {
   seal?: SEALLibrary;
 }
 
+/** One session on one libp2p node: exactly `words` steps (tests, and benchmarks of a session's cost). */
+export interface SessionRequest extends SessionBase {
+  infer: InferClient;
+  onWord?: (word: GeneratedWord) => void;
+}
+
+/**
+ * A request as every client we ship makes it (`generate`): the words a user asks for, shaped into sessions by the
+ * workload model so that a miner cannot see how many were asked for.
+ */
+export interface GenerateRequest extends SessionBase {
+  /**
+   * The libp2p node of each session, created for it and stopped when it ends (`createCerberusNode({ listen: [] })`,
+   * or a browser's `createBrowserNode`): a fresh identity per session, so a miner cannot link a request's sessions
+   * by who sent them.
+   */
+  newNode: () => Promise<Libp2p>;
+  transport?: TransportOptions;
+  /** How requests are shaped (default USER_WORKLOAD): the model the Brain's validators probe with. */
+  workload?: WorkloadModel;
+  /** Each word the user asked for as it arrives (padding words are not reported). */
+  onWord?: (word: GeneratedWord) => void;
+  /** Each session as it starts: its place in the request, its steps, and how many of them are padding. */
+  onSession?: (session: { index: number; steps: number; padding: number }) => void;
+}
+
 export interface GeneratedStep {
+  /** The step's place in its session (0 = the step after the key upload). */
   index: number;
+  /** The session's place in the request (0 for a lone session). */
+  session: number;
   /** MLP: the encrypted context input. Transformer: the newest row (the query). */
   input: Float32Array;
   logits: Float32Array;
@@ -106,11 +134,16 @@ export interface GeneratedStep {
 export interface GenerateResult {
   prompt: string;
   text: string;
+  /** The words asked for (padding excluded). */
   words: GeneratedWord[];
-  /** One-time key upload (bytes) summed over the sessions opened (a failover uploads again). */
+  /** One-time key uploads (bytes) summed over the sessions opened (each session and each failover uploads). */
   keyBytes: number;
-  /** Wall time of those key uploads (included in the first word's `ms`, and in the word after a failover). */
+  /** Wall time of those key uploads (included in the first word's `ms` of each session, and after a failover). */
   keyUploadMs: number;
+  /** Sessions the request was shaped into (1 for a lone session). */
+  sessions: number;
+  /** Steps run and discarded to hide the request's length. */
+  paddingWords: number;
   sessionsOpened: number;
   failovers: number;
   /** BUSY replies waited out on the same miner, and the time spent waiting. */
@@ -118,14 +151,13 @@ export interface GenerateResult {
   busyWaitMs: number;
 }
 
-/**
- * Autoregressive generation with the prompt and every generated word kept on the client: per word, the client
- * embeds the last n−1 words, encrypts, the miner runs the model on the ciphertext, the client decrypts the logits and
- * samples. The miner sees ciphertexts only. If a miner fails or times out mid-generation, the failover session
- * re-sends the same step to the next miner; the text so far is never lost.
- */
-export async function generate(request: GenerateRequest): Promise<GenerateResult> {
-  const { model, infer } = request;
+interface Sampling {
+  settings: SamplerSettings;
+  rng: Rng;
+  exclude: number[];
+}
+
+function samplingOf(request: SessionBase): Sampling {
   if (!Number.isInteger(request.words) || request.words < 1) {
     throw new CerberusError("BAD_REQUEST", `words must be a positive integer, got ${request.words}`);
   }
@@ -140,9 +172,87 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
     throw new CerberusError("BAD_REQUEST", "temperature must be > 0, topK a positive integer and topP in (0, 1]");
   }
   const rng = createRng(request.seed ?? Math.floor(Math.random() * 2 ** 31));
-  const exclude = request.excludeUnknown === false ? [] : [model.client.vocab.unkId];
-  const context = model.client.encode(request.prompt);
+  const exclude = request.excludeUnknown === false ? [] : [request.model.client.vocab.unkId];
+  return { settings, rng, exclude };
+}
+
+function promptIds(request: SessionBase): number[] {
+  const context = request.model.client.encode(request.prompt);
   if (context.length === 0) throw new CerberusError("EMPTY_PROMPT", "the prompt has no words: give at least one word");
+  return context;
+}
+
+/**
+ * Generation as every client we ship runs it. The request is shaped by the workload model (`shapeRequest`):
+ * sessions whose lengths are drawn from the model until they cover the words asked for, the last padded with steps
+ * whose words are discarded. Each session has a fresh node (identity), fresh keys and its own choice of miner, and
+ * continues the text where the last left it (the client holds the context). So a miner sees sessions distributed
+ * as the model says whatever was asked, exactly as it sees validators' probes, which are shaped the same way.
+ * The cost: the padding steps and a key upload per session (docs/PROTOCOL.md, "User workload model").
+ */
+export async function generate(request: GenerateRequest): Promise<GenerateResult> {
+  const sampling = samplingOf(request);
+  const context = promptIds(request);
+  const shaped = shapeRequest(request.words, request.workload ?? USER_WORKLOAD, request.random ?? Math.random);
+  const words: GeneratedWord[] = [];
+  const total = { keyBytes: 0, keyUploadMs: 0, sessionsOpened: 0, failovers: 0, busyWaits: 0, busyWaitMs: 0 };
+  let done = 0;
+  for (const [index, steps] of shaped.sessions.entries()) {
+    done += steps;
+    const padding = Math.max(0, done - request.words);
+    request.onSession?.({ index, steps, padding });
+    const node = await request.newNode();
+    const infer = new InferClient(node, request.transport);
+    try {
+      const stats = await runSession(request, infer, sampling, context, steps, index, (w) => {
+        if (words.length >= request.words) return; // padding: generated like any word, never shown
+        const word = { ...w, index: words.length };
+        words.push(word);
+        request.onWord?.(word);
+      });
+      total.keyBytes += stats.openBytesUp;
+      total.keyUploadMs += stats.openMs;
+      total.sessionsOpened += stats.sessionsOpened;
+      total.failovers += stats.failovers;
+      total.busyWaits += stats.busyWaits;
+      total.busyWaitMs += stats.busyWaitMs;
+    } finally {
+      await infer.close().catch(() => {});
+      await node.stop();
+    }
+  }
+  return { prompt: request.prompt, text: words.map((w) => w.word).join(" "), words, ...total,
+    sessions: shaped.sessions.length, paddingWords: shaped.padding };
+}
+
+/**
+ * One session of exactly `words` steps on the given node, unshaped: what tests and the load benchmark measure. A
+ * client that shows text to people uses `generate`, whose sessions a miner cannot tell from probes.
+ */
+export async function generateSession(request: SessionRequest): Promise<GenerateResult> {
+  const sampling = samplingOf(request);
+  const context = promptIds(request);
+  const words: GeneratedWord[] = [];
+  const stats = await runSession(request, request.infer, sampling, context, request.words, 0, (w) => {
+    words.push(w);
+    request.onWord?.(w);
+  });
+  return {
+    prompt: request.prompt, text: words.map((w) => w.word).join(" "), words,
+    keyBytes: stats.openBytesUp, keyUploadMs: stats.openMs, sessions: 1, paddingWords: 0,
+    sessionsOpened: stats.sessionsOpened, failovers: stats.failovers, busyWaits: stats.busyWaits, busyWaitMs: stats.busyWaitMs,
+  };
+}
+
+/**
+ * One session: keys, the choice of miner, `steps` encrypted words appended to `context`. Per word, the client
+ * embeds the context, encrypts, the miner runs the model on the ciphertext, the client decrypts the logits and
+ * samples. The miner sees ciphertexts only. If a miner fails or times out mid-session, the failover session
+ * re-sends the same step to the next miner; the text so far is never lost.
+ */
+async function runSession(request: SessionBase, infer: InferClient, sampling: Sampling, context: number[], steps: number,
+  sessionIndex: number, emit: (word: GeneratedWord) => void): Promise<FailoverSession["stats"]> {
+  const { model } = request;
   const setupStarted = performance.now();
   const fhe = model.kind === "mlp" ? await mlpWords(model, request.seal) : await roundWords(model, request.seal);
   const keygenStarted = performance.now();
@@ -164,46 +274,31 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
     fhe.dispose();
     throw err;
   }
-  const words: GeneratedWord[] = [];
   try {
-    for (let index = 0; index < request.words; index++) {
-      const pause = request.thinkMs?.[index] ?? 0;
-      if (pause > 0) await sleep(pause, request.signal);
+    for (let index = 0; index < steps; index++) {
       const started = performance.now();
       const result = await fhe.word(context, session, {
         ...(request.stepTimeoutMs !== undefined ? { timeoutMs: request.stepTimeoutMs } : {}),
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
       });
       const logits = result.logits;
-      request.onStep?.({ index, ...result.step, logits, ms: performance.now() - started, miner: result.miner.peerId,
+      request.onStep?.({ index, session: sessionIndex, ...result.step, logits, ms: performance.now() - started, miner: result.miner.peerId,
         ...(result.miner.hotkey !== undefined ? { hotkey: result.miner.hotkey } : {}) });
       const probs = wordDistribution(logits, model.client.vocab.size, context, 1, request.mixture);
       // Excluded ids leave before the top-k cut (samplingDistribution): with top-k 1 and <unk> on top, the best real
       // word is drawn.
-      const id = draw(samplingDistribution(probs, settings, exclude), rng);
+      const id = draw(samplingDistribution(probs, sampling.settings, sampling.exclude), sampling.rng);
       context.push(id);
-      const word: GeneratedWord = {
+      emit({
         index, id, word: model.client.vocab.words[id] ?? "<unk>", ms: performance.now() - started,
         bytesUp: result.bytesUp, bytesDown: result.bytesDown, miner: result.miner.peerId,
-      };
-      words.push(word);
-      request.onWord?.(word);
+      });
     }
   } finally {
     await session.close();
     fhe.dispose();
   }
-  return {
-    prompt: request.prompt,
-    text: words.map((w) => w.word).join(" "),
-    words,
-    keyBytes: session.stats.openBytesUp,
-    keyUploadMs: session.stats.openMs,
-    sessionsOpened: session.stats.sessionsOpened,
-    failovers: session.stats.failovers,
-    busyWaits: session.stats.busyWaits,
-    busyWaitMs: session.stats.busyWaitMs,
-  };
+  return session.stats;
 }
 
 /** One encrypted word, however many rounds it takes: the FHE client of a model family and its step. */
@@ -259,15 +354,6 @@ async function roundWords(model: TxBrainModel, seal?: SEALLibrary): Promise<Word
     },
     dispose: () => fhe.dispose(),
   };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) return reject(new CerberusError("ABORTED", "generation aborted"));
-    const timer = setTimeout(() => { signal?.removeEventListener("abort", onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(timer); reject(new CerberusError("ABORTED", "generation aborted")); };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**

@@ -4,12 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { custom, type Address, type EIP1193Provider } from "viem";
 import { loadBrainModel, loadClientMixture, type BrainModel } from "../client/brain-model.ts";
-import { COMPRESSED_WORKLOAD, sampleArrivals, sampleSession } from "../client/workload.ts";
-import { SessionIdentities } from "../client/identities.ts";
+import { COMPRESSED_WORKLOAD, sampleArrivals, sampleRequest } from "../client/workload.ts";
 import { rankMiners } from "../client/miners.ts";
 import { generate, type GeneratedWord } from "../client/generate.ts";
 import type { ClientPolicy } from "../client/selection.ts";
-import { InferClient, type MinerAddress } from "../client/transport.ts";
+import type { MinerAddress } from "../client/transport.ts";
 import { ChainClient } from "../chain/client.ts";
 import { parseDeployment, type DeploymentFile } from "../chain/deployment.ts";
 import { createLogger, type Logger } from "../core/log.ts";
@@ -45,15 +44,15 @@ export interface DemoOptions {
   cheatUsers: boolean;
   /**
    * Start the miners that cheat with each probe leak (default true): a tail cheater (sessions opened late in the
-   * epoch), a colluding pair (peers seen at both of its seats) and a model-mismatch cheater (long sessions, reused
-   * identities).
+   * epoch), a colluding pair (peers seen at both of its seats) and a model-mismatch cheater (steps past the fourth, peers
+   * seen before: what a client off the model would send).
    */
   leakCheaters?: boolean;
   /** The epoch's traffic (users and probes) is spread over this much wall time, the chain mining along (default 120 s). */
   epochWindowMs?: number;
-  /** Probe sessions per miner per validator. */
+  /** Probe requests per miner per validator. */
   challengesPerMiner: number;
-  /** Simulated user sessions per miner, checked against the plaintext reference by the demo (default 3). */
+  /** Simulated user requests per miner, checked against the plaintext reference by the demo (default 3). */
   userSessionsPerMiner?: number;
   /** Worker threads per miner (0 = main thread). */
   minerThreads: number;
@@ -95,6 +94,9 @@ export interface DemoSummary {
   bytes_up_per_token: number;
   bytes_down_per_token: number;
   key_upload_bytes: number;
+  /** Sessions the user's request was shaped into, and the padding words run and discarded. */
+  sessions: number;
+  padding_words: number;
   epoch_emission: string;
   epoch_paid_total: string;
   paid: { miners: string; validators: string; owner_and_dust: string };
@@ -103,6 +105,7 @@ export interface DemoSummary {
   transformer?: {
     brainId: string; epoch: string; model: string; plan: string; rounds: number; text: string; generated_words: number;
     ms_per_word_median: number; bytes_up_per_word: number; bytes_down_per_word: number; key_upload_bytes: number;
+    sessions: number; padding_words: number;
     miners: { uid: number; faulty: boolean; cheat_users: boolean; incentive: number; validator_steps: number; validator_wrong_rate: number }[];
     validators: { uid: number; dividends: number }[];
   };
@@ -196,7 +199,8 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
   const validatorAgents: ValidatorAgent[] = [];
   const txMiners: MinerAgent[] = [];
   const txValidators: ValidatorAgent[] = [];
-  let userNode: Awaited<ReturnType<typeof createCerberusNode>> | undefined;
+  // The demo's user shapes its requests as the demo's validators shape their probes (the compressed model).
+  const userClient = { ...DEMO_CLIENT, workload: COMPRESSED_WORKLOAD, newNode: () => createCerberusNode({ listen: [] }) };
   try {
     const extra = accounts.slice(9, 13) as Address[];
     const tempo = 20;
@@ -319,9 +323,8 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     out(`⑨ a user generates ${options.words} words from "${options.prompt}" (encrypted; the miners see ciphertexts only), ` +
       "choosing miners by the incentive they just earned" +
       (mixed !== undefined ? `; client mixture (MLP + KN trigram + cache) built in ${(mixed.loadMs / 1000).toFixed(1)} s` : "; no client mixture: MLP alone"));
-    userNode = await createCerberusNode({ listen: [] });
     const result = await generate({
-      ...DEMO_CLIENT, model, infer: new InferClient(userNode), miners: rankMiners(after.miners), prompt: options.prompt,
+      ...userClient, model, miners: rankMiners(after.miners), prompt: options.prompt,
       words: options.words, seed: options.seed, ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
       onWord: (w: GeneratedWord) => out(progressLine(w, options.words)),
     });
@@ -349,7 +352,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       ms_per_token_median: Math.round(median(ms)),
       bytes_up_per_token: Math.round(mean(result.words.map((x) => x.bytesUp))),
       bytes_down_per_token: Math.round(mean(result.words.map((x) => x.bytesDown))),
-      key_upload_bytes: result.keyBytes,
+      key_upload_bytes: result.keyBytes, sessions: result.sessions, padding_words: result.paddingWords,
       epoch_emission: fmt(payouts.emission),
       epoch_paid_total: fmt(payouts.minerPaid + payouts.validatorPaid + payouts.ownerPaid),
       paid: { miners: fmt(payouts.minerPaid), validators: fmt(payouts.validatorPaid), owner_and_dust: fmt(payouts.ownerPaid) },
@@ -400,7 +403,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
       out(`   client: ${txWords} words from "${options.prompt}" through the transformer Brain (the client applies the softmax between rounds)`);
       const txSeats = rankMiners((await owner.brain(txBrain)).miners); // no incentive yet: by uid, the honest miner first
       const txResult = await generate({
-        ...DEMO_CLIENT, model: txModel, infer: new InferClient(userNode!), miners: txSeats.slice(0, 1), prompt: options.prompt,
+        ...userClient, model: txModel, miners: txSeats.slice(0, 1), prompt: options.prompt,
         words: txWords, seed: options.seed, ...(txMixed !== undefined ? { mixture: txMixed.mixture } : {}),
         onWord: (w: GeneratedWord) => out(progressLine(w, txWords)),
       });
@@ -415,7 +418,7 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
         ms_per_word_median: Math.round(median(txResult.words.map((w) => w.ms))),
         bytes_up_per_word: Math.round(mean(txResult.words.map((w) => w.bytesUp))),
         bytes_down_per_word: Math.round(mean(txResult.words.map((w) => w.bytesDown))),
-        key_upload_bytes: txResult.keyBytes,
+        key_upload_bytes: txResult.keyBytes, sessions: txResult.sessions, padding_words: txResult.paddingWords,
         miners: txAfter.miners.map((m) => ({
           uid: m.uid, faulty: m.uid === txMiners[1]!.uid, cheat_users: m.uid === txMiners[2]?.uid, incentive: m.incentive,
           validator_steps: steps.get(m.uid)?.steps ?? 0, validator_wrong_rate: rate(steps.get(m.uid)),
@@ -426,7 +429,6 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
   } finally {
     await Promise.allSettled(validatorAgents.map((v) => v.stop()));
     await Promise.allSettled(minerAgents.map((m) => m.stop()));
-    if (userNode !== undefined) await userNode.stop();
     rmSync(dataRoot, { recursive: true, force: true });
   }
 }
@@ -464,34 +466,35 @@ export function printSummary(s: DemoSummary, out: (line: string) => void): void 
     for (const m of t.miners) out(`${String(m.uid).padStart(9)}  ${(m.faulty ? "yes" : "no").padEnd(6)}  ${(m.cheat_users ? "yes" : "no").padEnd(11)}  ${m.incentive.toFixed(4).padStart(9)}  ${share(m.validator_wrong_rate, m.validator_steps)}`);
     out(`generated ${t.generated_words} words: "${t.text}"; median ${t.ms_per_word_median} ms/word, ` +
       `${(t.bytes_up_per_word / 1024).toFixed(0)} KiB up + ${(t.bytes_down_per_word / 1024).toFixed(0)} KiB down per word (every round), ` +
-      `${(t.key_upload_bytes / 2 ** 20).toFixed(1)} MiB of keys once per session`);
+      `${(t.key_upload_bytes / 2 ** 20).toFixed(1)} MiB of keys over ${t.sessions} session(s), ${t.padding_words} padding words`);
   }
   out("");
   out(`generated ${s.generated_words} words: median ${s.ms_per_token_median} ms/token, ` +
     `${(s.bytes_up_per_token / 1024).toFixed(0)} KiB up + ${(s.bytes_down_per_token / 1024).toFixed(0)} KiB down per token, ` +
-    `${(s.key_upload_bytes / 2 ** 20).toFixed(1)} MiB of keys once per session; whole run ${s.seconds} s`);
+    `${(s.key_upload_bytes / 2 ** 20).toFixed(1)} MiB of keys over ${s.sessions} session(s), ${s.padding_words} padding words; ` +
+    `whole run ${s.seconds} s`);
 }
 
 /**
- * The users of the demo's epoch: `sessions` sessions drawn from the (compressed) workload model, arriving as a
- * Poisson process over `windowMs`, each choosing its miner over every seat with the users' policy (as probes do),
- * with identities fresh or kept as the model says. Every step is checked against the plaintext reference (which a
+ * The users of the demo's epoch: `requests` requests drawn from the (compressed) workload model, arriving as a
+ * Poisson process over `windowMs`, each shaped into sessions that choose their miner over every seat with the users'
+ * policy (as probes do), each session on a fresh identity. Every step is checked against the plaintext reference (which a
  * real user cannot do): per miner peer id, the user steps it served and how many it corrupted (provably wrong).
  */
-async function simulatedUsers(model: BrainModel, miners: readonly MinerAddress[], sessions: number, windowMs: number,
+async function simulatedUsers(model: BrainModel, miners: readonly MinerAddress[], requests: number, windowMs: number,
   heldOut: readonly string[], random: () => number): Promise<Map<string, { steps: number; wrong: number }>> {
   const reference = await PlaintextReference.create(model);
-  const identities = new SessionIdentities({ meanSessions: COMPRESSED_WORKLOAD.reuse.meanSessions, random });
   const tally = new Map<string, { steps: number; wrong: number }>();
   const rule = scoringFor(model.kind);
   const t0 = performance.now();
   try {
-    await Promise.all(sampleArrivals(sessions, windowMs, random).map(async (startMs) => {
-      const shape = sampleSession(COMPRESSED_WORKLOAD, random);
+    await Promise.all(sampleArrivals(requests, windowMs, random).map(async (startMs) => {
+      const words = sampleRequest(COMPRESSED_WORKLOAD, random);
       const prompt = samplePrompt(heldOut, 4, random);
       await new Promise((r) => setTimeout(r, Math.max(0, t0 + startMs - performance.now())));
       // A probe session is exactly a user session plus the reference check, so the demo reuses it as the user.
-      const r = await probeSession({ model, reference, miners, prompt, shape, client: DEMO_CLIENT, transport: DEMO_TRANSPORT, identities });
+      const r = await probeSession({ model, reference, miners, prompt, words, workload: COMPRESSED_WORKLOAD, client: DEMO_CLIENT,
+        transport: DEMO_TRANSPORT });
       for (const [key, outcomes] of r.byMiner) {
         const peer = key.split("/")[0]!;
         const t = tally.get(peer) ?? { steps: 0, wrong: 0 };
@@ -501,7 +504,6 @@ async function simulatedUsers(model: BrainModel, miners: readonly MinerAddress[]
       }
     }));
   } finally {
-    await identities.close();
     await reference.release();
   }
   return tally;

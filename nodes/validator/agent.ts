@@ -3,7 +3,6 @@ import { loadClientMixture, loadPinnedModel, type BrainModel } from "../client/b
 import type { LmMixture } from "../model/mixture.ts";
 import { type TransportOptions } from "../client/transport.ts";
 import { rankMiners } from "../client/miners.ts";
-import { SessionIdentities } from "../client/identities.ts";
 import { nextArrivalMs, USER_WORKLOAD, type WorkloadModel } from "../client/workload.ts";
 import type { ClientPolicy } from "../client/selection.ts";
 import type { ChainClient } from "../chain/client.ts";
@@ -30,11 +29,11 @@ export interface ValidatorAgentOptions {
   /** Where commits, reveals and settlements owed are persisted (default ".cerberus/validator-<hotkey>"). */
   dataDir?: string;
   /**
-   * Probe sessions per epoch, per miner of the Brain (default 4): the probe rate is this × miners per epoch's worth
-   * of time. Each is a whole generation session that lands where a user's would (probes.ts).
+   * Probe requests per epoch, per miner of the Brain (default 4): the probe rate is this × miners per epoch's worth
+   * of time. Each is a whole generation request, shaped into sessions that land where a user's would (probes.ts).
    */
   challengesPerMiner?: number;
-  /** Session lengths and think times of probes: the user workload model (default USER_WORKLOAD). */
+  /** Probes' requests and how they are shaped into sessions: the user workload model (default USER_WORKLOAD). */
   workload?: WorkloadModel;
   /**
    * `score` (orchestrated runs) spreads its probes over this window when given no deadline (default: up to the
@@ -72,9 +71,9 @@ export interface EpochScores {
 
 /**
  * The validator. Two loops run side by side (`run`):
- *  - the scoring loop: probe sessions start without pause, as a Poisson process over every moment of every epoch
- *    (held-out prompts, identities, lengths and think times from the user workload model; each one runs the users'
- *    miner choice and is scored on whichever miner it reached; probes.ts). At each epoch's commit deadline the rolling
+ *  - the scoring loop: probe requests start without pause, as a Poisson process over every moment of every epoch
+ *    (held-out prompts and request lengths from the user workload model, shaped into sessions as users' clients
+ *    shape theirs; each session runs the users' miner choice and is scored on whichever miner it reached; probes.ts). At each epoch's commit deadline the rolling
  *    window — every probe that ended since the last commit — is scored and committed; probes still running or
  *    started after the deadline count toward the next commit;
  *  - the duty loop (EpochDuties): every poll, reveals each saved commit whose reveal window is open and settles, oldest
@@ -94,7 +93,6 @@ export class ValidatorAgent {
   /** Last score per miner hotkey, and penalty windows left, kept beside the state file (memory.ts). */
   private readonly memory: ScoreMemory;
   private miners: ProbeTarget[] = [];
-  private readonly identities: SessionIdentities;
   private readonly observed: { at: number; block: bigint }[] = [];
   /** Probes of the live loop still running. */
   private readonly inFlight = new Set<Promise<void>>();
@@ -122,9 +120,6 @@ export class ValidatorAgent {
     this.duties = new EpochDuties({ chain, brainId, uid, state, log,
       ...(options.settleStepsPerTx !== undefined ? { settleStepsPerTx: options.settleStepsPerTx } : {}) });
     this.memory = ScoreMemory.load(join(dirname(validatorStatePath(chain.address, options.dataDir)), "scores.json"));
-    const workload = options.workload ?? USER_WORKLOAD;
-    this.identities = new SessionIdentities({ meanSessions: workload.reuse.meanSessions,
-      ...(options.random !== undefined ? { random: options.random } : {}) });
   }
 
   static async start(options: ValidatorAgentOptions): Promise<ValidatorAgent> {
@@ -170,7 +165,8 @@ export class ValidatorAgent {
 
   private probeContext() {
     return {
-      model: this.model, reference: this.reference, signal: this.probing.signal, logger: this.log, identities: this.identities,
+      model: this.model, reference: this.reference, signal: this.probing.signal, logger: this.log,
+      workload: this.options.workload ?? USER_WORKLOAD,
       ...(this.mixture !== undefined ? { mixture: this.mixture } : {}),
       ...(this.options.client !== undefined ? { client: this.options.client } : {}),
       ...(this.options.transport !== undefined ? { transport: this.options.transport } : {}),
@@ -179,7 +175,7 @@ export class ValidatorAgent {
   }
 
   /**
-   * Orchestrated scoring (demos, tests, `scoreAndCommit`): `challengesPerMiner` × miners probe sessions spread over
+   * Orchestrated scoring (demos, tests, `scoreAndCommit`): `challengesPerMiner` × miners probe requests spread over
    * `probeWindowMs`, or over the time left until `deadlineBlock` less the time a probe takes, each landing where a
    * user's session would; then scores and the weights to commit for `epoch`. The live agent (`run`) does not use
    * this: it probes without pause and scores its rolling window at each deadline.
@@ -193,7 +189,7 @@ export class ValidatorAgent {
       windowMs = Math.max(0, left - Math.min(60_000, left / 3));
     }
     const plan = planProbes({
-      sessions: (this.options.challengesPerMiner ?? 4) * miners.length, windowMs,
+      requests: (this.options.challengesPerMiner ?? 4) * miners.length, windowMs,
       workload: this.options.workload ?? USER_WORKLOAD, heldOut: this.options.heldOut,
       ...(this.options.random !== undefined ? { random: this.options.random } : {}),
     });
@@ -450,7 +446,6 @@ export class ValidatorAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     this.probing.abort();
-    await this.identities.close();
     await this.node.stop();
     // A probe may be inside the ONNX reference (onnxruntime must not free a session mid-run): their nodes are
     // stopping, so they end at once; give them up to 5 s.

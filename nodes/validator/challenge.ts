@@ -3,11 +3,11 @@ import { CerberusError } from "../core/errors.ts";
 import type { BrainModel, TxBrainModel } from "../client/brain-model.ts";
 import { TxOnnxLm } from "../model/tx-onnx.ts";
 import { generate, type GeneratedStep } from "../client/generate.ts";
-import { InferClient, type HealthReport, type MinerAddress, type TransportOptions } from "../client/transport.ts";
-import type { SessionShape } from "../client/workload.ts";
+import type { HealthReport, MinerAddress, TransportOptions } from "../client/transport.ts";
+import { USER_WORKLOAD, type WorkloadModel } from "../client/workload.ts";
 import type { ClientPolicy } from "../client/selection.ts";
 import type { Logger } from "../core/log.ts";
-import type { SessionIdentities } from "../client/identities.ts";
+import type { Libp2p } from "@libp2p/interface";
 import { AllMinersFailedError } from "../net/errors.ts";
 import { createCerberusNode } from "../net/node.ts";
 import { loadBrownSplits } from "../model/corpus.ts";
@@ -92,13 +92,15 @@ export interface ProbeSessionOptions {
   miners: readonly MinerAddress[];
   /** Held-out prompt (samplePrompt). */
   prompt: string;
-  /** Words to generate, pauses before each and identity reuse, drawn from the user workload model (workload.ts). */
-  shape: SessionShape;
+  /** Words the probe asks for, drawn from the workload model's requests (`sampleRequest`). */
+  words: number;
+  /** How the request is shaped into sessions: the users' model (default USER_WORKLOAD). */
+  workload?: WorkloadModel;
   transport?: TransportOptions;
   /** The users' client policy (miner choice, BUSY waits); default the users' defaults. */
   client?: ClientPolicy;
-  /** Where the session's identity comes from (fresh, or kept across sessions as apps do); default a fresh node. */
-  identities?: SessionIdentities;
+  /** Each session's node (default a fresh dial-only node, as users' clients create): never the validator's own. */
+  newNode?: () => Promise<Libp2p>;
   /** The client mixture users sample from (loadClientMixture), so probes sample as users do. */
   mixture?: LmMixture;
   seed?: number;
@@ -117,84 +119,89 @@ export function seatKey(a: { peerId: string; hotkey?: string | undefined }): str
   return `${a.peerId}/${a.hotkey?.toLowerCase() ?? ""}`;
 }
 
-/** What one probe session found, per seat (`seatKey`) it touched. */
+/** What one probe found, per seat (`seatKey`) it touched. */
 export interface ProbeResult {
   /** Outcomes per seat: each step it answered (checked), and each step it failed or voided (unanswered). */
   byMiner: Map<string, ChallengeOutcome[]>;
-  /** Peer ids asked for health before the session opened (the users' choice of d candidates). */
+  /** Peer ids asked for health before each session opened (the users' choice of d candidates), in order. */
   asked: string[];
 }
 
+/** One session of a probe, as the probe saw it. */
+interface ProbeSessionTrace {
+  steps: number;
+  claims: Map<string, HealthReport>;
+  failures: string[];
+  answered: GeneratedStep[];
+}
+
 /**
- * One probe: a real generation session, indistinguishable from a user's by construction. It runs `generate` — the
- * users' own code: miner choice over the whole Brain (health of d candidates drawn by incentive, unfit ones last),
- * failover, BUSY waits, the same sampler and messages — from an identity the workload model picks (fresh, or kept
- * as an app keeps its node), with a length and think times drawn from the workload model. Nothing in it depends on
- * which miner the validator would like to check: it scores whichever miner the session reached. Every step's input
- * and decrypted logits are recorded and checked against the plaintext ONNX reference only after the session has
- * ended, so checking adds nothing a miner could time.
+ * One probe: a real request, indistinguishable from a user's by construction. It runs `generate` — the users' own
+ * code: the request shaped into sessions by the workload model (padding included), each session on a fresh node
+ * with fresh keys, the miner choice over the whole Brain (health of d candidates drawn by incentive, unfit ones
+ * last), failover, BUSY waits, the same sampler and messages. Nothing in it depends on which miner the validator
+ * would like to check: it scores whichever miner each session reached. Every step's input and decrypted logits are
+ * recorded and checked against the plaintext ONNX reference only after the request has ended, so checking adds
+ * nothing a miner could time. Padding steps are checked like any other: a miner cannot know which they are.
  *
- * Attribution: a step answered counts for the miner that answered it; a failure that moved the session on counts as
- * one unanswered step of the miner that failed; if the session died, the steps it did not reach count as
- * unanswered for the last miner that failed.
+ * Attribution, per session: a step answered counts for the miner that answered it; a failure that moved the session
+ * on counts as one unanswered step of the miner that failed; if the session died (and with it the request), the
+ * steps it did not reach count as unanswered for the last miner that failed.
  */
 export async function probeSession(options: ProbeSessionOptions): Promise<ProbeResult> {
-  const { model, reference, shape } = options;
-  const identity = options.identities !== undefined
-    ? await options.identities.take(shape.reuseIdentity)
-    : await (async () => { const node = await createCerberusNode({ listen: [] }); return { node, release: async () => { await node.stop(); } }; })();
-  const steps: GeneratedStep[] = [];
-  const failures: string[] = [];
-  let claims = new Map<string, HealthReport>();
-  let asked: string[] = [];
-  let keyUploadMs: number | undefined;
+  const { model, reference } = options;
+  const sessions: ProbeSessionTrace[] = [];
+  const current = (): ProbeSessionTrace => sessions.at(-1)!;
+  const asked: string[] = [];
   let died = false;
-  try {
-    await generate({
-      model, infer: new InferClient(identity.node, options.transport), miners: options.miners, prompt: options.prompt,
-      words: shape.words, thinkMs: shape.thinkMs,
-      ...(options.seed !== undefined ? { seed: options.seed } : {}),
-      ...(options.mixture !== undefined ? { mixture: options.mixture } : {}),
-      ...(options.random !== undefined ? { random: options.random } : {}),
-      // Exactly the users' policy: no special case for probes (what a miner sees must not differ).
-      ...(options.client?.selection !== undefined ? { selection: options.client.selection } : {}),
-      ...(options.client?.busy !== undefined ? { busy: options.client.busy } : {}),
-      onSelect: (choice) => {
-        asked = [...choice.health.keys()];
-        claims = new Map([...choice.health].flatMap(([peer, h]) => (h instanceof CerberusError ? [] : [[peer, h] as const])));
-        for (const [peer, why] of choice.unfit) options.logger?.info({ miner: peer, why }, "probe: a user would try this miner last");
-      },
-      onFailover: (e) => { failures.push(seatKey(e.from)); },
-      onStep: (s) => { steps.push(s); options.onStep?.(s); },
-    }).then((r) => { keyUploadMs = r.keyUploadMs; }, (err: unknown) => {
-      // A miner that errors, times out, drops the session or sends undecryptable bytes fails the step in flight;
-      // when no miner is left the session ends there, as a user's generation would.
-      if (!(err instanceof CerberusError)) throw err;
-      died = true;
-      const detail = err instanceof AllMinersFailedError ? err.attempts.map((a) => `${a.code}: ${a.message}`).join("; ") : err.message;
-      options.logger?.warn({ step: steps.length, code: err.code, detail: detail.slice(0, 300) }, "probe session failed");
-    });
-  } finally {
-    await identity.release();
-  }
+  await generate({
+    model, miners: options.miners, prompt: options.prompt, words: options.words,
+    workload: options.workload ?? USER_WORKLOAD,
+    newNode: options.newNode ?? (() => createCerberusNode({ listen: [] })),
+    ...(options.transport !== undefined ? { transport: options.transport } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.mixture !== undefined ? { mixture: options.mixture } : {}),
+    ...(options.random !== undefined ? { random: options.random } : {}),
+    // Exactly the users' policy: no special case for probes (what a miner sees must not differ).
+    ...(options.client?.selection !== undefined ? { selection: options.client.selection } : {}),
+    ...(options.client?.busy !== undefined ? { busy: options.client.busy } : {}),
+    onSession: (s) => sessions.push({ steps: s.steps, claims: new Map(), failures: [], answered: [] }),
+    onSelect: (choice) => {
+      asked.push(...choice.health.keys());
+      current().claims = new Map([...choice.health].flatMap(([peer, h]) => (h instanceof CerberusError ? [] : [[peer, h] as const])));
+      for (const [peer, why] of choice.unfit) options.logger?.info({ miner: peer, why }, "probe: a user would try this miner last");
+    },
+    onFailover: (e) => { current().failures.push(seatKey(e.from)); },
+    onStep: (s) => { current().answered.push(s); options.onStep?.(s); },
+  }).catch((err: unknown) => {
+    // A miner that errors, times out, drops the session or sends undecryptable bytes fails the step in flight;
+    // when no miner is left the request ends there, as a user's generation would.
+    if (!(err instanceof CerberusError)) throw err;
+    died = true;
+    const detail = err instanceof AllMinersFailedError ? err.attempts.map((a) => `${a.code}: ${a.message}`).join("; ") : err.message;
+    options.logger?.warn({ session: sessions.length - 1, step: sessions.at(-1)?.answered.length ?? 0, code: err.code,
+      detail: detail.slice(0, 300) }, "probe session failed");
+  });
   const byMiner = new Map<string, ChallengeOutcome[]>();
   const add = (peer: string, o: readonly ChallengeOutcome[]) => byMiner.set(peer, [...(byMiner.get(peer) ?? []), ...o]);
-  failures.forEach((peer, i) => {
-    const last = died && i === failures.length - 1;
-    add(peer, unanswered(last ? Math.max(1, shape.words - steps.length) : 1));
-  });
-  const first = steps[0];
-  if (first !== undefined && keyUploadMs !== undefined && failures.length === 0 &&
-      brokenClaim(claims.get(first.miner), steps)) {
-    // It told users it was busy (or slow) and was not: they went elsewhere, so this session counts as no work.
-    options.logger?.info({ miner: first.miner, claim: claims.get(first.miner)?.queue, firstStepMs: Math.round(first.ms) },
-      "probe: the miner stated a queue it did not have");
-    add(seatKey({ peerId: first.miner, hotkey: first.hotkey }), unanswered(shape.words));
-    return { byMiner, asked };
-  }
-  for (const s of steps) {
-    add(seatKey({ peerId: s.miner, hotkey: s.hotkey }),
-      [await reference.check(s, model.client.vocab.size, chargedMs(s, claims.get(s.miner)))]);
+  for (const [k, t] of sessions.entries()) {
+    const endedHere = died && k === sessions.length - 1;
+    t.failures.forEach((peer, i) => {
+      const last = endedHere && i === t.failures.length - 1;
+      add(peer, unanswered(last ? Math.max(1, t.steps - t.answered.length) : 1));
+    });
+    const first = t.answered[0];
+    if (first !== undefined && !endedHere && t.failures.length === 0 && brokenClaim(t.claims.get(first.miner), t.answered)) {
+      // It told users it was busy (or slow) and was not: they went elsewhere, so this session counts as no work.
+      options.logger?.info({ miner: first.miner, claim: t.claims.get(first.miner)?.queue, firstStepMs: Math.round(first.ms) },
+        "probe: the miner stated a queue it did not have");
+      add(seatKey({ peerId: first.miner, hotkey: first.hotkey }), unanswered(t.steps));
+      continue;
+    }
+    for (const s of t.answered) {
+      add(seatKey({ peerId: s.miner, hotkey: s.hotkey }),
+        [await reference.check(s, model.client.vocab.size, chargedMs(s, t.claims.get(s.miner)))]);
+    }
   }
   return { byMiner, asked };
 }

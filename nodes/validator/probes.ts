@@ -1,8 +1,8 @@
 import type { BrainModel } from "../client/brain-model.ts";
-import type { SessionIdentities } from "../client/identities.ts";
+import type { Libp2p } from "@libp2p/interface";
 import type { ClientPolicy } from "../client/selection.ts";
 import type { MinerAddress, TransportOptions } from "../client/transport.ts";
-import { nextArrivalMs, sampleArrivals, sampleSession, validateWorkload, type SessionShape, type WorkloadModel } from "../client/workload.ts";
+import { nextArrivalMs, sampleArrivals, sampleRequest, validateWorkload, type WorkloadModel } from "../client/workload.ts";
 import { CerberusError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { LmMixture } from "../model/mixture.ts";
@@ -17,35 +17,37 @@ export interface ProbeTarget extends MinerAddress {
 export interface PlannedProbe {
   /** Start offset from the beginning of the window. */
   startMs: number;
-  shape: SessionShape;
+  /** Words the probe asks for (a request from the workload model; `generate` shapes it into sessions). */
+  words: number;
   prompt: string;
 }
 
 export interface ProbePlanOptions {
-  /** Probe sessions in the window (all miners together: each lands where a user's session would). */
-  sessions: number;
-  /** The window the sessions' start times are spread over (a Poisson process, as users arrive). */
+  /** Probe requests in the window (all miners together: each session lands where a user's session would). */
+  requests: number;
+  /** The window the requests' start times are spread over (a Poisson process, as users arrive). */
   windowMs: number;
   workload: WorkloadModel;
   heldOut: readonly string[];
   random?: () => number;
 }
 
-/** One probe's shape and prompt: the user workload model's draw and held-out text (3–12 words). */
+/** One probe's request and prompt: the user workload model's draw and held-out text (3–12 words). */
 export function drawProbe(workload: WorkloadModel, heldOut: readonly string[], random: () => number): Omit<PlannedProbe, "startMs"> {
   const promptWords = 3 + Math.floor(random() * 10);
-  return { shape: sampleSession(workload, random), prompt: samplePrompt(heldOut, promptWords, random) };
+  return { words: sampleRequest(workload, random), prompt: samplePrompt(heldOut, promptWords, random) };
 }
 
 /**
- * A fixed window of probes (orchestrated runs: the demo, tests): `sessions` sessions whose start times, lengths and
- * think times are drawn from the user workload model (workload.ts) — the sampler the benchmark's simulated users use.
- * Nothing about a probe names a miner: each runs the users' miner choice (probeSession).
+ * A fixed window of probes (orchestrated runs: the demo, tests): `requests` requests whose start times and lengths
+ * are drawn from the user workload model (workload.ts) — the sampler the benchmark's simulated users use — and
+ * shaped into sessions as users' clients shape theirs. Nothing about a probe names a miner: each runs the users'
+ * miner choice (probeSession).
  */
 export function planProbes(options: ProbePlanOptions): PlannedProbe[] {
   const random = options.random ?? Math.random;
   validateWorkload(options.workload);
-  return sampleArrivals(options.sessions, options.windowMs, random)
+  return sampleArrivals(options.requests, options.windowMs, random)
     .map((startMs) => ({ startMs, ...drawProbe(options.workload, options.heldOut, random) }));
 }
 
@@ -68,8 +70,10 @@ export interface ProbeRunContext {
   client?: ClientPolicy;
   /** The client mixture users sample from: probes sample from it too. */
   mixture?: LmMixture;
-  /** Identities of probe sessions (fresh, or kept across sessions as SDK apps keep theirs). */
-  identities?: SessionIdentities;
+  /** How requests are shaped into sessions (default USER_WORKLOAD): the users' model. */
+  workload?: WorkloadModel;
+  /** Each probe session's node (default a fresh dial-only node). */
+  newNode?: () => Promise<Libp2p>;
   /** Randomness of the miner choice (default Math.random). */
   random?: () => number;
   signal?: AbortSignal;
@@ -79,7 +83,7 @@ export interface ProbeRunContext {
 /** Outcomes per miner uid, over any number of probe sessions. */
 export type MinerOutcomes = Map<number, ChallengeOutcome[]>;
 
-/** Files one session's per-seat outcomes under the seats' uids (a seat not in `miners` is ignored). */
+/** Files one probe's per-seat outcomes under the seats' uids (a seat not in `miners` is ignored). */
 export function fileOutcomes(into: MinerOutcomes, result: ProbeResult, miners: readonly ProbeTarget[]): void {
   for (const [key, outcomes] of result.byMiner) {
     const seat = miners.find((m) => seatKey(m) === key);
@@ -91,11 +95,12 @@ export function fileOutcomes(into: MinerOutcomes, result: ProbeResult, miners: r
 /** Runs one probe against the Brain's miners as a user's session would reach them. */
 export function runProbe(p: Omit<PlannedProbe, "startMs">, miners: readonly ProbeTarget[], ctx: ProbeRunContext): Promise<ProbeResult> {
   return probeSession({
-    model: ctx.model, reference: ctx.reference, miners, prompt: p.prompt, shape: p.shape,
+    model: ctx.model, reference: ctx.reference, miners, prompt: p.prompt, words: p.words,
+    ...(ctx.workload !== undefined ? { workload: ctx.workload } : {}),
     ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
     ...(ctx.client !== undefined ? { client: ctx.client } : {}),
     ...(ctx.mixture !== undefined ? { mixture: ctx.mixture } : {}),
-    ...(ctx.identities !== undefined ? { identities: ctx.identities } : {}),
+    ...(ctx.newNode !== undefined ? { newNode: ctx.newNode } : {}),
     ...(ctx.random !== undefined ? { random: ctx.random } : {}),
     ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
   });

@@ -1,5 +1,5 @@
 // One bench:load user: a fresh libp2p identity, `generate` over the miners (health-based choice), its words and costs.
-import { generate, type GeneratedWord } from "../../nodes/client/generate.ts";
+import { generateSession, type GeneratedWord } from "../../nodes/client/generate.ts";
 import type { BrainModel } from "../../nodes/client/brain-model.ts";
 import { InferClient, type MinerAddress } from "../../nodes/client/transport.ts";
 import { CerberusError } from "../../nodes/core/errors.ts";
@@ -36,7 +36,7 @@ export async function oneSession(model: BrainModel, miners: MinerAddress[], prom
   const got: GeneratedWord[] = [];
   let stated: number | undefined;
   try {
-    const r = await generate({ model, infer: new InferClient(node), miners, prompt, words, seed, random,
+    const r = await generateSession({ model, infer: new InferClient(node), miners, prompt, words, seed, random,
       onWord: (w) => got.push(w),
       onSelect: (c) => {
         const h = c.order[0] === undefined ? undefined : c.health.get(c.order[0].peerId);

@@ -22,7 +22,7 @@ export interface SessionView {
   all: SeatEvent[];
 }
 
-export type Family = "identity" | "address" | "transport" | "shape" | "load" | "chain" | "collusion";
+export type Family = "identity" | "address" | "transport" | "shape" | "load" | "chain" | "collusion" | "linkage";
 
 export const FEATURES: (FeatureSpec & { family: Family })[] = [
   { name: "peer_prior_sessions", family: "identity" }, { name: "peer_total_sessions", family: "identity" },
@@ -43,6 +43,9 @@ export const FEATURES: (FeatureSpec & { family: Family })[] = [
   { name: "commits_seen", family: "chain" }, { name: "reveal_window_open", family: "chain" }, { name: "blocks_since_settlement", family: "chain" },
   { name: "peer_at_other_seat", family: "collusion" }, { name: "health_at_seats", family: "collusion" },
   { name: "health_gap_ms", family: "collusion" },
+  // A shaped request's next session opens right after the last one closed: how close this open follows a close at
+  // any of the operator's seats (what would link a request's sessions, and so tell its length).
+  { name: "since_close_ms", family: "linkage" }, { name: "closes_before_open_2s", family: "linkage" },
 ];
 
 /** The chain as a miner reads it: block time, tempo, and when validators commit (at their deadline: rolling window). */
@@ -102,6 +105,7 @@ export function featureRows(sessions: readonly SessionView[], events: readonly S
   }
   const sorted = [...events].sort((a, b) => at(a) - at(b));
   const healths = sorted.filter((e) => typeOf(e) === "health");
+  const closes = sorted.filter((e) => typeOf(e) === "close").map(at);
   const priorByPeer = new Map<string, number>();
   const priorByIp = new Map<string, number>();
   const peersByIp = new Map<string, Set<string>>();
@@ -135,6 +139,8 @@ export function featureRows(sessions: readonly SessionView[], events: readonly S
     const healthSeats = new Set(recentHealth.map((e) => e.seat));
     const ownHealth = recentHealth.filter((e) => e.seat === s.seat).at(-1);
     const otherHealth = recentHealth.filter((e) => e.seat !== s.seat).at(-1);
+    const closesBefore = closes.filter((t) => t <= openAt);
+    const lastClose = closesBefore.at(-1);
     return [
       prior, totalByPeer.get(s.peerId)!,
       code(ip), ipPrior, peers.size, ipElsewhere ? 1 : 0,
@@ -155,6 +161,7 @@ export function featureRows(sessions: readonly SessionView[], events: readonly S
       inEpoch < half ? 1 : 0, (inEpoch - half + clock.tempo) % clock.tempo,
       peerElsewhere ? 1 : 0, healthSeats.size,
       ownHealth !== undefined && otherHealth !== undefined ? Math.abs(at(ownHealth) - at(otherHealth)) : -1,
+      lastClose === undefined ? -1 : openAt - lastClose, closesBefore.filter((t) => openAt - t < 2_000).length,
     ];
   });
 }

@@ -23,9 +23,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadBrainModel, type BrainModel } from "../../nodes/client/brain-model.ts";
 import { generate } from "../../nodes/client/generate.ts";
-import { SessionIdentities } from "../../nodes/client/identities.ts";
-import { InferClient, type MinerAddress } from "../../nodes/client/transport.ts";
-import { sampleArrivals, sampleSession, type WorkloadModel } from "../../nodes/client/workload.ts";
+import type { MinerAddress } from "../../nodes/client/transport.ts";
+import { createCerberusNode } from "../../nodes/net/node.ts";
+import { sampleArrivals, sampleRequest, type WorkloadModel } from "../../nodes/client/workload.ts";
 import { CerberusError } from "../../nodes/core/errors.ts";
 import { createRng } from "../../nodes/core/prng.ts";
 import type { RequestEvent } from "../../nodes/miner/service.ts";
@@ -137,69 +137,61 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
   const at = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, p0 + ms - performance.now())));
   let userFailures = 0;
   const probeOutcomes: MinerOutcomes = new Map();
-  const userIds = new SessionIdentities({ meanSessions: o.workload.reuse.meanSessions, random: rng.next });
-  const appIds = new SessionIdentities({ meanSessions: 10, random: rng.next });
-  const validatorIds = new SessionIdentities({ meanSessions: o.workload.reuse.meanSessions, random: rng.next, node: { dialFrom: VALIDATOR_HOST } });
-
-  const userSession = async (pop: Population, ids: SessionIdentities, reuse: boolean, words: number, thinkMs: number[]) => {
+  /** A host's fresh node per session, labelled with who sent it (the operator sees only peer ids). */
+  const nodeFor = (pop: Population, host: string) => async () => {
+    const node = await createCerberusNode({ listen: [], dialFrom: host });
+    population.set(node.peerId.toString(), pop);
+    return node;
+  };
+  const userRequest = async (pop: Population, words: number) => {
     const prompt = samplePrompt(userText, 3 + rng.int(10), rng.next);
-    const id = await ids.take(reuse, { dialFrom: userHost(rng.int(o.hosts)) });
-    population.set(id.node.peerId.toString(), pop);
-    const infer = new InferClient(id.node);
     try {
-      await generate({ model, infer, miners, prompt, words, thinkMs, random: rng.next });
+      // The shipped client: the request shaped into sessions by the workload model, whatever its length.
+      await generate({ model, miners, prompt, words, workload: o.workload, newNode: nodeFor(pop, userHost(rng.int(o.hosts))), random: rng.next });
     } catch (err) {
       if (!(err instanceof CerberusError)) throw err;
       userFailures += 1;
-      log(`user session failed: ${err.code} ${err.message.slice(0, 200)}`);
-    } finally {
-      await infer.close();
-      await id.release();
+      log(`user request failed: ${err.code} ${err.message.slice(0, 200)}`);
     }
   };
 
   try {
     const model1 = sampleArrivals(o.users, o.timelineMs, rng.next).map(async (startMs) => {
-      const shape = sampleSession(o.workload, rng.next);
+      const words = sampleRequest(o.workload, rng.next);
       await at(startMs);
-      await userSession("model", userIds, shape.reuseIdentity, shape.words, shape.thinkMs);
+      await userRequest("model", words);
     });
+    // Users whose requests the model does not describe: what they ask for is theirs; the client shapes it.
+    const longest = o.workload.requests.app.maxWords;
     const real = sampleArrivals(o.realUsers, o.timelineMs, rng.next).map(async (startMs) => {
       const r = rng.next();
-      const cliDefault = o.workload.fixed[0]?.words ?? 5;
-      const dashDefault = o.workload.fixed[1]?.words ?? 3;
+      const cliDefault = o.workload.requests.fixed[0]?.words ?? 5;
+      const dashDefault = o.workload.requests.fixed[1]?.words ?? 3;
       let pop: Population;
       let words: number;
-      let thinkMs: number[];
-      let reuse = false;
       if (r < 0.4) { // CLI: half keep the default, half type their own --words
         pop = "real-cli";
-        words = rng.next() < 0.5 ? cliDefault : 1 + rng.int(o.workload.maxWords * 2);
-        thinkMs = [];
+        words = rng.next() < 0.5 ? cliDefault : 1 + rng.int(longest * 2);
       } else if (r < 0.6) { // dashboard: most keep the default
         pop = "real-dashboard";
-        words = rng.next() < 0.6 ? dashDefault : 1 + rng.int(o.workload.maxWords * 2);
-        thinkMs = [];
-      } else { // an SDK app: one node for many sessions, uniform lengths, a fixed reading pause per word
+        words = rng.next() < 0.6 ? dashDefault : 1 + rng.int(longest * 2);
+      } else { // an SDK app: uniform lengths of its own (it reads at its own pace from what has arrived)
         pop = "real-app";
-        words = 1 + rng.int(o.workload.maxWords + 2);
-        thinkMs = Array.from({ length: words }, (_, i) => (i === 0 ? 0 : o.workload.meanThinkMs * 2));
-        reuse = true;
+        words = 1 + rng.int(longest + 2);
       }
       await at(startMs);
-      await userSession(pop, reuse ? appIds : userIds, reuse, words, thinkMs);
+      await userRequest(pop, words);
     });
     // The validator's live start rule over the whole timeline: no probe-free stretch anywhere.
     const probes = probeStartTimes(0, o.timelineMs, () => o.probes / o.timelineMs, rng.next).map(async (startMs) => {
       const p = drawProbe(o.workload, heldOut, rng.next);
       await at(startMs);
-      const r = await runProbe(p, targets, { model, reference, identities: validatorIds, random: rng.next });
+      const r = await runProbe(p, targets, { model, reference, workload: o.workload, newNode: nodeFor("probe", VALIDATOR_HOST), random: rng.next });
       fileOutcomes(probeOutcomes, r, targets);
     });
     await Promise.all([...model1, ...real, ...probes]);
     log(`traffic done after ${((performance.now() - p0) / 1000).toFixed(0)} s: ${events.length} requests at the miners`);
   } finally {
-    await Promise.allSettled([userIds.close(), appIds.close(), validatorIds.close()]);
     await Promise.allSettled(spawned.map((s) => s.stop()));
     await reference.release();
     rmSync(dir, { recursive: true, force: true });
@@ -226,7 +218,7 @@ export async function runProbeBench(o: ProbeBenchOptions): Promise<ProbeBenchRes
   const report = discriminate(noAddress(all));
   const withAddress = discriminate(all);
   const families: Record<string, number> = {};
-  for (const fam of ["identity", "address", "transport", "shape", "load", "chain", "collusion"] as Family[]) {
+  for (const fam of ["identity", "address", "transport", "shape", "load", "chain", "collusion", "linkage"] as Family[]) {
     const r = discriminate(withFamilies(all, (f) => f === fam));
     families[fam] = r.overall;
   }

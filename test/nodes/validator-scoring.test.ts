@@ -4,7 +4,8 @@ import { ksUniform, median } from "../../nodes/core/stats.ts";
 import { DEFAULT_SCORING, isCorrect, isWrong, scoreMiner, scoringFor, toWeights, type ChallengeOutcome } from "../../nodes/validator/scoring.ts";
 import { compare, roundValueError, samplePrompt } from "../../nodes/validator/challenge.ts";
 import { planProbes, probeStartTimes } from "../../nodes/validator/probes.ts";
-import { COMPRESSED_WORKLOAD, USER_WORKLOAD, sampleArrivals, sampleSession } from "../../nodes/client/workload.ts";
+import { CLI_DEFAULT_WORDS, COMPRESSED_WORKLOAD, USER_WORKLOAD, exactSessions, sampleArrivals, sampleLength, sampleRequest,
+  shapeRequest } from "../../nodes/client/workload.ts";
 import { createRng } from "../../nodes/core/prng.ts";
 
 const MLP = scoringFor("mlp");
@@ -92,16 +93,11 @@ test("samplePrompt takes consecutive held-out words", () => {
   assert.throws(() => samplePrompt(["the"], 3), /shorter than one prompt/);
 });
 
-test("workload model: app lengths within [1, max] around the median, arrivals uniform over the window", () => {
+test("workload model: session lengths within [1, max] around the median, arrivals uniform over the window", () => {
   const rng = createRng(7);
-  const shapes = Array.from({ length: 4_000 }, () => sampleSession(USER_WORKLOAD, rng.next));
-  const apps = shapes.filter((s) => s.kind === "app");
-  const words = apps.map((s) => s.words).sort((a, b) => a - b);
-  assert.ok(words[0]! >= 1 && words.at(-1)! <= USER_WORKLOAD.maxWords);
-  assert.ok(Math.abs(words[words.length >> 1]! - USER_WORKLOAD.medianWords) <= 1, `median ${words[words.length >> 1]}`);
-  const interactive = apps.filter((s) => s.thinkMs.some((t) => t > 0)).length / apps.length;
-  assert.ok(Math.abs(interactive - USER_WORKLOAD.interactiveShare) < 0.05, `interactive share ${interactive}`);
-  assert.ok(shapes.every((s) => s.thinkMs.length === s.words && s.thinkMs[0] === 0));
+  const words = Array.from({ length: 4_000 }, () => sampleLength(USER_WORKLOAD.session, rng.next)).sort((a, b) => a - b);
+  assert.ok(words[0]! >= 1 && words.at(-1)! <= USER_WORKLOAD.session.maxWords);
+  assert.ok(Math.abs(words[words.length >> 1]! - USER_WORKLOAD.session.medianWords) <= 1, `median ${words[words.length >> 1]}`);
   const starts = sampleArrivals(4_000, 1_000, rng.next);
   for (let q = 1; q < 4; q++) {
     const inQuarter = starts.filter((t) => t >= (q - 1) * 250 && t < q * 250).length;
@@ -109,33 +105,67 @@ test("workload model: app lengths within [1, max] around the median, arrivals un
   }
 });
 
-test("probe plan: sessions spread over the window and shaped like users' sessions, naming no miner", () => {
+/** Share of sessions of each length, 1 … max. */
+function histogram(lengths: readonly number[], max: number): number[] {
+  const h = new Array<number>(max + 1).fill(0);
+  for (const n of lengths) h[n]! += 1 / lengths.length;
+  return h;
+}
+
+test("shaping hides what was asked for: sessions of any request are distributed as the model's, the last one padded", () => {
+  const rng = createRng(21);
+  const w = USER_WORKLOAD;
+  const model = histogram(Array.from({ length: 100_000 }, () => sampleLength(w.session, rng.next)), w.session.maxWords);
+  // A 1-word question, the CLI's default, a user's own 37, and a long request spanning many sessions.
+  for (const asked of [1, CLI_DEFAULT_WORDS, 37, 200]) {
+    const lengths: number[] = [];
+    for (let k = 0; k < 20_000; k++) {
+      const r = shapeRequest(asked, w, rng.next);
+      const total = r.sessions.reduce((a, b) => a + b, 0);
+      assert.equal(total, asked + r.padding);
+      assert.ok(r.padding >= 0 && r.padding < r.sessions.at(-1)!, "only the last session is padded, and not wholly");
+      lengths.push(...r.sessions);
+    }
+    const seen = histogram(lengths, w.session.maxWords);
+    // Total variation distance to the model's lengths: what a miner could learn from one session's length (the
+    // sampling noise of these counts alone is about 0.012).
+    const tv = seen.reduce((a, p, n) => a + Math.abs(p - model[n]!), 0) / 2;
+    assert.ok(tv < 0.03, `${asked} words asked: sessions' lengths differ from the model's by TV ${tv.toFixed(3)}`);
+  }
+  // Without shaping a session's length is the request's: 20 words asked is always a 20-step session.
+  const unshaped = histogram(Array.from({ length: 6_000 }, () => CLI_DEFAULT_WORDS), w.session.maxWords);
+  assert.ok(unshaped.reduce((a, p, n) => a + Math.abs(p - model[n]!), 0) / 2 > 0.9);
+  assert.throws(() => shapeRequest(0, w), /positive integer/);
+  assert.deepEqual(shapeRequest(4, exactSessions(4)), { words: 4, sessions: [4], padding: 0 });
+});
+
+test("probe plan: requests spread over the window and drawn as users' requests, naming no miner", () => {
   const rng = createRng(3);
-  const plan = planProbes({ sessions: 600, windowMs: 60_000, workload: COMPRESSED_WORKLOAD,
+  const plan = planProbes({ requests: 600, windowMs: 60_000, workload: COMPRESSED_WORKLOAD,
     heldOut: ["the", "jury", "said", "it", "was", "fine", "and", "then", "went", "home", "to", "eat", "soup"], random: rng.next });
   assert.equal(plan.length, 600);
   assert.ok(plan.every((p) => !("miner" in p)), "a probe lands where the users' miner choice sends it");
   const late = plan.filter((p) => p.startMs >= 45_000).length;
   assert.ok(late > 110 && late < 190, `${late} of 600 probes start in the last quarter (not bunched at the start)`);
-  assert.ok(plan.every((p) => p.shape.words >= 1 && p.shape.words <= COMPRESSED_WORKLOAD.maxWords));
-  const mean = plan.reduce((s, p) => s + p.shape.words, 0) / plan.length;
-  const users = Array.from({ length: 600 }, () => sampleSession(COMPRESSED_WORKLOAD, rng.next).words);
+  assert.ok(plan.every((p) => p.words >= 1));
+  const mean = plan.reduce((s, p) => s + p.words, 0) / plan.length;
+  const users = Array.from({ length: 600 }, () => sampleRequest(COMPRESSED_WORKLOAD, rng.next));
   const userMean = users.reduce((a, b) => a + b, 0) / users.length;
-  assert.ok(Math.abs(mean - userMean) < 0.3, `probe mean length ${mean} vs users' ${userMean}`);
+  assert.ok(Math.abs(mean - userMean) < 0.3, `probe mean request ${mean} vs users' ${userMean}`);
 });
 
-test("the workload model draws the shipped clients: their default lengths (streamed), SDK apps, identity reuse", () => {
+test("the workload model's requests: the shipped clients' defaults at their shares, SDK apps otherwise", () => {
   const rng = createRng(11);
-  const shapes = Array.from({ length: 6_000 }, () => sampleSession(USER_WORKLOAD, rng.next));
-  for (const f of USER_WORKLOAD.fixed) {
-    const share = shapes.filter((s) => s.kind === "fixed" && s.words === f.words).length / shapes.length;
-    assert.ok(Math.abs(share - f.share) < 0.03, `${f.words}-word requests: ${share} vs ${f.share}`);
+  const requests = Array.from({ length: 6_000 }, () => sampleRequest(USER_WORKLOAD, rng.next));
+  for (const f of USER_WORKLOAD.requests.fixed) {
+    const app = USER_WORKLOAD.requests.app;
+    // An app asks for the same length now and then: P(log-normal rounds to f.words), here by simulation.
+    const appShare = Array.from({ length: 20_000 }, () => sampleLength(app, rng.next)).filter((n) => n === f.words).length / 20_000;
+    const want = f.share + (1 - USER_WORKLOAD.requests.fixed.reduce((a, x) => a + x.share, 0)) * appShare;
+    const share = requests.filter((n) => n === f.words).length / requests.length;
+    assert.ok(Math.abs(share - want) < 0.03, `${f.words}-word requests: ${share} vs ${want}`);
   }
-  assert.ok(shapes.filter((s) => s.kind === "fixed").every((s) => s.thinkMs.every((t) => t === 0) && !s.reuseIdentity),
-    "the CLI and the dashboard stream, each run from a fresh identity");
-  const apps = shapes.filter((s) => s.kind === "app");
-  const reuse = apps.filter((s) => s.reuseIdentity).length / apps.length;
-  assert.ok(Math.abs(reuse - USER_WORKLOAD.reuse.share) < 0.04, `reuse ${reuse}`);
+  assert.ok(requests.every((n) => n >= 1 && n <= USER_WORKLOAD.requests.app.maxWords));
 });
 
 /**

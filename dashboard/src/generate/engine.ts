@@ -11,7 +11,8 @@ import { parseTransformerClient } from "../../../nodes/model/transformer-client.
 import { generate, type GeneratedWord, type GenerateResult } from "../../../nodes/client/generate.ts";
 import type { FailoverEvent } from "../../../nodes/client/failover.ts";
 import type { MinerChoice } from "../../../nodes/client/selection.ts";
-import { InferClient, type MinerAddress } from "../../../nodes/client/transport.ts";
+import type { MinerAddress } from "../../../nodes/client/transport.ts";
+import { USER_WORKLOAD, type WorkloadModel } from "../../../nodes/client/workload.ts";
 import type { SEALLibrary } from "../../../nodes/fhe/seal.ts";
 import { parseClientModel } from "../../../nodes/model/client-model.ts";
 import { buildLmMixture, idsFromLittleEndian, parseMixtureConfig, type LmMixture } from "../../../nodes/model/mixture.ts";
@@ -102,8 +103,12 @@ export interface RunOptions {
   onKeys?: (keys: { keyBytes: number; setupMs: number; keygenMs: number }) => void;
   onWord?: (word: GeneratedWord) => void;
   onFailover?: (event: FailoverEvent) => void;
-  /** The miner choice before the session opens (health asked, unfit miners and why). */
+  /** The miner choice before each session opens (health asked, unfit miners and why). */
   onSelect?: (choice: MinerChoice) => void;
+  /** Each session of the shaped request as it starts (how many of its steps are padding). */
+  onSession?: (session: { index: number; steps: number; padding: number }) => void;
+  /** How the request is shaped into sessions (default USER_WORKLOAD; a local demo network probes with COMPRESSED_WORKLOAD). */
+  workload?: WorkloadModel;
 }
 
 export async function run(o: RunOptions): Promise<GenerateResult & { sealLoadMs: number }> {
@@ -111,24 +116,22 @@ export async function run(o: RunOptions): Promise<GenerateResult & { sealLoadMs:
   const lib = await loadSealWeb();
   const sealLoadMs = performance.now() - t0;
   o.onSeal?.(sealLoadMs);
-  const node = await createBrowserNode({ allowPrivate: o.allowPrivate });
-  const infer = new InferClient(node, { stepTimeoutMs: o.stepTimeoutMs ?? 30_000 });
-  try {
-    const result = await generate({
-      model: o.model, infer, miners: o.miners, prompt: o.prompt, words: o.words, seal: lib,
-      ...(o.topK !== undefined ? { topK: o.topK } : {}),
-      ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
-      ...(o.seed !== undefined ? { seed: o.seed } : {}),
-      ...(o.mixture !== undefined ? { mixture: o.mixture } : {}),
-      ...(o.signal !== undefined ? { signal: o.signal } : {}),
-      ...(o.onKeys !== undefined ? { onKeys: o.onKeys } : {}),
-      ...(o.onWord !== undefined ? { onWord: o.onWord } : {}),
-      ...(o.onFailover !== undefined ? { onFailover: o.onFailover } : {}),
-      ...(o.onSelect !== undefined ? { onSelect: o.onSelect } : {}),
-    });
-    return { ...result, sealLoadMs };
-  } finally {
-    await infer.close().catch(() => {});
-    await node.stop();
-  }
+  // A fresh browser node per session (the request is shaped into sessions; see nodes/client/generate.ts).
+  const result = await generate({
+    model: o.model, miners: o.miners, prompt: o.prompt, words: o.words, seal: lib,
+    newNode: () => createBrowserNode({ allowPrivate: o.allowPrivate }),
+    transport: { stepTimeoutMs: o.stepTimeoutMs ?? 30_000 },
+    workload: o.workload ?? USER_WORKLOAD,
+    ...(o.topK !== undefined ? { topK: o.topK } : {}),
+    ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.mixture !== undefined ? { mixture: o.mixture } : {}),
+    ...(o.signal !== undefined ? { signal: o.signal } : {}),
+    ...(o.onKeys !== undefined ? { onKeys: o.onKeys } : {}),
+    ...(o.onWord !== undefined ? { onWord: o.onWord } : {}),
+    ...(o.onFailover !== undefined ? { onFailover: o.onFailover } : {}),
+    ...(o.onSelect !== undefined ? { onSelect: o.onSelect } : {}),
+    ...(o.onSession !== undefined ? { onSession: o.onSession } : {}),
+  });
+  return { ...result, sealLoadMs };
 }

@@ -9,7 +9,7 @@ import { isWebSocketAddr, rankMiners } from "../../../nodes/client/miners.ts";
 import { displayToken } from "../../../nodes/model/vocab.ts";
 import type { GeneratedWord } from "../../../nodes/client/generate.ts";
 import type { LmMixture } from "../../../nodes/model/mixture.ts";
-import { DASHBOARD_DEFAULT_WORDS } from "../../../nodes/client/workload.ts";
+import { COMPRESSED_WORKLOAD, DASHBOARD_DEFAULT_WORDS, USER_WORKLOAD } from "../../../nodes/client/workload.ts";
 import { errorBox, h, kv, plural, short } from "../ui.ts";
 import { modelCardFor } from "../generate/models.ts";
 
@@ -119,8 +119,13 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
         mixed = await engine.loadMixture(model);
       }
       setPhase("keygen", "Generating CKKS keys in this page (the secret key stays here)…");
+      const sessions: { index: number; steps: number; padding: number }[] = [];
       const result = await engine.run({
         model, miners, prompt: text, words: n, allowPrivate: isLocal(r.deployment.chainId),
+        // The request is split into sessions as the Brain's validators split their probes: `npm start`'s local
+        // network probes with the time-compressed model, a public network with the user model.
+        workload: isLocal(r.deployment.chainId) ? COMPRESSED_WORKLOAD : USER_WORKLOAD,
+        onSession: (sess) => { sessions.push(sess); },
         ...(k !== undefined ? { topK: k } : {}), ...(t !== undefined ? { temperature: t } : {}),
         ...(mixed !== undefined ? { mixture: mixed.mixture } : {}),
         signal: controller.signal,
@@ -138,6 +143,10 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
           setPhase("generating", `word ${w.index + 1}/${n} · ${ms(w.ms)}${w.index === 0 ? " (incl. key upload)" : ""} · ` +
             `${steady.length > 0 ? `${ms(median(steady))}/word · ` : ""}↑ ${kb(w.bytesUp)} ↓ ${kb(w.bytesDown)} per word · ` +
             `${keyInfo} · miner ${short(w.miner)}`);
+          const padding = sessions.at(-1)?.padding ?? 0;
+          if (w.index + 1 === n && padding > 0) {
+            setPhase("padding", `All ${n} words are here; finishing ${plural(padding, "padding step")} (discarded) so the miner cannot tell how many you asked for…`);
+          }
         },
         onSelect: (choice) => {
           // Miners whose health failed, or that state another plan or too long a wait, are tried last (if at all).
@@ -161,11 +170,11 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
       };
       setPhase("done", `${plural(result.words.length, "word")} · ${ms(Number.isNaN(perWord.steadyMedianMs) ? perWord.medianMs : perWord.steadyMedianMs)}/word · ` +
         `↑ ${kb(perWord.bytesUp)} ↓ ${kb(perWord.bytesDown)} per word · keys ${kb(result.keyBytes)} uploaded in ${ms(result.keyUploadMs)} · ` +
-        `${plural(result.failovers, "failover")}`);
+        `${plural(result.sessions, "session")} (+${result.paddingWords} padding) · ${plural(result.failovers, "failover")}`);
       stats.dataset.result = JSON.stringify({
         words: result.words.map((w) => ({ id: w.id, word: w.word, ms: w.ms, bytesUp: w.bytesUp, bytesDown: w.bytesDown, miner: w.miner })),
         keyBytes: result.keyBytes, keyUploadMs: result.keyUploadMs, failovers: result.failovers,
-        sessionsOpened: result.sessionsOpened, sealLoadMs: result.sealLoadMs, keygen: keysOf(keygen), perWord,
+        sessionsOpened: result.sessionsOpened, sessions: result.sessions, paddingWords: result.paddingWords, sealLoadMs: result.sealLoadMs, keygen: keysOf(keygen), perWord,
         mixture: mixed !== undefined, mixtureBuildMs: mixed?.buildMs ?? null,
       });
       stats.replaceChildren(kv([
@@ -175,6 +184,8 @@ export async function renderGenerate(r: CerberusReader, view: HTMLElement, brain
         ["SEAL load", ms(result.sealLoadMs)],
         ["Key generation", keysOf(keygen) ? `${ms(keysOf(keygen)!.setupMs)} context + secret key, ${ms(keysOf(keygen)!.keygenMs)} evaluation keys` : ""],
         ["Key upload", `${kb(result.keyBytes)} in ${ms(result.keyUploadMs)} (${plural(result.sessionsOpened, "session")})`],
+        ["Sessions", `${result.sessions}: ${sessions.map((x) => x.steps).join(" + ")} steps, the last ${result.paddingWords} discarded ` +
+          "(each session has fresh keys and a fresh identity, so a miner cannot see how many words you asked for)"],
         ["Per word", `${ms(perWord.steadyMedianMs)} median after the first (first ${ms(result.words[0]?.ms ?? 0)}), ↑ ${kb(perWord.bytesUp)} ↓ ${kb(perWord.bytesDown)}`],
       ]));
     } catch (err) {

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadBrainModel, mlpModel } from "../../../nodes/client/brain-model.ts";
-import { generate, wordDistribution, type GeneratedStep } from "../../../nodes/client/generate.ts";
+import { generateSession, wordDistribution, type GeneratedStep } from "../../../nodes/client/generate.ts";
+import { exactSessions } from "../../../nodes/client/workload.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
 import { argmax, softmax } from "../../../nodes/model/client-model.ts";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
@@ -60,7 +61,7 @@ test("generate samples from the client mixture, not the MLP alone", async () => 
   const mixture = tinyMixture(model);
   const prompt = "the jury said";
   const steps: GeneratedStep[] = [];
-  const result = await generate({
+  const result = await generateSession({
     model, infer: new InferClient(userNode, { stepTimeoutMs: 60_000 }), miners: [miner.address], prompt, words: 6,
     topK: 1, temperature: 1, seed: 1, mixture, onStep: (s) => steps.push(s),
   });
@@ -83,14 +84,14 @@ test("a validator's probe with the mixture samples exactly as a user's client do
   const mixture = tinyMixture(model);
   const reference = await PlaintextReference.create(model);
   try {
-    const shape = { words: 6, thinkMs: [0, 0, 0, 0, 0, 0], kind: "app" as const, reuseIdentity: false };
+    const shape = { words: 6, workload: exactSessions(6) };
     const inputsOf = (steps: GeneratedStep[]) => steps.map((s) => Array.from(s.input));
     const user: GeneratedStep[] = [];
-    await generate({ model, infer: new InferClient(userNode, { stepTimeoutMs: 60_000 }), miners: [miner.address],
+    await generateSession({ model, infer: new InferClient(userNode, { stepTimeoutMs: 60_000 }), miners: [miner.address],
       prompt: "the jury said", words: shape.words, seed: 11, mixture, onStep: (s) => user.push(s) });
     const probe = async (withMixture: boolean) => {
       const steps: GeneratedStep[] = [];
-      const outcomes = outcomesOf(await probeSession({ model, reference, miners: [miner.address], prompt: "the jury said", shape, seed: 11,
+      const outcomes = outcomesOf(await probeSession({ model, reference, miners: [miner.address], prompt: "the jury said", ...shape, seed: 11,
         ...(withMixture ? { mixture } : {}), onStep: (s) => steps.push(s) }), miner.address.peerId);
       assert.ok(outcomes.every((o) => isCorrect(o, scoringFor(model.kind))), "the honest miner passes");
       return inputsOf(steps);

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CerberusError } from "../../../nodes/core/errors.ts";
 import { loadBrainModel, type TxBrainModel } from "../../../nodes/client/brain-model.ts";
-import { generate, type GeneratedStep } from "../../../nodes/client/generate.ts";
+import { generateSession, type GeneratedStep } from "../../../nodes/client/generate.ts";
+import { exactSessions } from "../../../nodes/client/workload.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
 import { softmax, argmax } from "../../../nodes/model/client-model.ts";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
@@ -57,7 +58,7 @@ after(async () => {
 
 test("transformer Brain: greedy words through three rounds a word equal the plaintext model's; every round checks out", async () => {
   const steps: GeneratedStep[] = [];
-  const r = await generate({
+  const r = await generateSession({
     model, infer: new InferClient(userNode, { stepTimeoutMs: 60_000 }), miners: [honest.address], prompt: "the jury said that",
     words: 7, topK: 1, temperature: 1, seed: 3, onStep: (s) => steps.push(s),
   });
@@ -79,7 +80,7 @@ for (const [name, miner, faulty] of [["scores (round 0)", () => faultyScores, ()
   test(`a miner that answers only the ${name} wrongly fails the validator's check of that round`, async () => {
     const outcomes = outcomesOf(await probeSession({
       model, reference, miners: [miner().address], prompt: "in the morning the",
-      shape: { words: 3, thinkMs: [0, 0, 0], kind: "app", reuseIdentity: false },
+      words: 3, workload: exactSessions(3),
       transport: { stepTimeoutMs: 60_000 }, seed: 5,
     }), miner().address.peerId);
     assert.equal(outcomes.length, 3);
@@ -99,7 +100,7 @@ test("a failure after round 0 restarts the word on the next miner with a prefill
     },
   } });
   try {
-    const r = await generate({
+    const r = await generateSession({
       model, infer: new InferClient(userNode, { stepTimeoutMs: 60_000 }), miners: [broken.address, honest.address],
       selection: { choices: 2 }, random: () => 0, prompt: "the jury said", words: 3, topK: 1, temperature: 1, seed: 4,
     });

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import type { Address } from "viem";
-import { generate } from "../../../nodes/client/generate.ts";
+import { generateSession } from "../../../nodes/client/generate.ts";
 import { rankMiners } from "../../../nodes/client/miners.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
 import { createLogger, type Logger } from "../../../nodes/core/log.ts";
@@ -52,7 +52,7 @@ test("the miner logs a line per session (peer, words, ms per word, bytes) and wa
       dataDir: join(dir, "miner"), logger, seatCheckMs: 100 });
 
     const brain = await owner.brain(brainId);
-    const r = await generate({ model, infer: new InferClient(node), miners: rankMiners(brain.miners), prompt: "the jury said",
+    const r = await generateSession({ model, infer: new InferClient(node), miners: rankMiners(brain.miners), prompt: "the jury said",
       words: 3, seed: 1 });
     assert.equal(r.words.length, 3);
     await until("the session's line", () => lines.some((l) => l.msg === "session ended"));

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Address } from "viem";
 import { FailoverSession } from "../../../nodes/client/failover.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
-import { COMPRESSED_WORKLOAD, sampleSession } from "../../../nodes/client/workload.ts";
+import { COMPRESSED_WORKLOAD, sampleRequest } from "../../../nodes/client/workload.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
 import { FheClient } from "../../../nodes/fhe/index.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
@@ -37,9 +37,7 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
     const rng = createRng(5);
     validator = await ValidatorAgent.start({ chain: as(vAddr), brainId, heldOut, modelDir: dir, modelName: "tiny-lm",
       dataDir: join(dir, "validator"), challengesPerMiner: 4, probeWindowMs: 2_000,
-      // Fresh identities only, like the test's users below: this test is about the peer-id detector (a reused
-      // identity is one it takes for a validator's; the demo's model-mismatch cheater covers reuse).
-      workload: { ...COMPRESSED_WORKLOAD, reuse: { share: 0, meanSessions: 1 } },
+      workload: COMPRESSED_WORKLOAD,
       random: rng.next, logger: log });
     const brain = await owner.brain(brainId);
     const seat = (m: MinerAgent) => brain.miners.find((x) => x.uid === m.uid)!;
@@ -64,7 +62,7 @@ test("--cheat-users: a miner honest only to what it takes for probes earns less 
     let userWrong = 0;
     for (let k = 0; k < 3; k++) {
       const outcomes = outcomesOf(await probeSession({ model, reference: ref, miners: [seat(cheater)], prompt: samplePrompt(heldOut, 4, rng.next),
-        shape: { ...sampleSession(COMPRESSED_WORKLOAD, rng.next), thinkMs: [] } }), seat(cheater).peerId);
+        words: sampleRequest(COMPRESSED_WORKLOAD, rng.next), workload: COMPRESSED_WORKLOAD }), seat(cheater).peerId);
       userSteps += outcomes.length;
       userWrong += outcomes.filter((o) => !isCorrect(o, scoringFor(model.kind))).length;
     }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Address } from "viem";
-import { generate } from "../../../nodes/client/generate.ts";
+import { generateSession } from "../../../nodes/client/generate.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
 import { MinerAgent } from "../../../nodes/miner/agent.ts";
 // Every user and probe of the test dials from 127.0.0.1: the per-address connection caps are lifted, as in the benches.
@@ -48,7 +48,7 @@ test("a whole epoch on real parts: failover mid-generation, validator restart be
       return { peerId: n.peerId, multiaddrs: n.multiaddrs };
     };
     const words: string[] = [];
-    const result = await generate({
+    const result = await generateSession({
       model, infer: new InferClient(userNode, { stepTimeoutMs: 10_000 }), miners: [addressOf(honestA), addressOf(honestB)],
       prompt: "the jury said", words: 6, seed: 3,
       // Selection draws miners at random; this draw takes A then B (both idle, so their order stands): start on A.

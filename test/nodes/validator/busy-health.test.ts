@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadBrainModel, mlpModel, type MlpBrainModel as BrainModel } from "../../../nodes/client/brain-model.ts";
-import { generate } from "../../../nodes/client/generate.ts";
+import { generateSession } from "../../../nodes/client/generate.ts";
+import { exactSessions } from "../../../nodes/client/workload.ts";
 import { chooseMiners } from "../../../nodes/client/selection.ts";
 import { InferClient, type MinerAddress } from "../../../nodes/client/transport.ts";
 import { createLogger } from "../../../nodes/core/log.ts";
@@ -76,7 +77,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
   let reference: PlaintextReference;
   let ev: MinerEvaluator;
   const stops: (() => Promise<unknown>)[] = [];
-  const shape = { words: 3, thinkMs: [0, 0, 0], kind: "app" as const, reuseIdentity: false };
+  const shape = { words: 3, workload: exactSessions(3) };
 
   const serve = async (evaluator: NetEvaluator, Service: typeof MinerService = MinerService, workers?: number) => {
     const node: CerberusNode = await createCerberusNode();
@@ -100,7 +101,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
   };
   /** A probe in a Brain whose only miner is `miner` (users come anyway: there is nowhere else to go). */
   const probe = async (miner: MinerAddress, seed: number) =>
-    outcomesOf(await probeSession({ model, reference, miners: [miner], prompt: "the jury said that", shape, seed, logger: log }), miner.peerId);
+    outcomesOf(await probeSession({ model, reference, miners: [miner], prompt: "the jury said that", ...shape, seed, logger: log }), miner.peerId);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "cerberus-busy-"));
@@ -138,7 +139,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
     const m = await serve(new BusyEvaluator(ev, 300, 1));
     const userNode = await createCerberusNode({ listen: [] });
     stops.push(async () => { await userNode.stop(); });
-    await generate({ model, infer: new InferClient(userNode), miners: [m.address], prompt: "the jury said that", words: 3, seed: 5 });
+    await generateSession({ model, infer: new InferClient(userNode), miners: [m.address], prompt: "the jury said that", words: 3, seed: 5 });
     const probeOutcomes = await probe(m.address, 6);
     assert.ok(probeOutcomes.every((o) => o.answered && o.top1Match), JSON.stringify(probeOutcomes));
     const bySession = new Map<string, RequestEvent[]>();
@@ -159,7 +160,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
   test("claiming a huge queue to keep users away: users avoid the miner, and so do probes (no work, score 0)", async () => {
     const { liar, honest } = await liarBesideHonest({ depth: 500, expectedWaitMs: 600_000 }, 3);
     // The probe runs the users' choice over the same Brain, with the same draw: it lands where the user landed.
-    const r = await probeSession({ model, reference, miners: [liar.address, honest.address], prompt: "the jury said that", shape,
+    const r = await probeSession({ model, reference, miners: [liar.address, honest.address], prompt: "the jury said that", ...shape,
       seed: 7, random: createRng(3).next, logger: log });
     assert.deepEqual(outcomesOf(r, liar.address.peerId), [], "no step reached the liar");
     assert.ok(outcomesOf(r, honest.address.peerId).every((o) => o.answered && o.top1Match));
@@ -176,8 +177,8 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
     const healthAsked = (peer: string) => seats.filter((x) => x.events.some((e) => e.peerId === peer && e.protocol.includes("health"))).length;
     const userNode = await createCerberusNode({ listen: [] });
     stops.push(async () => { await userNode.stop(); });
-    await generate({ model, infer: new InferClient(userNode), miners, prompt: "the jury said that", words: 2, seed: 5, random: createRng(8).next });
-    const r = await probeSession({ model, reference, miners, prompt: "the jury said that", shape, seed: 6, random: createRng(8).next, logger: log });
+    await generateSession({ model, infer: new InferClient(userNode), miners, prompt: "the jury said that", words: 2, seed: 5, random: createRng(8).next });
+    const r = await probeSession({ model, reference, miners, prompt: "the jury said that", ...shape, seed: 6, random: createRng(8).next, logger: log });
     const probePeer = seats.flatMap((x) => x.events).find((e) => e.peerId !== userNode.peerId.toString())!.peerId;
     assert.equal(healthAsked(userNode.peerId.toString()), 2, "the user asked two seats");
     assert.equal(healthAsked(probePeer), 2, "the probe asked two seats too");
@@ -207,7 +208,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
     const users = [0, 1, 2].map(async (k) => {
       const n = await createCerberusNode({ listen: [] });
       stops.push(async () => { await n.stop(); });
-      await generate({ model, infer: new InferClient(n), miners: [busy.address], prompt: "the jury said that", words: 12, seed: 20 + k });
+      await generateSession({ model, infer: new InferClient(n), miners: [busy.address], prompt: "the jury said that", words: 12, seed: 20 + k });
     });
     await new Promise((r) => setTimeout(r, 2_500)); // the users' sessions are open and queueing
     const asker = await createCerberusNode({ listen: [] });
@@ -215,7 +216,7 @@ describe("BUSY and health lies earn nothing (validator scoring)", () => {
     const stated = (await new InferClient(asker).health(busy.address)).queue;
     assert.ok(stated.expectedWaitMs >= CLAIM_CHECK_MIN_MS, `a queue the claim check applies to: ${JSON.stringify(stated)}`);
     const steps: { index: number; ms: number }[] = [];
-    const outcomes = outcomesOf(await probeSession({ model, reference, miners: [busy.address], prompt: "the jury said that", shape,
+    const outcomes = outcomesOf(await probeSession({ model, reference, miners: [busy.address], prompt: "the jury said that", ...shape,
       seed: 11, logger: log, onStep: (s) => steps.push({ index: s.index, ms: s.ms }) }), busy.address.peerId);
     await Promise.all(users);
     assert.ok(outcomes.every((o) => o.answered && o.top1Match), JSON.stringify(outcomes));

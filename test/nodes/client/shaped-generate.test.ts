@@ -1,0 +1,81 @@
+import "../../../nodes/core/polyfills.ts";
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadBrainModel, mlpModel } from "../../../nodes/client/brain-model.ts";
+import { generate, generateSession, type GeneratedStep } from "../../../nodes/client/generate.ts";
+import { InferClient } from "../../../nodes/client/transport.ts";
+import { COMPRESSED_WORKLOAD } from "../../../nodes/client/workload.ts";
+import { createRng } from "../../../nodes/core/prng.ts";
+import { MinerEvaluator } from "../../../nodes/fhe/index.ts";
+import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
+import { createCerberusNode, type CerberusNode } from "../../../nodes/net/node.ts";
+import { writeTinyLm } from "../../../nodes/train/tiny-lm.ts";
+import { startMiner, type TestMiner } from "../net/fixtures/harness.ts";
+
+// The shipped clients' request path, through a real miner over real libp2p with real ciphertexts: a request is
+// split into sessions of the workload model's lengths, each from a fresh identity with fresh keys, the text carried
+// across them, the padding run and discarded. What the miner sees of a request is only sessions.
+const dir = mkdtempSync(join(tmpdir(), "cerberus-shaped-"));
+let miner: TestMiner;
+let evaluator: MinerEvaluator;
+
+before(async () => {
+  const { vocab } = loadBrownSplits({ maxWords: 20_000 });
+  writeTinyLm(dir, { words: vocab.words.slice(0, 300), name: "tiny-lm" });
+  const model = loadBrainModel({ dir, name: "tiny-lm" });
+  evaluator = await MinerEvaluator.create(model.onnxBytes, mlpModel(model).planOptions);
+  miner = await startMiner({ evaluator });
+});
+after(async () => {
+  await miner.stop();
+  await evaluator.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a request becomes sessions of the model's lengths on fresh identities; the text is the unshaped one, padding discarded", async () => {
+  const model = loadBrainModel({ dir, name: "tiny-lm" });
+  const words = 7;
+  const sessions: { index: number; steps: number; padding: number }[] = [];
+  const steps: GeneratedStep[] = [];
+  const nodes: CerberusNode[] = [];
+  const shown: number[] = [];
+  const before = miner.events.length;
+  const r = await generate({
+    model, miners: [miner.address], prompt: "the jury said", words, seed: 3, topK: 1, workload: COMPRESSED_WORKLOAD,
+    random: createRng(4).next, transport: { stepTimeoutMs: 60_000 },
+    newNode: async () => { const n = await createCerberusNode({ listen: [] }); nodes.push(n); return n; },
+    onSession: (s) => sessions.push(s), onStep: (s) => steps.push(s), onWord: (w) => shown.push(w.index),
+  });
+  // The shaping drawn with this seed (asserted, so the test covers a split and padding rather than one session).
+  assert.ok(r.sessions >= 2, `${r.sessions} session(s)`);
+  assert.ok(r.paddingWords > 0, "the last session is padded");
+  assert.deepEqual(sessions.map((s) => s.index), [...Array(r.sessions).keys()]);
+  assert.equal(sessions.reduce((a, s) => a + s.steps, 0), words + r.paddingWords);
+  assert.equal(sessions.at(-1)!.padding, r.paddingWords);
+  assert.ok(sessions.every((s) => s.steps <= COMPRESSED_WORKLOAD.session.maxWords));
+  // The user sees exactly what was asked, in order; every step ran on the miner, padding included.
+  assert.deepEqual(shown, [...Array(words).keys()]);
+  assert.equal(r.words.length, words);
+  assert.equal(steps.length, words + r.paddingWords);
+  assert.deepEqual(steps.map((s) => s.session), sessions.flatMap((s) => new Array<number>(s.steps).fill(s.index)));
+
+  // The miner's view: one key upload per session, each from its own peer id, none reused; the nodes are stopped.
+  const seen = miner.events.slice(before).filter((e) => e.protocol.includes("infer") && e.header?.type === "open");
+  assert.equal(seen.length, r.sessions);
+  assert.equal(new Set(seen.map((e) => e.peerId)).size, r.sessions);
+  assert.deepEqual(seen.map((e) => e.peerId), nodes.map((n) => n.peerId.toString()));
+  assert.ok(nodes.every((n) => n.status === "stopped"));
+
+  // Continuity: the same seed through one unshaped session gives the same words (greedy, same contexts).
+  const one = await createCerberusNode({ listen: [] });
+  try {
+    const plain = await generateSession({ model, infer: new InferClient(one, { stepTimeoutMs: 60_000 }), miners: [miner.address],
+      prompt: "the jury said", words, seed: 3, topK: 1 });
+    assert.deepEqual(r.words.map((w) => w.id), plain.words.map((w) => w.id));
+  } finally {
+    await one.stop();
+  }
+});
