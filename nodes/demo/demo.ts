@@ -263,9 +263,10 @@ export async function runDemo(hre: HardhatLike, deploy: () => Promise<unknown>, 
     const wt = await owner.windows(brainId, target);
     // Each commit transaction mines a block here (automine): the traffic stops early enough for both to land.
     const [from, deadline] = [wt.commitFrom - margin, wt.revealFrom - margin - BigInt(validatorAgents.length)];
-    out(`④ one epoch of traffic: ${perMiner * seats.length} user sessions and both validators' probes ` +
+    out(`④ one epoch of traffic: ${perMiner * seats.length} user requests and both validators' probes ` +
       `(${options.challengesPerMiner} per miner each), spread over blocks ${from}–${deadline} (a whole epoch, the tail after ` +
-      `the last commit deadline included) in ${windowMs / 1000} s; users and probes choose miners the same way`);
+      `the last commit deadline included) in ${windowMs / 1000} s; users and probes shape their requests into sessions ` +
+      "and choose miners the same way");
     await mineTo(from, owner);
     // The chain moves while the traffic runs: one block per windowMs / tempo, up to the commit deadline.
     let ticking = true;
