@@ -10,7 +10,8 @@ import { loadBrownSplits } from "../nodes/model/corpus.ts";
 import { parseTransformerClient } from "../nodes/model/transformer-client.ts";
 import { generationHistoryStarts } from "../nodes/model/regime.ts";
 import { regimeSegments } from "../nodes/train/transformer-trainer.ts";
-import { medianOf, pplOfLogs, runEncrypted } from "./lib/tx-encrypted.ts";
+import { pplOfLogs, runEncrypted } from "./lib/tx-encrypted.ts";
+import { median } from "../nodes/core/stats.ts";
 
 const PLANS = [
   { name: "2 rounds (scores | rest)", options: { params: "n8192-l5", cuts: [] as string[] } },
@@ -48,12 +49,12 @@ for (const idx of o.plans.split(",").map(Number)) {
     plan: p.name, options: p.options, rounds: run.plan.rounds, levels: run.plan.levels, params: run.plan.params, ring: run.plan.ring,
     galois_steps: run.plan.galoisSteps, key_mib: +(run.keyBytes / 2 ** 20).toFixed(2), keygen_ms: Math.round(run.keygenMs),
     words: run.words, prefills: run.prefills,
-    ms_per_word_median: Math.round(medianOf(run.wordMs)),
-    cpu_ms_per_word_median: Math.round(medianOf(run.wordCpuMs)),
-    ms_per_word_16plus_rows_median: Math.round(medianOf(run.longContextMs)),
-    ms_per_round_median: run.roundMs[0]!.map((_, r) => Math.round(medianOf(run.roundMs.map((x) => x[r]!)))),
-    kib_up_per_word_median: +(medianOf(run.bytesUp) / 1024).toFixed(1),
-    kib_down_per_word_median: +(medianOf(run.bytesDown) / 1024).toFixed(1),
+    ms_per_word_median: Math.round(median(run.wordMs)),
+    cpu_ms_per_word_median: Math.round(median(run.wordCpuMs)),
+    ms_per_word_16plus_rows_median: run.longContextMs.length === 0 ? null : Math.round(median(run.longContextMs)),
+    ms_per_round_median: run.roundMs[0]!.map((_, r) => Math.round(median(run.roundMs.map((x) => x[r]!)))),
+    kib_up_per_word_median: +(median(run.bytesUp) / 1024).toFixed(1),
+    kib_down_per_word_median: +(median(run.bytesDown) / 1024).toFixed(1),
     kib_up_down_per_word_max: +(Math.max(...steady) / 1024).toFixed(1),
     kib_up_down_per_word_mean: +(run.bytesUp.reduce((a, b, i) => a + b + run.bytesDown[i]!, 0) / run.words / 1024).toFixed(1),
     cache_state_mib: +(run.cacheBytes / 2 ** 20).toFixed(2),

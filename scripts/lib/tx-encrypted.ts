@@ -104,10 +104,3 @@ export function pplOfLogs(logs: readonly number[]): number {
   for (const v of logs) acc.add(v);
   return acc.result().ppl;
 }
-
-export function medianOf(v: readonly number[]): number {
-  if (v.length === 0) return Number.NaN;
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
