@@ -10,7 +10,7 @@ import { draw, LEGACY_SAMPLER, samplingDistribution, type SamplerSettings } from
 export { topKOnly } from "../model/sampler.ts";
 import { createRng, type Rng } from "../core/prng.ts";
 import type { BrainModel, MlpBrainModel, TxBrainModel } from "./brain-model-core.ts";
-import { FailoverSession, RestartWordError, type FailoverEvent, type FailoverOptions } from "./failover.ts";
+import { FailoverSession, RestartWordError, type FailoverEvent, type FailoverOptions, type FailoverStats } from "./failover.ts";
 import { chooseMiners, type MinerChoice, type SelectionPolicy } from "./selection.ts";
 import { InferClient, type MinerAddress, type RequestOptions, type TransportOptions } from "./transport.ts";
 import { shapeRequest, USER_WORKLOAD, type WorkloadModel } from "./workload.ts";
@@ -195,7 +195,7 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
   const context = promptIds(request);
   const shaped = shapeRequest(request.words, request.workload ?? USER_WORKLOAD, request.random ?? Math.random);
   const words: GeneratedWord[] = [];
-  const total = { keyBytes: 0, keyUploadMs: 0, sessionsOpened: 0, failovers: 0, busyWaits: 0, busyWaitMs: 0 };
+  const stats: FailoverStats[] = [];
   let done = 0;
   for (const [index, steps] of shaped.sessions.entries()) {
     done += steps;
@@ -204,25 +204,18 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
     const node = await request.newNode();
     const infer = new InferClient(node, request.transport);
     try {
-      const stats = await runSession(request, infer, sampling, context, steps, index, (w) => {
+      stats.push(await runSession(request, infer, sampling, context, steps, index, (w) => {
         if (words.length >= request.words) return; // padding: generated like any word, never shown
         const word = { ...w, index: words.length };
         words.push(word);
         request.onWord?.(word);
-      });
-      total.keyBytes += stats.openBytesUp;
-      total.keyUploadMs += stats.openMs;
-      total.sessionsOpened += stats.sessionsOpened;
-      total.failovers += stats.failovers;
-      total.busyWaits += stats.busyWaits;
-      total.busyWaitMs += stats.busyWaitMs;
+      }));
     } finally {
       await infer.close().catch(() => {});
       await node.stop();
     }
   }
-  return { prompt: request.prompt, text: words.map((w) => w.word).join(" "), words, ...total,
-    sessions: shaped.sessions.length, paddingWords: shaped.padding };
+  return resultOf(request.prompt, words, stats, shaped.padding);
 }
 
 /**
@@ -237,10 +230,17 @@ export async function generateSession(request: SessionRequest): Promise<Generate
     words.push(w);
     request.onWord?.(w);
   });
+  return resultOf(request.prompt, words, [stats], 0);
+}
+
+/** A request's result from the words shown and each of its sessions' failover stats. */
+function resultOf(prompt: string, words: GeneratedWord[], sessions: readonly FailoverStats[], paddingWords: number): GenerateResult {
+  const sum = (f: (s: FailoverStats) => number) => sessions.reduce((a, s) => a + f(s), 0);
   return {
-    prompt: request.prompt, text: words.map((w) => w.word).join(" "), words,
-    keyBytes: stats.openBytesUp, keyUploadMs: stats.openMs, sessions: 1, paddingWords: 0,
-    sessionsOpened: stats.sessionsOpened, failovers: stats.failovers, busyWaits: stats.busyWaits, busyWaitMs: stats.busyWaitMs,
+    prompt, text: words.map((w) => w.word).join(" "), words,
+    keyBytes: sum((s) => s.openBytesUp), keyUploadMs: sum((s) => s.openMs), sessions: sessions.length, paddingWords,
+    sessionsOpened: sum((s) => s.sessionsOpened), failovers: sum((s) => s.failovers),
+    busyWaits: sum((s) => s.busyWaits), busyWaitMs: sum((s) => s.busyWaitMs),
   };
 }
 
@@ -251,7 +251,7 @@ export async function generateSession(request: SessionRequest): Promise<Generate
  * re-sends the same step to the next miner; the text so far is never lost.
  */
 async function runSession(request: SessionBase, infer: InferClient, sampling: Sampling, context: number[], steps: number,
-  sessionIndex: number, emit: (word: GeneratedWord) => void): Promise<FailoverSession["stats"]> {
+  sessionIndex: number, emit: (word: GeneratedWord) => void): Promise<FailoverStats> {
   const { model } = request;
   const setupStarted = performance.now();
   const fhe = model.kind === "mlp" ? await mlpWords(model, request.seal) : await roundWords(model, request.seal);
