@@ -1,10 +1,7 @@
 import "../../../nodes/core/polyfills.ts";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { loadBrainModel, mlpModel } from "../../../nodes/client/brain-model.ts";
+import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
 import { generateSession, wordDistribution, type GeneratedStep } from "../../../nodes/client/generate.ts";
 import { exactSessions } from "../../../nodes/client/workload.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
@@ -12,34 +9,28 @@ import { argmax, softmax } from "../../../nodes/model/client-model.ts";
 import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
 import { KneserNeyTrigram } from "../../../nodes/model/kn.ts";
 import { idStreamSha256, LmMixture, MIXTURE_FORMAT } from "../../../nodes/model/mixture.ts";
-import { writeTinyLm } from "../../../nodes/train/tiny-lm.ts";
-import { MinerEvaluator } from "../../../nodes/fhe/index.ts";
 import type { CerberusNode } from "../../../nodes/net/node.ts";
 import { outcomesOf, probeSession, PlaintextReference } from "../../../nodes/validator/challenge.ts";
 import { isCorrect, scoringFor } from "../../../nodes/validator/scoring.ts";
-import { startClientNode, startMiner, type TestMiner } from "../net/fixtures/harness.ts";
+import { startClientNode, type TestMiner } from "../net/fixtures/harness.ts";
+import { startTinyLmMiner, type TinyLmMiner } from "./fixtures.ts";
 
 // The real generate path (real node-seal ciphertexts, real libp2p to a real miner) samples from the client mixture:
 // with top-k 1 every word must be the argmax of the mixture recomputed from the step's decrypted logits, and the
 // mixture must change at least one choice of the MLP alone (else the test could not tell them apart).
-const dir = mkdtempSync(join(tmpdir(), "cerberus-mixture-"));
+let fixture: TinyLmMiner;
+let dir: string;
 let miner: TestMiner;
 let userNode: CerberusNode;
-let evaluator: MinerEvaluator;
 
 before(async () => {
-  const { vocab } = loadBrownSplits({ maxWords: 20_000 });
-  writeTinyLm(dir, { words: vocab.words.slice(0, 300), name: "tiny-lm" });
-  const model = loadBrainModel({ dir, name: "tiny-lm" });
-  evaluator = await MinerEvaluator.create(model.onnxBytes, mlpModel(model).planOptions);
-  miner = await startMiner({ evaluator });
+  fixture = await startTinyLmMiner("cerberus-mixture-");
+  ({ dir, miner } = fixture);
   userNode = await startClientNode();
 });
 after(async () => {
   await userNode.stop();
-  await miner.stop();
-  await evaluator.dispose();
-  rmSync(dir, { recursive: true, force: true });
+  await fixture.stop();
 });
 
 /** A mixture for the tiny LM's vocabulary, from the first 20,000 corpus words (the real one is fitted by train). */

@@ -1,38 +1,28 @@
 import "../../../nodes/core/polyfills.ts";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { loadBrainModel, mlpModel } from "../../../nodes/client/brain-model.ts";
+import { loadBrainModel } from "../../../nodes/client/brain-model.ts";
 import { generate, generateSession, type GeneratedStep } from "../../../nodes/client/generate.ts";
 import { InferClient } from "../../../nodes/client/transport.ts";
 import { COMPRESSED_WORKLOAD } from "../../../nodes/client/workload.ts";
 import { createRng } from "../../../nodes/core/prng.ts";
-import { MinerEvaluator } from "../../../nodes/fhe/index.ts";
-import { loadBrownSplits } from "../../../nodes/model/corpus.ts";
 import { createCerberusNode, type CerberusNode } from "../../../nodes/net/node.ts";
-import { writeTinyLm } from "../../../nodes/train/tiny-lm.ts";
-import { startMiner, type TestMiner } from "../net/fixtures/harness.ts";
+import type { TestMiner } from "../net/fixtures/harness.ts";
+import { startTinyLmMiner, type TinyLmMiner } from "./fixtures.ts";
 
 // The shipped clients' request path, through a real miner over real libp2p with real ciphertexts: a request is
 // split into sessions of the workload model's lengths, each from a fresh identity with fresh keys, the text carried
 // across them, the padding run and discarded. What the miner sees of a request is only sessions.
-const dir = mkdtempSync(join(tmpdir(), "cerberus-shaped-"));
+let fixture: TinyLmMiner;
+let dir: string;
 let miner: TestMiner;
-let evaluator: MinerEvaluator;
 
 before(async () => {
-  const { vocab } = loadBrownSplits({ maxWords: 20_000 });
-  writeTinyLm(dir, { words: vocab.words.slice(0, 300), name: "tiny-lm" });
-  const model = loadBrainModel({ dir, name: "tiny-lm" });
-  evaluator = await MinerEvaluator.create(model.onnxBytes, mlpModel(model).planOptions);
-  miner = await startMiner({ evaluator });
+  fixture = await startTinyLmMiner("cerberus-shaped-");
+  ({ dir, miner } = fixture);
 });
 after(async () => {
-  await miner.stop();
-  await evaluator.dispose();
-  rmSync(dir, { recursive: true, force: true });
+  await fixture.stop();
 });
 
 test("a request becomes sessions of the model's lengths on fresh identities; the text is the unshaped one, padding discarded", async () => {
