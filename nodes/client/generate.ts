@@ -198,6 +198,7 @@ export async function generate(request: GenerateRequest): Promise<GenerateResult
   const stats: FailoverStats[] = [];
   let done = 0;
   for (const [index, steps] of shaped.sessions.entries()) {
+    if (request.signal?.aborted === true) throw new CerberusError("ABORTED", "generation aborted");
     done += steps;
     const padding = Math.max(0, done - request.words);
     request.onSession?.({ index, steps, padding });

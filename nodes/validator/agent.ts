@@ -447,8 +447,9 @@ export class ValidatorAgent {
     this.stopped = true;
     this.probing.abort();
     await this.node.stop();
-    // A probe may be inside the ONNX reference (onnxruntime must not free a session mid-run): their nodes are
-    // stopping, so they end at once; give them up to 5 s.
+    // A probe may be inside the ONNX reference (onnxruntime must not free a session mid-run). The abort ends every
+    // probe request: no further session starts, the step in flight is abandoned and nothing more is checked; give
+    // them up to 5 s.
     await Promise.race([Promise.allSettled([...this.inFlight]), sleep(5_000)]);
     await this.reference.release();
     this.log.info("validator stopped");

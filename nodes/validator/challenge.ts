@@ -99,6 +99,11 @@ export interface ProbeSessionOptions {
   transport?: TransportOptions;
   /** The users' client policy (miner choice, BUSY waits); default the users' defaults. */
   client?: ClientPolicy;
+  /**
+   * Ends the probe early (the validator is stopping): no further session starts, the step in flight is abandoned,
+   * and nothing is checked against the reference, which is about to be released.
+   */
+  signal?: AbortSignal;
   /** Each session's node (default a fresh dial-only node, as users' clients create): never the validator's own. */
   newNode?: () => Promise<Libp2p>;
   /** The client mixture users sample from (loadClientMixture), so probes sample as users do. */
@@ -162,6 +167,7 @@ export async function probeSession(options: ProbeSessionOptions): Promise<ProbeR
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.mixture !== undefined ? { mixture: options.mixture } : {}),
     ...(options.random !== undefined ? { random: options.random } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
     // Exactly the users' policy: no special case for probes (what a miner sees must not differ).
     ...(options.client?.selection !== undefined ? { selection: options.client.selection } : {}),
     ...(options.client?.busy !== undefined ? { busy: options.client.busy } : {}),
@@ -178,11 +184,14 @@ export async function probeSession(options: ProbeSessionOptions): Promise<ProbeR
     // when no miner is left the request ends there, as a user's generation would.
     if (!(err instanceof CerberusError)) throw err;
     died = true;
+    if (options.signal?.aborted === true) return; // the validator is stopping: nothing failed
     const detail = err instanceof AllMinersFailedError ? err.attempts.map((a) => `${a.code}: ${a.message}`).join("; ") : err.message;
     options.logger?.warn({ session: sessions.length - 1, step: sessions.at(-1)?.answered.length ?? 0, code: err.code,
       detail: detail.slice(0, 300) }, "probe session failed");
   });
   const byMiner = new Map<string, ChallengeOutcome[]>();
+  const stopping = () => options.signal?.aborted === true;
+  if (stopping()) return { byMiner, asked };
   const add = (peer: string, o: readonly ChallengeOutcome[]) => byMiner.set(peer, [...(byMiner.get(peer) ?? []), ...o]);
   for (const [k, t] of sessions.entries()) {
     const endedHere = died && k === sessions.length - 1;
@@ -199,6 +208,7 @@ export async function probeSession(options: ProbeSessionOptions): Promise<ProbeR
       continue;
     }
     for (const s of t.answered) {
+      if (stopping()) return { byMiner: new Map(), asked };
       add(seatKey({ peerId: s.miner, hotkey: s.hotkey }),
         [await reference.check(s, model.client.vocab.size, chargedMs(s, t.claims.get(s.miner)))]);
     }

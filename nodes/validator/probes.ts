@@ -102,6 +102,7 @@ export function runProbe(p: Omit<PlannedProbe, "startMs">, miners: readonly Prob
     ...(ctx.mixture !== undefined ? { mixture: ctx.mixture } : {}),
     ...(ctx.newNode !== undefined ? { newNode: ctx.newNode } : {}),
     ...(ctx.random !== undefined ? { random: ctx.random } : {}),
+    ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
     ...(ctx.logger !== undefined ? { logger: ctx.logger } : {}),
   });
 }

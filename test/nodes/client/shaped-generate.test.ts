@@ -7,6 +7,7 @@ import { InferClient } from "../../../nodes/client/transport.ts";
 import { COMPRESSED_WORKLOAD } from "../../../nodes/client/workload.ts";
 import { createRng } from "../../../nodes/core/prng.ts";
 import { createCerberusNode, type CerberusNode } from "../../../nodes/net/node.ts";
+import { PlaintextReference, probeSession } from "../../../nodes/validator/challenge.ts";
 import type { TestMiner } from "../net/fixtures/harness.ts";
 import { startTinyLmMiner, type TinyLmMiner } from "./fixtures.ts";
 
@@ -67,5 +68,30 @@ test("a request becomes sessions of the model's lengths on fresh identities; the
     assert.deepEqual(r.words.map((w) => w.id), plain.words.map((w) => w.id));
   } finally {
     await one.stop();
+  }
+});
+
+test("a stopping validator's probe request ends at once: no further session, nothing checked against the reference", async () => {
+  // A validator frees its plaintext reference when it stops; a shaped probe request runs several sessions, so it must
+  // not outlive the stop (it once kept going into the freed ONNX session).
+  const model = loadBrainModel({ dir, name: "tiny-lm" });
+  const reference = await PlaintextReference.create(model);
+  try {
+    const stop = new AbortController();
+    const before = miner.events.length;
+    let steps = 0;
+    const t0 = performance.now();
+    const r = await probeSession({
+      model, reference, miners: [miner.address], prompt: "the jury said", words: 40, workload: COMPRESSED_WORKLOAD,
+      random: createRng(4).next, transport: { stepTimeoutMs: 60_000 }, signal: stop.signal,
+      onStep: () => { steps += 1; stop.abort(); },
+    });
+    const opens = miner.events.slice(before).filter((e) => e.protocol.includes("infer") && e.header?.type === "open");
+    assert.equal(steps, 1, "the step after the stop is not sent");
+    assert.equal(opens.length, 1, "no session after the stop (40 words take several)");
+    assert.equal(r.byMiner.size, 0, "nothing is scored from a probe cut short by the stop");
+    assert.ok(performance.now() - t0 < 30_000);
+  } finally {
+    await reference.release();
   }
 });
