@@ -201,8 +201,9 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
     let first: number | undefined;
     const onSignal = () => {
-      // npm and tsx relay the signal a terminal (or a process-group kill) already sent: copies within 2 s are the
-      // same request; a later one (a second Ctrl-C) stops at once.
+      // npm relays the signal a terminal (or a process-group kill) already sent: copies within 2 s are the same
+      // request; a later one (a second Ctrl-C) stops at once. (The npm scripts run node --import tsx, not tsx's CLI:
+      // that CLI SIGKILLs its child when a signal finds the child's event loop busy for 60 ms, as FHE work keeps it.)
       if (first !== undefined) {
         if (performance.now() - first > 2_000) process.exit(130);
         return;

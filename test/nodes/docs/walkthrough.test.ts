@@ -37,7 +37,7 @@ interface Background { command: string; child: ChildProcess; output: () => strin
 const background: Background[] = [];
 
 function start(command: string): Background {
-  // Its own process group, so that SIGINT reaches npm, tsx and the agent alike, as Ctrl-C in a terminal does.
+  // Its own process group, so that SIGINT reaches npm and the agent alike, as Ctrl-C in a terminal does.
   const child = spawn("bash", ["-c", command], { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   child.stdout!.on("data", (d) => (text += d));
@@ -172,7 +172,7 @@ test("docs/OPERATIONS.md's walkthrough works as written: a chain, a miner, a val
   assert.doesNotMatch(validator.output(), /scoring overran its deadline|epoch lost|epoch ended before the commit landed/,
     validator.output().split("\n").filter((l) => /"level":(40|50)/.test(l)).join("\n"));
 
-  // Ctrl-C, as a terminal sends it (SIGINT to the whole process group: bash, npm, sh, tsx, the agent): each agent
+  // Ctrl-C, as a terminal sends it (SIGINT to the whole process group: bash, npm, sh, the agent): each agent
   // stops gracefully and its whole group is gone within a minute. (npm itself ends by the signal, as Ctrl-C'd
   // programs do; the agent's own "stopped" line is what says the shutdown was clean.)
   for (const b of [...background].reverse()) {
