@@ -46,6 +46,7 @@ console.table(rows.map((r) => ({
   "p50 after 1st": r.ms_per_word_after_first.p50, errors: r.errors, "BUSY waits": r.busy_waits, failovers: r.failovers,
   "KiB up/word": Math.round(r.bytes_up_per_word / 1024), "KiB down/word": Math.round(r.bytes_down_per_word / 1024),
   "miner RSS MiB": r.miner_rss_peak_mib.map((x) => Math.round(x)).join("/"), "split/whole": `${r.split_steps}/${r.whole_steps}`,
+  "miner ms split/whole": `${r.miner_split_step_ms_mean ?? "–"}/${r.miner_whole_step_ms_mean ?? "–"}`,
   load: r.loadavg_before[0],
 })));
 const eight = rows.find((r) => r.users === 8);

@@ -97,6 +97,10 @@ export interface PoolStats {
   /** Steps evaluated split over two workers / on one. */
   readonly splitSteps: number;
   readonly wholeSteps: number;
+  /** Wall time those steps took in the pool, summed (ms; a step's time from dispatch to its output): what the miner
+   * adds to a user's word, apart from the queue and the wire. */
+  readonly splitStepMs: number;
+  readonly wholeStepMs: number;
 }
 
 interface PoolSession { sid: number; closed: boolean; lost: boolean }
@@ -133,6 +137,8 @@ export class WorkerPoolEvaluator {
   private replaced = 0;
   private splitSteps = 0;
   private wholeSteps = 0;
+  private splitStepMs = 0;
+  private wholeStepMs = 0;
   private readonly workers: PoolWorker[] = [];
   private readonly respawning = new Set<Promise<void>>();
   private readonly queue: Job[] = [];
@@ -193,7 +199,8 @@ export class WorkerPoolEvaluator {
 
   stats(): PoolStats {
     return { threads: this.workers.length, live: this.workers.filter((w) => !w.dead).length, replaced: this.replaced,
-      queued: this.queue.length, splitSteps: this.splitSteps, wholeSteps: this.wholeSteps };
+      queued: this.queue.length, splitSteps: this.splitSteps, wholeSteps: this.wholeSteps,
+      splitStepMs: this.splitStepMs, wholeStepMs: this.wholeStepMs };
   }
 
   /** Resolves once no replacement is being started. */
@@ -298,7 +305,9 @@ export class WorkerPoolEvaluator {
     const { sid } = job.session;
     const t0 = performance.now();
     this.guard(pw, pw.call<Uint8Array[]>({ type: "eval", sid, inputs: job.inputs })).then((out) => {
-      if (lone) WorkerPoolEvaluator.remember(this.lone.whole, performance.now() - t0);
+      const ms = performance.now() - t0;
+      this.wholeStepMs += ms;
+      if (lone) WorkerPoolEvaluator.remember(this.lone.whole, ms);
       job.resolve(out);
     }, (e: Error) => this.fail(job, e)).finally(() => { pw.busy = false; this.dispatch(); });
   }
@@ -331,7 +340,9 @@ export class WorkerPoolEvaluator {
     b.catch(abort);
     const t0 = performance.now();
     Promise.all([a, b]).then(([x, y]) => {
-      WorkerPoolEvaluator.remember(this.lone.split, performance.now() - t0);
+      const ms = performance.now() - t0;
+      this.splitStepMs += ms;
+      WorkerPoolEvaluator.remember(this.lone.split, ms);
       job.resolve([...x, ...y]);
     }, (e: Error) => this.fail(job, e));
     // Each worker frees up when its own part ends (a failed partner wakes the other through the abort flag).

@@ -60,6 +60,10 @@ export interface LevelResult {
   chosen_miner_stated_sessions_max: number;
   split_steps: number;
   whole_steps: number;
+  /** Mean wall time of a split / whole step inside the miners' worker pools (null: none ran): the per-word time
+   * minus this is the client's work, the wire and the queue. */
+  miner_split_step_ms_mean: number | null;
+  miner_whole_step_ms_mean: number | null;
   loadavg_before: number[];
   loadavg_after: number[];
 }
@@ -68,11 +72,16 @@ interface MinerProc {
   address: MinerAddress;
   child: ChildProcess;
   rssPeak: number;
-  stats: { splitSteps: number; wholeSteps: number };
+  stats: { splitSteps: number; wholeSteps: number; splitStepMs: number; wholeStepMs: number };
   exited: Promise<void>;
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+/** Mean per step over miners' [steps, ms] deltas; null when no step ran. */
+const meanDelta = (deltas: [number, number][]): number | null => {
+  const steps = deltas.reduce((s, [n]) => s + n, 0);
+  return steps === 0 ? null : round(deltas.reduce((s, [, ms]) => s + ms, 0) / steps);
+};
 
 async function spawnMiner(o: LoadBenchOptions): Promise<MinerProc> {
   const script = fileURLToPath(new URL("../probes/miner-proc.ts", import.meta.url));
@@ -89,11 +98,11 @@ async function spawnMiner(o: LoadBenchOptions): Promise<MinerProc> {
       const m = JSON.parse(line) as { peerId?: string; multiaddrs?: string[]; rss?: number; stats?: MinerProc["stats"] | null };
       if (p === undefined && m.peerId !== undefined) {
         p = { address: { peerId: m.peerId, multiaddrs: m.multiaddrs! }, child, rssPeak: 0,
-          stats: { splitSteps: 0, wholeSteps: 0 }, exited };
+          stats: { splitSteps: 0, wholeSteps: 0, splitStepMs: 0, wholeStepMs: 0 }, exited };
         resolve(p);
       } else if (p !== undefined && m.rss !== undefined) {
         p.rssPeak = Math.max(p.rssPeak, m.rss);
-        if (m.stats) p.stats = m.stats;
+        if (m.stats) p.stats = { ...p.stats, ...m.stats };
       }
     });
     child.once("exit", (code) => { if (p === undefined) reject(new Error(`miner process exited (${code}) before it served`)); });
@@ -174,6 +183,8 @@ export async function runLoadBench(o: LoadBenchOptions, loadavg: () => number[])
         miner_rss_peak_mib: miners.map((m) => round(m.rssPeak / 2 ** 20)),
         split_steps: miners.reduce((s, m, i) => s + m.stats.splitSteps - before[i]!.splitSteps, 0),
         whole_steps: miners.reduce((s, m, i) => s + m.stats.wholeSteps - before[i]!.wholeSteps, 0),
+        miner_split_step_ms_mean: meanDelta(miners.map((m, i) => [m.stats.splitSteps - before[i]!.splitSteps, m.stats.splitStepMs - before[i]!.splitStepMs])),
+        miner_whole_step_ms_mean: meanDelta(miners.map((m, i) => [m.stats.wholeSteps - before[i]!.wholeSteps, m.stats.wholeStepMs - before[i]!.wholeStepMs])),
         loadavg_before: la0.map((x) => round(x, 2)), loadavg_after: la1.map((x) => round(x, 2)),
       };
       results.push(row);

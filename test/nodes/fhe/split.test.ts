@@ -41,9 +41,13 @@ test("a step split over two workers returns the unsplit output bytes (and decryp
     }
     assert.equal(pool.stats().splitSteps, 3);
     assert.equal(pool.stats().wholeSteps, 0);
+    // Step times are summed per mode (bench:load reads them): two split steps served, none whole yet.
+    assert.ok(pool.stats().splitStepMs > 0, String(pool.stats().splitStepMs));
+    assert.equal(pool.stats().wholeStepMs, 0);
     // Every 4th lone step runs whole (until both modes have 3 samples), so the pool learns which is faster here.
     await a.evaluate(fhe.encryptInput(randomInput(64, 3)));
     assert.deepEqual({ split: pool.stats().splitSteps, whole: pool.stats().wholeSteps }, { split: 3, whole: 1 });
+    assert.ok(pool.stats().wholeStepMs > 0, String(pool.stats().wholeStepMs));
 
     // Two steps at once are not split: each takes a worker.
     const xs = [randomInput(64, 4), randomInput(64, 5)];
