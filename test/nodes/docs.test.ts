@@ -8,7 +8,9 @@ import { dirname, isAbsolute, join, normalize, resolve } from "node:path";
  *  - README.md is at most 25 KB;
  *  - every relative link (and image) in README.md, CHANGELOG.md and docs/*.md points at a file in the repository,
  *    and every `#anchor` into a markdown file names one of its headings (GitHub's slug rules);
- *  - README.md and docs/*.md carry no internal work-item references ("issue 14", "§7", the design briefs).
+ *  - README.md and docs/*.md carry no internal work-item references ("issue 14", "§7", the design briefs);
+ *  - every name written like a code constant in their prose (UPPER_SNAKE: an error code, an environment variable)
+ *    exists in the sources, so an unfilled template slot ("SAMPLE_MLP") cannot ship.
  * The helpers are exported and tested on bad input below, so each check is known to be able to fail.
  */
 const root = resolve(new URL("../..", import.meta.url).pathname);
@@ -140,6 +142,26 @@ export function linkProblems(file: string, md: string, view: DocsView): string[]
   return problems;
 }
 
+/** UPPER_SNAKE names in a page's prose (fences and code spans left out), each once. */
+export function constantNames(md: string): string[] {
+  return [...new Set(withoutCodeSpans(withoutFences(md)).match(/\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b/g) ?? [])];
+}
+
+/** The text of every source file a doc can name a constant from. */
+function sourcesText(): string {
+  const parts: string[] = [readFileSync(join(root, "package.json"), "utf8")];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory()) { if (e.name !== "node_modules") walk(path); }
+      // This file names template slots in its own known-input check: it does not count as a source.
+      else if (/\.(ts|mts|mjs|js|sol)$/.test(e.name) && path !== "test/nodes/docs.test.ts") parts.push(readFileSync(join(root, path), "utf8"));
+    }
+  };
+  for (const dir of ["nodes", "scripts", "contracts", "dashboard", "test"]) if (existsSync(join(root, dir))) walk(dir);
+  return parts.join("\n");
+}
+
 /** Internal work-item references that mean nothing to a reader of the repository. */
 export function workItemReferences(text: string): string[] {
   const patterns = [/\bissues?[\s-]*#?\d+/gi, /§\s*\d+/g, /\b(?:DESIGN|interfaces|STACK)\.md\b/g, /\/work\/\w+/g];
@@ -169,6 +191,12 @@ test("every relative link and anchor in README.md, CHANGELOG.md and docs/*.md re
 test("README.md and docs/*.md carry no internal work-item references", () => {
   const found = userDocs().flatMap((p) => workItemReferences(repoView.read(p)).map((ref) => `${p}: "${ref}"`));
   assert.deepEqual(found, []);
+});
+
+test("every UPPER_SNAKE name in README.md and docs/*.md prose exists in the sources (no unfilled template slot)", () => {
+  const sources = sourcesText();
+  const unknown = userDocs().flatMap((p) => constantNames(repoView.read(p)).filter((n) => !sources.includes(n)).map((n) => `${p}: ${n}`));
+  assert.deepEqual(unknown, []);
 });
 
 test("the README links every page in docs/", () => {
@@ -221,6 +249,9 @@ test("the checks can fail: GitHub slugs, anchors, links, work items and size on 
   assert.deepEqual(workItemReferences("met (issue 14); see DESIGN.md §7 and Issue #11, issue-4's table"),
     ["issue 14", "Issue #11", "issue-4", "§7", "DESIGN.md"]);
   assert.deepEqual(workItemReferences("the tissue 14 sample; an issue with 3 causes"), []);
+
+  assert.deepEqual(constantNames("> MLP Brain: SAMPLE_MLP, then TOO_LARGE; `CODE_SPAN` and\n```\nFENCED_NAME\n```\nnot_snake, HTTP"),
+    ["SAMPLE_MLP", "TOO_LARGE"]);
 
   assert.match(readmeSizeProblem(README_MAX_BYTES + 1) ?? "", /more than 25000/);
   assert.equal(readmeSizeProblem(README_MAX_BYTES), undefined);
