@@ -236,6 +236,8 @@ export class ValidatorAgent {
       this.log.info({ epoch: epoch?.toString(), miner: seat.uid, correct: s.correct, wrong: s.wrong, of: s.challenges,
         medianMs: Math.round(s.medianMs), score: +s.score.toFixed(3) }, "miner scored");
     }
+    // Written before anything is committed from it: a process killed after this window starts the next from here.
+    this.memory.save();
     return { scores, ...toWeights(scores) };
   }
 
