@@ -158,6 +158,8 @@ export async function probeSession(options: ProbeSessionOptions): Promise<ProbeR
   const sessions: ProbeSessionTrace[] = [];
   const current = (): ProbeSessionTrace => sessions.at(-1)!;
   const asked: string[] = [];
+  /** The validator is stopping: nothing failed, and nothing more is checked against the reference it will release. */
+  const stopping = () => options.signal?.aborted === true;
   let died = false;
   await generate({
     model, miners: options.miners, prompt: options.prompt, words: options.words,
@@ -184,13 +186,12 @@ export async function probeSession(options: ProbeSessionOptions): Promise<ProbeR
     // when no miner is left the request ends there, as a user's generation would.
     if (!(err instanceof CerberusError)) throw err;
     died = true;
-    if (options.signal?.aborted === true) return; // the validator is stopping: nothing failed
+    if (stopping()) return;
     const detail = err instanceof AllMinersFailedError ? err.attempts.map((a) => `${a.code}: ${a.message}`).join("; ") : err.message;
     options.logger?.warn({ session: sessions.length - 1, step: sessions.at(-1)?.answered.length ?? 0, code: err.code,
       detail: detail.slice(0, 300) }, "probe session failed");
   });
   const byMiner = new Map<string, ChallengeOutcome[]>();
-  const stopping = () => options.signal?.aborted === true;
   if (stopping()) return { byMiner, asked };
   const add = (peer: string, o: readonly ChallengeOutcome[]) => byMiner.set(peer, [...(byMiner.get(peer) ?? []), ...o]);
   for (const [k, t] of sessions.entries()) {

@@ -77,11 +77,6 @@ interface MinerProc {
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
-/** Mean per step over miners' [steps, ms] deltas; null when no step ran. */
-const meanDelta = (deltas: [number, number][]): number | null => {
-  const steps = deltas.reduce((s, [n]) => s + n, 0);
-  return steps === 0 ? null : round(deltas.reduce((s, [, ms]) => s + ms, 0) / steps);
-};
 
 async function spawnMiner(o: LoadBenchOptions): Promise<MinerProc> {
   const script = fileURLToPath(new URL("../probes/miner-proc.ts", import.meta.url));
@@ -164,6 +159,11 @@ export async function runLoadBench(o: LoadBenchOptions, loadavg: () => number[])
       const perMiner = addresses.map((a) => outcomes.filter((x) => x.firstMiner === a.peerId).length);
       const stated = outcomes.flatMap((x) => (x.chosenStatedSessions === undefined ? [] : [x.chosenStatedSessions]));
       await new Promise((r) => setTimeout(r, 300)); // one more RSS sample from every miner
+      // The miners' pools over this level: steps and their summed wall time, split and whole.
+      const pool = { splitSteps: 0, wholeSteps: 0, splitStepMs: 0, wholeStepMs: 0 };
+      for (const [i, m] of miners.entries()) {
+        for (const k of Object.keys(pool) as (keyof typeof pool)[]) pool[k] += m.stats[k] - before[i]![k];
+      }
       const row: LevelResult = {
         users, words: words.length, seconds: round(seconds, 2), words_per_s: round(words.length / seconds, 2),
         ms_per_word: { p50: round(quantile(ms, 0.5)), p95: round(quantile(ms, 0.95)), p99: round(quantile(ms, 0.99)),
@@ -181,10 +181,9 @@ export async function runLoadBench(o: LoadBenchOptions, loadavg: () => number[])
         key_upload_bytes_per_session: Math.round(keyBytes / Math.max(1, outcomes.length)),
         bytes_up_total: bytesUp + keyBytes, bytes_down_total: bytesDown,
         miner_rss_peak_mib: miners.map((m) => round(m.rssPeak / 2 ** 20)),
-        split_steps: miners.reduce((s, m, i) => s + m.stats.splitSteps - before[i]!.splitSteps, 0),
-        whole_steps: miners.reduce((s, m, i) => s + m.stats.wholeSteps - before[i]!.wholeSteps, 0),
-        miner_split_step_ms_mean: meanDelta(miners.map((m, i) => [m.stats.splitSteps - before[i]!.splitSteps, m.stats.splitStepMs - before[i]!.splitStepMs])),
-        miner_whole_step_ms_mean: meanDelta(miners.map((m, i) => [m.stats.wholeSteps - before[i]!.wholeSteps, m.stats.wholeStepMs - before[i]!.wholeStepMs])),
+        split_steps: pool.splitSteps, whole_steps: pool.wholeSteps,
+        miner_split_step_ms_mean: pool.splitSteps === 0 ? null : round(pool.splitStepMs / pool.splitSteps),
+        miner_whole_step_ms_mean: pool.wholeSteps === 0 ? null : round(pool.wholeStepMs / pool.wholeSteps),
         loadavg_before: la0.map((x) => round(x, 2)), loadavg_after: la1.map((x) => round(x, 2)),
       };
       results.push(row);
