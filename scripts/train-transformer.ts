@@ -142,6 +142,7 @@ export async function trainTransformerModel(o: TransformerTrainOptions, log: Log
     argv: o.argv,
     config: o.config,
     validation: {
+      floatCurve: res.floatCurve,
       float: res.float.validPpl, naive: res.naive.validPpl, fhe: res.fhe.validPpl, quantized: res.quantized.validPpl,
       curve: res.curve.map((m) => ({ rate: m.rate, ppl: m.validPpl })), target: o.config.target, metTarget: res.metTarget,
       mixture: side.fit.valid,

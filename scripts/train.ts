@@ -51,19 +51,21 @@ async function main(): Promise<void> {
     .option("--tx-prune-epochs <n>", "transformer: epochs per pruning rate", String(DEFAULT_TRANSFORMER_CONFIG.prune.epochs))
     .option("--tx-rates <list>", "transformer: pruning rates, comma-separated", DEFAULT_TRANSFORMER_CONFIG.prune.rates.join(","))
     .option("--tx-ff <n>", "transformer: FFN width", String(DEFAULT_TRANSFORMER_CONFIG.shape.ff))
+    .option("--tx-output-dropout <p>", "transformer: dropout on the output layer's input (float training and the FHE-form fine-tune)", String(DEFAULT_TRANSFORMER_CONFIG.float.outputDropout))
     .option("--tx-resume-float <checkpoint>", "transformer: skip float training, load this checkpoint (e.g. models/checkpoints/tx-float)")
     .parse();
   const o = cmd.opts<{ out: string; checkpoints: string; maxWords?: string; seed: string; floatEpochs: string; polyEpochs: string; squeezeEpochs: string; rates: string; quantBits: string; squeezeAlpha: string; resumeFloat?: string; resumeFloatSeconds: string; relabel: boolean; refitClient?: boolean;
-    model: string; txFloatEpochs: string; txFheEpochs: string; txPruneEpochs: string; txRates: string; txFf: string; txResumeFloat?: string }>();
+    model: string; txFloatEpochs: string; txFheEpochs: string; txPruneEpochs: string; txRates: string; txFf: string; txOutputDropout: string; txResumeFloat?: string }>();
   const num = (s: string, name: string) => { const v = Number(s); if (!Number.isFinite(v) || v < 0) { cmd.error(`--${name} must be a non-negative number`); } return v; };
   if (o.refitClient) return refitClient(o.out, o.maxWords ? num(o.maxWords, "max-words") : undefined, createLogger("train"));
   if (o.model === "transformer") {
     const t = DEFAULT_TRANSFORMER_CONFIG;
+    const dropoutOf = (s: string) => { const v = num(s, "tx-output-dropout"); if (v >= 1) cmd.error("--tx-output-dropout must be below 1"); return v; };
     const config = {
       ...t, seed: o.seed === String(d.seed) ? t.seed : num(o.seed, "seed"),
       shape: { ...t.shape, ff: num(o.txFf, "tx-ff") },
-      float: { ...t.float, epochs: num(o.txFloatEpochs, "tx-float-epochs") },
-      fhe: { ...t.fhe, epochs: num(o.txFheEpochs, "tx-fhe-epochs") },
+      float: { ...t.float, epochs: num(o.txFloatEpochs, "tx-float-epochs"), outputDropout: dropoutOf(o.txOutputDropout) },
+      fhe: { ...t.fhe, epochs: num(o.txFheEpochs, "tx-fhe-epochs"), outputDropout: dropoutOf(o.txOutputDropout) },
       prune: { ...t.prune, epochs: num(o.txPruneEpochs, "tx-prune-epochs"), rates: o.txRates.split(",").filter((r) => r !== "").map((r) => num(r, "tx-rates")) },
       quantBits: num(o.quantBits, "quant-bits"),
     };

@@ -32,17 +32,20 @@ export class TransformerEngine {
   private constructor(readonly shape: TransformerShape, readonly form: TransformerForm, readonly batch: number, readonly seq: number,
     private readonly trainS: ort.InferenceSession | undefined, private readonly evalS: ort.InferenceSession) {}
 
-  /** Dropout probability of the training graph (0 = none). */
+  /** Dropout probability of the training graph on the attention output and the FFN activation (0 = none). */
   dropout = 0;
+  /** Dropout probability on the output layer's input (0 = none). */
+  outputDropout = 0;
 
-  static async create(shape: TransformerShape, form: TransformerForm, o: { batch: number; seq: number; train: boolean; dropout?: number }): Promise<TransformerEngine> {
-    const dropout = o.dropout ?? 0;
+  static async create(shape: TransformerShape, form: TransformerForm, o: { batch: number; seq: number; train: boolean; dropout?: number; outputDropout?: number }): Promise<TransformerEngine> {
+    const dropout = o.dropout ?? 0, outputDropout = o.outputDropout ?? 0;
     const [trainS, evalS] = await Promise.all([
-      o.train ? ort.InferenceSession.create(buildTransformerGraph(shape, { form, batch: o.batch, seq: o.seq, train: true, dropout: dropout > 0 }), sessionOptions) : Promise.resolve(undefined),
+      o.train ? ort.InferenceSession.create(buildTransformerGraph(shape, { form, batch: o.batch, seq: o.seq, train: true, dropout: dropout > 0, outputDropout: outputDropout > 0 }), sessionOptions) : Promise.resolve(undefined),
       ort.InferenceSession.create(buildTransformerGraph(shape, { form, batch: o.batch, seq: o.seq, train: false }), sessionOptions),
     ]);
     const e = new TransformerEngine(shape, form, o.batch, o.seq, trainS, evalS);
     e.dropout = dropout;
+    e.outputDropout = outputDropout;
     return e;
   }
 
@@ -63,13 +66,14 @@ export class TransformerEngine {
   async step(p: TransformerParams, b: TransformerBatch, penalty: { range: number; lambda: number }, random?: () => number): Promise<TransformerStep> {
     if (this.trainS === undefined) throw new Error("engine built without a training graph");
     const feeds = this.feeds(p, b);
+    const B = this.batch, T = this.seq, d = modelWidth(this.shape), F = this.shape.ff;
+    const rnd = random ?? Math.random;
+    const mask = (n: number, drop: number) => Float32Array.from({ length: n }, () => (rnd() < 1 - drop ? 1 / (1 - drop) : 0));
     if (this.dropout > 0) {
-      const keep = 1 - this.dropout, B = this.batch, T = this.seq, d = modelWidth(this.shape), F = this.shape.ff;
-      const rnd = random ?? Math.random;
-      const mask = (n: number) => Float32Array.from({ length: n }, () => (rnd() < keep ? 1 / keep : 0));
-      feeds.drop_attn = new ort.Tensor("float32", mask(B * T * d), [B, T, d]);
-      feeds.drop_ffn = new ort.Tensor("float32", mask(B * T * F), [B, T, F]);
+      feeds.drop_attn = new ort.Tensor("float32", mask(B * T * d, this.dropout), [B, T, d]);
+      feeds.drop_ffn = new ort.Tensor("float32", mask(B * T * F, this.dropout), [B, T, F]);
     }
+    if (this.outputDropout > 0) feeds.drop_out = new ort.Tensor("float32", mask(B * T * d, this.outputDropout), [B, T, d]);
     if (this.form === "fhe") {
       feeds.range = new ort.Tensor("float32", Float32Array.of(penalty.range), [1]);
       feeds.lambda = new ort.Tensor("float32", Float32Array.of(penalty.lambda), [1]);

@@ -30,9 +30,10 @@ export interface TransformerPipelineConfig {
   evalBatch: number;
   /** Validation segments used while training (the full split is scored at every stage's end); 0 = all. */
   validSegments: number;
-  float: { epochs: number; lr: number; warmup: number; minLrFraction: number; evalsPerEpoch: number; weightDecay: number; dropout: number };
+  /** `dropout`: on the attention output and the FFN activation; `outputDropout`: on the output layer's input. */
+  float: { epochs: number; lr: number; warmup: number; minLrFraction: number; evalsPerEpoch: number; weightDecay: number; dropout: number; outputDropout: number };
   calibration: { windows: number; quantile: number };
-  fhe: { epochs: number; lr: number; lambda: number; maxFoldShift: number; evalsPerEpoch: number; dropout: number };
+  fhe: { epochs: number; lr: number; lambda: number; maxFoldShift: number; evalsPerEpoch: number; dropout: number; outputDropout: number };
   prune: { rates: number[]; epochs: number; lr: number; rampFraction: number; evalsPerEpoch: number };
   quantBits: number;
   target: number;
@@ -44,9 +45,9 @@ export const DEFAULT_TRANSFORMER_CONFIG: TransformerPipelineConfig = {
   batch: 32,
   evalBatch: 32,
   validSegments: 600,
-  float: { epochs: 2, lr: 3e-3, warmup: 200, minLrFraction: 0.05, evalsPerEpoch: 4, weightDecay: 0, dropout: 0.15 },
+  float: { epochs: 4, lr: 3e-3, warmup: 200, minLrFraction: 0.05, evalsPerEpoch: 4, weightDecay: 0, dropout: 0.15, outputDropout: 0.4 },
   calibration: { windows: 256, quantile: 0.999 },
-  fhe: { epochs: 0.5, lr: 5e-4, lambda: 10, maxFoldShift: 4, evalsPerEpoch: 4, dropout: 0.15 },
+  fhe: { epochs: 2, lr: 5e-4, lambda: 10, maxFoldShift: 4, evalsPerEpoch: 4, dropout: 0.15, outputDropout: 0.4 },
   prune: { rates: [0.5], epochs: 0.5, lr: 5e-4, rampFraction: 0.6, evalsPerEpoch: 4 },
   quantBits: 12,
   target: 1.05,
@@ -59,6 +60,8 @@ export interface TransformerStage { name: string; validPpl: number; params: Tran
 
 export interface TransformerPipelineResult {
   float: TransformerStage;
+  /** Float training's validation perplexity (the 600-segment sample) at every evaluation, by epoch: where it stops. */
+  floatCurve: { epoch: number; validPpl: number }[];
   naive: TransformerStage & { c: [number, number, number]; range: number; sigma1: number; sigmaF: number };
   fhe: TransformerStage;
   quantized: TransformerStage;
@@ -104,10 +107,10 @@ export async function runTransformerPipeline(splits: BrownSplits, cfg: Transform
   const fullValid = async (eng: TransformerEngine, p: TransformerParams) => pplOf(await regimeLogProbs(eng, p, splits.valid, allSegments));
 
   // 1. Float.
-  const fTrain = await TransformerEngine.create(shape, "float", { batch: cfg.batch, seq: T, train: true, dropout: cfg.float.dropout });
+  const fTrain = await TransformerEngine.create(shape, "float", { batch: cfg.batch, seq: T, train: true, dropout: cfg.float.dropout, outputDropout: cfg.float.outputDropout });
   const fEval = await TransformerEngine.create(shape, "float", { batch: cfg.evalBatch, seq: T, train: false });
   let pb = bar("float transformer", Math.round(perEpoch * cfg.float.epochs));
-  const fl = resumeFloat !== undefined ? { params: resumeFloat, validPpl: NaN, steps: 0 } : await trainTransformer(fTrain, fEval, initTransformer(shape, createRng(cfg.seed)), splits.train, splits.valid, validSegments, {
+  const fl = resumeFloat !== undefined ? { params: resumeFloat, validPpl: NaN, steps: 0, history: [] } : await trainTransformer(fTrain, fEval, initTransformer(shape, createRng(cfg.seed)), splits.train, splits.valid, validSegments, {
     epochs: cfg.float.epochs, lr: cfg.float.lr, warmup: cfg.float.warmup, minLrFraction: cfg.float.minLrFraction,
     evalEvery: every(cfg.float.evalsPerEpoch), weightDecay: cfg.float.weightDecay, seed: cfg.seed + 1, log: log.child({ phase: "float" }), onStep: pb.onStep,
   });
@@ -132,7 +135,7 @@ export async function runTransformerPipeline(splits: BrownSplits, cfg: Transform
   onCheckpoint("tx-naive", naive.params);
   lap("convert");
 
-  const hTrain = await TransformerEngine.create(shape, "fhe", { batch: cfg.batch, seq: T, train: true, dropout: cfg.fhe.dropout });
+  const hTrain = await TransformerEngine.create(shape, "fhe", { batch: cfg.batch, seq: T, train: true, dropout: cfg.fhe.dropout, outputDropout: cfg.fhe.outputDropout });
   const clamp = (p: TransformerParams) => {
     const cc = tensor(p, "c");
     const min = Math.abs(cc[1]!) / (2 * cfg.fhe.maxFoldShift * range);
@@ -183,7 +186,8 @@ export async function runTransformerPipeline(splits: BrownSplits, cfg: Transform
   await hEval.release();
   const within = curve.filter((m) => m.validPpl <= cfg.target * float.validPpl);
   const shipped = within.length > 0 ? within[within.length - 1]! : { ...quantized, rate: 0 };
-  return { float, naive, fhe, quantized, curve, shipped, range, metTarget: shipped.validPpl <= cfg.target * float.validPpl, seconds };
+  const floatCurve = fl.history.map((h) => ({ epoch: +(h.step / perEpoch).toFixed(3), validPpl: h.validPpl }));
+  return { float, floatCurve, naive, fhe, quantized, curve, shipped, range, metTarget: shipped.validPpl <= cfg.target * float.validPpl, seconds };
 }
 
 function sampleSegments(all: readonly Segment[], n: number, seed: number): Segment[] {

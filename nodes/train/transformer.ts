@@ -108,6 +108,8 @@ export interface GraphOptions {
    * FFN activation; 0 or 1/(1 − p), drawn by the trainer each step). Evaluation graphs have none.
    */
   dropout?: boolean;
+  /** Training graphs: a dropout mask `drop_out` [B,T,d] on the output layer's input (the normalized z). */
+  outputDropout?: boolean;
   dtype?: "float32" | "float64";
 }
 
@@ -179,7 +181,8 @@ export function buildTransformerGraph(shape: TransformerShape, o: GraphOptions):
   }
   if (dropped) act = tape.mul(act, tape.input("drop_ffn", [B, T, F]));
   const z = tape.add(yv, tape.add(tape.matmul(act, p.W2), p.b2));
-  const nf = o.form === "float" ? layerNorm(z, p.nfg, p.nfb, "sdf") : z;
+  const nf0 = o.form === "float" ? layerNorm(z, p.nfg, p.nfb, "sdf") : z;
+  const nf = o.train && o.outputDropout === true ? tape.mul(nf0, tape.input("drop_out", [B, T, d])) : nf0;
   const logits = tape.add(tape.matmul(tape.reshape(nf, [B * T, d]), p.U), p.bU);   // [B·T, V]
   let loss = tape.softmaxCrossEntropy(logits, y, weight, invCount);
   tape.output("logp", [B * T]);

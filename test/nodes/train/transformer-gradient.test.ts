@@ -59,3 +59,37 @@ async function check(form: TransformerForm): Promise<void> {
 
 test("transformer training graph: every gradient (tensors and token-shift input) matches finite differences, float form", () => check("float"));
 test("transformer training graph: every gradient matches finite differences, FHE form (bilinear attention, folded norms, square activation, range penalty)", () => check("fhe"));
+
+test("output dropout: a dropped position's output layer sees only the bias, a kept one is scaled by 1/(1 − p)", async () => {
+  const rng = createRng(9);
+  const p = initTransformer(shape, rng);
+  for (const k of graphTensors("float")) { const v = tensor(p, k); for (let i = 0; i < v.length; i++) v[i] = v[i]! + (rng.next() - 0.5) * 0.6; }
+  const d = modelWidth(shape), shapes = tensorShapes(shape);
+  const ids = Array.from({ length: B }, () => Array.from({ length: T + 1 }, () => rng.int(shape.vocab)));
+  const X = new Float32Array(B * T * d);
+  ids.forEach((row, b) => fillTokenShift(p, row, 0, T, 0, X, b * T * d));
+  const y = BigInt64Array.from(ids.flatMap((row) => row.slice(1).map(BigInt)));
+  const run = async (outputDropout: boolean, mask?: Float32Array) => {
+    const session = await ort.InferenceSession.create(buildTransformerGraph(shape, { form: "float", batch: B, seq: T, train: true, outputDropout }));
+    const feeds: Record<string, ort.Tensor> = {
+      X: new ort.Tensor("float32", X, [B, T, d]), y: new ort.Tensor("int64", y, [B * T]),
+      weight: new ort.Tensor("float32", new Float32Array(B * T).fill(1), [B * T]), invCount: new ort.Tensor("float32", Float32Array.of(1 / (B * T)), [1]),
+    };
+    for (const k of graphTensors("float")) feeds[k] = new ort.Tensor("float32", tensor(p, k), shapes[k]);
+    if (mask !== undefined) feeds.drop_out = new ort.Tensor("float32", mask, [B, T, d]);
+    const r = Array.from((await session.run(feeds)).logp!.data as Float32Array);
+    await session.release();
+    return r;
+  };
+  const plain = await run(false);
+  // Position 0 of each row dropped whole, the rest kept with the mask's value 1 (p = 0 for them).
+  const mask = new Float32Array(B * T * d).fill(1);
+  for (let b = 0; b < B; b++) mask.fill(0, b * T * d, b * T * d + d);
+  const dropped = await run(true, mask);
+  const bU = tensor(p, "bU");
+  const logZ = Math.log(Array.from(bU).reduce((a, v) => a + Math.exp(v), 0));
+  for (let i = 0; i < B * T; i++) {
+    if (i % T === 0) assert.ok(Math.abs(dropped[i]! - (bU[Number(y[i])]! - logZ)) < 1e-5, `dropped position ${i}: ${dropped[i]} is not log softmax(bU)`);
+    else assert.ok(Math.abs(dropped[i]! - plain[i]!) < 1e-5, `kept position ${i}: ${dropped[i]} vs ${plain[i]}`);
+  }
+});
