@@ -67,7 +67,7 @@ export const DEFAULT_SCORING: ScoringRule = { tolerance: 1e-3, targetMs: 1_500, 
  * A round plan's tolerance (the transformer's), on the measure of `roundValueError` (challenge.ts: the error over
  * max(range, magnitude, 1)). `npm run bench:tolerance` measures the honest error with fresh keys for every session,
  * as users and probes have them (bench/results/tolerance-*.json): on the test transformer, over 120 keys, median
- * 6.8e-4 and largest 3.3e-3 (the error moves about 5× from key to key); on the shipped brown-tx, largest 1.7e-3 over
+ * 6.8e-4 and largest 3.3e-3 (the error moves about 5× from key to key); on the shipped brown-tx, largest 1.9e-3 over
  * 24 keys; in the probe bench on the test transformer (bench/results/probes-tx-large.json, load up to 6.6), largest
  * 4.2e-3 over 534 steps. 2e-2 keeps a margin of about 5 over the largest honest error seen, because one wrong answer
  * zeroes a miner for two windows. It costs nothing in detection: scores and logits are
