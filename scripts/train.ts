@@ -60,12 +60,13 @@ async function main(): Promise<void> {
   if (o.refitClient) return refitClient(o.out, o.maxWords ? num(o.maxWords, "max-words") : undefined, createLogger("train"));
   if (o.model === "transformer") {
     const t = DEFAULT_TRANSFORMER_CONFIG;
-    const dropoutOf = (s: string) => { const v = num(s, "tx-output-dropout"); if (v >= 1) cmd.error("--tx-output-dropout must be below 1"); return v; };
+    const outputDropout = num(o.txOutputDropout, "tx-output-dropout");
+    if (outputDropout >= 1) cmd.error("--tx-output-dropout must be below 1");
     const config = {
       ...t, seed: o.seed === String(d.seed) ? t.seed : num(o.seed, "seed"),
       shape: { ...t.shape, ff: num(o.txFf, "tx-ff") },
-      float: { ...t.float, epochs: num(o.txFloatEpochs, "tx-float-epochs"), outputDropout: dropoutOf(o.txOutputDropout) },
-      fhe: { ...t.fhe, epochs: num(o.txFheEpochs, "tx-fhe-epochs"), outputDropout: dropoutOf(o.txOutputDropout) },
+      float: { ...t.float, epochs: num(o.txFloatEpochs, "tx-float-epochs"), outputDropout },
+      fhe: { ...t.fhe, epochs: num(o.txFheEpochs, "tx-fhe-epochs"), outputDropout },
       prune: { ...t.prune, epochs: num(o.txPruneEpochs, "tx-prune-epochs"), rates: o.txRates.split(",").filter((r) => r !== "").map((r) => num(r, "tx-rates")) },
       quantBits: num(o.quantBits, "quant-bits"),
     };

@@ -68,7 +68,10 @@ export class TransformerEngine {
     const feeds = this.feeds(p, b);
     const B = this.batch, T = this.seq, d = modelWidth(this.shape), F = this.shape.ff;
     const rnd = random ?? Math.random;
-    const mask = (n: number, drop: number) => Float32Array.from({ length: n }, () => (rnd() < 1 - drop ? 1 / (1 - drop) : 0));
+    const mask = (n: number, drop: number) => {
+      const keep = 1 - drop, scale = 1 / keep;
+      return Float32Array.from({ length: n }, () => (rnd() < keep ? scale : 0));
+    };
     if (this.dropout > 0) {
       feeds.drop_attn = new ort.Tensor("float32", mask(B * T * d, this.dropout), [B, T, d]);
       feeds.drop_ffn = new ort.Tensor("float32", mask(B * T * F, this.dropout), [B, T, F]);
